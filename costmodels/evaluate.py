@@ -1,0 +1,192 @@
+"""Scalar evaluator: energy, cycles and utilization of one mapping (the reference model).
+
+Energy per level and tensor is charged per vector access: ``ceil(scalar accesses /
+block words)`` times the action energy, per utilized instance; leakage is
+``leak x cycles`` per utilized instance; compute energy is ``MACs x MAC energy``.
+Cycles are the compute cycles (temporal iterations per PE) stretched by the worst
+bandwidth shortfall of any level. Results are plain dataclasses with ``to_dict``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from loopscape.spaces.arch import Architecture
+from loopscape.spaces.mapping import Mapping, check_mapping
+from loopscape.spaces.workload import Workload
+
+from .bounds import LowerBounds, lower_bounds
+from .nest import analyze
+
+
+@dataclass(frozen=True)
+class TensorStats:
+    """One tensor at one level. Access counts are per instance (Timeloop's convention)."""
+
+    tile_words: int
+    partition_words: int
+    reads: int
+    fills: int
+    updates: int
+    energy_pj: float  # all utilized instances
+
+    def to_dict(self) -> dict:
+        return {"tile_words": self.tile_words, "partition_words": self.partition_words,
+                "reads": self.reads, "fills": self.fills, "updates": self.updates,
+                "energy_pj": self.energy_pj}
+
+
+@dataclass(frozen=True)
+class LevelStats:
+    name: str
+    utilized_instances: int
+    tensors: dict[str, TensorStats]
+    access_energy_pj: float
+    leak_energy_pj: float
+    read_words_per_cycle: float  # demanded per instance, before throttling
+    write_words_per_cycle: float
+    slowdown: float  # 1.0 = bandwidth suffices
+    cycles: int
+
+    @property
+    def energy_pj(self) -> float:
+        return self.access_energy_pj + self.leak_energy_pj
+
+    def to_dict(self) -> dict:
+        d: dict = {t: s.to_dict() for t, s in self.tensors.items()}
+        d["energy_pj"] = self.energy_pj
+        d["access_energy_pj"] = self.access_energy_pj
+        d["leak_energy_pj"] = self.leak_energy_pj
+        d["utilized_instances"] = self.utilized_instances
+        d["cycles"] = self.cycles
+        d["slowdown"] = self.slowdown
+        return d
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The result of evaluating one mapping."""
+
+    workload: str
+    arch: str
+    energy_pj: float
+    cycles: int
+    compute_cycles: int
+    utilization: float
+    macs: int
+    utilized_pes: int
+    compute_energy_pj: float
+    levels: tuple[LevelStats, ...]
+    bounds: LowerBounds
+    schedule: str = field(default="timeloop")
+
+    @property
+    def edp(self) -> float:
+        """Energy-delay product in J x cycles."""
+        return self.energy_pj * 1e-12 * self.cycles
+
+    @property
+    def energy_per_mac_fj(self) -> float:
+        return self.energy_pj * 1000.0 / self.macs
+
+    def level(self, name: str) -> LevelStats:
+        for l in self.levels:
+            if l.name == name:
+                return l
+        raise KeyError(name)
+
+    @property
+    def outermost_words(self) -> int:
+        """Scalar words moved at the outermost level (reads + fills + updates)."""
+        l = self.levels[0]
+        return l.utilized_instances * sum(s.reads + s.fills + s.updates
+                                          for s in l.tensors.values())
+
+    def to_dict(self) -> dict:
+        return {
+            "workload": self.workload,
+            "arch": self.arch,
+            "energy_pj": self.energy_pj,
+            "cycles": self.cycles,
+            "compute_cycles": self.compute_cycles,
+            "utilization": self.utilization,
+            "macs": self.macs,
+            "utilized_pes": self.utilized_pes,
+            "compute_energy_pj": self.compute_energy_pj,
+            "edp_j_cycles": self.edp,
+            "levels": {l.name: l.to_dict() for l in self.levels},
+            "lower_bounds": self.bounds.to_dict(),
+            "gap": {
+                "cycles_ratio": self.cycles / self.bounds.cycles,
+                "outermost_words_ratio": self.outermost_words / self.bounds.outermost_words,
+                "energy_ratio": self.energy_pj / self.bounds.energy_pj
+                if self.bounds.energy_pj else None,
+            },
+            "schedule": self.schedule,
+        }
+
+
+def evaluate(workload: Workload, arch: Architecture, mapping: Mapping, *,
+             check: bool = True, schedule: str = "timeloop") -> Evaluation:
+    """Energy, cycles and per-level traffic of ``mapping``.
+
+    ``check`` first verifies legality (raises MappingError naming level, tensor and
+    limit); pass False to evaluate a mapping that overflows a buffer on purpose.
+    """
+    if check:
+        check_mapping(workload, arch, mapping)
+    nest = analyze(workload, arch, mapping, schedule)
+    cc = nest.compute_cycles
+
+    # Bandwidth: words per cycle each instance must move, summed over tensors in
+    # workload order (the order matters for bit-exact agreement with Timeloop).
+    slowdowns = []
+    demand = []
+    for i, lvl in enumerate(arch.levels):
+        rd = 0.0
+        wr = 0.0
+        for t in workload.tensor_names:
+            s = nest.traffic[i].get(t)
+            if s is None:
+                continue
+            rd += float(s.reads) / cc
+            wr += float(s.fills + s.updates) / cc
+        slow = 1.0
+        if lvl.read_bandwidth is not None and lvl.read_bandwidth < rd:
+            slow = min(slow, lvl.read_bandwidth / rd)
+        if lvl.write_bandwidth is not None and lvl.write_bandwidth < wr:
+            slow = min(slow, lvl.write_bandwidth / wr)
+        if lvl.shared_bandwidth is not None and lvl.shared_bandwidth < rd + wr:
+            slow = min(slow, lvl.shared_bandwidth / (rd + wr))
+        slowdowns.append(slow)
+        demand.append((rd, wr))
+    level_cycles = [int(math.ceil(cc / s)) for s in slowdowns]
+    cycles = max([cc] + level_cycles)
+
+    levels = []
+    for i, lvl in enumerate(arch.levels):
+        inst = nest.utilized_instances[i]
+        tensors = {}
+        access = 0.0
+        for t in workload.tensor_names:
+            s = nest.traffic[i].get(t)
+            if s is None:
+                continue
+            bw = lvl.block_words(t)
+            per_instance = (math.ceil(s.reads / bw) * lvl.read_energy_pj
+                            + math.ceil(s.fills / bw) * lvl.fill_energy_pj
+                            + math.ceil(s.updates / bw) * lvl.update_energy_pj)
+            e = per_instance * inst
+            access += e
+            tensors[t] = TensorStats(s.tile_words, s.partition_words, s.reads, s.fills,
+                                     s.updates, e)
+        leak = lvl.leak_energy_pj * cycles * inst
+        levels.append(LevelStats(lvl.name, inst, tensors, access, leak, demand[i][0],
+                                 demand[i][1], slowdowns[i], level_cycles[i]))
+    compute_energy = nest.macs * arch.compute.energy_pj
+    energy = compute_energy + sum(l.energy_pj for l in levels)
+    utilization = nest.macs / (arch.compute.instances * cycles)
+    return Evaluation(workload.name, arch.name, energy, cycles, cc, utilization, nest.macs,
+                      nest.utilized_pes, compute_energy, tuple(levels),
+                      lower_bounds(workload, arch), schedule)

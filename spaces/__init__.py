@@ -1,0 +1,14 @@
+"""Specifications: workloads (layers), architectures, mappings, and their YAML forms."""
+
+from .arch import Architecture, ComputeLevel, StorageLevel
+from .errors import LoopscapeError, MappingError, SpecError
+from .mapping import LevelMapping, Loop, Mapping, check_mapping, mapping_problems, tile_box, tile_words
+from .workload import (Tensor, Workload, batched_matmul, conv2d, depthwise_conv2d, einsum,
+                       fully_connected, gemm)
+
+__all__ = [
+    "Architecture", "ComputeLevel", "LevelMapping", "Loop", "LoopscapeError", "Mapping",
+    "MappingError", "SpecError", "StorageLevel", "Tensor", "Workload", "batched_matmul",
+    "check_mapping", "conv2d", "depthwise_conv2d", "einsum", "fully_connected", "gemm",
+    "mapping_problems", "tile_box", "tile_words",
+]
