@@ -1,0 +1,56 @@
+"""The ``loopscape`` command: one click group, one small module per sub-command."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from loopscape.spaces.errors import LoopscapeError
+
+from .console import err_console
+
+
+class _Group(click.Group):
+    """Turns loopscape's own errors (user mistakes) into one clear line, exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LoopscapeError as e:
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="loopscape")
+def cli() -> None:
+    """loopscape: map-space exploration for DNN accelerators.
+
+    Describe a layer and an architecture; evaluate mappings with a Timeloop-compatible
+    cost model. Architectures, layers and mappings are YAML files (docs/formats.md) or
+    built-in preset names (`loopscape presets`).
+    """
+
+
+def _register() -> None:
+    from .evaluate import evaluate
+    cli.add_command(evaluate)
+    try:
+        from .presets import presets
+    except ImportError:  # pragma: no cover - during development only
+        pass
+    else:
+        cli.add_command(presets)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="loopscape")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
