@@ -10,7 +10,7 @@ from rich.table import Table
 from loopscape.costmodels import SCHEDULES, Evaluation, evaluate as evaluate_mapping
 from loopscape.spaces.errors import SpecError
 
-from .console import console
+from .console import console, wide_when_piped
 
 
 def load_inputs(inputs: tuple[str, ...], from_timeloop: bool):
@@ -37,32 +37,37 @@ def load_inputs(inputs: tuple[str, ...], from_timeloop: bool):
     return workload, arch, mapping
 
 
+def _pj(x: float) -> str:
+    return f"{x:,.1f}" if abs(x) < 1000 else f"{x:,.0f}"
+
+
 def render(result: Evaluation) -> None:
     """Print a per-level table and the totals."""
+    wide_when_piped()
     table = Table(title=f"{result.workload} on {result.arch}", show_lines=False)
     for col, just in (("level", "left"), ("inst", "right"), ("tensor", "left"),
                       ("tile_words", "right"), ("reads", "right"), ("fills", "right"),
                       ("updates", "right"), ("energy_pj", "right"), ("share", "right")):
-        table.add_column(col, justify=just)
+        table.add_column(col, justify=just, overflow="fold")
     total = result.energy_pj
     for lvl in result.levels:
         first = True
         if not lvl.tensors:
             table.add_row(lvl.name, str(lvl.utilized_instances), "-", "", "", "", "",
-                          f"{lvl.energy_pj:,.1f}", f"{100 * lvl.energy_pj / total:.1f}%")
+                          _pj(lvl.energy_pj), f"{100 * lvl.energy_pj / total:.1f}%")
             continue
         for name, s in lvl.tensors.items():
             table.add_row(lvl.name if first else "", str(lvl.utilized_instances) if first else "",
                           name, f"{s.tile_words:,}", f"{s.reads:,}", f"{s.fills:,}",
-                          f"{s.updates:,}", f"{s.energy_pj:,.1f}",
+                          f"{s.updates:,}", _pj(s.energy_pj),
                           f"{100 * s.energy_pj / total:.1f}%")
             first = False
         if lvl.leak_energy_pj:
-            table.add_row("", "", "(leak)", "", "", "", "", f"{lvl.leak_energy_pj:,.1f}",
+            table.add_row("", "", "(leak)", "", "", "", "", _pj(lvl.leak_energy_pj),
                           f"{100 * lvl.leak_energy_pj / total:.1f}%")
         table.add_section()
     table.add_row("compute", str(result.utilized_pes), "MACs", "", f"{result.macs:,}", "", "",
-                  f"{result.compute_energy_pj:,.1f}",
+                  _pj(result.compute_energy_pj),
                   f"{100 * result.compute_energy_pj / total:.1f}%")
     console.print(table)
     b = result.bounds
