@@ -35,13 +35,9 @@ def cli() -> None:
 
 def _register() -> None:
     from .evaluate import evaluate
+    from .presets import presets
     cli.add_command(evaluate)
-    try:
-        from .presets import presets
-    except ImportError:  # pragma: no cover - during development only
-        pass
-    else:
-        cli.add_command(presets)
+    cli.add_command(presets)
 
 
 _register()

@@ -1,0 +1,186 @@
+"""Built-in architectures and layers, stored as YAML files in loopscape's format.
+
+Each ``*.yaml`` file in this package is one preset named after the file. Its header
+comment carries a ``# Source:`` (where every number comes from; may continue on
+indented ``#`` lines) and a one-line ``# Description:``. The CLI resolves the names
+given on its command line here: an existing file wins, then a preset name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from ..arch import Architecture
+from ..errors import SpecError
+from ..mapping import Mapping
+from ..workload import Workload
+from ..io.yamlio import load_arch, load_mapping, load_workload, load_yaml
+
+__all__ = ["PresetInfo", "list_presets", "load_arch_preset", "load_layer_preset",
+           "preset_path", "resolve_arch", "resolve_layer", "resolve_mapping"]
+
+_KINDS = {"architecture": "architecture", "layer": "layer", "mapping": "mapping"}
+
+
+@dataclass(frozen=True)
+class PresetInfo:
+    """One preset: its name, kind ("architecture", "layer" or "mapping"), description and
+    source. A mapping preset also names the architecture and layer it maps."""
+
+    name: str
+    kind: str
+    description: str
+    source: str
+    path: str
+    architecture: str = ""
+    layer: str = ""
+
+    def to_dict(self) -> dict:
+        d = {"name": self.name, "kind": self.kind, "description": self.description,
+             "source": self.source, "path": self.path}
+        if self.kind == "mapping":
+            d.update(architecture=self.architecture, layer=self.layer)
+        return d
+
+
+def _directory() -> Path:
+    return Path(str(resources.files(__name__)))
+
+
+def _header(text: str) -> dict[str, str]:
+    """``Source``/``Description`` fields of the leading comment block."""
+    fields: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        body = line[1:]
+        head, sep, rest = body.strip().partition(":")
+        if sep and head.lower() in ("source", "description", "architecture", "layer") \
+                and not body.startswith("  "):
+            current = head.lower()
+            fields[current] = rest.strip()
+        elif current and body.startswith("  ") and body.strip():
+            fields[current] += " " + body.strip()
+        else:
+            current = None
+    return fields
+
+
+@lru_cache(maxsize=None)
+def _index() -> tuple[PresetInfo, ...]:
+    out = []
+    for path in sorted(_directory().glob("*.yaml")):
+        data = load_yaml(path)
+        kinds = [k for k in _KINDS if k in data]
+        if len(kinds) != 1:  # pragma: no cover - guarded by tests
+            raise SpecError("a preset file must hold exactly one layer, architecture or mapping",
+                            source=str(path), fix="split it into one file per preset")
+        fields = _header(path.read_text(encoding="utf-8"))
+        out.append(PresetInfo(path.stem, kinds[0], fields.get("description", ""),
+                              fields.get("source", ""), str(path),
+                              fields.get("architecture", ""), fields.get("layer", "")))
+    return tuple(out)
+
+
+def list_presets(kind: str | None = None) -> list[PresetInfo]:
+    """All presets (architectures first, then layers), optionally of one kind."""
+    if kind is not None and kind not in _KINDS:
+        raise SpecError(f"unknown preset kind {kind!r}", key="kind",
+                        fix=f"use one of {', '.join(_KINDS)}")
+    items = [p for p in _index() if kind is None or p.kind == kind]
+    rank = {"architecture": 0, "layer": 1, "mapping": 2}
+    return sorted(items, key=lambda p: (rank[p.kind], p.name))
+
+
+def _names(kind: str) -> list[str]:
+    return [p.name for p in list_presets(kind)]
+
+
+def preset_path(name: str, kind: str) -> Path:
+    """The file of preset ``name`` of the given kind; SpecError listing the presets."""
+    for p in _index():
+        if p.name == name:
+            if p.kind != kind:
+                raise SpecError(f"{name!r} is {_article(p.kind)} preset, not {_article(kind)}",
+                                source=name, key=kind,
+                                fix=f"{kind} presets: {', '.join(_names(kind))}")
+            return Path(p.path)
+    raise SpecError(f"no {kind} preset named {name!r}", source=name, key=kind,
+                    fix=f"use one of {', '.join(_names(kind))} (see `loopscape presets`)")
+
+
+def _article(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
+@lru_cache(maxsize=None)
+def load_arch_preset(name: str) -> Architecture:
+    """The built-in architecture ``name`` (e.g. "eyeriss_like")."""
+    return load_arch(preset_path(name, "architecture"))
+
+
+@lru_cache(maxsize=None)
+def load_layer_preset(name: str) -> Workload:
+    """The built-in layer ``name`` (e.g. "resnet50_conv2_x_3x3")."""
+    return load_workload(preset_path(name, "layer"))
+
+
+def _is_file(name_or_path: str | os.PathLike) -> bool:
+    return Path(name_or_path).is_file()
+
+
+def _looks_like_path(text: str) -> bool:
+    return os.sep in text or "/" in text or text.endswith((".yaml", ".yml"))
+
+
+def _resolve(name_or_path: str | os.PathLike, kind: str):
+    loader = load_arch if kind == "architecture" else load_workload
+    preset = load_arch_preset if kind == "architecture" else load_layer_preset
+    if _is_file(name_or_path):
+        return loader(name_or_path)
+    text = str(name_or_path)
+    if any(p.name == text for p in _index()):
+        return preset(text)
+    if _looks_like_path(text):
+        raise SpecError("no such file", source=text, key=kind,
+                        fix=f"check the path, or name a preset: {', '.join(_names(kind))}")
+    raise SpecError(f"{text!r} is neither {_article(kind)} preset nor an existing file",
+                    source=text, key=kind,
+                    fix=f"{kind} presets: {', '.join(_names(kind))}; or give a YAML file path")
+
+
+def resolve_arch(name_or_path: str | os.PathLike) -> Architecture:
+    """An architecture from a YAML file (if it exists) or a preset name."""
+    return _resolve(name_or_path, "architecture")
+
+
+def resolve_layer(name_or_path: str | os.PathLike) -> Workload:
+    """A layer from a YAML file (if it exists) or a preset name."""
+    return _resolve(name_or_path, "layer")
+
+
+def resolve_mapping(path: str | os.PathLike, workload: Workload, arch: Architecture, *,
+                    check_capacity: bool = False) -> Mapping:
+    """A mapping from a YAML file (if it exists) or a mapping preset name, checked
+    against ``workload`` and ``arch``.
+
+    Capacity is not checked by default: evaluation checks it (or skips it on request).
+    """
+    text = str(path)
+    if not _is_file(path):
+        if any(p.name == text and p.kind == "mapping" for p in _index()):
+            path = preset_path(text, "mapping")
+        elif _looks_like_path(text):
+            raise SpecError("no such file", source=text, key="mapping",
+                            fix="give the path of a YAML file with a top-level mapping: list")
+        else:
+            raise SpecError(f"{text!r} is neither a mapping preset nor an existing file",
+                            source=text, key="mapping",
+                            fix=f"mapping presets: {', '.join(_names('mapping'))}; or give a "
+                                f"YAML file path")
+    return load_mapping(path, workload, arch, check_capacity=check_capacity)
