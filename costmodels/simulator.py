@@ -1,0 +1,253 @@
+"""Brute-force loop-nest simulator: the test oracle of the analytical nest model.
+
+It implements docs/semantics.md literally, with explicit Python sets of tensor
+coordinates, and shares no code with ``nest.py``:
+
+* the mapping is flattened into one loop nest (per level: temporal loops, then spatial
+  Y, then spatial X; levels outermost first), each loop with its step;
+* a tile is built by enumerating every point of the iteration sub-box of the loops at
+  and below a level, projecting each point, taking the per-axis min/max and
+  materializing that box as a set of coordinate tuples;
+* the visits of a level are the index combinations of the temporal loops above it (all
+  of them for ``schedule="exact"``, indices 0 and 1 weighted by ``f - 1`` for
+  ``schedule="timeloop"``); the refetch rule is applied with set differences;
+* multicast and spatial reduction group the children of one fanout whose request
+  streams (the explicit sets fetched at every visit) are identical; a bypassing child
+  passes up the distinct streams of its own children.
+
+Only meant for tiny problems (a few thousand MACs).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Iterator, Sequence, Union
+
+import numpy as np
+
+from loopscape.spaces.arch import Architecture
+from loopscape.spaces.mapping import Mapping, check_mapping
+from loopscape.spaces.workload import Tensor, Workload
+
+SCHEDULES = ("exact", "timeloop")
+
+Coord = tuple[int, ...]
+Stream = tuple[tuple[int, frozenset], ...]  # (weight, set of coordinates) per visit
+# A request is what one child asks of its parent over the whole run:
+# ("fetch", stream) for a child that keeps the tensor, ("mac", stream) for a MAC,
+# ("pass", frozenset of requests) for a child that bypasses it.
+Request = tuple[str, Union[Stream, frozenset]]
+
+
+@dataclass(frozen=True)
+class SimCounts:
+    """Per-instance counts of one tensor at one level (the fields of ``TensorTraffic``)."""
+
+    tile_words: int
+    partition_words: int
+    reads: int
+    fills: int
+    updates: int
+
+
+@dataclass(frozen=True)
+class FlatLoop:
+    """One loop of the flattened nest."""
+
+    level: int
+    dim: int  # index into workload.dims
+    factor: int
+    step: int
+    spatial: bool
+
+
+def flatten(workload: Workload, mapping: Mapping) -> list[FlatLoop]:
+    """The loop nest outermost first; a loop's step is the product of the factors of its
+    dimension in every loop nested inside it."""
+    raw: list[tuple[int, str, int, bool]] = []
+    for i, lm in enumerate(mapping.levels):
+        raw += [(i, l.dim, l.factor, False) for l in lm.temporal]
+        raw += [(i, l.dim, l.factor, True) for l in lm.spatial_y]
+        raw += [(i, l.dim, l.factor, True) for l in lm.spatial_x]
+    out = []
+    for j, (i, d, f, sp) in enumerate(raw):
+        step = math.prod(ff for _, dd, ff, _ in raw[j + 1:] if dd == d)
+        out.append(FlatLoop(i, workload.dims.index(d), f, step, sp))
+    return out
+
+
+def _projection(workload: Workload, tensor: Tensor) -> np.ndarray:
+    """Matrix (axes x dims) mapping an iteration point to a tensor coordinate."""
+    a = np.zeros((len(tensor.axes), len(workload.dims)), dtype=np.int64)
+    for k, axis in enumerate(tensor.axes):
+        for c, d in axis:
+            a[k, workload.dims.index(d)] += c
+    return a
+
+
+def _point(loops: Sequence[FlatLoop], index: Sequence[int], ndims: int) -> np.ndarray:
+    """Iteration point (per-dimension coordinate) of one index combination of ``loops``."""
+    p = np.zeros(ndims, dtype=np.int64)
+    for l, x in zip(loops, index):
+        p[l.dim] += x * l.step
+    return p
+
+
+def _sub_box(loops: Sequence[FlatLoop], ndims: int) -> np.ndarray:
+    """Every iteration point (relative) reached by the index combinations of ``loops``."""
+    pts = np.zeros((1, ndims), dtype=np.int64)
+    for l in loops:
+        unit = np.zeros(ndims, dtype=np.int64)
+        unit[l.dim] = l.step
+        pts = (pts[:, None, :] + np.arange(l.factor)[None, :, None] * unit).reshape(-1, ndims)
+    return pts
+
+
+def visits(loops: Sequence[FlatLoop], schedule: str) -> Iterator[tuple[int, tuple[int, ...]]]:
+    """(weight, index combination) of every visit, in execution order."""
+    if schedule == "exact":
+        for idx in itertools.product(*(range(l.factor) for l in loops)):
+            yield 1, idx
+    elif schedule == "timeloop":
+        for idx in itertools.product(*(range(min(l.factor, 2)) for l in loops)):
+            yield math.prod(l.factor - 1 for l, x in zip(loops, idx) if x == 1), idx
+    else:
+        raise ValueError(f"unknown schedule {schedule!r}; use one of {SCHEDULES}")
+
+
+class _TensorWalk:
+    """Tiles, fetch streams and requests of one tensor under one mapping."""
+
+    def __init__(self, workload: Workload, mapping: Mapping, tensor: Tensor, schedule: str):
+        self.mapping = mapping
+        self.tensor = tensor
+        self.schedule = schedule
+        self.n = len(mapping.levels)
+        self.ndims = len(workload.dims)
+        self.loops = flatten(workload, mapping)
+        self.proj = _projection(workload, tensor)
+        self._requests: dict[tuple[int, tuple[int, ...]], Request] = {}
+
+    # -- the nest seen from level j (j == n: the MACs) -------------------------------
+    def spatial_above(self, j: int) -> list[FlatLoop]:
+        return [l for l in self.loops if l.spatial and l.level < j]
+
+    def spatial_at(self, j: int) -> list[FlatLoop]:
+        return [l for l in self.loops if l.spatial and l.level == j]
+
+    def temporal_above(self, j: int) -> list[FlatLoop]:
+        return [l for l in self.loops if not l.spatial and l.level < j]
+
+    def keeps(self, j: int) -> bool:
+        return self.tensor.name in self.mapping.levels[j].keep
+
+    def tiles(self, j: int, pos: tuple[int, ...], schedule: str
+              ) -> list[tuple[int, Coord, set[Coord]]]:
+        """(weight, lowest corner, tile as a set) per visit of the instance of level ``j``
+        at spatial position ``pos`` (indices of the spatial loops above ``j``)."""
+        base = _point(self.spatial_above(j), pos, self.ndims)
+        above = self.temporal_above(j)
+        below = [l for l in self.loops if l.level >= j]
+        box = _sub_box(below, self.ndims)  # every iteration point under the level
+        weights, points = [], []
+        for w, idx in visits(above, schedule):
+            weights.append(w)
+            points.append(base + _point(above, idx, self.ndims))
+        pts = np.stack(points)[:, None, :] + box[None, :, :]  # visits x sub-box x dims
+        coords = pts @ self.proj.T  # project every point: visits x sub-box x axes
+        lows, highs = coords.min(axis=1).tolist(), coords.max(axis=1).tolist()
+        out = []
+        for w, lo, hi in zip(weights, lows, highs):
+            tile = set(itertools.product(*(range(a, b + 1) for a, b in zip(lo, hi))))
+            out.append((w, tuple(lo), tile))
+        return out
+
+    # -- what an instance fetches: the refetch rule ------------------------------------
+    def fetch_stream(self, j: int, pos: tuple[int, ...]) -> Stream:
+        """The set fetched at every visit by the instance of level ``j`` at ``pos``."""
+        out = []
+        prev: set[Coord] | None = None
+        prev_lo: Coord = ()
+        trans: Coord | None = None  # None: no translation recorded
+        for w, lo, tile in self.tiles(j, pos, self.schedule):
+            if prev is None:
+                got = tile
+            else:
+                t = tuple(a - b for a, b in zip(lo, prev_lo))
+                if trans is None:
+                    got, trans = tile - prev, t
+                elif t == trans:
+                    got = tile - prev
+                else:
+                    got, trans = tile, None
+            out.append((w, frozenset(got)))
+            prev, prev_lo = tile, lo
+        return tuple(out)
+
+    # -- what a child asks of its parent -----------------------------------------------
+    def children(self, j: int, pos: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """Spatial positions of the children of the instance of level ``j`` at ``pos``."""
+        return [pos + c for c in itertools.product(*(range(l.factor) for l in self.spatial_at(j)))]
+
+    def request(self, j: int, pos: tuple[int, ...]) -> Request:
+        """The request stream of the instance of level ``j`` (or MAC, ``j == n``) at ``pos``."""
+        key = (j, pos)
+        if key not in self._requests:
+            if j == self.n:  # a MAC asks for its one coordinate every temporal iteration
+                req: Request = ("mac", tuple((w, frozenset(tile))
+                                             for w, _, tile in self.tiles(j, pos, self.schedule)))
+            elif self.keeps(j):
+                req = ("fetch", self.fetch_stream(j, pos))
+            else:  # bypass: pass up the distinct requests of its own children
+                req = ("pass", frozenset(self.request(j + 1, c) for c in self.children(j, pos)))
+            self._requests[key] = req
+        return self._requests[key]
+
+    def served(self, i: int, pos: tuple[int, ...]) -> int:
+        """Words the instance of level ``i`` at ``pos`` serves to its fanout."""
+        distinct = {self.request(i + 1, c) for c in self.children(i, pos)}
+        return sum(words(r) for r in distinct)
+
+    # -- per-level counts -----------------------------------------------------------------
+    def counts(self, i: int) -> SimCounts:
+        pos = (0,) * len(self.spatial_above(i))
+        exact = self.tiles(i, pos, "exact")
+        tile_words = len(exact[0][2])
+        assert all(len(t) == tile_words for _, _, t in exact), "tiles of one level differ in size"
+        partition = len(set().union(*(t for _, _, t in exact)))
+        share = 0 if i == 0 else words(("fetch", self.fetch_stream(i, pos)))
+        served = self.served(i, pos)
+        if self.tensor.read_write:
+            return SimCounts(tile_words, partition, served - partition,
+                             0 if i == 0 else share - partition, served)
+        return SimCounts(tile_words, partition, served, 0 if i == 0 else share, 0)
+
+
+def words(req: Request) -> int:
+    """Words a request stream moves (visits weighted by the schedule)."""
+    kind, body = req
+    if kind == "pass":
+        return sum(words(r) for r in body)
+    return sum(w * len(s) for w, s in body)
+
+
+def simulate(workload: Workload, arch: Architecture, mapping: Mapping,
+             schedule: str = "exact") -> tuple[dict[str, SimCounts], ...]:
+    """Per storage level (outermost first), per tensor that level keeps: per-instance counts.
+
+    The mapping must be legal for ``arch`` (capacities are not checked). Each count is
+    taken at the instance whose spatial indices above it are all 0; the children of
+    every fanout are walked explicitly.
+    """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; use one of {SCHEDULES}")
+    check_mapping(workload, arch, mapping, check_capacity=False)
+    out: list[dict[str, SimCounts]] = [dict() for _ in mapping.levels]
+    for tensor in workload.tensors:
+        walk = _TensorWalk(workload, mapping, tensor, schedule)
+        for i in range(len(mapping.levels)):
+            if walk.keeps(i):
+                out[i][tensor.name] = walk.counts(i)
+    return tuple(out)
