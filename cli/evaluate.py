@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from loopscape.costmodels import SCHEDULES, Evaluation, evaluate as evaluate_mapping
-from loopscape.spaces.errors import SpecError
+from loopscape.spaces.errors import MappingError, SpecError
 
 from .console import console, wide_when_piped
 
@@ -99,10 +99,18 @@ def evaluate(inputs: tuple[str, ...], from_timeloop: bool, as_json: bool, schedu
     ARCH and LAYER are preset names or YAML files; MAPPING is a YAML file or preset.
     """
     workload, arch, mapping = load_inputs(inputs, from_timeloop)
-    if no_check:
-        from loopscape.spaces.mapping import check_mapping
-        check_mapping(workload, arch, mapping, check_capacity=False)
-    result = evaluate_mapping(workload, arch, mapping, check=not no_check, schedule=schedule)
+    source = ", ".join(inputs) if from_timeloop else inputs[2]
+    try:
+        if no_check:
+            from loopscape.spaces.mapping import check_mapping
+            check_mapping(workload, arch, mapping, check_capacity=False)
+        result = evaluate_mapping(workload, arch, mapping, check=not no_check,
+                                  schedule=schedule)
+    except MappingError as e:
+        raise SpecError(str(e), source=source,
+                        key=f"mapping.{e.level}" if e.level else "mapping",
+                        fix="or pass --no-check to evaluate an overflowing mapping anyway"
+                        if "bits" in str(e) else None) from e
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:

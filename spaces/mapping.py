@@ -166,7 +166,8 @@ def mapping_problems(workload: Workload, arch: Architecture, mapping: Mapping,
             worst = max(lm.keep, key=lambda t: workload.tensor(t).size(box) * lvl.bits(t))
             out.append((lvl.name, worst,
                         f"{lvl.name}: kept tiles need {used} bits ({', '.join(parts)}) but the "
-                        f"level holds {cap} bits"))
+                        f"level holds {cap} bits; bypass a tensor there or move factors of its "
+                        f"loops to an outer level"))
         elif lvl.min_utilization and used < lvl.min_utilization * cap:
             out.append((lvl.name, None, f"{lvl.name}: kept tiles use {used} bits, below the "
                                         f"minimum utilization {lvl.min_utilization:g} of "

@@ -53,3 +53,28 @@ def test_wrong_argument_count_is_a_clear_error():
     r = CliRunner().invoke(cli, ["evaluate", "eyeriss_like"])
     assert r.exit_code == 2
     assert "expected ARCH LAYER MAPPING" in r.output
+
+
+def test_overflowing_mapping_names_file_level_and_fix(tmp_path):
+    from loopscape.spaces.presets import preset_path
+    text = preset_path("eyeriss_default_timeloop_best", "mapping").read_text()
+    # Move DRAM's M4 into the 16-word psum scratchpad: 32 partial sums no longer fit.
+    text = text.replace("temporal: {P: 8, Q: 2, M: 4}", "temporal: {P: 8, Q: 2}")
+    text = text.replace("temporal: {M: 8}", "temporal: {M: 32}")
+    path = tmp_path / "overflow.yaml"
+    path.write_text(text)
+    r = CliRunner().invoke(cli, ["evaluate", "eyeriss_like", "eyeriss_default", str(path)])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    out = " ".join(r.output.split())
+    assert "overflow.yaml" in out and "psum_spad" in out and "512 bits" in out
+    assert "--no-check" in out
+    ok = CliRunner().invoke(cli, ["evaluate", "eyeriss_like", "eyeriss_default", str(path),
+                                  "--no-check", "--json"])
+    assert ok.exit_code == 0, ok.output
+
+
+def test_readme_main_command_on_presets():
+    r = run("evaluate", "eyeriss_like", "eyeriss_default", "eyeriss_default_timeloop_best",
+            "--json")
+    d = json.loads(r.output)
+    assert d["cycles"] == 86016 and d["utilization"] == 0.75
