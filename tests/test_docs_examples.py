@@ -1,0 +1,18 @@
+"""The Python examples in the docs run as written (they are the API's first users)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+@pytest.mark.parametrize("page", [DOCS / "api.md", README], ids=lambda p: p.name)
+def test_python_blocks_run(page, capsys):
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+    assert blocks
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, str(page), "exec"), namespace)
