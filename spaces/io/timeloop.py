@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import yaml
 
 from ..arch import Architecture, ComputeLevel, StorageLevel
 from ..errors import SpecError
+from .strict import Where, parse_file
 from ..mapping import LevelMapping, Loop, Mapping
 from ..workload import Tensor, Workload
 
@@ -50,23 +50,7 @@ class TimeloopSpec:
 # Locations and small value readers
 # ----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _At:
-    """Where a value sits: the file and the dotted key path inside it."""
-
-    source: str
-    key: str = ""
-
-    def at(self, part: str | int) -> "_At":
-        if isinstance(part, int):
-            return _At(self.source, f"{self.key}[{part}]")
-        return _At(self.source, f"{self.key}.{part}" if self.key else part)
-
-    def error(self, message: str, fix: str | None = None) -> SpecError:
-        return SpecError(message, source=self.source, key=self.key or None, fix=fix)
-
-
-def _number(value: Any, at: _At) -> float:
+def _number(value: Any, at: Where) -> float:
     """A real number; numeric strings such as '1e-3' (which PyYAML leaves as text) too."""
     if isinstance(value, bool):
         raise at.error(f"expected a number, got {value!r}")
@@ -80,7 +64,7 @@ def _number(value: Any, at: _At) -> float:
     raise at.error(f"expected a number, got {value!r}")
 
 
-def _integer(value: Any, at: _At, *, minimum: int = 0) -> int:
+def _integer(value: Any, at: Where, *, minimum: int = 0) -> int:
     """A whole number (an integral float such as 2.0 is accepted) of at least ``minimum``."""
     v = _number(value, at)
     if not math.isfinite(v) or v != int(v):
@@ -90,7 +74,7 @@ def _integer(value: Any, at: _At, *, minimum: int = 0) -> int:
     return int(v)
 
 
-def _flag(value: Any, at: _At) -> bool:
+def _flag(value: Any, at: Where) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
@@ -98,19 +82,19 @@ def _flag(value: Any, at: _At) -> bool:
     raise at.error(f"expected true or false, got {value!r}")
 
 
-def _mapping_node(value: Any, at: _At) -> dict:
+def _mapping_node(value: Any, at: Where) -> dict:
     if not isinstance(value, dict):
         raise at.error(f"expected a map, got {type(value).__name__}")
     return value
 
 
-def _list_node(value: Any, at: _At) -> list:
+def _list_node(value: Any, at: Where) -> list:
     if not isinstance(value, list):
         raise at.error(f"expected a list, got {type(value).__name__}")
     return value
 
 
-def _names(value: Any, at: _At) -> list[str]:
+def _names(value: Any, at: Where) -> list[str]:
     """A list of names; null means an empty list and a single string a list of one."""
     if value is None:
         return []
@@ -126,52 +110,6 @@ def _names(value: Any, at: _At) -> list[str]:
 # ----------------------------------------------------------------------------------
 # YAML reading and merging
 # ----------------------------------------------------------------------------------
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads ``1e-9`` as a float and rejects repeated keys."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
-
-
-def _construct_map(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    loader.flatten_mapping(node)
-    seen: dict = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice in one map", key_node.start_mark)
-        seen[key] = True
-    return loader.construct_mapping(node, deep=deep)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-
-
-def _read_yaml(path: Path) -> Any:
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError("file not found", source=source,
-                        fix="pass the path of an existing Timeloop YAML file") from None
-    except OSError as e:
-        raise SpecError(f"cannot read the file: {e.strerror or e}", source=source) from None
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError(f"invalid YAML{where}: {e.problem or e}", source=source,
-                        fix="fix the YAML syntax") from None
-    except yaml.YAMLError as e:
-        raise SpecError(f"invalid YAML: {e}", source=source) from None
-
 
 # Top-level keys loopscape reads, and keys that hold nothing the model uses (mapper
 # settings, Accelergy's compound-component library and area tables, bookkeeping).
@@ -228,7 +166,7 @@ _SHAPE_KEYS = ("name", "dimensions", "data_spaces", "coefficients", "version")
 _DATASPACE_KEYS = ("name", "projection", "read_write", "ranks")
 
 
-def _parse_problem(raw: Any, at: _At) -> Workload:
+def _parse_problem(raw: Any, at: Where) -> Workload:
     problem = _mapping_node(raw, at)
     for key in problem:
         if key not in ("shape", "instance", "version"):
@@ -313,7 +251,7 @@ def _parse_problem(raw: Any, at: _At) -> Workload:
         raise e.located(at.source, "problem.shape") from None
 
 
-def _check_dense(instance: dict, at: _At) -> None:
+def _check_dense(instance: dict, at: Where) -> None:
     """Densities below 1 are sparsity, which loopscape does not model: reject them."""
     common = instance.get("commonDensity")
     if common is not None and not (not isinstance(common, dict) and _number(
@@ -330,7 +268,7 @@ def _check_dense(instance: dict, at: _At) -> None:
                 fix="remove the density or set it to 1")
 
 
-def _parse_projection(raw: Any, at: _At, dims: list[str],
+def _parse_projection(raw: Any, at: Where, dims: list[str],
                       coeff: dict[str, int]) -> tuple[tuple[tuple[int, str], ...], ...]:
     """Timeloop projections: ``[C, M]`` (one dimension per axis) or a list of axes, each
     a list of terms ``[dim]`` or ``[dim, coefficient_name]``."""
@@ -412,7 +350,7 @@ _UNSUPPORTED_ATTRS: dict[str, tuple[Any, str]] = {
 }
 
 
-def _check_supported(attrs: dict, at: _At) -> None:
+def _check_supported(attrs: dict, at: Where) -> None:
     for key, (harmless, what) in _UNSUPPORTED_ATTRS.items():
         if key not in attrs:
             continue
@@ -444,7 +382,7 @@ def _check_supported(attrs: dict, at: _At) -> None:
 _RANGE_RE = re.compile(r"^(?P<base>.*?)\[(?P<lo>-?\d+)\.\.(?P<hi>-?\d+)\]$")
 
 
-def _split_name(name: Any, at: _At) -> tuple[str, int]:
+def _split_name(name: Any, at: Where) -> tuple[str, int]:
     """``GlobalBuffer[1..16]`` -> ("GlobalBuffer", 16); a plain name has one instance."""
     if not isinstance(name, str) or not name.strip():
         raise at.error(f"a component needs a name, got {name!r}")
@@ -464,7 +402,7 @@ def _first(attrs: dict, keys: Iterable[str]) -> tuple[str, Any] | None:
     return None
 
 
-def _mesh(attrs: dict, instances: int, at: _At) -> tuple[int, int, int]:
+def _mesh(attrs: dict, instances: int, at: Where) -> tuple[int, int, int]:
     """(instances, meshX, meshY) completed the way Timeloop does."""
     if attrs.get("instances") is not None:
         instances = _integer(attrs["instances"], at.at("instances"), minimum=1)
@@ -489,7 +427,7 @@ def _mesh(attrs: dict, instances: int, at: _At) -> tuple[int, int, int]:
     return instances, mx, my
 
 
-def _components(arch: dict, at: _At) -> tuple[str, list[tuple[dict, _At, int]]]:
+def _components(arch: dict, at: Where) -> tuple[str, list[tuple[dict, Where, int]]]:
     """Walk ``subtree``/``local`` from the root inwards: (root name, [(component, where,
     multiplier of enclosing subtrees)]), outermost first."""
     if "nodes" in arch:
@@ -500,7 +438,7 @@ def _components(arch: dict, at: _At) -> tuple[str, list[tuple[dict, _At, int]]]:
         if key not in ("version", "subtree", "local", "name", "attributes"):
             raise at.at(str(key)).error(f"unknown architecture key {key!r}",
                                         fix="expected subtree/local (Timeloop's tree format)")
-    out: list[tuple[dict, _At, int]] = []
+    out: list[tuple[dict, Where, int]] = []
     node, node_at, mult, root = arch, at, 1, ""
     while True:
         if "local" in node:
@@ -554,7 +492,7 @@ def _compute_energy(actions: dict[str, float]) -> float:
     return max(actions.values(), default=0.0)
 
 
-def _parse_architecture(raw: Any, at: _At, ert: dict[str, dict[str, float]] | None) -> Architecture:
+def _parse_architecture(raw: Any, at: Where, ert: dict[str, dict[str, float]] | None) -> Architecture:
     arch = _mapping_node(raw, at)
     root, comps = _components(arch, at)
     levels: list[StorageLevel] = []
@@ -608,7 +546,7 @@ def _parse_architecture(raw: Any, at: _At, ert: dict[str, dict[str, float]] | No
         raise e.located(at.source, at.key) from None
 
 
-def _storage_level(name: str, instances: int, cls: str, attrs: dict, at: _At,
+def _storage_level(name: str, instances: int, cls: str, attrs: dict, at: Where,
                    ert: dict[str, dict[str, float]] | None) -> StorageLevel:
     """One buffer; sizes, block size and bandwidths follow Timeloop's BufferLevel specs."""
     _check_supported(attrs, at)
@@ -675,7 +613,7 @@ def _storage_level(name: str, instances: int, cls: str, attrs: dict, at: _At,
 # ERT
 # ----------------------------------------------------------------------------------
 
-def _parse_ert(raw: Any, at: _At) -> dict[str, dict[str, float]]:
+def _parse_ert(raw: Any, at: Where) -> dict[str, dict[str, float]]:
     """Component name (range and path stripped) -> action -> pJ. An action listed with
     several argument sets costs the largest of their energies, as in Timeloop."""
     ert = _mapping_node(raw, at)
@@ -683,7 +621,7 @@ def _parse_ert(raw: Any, at: _At) -> dict[str, dict[str, float]]:
     if "tables" not in ert:
         raise t_at.error("the ERT has no 'tables'")
     tables = ert["tables"]
-    entries: list[tuple[str, Any, _At]] = []
+    entries: list[tuple[str, Any, Where]] = []
     if isinstance(tables, dict):  # ERT v0.2: name -> action -> entry or list of entries
         for tname, actions in tables.items():
             a_at = t_at.at(str(tname))
@@ -744,7 +682,7 @@ _UNSUPPORTED_DIRECTIVE_KEYS = ("no_link_transfer", "no_reuse", "no_temporal_reus
                                "rmw_first_update", "no_coalesce")
 
 
-def _parse_factors(raw: Any, at: _At, workload: Workload) -> dict[str, int]:
+def _parse_factors(raw: Any, at: Where, workload: Workload) -> dict[str, int]:
     """Factors in any of Timeloop's spellings: "R=1,P=16", "R=1 P=16", "C1 M8", a list of
     such strings, or a map. A dimension left out has factor 1; 0 means the whole bound."""
     if raw is None:
@@ -779,7 +717,7 @@ def _parse_factors(raw: Any, at: _At, workload: Workload) -> dict[str, int]:
     return out
 
 
-def _parse_permutation(raw: Any, at: _At, workload: Workload) -> list[str]:
+def _parse_permutation(raw: Any, at: Where, workload: Workload) -> list[str]:
     """Dimensions innermost first; those left out are appended in problem order
     (Timeloop pads an incomplete permutation the same way)."""
     if raw is None:
@@ -799,7 +737,7 @@ def _parse_permutation(raw: Any, at: _At, workload: Workload) -> list[str]:
     return order + [d for d in workload.dims if d not in order]
 
 
-def _parse_mapping(raw: Any, at: _At, workload: Workload, arch: Architecture) -> Mapping:
+def _parse_mapping(raw: Any, at: Where, workload: Workload, arch: Architecture) -> Mapping:
     entries = _list_node(raw, at)
     names = list(arch.level_names)
     n = len(names)
@@ -895,7 +833,7 @@ def _parse_mapping(raw: Any, at: _At, workload: Workload, arch: Architecture) ->
 # Constraints and the entry points
 # ----------------------------------------------------------------------------------
 
-def _constraint_targets(raw: Any, at: _At) -> list:
+def _constraint_targets(raw: Any, at: Where) -> list:
     if _is_empty(raw):
         return []
     if isinstance(raw, dict):
@@ -911,8 +849,8 @@ def timeloop_from_data(docs: Sequence[tuple[str, Any]]) -> TimeloopSpec:
     """Build a TimeloopSpec from already-parsed YAML documents, as (source name, data)."""
     merged, origin = _merge(docs)
 
-    def where(key: str) -> _At:
-        return _At(origin.get(key, "<timeloop>"), key)
+    def where(key: str) -> Where:
+        return Where(origin.get(key, "<timeloop>"), key)
 
     for key in ("problem", "architecture"):
         if key not in merged:
@@ -949,5 +887,5 @@ def load_timeloop(paths: Sequence[str | Path]) -> TimeloopSpec:
     if not paths:
         raise SpecError("no Timeloop files given",
                         fix="pass parsed-processed-input.yaml and the *.ERT.yaml")
-    docs = [(str(p), _read_yaml(Path(p))) for p in paths]
+    docs = [(str(p), parse_file(Path(p))) for p in paths]
     return timeloop_from_data(docs)
