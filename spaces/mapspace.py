@@ -1,0 +1,534 @@
+"""The mapspace of a layer on an architecture: count it, index it, enumerate it, sample it.
+
+The space is the product of four sub-spaces (design.md section 1):
+
+* **index factorization** (IF): for every dimension, an ordered split of its bound over
+  the tiling slots, outermost first: each level's temporal slot, then its spatial slot
+  when the level fans out. A spatial factor > 1 also picks its mesh axis (X or Y) among
+  the axes the constraints allow (the spatial-axis sub-space, SA, folded into the
+  per-dimension lists);
+* **loop permutation** (LP): per level, the order of all dimensions' temporal loops with
+  the constrained outermost/innermost dimensions pinned. The innermost level's order is
+  fixed (dimension order): nothing below it holds a tile, so its order moves no data;
+* **bypass** (BY): per level below the outermost, keep or bypass each tensor it may hold.
+
+Ids are mixed-radix numbers over (IF x SA, LP, BY), so ``mapping(id)`` and ``id(mapping)``
+are inverse bijections between ``range(size)`` and mappings that list every temporal loop
+(unit ones included). **Pruning** folds mappings that differ only in where unit-factor
+loops sit (they move no data: docs/semantics.md): the canonical member puts them after
+the other free loops of its level, in dimension order. ``pruned_size`` counts the
+canonical members exactly; ``enumerate`` walks them in id order. A further fold that
+changes no cost: a dummy level (it holds no data) whose parent has no fanout gets no
+temporal slot, since its loops are exactly the parent's innermost loops.
+
+Fanout and capacity are not part of the product: ``sample`` draws ids uniformly and
+keeps the legal ones (``check_mapping``), and ``legal_fraction`` estimates their share.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from itertools import permutations
+from typing import Iterator, Sequence
+
+from .arch import Architecture
+from .constraints import NO_CONSTRAINTS, Constraints, FactorRule
+from .errors import SpecError
+from .mapping import LevelMapping, Loop, Mapping, mapping_problems
+from .workload import Workload
+
+_FREE = FactorRule()
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, int(math.isqrt(n)) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One tiling slot: a level's temporal loop ("T") or its spatial fanout ("S")."""
+
+    level: int
+    kind: str
+
+
+class _DimSpace:
+    """Ordered factorizations of one dimension's bound over the slots, with per-slot
+    rules; counted, ranked and unranked by dynamic programming over (slot, remaining)."""
+
+    def __init__(self, bound: int, slots: Sequence[Slot], options: Sequence[list[tuple[int, str]]]):
+        # options[j]: allowed (factor, axis) pairs of slot j; axis "" for temporal or f == 1.
+        self.bound = bound
+        self.slots = tuple(slots)
+        self.options = [sorted(o) for o in options]
+        self._count = lru_cache(maxsize=None)(self._count_impl)
+
+    def _count_impl(self, j: int, q: int) -> int:
+        if j == len(self.slots):
+            return 1 if q == 1 else 0
+        return sum(self._count(j + 1, q // f) for f, _ in self.options[j] if q % f == 0)
+
+    @property
+    def size(self) -> int:
+        return self._count(0, self.bound)
+
+    def unrank(self, r: int) -> tuple[tuple[int, str], ...]:
+        out = []
+        q = self.bound
+        for j in range(len(self.slots)):
+            for f, axis in self.options[j]:
+                if q % f:
+                    continue
+                block = self._count(j + 1, q // f)
+                if r < block:
+                    out.append((f, axis))
+                    q //= f
+                    break
+                r -= block
+            else:  # pragma: no cover - guarded by size
+                raise IndexError("rank out of range")
+        return tuple(out)
+
+    def rank(self, choice: Sequence[tuple[int, str]]) -> int:
+        r = 0
+        q = self.bound
+        for j, (f, axis) in enumerate(choice):
+            for g, ax in self.options[j]:
+                if (g, ax) == (f, axis):
+                    break
+                if q % g == 0:
+                    r += self._count(j + 1, q // g)
+            else:
+                raise KeyError((self.slots[j], f, axis))
+            q //= f
+        if q != 1:
+            raise KeyError("factors do not multiply to the bound")
+        return r
+
+    def by_signature(self, sig_levels: Sequence[bool]) -> dict[tuple[int, ...], int]:
+        """Counts grouped by which levels (those flagged in ``sig_levels``) get a
+        temporal factor > 1."""
+        states: dict[tuple[int, tuple[int, ...]], int] = {(self.bound, ()): 1}
+        for j, slot in enumerate(self.slots):
+            new: dict[tuple[int, tuple[int, ...]], int] = {}
+            for (q, sig), c in states.items():
+                for f, _ in self.options[j]:
+                    if q % f:
+                        continue
+                    s = sig
+                    if slot.kind == "T" and sig_levels[slot.level]:
+                        s = sig + (1 if f > 1 else 0,)
+                    key = (q // f, s)
+                    new[key] = new.get(key, 0) + c
+            states = new
+        out: dict[tuple[int, ...], int] = {}
+        for (q, sig), c in states.items():
+            if q == 1:
+                out[sig] = out.get(sig, 0) + c
+        return out
+
+
+class Mapspace:
+    """All mappings of ``workload`` on ``arch`` allowed by ``constraints``."""
+
+    def __init__(self, workload: Workload, arch: Architecture,
+                 constraints: Constraints | None = None):
+        self.workload = workload
+        self.arch = arch
+        self.constraints = constraints or NO_CONSTRAINTS
+        self._validate()
+        L = len(arch.levels)
+        dims = workload.dims
+        self._fanout = [arch.fanout(i) for i in range(L)]
+        self._has_temporal = [not (lvl.dummy and i > 0 and self._fanout[i - 1] == (1, 1))
+                              for i, lvl in enumerate(arch.levels)]
+        self.slots: tuple[Slot, ...] = tuple(
+            s for i in range(L) for s in (
+                [Slot(i, "T")] if self._has_temporal[i] else []) + (
+                [Slot(i, "S")] if self._fanout[i] != (1, 1) else []))
+        self._dims = [self._dim_space(d) for d in dims]
+        # Loop permutation: per level, pinned outer dims, a free region, pinned inner dims.
+        self._outer: list[tuple[str, ...]] = []
+        self._inner: list[tuple[str, ...]] = []
+        self._free: list[tuple[str, ...]] = []
+        self._rest: list[tuple[str, ...]] = []
+        for i, lvl in enumerate(arch.levels):
+            lc = self.constraints.level(lvl.name)
+            outer = tuple(lc.outer) if lc else ()
+            inner = tuple(lc.inner) if lc else ()
+            rest = tuple(d for d in dims if d not in outer and d not in inner)
+            # The innermost level's loop order moves no data (nothing below it holds a
+            # tile), and a folded dummy level has no temporal loops: one order each.
+            permutable = self._has_temporal[i] and i < L - 1
+            self._outer.append(outer)
+            self._inner.append(inner)
+            self._rest.append(rest)
+            self._free.append(rest if permutable else ())
+        # Bypass: the free (level, tensor) keep bits, and fixed keep sets.
+        self._keep_fixed: list[dict[str, bool]] = []
+        self._keep_free: list[tuple[int, str]] = []
+        for i, lvl in enumerate(arch.levels):
+            fixed: dict[str, bool] = {}
+            lc = self.constraints.level(lvl.name)
+            for t in workload.tensor_names:
+                if i == 0:
+                    fixed[t] = True
+                elif not lvl.may_keep(t):
+                    fixed[t] = False
+                elif lc and t in lc.keep:
+                    fixed[t] = True
+                elif lc and t in lc.bypass:
+                    fixed[t] = False
+                else:
+                    self._keep_free.append((i, t))
+            self._keep_fixed.append(fixed)
+
+    # -- construction helpers -----------------------------------------------------------
+    def _validate(self) -> None:
+        try:
+            from . import constraints as cmod
+            validate = getattr(cmod, "validate_constraints", None)
+        except ImportError:  # pragma: no cover
+            validate = None
+        if validate is not None:
+            validate(self.constraints, self.workload, self.arch)
+
+    def _rule(self, level: int, dim: str, kind: str) -> FactorRule:
+        lc = self.constraints.level(self.arch.levels[level].name)
+        rule = None
+        if lc is not None:
+            rule = lc.temporal_rule(dim) if kind == "T" else lc.spatial_rule(dim)
+        if rule is None and kind == "T" and (self.constraints.default_max_factor is not None
+                                             or self.constraints.default_min_factor is not None):
+            rule = FactorRule(min=self.constraints.default_min_factor,
+                              max=self.constraints.default_max_factor)
+        return rule or _FREE
+
+    def _axes(self, level: int, dim: str) -> list[str]:
+        fx, fy = self._fanout[level]
+        lc = self.constraints.level(self.arch.levels[level].name)
+        out = []
+        if fx > 1 and (lc is None or lc.spatial_x is None or dim in lc.spatial_x):
+            out.append("X")
+        if fy > 1 and (lc is None or lc.spatial_y is None or dim in lc.spatial_y):
+            out.append("Y")
+        return out
+
+    def _dim_space(self, dim: str) -> _DimSpace:
+        bound = self.workload.bound(dim)
+        divs = _divisors(bound)
+        options = []
+        uncapped = []  # Timeloop counts spatial factors regardless of the fanout
+        for slot in self.slots:
+            rule = self._rule(slot.level, dim, slot.kind)
+            uncapped.append(sorted({f for f in divs if rule.allows(f, bound)}))
+            if slot.kind == "T":
+                opts = [(f, "") for f in divs if rule.allows(f, bound)]
+                # Rules may forbid 1; a unit factor must stay possible only if allowed.
+            else:
+                fx, fy = self._fanout[slot.level]
+                opts = [(1, "")] if rule.allows(1, bound) else []
+                for axis in self._axes(slot.level, dim):
+                    cap = fx if axis == "X" else fy
+                    opts += [(f, axis) for f in divs if 1 < f <= cap and rule.allows(f, bound)]
+            options.append(opts)
+        space = _DimSpace(bound, self.slots, options)
+        space.uncapped = uncapped
+        if space.size == 0:
+            raise SpecError(f"no split of {dim}={bound} over the levels satisfies the "
+                            f"factor constraints", source=self.constraints.source,
+                            key=f"constraints (dimension {dim})",
+                            fix="relax the factor rules of this dimension")
+        return space
+
+    # -- sizes ----------------------------------------------------------------------------
+    @cached_property
+    def factorization_size(self) -> int:
+        """IF x SA: factor splits including each spatial factor's axis."""
+        return math.prod(d.size for d in self._dims)
+
+    @cached_property
+    def timeloop_factorization_size(self) -> int:
+        """Index factorizations counted as Timeloop does: one spatial slot per level,
+        the axis not part of it, spatial factors not limited by the fanout."""
+        return math.prod(self._merged_count(ds) for ds in self._dims)
+
+    @staticmethod
+    def _merged_count(ds: _DimSpace) -> int:
+        opts = ds.uncapped
+
+        @lru_cache(maxsize=None)
+        def count(j: int, q: int) -> int:
+            if j == len(opts):
+                return 1 if q == 1 else 0
+            return sum(count(j + 1, q // f) for f in opts[j] if q % f == 0)
+        return count(0, ds.bound)
+
+    def _perm_count(self, i: int) -> int:
+        return math.factorial(len(self._free[i]))
+
+    @cached_property
+    def permutation_size(self) -> int:
+        return math.prod(self._perm_count(i) for i in range(len(self.arch.levels)))
+
+    @cached_property
+    def bypass_size(self) -> int:
+        return 2 ** len(self._keep_free)
+
+    @cached_property
+    def size(self) -> int:
+        """Number of ids (before pruning)."""
+        return self.factorization_size * self.permutation_size * self.bypass_size
+
+    @cached_property
+    def pruned_size(self) -> int:
+        """Mappings after folding unit-loop positions: sum over factorizations of the
+        product over levels of (number of non-unit free loops)!, times the bypass size."""
+        L = len(self.arch.levels)
+        # Only levels where two or more free dimensions can be non-unit need tracking.
+        can = [0] * L
+        for d, ds in zip(self.workload.dims, self._dims):
+            for j, slot in enumerate(ds.slots):
+                if slot.kind == "T" and d in self._free[slot.level] and \
+                        any(f > 1 for f, _ in ds.options[j]):
+                    can[slot.level] += 1
+        tracked = [c >= 2 for c in can]
+        states: dict[tuple[int, ...], int] = {tuple(0 for _ in range(sum(tracked))): 1}
+        track_idx = [i for i in range(L) if tracked[i]]
+        for d, ds in zip(self.workload.dims, self._dims):
+            flags = [tracked[i] and d in self._free[i] for i in range(L)]
+            sigs = ds.by_signature(flags)
+            # Map the dim's signature (over its flagged levels) onto tracked positions.
+            flagged = [i for i in range(L) if flags[i]]
+            new: dict[tuple[int, ...], int] = {}
+            for st, c in states.items():
+                for sig, m in sigs.items():
+                    v = list(st)
+                    for lvl, bit in zip(flagged, sig):
+                        v[track_idx.index(lvl)] += bit
+                    key = tuple(v)
+                    new[key] = new.get(key, 0) + c * m
+            states = new
+        total = sum(c * math.prod(math.factorial(x) for x in st) for st, c in states.items())
+        return total * self.bypass_size
+
+    def sizes(self) -> dict[str, int]:
+        """Sub-space sizes and totals (Python ints)."""
+        return {
+            "index_factorization": self.timeloop_factorization_size,
+            "factorization_with_axes": self.factorization_size,
+            "loop_permutation": self.permutation_size,
+            "bypass": self.bypass_size,
+            "total": self.size,
+            "pruned": self.pruned_size,
+        }
+
+    # -- ids <-> mappings --------------------------------------------------------------------
+    def _split(self, mid: int) -> tuple[list[int], list[int], int]:
+        if not 0 <= mid < self.size:
+            raise IndexError(f"id {mid} outside [0, {self.size})")
+        by = mid % self.bypass_size
+        mid //= self.bypass_size
+        lp_total = self.permutation_size
+        lp = mid % lp_total
+        fi = mid // lp_total
+        f_idx = []
+        for ds in reversed(self._dims):
+            f_idx.append(fi % ds.size)
+            fi //= ds.size
+        f_idx.reverse()
+        p_idx = []
+        for i in reversed(range(len(self.arch.levels))):
+            n = self._perm_count(i)
+            p_idx.append(lp % n)
+            lp //= n
+        p_idx.reverse()
+        return f_idx, p_idx, by
+
+    def mapping(self, mid: int) -> Mapping:
+        """The mapping with id ``mid`` (every temporal loop listed, unit ones included)."""
+        f_idx, p_idx, by = self._split(mid)
+        dims = self.workload.dims
+        L = len(self.arch.levels)
+        temporal = [{d: 1 for d in dims} for _ in range(L)]
+        sx: list[list[Loop]] = [[] for _ in range(L)]
+        sy: list[list[Loop]] = [[] for _ in range(L)]
+        for d, ds, r in zip(dims, self._dims, f_idx):
+            for slot, (f, axis) in zip(ds.slots, ds.unrank(r)):
+                if slot.kind == "T":
+                    temporal[slot.level][d] = f
+                elif f > 1:
+                    (sx if axis == "X" else sy)[slot.level].append(Loop(d, f))
+        keep_bits = [(by >> k) & 1 for k in range(len(self._keep_free))]
+        free_keep = {key: bool(bit) for key, bit in zip(self._keep_free, keep_bits)}
+        levels = []
+        for i, lvl in enumerate(self.arch.levels):
+            middle = _unrank_perm(self._free[i], p_idx[i]) if self._free[i] else self._rest[i]
+            order = self._outer[i] + middle + self._inner[i]
+            loops = tuple(Loop(d, temporal[i][d]) for d in order)
+            keep = tuple(t for t in self.workload.tensor_names
+                         if self._keep_fixed[i].get(t, free_keep.get((i, t), False)))
+            levels.append(LevelMapping(lvl.name, loops, tuple(sx[i]), tuple(sy[i]), keep))
+        return Mapping(tuple(levels))
+
+    def id(self, mapping: Mapping) -> int:
+        """The id of ``mapping``; unit loops it leaves out are placed canonically."""
+        dims = self.workload.dims
+        if len(mapping.levels) != len(self.arch.levels):
+            raise KeyError("mapping does not fit this architecture")
+        fi = 0
+        for d, ds in zip(dims, self._dims):
+            choice = []
+            for slot in ds.slots:
+                lm = mapping.levels[slot.level]
+                if slot.kind == "T":
+                    choice.append((lm.factor(d, "temporal"), ""))
+                else:
+                    fxv = math.prod(l.factor for l in lm.spatial_x if l.dim == d)
+                    fyv = math.prod(l.factor for l in lm.spatial_y if l.dim == d)
+                    if fxv > 1 and fyv > 1:
+                        raise KeyError(f"{d} is spatial on both axes at {lm.target}")
+                    choice.append((fxv, "X") if fxv > 1 else (fyv, "Y") if fyv > 1 else (1, ""))
+            for i, lm in enumerate(mapping.levels):
+                if not self._has_temporal[i] and lm.factor(d, "temporal") != 1:
+                    raise KeyError(f"{lm.target} takes no temporal loops in this mapspace")
+            fi = fi * ds.size + ds.rank(choice)
+        lp = 0
+        for i, lm in enumerate(mapping.levels):
+            listed = [l.dim for l in lm.temporal]
+            if len(set(listed)) != len(listed):
+                raise KeyError(f"{lm.target}: a dimension has two temporal loops")
+            order = self._canonical_order(i, listed, lm)
+            lp = lp * self._perm_count(i) + _rank_perm(self._free[i], order)
+        by = 0
+        for k, (i, t) in enumerate(self._keep_free):
+            if t in mapping.levels[i].keep:
+                by |= 1 << k
+        return (fi * self.permutation_size + lp) * self.bypass_size + by
+
+    def _canonical_order(self, i: int, listed: list[str], lm: LevelMapping) -> tuple[str, ...]:
+        """The free-region order of level i: the listed free dims in their order, then the
+        free dims the mapping leaves out (unit loops) in dimension order. The non-unit
+        loops must respect the pinned outer/inner dimensions."""
+        free = self._free[i]
+        if not free:
+            return ()
+        big = [d for d in listed if lm.factor(d, "temporal") > 1]
+        outer = [d for d in self._outer[i] if d in big]
+        inner = [d for d in self._inner[i] if d in big]
+        middle = [d for d in big if d in free]
+        if big != outer + middle + inner:
+            raise KeyError(f"{lm.target}: loop order breaks the pinned outer/inner dimensions")
+        present = [d for d in listed if d in free]
+        return tuple(present + [d for d in free if d not in present])
+
+    def canonical_id(self, mid: int) -> int:
+        """The id of the canonical member of ``mid``'s pruning class."""
+        m = self.mapping(mid)
+        return self.id(_drop_unit_temporal(m))
+
+    def is_canonical(self, mid: int) -> bool:
+        return self.canonical_id(mid) == mid
+
+    # -- enumeration and sampling --------------------------------------------------------
+    def enumerate(self, *, legal: bool = True, limit: int | None = None
+                  ) -> Iterator[tuple[int, Mapping]]:
+        """Canonical mappings in increasing id order (legal ones only by default)."""
+        count = 0
+        n_f = self.factorization_size
+        L = len(self.arch.levels)
+        for fi in range(n_f):
+            base = self.mapping(fi * self.permutation_size * self.bypass_size)
+            # Per level: canonical free-region orders = orders of its non-unit free loops
+            # followed by the unit ones in dimension order.
+            per_level = []
+            for i in range(L):
+                free = self._free[i]
+                t = {l.dim: l.factor for l in base.levels[i].temporal}
+                nonunit = [d for d in free if t.get(d, 1) > 1]
+                unit = [d for d in free if t.get(d, 1) == 1]
+                ranks = sorted(_rank_perm(free, tuple(p) + tuple(unit))
+                               for p in permutations(nonunit))
+                per_level.append(ranks)
+            lp_ids = [0]
+            for i in range(L):
+                lp_ids = [x * self._perm_count(i) + r for x in lp_ids for r in per_level[i]]
+            for lp in lp_ids:
+                for by in range(self.bypass_size):
+                    mid = (fi * self.permutation_size + lp) * self.bypass_size + by
+                    m = self.mapping(mid)
+                    if legal and self.problems(m):
+                        continue
+                    yield mid, m
+                    count += 1
+                    if limit is not None and count >= limit:
+                        return
+
+    def problems(self, mapping: Mapping) -> list[tuple[str | None, str | None, str]]:
+        """Legality problems of a mapping of this space (fanout per axis, capacity, and
+        the minimum PE utilization constraint)."""
+        out = mapping_problems(self.workload, self.arch, mapping)
+        need = self.constraints.min_pe_utilization
+        if not out and need:
+            used = math.prod(l.factor for lm in mapping.levels for l in lm.spatial)
+            if used < need * self.arch.compute.instances:
+                out.append((None, None, f"uses {used} of {self.arch.compute.instances} MAC "
+                                        f"units, below min_pe_utilization {need:g}"))
+        return out
+
+    def is_legal(self, mapping: Mapping) -> bool:
+        return not self.problems(mapping)
+
+    def sample(self, n: int, *, seed: int | None = None, rng: random.Random | None = None,
+               max_draws: int | None = None) -> list[tuple[int, Mapping]]:
+        """``n`` legal mappings drawn uniformly from the ids (rejecting illegal draws)."""
+        rng = rng or random.Random(seed)
+        out: list[tuple[int, Mapping]] = []
+        draws = 0
+        limit = max_draws if max_draws is not None else max(1000, 1000 * n)
+        while len(out) < n:
+            if draws >= limit:
+                raise SpecError(f"found {len(out)} legal mappings in {draws} draws",
+                                key="mapspace", fix="relax the constraints or the capacities; "
+                                                    "`loopscape space` estimates the legal fraction")
+            mid = rng.randrange(self.size)
+            draws += 1
+            m = self.mapping(mid)
+            if self.is_legal(m):
+                out.append((mid, m))
+        return out
+
+    def legal_fraction(self, samples: int = 2000, seed: int = 0) -> float:
+        """Share of ids whose mapping is legal, estimated from uniform draws."""
+        rng = random.Random(seed)
+        ok = sum(self.is_legal(self.mapping(rng.randrange(self.size))) for _ in range(samples))
+        return ok / samples
+
+
+def _drop_unit_temporal(m: Mapping) -> Mapping:
+    return Mapping(tuple(LevelMapping(lm.target, tuple(l for l in lm.temporal if l.factor > 1),
+                                      lm.spatial_x, lm.spatial_y, lm.keep) for lm in m.levels))
+
+
+def _unrank_perm(items: Sequence[str], r: int) -> tuple[str, ...]:
+    pool = list(items)
+    out = []
+    for k in range(len(pool), 0, -1):
+        f = math.factorial(k - 1)
+        idx, r = divmod(r, f)
+        out.append(pool.pop(idx))
+    return tuple(out)
+
+
+def _rank_perm(items: Sequence[str], order: Sequence[str]) -> int:
+    pool = list(items)
+    r = 0
+    for d in order:
+        idx = pool.index(d)
+        r += idx * math.factorial(len(pool) - 1)
+        pool.pop(idx)
+    return r

@@ -1,0 +1,152 @@
+"""The mapspace: sizes against Timeloop's counts, id bijection, pruning, enumeration,
+legality of everything emitted, and uniform sampling."""
+
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from loopscape.spaces.constraints import Constraints, FactorRule, LevelConstraints
+from loopscape.spaces.io import load_timeloop
+from loopscape.spaces.mapping import check_mapping
+from loopscape.spaces.mapspace import Mapspace
+
+from strategies import architectures, layers
+
+FIX = Path(__file__).resolve().parent / "fixtures" / "timeloop"
+
+
+def _spec(case):
+    d = FIX / case
+    return load_timeloop([d / "parsed-processed-input.yaml", *sorted(d.glob("*.ERT.yaml"))])
+
+
+def test_ex05_sizes_match_timeloop():
+    spec = _spec("ex05_mapper_conv1d_oc_3level_null")
+    ms = Mapspace(spec.workload, spec.arch)
+    s = ms.sizes()
+    # Timeloop: 945 index factorizations (K=2^5 over 3 levels: C(7,2)=21; R=3: 3;
+    # P=2^4: C(6,2)=15; 21*3*15) and 64 bypass choices (3 tensors x 2 inner levels).
+    assert s["index_factorization"] == 945
+    assert s["bypass"] == 64
+    # Loop orders: 3! at MainMemory and at GlobalBuffer; the innermost order is fixed.
+    assert s["loop_permutation"] == 36
+    assert s["total"] == 945 * 36 * 64 == 2_177_280
+
+
+def _eyeriss_constraints(dims):
+    """The design_eyeriss_like architecture constraints, written by hand from its
+    parsed-processed-input.yaml (independently of the Timeloop constraints importer)."""
+    one = FactorRule(exact=1)
+    rules = lambda names: tuple((d, one) for d in names)  # noqa: E731
+    return Constraints((
+        LevelConstraints("DRAM", inner=("N",)),
+        LevelConstraints("shared_glb", inner=("N",), keep=("Inputs", "Outputs"),
+                         bypass=("Weights",)),
+        LevelConstraints("inter_PE_column_spatial", temporal=rules(dims),
+                         spatial=rules("NCPRS"), spatial_x=tuple("NCPRSQM"), spatial_y=()),
+        LevelConstraints("inter_PE_spatial", temporal=rules(dims), spatial=rules("NPQR"),
+                         spatial_x=(), spatial_y=tuple("NPQRSCM")),
+        LevelConstraints("ifmap_spad", temporal=rules(dims), keep=("Inputs",),
+                         bypass=("Weights", "Outputs")),
+        LevelConstraints("weights_spad", temporal=rules("NMPQS"), keep=("Weights",),
+                         bypass=("Inputs", "Outputs")),
+        LevelConstraints("psum_spad", temporal=rules("NCRSPQ"), keep=("Outputs",),
+                         bypass=("Weights", "Inputs")),
+    ))
+
+
+def test_eyeriss_index_factorization_matches_timeloop():
+    spec = _spec("design_eyeriss_like")
+    ms = Mapspace(spec.workload, spec.arch, _eyeriss_constraints(spec.workload.dims))
+    # Timeloop's count for this design, problem and constraints. By hand: free slots
+    # C: DRAM, glb, PE-row spatial, weights_spad (3 over 4 slots: 4); M=2^5 over DRAM,
+    # glb, column, row, psum (C(9,4)=126); R: DRAM, glb, weights (3); S: DRAM, glb, row
+    # (3); P=2^4*7 over DRAM, glb (5*2=10); Q over DRAM, glb, column (15*3=45).
+    assert ms.sizes()["index_factorization"] == 4 * 126 * 3 * 3 * 10 * 45 == 2_041_200
+
+
+def test_pruned_count_equals_brute_force_on_ex05():
+    spec = _spec("ex05_mapper_conv1d_oc_3level_null")
+    # A smaller problem of the same shape keeps the brute force fast.
+    from loopscape.spaces.workload import einsum
+    w = einsum("Outputs[k,p] += Weights[k,r] * Inputs[r+p]", {"k": 4, "r": 3, "p": 2},
+               name="small")
+    ms = Mapspace(w, spec.arch)
+    canonical = [mid for mid in range(ms.size) if ms.is_canonical(mid)]
+    assert len(canonical) == ms.pruned_size
+    enumerated = [mid for mid, _ in ms.enumerate(legal=False)]
+    assert enumerated == canonical
+
+
+@st.composite
+def small_spaces(draw):
+    w = draw(layers(max_macs=200))
+    a = draw(architectures(max_levels=3, max_fanout=3, max_pes=6))
+    return Mapspace(w, a)
+
+
+@settings(max_examples=60)
+@given(small_spaces(), st.data())
+def test_ids_round_trip_and_mappings_are_well_formed(ms, data):
+    for _ in range(5):
+        mid = data.draw(st.integers(0, ms.size - 1))
+        m = ms.mapping(mid)
+        assert ms.id(m) == mid
+        check_mapping(ms.workload, ms.arch, m, check_capacity=False) if ms.is_legal(m) else None
+        c = ms.canonical_id(mid)
+        assert ms.is_canonical(c)
+        # Pruning folds only unit-loop positions: same factors and keeps.
+        a, b = ms.mapping(c), m
+        for la, lb in zip(a.levels, b.levels):
+            assert {l.dim: l.factor for l in la.temporal} == {l.dim: l.factor for l in lb.temporal}
+            assert [l for l in la.temporal if l.factor > 1] == [l for l in lb.temporal if l.factor > 1] \
+                or la is a.levels[-1]
+            assert la.keep == lb.keep and la.spatial_x == lb.spatial_x
+
+
+@settings(max_examples=40)
+@given(small_spaces())
+def test_enumeration_is_distinct_legal_and_counts_match(ms):
+    if ms.size > 20000:
+        return
+    canonical = [mid for mid in range(ms.size) if ms.is_canonical(mid)]
+    assert len(canonical) == ms.pruned_size
+    legal = list(ms.enumerate())
+    ids = [mid for mid, _ in legal]
+    assert ids == sorted(set(ids))
+    assert set(ids) == {mid for mid in canonical if ms.is_legal(ms.mapping(mid))}
+    for mid, m in legal:
+        check_mapping(ms.workload, ms.arch, m)
+
+
+def test_sampling_is_uniform_and_seeded():
+    from loopscape.spaces import Architecture, ComputeLevel, StorageLevel, gemm
+    arch = Architecture("two", (StorageLevel("DRAM"), StorageLevel("RF")), ComputeLevel())
+    w = gemm(M=2, N=2, K=1)
+    ms = Mapspace(w, arch)
+    # 2 x 2 factor splits, 3! DRAM loop orders, 2^3 keep choices at the RF.
+    assert ms.size == 4 * 6 * 8
+    assert ms.sample(5, seed=3) == ms.sample(5, seed=3)
+    assert ms.sample(5, seed=3) != ms.sample(5, seed=4)
+    n = ms.size
+    draws = 50 * n
+    counts = [0] * n
+    for mid, _ in ms.sample(draws, seed=11):
+        counts[mid] += 1
+    expected = draws / n
+    chi2 = sum((c - expected) ** 2 / expected for c in counts)
+    df = n - 1
+    # Normal approximation of the chi-square tail: 5 standard deviations.
+    assert chi2 < df + 5 * math.sqrt(2 * df), (chi2, df)
+
+
+def test_impossible_factor_rules_are_an_error():
+    from loopscape.spaces import SpecError, gemm
+    spec = _spec("ex05_mapper_conv1d_oc_3level_null")
+    w = gemm(M=4, N=2, K=2)
+    c = Constraints((LevelConstraints("MainMemory", temporal=(("M", FactorRule(exact=3)),)),))
+    with pytest.raises(SpecError):
+        Mapspace(w, spec.arch, c)
