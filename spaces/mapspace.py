@@ -7,9 +7,10 @@ The space is the product of four sub-spaces (design.md section 1):
   when the level fans out. A spatial factor > 1 also picks its mesh axis (X or Y) among
   the axes the constraints allow (the spatial-axis sub-space, SA, folded into the
   per-dimension lists);
-* **loop permutation** (LP): per level, the order of all dimensions' temporal loops with
-  the constrained outermost/innermost dimensions pinned. The innermost level's order is
-  fixed (dimension order): nothing below it holds a tile, so its order moves no data;
+* **loop permutation** (LP): per level, the order of the temporal loops that can have a
+  factor > 1 there, with the constrained outermost/innermost dimensions pinned (loops
+  forced to 1 follow in dimension order). The innermost level's order is fixed
+  (dimension order): nothing below it holds a tile, so its order moves no data;
 * **bypass** (BY): per level below the outermost, keep or bypass each tensor it may hold.
 
 Ids are mixed-radix numbers over (IF x SA, LP, BY), so ``mapping(id)`` and ``id(mapping)``
@@ -156,6 +157,7 @@ class Mapspace:
         self._inner: list[tuple[str, ...]] = []
         self._free: list[tuple[str, ...]] = []
         self._rest: list[tuple[str, ...]] = []
+        self._fixed_tail: list[tuple[str, ...]] = []
         for i, lvl in enumerate(arch.levels):
             lc = self.constraints.level(lvl.name)
             outer = tuple(lc.outer) if lc else ()
@@ -164,10 +166,15 @@ class Mapspace:
             # The innermost level's loop order moves no data (nothing below it holds a
             # tile), and a folded dummy level has no temporal loops: one order each.
             permutable = self._has_temporal[i] and i < L - 1
+            # Only loops that can have a factor > 1 here are ordered; loops forced to 1
+            # move no data and sit after them in dimension order.
+            movable = tuple(d for d in rest if self._can_exceed_one(d, i))
+            fixed = tuple(d for d in rest if d not in movable)
             self._outer.append(outer)
             self._inner.append(inner)
-            self._rest.append(rest)
-            self._free.append(rest if permutable else ())
+            self._rest.append(movable + fixed)
+            self._free.append(movable if permutable else ())
+            self._fixed_tail.append(fixed if permutable else ())
         # Bypass: the free (level, tensor) keep bits, and fixed keep sets.
         self._keep_fixed: list[dict[str, bool]] = []
         self._keep_free: list[tuple[int, str]] = []
@@ -188,6 +195,11 @@ class Mapspace:
             self._keep_fixed.append(fixed)
 
     # -- construction helpers -----------------------------------------------------------
+    def _can_exceed_one(self, dim: str, level: int) -> bool:
+        ds = self._dims[self.workload.dims.index(dim)]
+        return any(f > 1 for j, slot in enumerate(ds.slots) if slot.kind == "T"
+                   and slot.level == level for f, _ in ds.options[j])
+
     def _validate(self) -> None:
         try:
             from . import constraints as cmod
@@ -367,7 +379,8 @@ class Mapspace:
         free_keep = {key: bool(bit) for key, bit in zip(self._keep_free, keep_bits)}
         levels = []
         for i, lvl in enumerate(self.arch.levels):
-            middle = _unrank_perm(self._free[i], p_idx[i]) if self._free[i] else self._rest[i]
+            middle = (_unrank_perm(self._free[i], p_idx[i]) + self._fixed_tail[i]
+                      if self._free[i] else self._rest[i])
             order = self._outer[i] + middle + self._inner[i]
             loops = tuple(Loop(d, temporal[i][d]) for d in order)
             keep = tuple(t for t in self.workload.tensor_names
