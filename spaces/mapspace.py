@@ -59,32 +59,43 @@ class Slot:
 
 class _DimSpace:
     """Ordered factorizations of one dimension's bound over the slots, with per-slot
-    rules; counted, ranked and unranked by dynamic programming over (slot, remaining)."""
+    rules; counted, ranked and unranked by dynamic programming over (slot, remaining).
+
+    ``limits`` (optional, one entry per slot) caps the remaining quotient on entering a
+    slot, i.e. the dimension's extent covered by that slot and everything inside it;
+    the sampler uses it to skip splits whose tiles cannot fit."""
 
     def __init__(self, bound: int, slots: Sequence[Slot], options: Sequence[list[tuple[int, str]]]):
         # options[j]: allowed (factor, axis) pairs of slot j; axis "" for temporal or f == 1.
         self.bound = bound
         self.slots = tuple(slots)
         self.options = [sorted(o) for o in options]
+        self.uncapped: list[list[int]] = []
         self._count = lru_cache(maxsize=None)(self._count_impl)
 
-    def _count_impl(self, j: int, q: int) -> int:
+    def _count_impl(self, j: int, q: int, limits: tuple | None = None) -> int:
+        if limits is not None and j < len(self.slots) and limits[j] is not None \
+                and q > limits[j]:
+            return 0
         if j == len(self.slots):
             return 1 if q == 1 else 0
-        return sum(self._count(j + 1, q // f) for f, _ in self.options[j] if q % f == 0)
+        return sum(self._count(j + 1, q // f, limits) for f, _ in self.options[j] if q % f == 0)
 
     @property
     def size(self) -> int:
         return self._count(0, self.bound)
 
-    def unrank(self, r: int) -> tuple[tuple[int, str], ...]:
+    def count(self, limits: tuple | None = None) -> int:
+        return self._count(0, self.bound, limits)
+
+    def unrank(self, r: int, limits: tuple | None = None) -> tuple[tuple[int, str], ...]:
         out = []
         q = self.bound
         for j in range(len(self.slots)):
             for f, axis in self.options[j]:
                 if q % f:
                     continue
-                block = self._count(j + 1, q // f)
+                block = self._count(j + 1, q // f, limits)
                 if r < block:
                     out.append((f, axis))
                     q //= f
@@ -496,19 +507,104 @@ class Mapspace:
     def is_legal(self, mapping: Mapping) -> bool:
         return not self.problems(mapping)
 
+    # Sampling draws from a superset of the legal mappings that is a product over
+    # dimensions, uniformly, and rejects what is illegal: uniform over the legal ones.
+    # The superset drops splits in which one dimension alone already overflows a kept
+    # tile (its extent at a level is at most what fits in the capacity left when every
+    # other kept tensor takes one word); it depends on the keep choice, so the keep
+    # choice is drawn in proportion to its superset's size.
+    _MAX_PLANNED_BYPASS = 4096
+
+    def _cap(self, level: int, dim: str, kept: Sequence[str]) -> int | None:
+        lvl = self.arch.levels[level]
+        cap_bits = lvl.effective_capacity_bits
+        if cap_bits is None:
+            return None
+        best: int | None = None
+        for t in kept:
+            tensor = self.workload.tensor(t)
+            coefs = [abs(c) for axis in tensor.axes for c, d in axis if d == dim]
+            if not coefs:
+                continue
+            others = sum(lvl.bits(o) for o in kept if o != t)
+            words = (cap_bits - others) // lvl.bits(t)
+            extent = 0 if words < 1 else (words - 1) // max(coefs) + 1
+            best = extent if best is None else min(best, extent)
+        return best
+
+    def _limits(self, keep: Sequence[Sequence[str]]) -> list[tuple | None]:
+        out: list[tuple | None] = []
+        L = len(self.arch.levels)
+        first = []
+        for i in range(L):
+            first.append(next((j for j, s in enumerate(self.slots) if s.level >= i), None))
+        for d in self.workload.dims:
+            lim: list[int | None] = [None] * len(self.slots)
+            for i in range(L):
+                j = first[i]
+                if j is None:
+                    continue
+                cap = self._cap(i, d, keep[i])
+                if cap is not None:
+                    lim[j] = cap if lim[j] is None else min(lim[j], cap)
+            out.append(tuple(lim) if any(x is not None for x in lim) else None)
+        return out
+
+    @cached_property
+    def _proposal(self) -> list[tuple[int, int, list[tuple | None]]] | None:
+        """(bypass index, superset size, per-dim limits) for every keep choice with a
+        non-empty superset; None when there are too many keep choices to list."""
+        if self.bypass_size > self._MAX_PLANNED_BYPASS:
+            return None
+        plan = []
+        for by in range(self.bypass_size):
+            keep = self._keep_sets(by)
+            limits = self._limits(keep)
+            w = math.prod(ds.count(lim) for ds, lim in zip(self._dims, limits))
+            if w:
+                plan.append((by, w, limits))
+        return plan
+
+    def _keep_sets(self, by: int) -> list[tuple[str, ...]]:
+        free = {key: bool((by >> k) & 1) for k, key in enumerate(self._keep_free)}
+        return [tuple(t for t in self.workload.tensor_names
+                      if self._keep_fixed[i].get(t, free.get((i, t), False)))
+                for i in range(len(self.arch.levels))]
+
+    def _draw_id(self, rng: random.Random) -> int:
+        plan = self._proposal
+        if plan is None:
+            return rng.randrange(self.size)
+        total = sum(w for _, w, _ in plan)
+        x = rng.randrange(total)
+        for by, w, limits in plan:
+            if x < w:
+                break
+            x -= w
+        fi = 0
+        for ds, lim in zip(self._dims, limits):
+            choice = ds.unrank(rng.randrange(ds.count(lim)), lim)
+            fi = fi * ds.size + ds.rank(choice)
+        lp = rng.randrange(self.permutation_size)
+        return (fi * self.permutation_size + lp) * self.bypass_size + by
+
     def sample(self, n: int, *, seed: int | None = None, rng: random.Random | None = None,
                max_draws: int | None = None) -> list[tuple[int, Mapping]]:
-        """``n`` legal mappings drawn uniformly from the ids (rejecting illegal draws)."""
+        """``n`` legal mappings (with their ids) drawn uniformly from the legal ids."""
         rng = rng or random.Random(seed)
         out: list[tuple[int, Mapping]] = []
         draws = 0
-        limit = max_draws if max_draws is not None else max(1000, 1000 * n)
+        limit = max_draws if max_draws is not None else max(10000, 1000 * n)
+        if self._proposal == []:
+            raise SpecError("the layer fits no mapping: no split of the dimensions fits the "
+                            "buffers under any keep choice", key="mapspace",
+                            fix="bypass tensors at small levels or enlarge them")
         while len(out) < n:
             if draws >= limit:
                 raise SpecError(f"found {len(out)} legal mappings in {draws} draws",
                                 key="mapspace", fix="relax the constraints or the capacities; "
                                                     "`loopscape space` estimates the legal fraction")
-            mid = rng.randrange(self.size)
+            mid = self._draw_id(rng)
             draws += 1
             m = self.mapping(mid)
             if self.is_legal(m):

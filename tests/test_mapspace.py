@@ -150,3 +150,23 @@ def test_impossible_factor_rules_are_an_error():
     c = Constraints((LevelConstraints("MainMemory", temporal=(("M", FactorRule(exact=3)),)),))
     with pytest.raises(SpecError):
         Mapspace(w, spec.arch, c)
+
+
+def test_sampling_is_uniform_over_legal_mappings_when_capacity_rejects_many():
+    from loopscape.spaces import Architecture, ComputeLevel, StorageLevel, gemm
+    # A 3-word RF: many splits overflow it, so the sampler's capacity-aware proposal and
+    # its rejection step both matter. Legal ids found by brute force.
+    arch = Architecture("tight", (StorageLevel("DRAM"), StorageLevel("RF", capacity_words=3)),
+                        ComputeLevel())
+    w = gemm(M=4, N=2, K=2)
+    ms = Mapspace(w, arch)
+    legal = [mid for mid in range(ms.size) if ms.is_legal(ms.mapping(mid))]
+    assert 0 < len(legal) < ms.size // 2
+    draws = 60 * len(legal)
+    counts = dict.fromkeys(legal, 0)
+    for mid, m in ms.sample(draws, seed=5):
+        counts[mid] += 1  # KeyError if an illegal id were emitted
+    expected = draws / len(legal)
+    chi2 = sum((c - expected) ** 2 / expected for c in counts.values())
+    df = len(legal) - 1
+    assert chi2 < df + 5 * math.sqrt(2 * df), (chi2, df)
