@@ -28,7 +28,7 @@ def cli() -> None:
     """loopscape: map-space exploration for DNN accelerators.
 
     Describe a layer and an architecture; evaluate mappings with a Timeloop-compatible
-    cost model. Architectures, layers and mappings are YAML files (docs/formats.md) or
+    cost model; size and walk the mapspace. Architectures, layers and mappings are YAML files (docs/formats.md) or
     built-in preset names (`loopscape presets`).
     """
 
@@ -36,8 +36,10 @@ def cli() -> None:
 def _register() -> None:
     from .evaluate import evaluate
     from .presets import presets
+    from .space import space
     cli.add_command(evaluate)
     cli.add_command(presets)
+    cli.add_command(space)
 
 
 _register()

@@ -259,14 +259,10 @@ def _short_divs(n: int) -> str:
 
 
 def _required(rule: FactorRule | None, bound: int) -> int:
-    """The smallest factor a rule allows (1 without a rule)."""
+    """The smallest divisor of ``bound`` a rule allows (1 without a rule)."""
     if rule is None:
         return 1
-    if rule.whole:
-        return bound
-    if rule.exact is not None:
-        return rule.exact
-    return rule.min or 1
+    return min((f for f in _divisors(bound) if rule.allows(f, bound)), default=1)
 
 
 def _check_level(c: Constraints, lc: LevelConstraints, workload: Workload,
@@ -316,8 +312,10 @@ def _check_level(c: Constraints, lc: LevelConstraints, workload: Workload,
         axes = _allowed_axes(lc, d, fx, fy)
         cap = max((f for _, f in axes), default=1)
         if need > cap:
+            fix = (f"allow {d} in spatial_x or spatial_y, or remove the rule" if not axes
+                   else f"lower the factor to at most {cap} or allow {d} on a wider axis")
             raise _err(c, f"{p}.spatial.{d}", f"{ref} but {_axes_phrase(lc, d, fx, fy)}",
-                       fix=f"lower the factor to at most {cap} or allow {d} on a wider axis")
+                       fix=fix)
     # dimensions forced onto one axis must fit it together
     for axis, fan, names in (("X", fx, lc.spatial_x), ("Y", fy, lc.spatial_y)):
         forced = []
@@ -369,11 +367,17 @@ class _Slot:
     """One tiling slot of one dimension: level ``level``'s temporal loop or its spatial
     fanout, with the factors the constraints and the fanout allow."""
 
-    def __init__(self, level: int, kind: str, allowed: list[int], refs: list[str]):
+    def __init__(self, level: int, kind: str, allowed: list[int], refs: list[str],
+                 cap_refs: list[str] | None = None):
         self.level = level
         self.kind = kind
         self.allowed = allowed
-        self.refs = refs  # the constraints that restrict this slot, for messages
+        self.rule_refs = refs  # the rules that restrict this slot, for messages
+        self.cap_refs = cap_refs or []  # the fanout / axis lists, when they restrict it
+
+    @property
+    def refs(self) -> list[str]:
+        return self.rule_refs + self.cap_refs
 
 
 def _dim_slots(c: Constraints, workload: Workload, arch: Architecture, d: str) -> list[_Slot]:
@@ -404,13 +408,14 @@ def _dim_slots(c: Constraints, workload: Workload, arch: Architecture, d: str) -
         refs = [rule_ref(f"{p}.spatial.{d}", rule)] if rule is not None else []
         axes = _allowed_axes(lc, d, fx, fy)
         cap = max((f for _, f in axes), default=1)
-        if cap < bound:
+        by_rule = [f for f in divs if rule is None or rule.allows(f, bound)]
+        cap_refs = []
+        if by_rule and max(by_rule) > cap:
             if lc is not None and (lc.spatial_x is not None or lc.spatial_y is not None):
-                refs.append(_axes_phrase(lc, d, fx, fy))
+                cap_refs.append(_axes_phrase(lc, d, fx, fy))
             else:
-                refs.append(f"the fanout of {lvl.name} ({fx}x{fy})")
-        allowed = [f for f in divs if f <= cap and (rule is None or rule.allows(f, bound))]
-        slots.append(_Slot(i, "spatial", allowed, refs))
+                cap_refs.append(f"the fanout of {lvl.name} ({fx}x{fy})")
+        slots.append(_Slot(i, "spatial", [f for f in by_rule if f <= cap], refs, cap_refs))
     return slots
 
 
@@ -458,11 +463,14 @@ def _check_dimension(c: Constraints, workload: Workload, arch: Architecture, d: 
         empty = next(s for s in slots if not s.allowed)
         refs = empty.refs
         why = f"they leave no factor for the {empty.kind} loop of {arch.levels[empty.level].name}"
+    elif all(len(s.allowed) == 1 for s in slots):
+        refs = [r for s in slots for r in s.refs]
+        why = f"they leave no loop of {d} free and its factors multiply to {hi}"
     elif hi < bound:
         refs = [r for s in slots if max(s.allowed) < bound for r in s.refs]
         why = f"the largest product they allow is {hi}"
     elif lo > bound:
-        refs = [r for s in slots if min(s.allowed) > 1 for r in s.refs]
+        refs = [r for s in slots if min(s.allowed) > 1 for r in s.rule_refs]
         why = f"the smallest product they allow is {lo}"
     else:
         refs = [r for s in slots for r in s.refs]

@@ -1,5 +1,7 @@
 # loopscape's own YAML format (docs/formats.md): the one loader and saver.
 from .yamlio import (dump_arch, dump_mapping, dump_workload, load_arch, load_mapping,
                      load_workload, load_yaml, save_arch, save_mapping, save_workload, to_yaml)
+from .yamlio import dump_constraints, load_constraints, save_constraints
 # Timeloop interop, read side (docs/timeloop.md).
 from .timeloop import TimeloopSpec, load_timeloop
+from .timeloop import timeloop_constraints

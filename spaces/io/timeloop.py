@@ -21,12 +21,13 @@ from typing import Any, Iterable, Sequence
 
 
 from ..arch import Architecture, ComputeLevel, StorageLevel
+from ..constraints import Constraints, FactorRule, LevelConstraints
 from ..errors import SpecError
 from .strict import Where, parse_file
 from ..mapping import LevelMapping, Loop, Mapping
 from ..workload import Tensor, Workload
 
-__all__ = ["TimeloopSpec", "load_timeloop", "timeloop_from_data"]
+__all__ = ["TimeloopSpec", "load_timeloop", "timeloop_constraints", "timeloop_from_data"]
 
 
 @dataclass(frozen=True)
@@ -889,3 +890,427 @@ def load_timeloop(paths: Sequence[str | Path]) -> TimeloopSpec:
                         fix="pass parsed-processed-input.yaml and the *.ERT.yaml")
     docs = [(str(p), parse_file(Path(p))) for p in paths]
     return timeloop_from_data(docs)
+
+
+# ----------------------------------------------------------------------------------
+# Constraints: architecture_constraints / mapspace_constraints -> Constraints
+# ----------------------------------------------------------------------------------
+
+_CONSTRAINT_TYPES = {"temporal": "temporal", "spatial": "spatial", "bypass": "bypass",
+                     "bypassing": "bypass", "datatype": "bypass", "dataspace": "bypass",
+                     "utilization": "utilization", "parallelism": "utilization"}
+_CONSTRAINT_KEYS = {
+    "temporal": ("factors", "permutation", "default_max_factor", "default_min_factor"),
+    "spatial": ("factors", "permutation", "split", "default_max_factor", "default_min_factor"),
+    "bypass": ("keep", "bypass"),
+    "utilization": ("min",),
+}
+_CONSTRAINT_COMMON = ("target", "name", "type", "attributes")
+# Keys Timeloop reads that change what it computes in ways loopscape does not model;
+# accepted only when empty.
+_CONSTRAINT_UNSUPPORTED = {
+    "no_link_transfer": "link transfers", "no_reuse": "reuse switches",
+    "no_multicast_no_reduction": "multicast switches", "no_temporal_reuse": "reuse switches",
+    "rmw_first_update": "read-modify-write switches", "no_coalesce": "coalescing switches",
+    "remainders": "imperfect factorization (remainders)",
+}
+_CFACTOR_RE = re.compile(r"([A-Za-z]+)\s*(<=|>=|=*)\s*([0-9]+)")
+_BOUND_NAMES = {"exact": "exact factor", "min": "minimum", "max": "maximum"}
+
+
+class _Entry:
+    """One flat constraint: its keys (``attributes`` merged in) and where each sits."""
+
+    def __init__(self, data: dict, at: Where, locs: dict[str, Where]):
+        self.data = data
+        self.at = at
+        self.locs = locs
+
+    def where(self, key: str) -> Where:
+        return self.locs.get(key, self.at.at(key))
+
+    def label(self) -> str:
+        return self.at.key or "<constraint>"
+
+
+def _flat_entries(targets: list, at: Where) -> list[_Entry]:
+    """Timeloop's three spellings of one constraint: flat (``target``, ``type``,
+    ``factors``...), with an ``attributes`` map, or a target with a ``constraints`` list."""
+    out: list[_Entry] = []
+    for i, raw in enumerate(targets):
+        t_at = at.at(i)
+        raw = _mapping_node(raw, t_at)
+        if "constraints" in raw:
+            for key in raw:
+                if key not in ("target", "name", "constraints"):
+                    raise t_at.at(str(key)).error(
+                        f"unknown key {key!r} next to a 'constraints' list",
+                        fix="put type, factors, ... in the items of 'constraints'")
+            c_at = t_at.at("constraints")
+            for j, sub in enumerate(_list_node(raw["constraints"], c_at)):
+                s_at = c_at.at(j)
+                sub = _mapping_node(sub, s_at)
+                for key in ("target", "name"):
+                    if key in sub:
+                        raise s_at.at(key).error(f"{key!r} inside a 'constraints' list",
+                                                 fix="the target is given once, above the list")
+                data = {k: raw[k] for k in ("target", "name") if k in raw}
+                data.update(sub)
+                locs = {k: t_at.at(k) for k in ("target", "name") if k in raw}
+                out.append(_merge_attributes(data, s_at, locs))
+        else:
+            out.append(_merge_attributes(dict(raw), t_at, {}))
+    return out
+
+
+def _merge_attributes(data: dict, at: Where, locs: dict[str, Where]) -> _Entry:
+    if "attributes" in data:
+        a_at = at.at("attributes")
+        raw = data.pop("attributes")
+        attrs = {} if raw is None else _mapping_node(raw, a_at)
+        for k, v in attrs.items():
+            if k in data:
+                raise a_at.at(str(k)).error(f"{k!r} is given both in the entry and in its "
+                                            f"attributes", fix="give it once")
+            data[k] = v
+            locs[k] = a_at.at(str(k))
+    return _Entry(data, at, locs)
+
+
+def _constraint_level(e: _Entry, arch: Architecture) -> int:
+    """Our level index (outermost first) of an entry's ``target`` (or ``name``): a level
+    name or a Timeloop storage level id (0 = innermost)."""
+    names = list(arch.level_names)
+    n = len(names)
+    keys = [k for k in ("target", "name") if k in e.data]
+    if not keys:
+        raise e.at.error("the constraint has no target", fix=f"add target: one of {names}")
+    if len(keys) == 2 and e.data["target"] != e.data["name"]:
+        raise e.where("name").error("'target' and 'name' name different levels",
+                                    fix="give only target")
+    target = e.data[keys[0]]
+    t_at = e.where(keys[0])
+    if isinstance(target, int) and not isinstance(target, bool):
+        if not 0 <= target < n:
+            raise t_at.error(f"storage level id {target} out of range 0..{n - 1} "
+                             f"(0 is the innermost level)", fix=f"or use a name: {names}")
+        return n - 1 - target
+    if isinstance(target, str) and target in names:
+        return names.index(target)
+    raise t_at.error(f"unknown target {target!r}",
+                     fix=f"use one of the storage levels {names} (outermost first)")
+
+
+def _constraint_factors(raw: Any, at: Where, workload: Workload
+                        ) -> list[tuple[str, str, int, str]]:
+    """Timeloop's factor terms: ``D=k`` / ``Dk`` (exact; 0 = the whole bound),
+    ``D<=k`` (maximum), ``D>=k`` (minimum), separated by spaces or commas; text after
+    ``#`` is a comment. Returns (dim, "exact"|"max"|"min", value, term text)."""
+    if raw is None:
+        return []
+    if isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+        text = " ".join(raw)
+    elif isinstance(raw, str):
+        text = raw
+    else:
+        raise at.error(f"expected factors such as 'C=1 M<=8 P>=2', got {raw!r}")
+    text = text.split("#", 1)[0]
+    leftover = _CFACTOR_RE.sub(" ", text)
+    if leftover.strip(" ,\t\n"):
+        raise at.error(f"cannot read factors {raw!r} (left over: {leftover.strip()!r})",
+                       fix="write terms such as 'C=1', 'C1', 'M<=8', 'P>=2'")
+    out: list[tuple[str, str, int, str]] = []
+    for m in _CFACTOR_RE.finditer(text):
+        dim, op, value = m.group(1), m.group(2), int(m.group(3))
+        kind = {"<=": "max", ">=": "min"}.get(op, "exact")
+        if dim not in workload.dims:
+            raise at.error(f"unknown dimension {dim!r} in factors {raw!r}",
+                           fix=f"use dimensions of the problem: {list(workload.dims)}")
+        if any(d == dim and k == kind for d, k, _, _ in out):
+            raise at.error(f"{dim} is given two {_BOUND_NAMES[kind]}s in {raw!r}",
+                           fix="give each once")
+        if kind != "exact" and value <= 0:
+            raise at.error(f"{m.group(0)!r}: a {_BOUND_NAMES[kind]} factor must be positive",
+                           fix="use an integer >= 1")
+        if kind == "exact" and value > workload.bound(dim):
+            raise at.error(f"{m.group(0)!r} exceeds the problem's {dim} = "
+                           f"{workload.bound(dim)} (Timeloop ignores such a factor with a "
+                           f"warning)", fix=f"remove it, or write {dim}=0 for the whole bound")
+        out.append((dim, kind, value, m.group(0)))
+    return out
+
+
+def _constraint_permutation(raw: Any, at: Where, workload: Workload
+                            ) -> tuple[list[str], list[str]]:
+    """(prefix, suffix), both innermost first: the dimensions before ``_`` are the
+    innermost loops, those after it the outermost loops; the rest may go in any order."""
+    if raw is None:
+        return [], []
+    if isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+        tokens = list(raw)
+    elif isinstance(raw, str):
+        tokens = [ch for ch in raw.split("#", 1)[0] if not ch.isspace()]
+    else:
+        raise at.error(f"expected a permutation string such as 'RPK' or 'RS_PQ', got {raw!r}")
+    prefix: list[str] = []
+    suffix: list[str] = []
+    part = prefix
+    for tok in tokens:
+        if tok == "_":
+            part = suffix
+            continue
+        if tok not in workload.dims:
+            raise at.error(f"unknown dimension {tok!r} in permutation {raw!r}",
+                           fix=f"use dimensions of the problem: {list(workload.dims)}")
+        if tok in prefix or tok in suffix:
+            raise at.error(f"{tok} appears twice in permutation {raw!r}", fix="list it once")
+        part.append(tok)
+    return prefix, suffix
+
+
+def _split_axes(prefix: list[str], suffix: list[str], split: int, dims: Sequence[str],
+                two_d: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Dimensions allowed on X and on Y for a spatial ``split``. Timeloop orders the
+    level's loops as prefix + (unspecified dimensions, any order) + suffix, innermost
+    first, and puts positions below ``split`` on X. Unspecified dimensions straddling the
+    split may land on either axis. Without a permutation a 1-D level uses the problem's
+    dimension order (Timeloop's canonical permutation)."""
+    if not prefix and not suffix and not two_d:
+        prefix = list(dims)
+    infix = [d for d in dims if d not in prefix and d not in suffix]
+    n = len(dims)
+    on_x: set[str] = {d for k, d in enumerate(prefix) if k < split}
+    on_y: set[str] = {d for k, d in enumerate(prefix) if k >= split}
+    lo, hi = len(prefix), len(prefix) + len(infix)  # infix positions lo..hi-1
+    if hi <= split:
+        on_x |= set(infix)
+    elif lo >= split:
+        on_y |= set(infix)
+    else:
+        on_x |= set(infix)
+        on_y |= set(infix)
+    for k, d in enumerate(suffix):
+        (on_x if n - len(suffix) + k < split else on_y).add(d)
+    return tuple(d for d in dims if d in on_x), tuple(d for d in dims if d in on_y)
+
+
+def _targets_of(spec_or_targets: Any, source: str) -> list[tuple[list, Where]]:
+    if isinstance(spec_or_targets, TimeloopSpec):
+        raw = spec_or_targets.constraints
+        if raw is None:
+            return []
+        return [(_constraint_targets(raw, Where(source)), Where(source, "targets"))]
+    if isinstance(spec_or_targets, list):
+        return [(spec_or_targets, Where(source, "targets"))]
+    if isinstance(spec_or_targets, dict):
+        keys = ("architecture_constraints", "mapspace_constraints")
+        if any(k in spec_or_targets for k in keys):
+            out = []
+            for k in keys:
+                if k in spec_or_targets:
+                    out.append((_constraint_targets(spec_or_targets[k], Where(source, k)),
+                                Where(source, f"{k}.targets")))
+            return out
+        return [(_constraint_targets(spec_or_targets, Where(source)), Where(source, "targets"))]
+    raise SpecError(f"expected a TimeloopSpec, a Timeloop document, {{'targets': [...]}} or a "
+                    f"list of constraints, got {type(spec_or_targets).__name__}", source=source)
+
+
+def timeloop_constraints(spec_or_targets: Any, workload: Workload, arch: Architecture, *,
+                         source: str | None = None) -> Constraints:
+    """Convert Timeloop's ``architecture_constraints`` and ``mapspace_constraints`` into
+    loopscape :class:`Constraints` for ``workload`` on ``arch``.
+
+    ``spec_or_targets`` is a :class:`TimeloopSpec` (its ``constraints``), a Timeloop
+    document (a dict with ``architecture_constraints``/``mapspace_constraints``: errors
+    then name those keys), ``{"targets": [...]}`` or the list of targets.
+
+    Semantics, as read from Timeloop's source (src/mapping/constraints.cpp, ``Parse*``;
+    src/mapspaces/uber.cpp and subspaces.cpp for how the mapper applies them):
+
+    * ``type``: temporal, spatial, bypass (also bypassing, datatype, dataspace),
+      utilization (also parallelism). ``target`` (or ``name``) is a storage level name
+      or id, 0 being the innermost level.
+    * ``factors``: ``D=k`` or ``Dk`` fixes a factor, ``D=0`` means the whole bound,
+      ``D<=k`` / ``D>=k`` bound it. A fixed factor above the bound, which Timeloop
+      ignores with a warning, is an error here. A spatial factor is the level's whole
+      spatial factor of that dimension (X times Y).
+    * ``default_max_factor`` / ``default_min_factor`` (in a temporal or spatial entry):
+      the bound for every dimension that entry gives no ``<=`` (``>=``) term, at that
+      level and of that kind. They become per-dimension rules, not the global defaults.
+    * ``permutation`` is innermost first. The dimensions before an optional ``_`` are
+      pinned innermost in that order, those after it outermost; the others are free
+      (a partial string constrains only the innermost loops). They become ``inner`` and
+      ``outer`` in loopscape's outermost-first order (``"RS_PQ"``: inner [S, R], outer
+      [Q, P]); dimensions the same level fixes to a temporal factor of 1 are dropped as
+      they are exempt anyway. A spatial permutation only decides the X/Y split.
+    * ``split`` (spatial): positions below it in the level's loop order go on X, the
+      rest on Y; ``split`` >= the number of dimensions puts all on X, 0 all on Y. They
+      become ``spatial_x``/``spatial_y``; without ``split`` Timeloop searches it, so
+      both stay unrestricted.
+    * ``keep``/``bypass``: tensors kept or bypassed at the level.
+    * ``utilization`` with ``min``: the minimum product of spatial fanout utilizations,
+      allowed only on the innermost storage level; it becomes ``min_pe_utilization``.
+
+    Re-specifying a factor, bound, permutation, split, keep or utilization for one level
+    (e.g. in both ``architecture_constraints`` and ``mapspace_constraints``) is an error,
+    as in Timeloop; so are spatial entries on levels without fanout. The result is not
+    validated against the layer here: :func:`validate_constraints` does that.
+    """
+    if source is None:
+        sources = getattr(spec_or_targets, "sources", ())
+        source = ", ".join(sources) if sources else "<timeloop>"
+    names = list(arch.level_names)
+    n = len(names)
+    tensor_names = list(workload.tensor_names)
+    # Per (level, kind, dim, bound kind) -> (value, where); kind "temporal"/"spatial".
+    factors: dict[tuple[int, str, str, str], tuple[int, str]] = {}
+    perms: dict[tuple[int, str], tuple[list[str], list[str], str]] = {}
+    splits: dict[int, tuple[int, str]] = {}
+    keeps: dict[tuple[int, str], tuple[str, str]] = {}
+    utilization: tuple[float, str] | None = None
+    for targets, at in _targets_of(spec_or_targets, source):
+        for e in _flat_entries(targets, at):
+            raw_type = e.data.get("type")
+            if raw_type is None:
+                raise e.at.error("the constraint has no type",
+                                 fix="add type: temporal, spatial, bypass or utilization")
+            if raw_type == "max_overbooked_proportion":
+                raise e.where("type").error("overbooking constraints are not supported",
+                                            fix="remove this entry (loopscape never overbooks)")
+            if raw_type not in _CONSTRAINT_TYPES:
+                raise e.where("type").error(
+                    f"unknown constraint type {raw_type!r}",
+                    fix=f"use one of {', '.join(_CONSTRAINT_TYPES)}")
+            kind = _CONSTRAINT_TYPES[raw_type]
+            allowed = _CONSTRAINT_COMMON + _CONSTRAINT_KEYS[kind]
+            for key in e.data:
+                if key in _CONSTRAINT_UNSUPPORTED and key not in allowed:
+                    if _is_empty(e.data[key]):
+                        continue
+                    raise e.where(key).error(
+                        f"{key} ({_CONSTRAINT_UNSUPPORTED[key]}) is not supported by "
+                        f"loopscape", fix=f"remove {key}")
+                if key not in allowed:
+                    raise e.where(str(key)).error(
+                        f"unknown key {key!r} in a {raw_type} constraint",
+                        fix=f"a {raw_type} constraint has {', '.join(allowed)}")
+            lvl = _constraint_level(e, arch)
+            here = f"{e.label()} (target {names[lvl]})"
+            if kind == "utilization":
+                if lvl != n - 1:
+                    raise e.where("target").error(
+                        f"a utilization constraint must target the innermost storage level "
+                        f"({names[-1]}), as in Timeloop; got {names[lvl]}",
+                        fix=f"target: {names[-1]}")
+                if "min" not in e.data:
+                    raise e.at.error("a utilization constraint needs 'min'",
+                                     fix="add min: a fraction between 0 and 1")
+                u = _number(e.data["min"], e.where("min"))
+                if not 0 <= u <= 1:
+                    raise e.where("min").error(f"must be between 0 and 1, got {u:g}")
+                if utilization is not None:
+                    raise e.at.error(f"a second utilization constraint (the first is "
+                                     f"{utilization[1]})", fix="keep one")
+                utilization = (u, here)
+                continue
+            if kind == "bypass":
+                for verdict in ("keep", "bypass"):
+                    for t in _names(e.data.get(verdict), e.where(verdict)):
+                        if t not in tensor_names:
+                            raise e.where(verdict).error(f"unknown data space {t!r}",
+                                                         fix=f"use {tensor_names}")
+                        prior = keeps.get((lvl, t))
+                        if prior is not None:
+                            raise e.where(verdict).error(
+                                f"{t} is given a keep/bypass setting at {names[lvl]} twice "
+                                f"({prior[0]} in {prior[1]}, {verdict} here); Timeloop rejects "
+                                f"this too", fix="give each data space one setting per level")
+                        keeps[(lvl, t)] = (verdict, here)
+                continue
+            # temporal / spatial
+            if kind == "spatial" and arch.fanout(lvl) == (1, 1):
+                raise e.where("type").error(
+                    f"{names[lvl]} has no spatial fanout (the level below it has as many "
+                    f"instances), so it takes no spatial constraint (Timeloop rejects it too)",
+                    fix="remove this entry or target a level that fans out")
+            terms = _constraint_factors(e.data.get("factors"), e.where("factors"), workload)
+            given = {(d, k) for d, k, _, _ in terms}
+            for key, bound_kind in (("default_max_factor", "max"),
+                                    ("default_min_factor", "min")):
+                if e.data.get(key) is None:
+                    continue
+                v = _integer(e.data[key], e.where(key), minimum=1)
+                terms += [(d, bound_kind, v, f"{key}: {v}") for d in workload.dims
+                          if (d, bound_kind) not in given]
+            for d, bound_kind, v, text in terms:
+                slot = (lvl, kind, d, bound_kind)
+                if slot in factors:
+                    raise e.where("factors").error(
+                        f"a second {kind} {_BOUND_NAMES[bound_kind]} for {d} at {names[lvl]} "
+                        f"({text!r}; the first is "
+                        f"{factors[slot][1]}); Timeloop rejects this too",
+                        fix="give each dimension one value per level")
+                factors[slot] = (v, f"{text!r} in {here}")
+            prefix, suffix = _constraint_permutation(e.data.get("permutation"),
+                                                     e.where("permutation"), workload)
+            if prefix or suffix:
+                if (lvl, kind) in perms:
+                    raise e.where("permutation").error(
+                        f"a second {kind} permutation for {names[lvl]} (the first is in "
+                        f"{perms[(lvl, kind)][2]}); Timeloop rejects this too",
+                        fix="give one permutation per level")
+                perms[(lvl, kind)] = (prefix, suffix, here)
+            if kind == "spatial" and e.data.get("split") is not None:
+                if lvl in splits:
+                    raise e.where("split").error(
+                        f"a second split for {names[lvl]} (the first is in {splits[lvl][1]})",
+                        fix="give one split per level")
+                splits[lvl] = (_integer(e.data["split"], e.where("split")), here)
+    return _build_constraints(workload, arch, factors, perms, splits, keeps,
+                              utilization[0] if utilization else 0.0, source)
+
+
+def _build_constraints(workload: Workload, arch: Architecture,
+                       factors: dict[tuple[int, str, str, str], tuple[int, str]],
+                       perms: dict[tuple[int, str], tuple[list[str], list[str], str]],
+                       splits: dict[int, tuple[int, str]],
+                       keeps: dict[tuple[int, str], tuple[str, str]],
+                       utilization: float, source: str) -> Constraints:
+    levels = []
+    for i, lvl in enumerate(arch.levels):
+        rules: dict[str, list[tuple[str, FactorRule]]] = {"temporal": [], "spatial": []}
+        for kind in ("temporal", "spatial"):
+            for d in workload.dims:
+                got = {b: factors[(i, kind, d, b)][0] for b in ("exact", "min", "max")
+                       if (i, kind, d, b) in factors}
+                if not got:
+                    continue
+                exact = got.get("exact")
+                rules[kind].append((d, FactorRule(
+                    exact=exact if exact else None, min=got.get("min"), max=got.get("max"),
+                    whole=exact == 0)))
+        temporal = dict(rules["temporal"])
+
+        def unit(d: str) -> bool:
+            r = temporal.get(d)
+            return r is not None and (r.exact == 1 or (r.whole and workload.bound(d) == 1))
+
+        prefix, suffix, _ = perms.get((i, "temporal"), ([], [], ""))
+        inner = tuple(d for d in reversed(prefix) if not unit(d))
+        outer = tuple(d for d in reversed(suffix) if not unit(d))
+        sx = sy = None
+        if i in splits:
+            fx, fy = arch.fanout(i)
+            sprefix, ssuffix, _ = perms.get((i, "spatial"), ([], [], ""))
+            sx, sy = _split_axes(sprefix, ssuffix, splits[i][0], workload.dims,
+                                 fx > 1 and fy > 1)
+        keep = tuple(t for t in workload.tensor_names if keeps.get((i, t), ("",))[0] == "keep")
+        bypass = tuple(t for t in workload.tensor_names
+                       if keeps.get((i, t), ("",))[0] == "bypass")
+        lc = LevelConstraints(target=lvl.name, temporal=tuple(rules["temporal"]),
+                              spatial=tuple(rules["spatial"]), spatial_x=sx, spatial_y=sy,
+                              outer=outer, inner=inner, keep=keep, bypass=bypass)
+        if lc != LevelConstraints(target=lvl.name):
+            levels.append(lc)
+    return Constraints(tuple(levels), min_pe_utilization=utilization, source=source)

@@ -25,14 +25,15 @@ from ..mapping import Mapping
 from ..workload import Workload
 from .strict import MEMORY, Where, describe, parse_file
 from .yaml_arch import dump_arch_body, load_arch_body
+from .yaml_constraints import dump_constraints, load_constraints, save_constraints
 from .yaml_layer import dump_layer_body, load_layer_body
 from .yaml_mapping import dump_mapping_body, load_mapping_body
 
-__all__ = ["TOP_KEYS", "dump_arch", "dump_mapping", "dump_workload", "load_arch",
-           "load_mapping", "load_workload", "load_yaml", "save_arch", "save_mapping",
-           "save_workload", "to_yaml"]
+__all__ = ["TOP_KEYS", "dump_arch", "dump_constraints", "dump_mapping", "dump_workload",
+           "load_arch", "load_constraints", "load_mapping", "load_workload", "load_yaml",
+           "save_arch", "save_constraints", "save_mapping", "save_workload", "to_yaml"]
 
-TOP_KEYS = ("layer", "architecture", "mapping")
+TOP_KEYS = ("layer", "architecture", "mapping", "constraints")
 _TIMELOOP_KEYS = ("problem", "architecture_constraints", "mapper", "mapspace",
                   "mapspace_constraints", "ERT", "compound_components", "variables",
                   "globals", "components")
@@ -156,7 +157,7 @@ _Dumper.add_representer(_FlowList, lambda d, v: d.represent_sequence(
 
 _FLOW_KEYS = frozenset({"mesh", "keeps", "keep", "temporal", "spatial_x", "spatial_y",
                         "energy_pj", "bandwidth", "tensor_bits", "bounds", "stride",
-                        "dilation"})
+                        "dilation", "spatial", "inner", "outer", "bypass"})
 
 
 def _styled(value: Any, key: str | None = None) -> Any:

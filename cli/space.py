@@ -1,0 +1,92 @@
+"""``loopscape space``: how big the mapspace of a layer on an architecture is."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+from rich.table import Table
+
+from loopscape.spaces.errors import SpecError
+from loopscape.spaces.mapspace import Mapspace
+
+from .console import console, wide_when_piped
+
+
+def load_space_inputs(inputs: tuple[str, ...], from_timeloop: bool, constraints_file: str | None):
+    """(workload, arch, constraints) from ARCH LAYER [--constraints] or Timeloop files."""
+    if from_timeloop:
+        from loopscape.spaces.io.timeloop import load_timeloop, timeloop_constraints
+        if not inputs:
+            raise SpecError("--from-timeloop needs at least one Timeloop YAML file",
+                            fix="pass the processed input (and ERT) of the case")
+        spec = load_timeloop(list(inputs))
+        constraints = timeloop_constraints(spec, spec.workload, spec.arch,
+                                           source=", ".join(inputs))
+        if constraints_file:
+            raise SpecError("give constraints either in the Timeloop files or with "
+                            "--constraints, not both", key="--constraints")
+        return spec.workload, spec.arch, constraints
+    if len(inputs) != 2:
+        raise SpecError(f"expected ARCH LAYER, got {len(inputs)} argument(s)",
+                        fix="e.g. loopscape space eyeriss_like resnet50_conv2_x_3x3")
+    from loopscape.spaces.presets import resolve_arch, resolve_layer
+    arch = resolve_arch(inputs[0])
+    workload = resolve_layer(inputs[1])
+    constraints = None
+    if constraints_file:
+        from loopscape.spaces.io import load_constraints
+        constraints = load_constraints(constraints_file)
+    return workload, arch, constraints
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, metavar="ARCH LAYER")
+@click.option("--constraints", "constraints_file", type=click.Path(dir_okay=False),
+              help="Constraints YAML file (docs/formats.md#constraints).")
+@click.option("--from-timeloop", "from_timeloop", is_flag=True,
+              help="Read architecture, problem and constraints from Timeloop YAML files.")
+@click.option("--samples", default=2000, show_default=True,
+              help="Uniform draws used to estimate the legal fraction.")
+@click.option("--seed", default=0, show_default=True, help="Seed of those draws.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def space(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop: bool,
+          samples: int, seed: int, as_json: bool) -> None:
+    """Size of the mapspace: sub-spaces, total, pruned total, legal fraction of ids.
+
+    ARCH and LAYER are preset names or YAML files.
+    """
+    workload, arch, constraints = load_space_inputs(inputs, from_timeloop, constraints_file)
+    ms = Mapspace(workload, arch, constraints)
+    t0 = time.perf_counter()
+    sizes = ms.sizes()
+    fraction = ms.legal_fraction(samples, seed) if samples > 0 else None
+    elapsed = time.perf_counter() - t0
+    out = {"workload": workload.name, "arch": arch.name, "sizes": sizes,
+           "legal_fraction_estimate": fraction, "legal_fraction_samples": samples,
+           "legal_fraction_seed": seed, "seconds": round(elapsed, 3)}
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    wide_when_piped()
+    table = Table(title=f"mapspace of {workload.name} on {arch.name}")
+    table.add_column("sub-space")
+    table.add_column("size", justify="right")
+    table.add_column("what it counts")
+    rows = [
+        ("index factorization", sizes["index_factorization"],
+         "ordered factor splits per dimension (Timeloop's count)"),
+        ("  with spatial axes", sizes["factorization_with_axes"],
+         "splits within each fanout, with the X/Y axis of each spatial factor"),
+        ("loop permutation", sizes["loop_permutation"], "temporal loop orders per level"),
+        ("bypass", sizes["bypass"], "keep/bypass choices per level and tensor"),
+        ("total", sizes["total"], "ids: the product of the three above"),
+        ("pruned", sizes["pruned"], "after folding the positions of unit-factor loops"),
+    ]
+    for name, value, what in rows:
+        table.add_row(name, f"{value:,} ({value:.3g})" if value >= 1e6 else f"{value:,}", what)
+    console.print(table)
+    if fraction is not None:
+        console.print(f"legal fraction (fanout and capacity): {100 * fraction:.2f}% of "
+                      f"{samples:,} ids drawn uniformly (seed {seed})")
