@@ -212,13 +212,11 @@ class Mapspace:
                    and slot.level == level for f, _ in ds.options[j])
 
     def _validate(self) -> None:
-        try:
-            from . import constraints as cmod
-            validate = getattr(cmod, "validate_constraints", None)
-        except ImportError:  # pragma: no cover
-            validate = None
-        if validate is not None:
-            validate(self.constraints, self.workload, self.arch)
+        """Contradictory constraints and layers that fit no mapping fail here, with
+        errors naming the constraints in conflict or the level that is too small."""
+        from .constraints import capacity_floor_check, validate_constraints
+        validate_constraints(self.constraints, self.workload, self.arch)
+        capacity_floor_check(self.workload, self.arch, self.constraints)
 
     def _rule(self, level: int, dim: str, kind: str) -> FactorRule:
         lc = self.constraints.level(self.arch.levels[level].name)

@@ -170,3 +170,28 @@ def test_sampling_is_uniform_over_legal_mappings_when_capacity_rejects_many():
     chi2 = sum((c - expected) ** 2 / expected for c in counts.values())
     df = len(legal) - 1
     assert chi2 < df + 5 * math.sqrt(2 * df), (chi2, df)
+
+
+def test_a_layer_that_fits_no_mapping_names_the_level_and_the_shortfall():
+    from loopscape.spaces import Architecture, ComputeLevel, SpecError, StorageLevel, gemm
+    # The constraints force the RF to keep all three tensors: at least 1 word each = 24
+    # bits, but the RF holds 2 words of 8 bits = 16 bits: 8 bits short.
+    arch = Architecture("tiny", (StorageLevel("DRAM"), StorageLevel("RF", capacity_words=2)),
+                        ComputeLevel())
+    c = Constraints((LevelConstraints("RF", keep=("Weights", "Inputs", "Outputs")),))
+    with pytest.raises(SpecError) as e:
+        Mapspace(gemm(M=2, N=2, K=2), arch, c)
+    text = str(e.value)
+    assert "RF" in text and "24" in text and "16" in text and "8 bits short" in text
+
+
+def test_contradictory_constraints_name_both_sides():
+    from loopscape.spaces import SpecError, gemm
+    spec = _spec("ex05_mapper_conv1d_oc_3level_null")
+    w = gemm(M=8, N=2, K=2)
+    c = Constraints((LevelConstraints("MainMemory", temporal=(("M", FactorRule(exact=4)),)),
+                     LevelConstraints("GlobalBuffer", temporal=(("M", FactorRule(exact=4)),))))
+    with pytest.raises(SpecError) as e:
+        Mapspace(w, spec.arch, c)
+    text = str(e.value)
+    assert "MainMemory" in text and "GlobalBuffer" in text and "M" in text
