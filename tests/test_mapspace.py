@@ -195,3 +195,48 @@ def test_contradictory_constraints_name_both_sides():
         Mapspace(w, spec.arch, c)
     text = str(e.value)
     assert "MainMemory" in text and "GlobalBuffer" in text and "M" in text
+
+
+@settings(max_examples=100)
+@given(small_spaces(), st.data())
+def test_folds_change_no_cost(ms, data):
+    """Pruning is sound: the canonical member of an id's class, and any order of the
+    innermost level's loops, evaluate to exactly the same counts, energy and cycles."""
+    from loopscape.costmodels import analyze
+    from loopscape.spaces.mapping import LevelMapping, Mapping
+    mid = data.draw(st.integers(0, ms.size - 1))
+    m = ms.mapping(mid)
+    twin = ms.mapping(ms.canonical_id(mid))
+    inner = m.levels[-1]
+    shuffled = data.draw(st.permutations(inner.temporal))
+    reordered = Mapping(m.levels[:-1] + (LevelMapping(inner.target, tuple(shuffled),
+                                                      inner.spatial_x, inner.spatial_y,
+                                                      inner.keep),))
+    for schedule in ("timeloop", "exact"):
+        base = analyze(ms.workload, ms.arch, m, schedule).traffic
+        assert analyze(ms.workload, ms.arch, twin, schedule).traffic == base
+        assert analyze(ms.workload, ms.arch, reordered, schedule).traffic == base
+
+
+def test_dummy_level_under_a_parent_without_fanout_folds_into_the_parent():
+    from loopscape.costmodels import analyze
+    from loopscape.spaces import (Architecture, ComputeLevel, LevelMapping, Loop, Mapping,
+                                  StorageLevel, conv2d)
+    arch = Architecture("d", (StorageLevel("DRAM"), StorageLevel("net", dummy=True),
+                              StorageLevel("RF", instances=2, mesh_x=2)),
+                        ComputeLevel("MAC", 2, 2))
+    w = conv2d(C=2, M=2, P=4, Q=1, R=3, S=1)
+    t3 = w.tensor_names
+    rf = LevelMapping("RF", (Loop("R", 3), Loop("P", 2)), keep=t3)
+    at_dummy = Mapping((LevelMapping("DRAM", (Loop("C", 2),), keep=t3),
+                        LevelMapping("net", (Loop("P", 2),), spatial_x=(Loop("M", 2),)), rf))
+    at_parent = Mapping((LevelMapping("DRAM", (Loop("C", 2), Loop("P", 2)), keep=t3),
+                         LevelMapping("net", spatial_x=(Loop("M", 2),)), rf))
+    for schedule in ("timeloop", "exact"):
+        assert analyze(w, arch, at_dummy, schedule).traffic == \
+            analyze(w, arch, at_parent, schedule).traffic
+    ms = Mapspace(w, arch)
+    assert all(s.level != 1 or s.kind == "S" for s in ms.slots)  # no temporal slot at "net"
+    decoded = ms.mapping(ms.id(at_parent))
+    assert [l for l in decoded.levels[0].temporal if l.factor > 1] == [Loop("C", 2), Loop("P", 2)]
+    assert decoded.levels[1].spatial_x == (Loop("M", 2),)
