@@ -32,3 +32,22 @@ def test_space_on_presets_prints_a_table():
 def test_space_argument_errors_are_clean():
     r = CliRunner().invoke(cli, ["space", "eyeriss_like"])
     assert r.exit_code == 2 and "expected ARCH LAYER" in r.output
+
+
+def test_space_with_our_constraints_file(tmp_path):
+    # conv1d_ex04 (C32 K32 R3 P16) on simple_weight_stationary, with K, C and R kept
+    # whole at DRAM: only P's splits remain, and an impossible factor is an error.
+    path = tmp_path / "c.yaml"
+    path.write_text("constraints:\n  levels:\n    - target: DRAM\n      temporal: {K: 32, C: 32, R: 3}\n")
+    free = json.loads(CliRunner().invoke(cli, ["space", "simple_weight_stationary",
+                                              "conv1d_ex04", "--json", "--samples", "0"]).output)
+    r = CliRunner().invoke(cli, ["space", "simple_weight_stationary", "conv1d_ex04",
+                                 "--constraints", str(path), "--json", "--samples", "0"])
+    assert r.exit_code == 0, r.output
+    fixed = json.loads(r.output)
+    assert fixed["sizes"]["index_factorization"] < free["sizes"]["index_factorization"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("constraints:\n  levels:\n    - target: DRAM\n      temporal: {K: 5}\n")
+    r = CliRunner().invoke(cli, ["space", "simple_weight_stationary", "conv1d_ex04",
+                                 "--constraints", str(bad)])
+    assert r.exit_code == 2 and "bad.yaml" in " ".join(r.output.split())
