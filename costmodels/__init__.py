@@ -1,10 +1,14 @@
-"""Cost models: the scalar analytical evaluator (Timeloop-compatible) and lower bounds."""
+"""Cost models: the scalar analytical evaluator (Timeloop-compatible, the reference), the
+batched numpy evaluator, lower bounds, and the brute-force simulator (a test oracle)."""
 
+from .batched import BatchEvaluator, BatchResult, evaluate_batch
 from .bounds import LowerBounds, lower_bounds
 from .evaluate import Evaluation, LevelStats, TensorStats, evaluate
 from .nest import SCHEDULES, NestAnalysis, TensorTraffic, analyze, refetch_words
+from .simulator import simulate
 
 __all__ = [
-    "Evaluation", "LevelStats", "LowerBounds", "NestAnalysis", "SCHEDULES", "TensorStats",
-    "TensorTraffic", "analyze", "evaluate", "lower_bounds", "refetch_words",
+    "BatchEvaluator", "BatchResult", "Evaluation", "LevelStats", "LowerBounds", "NestAnalysis",
+    "SCHEDULES", "TensorStats", "TensorTraffic", "analyze", "evaluate", "evaluate_batch",
+    "lower_bounds", "refetch_words", "simulate",
 ]

@@ -1,12 +1,18 @@
-"""Specifications: workloads (layers), architectures, mappings, and their YAML forms."""
+"""Specifications: workloads (layers), architectures, mappings, constraints, the mapspace,
+and their YAML forms."""
 
 from .arch import Architecture, ComputeLevel, StorageLevel
+from .constraints import Constraints, FactorRule, LevelConstraints
 from .errors import LoopscapeError, MappingError, SpecError
 from .mapping import LevelMapping, Loop, Mapping, check_mapping, mapping_problems, tile_box, tile_words
+from .encoding import MappingBatch, decode, encode
+from .mapspace import Mapspace
 from .workload import (Tensor, Workload, batched_matmul, conv2d, depthwise_conv2d, einsum,
                        fully_connected, gemm)
 
 __all__ = [
+    "Constraints", "FactorRule", "LevelConstraints", "MappingBatch", "Mapspace", "decode",
+    "encode",
     "Architecture", "ComputeLevel", "LevelMapping", "Loop", "LoopscapeError", "Mapping",
     "MappingError", "SpecError", "StorageLevel", "Tensor", "Workload", "batched_matmul",
     "check_mapping", "conv2d", "depthwise_conv2d", "einsum", "fully_connected", "gemm",
