@@ -36,9 +36,11 @@ def cli() -> None:
 def _register() -> None:
     from .evaluate import evaluate
     from .presets import presets
+    from .search import search
     from .space import space
     cli.add_command(evaluate)
     cli.add_command(presets)
+    cli.add_command(search)
     cli.add_command(space)
 
 
