@@ -83,7 +83,8 @@ def _fmt(v: float) -> str:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write DIR/front.json and one mapping YAML per front point.")
-@click.option("--constraints", "constraints_file", type=click.Path(dir_okay=False))
+@click.option("--constraints", "constraints_file",
+              help="Constraints YAML file or preset (e.g. eyeriss_like_constraints).")
 @click.option("--from-timeloop", "from_timeloop", is_flag=True,
               help="Read architecture, problem and constraints from Timeloop YAML files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

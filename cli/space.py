@@ -36,15 +36,15 @@ def load_space_inputs(inputs: tuple[str, ...], from_timeloop: bool, constraints_
     workload = resolve_layer(inputs[1])
     constraints = None
     if constraints_file:
-        from loopscape.spaces.io import load_constraints
-        constraints = load_constraints(constraints_file)
+        from loopscape.spaces.presets import resolve_constraints
+        constraints = resolve_constraints(constraints_file, workload, arch)
     return workload, arch, constraints
 
 
 @click.command()
 @click.argument("inputs", nargs=-1, metavar="ARCH LAYER")
-@click.option("--constraints", "constraints_file", type=click.Path(dir_okay=False),
-              help="Constraints YAML file (docs/formats.md#constraints).")
+@click.option("--constraints", "constraints_file",
+              help="Constraints YAML file or preset (docs/formats.md#constraints).")
 @click.option("--from-timeloop", "from_timeloop", is_flag=True,
               help="Read architecture, problem and constraints from Timeloop YAML files.")
 @click.option("--samples", default=2000, show_default=True,

@@ -31,6 +31,7 @@ ARCHS = {"eyeriss_like", "simba_like", "simple_output_stationary",
 LAYERS = {"resnet50_conv2_x_3x3", "eyeriss_default", "conv1d_ex04", "bert_base_ffn1",
           "mobilenet_v2_features3_dw"}
 MAPPINGS = {"eyeriss_default_timeloop_best"}
+CONSTRAINTS = {"eyeriss_like_constraints"}
 
 
 def test_every_preset_is_listed_with_description_and_source():
@@ -38,18 +39,19 @@ def test_every_preset_is_listed_with_description_and_source():
     assert {p.name for p in items if p.kind == "architecture"} == ARCHS
     assert {p.name for p in items if p.kind == "layer"} == LAYERS
     assert {p.name for p in items if p.kind == "mapping"} == MAPPINGS
+    assert {p.name for p in items if p.kind == "constraints"} == CONSTRAINTS
     for p in items:
         assert isinstance(p, PresetInfo)
         assert p.description and p.source, p
         assert "\n" not in p.description and len(p.description) < 100
         assert Path(p.path).name == f"{p.name}.yaml"
-    rank = {"architecture": 0, "layer": 1, "mapping": 2}
+    rank = {"architecture": 0, "layer": 1, "mapping": 2, "constraints": 3}
     assert [rank[p.kind] for p in items] == sorted(rank[p.kind] for p in items)
 
 
 def test_every_yaml_file_is_a_preset_and_starts_with_its_source():
     files = sorted(PRESET_DIR.glob("*.yaml"))
-    assert {f.stem for f in files} == ARCHS | LAYERS | MAPPINGS
+    assert {f.stem for f in files} == ARCHS | LAYERS | MAPPINGS | CONSTRAINTS
     for f in files:
         assert f.read_text().startswith("# Source: "), f
 
@@ -310,7 +312,7 @@ def test_presets_command_prints_a_table():
     cmd, prefix = _command()
     result = CliRunner().invoke(cmd, prefix, terminal_width=200)
     assert result.exit_code == 0, result.output
-    for name in ARCHS | LAYERS | MAPPINGS:
+    for name in ARCHS | LAYERS | MAPPINGS | CONSTRAINTS:
         assert name in result.output
     assert "source" in result.output and "Jouppi" in result.output
 
@@ -320,7 +322,7 @@ def test_presets_command_json():
     result = CliRunner().invoke(cmd, prefix + ["--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert {d["name"] for d in data} == ARCHS | LAYERS | MAPPINGS
+    assert {d["name"] for d in data} == ARCHS | LAYERS | MAPPINGS | CONSTRAINTS
     assert all(set(d) >= {"name", "kind", "description", "source"} for d in data)
 
 
@@ -354,3 +356,12 @@ def test_unknown_mapping_name_lists_the_mapping_presets():
     w, a = load_layer_preset("eyeriss_default"), load_arch_preset("eyeriss_like")
     with pytest.raises(SpecError, match="eyeriss_default_timeloop_best"):
         resolve_mapping("no_such_mapping", w, a)
+
+
+def test_eyeriss_constraints_preset_gives_timeloops_factorization_count():
+    # With the design's default problem, Timeloop counts 2,041,200 index factorizations.
+    from loopscape.spaces.mapspace import Mapspace
+    from loopscape.spaces.presets import resolve_constraints
+    w, a = load_layer_preset("eyeriss_default"), load_arch_preset("eyeriss_like")
+    c = resolve_constraints("eyeriss_like_constraints", w, a)
+    assert Mapspace(w, a, c).sizes()["index_factorization"] == 2_041_200

@@ -21,9 +21,11 @@ from ..workload import Workload
 from ..io.yamlio import load_arch, load_mapping, load_workload, load_yaml
 
 __all__ = ["PresetInfo", "list_presets", "load_arch_preset", "load_layer_preset",
-           "preset_path", "resolve_arch", "resolve_layer", "resolve_mapping"]
+           "preset_path", "resolve_arch", "resolve_constraints", "resolve_layer",
+           "resolve_mapping"]
 
-_KINDS = {"architecture": "architecture", "layer": "layer", "mapping": "mapping"}
+_KINDS = {"architecture": "architecture", "layer": "layer", "mapping": "mapping",
+          "constraints": "constraints"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class PresetInfo:
              "source": self.source, "path": self.path}
         if self.kind == "mapping":
             d.update(architecture=self.architecture, layer=self.layer)
+        elif self.kind == "constraints":
+            d.update(architecture=self.architecture)
         return d
 
 
@@ -93,7 +97,7 @@ def list_presets(kind: str | None = None) -> list[PresetInfo]:
         raise SpecError(f"unknown preset kind {kind!r}", key="kind",
                         fix=f"use one of {', '.join(_KINDS)}")
     items = [p for p in _index() if kind is None or p.kind == kind]
-    rank = {"architecture": 0, "layer": 1, "mapping": 2}
+    rank = {"architecture": 0, "layer": 1, "mapping": 2, "constraints": 3}
     return sorted(items, key=lambda p: (rank[p.kind], p.name))
 
 
@@ -184,3 +188,22 @@ def resolve_mapping(path: str | os.PathLike, workload: Workload, arch: Architect
                             fix=f"mapping presets: {', '.join(_names('mapping'))}; or give a "
                                 f"YAML file path")
     return load_mapping(path, workload, arch, check_capacity=check_capacity)
+
+
+def resolve_constraints(name_or_path: str | os.PathLike, workload: Workload | None = None,
+                        arch: Architecture | None = None):
+    """Constraints from a YAML file (if it exists) or a constraints preset name."""
+    from ..io import load_constraints
+    text = str(name_or_path)
+    if not _is_file(name_or_path):
+        if any(p.name == text and p.kind == "constraints" for p in _index()):
+            name_or_path = preset_path(text, "constraints")
+        elif _looks_like_path(text):
+            raise SpecError("no such file", source=text, key="constraints",
+                            fix="give the path of a YAML file with a top-level constraints: map")
+        else:
+            raise SpecError(f"{text!r} is neither a constraints preset nor an existing file",
+                            source=text, key="constraints",
+                            fix=f"constraints presets: {', '.join(_names('constraints'))}; or "
+                                f"give a YAML file path")
+    return load_constraints(name_or_path, workload, arch)
