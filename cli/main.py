@@ -38,10 +38,12 @@ def _register() -> None:
     from .presets import presets
     from .search import search
     from .space import space
+    from .zoo import zoo
     cli.add_command(evaluate)
     cli.add_command(presets)
     cli.add_command(search)
     cli.add_command(space)
+    cli.add_command(zoo)
 
 
 _register()
