@@ -1,8 +1,9 @@
 """Batched evaluator: N mappings of one layer on one architecture at once, with numpy.
 
 It computes the same quantities as the scalar evaluator (``evaluate``), which stays the
-readable reference and against which this module is tested field by field. The refetch
-rule of docs/semantics.md under Timeloop's schedule has a closed form: with the non-unit
+readable reference and against which this module is tested field by field
+(tests/test_batched.py, tests/test_batched_exactness.py). The refetch rule of
+docs/semantics.md under Timeloop's schedule has a closed form: with the non-unit
 temporal loops above a tile ordered outermost first (factors ``N_j``, translations
 ``tau_j``, the innermost one ``k``), every step of loop ``j`` moves the tile by
 ``w_j = tau_j - sum_{i>j} tau_i``, the state before each step is ``tau_k``, so
@@ -10,18 +11,40 @@ temporal loops above a tile ordered outermost first (factors ``N_j``, translatio
     fetched = size * prod(N) - overlap(tau_k) * sum_{j : w_j == tau_k} P_j * (N_j - 1)
 
 where ``P_j`` is the product of the factors outside loop ``j``.
+
+How it is fast (all exact integer arithmetic; floats only where the scalar model uses
+them, in the same order):
+
+* Rows are processed in chunks; per chunk, only the **active** columns are touched: the
+  (level, dimension) pairs where some row has a temporal (or spatial) factor > 1, and
+  the (level, tensor) pairs that some row keeps. Everything else is a Python constant.
+* Quantities are 1-D arrays over the rows of a chunk (one per level/dimension or
+  level/tensor), so every numpy call is a contiguous vector operation.
+* The nest order is never sorted: within a level, "loop i is outside loop j" is one
+  rank comparison per pair of active loops; across levels it is the level order.
+* Translation vectors are compared as one integer: ``tau -> sum_a tau_a * R_a`` with
+  mixed radices ``R`` large enough (from the chunk's extents) that the map is injective
+  on every difference that occurs, split over several integers when one would overflow
+  int64.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from functools import lru_cache
+from itertools import permutations
+from typing import Union
 
 import numpy as np
 
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.encoding import MappingBatch
 from loopscape.spaces.workload import Workload
+
+Vec = Union[int, np.ndarray]  # a per-row quantity, or a Python int when it is constant
+
+_HASH_LIMIT = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -49,170 +72,545 @@ class BatchResult:
         return self.energy_pj * 1e-12 * self.cycles
 
 
-class BatchEvaluator:
-    """Precomputes what depends only on (layer, architecture); ``__call__`` scores batches."""
+def _is_const(x: Vec) -> bool:
+    return type(x) is int
 
-    def __init__(self, workload: Workload, arch: Architecture):
+
+def _mul(a: Vec, b: Vec) -> Vec:
+    if _is_const(a):
+        if a == 1:
+            return b
+        if _is_const(b):
+            return a * b
+    if _is_const(b) and b == 1:
+        return a
+    return a * b
+
+
+def _add(a: Vec, b: Vec) -> Vec:
+    if _is_const(a) and a == 0:
+        return b
+    if _is_const(b) and b == 0:
+        return a
+    return a + b
+
+
+def _key(x: Vec) -> tuple:
+    return ("c", x) if _is_const(x) else ("v", id(x))
+
+
+class BatchEvaluator:
+    """Precomputes what depends only on (layer, architecture); ``__call__`` scores batches
+    in chunks of ``chunk`` rows (memory per call grows with the batch: outputs are kept)."""
+
+    def __init__(self, workload: Workload, arch: Architecture, *, chunk: int = 3000):
         self.workload = workload
         self.arch = arch
-        D = len(workload.dims)
-        self.coef = []  # per tensor: [A, D] coefficient matrix
-        for t in workload.tensors:
-            m = np.zeros((len(t.axes), D), dtype=np.int64)
-            for a, axis in enumerate(t.axes):
-                for c, d in axis:
-                    m[a, workload.dims.index(d)] += c
-            self.coef.append(m)
-        self.read_write = np.array([t.read_write for t in workload.tensors])
+        self.chunk = int(chunk)
+        dims = workload.dims
+        D = len(dims)
         L = len(arch.levels)
         T = len(workload.tensors)
-        self.block = np.array([[lvl.block_words(t) for t in workload.tensor_names]
-                               for lvl in arch.levels], dtype=np.int64)  # [L, T]
-        self.e_read = np.array([l.read_energy_pj for l in arch.levels])
-        self.e_fill = np.array([l.fill_energy_pj for l in arch.levels])
-        self.e_update = np.array([l.update_energy_pj for l in arch.levels])
-        self.e_leak = np.array([l.leak_energy_pj for l in arch.levels])
-        self.bw = [(l.read_bandwidth, l.write_bandwidth, l.shared_bandwidth) for l in arch.levels]
         self.L, self.D, self.T = L, D, T
-
-    # -- helpers -----------------------------------------------------------------------
-    def _extents(self, t: int, box: np.ndarray) -> np.ndarray:
-        """Per-axis tile extents [..., A] of tensor t for boxes [..., D]."""
-        return (box - 1) @ np.abs(self.coef[t]).T + 1
-
-    def _distinct(self, t: int, spatial: np.ndarray, below: np.ndarray) -> np.ndarray:
-        """Distinct child origins [N] of tensor t for one level's spatial factors [N, D]."""
-        coef = self.coef[t]
-        relevant = (spatial > 1) & (np.abs(coef).sum(axis=0) > 0)[None, :]
-        g = np.where(relevant, spatial, 1).prod(axis=1)
-        # Rows where one tensor axis is moved by two relevant spatial loops can have
-        # coinciding origins (e.g. P and R both spatial for a sliding window).
-        per_axis = relevant[:, None, :] & (coef != 0)[None, :, :]
-        clash = (per_axis.sum(axis=2) >= 2).any(axis=1)
-        for r in np.nonzero(clash)[0]:
-            loops = tuple((int(spatial[r, d]), tuple(int(x) for x in coef[:, d] * below[r, d]))
-                          for d in range(self.D) if relevant[r, d])
-            g[r] = _count_origins(loops)
-        return g
+        # Per tensor and axis: (sum of |coefficient|, dim) for extents (as the scalar
+        # model: abs per term), and the signed coefficient per dim for translations.
+        self.ext_terms: list[list[list[tuple[int, int]]]] = []
+        self.coef: list[np.ndarray] = []  # [A, D] signed
+        self.abscoef: list[np.ndarray] = []  # [A, D]
+        self.tdims: list[list[int]] = []  # dims indexing each tensor (scalar: tensor.dims)
+        self.axes_of_dim: list[list[frozenset[int]]] = []
+        for t in workload.tensors:
+            c = np.zeros((len(t.axes), D), dtype=np.int64)
+            ac = np.zeros((len(t.axes), D), dtype=np.int64)
+            for a, axis in enumerate(t.axes):
+                for k, d in axis:
+                    c[a, dims.index(d)] += k
+                    ac[a, dims.index(d)] += abs(k)
+            self.coef.append(c)
+            self.abscoef.append(ac)
+            self.ext_terms.append([[(int(ac[a, d]), d) for d in range(D) if ac[a, d]]
+                                   for a in range(len(t.axes))])
+            self.tdims.append([dims.index(d) for d in dims if d in t.dims])
+            self.axes_of_dim.append([frozenset(a for a, axis in enumerate(t.axes)
+                                               if any(dd == d for _, dd in axis))
+                                     for d in dims])
+        # Signed coefficient of each dim on each axis, with a trailing 0 for "no loop".
+        self.coef_ext = [[np.append(c[a], 0) for a in range(c.shape[0])] for c in self.coef]
+        self.read_write = [t.read_write for t in workload.tensors]
+        self.block = [[lvl.block_words(t) for t in workload.tensor_names] for lvl in arch.levels]
+        self.e_read = [l.read_energy_pj for l in arch.levels]
+        self.e_fill = [l.fill_energy_pj for l in arch.levels]
+        self.e_update = [l.update_energy_pj for l in arch.levels]
+        self.e_leak = [l.leak_energy_pj for l in arch.levels]
+        self.bw = [(l.read_bandwidth, l.write_bandwidth, l.shared_bandwidth) for l in arch.levels]
+        self.macs = workload.macs
+        self.compute_energy = workload.macs * arch.compute.energy_pj
+        self.instances = arch.compute.instances
 
     # -- main ---------------------------------------------------------------------------
     def __call__(self, b: MappingBatch) -> BatchResult:
-        N, L, D, T = len(b), self.L, self.D, self.T
-        spatial = b.spatial_x * b.spatial_y  # [N, L, D]
-        total = b.temporal * spatial
-        # below[:, i, d]: product of factors at levels deeper than i.
-        incl = np.flip(np.cumprod(np.flip(total, axis=1), axis=1), axis=1)  # levels >= i
-        below = np.concatenate([incl[:, 1:], np.ones((N, 1, D), dtype=np.int64)], axis=1)
-        sp_level = spatial.prod(axis=2)  # [N, L]
-        inst = np.concatenate([np.ones((N, 1), dtype=np.int64),
-                               np.cumprod(sp_level, axis=1)[:, :-1]], axis=1)
-        pes = sp_level.prod(axis=1)
-        cc = b.temporal.reshape(N, -1).prod(axis=1)
+        N, L, T = len(b), self.L, self.T
+        o = {
+            "tile": np.zeros((L, T, N), dtype=np.int64),
+            "partition": np.zeros((L, T, N), dtype=np.int64),
+            "reads": np.zeros((L, T, N), dtype=np.int64),
+            "fills": np.zeros((L, T, N), dtype=np.int64),
+            "updates": np.zeros((L, T, N), dtype=np.int64),
+            "kept": np.zeros((L, T, N), dtype=bool),
+            "tensor_energy": np.zeros((L, T, N)),
+            "level_energy": np.zeros((L, N)),
+            "leak": np.zeros((L, N)),
+            "inst": np.zeros((L, N), dtype=np.int64),
+            "energy": np.zeros(N),
+            "cycles": np.zeros(N, dtype=np.int64),
+            "cc": np.zeros(N, dtype=np.int64),
+            "util": np.zeros(N),
+            "pes": np.zeros(N, dtype=np.int64),
+        }
+        for s in range(0, N, max(1, self.chunk)):
+            self._run(b, s, min(N, s + self.chunk), o)
+        t3 = lambda x: x.transpose(2, 0, 1)  # noqa: E731  [L, T, N] -> [N, L, T] view
+        return BatchResult(o["energy"], o["cycles"], o["cc"], o["util"], o["pes"],
+                           t3(o["tile"]), t3(o["partition"]), t3(o["reads"]), t3(o["fills"]),
+                           t3(o["updates"]), t3(o["kept"]), o["level_energy"].T,
+                           t3(o["tensor_energy"]), o["leak"].T, o["inst"].T)
 
-        # Temporal loops of all levels, outermost first: sort by (level, rank).
-        key = (np.arange(L)[None, :, None] * D + b.rank).reshape(N, L * D)
-        order = np.argsort(key, axis=1, kind="stable")
-        loop_level = order // D
-        loop_dim = order % D
-        rows = np.arange(N)[:, None]
-        nf = b.temporal.reshape(N, L * D)[rows, order]  # factors in nest order
-        step = (below * spatial).reshape(N, L * D)[rows, order]
-        nonunit = nf > 1
-        prefix = np.concatenate([np.ones((N, 1), dtype=np.int64),
-                                 np.cumprod(nf, axis=1)[:, :-1]], axis=1)  # P_j
-        weight = prefix * (nf - 1)  # P_j (N_j - 1); zero for unit loops
+    # -- one chunk ----------------------------------------------------------------------
+    def _run(self, b: MappingBatch, s: int, e: int, o: dict) -> None:
+        L, D, T = self.L, self.D, self.T
+        n = e - s
+        sl = slice(s, e)
+        # [L, D, n] views: row vectors are contiguous when the batch is stored that way.
+        tv = np.moveaxis(b.temporal[sl], 0, -1)
+        xv = np.moveaxis(b.spatial_x[sl], 0, -1)
+        yv = np.moveaxis(b.spatial_y[sl], 0, -1)
+        kv_all = np.moveaxis(b.keep[sl], 0, -1)
 
-        tile = np.zeros((N, L, T), dtype=np.int64)
-        share = np.zeros((N, L, T), dtype=np.int64)
-        groups = np.zeros((N, L, T), dtype=np.int64)
-        spatial_ws = np.zeros((N, L, T), dtype=np.int64)
+        Tv = self._columns(tv)
+        Sx = self._columns(xv)
+        Sy = self._columns(yv)
+        Sv = [[_mul(Sx[l][d], Sy[l][d]) for d in range(D)] for l in range(L)]
+        kany = kv_all.any(axis=-1)
+        kall = kv_all.all(axis=-1)
+        kv: list[list[Vec | bool]] = [[True if kall[l, t] else False if not kany[l, t]
+                                        else np.ascontiguousarray(kv_all[l, t], dtype=bool)
+                                        for t in range(T)] for l in range(L)]
+
+        # Boxes: incl[l][d] = product of the factors of d at levels >= l.
+        incl: list[list[Vec]] = [[1] * D for _ in range(L + 1)]
+        for l in range(L - 1, -1, -1):
+            for d in range(D):
+                incl[l][d] = _mul(incl[l + 1][d], _mul(Tv[l][d], Sv[l][d]))
+        prodlev: list[Vec] = []
+        for l in range(L):
+            p: Vec = 1
+            for d in range(D):
+                p = _mul(p, Tv[l][d])
+            prodlev.append(p)
+        prefix_all: list[Vec] = [1]
+        for l in range(L):
+            prefix_all.append(_mul(prefix_all[-1], prodlev[l]))
+        cc = prefix_all[L]
+        sp_level: list[Vec] = []
+        for l in range(L):
+            p = 1
+            for d in range(D):
+                p = _mul(p, Sv[l][d])
+            sp_level.append(p)
+        inst: list[Vec] = [1]
+        for l in range(L - 1):
+            inst.append(_mul(inst[-1], sp_level[l]))
+        pes = _mul(inst[-1], sp_level[L - 1])
+
+        # Extents and tiles of a box (a list of per-dimension Vecs), memoized by box list
+        # and by content (ids of arrays that live for the whole chunk, or constants).
+        ext_memo: dict = {}
+        tile_memo: dict = {}
+        by_box: dict = {}  # (t, axis or None, id(box list))
+
+        def ext(t: int, a: int, box: list[Vec]) -> Vec:
+            r = by_box.get((t, a, id(box)))
+            if r is not None:
+                return r
+            terms = self.ext_terms[t][a]
+            key = (t, a) + tuple(_key(box[d]) for _, d in terms)
+            r = ext_memo.get(key)
+            if r is None:
+                const = 1
+                acc: Vec = 0
+                for c, d in terms:
+                    v = box[d]
+                    if _is_const(v):
+                        const += c * (v - 1)
+                    else:
+                        const -= c
+                        acc = _add(acc, v if c == 1 else v * c)
+                r = _add(acc, const) if not _is_const(acc) else acc + const
+                ext_memo[key] = r
+            by_box[t, a, id(box)] = r
+            return r
+
+        def tile(t: int, box: list[Vec]) -> Vec:
+            r = by_box.get((t, None, id(box)))
+            if r is not None:
+                return r
+            exts = [ext(t, a, box) for a in range(len(self.ext_terms[t]))]
+            key = (t,) + tuple(_key(x) for x in exts)
+            r = tile_memo.get(key)
+            if r is None:
+                r = 1
+                for x in exts:
+                    r = _mul(r, x)
+                tile_memo[key] = r
+            by_box[t, None, id(box)] = r
+            return r
+
+        share = self._shares(b, sl, n, Tv, Sv, incl, prefix_all, kv, ext, tile)
+
+        # Distinct child origins per level (multicast / reduction groups).
+        groups: list[list[Vec]] = [[1] * T for _ in range(L)]
+        for l in range(L):
+            act = [d for d in range(D) if not _is_const(Sv[l][d])]
+            if not act:
+                continue
+            for t in range(T):
+                rel = [d for d in act if d in self.tdims[t]]
+                if not rel:
+                    continue
+                g: Vec = 1
+                for d in rel:
+                    g = _mul(g, Sv[l][d])
+                axes = [self.axes_of_dim[t][d] for d in rel]
+                shared = [(x, y) for x in range(len(rel)) for y in range(x + 1, len(rel))
+                          if axes[x] & axes[y]]
+                if shared:
+                    big = {d: Sv[l][d] > 1 for d in rel}
+                    clash = None
+                    for x, y in shared:
+                        c2 = big[rel[x]] & big[rel[y]]
+                        clash = c2 if clash is None else clash | c2
+                    rows = np.nonzero(clash)[0]
+                    if len(rows):
+                        g = g.copy()
+                        g[rows] = self._clash_groups(t, rel, [Sv[l][d] for d in rel],
+                                                     [incl[l + 1][d] for d in rel], rows)
+                groups[l][t] = g
+
+        # Served words, partitions, and the read/fill/update split (as nest.analyze).
+        out_tile, out_part = o["tile"], o["partition"]
+        out_r, out_f, out_u, out_k = o["reads"], o["fills"], o["updates"], o["kept"]
+        # Box of a level's children times its spatial factors (levels with a fanout).
+        sws_box: list[list[Vec] | None] = [
+            None if all(_is_const(Sv[i][d]) for d in range(D))
+            else [_mul(incl[i + 1][d], Sv[i][d]) for d in range(D)] for i in range(L)]
+        reads: list[list[Vec]] = [[0] * T for _ in range(L)]
+        fills: list[list[Vec]] = [[0] * T for _ in range(L)]
+        updates: list[list[Vec]] = [[0] * T for _ in range(L)]
         for t in range(T):
-            coef = self.coef[t]
-            ext = self._extents(t, incl)  # [N, L, A]
-            tile[:, :, t] = ext.prod(axis=2)
-            # Translations of every loop for this tensor: [N, M, A].
-            tau = coef.T[loop_dim] * step[:, :, None]
-            tau = np.where(nonunit[:, :, None], tau, 0)
-            csum = np.concatenate([np.zeros((N, 1, tau.shape[2]), dtype=np.int64),
-                                   np.cumsum(tau, axis=1)], axis=1)  # exclusive prefix sums
-            idx = np.arange(L * D)[None, :]
-            for c in range(1, L):
-                m = c * D  # loops above child c are the first m in nest order
-                in_prefix = idx < m
-                nu = nonunit & in_prefix
-                has = nu.any(axis=1)
-                k = np.where(has, m - 1 - np.argmax(nu[:, :m][:, ::-1], axis=1), 0)
-                tau_k = tau[np.arange(N), k]  # [N, A]
-                w = tau - (csum[:, m:m + 1, :] - csum[:, 1:, :])  # w_j for j in prefix
-                cond = nu & (w == tau_k[:, None, :]).all(axis=2) & has[:, None]
-                e = ext[:, c, :]
-                ov = np.clip(e - np.abs(tau_k), 0, None).prod(axis=1)
-                prod_all = np.where(in_prefix, nf, 1).prod(axis=1)
-                saved = (np.where(cond, weight, 0)).sum(axis=1)
-                share[:, c, t] = tile[:, c, t] * prod_all - np.where(has, ov, 0) * saved
+            served: list[Vec] = [0] * L
+            served[L - 1] = _mul(cc, groups[L - 1][t])
+            for i in range(L - 2, -1, -1):
+                k = kv[i + 1][t]
+                if k is False:
+                    served[i] = _mul(groups[i][t], served[i + 1])
+                else:
+                    content = _mul(share[i + 1, t], groups[i][t])
+                    served[i] = content if k is True else \
+                        np.where(k, content, _mul(groups[i][t], served[i + 1]))
+            partition: list[Vec] = [tile(t, incl[0])]
+            for i in range(L - 1):
+                if sws_box[i] is None:
+                    partition.append(partition[i])
+                else:
+                    partition.append(_mul(partition[i], tile(t, incl[i + 1]))
+                                     // tile(t, sws_box[i]))
+            above: Vec | bool = False
+            rw = self.read_write[t]
             for i in range(L):
-                groups[:, i, t] = self._distinct(t, spatial[:, i], below[:, i])
-                sw_box = below[:, i] * spatial[:, i]
-                spatial_ws[:, i, t] = self._extents(t, sw_box).prod(axis=1)
-
-        # Served words, bypass, partitions, and the read/fill/update split.
-        content = np.empty_like(share)
-        content[:, :-1] = share[:, 1:] * groups[:, :-1]
-        content[:, -1] = cc[:, None] * groups[:, -1]
-        served = content.copy()
-        for i in range(L - 2, -1, -1):
-            served[:, i] = np.where(b.keep[:, i + 1], content[:, i], groups[:, i] * served[:, i + 1])
-        partition = np.empty_like(tile)
-        partition[:, 0] = tile[:, 0]
-        for i in range(L - 1):
-            has_sp = (sp_level[:, i] > 1)[:, None]
-            partition[:, i + 1] = np.where(has_sp, partition[:, i] * tile[:, i + 1]
-                                           // spatial_ws[:, i], partition[:, i])
-        kept = b.keep.astype(bool)
-        above_kept = np.concatenate([np.zeros((N, 1, T), dtype=bool),
-                                     np.cumsum(kept, axis=1)[:, :-1] > 0], axis=1)
-        rw = self.read_write[None, None, :]
-        updates = np.where(rw, served, 0)
-        reads = np.where(rw, served - partition, served)
-        fills = np.where(above_kept, np.where(rw, share - partition, share), 0)
-        reads = np.where(kept, reads, 0)
-        fills = np.where(kept, fills, 0)
-        updates = np.where(kept, updates, 0)
+                k = kv[i][t]
+                if k is not False:
+                    tl = tile(t, incl[i])
+                    if rw:
+                        u = served[i]
+                        r = served[i] - partition[i]
+                        f = 0 if above is False else share[i, t] - partition[i]
+                    else:
+                        u = 0
+                        r = served[i]
+                        f = 0 if above is False else share[i, t]
+                    if above is not False and above is not True:
+                        f = f * above
+                    if k is not True:
+                        r, f, u = r * k, f * k, u * k
+                        tl, pw = tl * k, partition[i] * k
+                    else:
+                        pw = partition[i]
+                    reads[i][t], fills[i][t], updates[i][t] = r, f, u
+                    out_tile[i, t, sl] = tl
+                    out_part[i, t, sl] = pw
+                    out_r[i, t, sl] = r
+                    out_f[i, t, sl] = f
+                    out_u[i, t, sl] = u
+                    out_k[i, t, sl] = k
+                    above = True if (k is True or above is True) else \
+                        (k if above is False else above | k)
 
         # Bandwidth and cycles (same floating-point order as the scalar evaluator).
-        ccf = cc.astype(np.float64)
-        slow = np.ones((N, L))
+        ccf = cc.astype(np.float64) if not _is_const(cc) else float(cc)
+        cycles: Vec = cc
         for i, (rbw, wbw, sbw) in enumerate(self.bw):
-            rd = np.zeros(N)
-            wr = np.zeros(N)
+            if rbw is None and wbw is None and sbw is None:
+                continue
+            rd: Vec = 0.0
+            wr: Vec = 0.0
             for t in range(T):
-                rd = rd + np.where(kept[:, i, t], reads[:, i, t] / ccf, 0.0)
-                wr = wr + np.where(kept[:, i, t], (fills[:, i, t] + updates[:, i, t]) / ccf, 0.0)
-            s = np.ones(N)
-            if rbw is not None:
-                s = np.where(rbw < rd, np.minimum(s, rbw / np.where(rd > 0, rd, 1)), s)
-            if wbw is not None:
-                s = np.where(wbw < wr, np.minimum(s, wbw / np.where(wr > 0, wr, 1)), s)
-            if sbw is not None:
-                tot = rd + wr
-                s = np.where(sbw < tot, np.minimum(s, sbw / np.where(tot > 0, tot, 1)), s)
-            slow[:, i] = s
-        level_cycles = np.ceil(ccf[:, None] / slow).astype(np.int64)
-        cycles = np.maximum(cc, level_cycles.max(axis=1))
+                if kv[i][t] is False:
+                    continue
+                rd = rd + reads[i][t] / ccf
+                wr = wr + (fills[i][t] + updates[i][t]) / ccf
+            slow = np.ones(n)
+            for limit, demand in ((rbw, rd), (wbw, wr), (sbw, None)):
+                if limit is None:
+                    continue
+                if demand is None:
+                    demand = rd + wr
+                demand = np.broadcast_to(np.asarray(demand, dtype=np.float64), (n,))
+                over = limit < demand
+                slow = np.where(over, np.minimum(slow, limit / np.where(over, demand, 1.0)),
+                                slow)
+            level_cycles = np.ceil(ccf / slow).astype(np.int64)
+            cycles = np.maximum(cycles, level_cycles)
+        cycles = np.broadcast_to(np.asarray(cycles, dtype=np.int64), (n,))
 
-        blk = self.block[None]
-        per_inst = (np.ceil(reads / blk) * self.e_read[None, :, None]
-                    + np.ceil(fills / blk) * self.e_fill[None, :, None]
-                    + np.ceil(updates / blk) * self.e_update[None, :, None])
-        tensor_energy = per_inst * inst[:, :, None]
-        leak = self.e_leak[None, :] * cycles[:, None] * inst
-        level_energy = tensor_energy.sum(axis=2) + leak
-        macs = self.workload.macs
-        energy = macs * self.arch.compute.energy_pj + level_energy.sum(axis=1)
-        util = macs / (self.arch.compute.instances * cycles)
-        return BatchResult(energy, cycles, cc, util, pes, np.where(kept, tile, 0),
-                           np.where(kept, partition, 0), reads, fills, updates, kept,
-                           level_energy, tensor_energy, leak, inst)
+        # Energy per vector access, per utilized instance; leakage; totals.
+        total: Vec = 0.0
+        for i in range(L):
+            access: Vec = 0.0
+            for t in range(T):
+                if kv[i][t] is False:
+                    continue
+                bw = self.block[i][t]
+                per: Vec = 0.0
+                for x, en in ((reads[i][t], self.e_read[i]), (fills[i][t], self.e_fill[i]),
+                              (updates[i][t], self.e_update[i])):
+                    if _is_const(x) and x == 0:
+                        continue
+                    v = np.asarray(x, dtype=np.float64) if bw == 1 else np.ceil(x / bw)
+                    per = per + v * en
+                te = per * inst[i]
+                o["tensor_energy"][i, t, sl] = te
+                access = access + te
+            leak = self.e_leak[i] * cycles * inst[i]
+            o["leak"][i, sl] = leak
+            le = access + leak
+            o["level_energy"][i, sl] = le
+            o["inst"][i, sl] = inst[i]
+            total = le if i == 0 else total + le
+        o["energy"][sl] = self.compute_energy + total
+        o["cycles"][sl] = cycles
+        o["cc"][sl] = cc
+        o["util"][sl] = self.macs / (self.instances * cycles)
+        o["pes"][sl] = pes
+
+
+    # -- refetch (parent access share) of every kept child tile -------------------------
+    def _shares(self, b: MappingBatch, sl: slice, n: int, Tv, Sv, incl, prefix_all, kv,
+                ext, tile) -> dict:
+        """share[c, t] for every (child level c >= 1, tensor t) that some row keeps.
+
+        The active temporal loops of all levels are laid out in nest order per row (an
+        [M, n] array: level by level, each level's loops sorted by rank), so that the
+        sums of translations inside a loop are prefix sums."""
+        L, D, T = self.L, self.D, self.T
+        cols = [[d for d in range(D) if not _is_const(Tv[l][d])] for l in range(L)]
+        off = [0]
+        for l in range(L):
+            off.append(off[-1] + len(cols[l]))
+        M = off[L]
+        need = {t: [c for c in range(1, L) if kv[c][t] is not False] for t in range(T)}
+        out: dict = {}
+        if M == 0:
+            for t in range(T):
+                for c in need[t]:
+                    out[c, t] = _mul(tile(t, incl[c]), prefix_all[c])
+            return out
+        ar = np.arange(n)
+        Tb = np.empty((M, n), dtype=np.int64)  # factors in nest order
+        Sb = np.empty((M + 1, n), dtype=np.int64)  # steps (0 for unit loops); row M: none
+        Db = np.empty((M + 1, n), dtype=np.intp)  # dimension index; D: no loop
+        Sb[M] = 0
+        Db[M] = D
+        rk = None
+        for l in range(L):
+            J = cols[l]
+            if not J:
+                continue
+            steps = [_mul(incl[l + 1][d], Sv[l][d]) for d in J]
+            o = off[l]
+            if len(J) == 1:
+                Tb[o] = Tv[l][J[0]]
+                Sb[o] = steps[0]
+                Db[o] = J[0]
+                continue
+            if rk is None:
+                rk = np.moveaxis(b.rank[sl], 0, -1)
+            order = self._level_order(rk, l, J, n)  # [m, n]: loop (index into J) at p
+            idx = order * n + ar
+            m = len(J)
+            np.take(np.stack([Tv[l][d] for d in J]).ravel(), idx, out=Tb[o:o + m])
+            np.take(np.stack([np.broadcast_to(np.asarray(x, dtype=np.int64), (n,))
+                              for x in steps]).ravel(), idx, out=Sb[o:o + m])
+            np.take(np.asarray(J, dtype=np.intp), order, out=Db[o:o + m])
+        nub = Tb > 1
+        Sb[:M] *= nub  # unit loops do not move the tile
+        # P_j: product of the factors outside loop j; weight P_j (N_j - 1).
+        W = np.empty((M, n), dtype=np.int64)
+        W[0] = 1
+        for j in range(M - 1):
+            np.multiply(W[j], Tb[j], out=W[j + 1])
+        W *= Tb - 1
+        # Innermost non-unit loop above each child: its position, dimension and step.
+        pos = np.full(n, -1, dtype=np.int64)
+        inner: dict = {}
+        for c in range(1, L):
+            l = c - 1
+            if cols[l]:
+                blk = nub[off[l]:off[c]]
+                last = (blk * np.arange(off[l] + 1, off[c] + 1)[:, None]).max(axis=0) - 1
+                pos = np.maximum(pos, last)
+            if any(c in need[t] for t in range(T)):
+                flat = pos * n + ar  # -1 -> row M (no loop)
+                inner[c] = (Db.ravel().take(flat), Sb.ravel().take(flat))
+        maxbox = [int(x) if _is_const(x) else int(x.max()) for x in incl[0]]
+        moving = [d for l in range(L) for d in cols[l]]  # dimension at each position
+        for t in range(T):
+            if not need[t]:
+                continue
+            top = off[max(need[t])]
+            hashes = self._hash_groups(t, maxbox)
+            Bs, CSs = [], []
+            for hc in hashes:
+                htab = np.asarray(hc + [0], dtype=np.int64)
+                H = htab.take(Db[:top]) * Sb[:top]
+                CS = np.empty((top + 1, n), dtype=np.int64)
+                CS[0] = 0
+                for j in range(top):
+                    np.add(CS[j], H[j], out=CS[j + 1])
+                # loop j "continues" the innermost move iff H_j - (CS_c - CS_{j+1}) == H_k
+                Bs.append(H + CS[1:])
+                CSs.append((htab, CS))
+            for c in need[t]:
+                mc = off[c]
+                base = _mul(tile(t, incl[c]), prefix_all[c])
+                if mc == 0:
+                    out[c, t] = base
+                    continue
+                dk, sk = inner[c]
+                cond = None
+                for B, (htab, CS) in zip(Bs, CSs):
+                    eq = B[:mc] == (CS[mc] + htab.take(dk) * sk)
+                    cond = eq if cond is None else cond & eq
+                saved = (cond * W[:mc]).sum(axis=0)
+                ov: Vec = 1
+                for a in range(len(self.ext_terms[t])):
+                    ctab = self.coef_ext[t][a]
+                    e_a = ext(t, a, incl[c])
+                    if not any(ctab[d] for d in moving[:mc]):
+                        ov = _mul(ov, e_a)  # no loop above c moves this axis
+                        continue
+                    tau = ctab.take(dk)
+                    tau *= sk
+                    if ctab.min() < 0:
+                        np.abs(tau, out=tau)
+                    np.subtract(e_a, tau, out=tau)
+                    np.maximum(tau, 0, out=tau)
+                    ov = _mul(ov, tau)
+                out[c, t] = base - _mul(ov, saved)
+        return out
+
+    def _hash_groups(self, t: int, maxbox: list[int]) -> list[list[int]]:
+        """Per group of tensor axes, per dimension, the hash of a unit translation:
+        sum_a coef[a, d] * R_a, with radices 6 * bound_a + 1 (bound_a bounds every
+        translation and every sum of translations of a nest on that axis)."""
+        A = len(self.ext_terms[t])
+        bound = [int(sum(int(self.abscoef[t][a, d]) * maxbox[d] for d in range(self.D)))
+                 for a in range(A)]
+        groups: list[list[tuple[int, int]]] = [[]]
+        r = 1
+        for a in range(A):
+            rad = 6 * bound[a] + 1
+            if r * rad >= _HASH_LIMIT and groups[-1]:
+                groups.append([])
+                r = 1
+            groups[-1].append((a, r))
+            r *= rad
+        return [[sum(int(self.coef[t][a, d]) * R for a, R in g) for d in range(self.D)]
+                for g in groups]
+
+    def _level_order(self, rk: np.ndarray, l: int, J: list[int], n: int) -> np.ndarray:
+        """[m, n]: per nest position of level l (outermost first), the index into J of the
+        loop there: loops sorted by rank, ties in dimension order (a stable sort)."""
+        m = len(J)
+        R = [rk[l, d] for d in J]
+        if m <= _MAX_TABLE_LOOPS:
+            # Lehmer code of the rank sequence (how many later loops precede each loop),
+            # then a table of all orders of m loops.
+            code = np.zeros(n, dtype=np.intp)
+            for x in range(m - 1):
+                before = np.zeros(n, dtype=np.int8)
+                for y in range(x + 1, m):
+                    np.add(before, R[y] < R[x], out=before, casting="unsafe")
+                code += before.astype(np.intp) * math.factorial(m - 1 - x)  # int8 overflows
+            return _order_table(m).take(code, axis=1)
+        key = np.stack([np.asarray(r, dtype=np.int64) * m + x for x, r in enumerate(R)], axis=1)
+        return np.ascontiguousarray(np.argsort(key, axis=1, kind="stable").T)
+
+    # -- helpers -----------------------------------------------------------------------
+    @staticmethod
+    def _columns(v: np.ndarray) -> list[list[Vec]]:
+        """[L][D] of int64 row vectors where some row differs from 1, else the int 1."""
+        L, D = v.shape[0], v.shape[1]
+        out: list[list[Vec]] = [[1] * D for _ in range(L)]
+        if v.shape[2] == 0:
+            return out
+        act = v.max(axis=-1) > 1
+        li, di = np.nonzero(act)
+        if len(li):
+            vals = v[li, di].astype(np.int64, copy=False)
+            for k, (l, d) in enumerate(zip(li.tolist(), di.tolist())):
+                out[l][d] = vals[k]
+        return out
+
+    def _clash_groups(self, t: int, rel: list[int], fs: list[Vec], below: list[Vec],
+                      rows: np.ndarray) -> np.ndarray:
+        """Distinct origins for rows where one tensor axis moves with two spatial loops."""
+        cols = []
+        for f, bl in zip(fs, below):
+            cols.append(np.broadcast_to(np.asarray(f), rows.shape) if _is_const(f) else f[rows])
+            cols.append(np.broadcast_to(np.asarray(bl), rows.shape) if _is_const(bl) else bl[rows])
+        keys = np.stack(cols, axis=1).astype(np.int64)
+        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+        coef = self.coef[t]
+        vals = np.empty(len(uniq), dtype=np.int64)
+        for u, row in enumerate(uniq.tolist()):
+            loops = tuple((row[2 * x], tuple(int(c) * row[2 * x + 1] for c in coef[:, d]))
+                          for x, d in enumerate(rel) if row[2 * x] > 1)
+            vals[u] = _count_origins(loops) if loops else 1
+        return vals[inv.reshape(-1)]
+
+
+_MAX_TABLE_LOOPS = 8
+
+
+@lru_cache(maxsize=None)
+def _order_table(m: int) -> np.ndarray:
+    """[m, m!]: for the permutation with Lehmer code k (positions of loops 0..m-1 in
+    nest order, ranked lexicographically), column k lists the loop at each position."""
+    tab = np.empty((m, math.factorial(m)), dtype=np.intp)
+    for k, sigma in enumerate(permutations(range(m))):
+        for x, p in enumerate(sigma):
+            tab[p, k] = x
+    return tab
 
 
 @lru_cache(maxsize=4096)
@@ -227,4 +625,3 @@ def _count_origins(loops: tuple[tuple[int, tuple[int, ...]], ...]) -> int:
 def evaluate_batch(workload: Workload, arch: Architecture, batch: MappingBatch) -> BatchResult:
     """Score every row of ``batch`` (assumed legal; see ``spaces.mapping.check_mapping``)."""
     return BatchEvaluator(workload, arch)(batch)
-

@@ -10,6 +10,11 @@ Rows are mappings; for ``L`` storage levels, ``D`` dimensions and ``T`` tensors:
 
 Spatial loop order within one axis is not encoded: it changes no access count in the
 model (docs/semantics.md); rows decode with Y loops, then X loops, each in dimension order.
+
+``encode`` makes int64 arrays, row-major. Any integer dtypes and strides are valid: the
+batched sampler (``Mapspace.sample_batch``) makes int32 factors and int8 ranks stored
+level-major (views of [L, D, N] arrays, so each (level, dimension) column is contiguous,
+which the batched evaluator reads fastest).
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ temporal slot, since its loops are exactly the parent's innermost loops.
 
 Fanout and capacity are not part of the product: ``sample`` draws ids uniformly and
 keeps the legal ones (``check_mapping``), and ``legal_fraction`` estimates their share.
+``sample_batch`` draws from the same distribution, vectorized, straight into the arrays
+of a ``MappingBatch`` (``spaces/batch_sampling.py``).
 """
 
 from __future__ import annotations
@@ -33,13 +35,19 @@ import random
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from itertools import permutations
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import numpy as np
 
 from .arch import Architecture
 from .constraints import NO_CONSTRAINTS, Constraints, FactorRule
+from .encoding import MappingBatch
 from .errors import SpecError
 from .mapping import LevelMapping, Loop, Mapping, mapping_problems
 from .workload import Workload
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .batch_sampling import BatchSampler
 
 _FREE = FactorRule()
 
@@ -608,6 +616,26 @@ class Mapspace:
             if self.is_legal(m):
                 out.append((mid, m))
         return out
+
+    @cached_property
+    def _batch_sampler(self) -> "BatchSampler":
+        from .batch_sampling import BatchSampler
+        return BatchSampler(self)
+
+    def sample_batch(self, n: int, *, seed: int | None = None,
+                     rng: "np.random.Generator | random.Random | None" = None,
+                     with_ids: bool = True, max_draws: int | None = None
+                     ) -> "tuple[np.ndarray | None, MappingBatch]":
+        """``n`` legal mappings drawn uniformly from the legal ids (the distribution of
+        ``sample``), vectorized: ``(ids, batch)`` with ``batch`` a ``MappingBatch`` (row
+        ``i`` is ``encode([mapping(ids[i])])``) and ``ids`` int64, or object (Python ints)
+        when the space has 2**63 ids or more; ``ids`` is None if ``with_ids=False``.
+
+        ``rng`` is a ``numpy.random.Generator`` or a ``random.Random``; the same seed (or
+        generator state) gives the same batch. See ``spaces/batch_sampling.py``."""
+        from .batch_sampling import as_generator
+        return self._batch_sampler.sample(n, as_generator(seed, rng), with_ids=with_ids,
+                                          max_draws=max_draws)
 
     def legal_fraction(self, samples: int = 2000, seed: int = 0) -> float:
         """Share of ids whose mapping is legal, estimated from uniform draws."""
