@@ -4,8 +4,8 @@ Layer: ResNet-50 conv2_x 3x3 (C=M=64, P=Q=56, R=S=3). Architectures: the Eyeriss
 design under its own architecture constraints (those of the Timeloop exercise, shipped
 as tests/fixtures/timeloop/design_eyeriss_like), and the same design, Simba-like and
 the simple weight-stationary design without constraints. For each it prints the
-mapspace sizes and the sampling rate (legal mappings per second, one core), measured
-over ``--seconds`` of sampling after one warm-up draw. Compare runs of this script; the
+mapspace sizes and the sampling rates (legal mappings per second, one core; one at a
+time and in batches), each measured over ``--seconds`` of sampling after a warm-up draw. Compare runs of this script; the
 figures are per machine.
 
     python benchmarks/sampling.py [--seconds 3] [--json]
@@ -37,15 +37,22 @@ def spaces():
 
 
 def measure(ms: Mapspace, seconds: float) -> dict:
+    """Legal mappings per second: one at a time (``sample``, Mapping objects) and in
+    batches (``sample_batch``, arrays with ids), each for ``seconds``."""
     ms.sample(1, seed=0)  # warm-up: builds the proposal tables
-    t0 = time.perf_counter()
-    n = 0
-    seed = 1
-    while time.perf_counter() - t0 < seconds:
-        n += len(ms.sample(200, seed=seed))
-        seed += 1
-    elapsed = time.perf_counter() - t0
-    return {"legal_per_s": n / elapsed, "sampled": n, "seconds": elapsed}
+    ms.sample_batch(1, seed=0)
+    out = {}
+    for key, draw, size in (("legal_per_s", ms.sample, 200),
+                            ("batch_legal_per_s", ms.sample_batch, 16384)):
+        t0 = time.perf_counter()
+        n = 0
+        seed = 1
+        while time.perf_counter() - t0 < seconds:
+            got = draw(size, seed=seed)
+            n += len(got) if key == "legal_per_s" else len(got[1])
+            seed += 1
+        out[key] = n / (time.perf_counter() - t0)
+    return out
 
 
 def main() -> None:
@@ -62,11 +69,11 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"{'space':34} {'IF (Timeloop)':>16} {'total ids':>12} {'pruned':>12} "
-          f"{'legal/s':>9}")
+    print(f"{'space':42} {'IF (Timeloop)':>22} {'total ids':>10} {'pruned':>9} "
+          f"{'legal/s':>8} {'batched legal/s':>16}")
     for r in rows:
-        print(f"{r['space']:34} {r['index_factorization']:>16,} {r['total']:>12.3g} "
-              f"{r['pruned']:>12.3g} {r['legal_per_s']:>9,.0f}")
+        print(f"{r['space']:42} {r['index_factorization']:>22,} {r['total']:>10.3g} "
+              f"{r['pruned']:>9.3g} {r['legal_per_s']:>8,.0f} {r['batch_legal_per_s']:>16,.0f}")
 
 
 if __name__ == "__main__":
