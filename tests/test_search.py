@@ -143,3 +143,11 @@ def test_cli_rejects_unknown_strategy_and_missing_budget():
     assert r.exit_code == 2 and "unknown strategy" in r.output
     r = CliRunner().invoke(cli, ["search", "eyeriss_like", "eyeriss_default"])
     assert r.exit_code == 2 and "--budget" in r.output
+
+
+def test_readme_main_command_runs():
+    # The README's first command with an evaluation budget instead of 10 seconds.
+    r = CliRunner().invoke(cli, ["search", "eyeriss_like", "resnet50_conv2_x_3x3",
+                                 "--constraints", "eyeriss_like_constraints", "--budget", "20000"])
+    assert r.exit_code == 0, r.output
+    assert "Pareto front of resnet50_conv2_x_3x3 on eyeriss_like" in " ".join(r.output.split())
