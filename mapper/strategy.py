@@ -106,12 +106,4 @@ def make_strategy(spec: str | Strategy, **options: Any) -> Strategy:
 
 def _load_builtins() -> None:
     # Imported lazily: built-in strategies register themselves on import.
-    from . import exhaustive, random_search  # noqa: F401
-    try:
-        from . import bayesian  # noqa: F401
-    except ImportError:  # pragma: no cover - optional until it lands
-        pass
-    try:
-        from . import local  # noqa: F401
-    except ImportError:  # pragma: no cover
-        pass
+    from . import bayesian, exhaustive, local, random_search  # noqa: F401
