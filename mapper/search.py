@@ -48,7 +48,7 @@ class SearchStats:
     evaluated: int  # legal mappings scored
     rejected: int  # illegal proposals dropped by the strategies
     seconds: float
-    stopped_by: str  # "evaluations", "time", "patience" or "exhausted"
+    stopped_by: str  # "evaluations", "time", "patience", "exhausted" or "stalled"
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -82,6 +82,9 @@ class SearchResult:
                 "front": [p.to_dict() for p in self.front]}
 
 
+_MAX_EMPTY_ASKS = 1000  # consecutive asks without a legal candidate before giving up
+
+
 @dataclass
 class _WorkerOut:
     points: list[tuple[tuple[float, ...], tuple[np.ndarray, ...], int | None]]
@@ -105,7 +108,7 @@ def _run_worker(workload: Workload, arch: Architecture, constraints: Constraints
     archive = ParetoArchive(objectives, maximize=maximize)
     signs = np.array([-1.0 if o in maximize else 1.0 for o in objectives])
     start = time.perf_counter()
-    evaluated = rejected = 0
+    evaluated = rejected = empty_asks = 0
     last_change_at = 0
     version = archive.version
     stopped_by = "exhausted"
@@ -125,7 +128,13 @@ def _run_worker(workload: Workload, arch: Architecture, constraints: Constraints
             break
         rejected += proposal.rejected
         if len(proposal) == 0:
+            # A strategy that keeps offering nothing legal must not hang the search.
+            empty_asks += 1
+            if empty_asks >= _MAX_EMPTY_ASKS:
+                stopped_by = "stalled"
+                break
             continue
+        empty_asks = 0
         result = evaluator(proposal.batch)
         values = objective_values(objectives, result, arch)
         strat.tell(proposal, values)

@@ -151,3 +151,19 @@ def test_readme_main_command_runs():
                                  "--constraints", "eyeriss_like_constraints", "--budget", "20000"])
     assert r.exit_code == 0, r.output
     assert "Pareto front of resnet50_conv2_x_3x3 on eyeriss_like" in " ".join(r.output.split())
+
+
+class _Barren(Strategy):
+    """Proposes nothing legal, ever: the driver must give up, not hang."""
+
+    name = "barren_test_strategy"
+
+    def ask(self, n):
+        space = self.ctx.space
+        return Proposal(encode(space.workload, space.arch, []), None, rejected=n)
+
+
+def test_a_strategy_that_never_proposes_anything_legal_does_not_hang():
+    r = search(SMALL, _ex05_arch(), strategy=_Barren(), evaluations=1000)
+    assert r.stats.stopped_by == "stalled" and r.stats.evaluated == 0 and not r.front
+    assert r.stats.rejected == 1000 * 1000
