@@ -168,6 +168,21 @@ def resolve_layer(name_or_path: str | os.PathLike) -> Workload:
     return _resolve(name_or_path, "layer")
 
 
+def _file_or_preset(name_or_path: str | os.PathLike, kind: str, what: str):
+    """The path of an existing file, else of the preset of that name and kind."""
+    text = str(name_or_path)
+    if _is_file(name_or_path):
+        return name_or_path
+    if any(p.name == text and p.kind == kind for p in _index()):
+        return preset_path(text, kind)
+    if _looks_like_path(text):
+        raise SpecError("no such file", source=text, key=kind,
+                        fix=f"give the path of a YAML file with a top-level {what}")
+    raise SpecError(f"{text!r} is neither {_article(kind)} preset nor an existing file",
+                    source=text, key=kind,
+                    fix=f"{kind} presets: {', '.join(_names(kind))}; or give a YAML file path")
+
+
 def resolve_mapping(path: str | os.PathLike, workload: Workload, arch: Architecture, *,
                     check_capacity: bool = False) -> Mapping:
     """A mapping from a YAML file (if it exists) or a mapping preset name, checked
@@ -175,18 +190,7 @@ def resolve_mapping(path: str | os.PathLike, workload: Workload, arch: Architect
 
     Capacity is not checked by default: evaluation checks it (or skips it on request).
     """
-    text = str(path)
-    if not _is_file(path):
-        if any(p.name == text and p.kind == "mapping" for p in _index()):
-            path = preset_path(text, "mapping")
-        elif _looks_like_path(text):
-            raise SpecError("no such file", source=text, key="mapping",
-                            fix="give the path of a YAML file with a top-level mapping: list")
-        else:
-            raise SpecError(f"{text!r} is neither a mapping preset nor an existing file",
-                            source=text, key="mapping",
-                            fix=f"mapping presets: {', '.join(_names('mapping'))}; or give a "
-                                f"YAML file path")
+    path = _file_or_preset(path, "mapping", "mapping: list")
     return load_mapping(path, workload, arch, check_capacity=check_capacity)
 
 
@@ -194,16 +198,5 @@ def resolve_constraints(name_or_path: str | os.PathLike, workload: Workload | No
                         arch: Architecture | None = None):
     """Constraints from a YAML file (if it exists) or a constraints preset name."""
     from ..io import load_constraints
-    text = str(name_or_path)
-    if not _is_file(name_or_path):
-        if any(p.name == text and p.kind == "constraints" for p in _index()):
-            name_or_path = preset_path(text, "constraints")
-        elif _looks_like_path(text):
-            raise SpecError("no such file", source=text, key="constraints",
-                            fix="give the path of a YAML file with a top-level constraints: map")
-        else:
-            raise SpecError(f"{text!r} is neither a constraints preset nor an existing file",
-                            source=text, key="constraints",
-                            fix=f"constraints presets: {', '.join(_names('constraints'))}; or "
-                                f"give a YAML file path")
-    return load_constraints(name_or_path, workload, arch)
+    path = _file_or_preset(name_or_path, "constraints", "constraints: map")
+    return load_constraints(path, workload, arch)
