@@ -143,19 +143,11 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _resolve(name_or_path: str | os.PathLike, kind: str):
-    loader = load_arch if kind == "architecture" else load_workload
-    preset = load_arch_preset if kind == "architecture" else load_layer_preset
-    if _is_file(name_or_path):
-        return loader(name_or_path)
-    text = str(name_or_path)
-    if any(p.name == text for p in _index()):
-        return preset(text)
-    if _looks_like_path(text):
-        raise SpecError("no such file", source=text, key=kind,
-                        fix=f"check the path, or name a preset: {', '.join(_names(kind))}")
-    raise SpecError(f"{text!r} is neither {_article(kind)} preset nor an existing file",
-                    source=text, key=kind,
-                    fix=f"{kind} presets: {', '.join(_names(kind))}; or give a YAML file path")
+    path = _file_or_preset(name_or_path, kind, f"{kind}: section")
+    if path is not name_or_path:  # a preset: load it through the cache
+        preset = load_arch_preset if kind == "architecture" else load_layer_preset
+        return preset(str(name_or_path))
+    return (load_arch if kind == "architecture" else load_workload)(path)
 
 
 def resolve_arch(name_or_path: str | os.PathLike) -> Architecture:
@@ -173,8 +165,8 @@ def _file_or_preset(name_or_path: str | os.PathLike, kind: str, what: str):
     text = str(name_or_path)
     if _is_file(name_or_path):
         return name_or_path
-    if any(p.name == text and p.kind == kind for p in _index()):
-        return preset_path(text, kind)
+    if any(p.name == text for p in _index()):
+        return preset_path(text, kind)  # names the right kind if this one is wrong
     if _looks_like_path(text):
         raise SpecError("no such file", source=text, key=kind,
                         fix=f"give the path of a YAML file with a top-level {what}")
