@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from loopscape.mapper.result_dir import write_result_dir
 from loopscape.mapper.search import SearchResult, search as run_search
 from loopscape.mapper.strategy import strategy_names
 from loopscape.spaces.errors import SpecError
-from loopscape.spaces.io import save_mapping
 
 from .console import console, wide_when_piped
 from .space import load_space_inputs
-
-
-def write_result(result: SearchResult, out: Path) -> list[Path]:
-    """DIR/front.json and one mapping YAML per front point, each written atomically."""
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    data = result.to_dict()
-    for k, point in enumerate(result.front):
-        path = out / f"mapping_{k:03d}.yaml"
-        save_mapping(point.mapping, path)
-        data["front"][k]["mapping_file"] = path.name
-        written.append(path)
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".front.", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, out / "front.json")
-    written.append(out / "front.json")
-    return written
 
 
 def render(result: SearchResult) -> None:
@@ -116,7 +96,7 @@ def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, 
                                 objectives=objectives, evaluations=budget, seconds=seconds,
                                 patience=patience, jobs=jobs, seed=seed, progress=tick)
     if out_dir:
-        write_result(result, Path(out_dir))
+        write_result_dir(result, Path(out_dir), workload, arch, constraints)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
