@@ -38,11 +38,13 @@ def _register() -> None:
     from .presets import presets
     from .search import search
     from .space import space
+    from .sweep import sweep_cmd
     from .zoo import zoo
     cli.add_command(evaluate)
     cli.add_command(presets)
     cli.add_command(search)
     cli.add_command(space)
+    cli.add_command(sweep_cmd)
     cli.add_command(zoo)
 
 

@@ -2,7 +2,7 @@
 and their YAML forms."""
 
 from .arch import Architecture, ComputeLevel, StorageLevel
-from .constraints import Constraints, FactorRule, LevelConstraints
+from .constraints import Constraints, FactorRule, LevelConstraints, restrict_constraints
 from .errors import LoopscapeError, MappingError, SpecError
 from .mapping import LevelMapping, Loop, Mapping, check_mapping, mapping_problems, tile_box, tile_words
 from .encoding import MappingBatch, decode, encode

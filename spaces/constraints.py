@@ -6,7 +6,7 @@ generated, so contradictions surface as errors naming the constraints in conflic
 from __future__ import annotations
 
 import math as _math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .errors import SpecError
@@ -137,6 +137,34 @@ def _err(c: Constraints, key: str, message: str, fix: str | None = None) -> Spec
 
 def _names_list(names) -> str:
     return "[" + ", ".join(names) + "]"
+
+
+def restrict_constraints(c: Constraints, workload: Workload) -> Constraints:
+    """``c`` for a layer that lacks some of the dimensions it names (a network's FC or
+    depthwise layers under constraints written for convolutions): a missing dimension
+    has bound 1, so rules that allow a factor of 1 are dropped with it and any other rule
+    on it is an error naming the rule and the layer."""
+    dims = set(workload.dims)
+    levels = []
+    for lc in c.levels:
+        p = _level_path(lc.target)
+        kept: dict[str, tuple] = {}
+        for kind in ("temporal", "spatial"):
+            rules = []
+            for d, rule in getattr(lc, kind):
+                if d in dims:
+                    rules.append((d, rule))
+                elif not rule.allows(1, 1):
+                    raise _err(c, f"{p}.{kind}.{d}",
+                               f"layer {workload.name!r} has no dimension {d} (bound 1), "
+                               f"but the rule asks for {rule_text(rule)}",
+                               fix="relax the rule or sweep layers that have the dimension")
+            kept[kind] = tuple(rules)
+        names = {k: None if getattr(lc, k) is None else
+                 tuple(d for d in getattr(lc, k) if d in dims)
+                 for k in ("spatial_x", "spatial_y", "outer", "inner")}
+        levels.append(replace(lc, **kept, **names))
+    return replace(c, levels=tuple(levels))
 
 
 def check_names(c: Constraints, workload: Workload | None = None,

@@ -1,0 +1,161 @@
+"""``loopscape sweep``: search every layer of a network and total the network."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from loopscape.mapper.strategy import strategy_names
+from loopscape.mapper.sweep import LayerFront, SweepResult, SweepSettings, network_layers, sweep
+from loopscape.spaces.errors import SpecError
+
+from .console import console, err_console, wide_when_piped
+
+
+@contextlib.contextmanager
+def _dask_client(scheduler: str | None, local_workers: int | None):
+    """An active Dask client for joblib's Dask backend (None when neither option is set)."""
+    if scheduler is None and local_workers is None:
+        yield None
+        return
+    if scheduler is not None and local_workers is not None:
+        raise SpecError("give --scheduler or --dask-local, not both", key="--scheduler")
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SpecError("Dask is not installed", key="--scheduler",
+                        fix="pip install 'loopscape[dask]'") from None
+    if local_workers is not None:
+        if local_workers < 1:
+            raise SpecError(f"--dask-local needs at least 1 worker, got {local_workers}",
+                            key="--dask-local")
+        with LocalCluster(n_workers=local_workers, threads_per_worker=1,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            yield client
+        return
+    try:
+        client = Client(scheduler, timeout="10s")
+    except OSError as e:
+        raise SpecError(f"cannot reach the Dask scheduler: {e}", key="--scheduler",
+                        fix="check the address (e.g. tcp://host:8786) and that "
+                            "`dask scheduler` runs there") from None
+    with client:
+        yield client
+
+
+def _best_text(lf: LayerFront) -> str:
+    p = min(lf.data["front"], key=lambda p: p["metrics"]["edp_j_cycles"])["metrics"]
+    more = f" (+{len(lf.names) - 1} of this shape)" if len(lf.names) > 1 else ""
+    how = "resumed" if lf.resumed else f"{lf.data['stats']['seconds']:.1f} s"
+    return (f"{lf.names[0]}{more}: best EDP {p['energy_pj'] / 1e6:,.1f} uJ at "
+            f"{p['cycles']:,} cycles, {100 * p['utilization']:.0f}% PEs [{how}]")
+
+
+def render(result: SweepResult) -> None:
+    wide_when_piped()
+    s = result.summary
+    run = s["run"]
+    table = Table(title=f"{s['network']} on {s['arch']}: one mapping per layer by "
+                        f"{s['select']} ({s['unique_shapes']} unique shapes, "
+                        f"{run['searched']} searched, {run['resumed']} resumed, "
+                        f"{run['seconds']:.1f} s)")
+    for col in ("#", "layer", "x", "MACs", "energy_uj", "cycles", "utilization", "pJ/MAC"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    seen: dict[str, int] = {}
+    rows = []
+    for e in s["layers"]:
+        if e["shape_key"] in seen:
+            rows[seen[e["shape_key"]]][2] += 1
+            continue
+        seen[e["shape_key"]] = len(rows)
+        rows.append([e["index"], e["name"], 1, e])
+    for index, name, count, e in rows:
+        table.add_row(str(index), name, str(count), f"{e['macs']:,}",
+                      f"{e['energy_pj'] / 1e6:,.1f}", f"{e['cycles']:,}",
+                      f"{100 * e['utilization']:.1f}%", f"{e['energy_pj'] / e['macs']:.2f}")
+    table.add_section()
+    table.add_row("", "network (every layer)", str(len(s["layers"])), f"{s['macs']:,}",
+                  f"{s['energy_pj'] / 1e6:,.1f}", f"{s['cycles']:,}",
+                  f"{100 * s['utilization']:.1f}%", f"{s['energy_pj'] / s['macs']:.2f}")
+    console.print(table)
+    console.print(f"network: {s['energy_pj'] / 1e9:.4f} mJ, {s['cycles'] / 1e6:.3f} M cycles, "
+                  f"EDP {s['edp_j_cycles']:.4g} J*cycle, {s['macs'] / 1e9:.3f} G MACs")
+
+
+@click.command()
+@click.argument("network")
+@click.option("--arch", "arch_name", required=True, help="Architecture YAML file or preset.")
+@click.option("--constraints", "constraints_file",
+              help="Constraints YAML file or preset, applied to every layer.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Output directory (resumable: a rerun skips finished layers).")
+@click.option("--strategy", default="local", show_default=True, help="Search strategy per layer.")
+@click.option("--objectives", default="energy_pj,cycles", show_default=True,
+              help="Objectives of each layer's Pareto front.")
+@click.option("--budget", type=int, default=None,
+              help="Legal mappings to evaluate per layer [default: 100000 unless --time].")
+@click.option("--time", "seconds", type=float, default=None, help="Wall-time limit per layer.")
+@click.option("--patience", type=int, default=None,
+              help="Stop a layer's search after this many evaluations without a front change.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--select", default="edp", show_default=True,
+              help="Mapping chosen per layer: edp, energy_pj, cycles, or 'latency<=CYCLES' "
+                   "(least network energy within a network latency budget).")
+@click.option("--jobs", type=int, default=1, show_default=True,
+              help="Layers searched in parallel (local processes).")
+@click.option("--scheduler", default=None, help="Run on the Dask cluster at this address.")
+@click.option("--dask-local", "dask_local", type=int, default=None,
+              help="Start a local Dask cluster with N workers and run on it.")
+@click.option("--fresh", is_flag=True, help="Discard earlier results in --out and start over.")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout.")
+def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objectives, budget,
+              seconds, patience, seed, select, jobs, scheduler, dask_local, fresh,
+              as_json) -> None:
+    """Search every unique layer of NETWORK (a zoo name or an .onnx file) on an
+    architecture and total the network; writes OUT/summary.json."""
+    if strategy not in strategy_names():
+        raise SpecError(f"unknown strategy {strategy!r}", key="--strategy",
+                        fix=f"use one of {', '.join(strategy_names())}")
+    from loopscape.spaces.presets import resolve_arch, resolve_constraints
+    arch = resolve_arch(arch_name)
+    constraints = resolve_constraints(constraints_file, None, arch) if constraints_file else None
+    name, layers, unsupported = network_layers(network)
+    if unsupported:
+        err_console.print(f"[yellow]note:[/] {len(unsupported)} node(s) not imported: "
+                          + ", ".join(f"{n} ({op})" for n, op in unsupported), highlight=False)
+    if budget is None and seconds is None:
+        budget = 100_000
+    settings = SweepSettings(strategy=strategy, objectives=tuple(objectives.split(",")),
+                             evaluations=budget, seconds=seconds, patience=patience, seed=seed)
+    with _dask_client(scheduler, dask_local) as client:
+        backend = "dask" if client is not None else None
+        if as_json:
+            result = sweep(layers, arch, constraints, network=name, settings=settings,
+                           select=select, out=out_dir, jobs=jobs, backend=backend, fresh=fresh)
+        else:
+            with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                          MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                          transient=True) as bar:
+                task = bar.add_task("layers", total=None)
+
+                def tick(done: int, total: int, lf: LayerFront) -> None:
+                    bar.update(task, completed=done, total=total,
+                               description=f"layers of {name}")
+                    bar.console.print(_best_text(lf), highlight=False)
+                result = sweep(layers, arch, constraints, network=name, settings=settings,
+                               select=select, out=out_dir, jobs=jobs, backend=backend,
+                               fresh=fresh, progress=tick)
+    if as_json:
+        click.echo(json.dumps(result.summary, indent=2))
+    else:
+        render(result)
+        console.print(f"wrote {Path(out_dir) / 'summary.json'} and "
+                      f"{result.summary['unique_shapes']} layer result directories")
+
+
+sweep_cmd.name = "sweep"
