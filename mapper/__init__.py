@@ -1,15 +1,18 @@
-"""Search: strategies (ask/tell), the Pareto archive, objectives, and the search driver."""
+"""Search: strategies (ask/tell), the Pareto archive, objectives, the search driver, and
+network sweeps."""
 
 from .objectives import MAXIMIZED, objective_values, objective_values_scalar, parse_objectives
 from .pareto import ParetoArchive, ParetoPoint, hypervolume, nondominated_mask
 from .search import FrontPoint, SearchResult, SearchStats, search
 from .result_dir import ResultDir, read_result_dir, write_result_dir
+from .selection import SelectRule, parse_select, select_points
+from .sweep import LayerFront, SweepResult, SweepSettings, network_layers, sweep
 from .strategy import (Proposal, SearchContext, Strategy, make_strategy, register_strategy,
                        strategy_names)
 
 __all__ = [
-    "FrontPoint", "MAXIMIZED", "ParetoArchive", "ParetoPoint", "Proposal", "ResultDir", "SearchContext",
-    "SearchResult", "SearchStats", "Strategy", "hypervolume", "make_strategy",
+    "FrontPoint", "LayerFront", "MAXIMIZED", "ParetoArchive", "ParetoPoint", "Proposal", "ResultDir", "SearchContext",
+    "SearchResult", "SearchStats", "SelectRule", "Strategy", "SweepResult", "SweepSettings", "hypervolume", "make_strategy", "network_layers", "parse_select",
     "nondominated_mask", "objective_values", "objective_values_scalar", "parse_objectives", "read_result_dir",
-    "register_strategy", "search", "strategy_names", "write_result_dir",
+    "register_strategy", "search", "select_points", "strategy_names", "sweep", "write_result_dir",
 ]

@@ -138,8 +138,8 @@ def _check_spec(out: Path, spec: dict, fresh: bool) -> None:
         names = {"network": "the network", "shapes": "the network's layers",
                  "architecture": "the architecture", "constraints": "the constraints",
                  "settings": "the search settings"}
-        raise SpecError("this directory holds a sweep with a different spec ("
-                        + ", ".join(names[k] for k in changed) + " changed)",
+        raise SpecError("this directory holds a sweep with a different spec (changed: "
+                        + ", ".join(names[k] for k in changed) + ")",
                         source=str(out), key=SPEC_FILE,
                         fix="use a new --out DIR, or --fresh to discard the old results")
 
