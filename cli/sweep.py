@@ -52,8 +52,9 @@ def _best_text(lf: LayerFront) -> str:
     p = min(lf.data["front"], key=lambda p: p["metrics"]["edp_j_cycles"])["metrics"]
     more = f" (+{len(lf.names) - 1} of this shape)" if len(lf.names) > 1 else ""
     how = "resumed" if lf.resumed else f"{lf.data['stats']['seconds']:.1f} s"
-    return (f"{lf.names[0]}{more}: best EDP {p['energy_pj'] / 1e6:,.1f} uJ at "
-            f"{p['cycles']:,} cycles, {100 * p['utilization']:.0f}% PEs [{how}]")
+    return (f"{lf.names[0]}{more}: least EDP {p['edp_j_cycles']:.4g} J*cycle = "
+            f"{p['energy_pj'] / 1e6:,.1f} uJ x {p['cycles']:,} cycles, "
+            f"{100 * p['utilization']:.0f}% of PEs [{how}]")
 
 
 def render(result: SweepResult) -> None:
