@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape
 
 from loopscape.spaces.errors import LoopscapeError
 
@@ -18,7 +19,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except LoopscapeError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False,
+                              markup=True, soft_wrap=True)
             sys.exit(2)
 
 
@@ -35,12 +37,14 @@ def cli() -> None:
 
 def _register() -> None:
     from .evaluate import evaluate
+    from .export import export
     from .presets import presets
     from .search import search
     from .space import space
     from .sweep import sweep_cmd
     from .zoo import zoo
     cli.add_command(evaluate)
+    cli.add_command(export)
     cli.add_command(presets)
     cli.add_command(search)
     cli.add_command(space)

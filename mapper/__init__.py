@@ -7,6 +7,9 @@ from .search import FrontPoint, SearchResult, SearchStats, search
 from .result_dir import ResultDir, read_result_dir, write_result_dir
 from .selection import SelectRule, parse_select, select_points
 from .sweep import LayerFront, SweepResult, SweepSettings, network_layers, sweep
+from .export import (EXPORT_FORMATS, ExportOutput, SweepDir, choose_point, export,
+                     read_sweep_dir, result_rows, rows_to_csv, sweep_choices, sweep_rows)
+from .maptxt import render_maptxt
 from .strategy import (Proposal, SearchContext, Strategy, make_strategy, register_strategy,
                        strategy_names)
 
@@ -15,4 +18,6 @@ __all__ = [
     "SearchResult", "SearchStats", "SelectRule", "Strategy", "SweepResult", "SweepSettings", "hypervolume", "make_strategy", "network_layers", "parse_select",
     "nondominated_mask", "objective_values", "objective_values_scalar", "parse_objectives", "read_result_dir",
     "register_strategy", "search", "select_points", "strategy_names", "sweep", "write_result_dir",
+    "EXPORT_FORMATS", "ExportOutput", "SweepDir", "choose_point", "export", "read_sweep_dir",
+    "render_maptxt", "result_rows", "rows_to_csv", "sweep_choices", "sweep_rows",
 ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,8 @@ from loopscape.spaces.arch import Architecture
 from loopscape.spaces.constraints import Constraints
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.io import (load_arch, load_constraints, load_mapping, load_workload,
-                                 save_arch, save_constraints, save_mapping, save_workload)
+                                 save_arch, save_constraints, save_mapping, save_workload,
+                                 write_atomic)
 from loopscape.spaces.mapping import Mapping
 from loopscape.spaces.workload import Workload
 
@@ -31,22 +31,8 @@ FRONT_FILE = "front.json"
 
 
 def write_json_atomic(data: Any, path: str | os.PathLike) -> None:
-    """Write ``data`` as indented JSON through a temporary file and ``os.replace``."""
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``data`` as indented JSON atomically (``loopscape.spaces.io.write_atomic``)."""
+    write_atomic(json.dumps(data, indent=2) + "\n", path)
 
 
 def write_result_dir(result: SearchResult, out: str | os.PathLike, workload: Workload,

@@ -31,7 +31,8 @@ from .yaml_mapping import dump_mapping_body, load_mapping_body
 
 __all__ = ["TOP_KEYS", "dump_arch", "dump_constraints", "dump_mapping", "dump_workload",
            "load_arch", "load_constraints", "load_mapping", "load_workload", "load_yaml",
-           "save_arch", "save_constraints", "save_mapping", "save_workload", "to_yaml"]
+           "save_arch", "save_constraints", "save_mapping", "save_workload", "to_yaml",
+           "write_atomic"]
 
 TOP_KEYS = ("layer", "architecture", "mapping", "constraints")
 _TIMELOOP_KEYS = ("problem", "architecture_constraints", "mapper", "mapspace",
@@ -176,17 +177,23 @@ def to_yaml(document: dict) -> str:
                      default_flow_style=False, allow_unicode=True, width=100)
 
 
-def _atomic_write(path: str | os.PathLike, text: str) -> None:
+def write_atomic(data: str | bytes, path: str | os.PathLike) -> None:
+    """Write text (UTF-8) or bytes to ``path`` atomically: a temporary file in the same
+    directory, flushed to disk, then ``os.replace``. An existing file keeps its mode, a
+    new one gets 0644; a missing directory is a SpecError. Every loopscape writer uses it."""
     p = Path(path)
     directory = p.parent
     if not directory.is_dir():
         raise SpecError("the directory does not exist", source=str(path),
                         fix="create the directory first")
+    if p.is_dir():
+        raise SpecError("is a directory, expected a file name", source=str(path),
+                        fix="give a file path")
     mode = stat.S_IMODE(p.stat().st_mode) if p.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{p.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
@@ -199,7 +206,7 @@ def _atomic_write(path: str | os.PathLike, text: str) -> None:
 
 def _save(document: dict, path: str | os.PathLike, what: str) -> None:
     header = f"# loopscape {what} (format: docs/formats.md)\n"
-    _atomic_write(path, header + to_yaml(document))
+    write_atomic(header + to_yaml(document), path)
 
 
 def save_workload(w: Workload, path: str | os.PathLike) -> None:
