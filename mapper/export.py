@@ -35,12 +35,12 @@ from .export_plot import plot_breakdown, plot_front
 from .maptxt import render_maptxt
 from .result_dir import FRONT_FILE, ResultDir, read_result_dir
 from .selection import parse_select, select_points
+from .sweep import SUMMARY_FILE
 
 __all__ = ["EXPORT_FORMATS", "ExportOutput", "SweepDir", "choose_point", "export",
            "read_sweep_dir", "result_rows", "rows_to_csv", "sweep_choices", "sweep_rows"]
 
 EXPORT_FORMATS = ("yaml", "timeloop", "json", "csv", "maptxt", "plot")
-SUMMARY_FILE = "summary.json"
 # Files of a result or sweep directory that an export must never overwrite.
 _PROTECTED = re.compile(r"^(front\.json|summary\.json|sweep\.json|layer\.yaml|arch\.yaml|"
                         r"constraints\.yaml|mapping_\d+\.yaml)$")
