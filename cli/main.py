@@ -37,6 +37,7 @@ def cli() -> None:
 
 def _register() -> None:
     from .evaluate import evaluate
+    from .eyexam import eyexam
     from .export import export
     from .presets import presets
     from .search import search
@@ -44,6 +45,7 @@ def _register() -> None:
     from .sweep import sweep_cmd
     from .zoo import zoo
     cli.add_command(evaluate)
+    cli.add_command(eyexam)
     cli.add_command(export)
     cli.add_command(presets)
     cli.add_command(search)

@@ -4,6 +4,7 @@ batched numpy evaluator, lower bounds, and the brute-force simulator (a test ora
 from .batched import BatchEvaluator, BatchResult, evaluate_batch
 from .bounds import LowerBounds, lower_bounds
 from .evaluate import Evaluation, LevelStats, TensorStats, evaluate
+from .eyexam import EyexamReport, EyexamStep, eyexam
 from .nest import SCHEDULES, NestAnalysis, TensorTraffic, analyze, refetch_words
 from .simulator import simulate
 
@@ -11,4 +12,5 @@ __all__ = [
     "BatchEvaluator", "BatchResult", "Evaluation", "LevelStats", "LowerBounds", "NestAnalysis",
     "SCHEDULES", "TensorStats", "TensorTraffic", "analyze", "evaluate", "evaluate_batch",
     "lower_bounds", "refetch_words", "simulate",
+    "EyexamReport", "EyexamStep", "eyexam",
 ]

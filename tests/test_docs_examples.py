@@ -10,7 +10,8 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 @pytest.mark.parametrize("page", [DOCS / "api.md", DOCS / "mapspace.md", DOCS / "search.md",
-                                  DOCS / "strategies.md", DOCS / "sweep.md", README],
+                                  DOCS / "strategies.md", DOCS / "sweep.md", README,
+                                  DOCS / "eyexam.md"],
                          ids=lambda p: p.name)
 def test_python_blocks_run(page, capsys):
     blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)

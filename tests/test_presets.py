@@ -27,11 +27,11 @@ PRESET_DIR = Path(preset_path("eyeriss_like", "architecture")).parent
 FIXTURES = Path(__file__).parent / "fixtures" / "timeloop"
 
 ARCHS = {"eyeriss_like", "simba_like", "simple_output_stationary",
-         "simple_weight_stationary", "tpu_like"}
+         "simple_weight_stationary", "tpu_like", "eyexam_conv1d_array"}
 LAYERS = {"resnet50_conv2_x_3x3", "eyeriss_default", "conv1d_ex04", "bert_base_ffn1",
-          "mobilenet_v2_features3_dw"}
-MAPPINGS = {"eyeriss_default_timeloop_best"}
-CONSTRAINTS = {"eyeriss_like_constraints"}
+          "mobilenet_v2_features3_dw", "eyexam_conv1d"}
+MAPPINGS = {"eyeriss_default_timeloop_best", "eyexam_conv1d_mapping"}
+CONSTRAINTS = {"eyeriss_like_constraints", "eyexam_conv1d_constraints"}
 
 
 def test_every_preset_is_listed_with_description_and_source():

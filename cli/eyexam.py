@@ -1,0 +1,216 @@
+"""``loopscape eyexam``: a mapping's performance as seven tightening bounds (Eyexam)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from loopscape.costmodels.eyexam import EyexamReport, eyexam as run_eyexam
+from loopscape.spaces.errors import MappingError, SpecError
+from loopscape.spaces.mapping import Mapping
+
+from .console import console, err_console, wide_when_piped
+
+PLOT_SUFFIXES = (".png", ".svg")
+
+
+def load_eyexam_inputs(inputs: tuple[str, ...], from_timeloop: bool,
+                       constraints_file: str | None):
+    """(workload, arch, mapping or None, constraints or None, mapping source)."""
+    if from_timeloop:
+        from loopscape.spaces.io.timeloop import load_timeloop, timeloop_constraints
+        if not inputs:
+            raise SpecError("--from-timeloop needs at least one Timeloop YAML file",
+                            fix="pass the processed input, the ERT and optionally a mapping "
+                                "file, e.g. parsed-processed-input.yaml timeloop-model.ERT.yaml")
+        if constraints_file:
+            raise SpecError("give constraints either in the Timeloop files or with "
+                            "--constraints, not both", key="--constraints")
+        spec = load_timeloop(list(inputs))
+        source = ", ".join(inputs)
+        constraints = timeloop_constraints(spec, spec.workload, spec.arch, source=source)
+        return spec.workload, spec.arch, spec.mapping, constraints, source
+    if len(inputs) not in (2, 3):
+        raise SpecError(f"expected ARCH LAYER [MAPPING], got {len(inputs)} argument(s)",
+                        fix="e.g. loopscape eyexam eyeriss_like eyeriss_default "
+                            "eyeriss_default_timeloop_best, or use --from-timeloop FILE...")
+    from loopscape.spaces.presets import (resolve_arch, resolve_constraints, resolve_layer,
+                                          resolve_mapping)
+    arch = resolve_arch(inputs[0])
+    workload = resolve_layer(inputs[1])
+    constraints = resolve_constraints(constraints_file, workload, arch) \
+        if constraints_file else None
+    mapping = resolve_mapping(inputs[2], workload, arch) if len(inputs) == 3 else None
+    return workload, arch, mapping, constraints, inputs[2] if len(inputs) == 3 else None
+
+
+def searched_mapping(workload, arch, constraints, budget: int, seed: int
+                     ) -> tuple[Mapping, str]:
+    """The lowest-cycles mapping (ties: lowest energy) of a seeded local search, and a
+    sentence saying so."""
+    from loopscape.mapper import search
+    result = search(workload, arch, constraints, strategy="local",
+                    objectives="cycles,energy_pj", evaluations=budget, seed=seed)
+    best = min(result.front, key=lambda p: (p.objectives["cycles"], p.objectives["energy_pj"]))
+    ev = best.evaluation
+    note = (f"no mapping given: using the lowest-cycles mapping (ties: lowest energy) of a "
+            f"local search ({result.stats.evaluated:,} legal mappings, seed {seed}): "
+            f"{ev['cycles']:,} cycles, {ev['energy_pj']:,.0f} pJ, {ev['utilized_pes']:,} PEs"
+            + (f", mapspace id {best.mapspace_id}" if best.mapspace_id is not None else ""))
+    return best.mapping, note
+
+
+def mapping_lines(mapping: Mapping) -> list[str]:
+    """One line per level: temporal loops (outermost first), spatial X/Y, keeps."""
+    out = []
+    for lm in mapping.levels:
+        parts = []
+        for kind, loops in (("temporal", lm.temporal), ("spatial_x", lm.spatial_x),
+                            ("spatial_y", lm.spatial_y)):
+            big = [f"{l.dim}{l.factor}" for l in loops if l.factor > 1]
+            if big:
+                parts.append(f"{kind} {' '.join(big)}")
+        parts.append(f"keep {', '.join(lm.keep) if lm.keep else '-'}")
+        out.append(f"  {lm.target}: {'; '.join(parts)}")
+    return out
+
+
+def _bound(x: float) -> str:
+    return f"{x:,.0f}" if abs(x - round(x)) < 1e-9 else f"{x:,.4g}"
+
+
+def _ratio(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1f}%" if x >= 0.1 else f"{x:.2g}%"
+
+
+def render(report: EyexamReport) -> None:
+    """The seven steps as a table, then the step that loses the most."""
+    wide_when_piped(160)
+    table = Table(title=f"Eyexam of {report.workload} on {report.arch} "
+                        f"({report.macs:,} MACs, {report.pes:,} PEs)")
+    table.add_column("step", justify="right")
+    table.add_column("name")
+    table.add_column("bound MACs/cycle", justify="right")
+    table.add_column("% of step 1", justify="right")
+    table.add_column("% of previous", justify="right")
+    table.add_column("cause", overflow="fold")
+    first = report.steps[0].bound_macs_per_cycle
+    prev = first
+    for s in report.steps:
+        b = s.bound_macs_per_cycle
+        table.add_row(str(s.step), s.name, _bound(b), _pct(100 * b / first),
+                      _pct(100 * b / prev), s.cause)
+        prev = b
+    console.print(table)
+    summ = report.summary()
+    where = ("no step leaves PEs idle" if summ["step"] is None else
+             f"the array loses most at step {summ['step']} ({summ['name']}, "
+             f"x{_ratio(summ['loss_ratio'])})")
+    console.print(f"final bound {_bound(summ['final_macs_per_cycle'])} MACs/cycle = "
+                  f"{100 * summ['final_utilization']:.2f}% of the {report.pes:,} PEs; {where}")
+
+
+def plot_waterfall(report: EyexamReport, path: Path) -> None:
+    """A waterfall of the seven bounds (log scale): each step's kept bound and, above
+    it, what the step lost. PNG or SVG by the file's suffix."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:  # pragma: no cover - the plot extra is installed in CI
+        raise SpecError("--plot needs matplotlib", key="--plot",
+                        fix="pip install 'loopscape[plot]'") from e
+    bounds = list(report.bounds)
+    floor = max(min(bounds) / 4, 1e-3)
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    xs = range(1, len(bounds) + 1)
+    ax.bar(xs, [b - floor for b in bounds], bottom=floor, color="#4C72B0", label="bound kept")
+    prev = [bounds[0]] + bounds[:-1]
+    ax.bar(xs, [p - b for p, b in zip(prev, bounds)], bottom=bounds, color="#DD8452",
+           alpha=0.6, label="lost at this step")
+    for x, b, p in zip(xs, bounds, prev):
+        label = _bound(b) + (f"\n(x{_ratio(p / b)})" if p > b * (1 + 1e-12) else "")
+        ax.text(x, p * 1.15, label, ha="center", va="bottom", fontsize=8)
+    ax.axhline(report.pes, color="grey", linestyle="--", linewidth=1,
+               label=f"{report.pes:,} PEs")
+    ax.set_yscale("log")
+    ax.set_ylim(floor, bounds[0] * 30)
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels([f"{s.step}\n" + s.name.replace(" and ", "\nand ").replace(
+        " bandwidth", "\nbandwidth").replace(" dimensions", "\ndimensions").replace(
+        " capacity", "\ncapacity") for s in report.steps], fontsize=8)
+    ax.set_ylabel("upper bound (MACs per cycle)")
+    ax.set_title(f"Eyexam: {report.workload} on {report.arch}")
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, format=path.suffix[1:].lower())
+    plt.close(fig)
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, metavar="ARCH LAYER [MAPPING]")
+@click.option("--constraints", "constraints_file",
+              help="Constraints YAML file or preset (e.g. eyeriss_like_constraints).")
+@click.option("--from-timeloop", "from_timeloop", is_flag=True,
+              help="Read problem, architecture, constraints (and a mapping, if any) from "
+                   "Timeloop YAML files.")
+@click.option("--json", "as_json", is_flag=True, help="Print the seven steps as JSON.")
+@click.option("--plot", "plot_file", default=None,
+              help="Draw a waterfall of the seven bounds to FILE (.png or .svg).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the search used when no mapping is given.")
+@click.option("--budget", type=int, default=20000, show_default=True,
+              help="Legal mappings that search scores.")
+def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop: bool,
+           as_json: bool, plot_file: str | None, seed: int, budget: int) -> None:
+    """Explain a mapping's performance as seven tightening bounds on MACs per cycle.
+
+    ARCH and LAYER are preset names or YAML files; MAPPING is a YAML file or preset.
+    Without MAPPING, a quick seeded search picks the lowest-cycles mapping.
+    """
+    plot_path = None
+    if plot_file is not None:
+        plot_path = Path(plot_file)
+        if plot_path.suffix.lower() not in PLOT_SUFFIXES:
+            raise SpecError(f"cannot tell the image format of {plot_file!r}", key="--plot",
+                            fix="end the file name with .png or .svg")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError as e:
+            raise SpecError("--plot needs matplotlib", key="--plot",
+                            fix="pip install 'loopscape[plot]'") from e
+    if budget < 1:
+        raise SpecError(f"--budget must be positive, got {budget}", key="--budget")
+    workload, arch, mapping, constraints, source = load_eyexam_inputs(
+        inputs, from_timeloop, constraints_file)
+    note = None
+    if mapping is None:
+        mapping, note = searched_mapping(workload, arch, constraints, budget, seed)
+    try:
+        report = run_eyexam(workload, arch, mapping, constraints)
+    except MappingError as e:
+        raise SpecError(str(e), source=source,
+                        key=f"mapping.{e.level}" if e.level else "mapping") from e
+    if plot_path is not None:
+        plot_waterfall(report, plot_path)
+    if as_json:
+        if note:
+            err_console.print(note, highlight=False, markup=False)
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    render(report)
+    if note:
+        console.print(note, markup=False)
+        for line in mapping_lines(mapping):
+            console.print(line, markup=False)
+    else:
+        console.print(f"mapping: {source}", markup=False)
+    if plot_path is not None:
+        console.print(f"wrote {plot_path}", markup=False)
