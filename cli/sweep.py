@@ -57,6 +57,12 @@ def _best_text(lf: LayerFront) -> str:
             f"{100 * p['utilization']:.0f}% of PEs [{how}]")
 
 
+def _exam_text(summary: dict) -> str:
+    if summary["step"] is None:
+        return "-"
+    return f"{summary['step']} {summary['name']} x{summary['loss_ratio']:.3g}"
+
+
 def render(result: SweepResult) -> None:
     wide_when_piped()
     s = result.summary
@@ -65,8 +71,10 @@ def render(result: SweepResult) -> None:
                         f"{s['select']} ({s['unique_shapes']} unique shapes, "
                         f"{run['searched']} searched, {run['resumed']} resumed, "
                         f"{run['seconds']:.1f} s)")
-    for col in ("#", "layer", "x", "MACs", "energy_uj", "cycles", "utilization", "pJ/MAC"):
-        table.add_column(col, justify="left" if col == "layer" else "right")
+    for col in ("#", "layer", "x", "MACs", "energy_uj", "cycles", "utilization", "pJ/MAC",
+                "most lost (Eyexam)"):
+        table.add_column(col, justify="left" if col in ("layer", "most lost (Eyexam)")
+                         else "right")
     seen: dict[str, int] = {}
     rows = []
     for e in s["layers"]:
@@ -78,11 +86,12 @@ def render(result: SweepResult) -> None:
     for index, name, count, e in rows:
         table.add_row(str(index), name, str(count), f"{e['macs']:,}",
                       f"{e['energy_pj'] / 1e6:,.1f}", f"{e['cycles']:,}",
-                      f"{100 * e['utilization']:.1f}%", f"{e['energy_pj'] / e['macs']:.2f}")
+                      f"{100 * e['utilization']:.1f}%", f"{e['energy_pj'] / e['macs']:.2f}",
+                      _exam_text(e["eyexam"]))
     table.add_section()
     table.add_row("", "network (every layer)", str(len(s["layers"])), f"{s['macs']:,}",
                   f"{s['energy_pj'] / 1e6:,.1f}", f"{s['cycles']:,}",
-                  f"{100 * s['utilization']:.1f}%", f"{s['energy_pj'] / s['macs']:.2f}")
+                  f"{100 * s['utilization']:.1f}%", f"{s['energy_pj'] / s['macs']:.2f}", "")
     console.print(table)
     console.print(f"network: {s['energy_pj'] / 1e9:.4f} mJ, {s['cycles'] / 1e6:.3f} M cycles, "
                   f"EDP {s['edp_j_cycles']:.4g} J*cycle, {s['macs'] / 1e9:.3f} G MACs")

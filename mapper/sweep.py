@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
+from loopscape.costmodels.eyexam import eyexam
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.constraints import Constraints, restrict_constraints
 from loopscape.spaces.errors import SpecError
@@ -247,7 +248,8 @@ def sweep(layers: Sequence[ZooLayer], arch: Architecture,
         if progress is not None:
             progress(len(fronts), total, lf)
 
-    summary = _summarize(network, layers, groups, fronts, arch, constraints, settings, rule)
+    summary = _summarize(network, layers, groups, fronts, arch, constraints, per_layer,
+                         settings, rule)
     summary["run"] = {"seconds": time.perf_counter() - start,
                       "searched": sum(not f.resumed for f in fronts.values()),
                       "resumed": sum(f.resumed for f in fronts.values()),
@@ -266,12 +268,14 @@ def _breakdown(metrics: dict, arch: Architecture) -> dict[str, float]:
 
 
 def _summarize(network: str, layers: Sequence[ZooLayer], groups: dict, fronts: dict,
-               arch: Architecture, constraints: Constraints | None,
+               arch: Architecture, constraints: Constraints | None, per_layer: dict,
                settings: SweepSettings, rule: SelectRule) -> dict:
     keys = list(groups)
     metrics = [[p["metrics"] for p in fronts[k].data["front"]] for k in keys]
     counts = [len(groups[k][1]) for k in keys]
     chosen = dict(zip(keys, select_points(metrics, rule, counts)))
+    exams = {k: eyexam(fronts[k].workload, arch, fronts[k].mappings[chosen[k]],
+                       per_layer[k]).summary() for k in keys}
     entries = []
     totals = {"energy_pj": 0.0, "cycles": 0, "macs": 0}
     breakdown: dict[str, float] = {}
@@ -287,6 +291,7 @@ def _summarize(network: str, layers: Sequence[ZooLayer], groups: dict, fronts: d
             "edp_j_cycles": m["edp_j_cycles"], "utilization": m["utilization"],
             "energy_breakdown_pj": parts,
             "mapping": dump_mapping(fronts[key].mappings[k])["mapping"],
+            "eyexam": exams[key],
         })
         totals["energy_pj"] += m["energy_pj"]
         totals["cycles"] += m["cycles"]

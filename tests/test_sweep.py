@@ -87,6 +87,10 @@ def test_summary_layers_totals_and_mappings(reference, eyeriss):
         ev = evaluate(layer.workload, arch, m)
         assert ev.energy_pj == pytest.approx(e["energy_pj"], rel=1e-12)
         assert ev.cycles == e["cycles"]
+        # Eyexam's last step is the model's cycles: its bound over the PEs is the
+        # layer's utilization; a layer with idle PEs names a losing step
+        assert e["eyexam"]["final_utilization"] == pytest.approx(e["utilization"], rel=1e-12)
+        assert (e["eyexam"]["step"] is None) == (e["utilization"] == pytest.approx(1.0))
     for part in ("DRAM", "shared_glb", arch.compute.name):
         assert s["energy_breakdown_pj"][part] == pytest.approx(
             sum(e["energy_breakdown_pj"][part] for e in s["layers"]))
