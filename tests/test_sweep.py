@@ -292,3 +292,23 @@ def test_sigkill_loses_only_layers_in_flight(tmp_path):
     subprocess.run(cmd[:-2] + [str(whole), "--json"], capture_output=True, check=True,
                    timeout=300)
     assert _stable(resumed) == _stable(json.loads((whole / "summary.json").read_text()))
+
+
+def test_cli_scheduler_address(tmp_path):
+    """--scheduler connects to a running cluster (here an in-process one) by address."""
+    distributed = pytest.importorskip("distributed")
+    model = tmp_path / "tiny.onnx"
+    _onnx_net(model)
+    args = ["sweep", str(model), "--arch", "eyeriss_like", "--constraints",
+            "eyeriss_like_constraints", "--budget", "1000", "--json"]
+    runner = CliRunner()
+    local = runner.invoke(cli, args + ["--out", str(tmp_path / "local")])
+    assert local.exit_code == 0, local.output
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        r = runner.invoke(cli, args + ["--out", str(tmp_path / "remote"), "--scheduler",
+                                       cluster.scheduler_address])
+    assert r.exit_code == 0, r.output
+    remote = json.loads((tmp_path / "remote" / "summary.json").read_text())
+    assert remote["run"]["backend"] == "dask"
+    assert _stable(remote) == _stable(json.loads((tmp_path / "local" / "summary.json").read_text()))
