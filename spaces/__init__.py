@@ -16,5 +16,5 @@ __all__ = [
     "Architecture", "ComputeLevel", "LevelMapping", "Loop", "LoopscapeError", "Mapping",
     "MappingError", "SpecError", "StorageLevel", "Tensor", "Workload", "batched_matmul",
     "check_mapping", "conv2d", "depthwise_conv2d", "einsum", "fully_connected", "gemm",
-    "mapping_problems", "tile_box", "tile_words",
+    "mapping_problems", "restrict_constraints", "tile_box", "tile_words",
 ]

@@ -472,7 +472,7 @@ class BatchSampler:
     def _build(self, entry: np.ndarray, rows: list[np.ndarray], bits: np.ndarray | None,
                g: np.random.Generator, with_ids: bool) -> tuple[np.ndarray | None, MappingBatch]:
         """Arrays of the accepted rows (loop orders drawn here) and their ids."""
-        L, D, T = self.L, self.D, self.T
+        L, D = self.L, self.D
         n = len(entry)
         temporal = np.ones((L, D, n), dtype=np.int32)
         sx = np.ones((L, D, n), dtype=np.int32)

@@ -359,7 +359,7 @@ def _check_level(c: Constraints, lc: LevelConstraints, workload: Workload,
                        f"{refs} must all go on {axis} ({where}"
                        f"{' = ' + _names_list(names) if names is not None else ''}) and "
                        f"multiply to {prod}, but the {axis} fanout of {lc.target} is {fan}",
-                       fix=f"lower these factors or allow some of them on the other axis")
+                       fix="lower these factors or allow some of them on the other axis")
 
 
 def _allowed_axes(lc: LevelConstraints | None, d: str, fx: int, fy: int) -> list[tuple[str, int]]:

@@ -13,7 +13,7 @@ from loopscape.costmodels import evaluate
 from loopscape.costmodels.batched import BatchEvaluator
 from loopscape.mapper import search
 from loopscape.mapper.strategy import Proposal, Strategy, make_strategy, register_strategy
-from loopscape.spaces import Architecture, ComputeLevel, SpecError, StorageLevel, einsum
+from loopscape.spaces import SpecError, einsum
 from loopscape.spaces.encoding import encode
 from loopscape.spaces.io import load_timeloop
 from loopscape.spaces.mapspace import Mapspace
