@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from loopscape.spaces.arch import Architecture, StorageLevel
-from loopscape.spaces.constraints import (NO_CONSTRAINTS, Constraints, FactorRule,
+from loopscape.spaces.constraints import (NO_CONSTRAINTS, Constraints, FactorRule, allowed_axes,
                                           capacity_floor_check, validate_constraints)
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapping import Mapping
 from loopscape.spaces.mapspace import Mapspace
 from loopscape.spaces.workload import Workload
+from loopscape.spaces.factors import divisors as _divisors
 
 from .evaluate import Evaluation, evaluate
 
@@ -110,21 +111,8 @@ class _Slot:
     uncapped: tuple[int, ...]  # spatial factors allowed when the fanout size is ignored
 
 
-def _divisors(n: int) -> list[int]:
-    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]))
 
 
-def _axes(arch: Architecture, c: Constraints, i: int, dim: str) -> list[tuple[str, int]]:
-    """The mesh axes (with fanout > 1) of level ``i`` on which ``dim`` may be spatial."""
-    fx, fy = arch.fanout(i)
-    lc = c.level(arch.levels[i].name)
-    out = []
-    if fx > 1 and (lc is None or lc.spatial_x is None or dim in lc.spatial_x):
-        out.append(("X", fx))
-    if fy > 1 and (lc is None or lc.spatial_y is None or dim in lc.spatial_y):
-        out.append(("Y", fy))
-    return out
 
 
 def _temporal_rule(c: Constraints, level: str, dim: str) -> FactorRule | None:
@@ -152,7 +140,7 @@ def _slots(workload: Workload, arch: Architecture, c: Constraints, dim: str) -> 
         lc = c.level(lvl.name)
         rule = lc.spatial_rule(dim) if lc else None
         allowed = [f for f in divs if rule is None or rule.allows(f, bound)]
-        axes = _axes(arch, c, i, dim)
+        axes = allowed_axes(c.level(arch.levels[i].name), dim, *arch.fanout(i))
         opts = [(1, "")] if 1 in allowed else []
         for axis, size in axes:
             opts += [(f, axis) for f in allowed if 1 < f <= size]

@@ -37,6 +37,7 @@ import numpy as np
 from loopscape.spaces.encoding import MappingBatch
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapspace import Mapspace
+from loopscape.spaces.factors import divisors as _divisors
 
 from .strategy import Proposal, SearchContext, Strategy, register_strategy
 
@@ -945,9 +946,6 @@ def _nondominated_fast(v: np.ndarray) -> np.ndarray:
     return _nondominated(v)
 
 
-def _divisors(n: int) -> list[int]:
-    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]))
 
 
 _PERMS: dict[int, np.ndarray] = {}

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .errors import SpecError
+from .factors import divisors as _divisors
 
 if TYPE_CHECKING:  # pragma: no cover
     from .arch import Architecture
@@ -126,9 +127,6 @@ def _level_path(target: str) -> str:
     return f"{ROOT}.levels.{target}"
 
 
-def _divisors(n: int) -> list[int]:
-    small = [d for d in range(1, _math.isqrt(n) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]))
 
 
 def _err(c: Constraints, key: str, message: str, fix: str | None = None) -> SpecError:
@@ -337,7 +335,7 @@ def _check_level(c: Constraints, lc: LevelConstraints, workload: Workload,
                        f"{ref} but level {lc.target} has no spatial fanout (the level below "
                        f"it has as many instances)",
                        fix="put spatial rules on a level whose child has more instances")
-        axes = _allowed_axes(lc, d, fx, fy)
+        axes = allowed_axes(lc, d, fx, fy)
         cap = max((f for _, f in axes), default=1)
         if need > cap:
             fix = (f"allow {d} in spatial_x or spatial_y, or remove the rule" if not axes
@@ -348,7 +346,7 @@ def _check_level(c: Constraints, lc: LevelConstraints, workload: Workload,
     for axis, fan, names in (("X", fx, lc.spatial_x), ("Y", fy, lc.spatial_y)):
         forced = []
         for d, rule in lc.spatial:
-            axes = [a for a, _ in _allowed_axes(lc, d, fx, fy)]
+            axes = [a for a, _ in allowed_axes(lc, d, fx, fy)]
             if axes == [axis] and _required(rule, shape[d]) > 1:
                 forced.append((d, rule))
         prod = _math.prod(_required(r, shape[d]) for d, r in forced)
@@ -362,7 +360,7 @@ def _check_level(c: Constraints, lc: LevelConstraints, workload: Workload,
                        fix="lower these factors or allow some of them on the other axis")
 
 
-def _allowed_axes(lc: LevelConstraints | None, d: str, fx: int, fy: int) -> list[tuple[str, int]]:
+def allowed_axes(lc: LevelConstraints | None, d: str, fx: int, fy: int) -> list[tuple[str, int]]:
     """The mesh axes (with fanout > 1) on which dimension ``d`` may be spatial."""
     out = []
     if fx > 1 and (lc is None or lc.spatial_x is None or d in lc.spatial_x):
@@ -374,7 +372,7 @@ def _allowed_axes(lc: LevelConstraints | None, d: str, fx: int, fy: int) -> list
 
 def _axes_phrase(lc: LevelConstraints, d: str, fx: int, fy: int) -> str:
     p = _level_path(lc.target)
-    axes = _allowed_axes(lc, d, fx, fy)
+    axes = allowed_axes(lc, d, fx, fy)
     lists = []
     if lc.spatial_x is not None:
         lists.append(f"{p}.spatial_x = {_names_list(lc.spatial_x)}")
@@ -434,7 +432,7 @@ def _dim_slots(c: Constraints, workload: Workload, arch: Architecture, d: str) -
             continue
         rule = lc.spatial_rule(d) if lc else None
         refs = [rule_ref(f"{p}.spatial.{d}", rule)] if rule is not None else []
-        axes = _allowed_axes(lc, d, fx, fy)
+        axes = allowed_axes(lc, d, fx, fy)
         cap = max((f for _, f in axes), default=1)
         by_rule = [f for f in divs if rule is None or rule.allows(f, bound)]
         cap_refs = []
@@ -562,7 +560,7 @@ def _check_utilization(c: Constraints, workload: Workload, arch: Architecture) -
         for d in workload.dims:
             opts = feasible.get((d, i), [1])
             whole *= max(opts)
-            for axis, fan in _allowed_axes(lc, d, fx, fy):
+            for axis, fan in allowed_axes(lc, d, fx, fy):
                 caps[axis] *= max([f for f in opts if f <= fan], default=1)
         ub = min(fx * fy, min(caps["X"], fx) * min(caps["Y"], fy), whole)
         level_best *= ub

@@ -45,6 +45,7 @@ from .encoding import MappingBatch
 from .errors import SpecError
 from .mapping import LevelMapping, Loop, Mapping, mapping_problems
 from .workload import Workload
+from .factors import divisors as _divisors
 
 if TYPE_CHECKING:  # pragma: no cover
     from .batch_sampling import BatchSampler
@@ -52,9 +53,6 @@ if TYPE_CHECKING:  # pragma: no cover
 _FREE = FactorRule()
 
 
-def _divisors(n: int) -> list[int]:
-    small = [d for d in range(1, int(math.isqrt(n)) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]))
 
 
 @dataclass(frozen=True)
