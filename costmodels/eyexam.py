@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from loopscape.spaces.arch import Architecture, StorageLevel
-from loopscape.spaces.constraints import (NO_CONSTRAINTS, Constraints, FactorRule, allowed_axes,
+from loopscape.spaces.constraints import (NO_CONSTRAINTS, Constraints, allowed_axes,
                                           capacity_floor_check, validate_constraints)
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapping import Mapping
@@ -111,18 +111,6 @@ class _Slot:
     uncapped: tuple[int, ...]  # spatial factors allowed when the fanout size is ignored
 
 
-
-
-
-
-def _temporal_rule(c: Constraints, level: str, dim: str) -> FactorRule | None:
-    lc = c.level(level)
-    rule = lc.temporal_rule(dim) if lc else None
-    if rule is None and (c.default_min_factor is not None or c.default_max_factor is not None):
-        rule = FactorRule(min=c.default_min_factor, max=c.default_max_factor)
-    return rule
-
-
 def _slots(workload: Workload, arch: Architecture, c: Constraints, dim: str) -> list[_Slot]:
     """Each level's temporal slot (none for a dummy level under a parent without
     fanout: its loops are the parent's innermost) and, where it fans out, its spatial
@@ -132,7 +120,7 @@ def _slots(workload: Workload, arch: Architecture, c: Constraints, dim: str) -> 
     out = []
     for i, lvl in enumerate(arch.levels):
         if not (lvl.dummy and i > 0 and arch.fanout(i - 1) == (1, 1)):
-            rule = _temporal_rule(c, lvl.name, dim)
+            rule = c.temporal_rule(lvl.name, dim)
             fs = tuple(f for f in divs if rule is None or rule.allows(f, bound))
             out.append(_Slot(i, False, tuple((f, "") for f in fs), fs))
         if arch.fanout(i) == (1, 1):

@@ -946,8 +946,6 @@ def _nondominated_fast(v: np.ndarray) -> np.ndarray:
     return _nondominated(v)
 
 
-
-
 _PERMS: dict[int, np.ndarray] = {}
 
 

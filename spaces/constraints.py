@@ -86,6 +86,16 @@ class Constraints:
                 return lc
         return None
 
+    def temporal_rule(self, level: str, dim: str) -> FactorRule | None:
+        """The rule on ``dim``'s temporal factor at ``level``: the level's own, else the
+        default min/max factors, else None (free)."""
+        lc = self.level(level)
+        rule = lc.temporal_rule(dim) if lc is not None else None
+        if rule is None and (self.default_min_factor is not None
+                             or self.default_max_factor is not None):
+            rule = FactorRule(min=self.default_min_factor, max=self.default_max_factor)
+        return rule
+
 
 NO_CONSTRAINTS = Constraints()
 
@@ -125,8 +135,6 @@ def rule_ref(path: str, rule: FactorRule) -> str:
 
 def _level_path(target: str) -> str:
     return f"{ROOT}.levels.{target}"
-
-
 
 
 def _err(c: Constraints, key: str, message: str, fix: str | None = None) -> SpecError:
@@ -415,12 +423,11 @@ def _dim_slots(c: Constraints, workload: Workload, arch: Architecture, d: str) -
     for i, lvl in enumerate(arch.levels):
         lc = c.level(lvl.name)
         p = _level_path(lvl.name)
-        rule = lc.temporal_rule(d) if lc else None
+        rule = c.temporal_rule(lvl.name, d)
         refs: list[str] = []
-        if rule is not None:
+        if lc is not None and lc.temporal_rule(d) is not None:
             refs.append(rule_ref(f"{p}.temporal.{d}", rule))
-        elif c.default_min_factor is not None or c.default_max_factor is not None:
-            rule = FactorRule(min=c.default_min_factor, max=c.default_max_factor)
+        elif rule is not None:
             if c.default_min_factor is not None:
                 refs.append(f"{ROOT}.default_min_factor = {c.default_min_factor}")
             if c.default_max_factor is not None:

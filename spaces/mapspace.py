@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 import numpy as np
 
 from .arch import Architecture
-from .constraints import NO_CONSTRAINTS, Constraints, FactorRule
+from .constraints import NO_CONSTRAINTS, Constraints, FactorRule, allowed_axes
 from .encoding import MappingBatch
 from .errors import SpecError
 from .mapping import LevelMapping, Loop, Mapping, mapping_problems
@@ -51,8 +51,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .batch_sampling import BatchSampler
 
 _FREE = FactorRule()
-
-
 
 
 @dataclass(frozen=True)
@@ -225,25 +223,15 @@ class Mapspace:
         capacity_floor_check(self.workload, self.arch, self.constraints)
 
     def _rule(self, level: int, dim: str, kind: str) -> FactorRule:
-        lc = self.constraints.level(self.arch.levels[level].name)
-        rule = None
-        if lc is not None:
-            rule = lc.temporal_rule(dim) if kind == "T" else lc.spatial_rule(dim)
-        if rule is None and kind == "T" and (self.constraints.default_max_factor is not None
-                                             or self.constraints.default_min_factor is not None):
-            rule = FactorRule(min=self.constraints.default_min_factor,
-                              max=self.constraints.default_max_factor)
-        return rule or _FREE
+        name = self.arch.levels[level].name
+        if kind == "T":
+            return self.constraints.temporal_rule(name, dim) or _FREE
+        lc = self.constraints.level(name)
+        return (lc.spatial_rule(dim) if lc is not None else None) or _FREE
 
     def _axes(self, level: int, dim: str) -> list[str]:
-        fx, fy = self._fanout[level]
         lc = self.constraints.level(self.arch.levels[level].name)
-        out = []
-        if fx > 1 and (lc is None or lc.spatial_x is None or dim in lc.spatial_x):
-            out.append("X")
-        if fy > 1 and (lc is None or lc.spatial_y is None or dim in lc.spatial_y):
-            out.append("Y")
-        return out
+        return [axis for axis, _ in allowed_axes(lc, dim, *self._fanout[level])]
 
     def _dim_space(self, dim: str) -> _DimSpace:
         bound = self.workload.bound(dim)

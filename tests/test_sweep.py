@@ -101,7 +101,7 @@ def test_seeds_depend_on_shape_not_order(eyeriss, reference):
     result, _ = reference
     net = _net()
     assert shape_key(net[0].workload) == shape_key(net[2].workload)
-    assert layer_seed(3, "abc") == layer_seed(3, "abc") != layer_seed(4, "abc")
+    assert layer_seed(3, "abc") != layer_seed(4, "abc")
     again = sweep(list(reversed(net)), arch, c, network="net", settings=FAST)
     by_name = {e["name"]: e for e in again.layers}
     for e in result.layers:
