@@ -7,7 +7,7 @@ import json
 import click
 from rich.table import Table
 
-from loopscape.mapper.zoo import network, network_info, networks, total_macs, unique_shapes
+from loopscape.spaces.workloads.zoo import network, network_info, networks, total_macs, unique_shapes
 from loopscape.spaces.workload import Workload
 
 from .console import console, wide_when_piped

@@ -37,7 +37,7 @@ from .objectives import parse_objectives
 from .result_dir import FRONT_FILE, read_result_dir, write_json_atomic, write_result_dir
 from .search import SearchResult, search
 from .selection import SelectRule, parse_select, select_points
-from .zoo import ZooLayer
+from loopscape.spaces.workloads.zoo import ZooLayer
 
 SPEC_FILE = "sweep.json"
 SUMMARY_FILE = "summary.json"
@@ -320,10 +320,10 @@ def _summarize(network: str, layers: Sequence[ZooLayer], groups: dict, fronts: d
 def network_layers(source: str) -> tuple[str, list[ZooLayer], list[tuple[str, str]]]:
     """A zoo network name or an ONNX file: (network name, layers, unsupported nodes)."""
     if source.lower().endswith(".onnx") or Path(source).is_file():
-        from .onnx import load_onnx
+        from loopscape.spaces.workloads.onnx import load_onnx
         imported = load_onnx(source)
         return Path(source).stem, list(imported.layers), list(imported.unsupported)
-    from .zoo import network, network_info
+    from loopscape.spaces.workloads.zoo import network, network_info
     info = network_info(source)
     return info.name, network(info.name), []
 

@@ -6,7 +6,7 @@ onnx = pytest.importorskip("onnx", reason="onnx is an optional extra: "
                            "pip install 'loopscape[onnx]' to run the ONNX import tests")
 from onnx import TensorProto, helper  # noqa: E402
 
-from loopscape.mapper.onnx import OnnxImport, load_onnx  # noqa: E402
+from loopscape.spaces.workloads.onnx import OnnxImport, load_onnx  # noqa: E402
 from loopscape.spaces.errors import SpecError  # noqa: E402
 
 F = TensorProto.FLOAT

@@ -34,7 +34,7 @@ def _r50_summary() -> dict:
 
 def test_resnet50_sweep_mappings_still_evaluate_to_the_recorded_numbers():
     from loopscape.costmodels import evaluate
-    from loopscape.mapper.zoo import network
+    from loopscape.spaces.workloads.zoo import network
     from loopscape.spaces.io import load_mapping
     from loopscape.spaces.presets import resolve_arch
     arch = resolve_arch("eyeriss_like")

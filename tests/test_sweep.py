@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from loopscape.cli.main import cli
 from loopscape.costmodels import evaluate
 from loopscape.mapper.sweep import SweepSettings, layer_seed, shape_key, sweep
-from loopscape.mapper.zoo import ZooLayer
+from loopscape.spaces.workloads.zoo import ZooLayer
 from loopscape.spaces import restrict_constraints
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.io import load_mapping

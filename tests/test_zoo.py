@@ -2,7 +2,7 @@
 
 import pytest
 
-from loopscape.mapper.zoo import (ZooLayer, network, network_info, networks, total_macs,
+from loopscape.spaces.workloads.zoo import (ZooLayer, network, network_info, networks, total_macs,
                                   unique_shapes)
 from loopscape.spaces.errors import SpecError
 
