@@ -49,6 +49,9 @@ class SearchStats:
     rejected: int  # illegal proposals dropped by the strategies
     seconds: float
     stopped_by: str  # "evaluations", "time", "patience", "exhausted" or "stalled"
+    optimal: bool | None = None  # strategy "optimal": the front is proven exact
+    gap: float | None = None  # strategy "optimal": proven relative gap (0 when optimal)
+    certificate: dict | None = None  # strategy "optimal": rule counts, bounds
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -91,6 +94,7 @@ class _WorkerOut:
     evaluated: int
     rejected: int
     stopped_by: str
+    certificate: dict | None = None
 
 
 def _run_worker(workload: Workload, arch: Architecture, constraints: Constraints | None,
@@ -151,7 +155,8 @@ def _run_worker(workload: Workload, arch: Architecture, constraints: Constraints
         if progress is not None:
             progress(len(proposal), len(archive))
     points = [(p.values, p.item[0], p.item[1]) for p in archive.front]
-    return _WorkerOut(points, evaluated, rejected, stopped_by)
+    cert = strat.certificate() if hasattr(strat, "certificate") else None
+    return _WorkerOut(points, evaluated, rejected, stopped_by, cert)
 
 
 def _copy_row(batch: MappingBatch, r: int) -> tuple[np.ndarray, ...]:
@@ -205,9 +210,11 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
 
     maximize = maximized(objectives)
     merged = ParetoArchive(objectives, maximize=maximize)
-    for out in outs:  # worker order: deterministic
-        merged.add_batch(np.array([p[0] for p in out.points]).reshape(-1, len(objectives)),
-                         [(p[1], p[2]) for p in out.points])
+    # Equal points from several workers: the lowest mapspace id wins (then worker order).
+    pts = sorted((p for out in outs for p in out.points),
+                 key=lambda p: (p[2] is None, p[2] if p[2] is not None else 0))
+    merged.add_batch(np.array([p[0] for p in pts]).reshape(-1, len(objectives)),
+                     [(p[1], p[2]) for p in pts])
     front = []
     for p in merged.front:
         arrays, mid = p.item
@@ -218,8 +225,14 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
                                 ev.to_dict()))
     stopped = sorted({o.stopped_by for o in outs})
     name = strategy if isinstance(strategy, str) else strategy.name
+    proof: tuple = ()
+    if all(o.certificate is not None for o in outs):
+        from .optimal import merge
+        proof = merge([o.certificate for o in outs], objectives,
+                      np.array([p.values for p in merged.front]).reshape(-1, len(objectives)),
+                      maximize)
     stats = SearchStats(name, seed, jobs, sum(o.evaluated for o in outs),
-                        sum(o.rejected for o in outs), elapsed, ",".join(stopped))
+                        sum(o.rejected for o in outs), elapsed, ",".join(stopped), *proof)
     return SearchResult(workload.name, arch.name, objectives, tuple(front), stats,
                         space.sizes())
 

@@ -107,3 +107,4 @@ def make_strategy(spec: str | Strategy, **options: Any) -> Strategy:
 def _load_builtins() -> None:
     # Imported lazily: built-in strategies register themselves on import.
     from . import bayesian, exhaustive, local, random_search  # noqa: F401
+    from . import optimal  # noqa: F401  (the exact front with a certificate)

@@ -1,0 +1,6 @@
+"""The ``optimal`` strategy: the exact Pareto front with a certificate (docs/optimal.md)."""
+
+from .certificate import gap_objective, merge
+from .search import OptimalSearch
+
+__all__ = ["OptimalSearch", "gap_objective", "merge"]

@@ -1,0 +1,280 @@
+"""``optimal``: branch and bound over tilings, every surviving order and keep choice
+evaluated; the exact Pareto front with a certificate, or a proven gap when stopped.
+
+Depth-first over dimensions in id order (dimension 0 is the most significant digit of
+a tiling's id), so leaves are proposed in increasing mapspace id and equal objective
+vectors keep the lowest id. Rules and their arguments: docs/optimal.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from functools import lru_cache
+
+import numpy as np
+
+from loopscape.spaces.encoding import MappingBatch
+
+from ..pareto import nondominated_mask
+from ..strategy import Proposal, SearchContext, Strategy, register_strategy
+from .bounds import Bounder
+from .orders import OrderTables, combo_count, materialize
+from .structure import structure
+
+RULES = ("subtree_bound", "tiling_bound")
+ILLEGAL = ("fanout", "pe_utilization", "capacity")
+
+
+@register_strategy
+class OptimalSearch(Strategy):
+    """Exact front by branch and bound (docs/optimal.md)."""
+
+    name = "optimal"
+
+    def __init__(self, warm_start: int = 8192, block: int = 4096):
+        self.warm_start = warm_start
+        self.block = block
+
+    # -- setup ---------------------------------------------------------------------------
+    def setup(self, ctx: SearchContext) -> None:
+        super().setup(ctx)
+        space = ctx.space
+        self.wl, self.arch = space.workload, space.arch
+        self.st = structure(space)
+        self.bd = Bounder(self.wl, self.arch, self.st)
+        self.orders = OrderTables(self.wl, self.arch, self.st)
+        self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
+        self.D = len(self.st.dims)
+        self.sizes = self.st.dim_sizes
+        self.P, self.B = self.st.permutation_size, self.st.bypass_size
+        self.need_pes = space.constraints.min_pe_utilization * self.arch.compute.instances
+        self.removed = {r: 0 for r in RULES}
+        self.illegal = {r: 0 for r in ILLEGAL}
+        self.evaluated = 0
+        self.incumbent = np.empty((0, len(ctx.objectives)))  # internal orientation
+        self.told = np.empty((0, len(ctx.objectives)))
+        self.count = lru_cache(maxsize=None)(self._count)
+        self.sig = [self._signatures(di) for di in range(self.D)]
+        root = (0, (), np.ones(self.bd.n_pos), np.ones(self.bd.n_neg),
+                np.ones((2, len(self.arch.levels)), dtype=np.int64), 0,
+                (0,) * len(self.arch.levels))
+        self.stack = [root + (self._lb_vec(*self.bd.bound(
+            *(x[None] for x in self.bd.relaxed(0))))[0],)]
+        self.pending: deque = deque()  # tilings awaiting their leaves
+        self.cursor = None  # (tiling record, next row)
+        self.done = False
+        if self.warm_start:
+            self._warm(space)
+
+    def _warm(self, space) -> None:
+        """Seed the pruning incumbent with a short run of ``local`` (its points only prune:
+        the result front holds what this strategy itself proposes)."""
+        from loopscape.costmodels.batched import BatchEvaluator
+        from ..local import LocalSearch
+        from ..objectives import objective_values
+        loc = LocalSearch()
+        loc.setup(SearchContext(space, self.ctx.objectives, self.ctx.maximize, self.ctx.seed))
+        ev = BatchEvaluator(self.wl, self.arch)
+        done = 0
+        while done < self.warm_start:
+            prop = loc.ask(min(2048, self.warm_start - done))
+            if prop is None:
+                break
+            if len(prop) == 0:
+                continue
+            vals = objective_values(self.ctx.objectives, ev(prop.batch), self.arch)
+            loc.tell(prop, vals)
+            self._add_incumbent(vals * self.signs)
+            done += len(prop)
+
+    def _add_incumbent(self, x: np.ndarray) -> None:
+        allx = np.vstack([self.incumbent, x])
+        self.incumbent = allx[nondominated_mask(allx)]
+
+    # -- bounds as objective vectors -----------------------------------------------------
+    def _lb_vec(self, energy: np.ndarray, cycles: np.ndarray) -> np.ndarray:
+        """Lower bounds of every objective (internal orientation: all minimized)."""
+        out = np.zeros((len(energy), len(self.ctx.objectives)))
+        for j, o in enumerate(self.ctx.objectives):
+            if o == "energy_pj":
+                out[:, j] = energy
+            elif o == "cycles":
+                out[:, j] = cycles
+            elif o == "edp":
+                out[:, j] = energy * 1e-12 * cycles * (1 - 1e-9)
+            elif o == "utilization":
+                out[:, j] = -self.wl.macs / (self.arch.compute.instances * cycles)
+            else:  # objectives without a proven bound: no pruning power (still exact)
+                out[:, j] = -np.inf if self.signs[j] < 0 else 0.0
+        return out
+
+    def _dominated(self, lb: np.ndarray) -> np.ndarray:
+        """Rows of ``lb`` strictly dominated by an incumbent point (rules B*: no mapping
+        of those sets can enter the front, not even as a tie)."""
+        if len(self.incumbent) == 0 or len(lb) == 0:
+            return np.zeros(len(lb), dtype=bool)
+        inc = self.incumbent[None, :, :]
+        x = lb[:, None, :]
+        return ((inc <= x).all(axis=2) & (inc < x).any(axis=2)).any(axis=1)
+
+    # -- counting ------------------------------------------------------------------------
+    def _signatures(self, di: int) -> dict[tuple[int, ...], int]:
+        nu = self.bd.dims[di].nonunit.astype(np.int64)
+        keys, counts = np.unique(nu, axis=0, return_counts=True)
+        return {tuple(int(v) for v in k): int(c) for k, c in zip(keys, counts)}
+
+    def _count(self, depth: int, state: tuple[int, ...]) -> int:
+        """Canonical mappings in a subtree: every completion of the dimensions from
+        ``depth`` on, with ``state`` non-unit free loops per level so far."""
+        if depth == self.D:
+            return math.prod(math.factorial(s) for s in state) * self.B
+        return sum(c * self.count(depth + 1, tuple(a + b for a, b in zip(state, k)))
+                   for k, c in self.sig[depth].items())
+
+    # -- the walk ------------------------------------------------------------------------
+    def _expand(self) -> None:
+        depth, rows, pos, neg, sp, fi, state, _ = self.stack.pop()
+        bd, st = self.bd, self.st
+        remaining = math.prod(self.sizes[depth:])
+        if remaining <= self.block:
+            self._block(depth, rows, pos, neg, sp, fi)
+            return
+        f = bd.dims[depth]
+        cpos = pos[None] * f.pos
+        cneg = neg[None] * f.neg
+        csp = np.stack([sp[0][None] * f.sx, sp[1][None] * f.sy], axis=1)  # [R, 2, L]
+        fx = np.array([bd.fanout[i][0] for i in range(bd.L)])
+        fy = np.array([bd.fanout[i][1] for i in range(bd.L)])
+        alive = (csp[:, 0] <= fx).all(axis=1) & (csp[:, 1] <= fy).all(axis=1)
+        rp, rn = bd.relaxed(depth + 1)
+        lb = self._lb_vec(*bd.bound(cpos * rp, cneg * rn))
+        pruned = alive & self._dominated(lb)
+        child_fi = fi * self.sizes[depth]
+        nu = f.nonunit.astype(np.int64)
+        new = []
+        for r in range(len(f.pos)):
+            if depth == 0 and r % self.ctx.workers != self.ctx.worker:
+                continue
+            cstate = tuple(a + b for a, b in zip(state, nu[r]))
+            if not alive[r] or pruned[r]:
+                n = self.count(depth + 1, cstate)
+                if not alive[r]:
+                    self.illegal["fanout"] += n
+                else:
+                    self.removed["subtree_bound"] += n
+                continue
+            new.append((depth + 1, rows + (r,), cpos[r], cneg[r], csp[r], child_fi + r,
+                        cstate, lb[r]))
+        self.stack.extend(reversed(new))
+
+    def _block(self, depth, rows, pos, neg, sp, fi) -> None:
+        """Every completion of a prefix at once: exact bounds, legality, pruning."""
+        bd, D = self.bd, self.D
+        grid = np.indices(self.sizes[depth:]).reshape(D - depth, -1).T  # C order = id order
+        if depth == 0 and self.ctx.workers > 1:
+            grid = grid[grid[:, 0] % self.ctx.workers == self.ctx.worker]
+        N = len(grid)
+        P = np.broadcast_to(pos, (N, bd.n_pos)).copy()
+        Q = np.broadcast_to(neg, (N, bd.n_neg)).copy()
+        L = bd.L
+        temporal = np.ones((N, L, D), dtype=np.int64)
+        sx = np.ones((N, L, D), dtype=np.int64)
+        sy = np.ones((N, L, D), dtype=np.int64)
+        ext = np.ones((N, L, D), dtype=np.int64)
+        full = np.concatenate([np.broadcast_to(np.array(rows, dtype=np.int64), (N, depth)),
+                               grid], axis=1)
+        for di in range(D):
+            f = bd.dims[di]
+            r = full[:, di]
+            temporal[:, :, di], sx[:, :, di], sy[:, :, di] = f.temporal[r], f.sx[r], f.sy[r]
+            ext[:, :, di] = f.ext[r]
+            if di >= depth:
+                P *= f.pos[r]
+                Q *= f.neg[r]
+        fx = np.array([bd.fanout[i][0] for i in range(L)])
+        fy = np.array([bd.fanout[i][1] for i in range(L)])
+        nonunit = np.zeros((N, L), dtype=np.int64)
+        for di in range(D):
+            nonunit += bd.dims[di].nonunit[full[:, di]]
+        fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=object)
+        combos = np.prod(fact[nonunit], axis=1)  # Python ints
+        ok_fan = (sx.prod(axis=2) <= fx).all(axis=1) & (sy.prod(axis=2) <= fy).all(axis=1)
+        self.illegal["fanout"] += int((combos[~ok_fan]).sum()) * self.B
+        pes = (sx * sy).reshape(N, -1).prod(axis=1)
+        ok_pe = ok_fan & (pes >= self.need_pes)
+        self.illegal["pe_utilization"] += int((combos[ok_fan & ~ok_pe]).sum()) * self.B
+        keep_ok = np.zeros((N, self.B), dtype=bool)
+        if ok_pe.any():
+            keep_ok[ok_pe] = self.orders.legal_keeps(ext[ok_pe])
+        nk = keep_ok.sum(axis=1)
+        self.illegal["capacity"] += int((combos[ok_pe] * (self.B - nk[ok_pe])).sum())
+        live = ok_pe & (nk > 0)
+        lb = self._lb_vec(*bd.bound(P, Q))
+        dom = live & self._dominated(lb)
+        self.removed["tiling_bound"] += int((combos[dom] * nk[dom]).sum())
+        base = fi * math.prod(self.sizes[depth:])
+        radix = [math.prod(self.sizes[di + 1:]) for di in range(depth, D)]
+        for n in np.nonzero(live & ~dom)[0]:
+            tfi = base + sum(int(g) * w for g, w in zip(grid[n], radix))
+            self.pending.append((tfi, temporal[n], sx[n], sy[n], np.nonzero(keep_ok[n])[0],
+                                 lb[n], int(combos[n])))
+
+    # -- ask / tell ----------------------------------------------------------------------
+    def ask(self, n: int) -> Proposal | None:
+        parts, ids = [], []
+        got = 0
+        while got < n:
+            if self.cursor is None:
+                while not self.pending and self.stack:
+                    self._expand()
+                if not self.pending:
+                    break
+                rec = self.pending.popleft()
+                if self._dominated(rec[5][None])[0]:
+                    self.removed["tiling_bound"] += rec[6] * len(rec[4])
+                    continue
+                tables = self.orders.level_tables(rec[1])
+                self.cursor = [rec, tables, 0, combo_count(tables) * len(rec[4])]
+            rec, tables, start, total = self.cursor
+            stop = min(total, start + n - got)
+            t, sx, sy, rk, kp, per, by = materialize(tables, rec[1], rec[2], rec[3], rec[4],
+                                                     self.orders.keep_sets, start, stop)
+            parts.append(MappingBatch(t, sx, sy, rk, kp))
+            lp = np.zeros(stop - start, dtype=object)
+            for i, pc in enumerate(self.st.perm_count):
+                lp = lp * pc + per[i].astype(object)
+            ids.extend(int(x) for x in (rec[0] * self.P + lp) * self.B + by.astype(object))
+            got += stop - start
+            self.cursor = None if stop == total else [rec, tables, stop, total]
+        if not parts:
+            self.done = True
+            return None
+        return Proposal(MappingBatch.concat(parts), ids)
+
+    def tell(self, proposal: Proposal, values: np.ndarray) -> None:
+        x = values * self.signs
+        self.evaluated += len(x)
+        self._add_incumbent(x)
+        allx = np.vstack([self.told, x])
+        self.told = allx[nondominated_mask(allx)]
+
+    # -- the certificate -----------------------------------------------------------------
+    def certificate(self) -> dict:
+        """What was proven: rule counts and, if stopped early, the lower bound of every
+        objective (and of EDP) over the part not explored."""
+        lbs = [node[7] for node in self.stack] + [rec[5] for rec in self.pending]
+        if self.cursor is not None:
+            lbs.append(self.cursor[0][5])
+        complete = self.done and not lbs
+        objs = list(self.ctx.objectives)
+        unexplored = None
+        if lbs:
+            arr = np.array(lbs)
+            unexplored = {o: float(arr[:, j].min() * self.signs[j]) for j, o in enumerate(objs)}
+            if "energy_pj" in objs and "cycles" in objs:
+                e, c = arr[:, objs.index("energy_pj")], arr[:, objs.index("cycles")]
+                unexplored["edp"] = float((e * c * 1e-12).min())
+        return {"complete": complete, "evaluated": self.evaluated,
+                "pruned": dict(self.removed), "illegal": dict(self.illegal),
+                "rules": list(RULES), "unexplored_lower_bound": unexplored}
