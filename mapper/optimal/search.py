@@ -175,6 +175,8 @@ class OptimalSearch(Strategy):
         if depth == 0 and self.ctx.workers > 1:
             grid = grid[grid[:, 0] % self.ctx.workers == self.ctx.worker]
         N = len(grid)
+        if N == 0:  # another worker's share
+            return
         P = np.broadcast_to(pos, (N, bd.n_pos)).copy()
         Q = np.broadcast_to(neg, (N, bd.n_neg)).copy()
         L = bd.L
@@ -201,7 +203,7 @@ class OptimalSearch(Strategy):
         combos = np.prod(fact[nonunit], axis=1)  # Python ints
         ok_fan = (sx.prod(axis=2) <= fx).all(axis=1) & (sy.prod(axis=2) <= fy).all(axis=1)
         self.illegal["fanout"] += int((combos[~ok_fan]).sum()) * self.B
-        pes = (sx * sy).reshape(N, -1).prod(axis=1)
+        pes = (sx * sy).prod(axis=(1, 2))
         ok_pe = ok_fan & (pes >= self.need_pes)
         self.illegal["pe_utilization"] += int((combos[ok_fan & ~ok_pe]).sum()) * self.B
         keep_ok = np.zeros((N, self.B), dtype=bool)
