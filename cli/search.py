@@ -42,6 +42,9 @@ def render(result: SearchResult) -> None:
     console.print(table)
     console.print(f"stopped by {s.stopped_by}; {s.rejected:,} illegal proposals dropped; "
                   f"seed {s.seed}, {s.jobs} job(s)")
+    if s.optimal is not None:
+        from loopscape.mapper.optimal import describe_certificate
+        console.print(describe_certificate(s.optimal, s.gap, s.certificate))
 
 
 def _fmt(v: float) -> str:

@@ -304,7 +304,8 @@ def _summarize(network: str, layers: Sequence[ZooLayer], groups: dict, fronts: d
         st = lf.data["stats"]
         searches[key] = {"names": list(lf.names), "front_size": len(lf.data["front"]),
                          "evaluated": st["evaluated"], "seconds": st["seconds"],
-                         "stopped_by": st["stopped_by"], "resumed": lf.resumed}
+                         "stopped_by": st["stopped_by"], "resumed": lf.resumed,
+                         "optimal": st.get("optimal"), "gap": st.get("gap")}
     return {
         "network": network, "arch": arch.name,
         "constraints": None if constraints is None else constraints.source,

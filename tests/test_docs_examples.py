@@ -9,7 +9,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-@pytest.mark.parametrize("page", [DOCS / "api.md", DOCS / "mapspace.md", DOCS / "search.md",
+@pytest.mark.parametrize("page", [DOCS / "api.md", DOCS / "mapspace.md", DOCS / "search.md", DOCS / "optimal.md",
                                   DOCS / "strategies.md", DOCS / "sweep.md", README,
                                   DOCS / "eyexam.md"],
                          ids=lambda p: p.name)

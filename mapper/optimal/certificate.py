@@ -55,3 +55,20 @@ def merge(certs: list[dict], objectives: Sequence[str], front: np.ndarray,
     bound = min([best] + lows)
     out["lower_bound"] = bound
     return False, (best / bound - 1.0) if bound > 0 else math.inf, out
+
+
+def describe_certificate(optimal: bool, gap: float | None, cert: dict | None) -> str:
+    """One line for the CLI: what was proven."""
+    cert = cert or {}
+    name = cert.get("gap_objective", "objective")
+    removed = sum((cert.get("pruned") or {}).values())
+    illegal = sum((cert.get("illegal") or {}).values())
+    counts = (f"{cert.get('evaluated', 0):,} evaluated, {removed:,} removed by bounds "
+              f"({', '.join(f'{k} {v:,}' for k, v in (cert.get('pruned') or {}).items())}), "
+              f"{illegal:,} illegal")
+    if optimal:
+        return f"optimal: the front is exact (min {name} {cert.get('best'):.6g}); {counts}"
+    if gap is None:
+        return f"not optimal: stopped before any mapping was scored; {counts}"
+    return (f"not optimal: min {name} {cert.get('best'):.6g} is within {100 * gap:.3g} % of "
+            f"optimal (proven lower bound {cert.get('lower_bound'):.6g}); {counts}")
