@@ -1,18 +1,19 @@
-"""Admissible lower bounds for sets of tilings (docs/optimal.md, rules B1-B4).
+"""Admissible lower bounds for sets of tilings (docs/optimal.md, rules B1-B5).
 
 A *tiling* fixes every factor (and mesh axis) of every dimension: one row of each
 dimension's factorization list. Loop orders and keep/bypass choices are left open. For
 a set of tilings (one full tiling, or every completion of a prefix of dimensions) this
 module gives a lower bound of energy and of cycles that holds for every order and keep
-choice. Every term is a product over dimensions of a non-negative per-dimension
-feature, so a prefix is bounded by taking, for each unassigned dimension, the minimum
-of each feature over its rows (the maximum for the one subtracted term).
+choice (or, with ``keep_sets``, for every order of each given keep choice). Every term
+is a product over dimensions of a non-negative per-dimension feature, so a prefix is
+bounded by taking, for each unassigned dimension, the minimum of each feature over its
+rows (the maximum for the one subtracted term).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 
@@ -58,38 +59,41 @@ class Bounder:
         L = len(arch.levels)
         self.L = L
         tensors = workload.tensors
-        # Keeper candidates per tensor: the innermost level forced to keep it, and any
-        # level inside it with a free keep bit.
-        self.cands: list[list[int]] = []
-        for t in tensors:
-            kmin = max(i for i in range(L) if st.keep_fixed[i].get(t.name) is True)
-            self.cands.append([kmin] + [i for i in range(kmin + 1, L)
-                                        if (i, t.name) in st.keep_free])
-        # Positive columns: 0 = cycles; 1..L = cycles x instances(l); then one column per
-        # (tensor, candidate keeper): instances(k) x words served by k to the MACs.
+        self.simple = [is_simple(t) for t in tensors]
+        # Per tensor: levels forced to keep it (always level 0) and levels with a free
+        # keep bit; a keep choice's chain of keepers is the forced ones plus a subset.
+        self.forced = [[i for i in range(L) if st.keep_fixed[i].get(t.name) is True]
+                       for t in tensors]
+        self.freeb = [[i for i in range(L) if (i, t.name) in st.keep_free] for t in tensors]
+        self.chains: list[list[tuple[int, ...]]] = []
+        for ti in range(len(tensors)):
+            v = self.freeb[ti]
+            self.chains.append([tuple(sorted(set(self.forced[ti]) | set(s)))
+                                for n in range(len(v) + 1) for s in combinations(v, n)])
+        # Positive columns: 0 = cycles; 1..L = cycles x instances(l); per (tensor, level
+        # that may keep it): A = instances x words served to the MACs by that level if it
+        # is the innermost keeper, R = instances x compulsory words / |t| (simple tensors).
+        # Negative columns (outputs): Q = instances x partition / |t|.
         self.col_a: dict[tuple[int, int], int] = {}
+        self.col_r: dict[tuple[int, int], int] = {}
         self.col_q: dict[tuple[int, int], int] = {}
-        n_pos = 1 + L
-        n_neg = 0
+        n_pos, n_neg = 1 + L, 0
         for ti, t in enumerate(tensors):
-            for k in self.cands[ti]:
+            for k in sorted(set(self.forced[ti]) | set(self.freeb[ti])):
                 self.col_a[(ti, k)] = n_pos
                 n_pos += 1
+                if self.simple[ti]:
+                    self.col_r[(ti, k)] = n_pos
+                    n_pos += 1
                 if t.read_write:
                     self.col_q[(ti, k)] = n_neg
                     n_neg += 1
         self.n_pos, self.n_neg = n_pos, n_neg
-        self.simple = [is_simple(t) for t in tensors]
         # Words of the whole tensor's bounding box (holes included): partition(0).
         self.words = [t.size({d: workload.bound(d) for d in workload.dims}) for t in tensors]
         self.dims = [self._features(di) for di in range(len(st.dims))]
         self.pos_min = [f.pos.min(axis=0) for f in self.dims]
         self.neg_max = [f.neg.max(axis=0) if n_neg else np.zeros(0) for f in self.dims]
-        top = arch.levels[0]
-        # Compulsory outermost traffic of a simple tensor served through an inner keeper.
-        self.c0 = [(top.update_energy_pj if t.read_write else top.read_energy_pj)
-                   / top.block_words(t.name) * w if s else 0.0
-                   for t, w, s in zip(tensors, self.words, self.simple)]
         self.fanout = [arch.fanout(i) for i in range(L)]
 
     def _features(self, di: int) -> DimFeatures:
@@ -120,19 +124,19 @@ class Bounder:
         neg = np.empty((n, self.n_neg))
         pos[:, 0] = T
         pos[:, 1:1 + L] = T[:, None] * inst
-        for ti, t in enumerate(self.workload.tensors):
-            solo = d in solo_dims(t)
-            for k in self.cands[ti]:
-                g = below[:, k] if solo else 1.0
-                pos[:, self.col_a[(ti, k)]] = inst[:, k] * T * g
-                if t.read_write:
-                    # instances(k) x partition(k) / |t|: the copies of each output element
-                    # among the instances of k (exact for simple tensors; else instances).
-                    if self.simple[ti]:
-                        q = np.ones(n) if d in t.dims else inst[:, k]
-                    else:
-                        q = inst[:, k]
-                    neg[:, self.col_q[(ti, k)]] = q
+        for (ti, k), col in self.col_a.items():
+            t = self.workload.tensors[ti]
+            g = below[:, k] if d in solo_dims(t) else 1.0
+            pos[:, col] = inst[:, k] * T * g
+        for (ti, k), col in self.col_r.items():
+            # copies of each element among the instances of k (simple tensors)
+            pos[:, col] = 1.0 if d in self.workload.tensors[ti].dims else inst[:, k]
+        for (ti, k), col in self.col_q.items():
+            t = self.workload.tensors[ti]
+            if self.simple[ti]:
+                neg[:, col] = 1.0 if d in t.dims else inst[:, k]
+            else:
+                neg[:, col] = inst[:, k]
         ext = np.ones((n, L), dtype=np.int64)
         for i in range(L):
             for j, (lvl, _) in enumerate(st.slots):
@@ -145,31 +149,62 @@ class Bounder:
         return DimFeatures(pos, neg, sx, sy, ext, temporal, nonunit)
 
     # -- the bound formulas ------------------------------------------------------------
-    def bound(self, pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def chain_energy(self, ti: int, chain: tuple[int, ...], pos: np.ndarray,
+                     neg: np.ndarray) -> np.ndarray:
+        """Lower bound of tensor ``ti``'s access energy when exactly the levels of
+        ``chain`` keep it (rules B3-B5)."""
+        t = self.workload.tensors[ti]
+        arch = self.arch
+        k = chain[-1]
+        lvl = arch.levels[k]
+        bw = lvl.block_words(t.name)
+        served = pos[:, self.col_a[(ti, k)]]
+        if t.read_write:
+            held = self.words[ti] * neg[:, self.col_q[(ti, k)]]
+            e = (lvl.update_energy_pj / bw) * served + \
+                (lvl.read_energy_pj / bw) * np.maximum(served - held, 0.0)
+        else:
+            e = (lvl.read_energy_pj / bw) * served
+        if not self.simple[ti]:
+            return e
+        w = self.words[ti]
+        for a, c in enumerate(chain):
+            lv = arch.levels[c]
+            bw = lv.block_words(t.name)
+            per_word = 0.0
+            if a > 0 and not t.read_write:
+                per_word += lv.fill_energy_pj / bw  # fills of a read-only tensor
+            if a < len(chain) - 1:  # serves the next keeper at least every element once
+                per_word += (lv.update_energy_pj if t.read_write else lv.read_energy_pj) / bw
+            if per_word:
+                e = e + per_word * w * pos[:, self.col_r[(ti, c)]]
+        return e
+
+    def bound(self, pos: np.ndarray, neg: np.ndarray, keep_sets: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
         """(energy_pj lower bound, cycles lower bound) from the per-column products over
-        dimensions (``pos`` [N, n_pos], ``neg`` [N, n_neg])."""
+        dimensions (``pos`` [N, n_pos], ``neg`` [N, n_neg]). With ``keep_sets`` [B, L, T]
+        (and N = 1): the energy bound of each keep choice, shape [B]."""
         arch = self.arch
         cycles = pos[:, 0]
-        energy = np.full(len(pos), self.workload.macs * arch.compute.energy_pj)
+        base = np.full(len(pos), self.workload.macs * arch.compute.energy_pj)
         for l, lvl in enumerate(arch.levels):
             if lvl.leak_energy_pj:
-                energy = energy + lvl.leak_energy_pj * pos[:, 1 + l]
-        for ti, t in enumerate(self.workload.tensors):
-            best = None
-            for k in self.cands[ti]:
-                lvl = arch.levels[k]
-                bw = lvl.block_words(t.name)
-                served = pos[:, self.col_a[(ti, k)]]
-                if t.read_write:
-                    held = self.words[ti] * neg[:, self.col_q[(ti, k)]]
-                    term = (lvl.update_energy_pj / bw) * served + \
-                        (lvl.read_energy_pj / bw) * np.maximum(served - held, 0.0)
-                else:
-                    term = (lvl.read_energy_pj / bw) * served
-                if k > 0:
-                    term = term + self.c0[ti]
-                best = term if best is None else np.minimum(best, term)
-            energy = energy + best
+                base = base + lvl.leak_energy_pj * pos[:, 1 + l]
+        if keep_sets is None:
+            energy = base
+            for ti in range(len(self.workload.tensors)):
+                terms = [self.chain_energy(ti, ch, pos, neg) for ch in self.chains[ti]]
+                energy = energy + np.min(terms, axis=0)
+            return energy * _SAFETY, cycles
+        energy = np.full(len(keep_sets), base[0])
+        for ti in range(len(self.workload.tensors)):
+            cache: dict[tuple[int, ...], float] = {}
+            for b, ks in enumerate(keep_sets):
+                ch = tuple(np.nonzero(ks[:, ti])[0].tolist())
+                if ch not in cache:
+                    cache[ch] = float(self.chain_energy(ti, ch, pos, neg)[0])
+                energy[b] += cache[ch]
         return energy * _SAFETY, cycles
 
     def relaxed(self, depth: int) -> tuple[np.ndarray, np.ndarray]:
