@@ -150,9 +150,10 @@ class Bounder:
 
     # -- the bound formulas ------------------------------------------------------------
     def chain_energy(self, ti: int, chain: tuple[int, ...], pos: np.ndarray,
-                     neg: np.ndarray) -> np.ndarray:
+                     neg: np.ndarray, skip_top: bool = False) -> np.ndarray:
         """Lower bound of tensor ``ti``'s access energy when exactly the levels of
-        ``chain`` keep it (rules B3-B5)."""
+        ``chain`` keep it (rules B3-B5). ``skip_top`` leaves out the outermost level's
+        accesses and the next keeper's fills (the caller knows them exactly)."""
         t = self.workload.tensors[ti]
         arch = self.arch
         k = chain[-1]
@@ -172,9 +173,9 @@ class Bounder:
             lv = arch.levels[c]
             bw = lv.block_words(t.name)
             per_word = 0.0
-            if a > 0 and not t.read_write:
+            if a > 0 and not t.read_write and not (skip_top and a == 1):
                 per_word += lv.fill_energy_pj / bw  # fills of a read-only tensor
-            if a < len(chain) - 1:  # serves the next keeper at least every element once
+            if a < len(chain) - 1 and not (skip_top and a == 0):  # serves the next keeper at least every element once
                 per_word += (lv.update_energy_pj if t.read_write else lv.read_energy_pj) / bw
             if per_word:
                 e = e + per_word * w * pos[:, self.col_r[(ti, c)]]

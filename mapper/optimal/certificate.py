@@ -24,6 +24,7 @@ def merge(certs: list[dict], objectives: Sequence[str], front: np.ndarray,
     objectives = list(objectives)
     complete = all(c["complete"] for c in certs)
     out = {"evaluated": sum(c["evaluated"] for c in certs),
+           "probes": sum(c.get("probes", 0) for c in certs),
            "pruned": {}, "illegal": {}, "rules": certs[0]["rules"]}
     for key in ("pruned", "illegal"):
         for c in certs:

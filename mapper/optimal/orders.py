@@ -107,11 +107,11 @@ def combo_count(tables: list[tuple[np.ndarray, np.ndarray]]) -> int:
 
 
 def materialize(tables, temporal, sx, sy, keeps: np.ndarray, keep_sets: np.ndarray,
-                start: int, stop: int):
-    """Rows ``start..stop`` of one tiling's leaves (combo-major, keep-minor): the
-    temporal/spatial/rank/keep arrays and, per row, (lp, by)."""
+                idx: np.ndarray):
+    """Rows ``idx`` of one tiling's leaves (combo-major, keep-minor: row = combo x
+    len(keeps) + keep index): the temporal/spatial/rank/keep arrays and, per row, each
+    level's Lehmer rank and the bypass index."""
     nk = len(keeps)
-    idx = np.arange(start, stop, dtype=np.int64)
     combo, kk = np.divmod(idx, nk)
     n = len(idx)
     L, D = temporal.shape

@@ -22,7 +22,7 @@ from .bounds import Bounder
 from .orders import OrderTables, combo_count, materialize
 from .structure import structure
 
-RULES = ("subtree_bound", "tiling_bound")
+RULES = ("subtree_bound", "tiling_bound", "keep_bound", "order_bound")
 ILLEGAL = ("fanout", "pe_utilization", "capacity")
 
 
@@ -52,6 +52,10 @@ class OptimalSearch(Strategy):
         self.removed = {r: 0 for r in RULES}
         self.illegal = {r: 0 for r in ILLEGAL}
         self.evaluated = 0
+        self.probes = 0  # mappings scored by rule order_bound (not in the result)
+        self.L = len(self.arch.levels)
+        from loopscape.costmodels.batched import BatchEvaluator
+        self.evaluator = BatchEvaluator(self.wl, self.arch)
         self.incumbent = np.empty((0, len(ctx.objectives)))  # internal orientation
         self.told = np.empty((0, len(ctx.objectives)))
         self.count = lru_cache(maxsize=None)(self._count)
@@ -59,8 +63,10 @@ class OptimalSearch(Strategy):
         root = (0, (), np.ones(self.bd.n_pos), np.ones(self.bd.n_neg),
                 np.ones((2, len(self.arch.levels)), dtype=np.int64), 0,
                 (0,) * len(self.arch.levels))
-        self.stack = [root + (self._lb_vec(*self.bd.bound(
-            *(x[None] for x in self.bd.relaxed(0))))[0],)]
+        e0, c0 = self.bd.bound(*(x[None] for x in self.bd.relaxed(0)))
+        pes = math.prod(fx * fy for fx, fy in self.bd.fanout)
+        c0 = np.maximum(c0, math.ceil(math.prod(self.st.bounds) / pes))
+        self.stack = [root + (self._lb_vec(e0, c0)[0],)]
         self.pending: deque = deque()  # tilings awaiting their leaves
         self.cursor = None  # (tiling record, next row)
         self.done = False
@@ -148,7 +154,15 @@ class OptimalSearch(Strategy):
         fy = np.array([bd.fanout[i][1] for i in range(bd.L)])
         alive = (csp[:, 0] <= fx).all(axis=1) & (csp[:, 1] <= fy).all(axis=1)
         rp, rn = bd.relaxed(depth + 1)
-        lb = self._lb_vec(*bd.bound(cpos * rp, cneg * rn))
+        energy, cycles = bd.bound(cpos * rp, cneg * rn)
+        # B1 with the fanout: the unassigned dimensions' spatial factors fit in what the
+        # assigned ones leave of each level's fanout, so their temporal product is at
+        # least their bounds' product over that room.
+        room = (fx[None] // np.maximum(csp[:, 0], 1)).prod(axis=1) * \
+            (fy[None] // np.maximum(csp[:, 1], 1)).prod(axis=1)
+        rest = float(math.prod(self.st.bounds[depth + 1:]))
+        cycles = np.maximum(cycles, np.ceil(cpos[:, 0] * rest / np.maximum(room, 1)))
+        lb = self._lb_vec(energy, cycles)
         pruned = alive & self._dominated(lb)
         child_fi = fi * self.sizes[depth]
         nu = f.nonunit.astype(np.int64)
@@ -220,35 +234,118 @@ class OptimalSearch(Strategy):
         for n in np.nonzero(live & ~dom)[0]:
             tfi = base + sum(int(g) * w for g, w in zip(grid[n], radix))
             self.pending.append((tfi, temporal[n], sx[n], sy[n], np.nonzero(keep_ok[n])[0],
-                                 lb[n], int(combos[n])))
+                                 lb[n], int(combos[n]), P[n], Q[n]))
+
+    @staticmethod
+    def _cycles(rec) -> float:
+        """Compute cycles of a pending tiling (product of its temporal factors)."""
+        return float(np.prod(rec[1]))
+
+    # -- rule order_bound: the outermost level's loop order ------------------------------
+    def _order_mask(self, rec, tables) -> np.ndarray:
+        """bool [n0, n_keeps]: which (outermost-level order, keep choice) pairs may still
+        hold a front mapping. One mapping per pair is scored (the first order of every
+        deeper level); the accesses of the outermost level and the fills of level 1 of
+        every tensor that level 1 keeps depend only on the outermost order and the keep
+        choice, so they are taken exactly; the other terms are bounded (B1-B5)."""
+        keeps = rec[4]
+        n0 = len(tables[0][0])
+        deeper = combo_count(tables[1:])
+        nk = len(keeps)
+        mask = np.ones((n0, nk), dtype=bool)
+        if n0 < 2 or deeper < 2 or self.L < 2:
+            return mask
+        idx = (np.arange(n0)[:, None] * deeper * nk + np.arange(nk)[None]).ravel()
+        t, sx, sy, rk, kp, _, _ = materialize(tables, rec[1], rec[2], rec[3], keeps,
+                                              self.orders.keep_sets, idx)
+        res = self.evaluator(MappingBatch(t, sx, sy, rk, kp))
+        self.probes += len(idx)
+        self._add_incumbent(self._values(res) * self.signs)
+        arch, wl = self.arch, self.wl
+        lvl1 = arch.levels[1]
+        pos, neg = rec[7][None], rec[8][None]
+        energy = np.full(len(idx), float(self.base_energy(rec)))
+        for ti, tensor in enumerate(wl.tensors):
+            kept1 = kp[:, 1, ti]
+            exact = res.tensor_energy_pj[:, 0, ti] + np.where(
+                kept1, np.ceil(res.fills[:, 1, ti] / lvl1.block_words(tensor.name))
+                * lvl1.fill_energy_pj * res.utilized_instances[:, 1], 0.0)
+            cache: dict = {}
+            for r in range(len(idx)):
+                chain = tuple(np.nonzero(kp[r, :, ti])[0].tolist())
+                top = len(chain) > 1 and chain[1] == 1
+                if (chain, top) not in cache:
+                    cache[(chain, top)] = float(self.bd.chain_energy(ti, chain, pos, neg,
+                                                                     skip_top=top)[0])
+                energy[r] += cache[(chain, top)] + (exact[r] * (1 - 1e-9) if top else 0.0)
+        lb = self._lb_vec(energy, np.full(len(idx), self._cycles(rec)))
+        dom = self._dominated(lb).reshape(n0, nk)
+        self.removed["order_bound"] += int(dom.sum()) * deeper
+        return ~dom
+
+    def base_energy(self, rec) -> float:
+        """MAC energy and leakage at the compute cycles (B2)."""
+        cc = self._cycles(rec)
+        return self.wl.macs * self.arch.compute.energy_pj + sum(
+            lvl.leak_energy_pj * cc * float(rec[7][1 + l] / rec[7][0])
+            for l, lvl in enumerate(self.arch.levels))
+
+    def _values(self, res) -> np.ndarray:
+        from ..objectives import objective_values
+        return objective_values(self.ctx.objectives, res, self.arch)
 
     # -- ask / tell ----------------------------------------------------------------------
+    def _next_tiling(self) -> bool:
+        while True:
+            while not self.pending and self.stack:
+                self._expand()
+            if not self.pending:
+                return False
+            rec = self.pending.popleft()
+            if self._dominated(rec[5][None])[0]:
+                self.removed["tiling_bound"] += rec[6] * len(rec[4])
+                continue
+            if len(rec[4]) > 1:  # rule keep_bound: each keep choice's own chains
+                e, _ = self.bd.bound(rec[7][None], rec[8][None], self.orders.keep_sets[rec[4]])
+                dom = self._dominated(self._lb_vec(e, np.full(len(e), self._cycles(rec))))
+                if dom.any():
+                    self.removed["keep_bound"] += rec[6] * int(dom.sum())
+                    rec = rec[:4] + (rec[4][~dom],) + rec[5:]
+                    if not len(rec[4]):
+                        continue
+            tables = self.orders.level_tables(rec[1])
+            mask = self._order_mask(rec, tables)
+            if not mask.any():
+                continue
+            per0 = combo_count(tables[1:]) * len(rec[4])
+            self.cursor = [rec, tables, 0, combo_count(tables) * len(rec[4]), mask, per0]
+            return True
+
     def ask(self, n: int) -> Proposal | None:
         parts, ids = [], []
         got = 0
         while got < n:
-            if self.cursor is None:
-                while not self.pending and self.stack:
-                    self._expand()
-                if not self.pending:
-                    break
-                rec = self.pending.popleft()
-                if self._dominated(rec[5][None])[0]:
-                    self.removed["tiling_bound"] += rec[6] * len(rec[4])
-                    continue
-                tables = self.orders.level_tables(rec[1])
-                self.cursor = [rec, tables, 0, combo_count(tables) * len(rec[4])]
-            rec, tables, start, total = self.cursor
-            stop = min(total, start + n - got)
+            if self.cursor is None and not self._next_tiling():
+                break
+            rec, tables, start, total, mask, per0 = self.cursor
+            nk = len(rec[4])
+            # Skip whole blocks of a removed outermost order.
+            while start < total and not mask[start // per0].any():
+                start = (start // per0 + 1) * per0
+            stop = min(total, start + n - got, (start // per0 + 1) * per0)
+            idx = np.arange(start, stop, dtype=np.int64)
+            idx = idx[mask[idx // per0, idx % nk]] if start < total else idx[:0]
+            self.cursor = None if stop >= total else [rec, tables, stop, total, mask, per0]
+            if not len(idx):
+                continue
             t, sx, sy, rk, kp, per, by = materialize(tables, rec[1], rec[2], rec[3], rec[4],
-                                                     self.orders.keep_sets, start, stop)
+                                                     self.orders.keep_sets, idx)
             parts.append(MappingBatch(t, sx, sy, rk, kp))
-            lp = np.zeros(stop - start, dtype=object)
+            lp = np.zeros(len(idx), dtype=object)
             for i, pc in enumerate(self.st.perm_count):
                 lp = lp * pc + per[i].astype(object)
             ids.extend(int(x) for x in (rec[0] * self.P + lp) * self.B + by.astype(object))
-            got += stop - start
-            self.cursor = None if stop == total else [rec, tables, stop, total]
+            got += len(idx)
         if not parts:
             self.done = True
             return None
@@ -277,6 +374,6 @@ class OptimalSearch(Strategy):
             if "energy_pj" in objs and "cycles" in objs:
                 e, c = arr[:, objs.index("energy_pj")], arr[:, objs.index("cycles")]
                 unexplored["edp"] = float((e * c * 1e-12).min())
-        return {"complete": complete, "evaluated": self.evaluated,
+        return {"complete": complete, "evaluated": self.evaluated, "probes": self.probes,
                 "pruned": dict(self.removed), "illegal": dict(self.illegal),
                 "rules": list(RULES), "unexplored_lower_bound": unexplored}
