@@ -83,6 +83,34 @@ def test_ex05_without_constraints_on_a_smaller_problem():
     check_exact(ms, None, block=16)  # small blocks: subtrees are bounded before blocks
 
 
+def _ex05_small(bounds: dict, pes: int = 1):
+    """ex05's architecture, unconstrained, on a reduced layer; ``pes`` register files
+    side by side (a fanout of the global buffer along X)."""
+    w, a, _ = _ex05("ex05_mapper_conv1d_oc_3level_null")
+    if pes > 1:
+        lv = list(a.levels)
+        lv[2] = dataclasses.replace(lv[2], instances=pes, mesh_x=pes)
+        a = dataclasses.replace(a, levels=tuple(lv),
+                                compute=dataclasses.replace(a.compute, instances=pes, mesh_x=pes))
+    return dataclasses.replace(w, bounds=tuple(bounds[d] for d in w.dims)), a
+
+
+@pytest.mark.parametrize("bounds, pes, objectives, rules", [
+    # cycles are bounded exactly by B1: whole subtrees and tilings go
+    ({"K": 4, "R": 3, "P": 1}, 4, ("cycles",), ("subtree_bound", "tiling_bound")),
+    # B3-B5 per keep choice
+    ({"K": 4, "R": 3, "P": 1}, 4, ("edp",), ("keep_bound",)),
+    # the exact outermost-level traffic of one order per (outermost order, keep choice)
+    ({"K": 4, "R": 1, "P": 4}, 1, ("energy_pj",), ("order_bound",)),
+])
+def test_each_rule_removes_mappings_and_the_front_stays_exact(bounds, pes, objectives, rules):
+    w, a = _ex05_small(bounds, pes)
+    ms = Mapspace(w, a)
+    res = check_exact(ms, None, objectives, block=4, warm_start=256)
+    for rule in rules:
+        assert res.stats.certificate["pruned"][rule] > 0, rule
+
+
 def _energetic(draw, arch):
     """Give a random architecture energies, vector widths and small capacities."""
     levels = []

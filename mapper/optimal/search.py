@@ -185,7 +185,10 @@ class OptimalSearch(Strategy):
     def _block(self, depth, rows, pos, neg, sp, fi) -> None:
         """Every completion of a prefix at once: exact bounds, legality, pruning."""
         bd, D = self.bd, self.D
-        grid = np.indices(self.sizes[depth:]).reshape(D - depth, -1).T  # C order = id order
+        if D == depth:
+            grid = np.zeros((1, 0), dtype=np.int64)
+        else:  # C order = id order
+            grid = np.indices(self.sizes[depth:]).reshape(D - depth, -1).T
         if depth == 0 and self.ctx.workers > 1:
             grid = grid[grid[:, 0] % self.ctx.workers == self.ctx.worker]
         N = len(grid)
