@@ -16,6 +16,7 @@ from loopscape.mapper import search
 from loopscape.mapper.objectives import objective_values_scalar
 from loopscape.mapper.optimal.bounds import Bounder
 from loopscape.mapper.optimal.structure import structure
+from loopscape.spaces.constraints import Constraints, FactorRule, LevelConstraints
 from loopscape.spaces.io import load_timeloop, timeloop_constraints
 from loopscape.spaces.mapspace import Mapspace
 
@@ -126,13 +127,36 @@ def _energetic(draw, arch):
                                compute=dataclasses.replace(arch.compute, energy_pj=1.0))
 
 
+def _constraints(draw, w, a):
+    """Random level constraints: pinned outer/inner loops, forced keeps and bypasses, a
+    factor cap, a minimum PE utilization."""
+    levels = []
+    for i, lvl in enumerate(a.levels):
+        if not draw(st.booleans()):
+            continue
+        dims = list(w.dims)
+        outer = tuple(draw(st.lists(st.sampled_from(dims), max_size=1, unique=True)))
+        inner = tuple(d for d in draw(st.lists(st.sampled_from(dims), max_size=1, unique=True))
+                      if d not in outer)
+        keep = bypass = ()
+        if i > 0 and not lvl.dummy:
+            choice = draw(st.lists(st.sampled_from(w.tensor_names), max_size=2, unique=True))
+            keep, bypass = tuple(choice[:1]), tuple(choice[1:])
+        cap = draw(st.sampled_from([None, 2]))
+        temporal = ((dims[0], FactorRule(max=cap)),) if cap else ()
+        levels.append(LevelConstraints(lvl.name, temporal=temporal, outer=outer, inner=inner,
+                                       keep=keep, bypass=bypass))
+    return Constraints(tuple(levels), min_pe_utilization=draw(st.sampled_from([0.0, 0.5])))
+
+
 @st.composite
-def small_spaces(draw):
+def small_spaces(draw, constrained: bool = False):
     w = draw(layers(max_macs=96))
     a = _energetic(draw, draw(architectures(max_fanout=2, max_pes=4)))
+    c = _constraints(draw, w, a) if constrained else None
     try:
-        ms = Mapspace(w, a)
-    except Exception:  # a layer that fits no mapping of this architecture
+        ms = Mapspace(w, a, c)
+    except Exception:  # a layer that fits no mapping, or contradictory constraints
         assume(False)
     assume(ms.size <= 3000)
     return ms
@@ -144,6 +168,13 @@ def small_spaces(draw):
                                         ("cycles", "dram_words")]))
 def test_random_small_spaces_equal_brute_force(ms, objectives):
     check_exact(ms, None, objectives, block=8, warm_start=256)
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(small_spaces(constrained=True), st.sampled_from([("energy_pj", "cycles"), ("edp",)]))
+def test_random_constrained_spaces_equal_brute_force(ms, objectives):
+    check_exact(ms, ms.constraints, objectives, block=8, warm_start=256)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True,
