@@ -32,9 +32,10 @@ class OptimalSearch(Strategy):
 
     name = "optimal"
 
-    def __init__(self, warm_start: int = 8192, block: int = 4096):
+    def __init__(self, warm_start: int = 8192, block: int = 4096, group: int = 512):
         self.warm_start = warm_start
         self.block = block
+        self.group = group
 
     # -- setup ---------------------------------------------------------------------------
     def setup(self, ctx: SearchContext) -> None:
@@ -68,6 +69,7 @@ class OptimalSearch(Strategy):
         c0 = np.maximum(c0, math.ceil(math.prod(self.st.bounds) / pes))
         self.stack = [root + (self._lb_vec(e0, c0)[0],)]
         self.pending: deque = deque()  # tilings awaiting their leaves
+        self.ready: deque = deque()  # tilings past every rule, with their order masks
         self.cursor = None  # (tiling record, next row)
         self.done = False
         if self.warm_start:
@@ -245,46 +247,63 @@ class OptimalSearch(Strategy):
         return float(np.prod(rec[1]))
 
     # -- rule order_bound: the outermost level's loop order ------------------------------
-    def _order_mask(self, rec, tables) -> np.ndarray:
-        """bool [n0, n_keeps]: which (outermost-level order, keep choice) pairs may still
-        hold a front mapping. One mapping per pair is scored (the first order of every
-        deeper level); the accesses of the outermost level and the fills of level 1 of
-        every tensor that level 1 keeps depend only on the outermost order and the keep
-        choice, so they are taken exactly; the other terms are bounded (B1-B5)."""
-        keeps = rec[4]
-        n0 = len(tables[0][0])
-        deeper = combo_count(tables[1:])
-        nk = len(keeps)
-        mask = np.ones((n0, nk), dtype=bool)
-        if n0 < 2 or deeper < 2 or self.L < 2:
-            return mask
-        idx = (np.arange(n0)[:, None] * deeper * nk + np.arange(nk)[None]).ravel()
-        t, sx, sy, rk, kp, _, _ = materialize(tables, rec[1], rec[2], rec[3], keeps,
-                                              self.orders.keep_sets, idx)
-        res = self.evaluator(MappingBatch(t, sx, sy, rk, kp))
-        self.probes += len(idx)
+    def _order_masks(self, group: list) -> list[np.ndarray]:
+        """Per (tiling, tables) of ``group``: bool [n0, n_keeps], which (outermost-level
+        order, keep choice) pairs may still hold a front mapping. One mapping per pair is
+        scored (the first order of every deeper level), all tilings in one batch; the
+        accesses of the outermost level and the fills of level 1 of every tensor that
+        level 1 keeps depend only on the outermost order and the keep choice, so they are
+        taken exactly; the other terms are bounded (B1-B5)."""
+        masks: list = [None] * len(group)
+        parts, spans = [], []
+        for g, (rec, tables) in enumerate(group):
+            n0, nk = len(tables[0][0]), len(rec[4])
+            deeper = combo_count(tables[1:])
+            if n0 < 2 or deeper < 2 or self.L < 2:
+                masks[g] = np.ones((n0, nk), dtype=bool)
+                continue
+            idx = (np.arange(n0)[:, None] * deeper * nk + np.arange(nk)[None]).ravel()
+            t, sx, sy, rk, kp, _, _ = materialize(tables, rec[1], rec[2], rec[3], rec[4],
+                                                  self.orders.keep_sets, idx)
+            parts.append(MappingBatch(t, sx, sy, rk, kp))
+            spans.append((g, len(idx)))
+        if not parts:
+            return masks
+        batch = MappingBatch.concat(parts)
+        res = self.evaluator(batch)
+        self.probes += len(batch)
         self._add_incumbent(self._values(res) * self.signs)
-        arch, wl = self.arch, self.wl
-        lvl1 = arch.levels[1]
-        pos, neg = rec[7][None], rec[8][None]
-        energy = np.full(len(idx), float(self.base_energy(rec)))
-        for ti, tensor in enumerate(wl.tensors):
-            kept1 = kp[:, 1, ti]
-            exact = res.tensor_energy_pj[:, 0, ti] + np.where(
-                kept1, np.ceil(res.fills[:, 1, ti] / lvl1.block_words(tensor.name))
+        lvl1 = self.arch.levels[1]
+        fill1 = np.zeros((len(batch), len(self.wl.tensors)))
+        for ti, tensor in enumerate(self.wl.tensors):
+            fill1[:, ti] = np.where(
+                batch.keep[:, 1, ti], np.ceil(res.fills[:, 1, ti] / lvl1.block_words(tensor.name))
                 * lvl1.fill_energy_pj * res.utilized_instances[:, 1], 0.0)
-            cache: dict = {}
-            for r in range(len(idx)):
-                chain = tuple(np.nonzero(kp[r, :, ti])[0].tolist())
-                top = len(chain) > 1 and chain[1] == 1
-                if (chain, top) not in cache:
-                    cache[(chain, top)] = float(self.bd.chain_energy(ti, chain, pos, neg,
-                                                                     skip_top=top)[0])
-                energy[r] += cache[(chain, top)] + (exact[r] * (1 - 1e-9) if top else 0.0)
-        lb = self._lb_vec(energy, np.full(len(idx), self._cycles(rec)))
-        dom = self._dominated(lb).reshape(n0, nk)
-        self.removed["order_bound"] += int(dom.sum()) * deeper
-        return ~dom
+        exact = (res.tensor_energy_pj[:, 0, :] + fill1) * (1 - 1e-9)  # [rows, T]
+        start = 0
+        for g, n in spans:
+            rec, tables = group[g]
+            n0, nk = len(tables[0][0]), len(rec[4])
+            rows = slice(start, start + n)
+            start += n
+            kp = batch.keep[rows]
+            pos, neg = rec[7][None], rec[8][None]
+            # Rows run over (order, keep) keep-minor: the keep choice of row r is r % nk.
+            per_keep = np.full(nk, float(self.base_energy(rec)))
+            top = np.zeros((nk, len(self.wl.tensors)), dtype=bool)
+            for k in range(nk):
+                for ti in range(len(self.wl.tensors)):
+                    chain = tuple(np.nonzero(kp[k, :, ti])[0].tolist())
+                    top[k, ti] = len(chain) > 1 and chain[1] == 1
+                    per_keep[k] += float(self.bd.chain_energy(ti, chain, pos, neg,
+                                                              skip_top=top[k, ti])[0])
+            ex = exact[rows].reshape(n0, nk, -1)
+            energy = per_keep[None] + (ex * top[None]).sum(axis=2)
+            lb = self._lb_vec(energy.ravel(), np.full(n, self._cycles(rec)))
+            dom = self._dominated(lb).reshape(n0, nk)
+            self.removed["order_bound"] += int(dom.sum()) * combo_count(tables[1:])
+            masks[g] = ~dom
+        return masks
 
     def base_energy(self, rec) -> float:
         """MAC energy and leakage at the compute cycles (B2)."""
@@ -299,30 +318,36 @@ class OptimalSearch(Strategy):
 
     # -- ask / tell ----------------------------------------------------------------------
     def _next_tiling(self) -> bool:
-        while True:
+        """Move the cursor to the next tiling with leaves left (rules tiling_bound,
+        keep_bound, then order_bound on a group of tilings at once)."""
+        while not self.ready:
             while not self.pending and self.stack:
                 self._expand()
             if not self.pending:
                 return False
-            rec = self.pending.popleft()
-            if self._dominated(rec[5][None])[0]:
-                self.removed["tiling_bound"] += rec[6] * len(rec[4])
-                continue
-            if len(rec[4]) > 1:  # rule keep_bound: each keep choice's own chains
-                e, _ = self.bd.bound(rec[7][None], rec[8][None], self.orders.keep_sets[rec[4]])
-                dom = self._dominated(self._lb_vec(e, np.full(len(e), self._cycles(rec))))
-                if dom.any():
-                    self.removed["keep_bound"] += rec[6] * int(dom.sum())
-                    rec = rec[:4] + (rec[4][~dom],) + rec[5:]
-                    if not len(rec[4]):
-                        continue
-            tables = self.orders.level_tables(rec[1])
-            mask = self._order_mask(rec, tables)
-            if not mask.any():
-                continue
-            per0 = combo_count(tables[1:]) * len(rec[4])
-            self.cursor = [rec, tables, 0, combo_count(tables) * len(rec[4]), mask, per0]
-            return True
+            group = []
+            while self.pending and len(group) < self.group:
+                rec = self.pending.popleft()
+                if self._dominated(rec[5][None])[0]:
+                    self.removed["tiling_bound"] += rec[6] * len(rec[4])
+                    continue
+                if len(rec[4]) > 1:  # rule keep_bound: each keep choice's own chains
+                    e, _ = self.bd.bound(rec[7][None], rec[8][None],
+                                         self.orders.keep_sets[rec[4]])
+                    dom = self._dominated(self._lb_vec(e, np.full(len(e), self._cycles(rec))))
+                    if dom.any():
+                        self.removed["keep_bound"] += rec[6] * int(dom.sum())
+                        rec = rec[:4] + (rec[4][~dom],) + rec[5:]
+                        if not len(rec[4]):
+                            continue
+                group.append((rec, self.orders.level_tables(rec[1])))
+            for (rec, tables), mask in zip(group, self._order_masks(group)):
+                if mask.any():
+                    self.ready.append((rec, tables, mask))
+        rec, tables, mask = self.ready.popleft()
+        per0 = combo_count(tables[1:]) * len(rec[4])
+        self.cursor = [rec, tables, 0, combo_count(tables) * len(rec[4]), mask, per0]
+        return True
 
     def ask(self, n: int) -> Proposal | None:
         parts, ids = [], []
@@ -365,7 +390,8 @@ class OptimalSearch(Strategy):
     def certificate(self) -> dict:
         """What was proven: rule counts and, if stopped early, the lower bound of every
         objective (and of EDP) over the part not explored."""
-        lbs = [node[7] for node in self.stack] + [rec[5] for rec in self.pending]
+        lbs = [node[7] for node in self.stack] + [rec[5] for rec in self.pending] + \
+            [r[0][5] for r in self.ready]
         if self.cursor is not None:
             lbs.append(self.cursor[0][5])
         complete = self.done and not lbs
