@@ -215,22 +215,27 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
                  key=lambda p: (p[2] is None, p[2] if p[2] is not None else 0))
     merged.add_batch(np.array([p[0] for p in pts]).reshape(-1, len(objectives)),
                      [(p[1], p[2]) for p in pts])
+    proof: tuple = ()
+    lowest: dict = {}
+    if all(o.certificate is not None for o in outs):  # strategy "optimal": its certificate
+        from .optimal import mapping_of, merge
+        proof = merge([o.certificate for o in outs], objectives,
+                      np.array([p.values for p in merged.front]).reshape(-1, len(objectives)),
+                      maximize)
+        lowest = proof[2].pop("lowest_ids")
     front = []
     for p in merged.front:
         arrays, mid = p.item
         batch = MappingBatch(*arrays)
         mapping = decode(workload, arch, batch, 0)
+        if mid is not None and lowest.get(tuple(p.values), mid) < mid:  # ties: lowest id
+            mid = lowest[tuple(p.values)]
+            mapping = mapping_of(space, mid)
         ev = evaluate(workload, arch, mapping)
         front.append(FrontPoint(mapping, mid, dict(zip(objectives, map(float, p.values))),
                                 ev.to_dict()))
     stopped = sorted({o.stopped_by for o in outs})
     name = strategy if isinstance(strategy, str) else strategy.name
-    proof: tuple = ()
-    if all(o.certificate is not None for o in outs):
-        from .optimal import merge
-        proof = merge([o.certificate for o in outs], objectives,
-                      np.array([p.values for p in merged.front]).reshape(-1, len(objectives)),
-                      maximize)
     stats = SearchStats(name, seed, jobs, sum(o.evaluated for o in outs),
                         sum(o.rejected for o in outs), elapsed, ",".join(stopped), *proof)
     return SearchResult(workload.name, arch.name, objectives, tuple(front), stats,

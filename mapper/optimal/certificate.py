@@ -23,7 +23,12 @@ def merge(certs: list[dict], objectives: Sequence[str], front: np.ndarray,
     (``front`` [n, k] in the user's orientation)."""
     objectives = list(objectives)
     complete = all(c["complete"] for c in certs)
-    out = {"evaluated": sum(c["evaluated"] for c in certs),
+    lowest: dict[tuple, int] = {}
+    for c in certs:
+        for key, mid in c.get("lowest_ids", []):
+            key = tuple(key)
+            lowest[key] = min(mid, lowest.get(key, mid))
+    out = {"lowest_ids": lowest, "evaluated": sum(c["evaluated"] for c in certs),
            "probes": sum(c.get("probes", 0) for c in certs),
            "pruned": {}, "illegal": {}, "rules": certs[0]["rules"]}
     for key in ("pruned", "illegal"):
@@ -73,3 +78,11 @@ def describe_certificate(optimal: bool, gap: float | None, cert: dict | None) ->
         return f"not optimal: stopped before any mapping was scored; {counts}"
     return (f"not optimal: min {name} {cert.get('best'):.6g} is within {100 * gap:.3g} % of "
             f"optimal (proven lower bound {cert.get('lower_bound'):.6g}); {counts}")
+
+
+def mapping_of(space, mid: int):
+    """The mapping of id ``mid`` with its unit temporal loops left out (as decoded)."""
+    from loopscape.spaces.mapping import LevelMapping, Mapping
+    m = space.mapping(mid)
+    return Mapping(tuple(LevelMapping(lm.target, tuple(l for l in lm.temporal if l.factor > 1),
+                                      lm.spatial_x, lm.spatial_y, lm.keep) for lm in m.levels))

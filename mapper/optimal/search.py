@@ -9,6 +9,7 @@ vectors keep the lowest id. Rules and their arguments: docs/optimal.md.
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from functools import lru_cache
 
@@ -32,8 +33,10 @@ class OptimalSearch(Strategy):
 
     name = "optimal"
 
-    def __init__(self, warm_start: int = 8192, block: int = 4096, group: int = 512):
+    def __init__(self, warm_start: int = 8192, warm_seconds: float = 2.0, block: int = 4096,
+                 group: int = 512):
         self.warm_start = warm_start
+        self.warm_seconds = warm_seconds
         self.block = block
         self.group = group
 
@@ -53,6 +56,7 @@ class OptimalSearch(Strategy):
         self.removed = {r: 0 for r in RULES}
         self.illegal = {r: 0 for r in ILLEGAL}
         self.evaluated = 0
+        self.seeded = 0
         self.probes = 0  # mappings scored by rule order_bound (not in the result)
         self.L = len(self.arch.levels)
         from loopscape.costmodels.batched import BatchEvaluator
@@ -72,7 +76,10 @@ class OptimalSearch(Strategy):
         self.ready: deque = deque()  # tilings past every rule, with their order masks
         self.cursor = None  # (tiling record, next row)
         self.done = False
-        if self.warm_start:
+        self.seed_rows = None
+        self.lowest: dict[tuple, int] = {}  # told front values -> lowest id reaching them
+        # A space a few times the warm start is cheaper to walk than to warm up for.
+        if self.warm_start and space.pruned_size > 16 * self.warm_start:
             self._warm(space)
 
     def _warm(self, space) -> None:
@@ -84,17 +91,33 @@ class OptimalSearch(Strategy):
         loc = LocalSearch()
         loc.setup(SearchContext(space, self.ctx.objectives, self.ctx.maximize, self.ctx.seed))
         ev = BatchEvaluator(self.wl, self.arch)
-        done = 0
-        while done < self.warm_start:
+        done = empty = 0
+        seeds: list = []
+        start = time.perf_counter()
+        while done < self.warm_start and empty < 3 and \
+                time.perf_counter() - start < self.warm_seconds:  # a small space runs dry
             prop = loc.ask(min(2048, self.warm_start - done))
             if prop is None:
                 break
+            empty = empty + 1 if len(prop) == 0 else 0
             if len(prop) == 0:
                 continue
             vals = objective_values(self.ctx.objectives, ev(prop.batch), self.arch)
             loc.tell(prop, vals)
             self._add_incumbent(vals * self.signs)
+            # Keep the batch's non-dominated rows: the best of them are proposed first,
+            # so a search stopped early is never worse than this warm start.
+            rows = np.nonzero(nondominated_mask(vals * self.signs))[0]
+            seeds.append((vals[rows] * self.signs, prop.batch, rows,
+                          [int(prop.ids[r]) for r in rows]))
             done += len(prop)
+        if seeds:
+            x = np.vstack([v for v, *_ in seeds])
+            keep = np.nonzero(nondominated_mask(x))[0]
+            flat = [(b, r, i) for _, b, rows, ids in seeds for r, i in zip(rows, ids)]
+            picked = [flat[k] for k in keep]
+            self.seed_rows = (MappingBatch.concat([b.row(int(r)) for b, r, _ in picked]),
+                              [i for *_, i in picked])
 
     def _add_incumbent(self, x: np.ndarray) -> None:
         allx = np.vstack([self.incumbent, x])
@@ -350,6 +373,11 @@ class OptimalSearch(Strategy):
         return True
 
     def ask(self, n: int) -> Proposal | None:
+        if self.seed_rows is not None:  # the warm start's front first (anytime quality)
+            batch, ids = self.seed_rows
+            self.seed_rows = None
+            self.seeded = len(ids)
+            return Proposal(batch, ids)
         parts, ids = [], []
         got = 0
         while got < n:
@@ -381,10 +409,22 @@ class OptimalSearch(Strategy):
 
     def tell(self, proposal: Proposal, values: np.ndarray) -> None:
         x = values * self.signs
-        self.evaluated += len(x)
+        if self.seeded:  # the warm start's rows are scored again by the walk
+            self.seeded = 0
+        else:
+            self.evaluated += len(x)
         self._add_incumbent(x)
         allx = np.vstack([self.told, x])
         self.told = allx[nondominated_mask(allx)]
+        # Equal values: the lowest id wins (the warm start's rows came first).
+        front = {tuple(v) for v in self.told.tolist()}
+        self.lowest = {k: v for k, v in self.lowest.items() if k in front}
+        for r in range(len(x)):
+            if tuple(x[r].tolist()) in front:
+                key = tuple(values[r].tolist())
+                mid = int(proposal.ids[r])
+                if mid < self.lowest.get(key, mid + 1):
+                    self.lowest[key] = mid
 
     # -- the certificate -----------------------------------------------------------------
     def certificate(self) -> dict:
@@ -403,6 +443,7 @@ class OptimalSearch(Strategy):
             if "energy_pj" in objs and "cycles" in objs:
                 e, c = arr[:, objs.index("energy_pj")], arr[:, objs.index("cycles")]
                 unexplored["edp"] = float((e * c * 1e-12).min())
-        return {"complete": complete, "evaluated": self.evaluated, "probes": self.probes,
+        return {"lowest_ids": [[list(k), v] for k, v in self.lowest.items()],
+                "complete": complete, "evaluated": self.evaluated, "probes": self.probes,
                 "pruned": dict(self.removed), "illegal": dict(self.illegal),
                 "rules": list(RULES), "unexplored_lower_bound": unexplored}
