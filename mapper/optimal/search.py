@@ -1,13 +1,16 @@
 """``optimal``: branch and bound over tilings, every surviving order and keep choice
 evaluated; the exact Pareto front with a certificate, or a proven gap when stopped.
 
-Depth-first over dimensions in id order (dimension 0 is the most significant digit of
-a tiling's id), so leaves are proposed in increasing mapspace id and equal objective
-vectors keep the lowest id. Rules and their arguments: docs/optimal.md.
+Subtrees (the rows of the first dimensions fixed) are expanded best first by the lower
+bound of the gap objective (depth first when too many are open); a subtree of at most
+``block`` tilings is formed at once with numpy. Equal objective vectors keep the lowest
+mapspace id whatever the order of the walk (``tell`` records it). Rules and their
+arguments: docs/optimal.md.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from collections import deque
@@ -34,7 +37,9 @@ class OptimalSearch(Strategy):
     name = "optimal"
 
     def __init__(self, warm_start: int = 8192, warm_seconds: float = 2.0, block: int = 4096,
-                 group: int = 512):
+                 group: int = 512, max_open: int = 100_000):
+        self.max_open = max_open
+        self.slice_seconds = 1.0  # longest ask without a proposal
         self.warm_start = warm_start
         self.warm_seconds = warm_seconds
         self.block = block
@@ -71,7 +76,17 @@ class OptimalSearch(Strategy):
         e0, c0 = self.bd.bound(*(x[None] for x in self.bd.relaxed(0)))
         pes = math.prod(fx * fy for fx, fy in self.bd.fanout)
         c0 = np.maximum(c0, math.ceil(math.prod(self.st.bounds) / pes))
-        self.stack = [root + (self._lb_vec(e0, c0)[0],)]
+        # Open subtrees: a heap by the lower bound of the gap objective (best first, so
+        # the proven bound rises as fast as possible), and a depth-first stack used
+        # instead when the heap is full (memory stays bounded).
+        self.heap: list = []
+        self.stack: list = []
+        self.seq = 0
+        self._push([root + (self._lb_vec(e0, c0)[0],)])
+        L, D, T = len(self.arch.levels), len(self.st.dims), len(self.wl.tensors)
+        self._empty = MappingBatch(*(np.ones((0, L, D), dtype=np.int64) for _ in range(3)),
+                                   np.zeros((0, L, D), dtype=np.int64),
+                                   np.zeros((0, L, T), dtype=bool))
         self.pending: deque = deque()  # tilings awaiting their leaves
         self.ready: deque = deque()  # tilings past every rule, with their order masks
         self.cursor = None  # (tiling record, next row)
@@ -165,7 +180,8 @@ class OptimalSearch(Strategy):
 
     # -- the walk ------------------------------------------------------------------------
     def _expand(self) -> None:
-        depth, rows, pos, neg, sp, fi, state, _ = self.stack.pop()
+        node = self.stack.pop() if self.stack else heapq.heappop(self.heap)[2]
+        depth, rows, pos, neg, sp, fi, state, _ = node
         bd, st = self.bd, self.st
         remaining = math.prod(self.sizes[depth:])
         if remaining <= self.block:
@@ -205,7 +221,21 @@ class OptimalSearch(Strategy):
                 continue
             new.append((depth + 1, rows + (r,), cpos[r], cneg[r], csp[r], child_fi + r,
                         cstate, lb[r]))
-        self.stack.extend(reversed(new))
+        self._push(new)
+
+    def _key(self, lb: np.ndarray) -> float:
+        objs = self.ctx.objectives
+        if "energy_pj" in objs and "cycles" in objs:
+            return float(lb[objs.index("energy_pj")] * lb[objs.index("cycles")])
+        return float(lb[0])
+
+    def _push(self, nodes: list) -> None:
+        if self.stack or len(self.heap) + len(nodes) > self.max_open:
+            self.stack.extend(reversed(nodes))
+            return
+        for node in nodes:
+            self.seq += 1
+            heapq.heappush(self.heap, (self._key(node[7]), self.seq, node))
 
     def _block(self, depth, rows, pos, neg, sp, fi) -> None:
         """Every completion of a prefix at once: exact bounds, legality, pruning."""
@@ -340,12 +370,14 @@ class OptimalSearch(Strategy):
         return objective_values(self.ctx.objectives, res, self.arch)
 
     # -- ask / tell ----------------------------------------------------------------------
-    def _next_tiling(self) -> bool:
+    def _next_tiling(self, deadline: float) -> bool | None:
         """Move the cursor to the next tiling with leaves left (rules tiling_bound,
         keep_bound, then order_bound on a group of tilings at once)."""
         while not self.ready:
-            while not self.pending and self.stack:
+            while not self.pending and (self.stack or self.heap):
                 self._expand()
+                if time.perf_counter() > deadline:
+                    return None  # hand control back to the driver (time limits)
             if not self.pending:
                 return False
             group = []
@@ -380,9 +412,16 @@ class OptimalSearch(Strategy):
             return Proposal(batch, ids)
         parts, ids = [], []
         got = 0
+        deadline = time.perf_counter() + self.slice_seconds
         while got < n:
-            if self.cursor is None and not self._next_tiling():
-                break
+            if self.cursor is None:
+                moved = self._next_tiling(deadline)
+                if moved is None:
+                    if parts:
+                        break
+                    return Proposal(self._empty, [])
+                if not moved:
+                    break
             rec, tables, start, total, mask, per0 = self.cursor
             nk = len(rec[4])
             # Skip whole blocks of a removed outermost order.
@@ -430,7 +469,8 @@ class OptimalSearch(Strategy):
     def certificate(self) -> dict:
         """What was proven: rule counts and, if stopped early, the lower bound of every
         objective (and of EDP) over the part not explored."""
-        lbs = [node[7] for node in self.stack] + [rec[5] for rec in self.pending] + \
+        lbs = [node[7] for node in self.stack] + [h[2][7] for h in self.heap] + \
+            [rec[5] for rec in self.pending] + \
             [r[0][5] for r in self.ready]
         if self.cursor is not None:
             lbs.append(self.cursor[0][5])
