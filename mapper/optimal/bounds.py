@@ -22,7 +22,7 @@ from loopscape.spaces.workload import Tensor, Workload
 
 from .structure import SpaceStructure
 
-_SAFETY = 1.0 - 1e-9  # floating-point slack: the model sums in another order
+SAFETY = 1.0 - 1e-9  # floating-point slack: the model sums in another order
 
 
 def solo_dims(tensor: Tensor) -> frozenset[str]:
@@ -197,7 +197,7 @@ class Bounder:
             for ti in range(len(self.workload.tensors)):
                 terms = [self.chain_energy(ti, ch, pos, neg) for ch in self.chains[ti]]
                 energy = energy + np.min(terms, axis=0)
-            return energy * _SAFETY, cycles
+            return energy * SAFETY, cycles
         energy = np.full(len(keep_sets), base[0])
         for ti in range(len(self.workload.tensors)):
             cache: dict[tuple[int, ...], float] = {}
@@ -206,7 +206,7 @@ class Bounder:
                 if ch not in cache:
                     cache[ch] = float(self.chain_energy(ti, ch, pos, neg)[0])
                 energy[b] += cache[ch]
-        return energy * _SAFETY, cycles
+        return energy * SAFETY, cycles
 
     def relaxed(self, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Products of the relaxed features of the dimensions from ``depth`` on."""

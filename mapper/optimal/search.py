@@ -24,6 +24,8 @@ from ..pareto import nondominated_mask
 from ..strategy import Proposal, SearchContext, Strategy, register_strategy
 from .bounds import Bounder
 from .orders import OrderTables, combo_count, materialize
+from .probes import OrderProbe
+from .warm import warm_start
 from .structure import structure
 
 RULES = ("subtree_bound", "tiling_bound", "keep_bound", "order_bound")
@@ -64,8 +66,7 @@ class OptimalSearch(Strategy):
         self.seeded = 0
         self.probes = 0  # mappings scored by rule order_bound (not in the result)
         self.L = len(self.arch.levels)
-        from loopscape.costmodels.batched import BatchEvaluator
-        self.evaluator = BatchEvaluator(self.wl, self.arch)
+        self.probe = OrderProbe(self.wl, self.arch, self.bd, self.orders, ctx.objectives)
         self.incumbent = np.empty((0, len(ctx.objectives)))  # internal orientation
         self.told = np.empty((0, len(ctx.objectives)))
         self.count = lru_cache(maxsize=None)(self._count)
@@ -98,41 +99,10 @@ class OptimalSearch(Strategy):
             self._warm(space)
 
     def _warm(self, space) -> None:
-        """Seed the pruning incumbent with a short run of ``local`` (its points only prune:
-        the result front holds what this strategy itself proposes)."""
-        from loopscape.costmodels.batched import BatchEvaluator
-        from ..local import LocalSearch
-        from ..objectives import objective_values
-        loc = LocalSearch()
-        loc.setup(SearchContext(space, self.ctx.objectives, self.ctx.maximize, self.ctx.seed))
-        ev = BatchEvaluator(self.wl, self.arch)
-        done = empty = 0
-        seeds: list = []
-        start = time.perf_counter()
-        while done < self.warm_start and empty < 3 and \
-                time.perf_counter() - start < self.warm_seconds:  # a small space runs dry
-            prop = loc.ask(min(2048, self.warm_start - done))
-            if prop is None:
-                break
-            empty = empty + 1 if len(prop) == 0 else 0
-            if len(prop) == 0:
-                continue
-            vals = objective_values(self.ctx.objectives, ev(prop.batch), self.arch)
-            loc.tell(prop, vals)
-            self._add_incumbent(vals * self.signs)
-            # Keep the batch's non-dominated rows: the best of them are proposed first,
-            # so a search stopped early is never worse than this warm start.
-            rows = np.nonzero(nondominated_mask(vals * self.signs))[0]
-            seeds.append((vals[rows] * self.signs, prop.batch, rows,
-                          [int(prop.ids[r]) for r in rows]))
-            done += len(prop)
-        if seeds:
-            x = np.vstack([v for v, *_ in seeds])
-            keep = np.nonzero(nondominated_mask(x))[0]
-            flat = [(b, r, i) for _, b, rows, ids in seeds for r, i in zip(rows, ids)]
-            picked = [flat[k] for k in keep]
-            self.seed_rows = (MappingBatch.concat([b.row(int(r)) for b, r, _ in picked]),
-                              [i for *_, i in picked])
+        """Seed the incumbent with a short run of ``local``; its front is proposed first."""
+        x, self.seed_rows = warm_start(space, self.ctx, self.warm_start, self.warm_seconds)
+        if len(x):
+            self._add_incumbent(x)
 
     def _add_incumbent(self, x: np.ndarray) -> None:
         allx = np.vstack([self.incumbent, x])
@@ -299,75 +269,24 @@ class OptimalSearch(Strategy):
         """Compute cycles of a pending tiling (product of its temporal factors)."""
         return float(np.prod(rec[1]))
 
-    # -- rule order_bound: the outermost level's loop order ------------------------------
+    # -- rule order_bound ------------------------------------------------------------------
     def _order_masks(self, group: list) -> list[np.ndarray]:
-        """Per (tiling, tables) of ``group``: bool [n0, n_keeps], which (outermost-level
-        order, keep choice) pairs may still hold a front mapping. One mapping per pair is
-        scored (the first order of every deeper level), all tilings in one batch; the
-        accesses of the outermost level and the fills of level 1 of every tensor that
-        level 1 keeps depend only on the outermost order and the keep choice, so they are
-        taken exactly; the other terms are bounded (B1-B5)."""
-        masks: list = [None] * len(group)
-        parts, spans = [], []
-        for g, (rec, tables) in enumerate(group):
-            n0, nk = len(tables[0][0]), len(rec[4])
-            deeper = combo_count(tables[1:])
-            if n0 < 2 or deeper < 2 or self.L < 2:
-                masks[g] = np.ones((n0, nk), dtype=bool)
+        """Per (tiling, tables) of ``group``: which (outermost order, keep choice) pairs
+        may still hold a front mapping (docs/optimal.md, order_bound)."""
+        energies, values = self.probe(group)
+        if len(values):
+            self.probes += len(values)
+            self._add_incumbent(values * self.signs)
+        masks = []
+        for (rec, tables), energy in zip(group, energies):
+            if energy is None:
+                masks.append(np.ones((len(tables[0][0]), len(rec[4])), dtype=bool))
                 continue
-            idx = (np.arange(n0)[:, None] * deeper * nk + np.arange(nk)[None]).ravel()
-            t, sx, sy, rk, kp, _, _ = materialize(tables, rec[1], rec[2], rec[3], rec[4],
-                                                  self.orders.keep_sets, idx)
-            parts.append(MappingBatch(t, sx, sy, rk, kp))
-            spans.append((g, len(idx)))
-        if not parts:
-            return masks
-        batch = MappingBatch.concat(parts)
-        res = self.evaluator(batch)
-        self.probes += len(batch)
-        self._add_incumbent(self._values(res) * self.signs)
-        lvl1 = self.arch.levels[1]
-        fill1 = np.zeros((len(batch), len(self.wl.tensors)))
-        for ti, tensor in enumerate(self.wl.tensors):
-            fill1[:, ti] = np.where(
-                batch.keep[:, 1, ti], np.ceil(res.fills[:, 1, ti] / lvl1.block_words(tensor.name))
-                * lvl1.fill_energy_pj * res.utilized_instances[:, 1], 0.0)
-        exact = (res.tensor_energy_pj[:, 0, :] + fill1) * (1 - 1e-9)  # [rows, T]
-        start = 0
-        for g, n in spans:
-            rec, tables = group[g]
-            n0, nk = len(tables[0][0]), len(rec[4])
-            rows = slice(start, start + n)
-            start += n
-            kp = batch.keep[rows]
-            pos, neg = rec[7][None], rec[8][None]
-            # Rows run over (order, keep) keep-minor: the keep choice of row r is r % nk.
-            per_keep = np.full(nk, float(self.base_energy(rec)))
-            top = np.zeros((nk, len(self.wl.tensors)), dtype=bool)
-            for k in range(nk):
-                for ti in range(len(self.wl.tensors)):
-                    chain = tuple(np.nonzero(kp[k, :, ti])[0].tolist())
-                    top[k, ti] = len(chain) > 1 and chain[1] == 1
-                    per_keep[k] += float(self.bd.chain_energy(ti, chain, pos, neg,
-                                                              skip_top=top[k, ti])[0])
-            ex = exact[rows].reshape(n0, nk, -1)
-            energy = per_keep[None] + (ex * top[None]).sum(axis=2)
-            lb = self._lb_vec(energy.ravel(), np.full(n, self._cycles(rec)))
-            dom = self._dominated(lb).reshape(n0, nk)
+            lb = self._lb_vec(energy.ravel(), np.full(energy.size, self._cycles(rec)))
+            dom = self._dominated(lb).reshape(energy.shape)
             self.removed["order_bound"] += int(dom.sum()) * combo_count(tables[1:])
-            masks[g] = ~dom
+            masks.append(~dom)
         return masks
-
-    def base_energy(self, rec) -> float:
-        """MAC energy and leakage at the compute cycles (B2)."""
-        cc = self._cycles(rec)
-        return self.wl.macs * self.arch.compute.energy_pj + sum(
-            lvl.leak_energy_pj * cc * float(rec[7][1 + l] / rec[7][0])
-            for l, lvl in enumerate(self.arch.levels))
-
-    def _values(self, res) -> np.ndarray:
-        from ..objectives import objective_values
-        return objective_values(self.ctx.objectives, res, self.arch)
 
     # -- ask / tell ----------------------------------------------------------------------
     def _next_tiling(self, deadline: float) -> bool | None:
