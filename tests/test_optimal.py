@@ -181,7 +181,7 @@ def test_random_constrained_spaces_equal_brute_force(ms, objectives):
           suppress_health_check=list(HealthCheck))
 @given(small_spaces(), st.integers(0, 2**31))
 def test_bounds_are_admissible(ms, seed):
-    """Rules B1-B5: the tiling bound is below the energy and cycles of every mapping of
+    """Rules B1-B6: the tiling bound is below the energy and cycles of every mapping of
     the tiling, and the subtree bound below every tiling's bound."""
     st_ = structure(ms)
     bd = Bounder(ms.workload, ms.arch, st_)
@@ -202,11 +202,19 @@ def test_bounds_are_admissible(ms, seed):
             for di in range(depth):
                 pos = pos * bd.dims[di].pos[rows[di]]
                 neg = neg * bd.dims[di].neg[rows[di]]
-            e, c = bd.bound(pos[None], neg[None])
+            ext = np.ones((1, len(ms.arch.levels), len(rows)), dtype=np.int64)
+            for di in range(depth):
+                ext[0, :, di] = bd.dims[di].ext[rows[di]]
+            e, c = bd.bound(pos[None], neg[None], ce=bd.compound_extents(ext))
             assert e[0] <= ev.energy_pj and c[0] <= ev.cycles, (depth, e[0], ev.energy_pj)
-        # keep_bound: the bound of the mapping's own keep choice (full tiling)
+        # the full tiling with its compound extents (B6), and keep_bound: the bound of
+        # the mapping's own keep choice
+        ext = np.stack([bd.dims[di].ext[r] for di, r in enumerate(rows)], axis=1)[None]
+        ce = bd.compound_extents(ext)
+        e, c = bd.bound(pos[None], neg[None], ce=ce)
+        assert e[0] <= ev.energy_pj and c[0] <= ev.cycles
         keep = np.array([[t in lm.keep for t in ms.workload.tensor_names] for lm in m.levels])
-        e, _ = bd.bound(pos[None], neg[None], keep[None])
+        e, _ = bd.bound(pos[None], neg[None], keep[None], ce=ce)
         assert e[0] <= ev.energy_pj
 
 

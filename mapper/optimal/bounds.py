@@ -1,4 +1,4 @@
-"""Admissible lower bounds for sets of tilings (docs/optimal.md, rules B1-B5).
+"""Admissible lower bounds for sets of tilings (docs/optimal.md, rules B1-B6).
 
 A *tiling* fixes every factor (and mesh axis) of every dimension: one row of each
 dimension's factorization list. Loop orders and keep/bypass choices are left open. For
@@ -72,7 +72,9 @@ class Bounder:
                                 for n in range(len(v) + 1) for s in combinations(v, n)])
         # Positive columns: 0 = cycles; 1..L = cycles x instances(l); per (tensor, level
         # that may keep it): A = instances x words served to the MACs by that level if it
-        # is the innermost keeper, R = instances x compulsory words / |t| (simple tensors).
+        # is the innermost keeper, R = the instances' product over the dimensions that are
+        # not solo in the tensor (B6: instances x share >= R x solo_words x compound
+        # extents of the tile).
         # Negative columns (outputs): Q = instances x partition / |t|.
         self.col_a: dict[tuple[int, int], int] = {}
         self.col_r: dict[tuple[int, int], int] = {}
@@ -82,15 +84,20 @@ class Bounder:
             for k in sorted(set(self.forced[ti]) | set(self.freeb[ti])):
                 self.col_a[(ti, k)] = n_pos
                 n_pos += 1
-                if self.simple[ti]:
-                    self.col_r[(ti, k)] = n_pos
-                    n_pos += 1
+                self.col_r[(ti, k)] = n_pos
+                n_pos += 1
                 if t.read_write:
                     self.col_q[(ti, k)] = n_neg
                     n_neg += 1
         self.n_pos, self.n_neg = n_pos, n_neg
         # Words of the whole tensor's bounding box (holes included): partition(0).
         self.words = [t.size({d: workload.bound(d) for d in workload.dims}) for t in tensors]
+        # B6: product of the bounds of the solo dimensions, and the compound axes (more
+        # than one term) whose extents in a tile multiply the compulsory words.
+        self.solo_words = [float(np.prod([workload.bound(d) for d in solo_dims(t)]))
+                           for t in tensors]
+        self.compound = [[axis for axis in t.axes if len(axis) > 1] for t in tensors]
+        self.col_ce = {key: n for n, key in enumerate(self.col_r)}
         self.dims = [self._features(di) for di in range(len(st.dims))]
         self.pos_min = [f.pos.min(axis=0) for f in self.dims]
         self.neg_max = [f.neg.max(axis=0) if n_neg else np.zeros(0) for f in self.dims]
@@ -129,8 +136,7 @@ class Bounder:
             g = below[:, k] if d in solo_dims(t) else 1.0
             pos[:, col] = inst[:, k] * T * g
         for (ti, k), col in self.col_r.items():
-            # copies of each element among the instances of k (simple tensors)
-            pos[:, col] = 1.0 if d in self.workload.tensors[ti].dims else inst[:, k]
+            pos[:, col] = 1.0 if d in solo_dims(self.workload.tensors[ti]) else inst[:, k]
         for (ti, k), col in self.col_q.items():
             t = self.workload.tensors[ti]
             if self.simple[ti]:
@@ -149,10 +155,23 @@ class Bounder:
         return DimFeatures(pos, neg, sx, sy, ext, temporal, nonunit)
 
     # -- the bound formulas ------------------------------------------------------------
+    def compound_extents(self, ext: np.ndarray) -> np.ndarray:
+        """[N, n_ce]: per (tensor, level) column, the product of the tile's extents along
+        the tensor's compound axes, for tilings with dimension extents ``ext`` [N, L, D]
+        (1 when the tensor has none)."""
+        dims = self.st.dims
+        out = np.ones((ext.shape[0], len(self.col_ce)))
+        for (ti, k), col in self.col_ce.items():
+            for axis in self.compound[ti]:
+                out[:, col] *= 1 + sum(abs(c) * (ext[:, k, dims.index(d)] - 1) for c, d in axis)
+        return out
+
     def chain_energy(self, ti: int, chain: tuple[int, ...], pos: np.ndarray,
-                     neg: np.ndarray, skip_top: bool = False) -> np.ndarray:
+                     neg: np.ndarray, skip_top: bool = False,
+                     ce: np.ndarray | None = None) -> np.ndarray:
         """Lower bound of tensor ``ti``'s access energy when exactly the levels of
-        ``chain`` keep it (rules B3-B5). ``skip_top`` leaves out the outermost level's
+        ``chain`` keep it (rules B3, B5, B6); ``ce``: the tilings' compound extents
+        (``compound_extents``), None for a subtree (taken as 1). ``skip_top`` leaves out the outermost level's
         accesses and the next keeper's fills (the caller knows them exactly)."""
         t = self.workload.tensors[ti]
         arch = self.arch
@@ -166,23 +185,26 @@ class Bounder:
                 (lvl.read_energy_pj / bw) * np.maximum(served - held, 0.0)
         else:
             e = (lvl.read_energy_pj / bw) * served
-        if not self.simple[ti]:
-            return e
-        w = self.words[ti]
+        # B5/B6: every keeper k_a receives, per instance, at least its tile times the
+        # solo-dimension loops above it (fills, read-only tensors), and serves the next
+        # keeper at least that keeper's share (reads; updates for outputs).
+        w = self.solo_words[ti]
         for a, c in enumerate(chain):
             lv = arch.levels[c]
             bw = lv.block_words(t.name)
-            per_word = 0.0
+            base = w * pos[:, self.col_r[(ti, c)]]
             if a > 0 and not t.read_write and not (skip_top and a == 1):
-                per_word += lv.fill_energy_pj / bw  # fills of a read-only tensor
-            if a < len(chain) - 1 and not (skip_top and a == 0):  # serves the next keeper at least every element once
-                per_word += (lv.update_energy_pj if t.read_write else lv.read_energy_pj) / bw
-            if per_word:
-                e = e + per_word * w * pos[:, self.col_r[(ti, c)]]
+                e = e + (lv.fill_energy_pj / bw) * base * self._ce(ce, ti, c)
+            if a < len(chain) - 1 and not (skip_top and a == 0):
+                per_word = (lv.update_energy_pj if t.read_write else lv.read_energy_pj) / bw
+                e = e + per_word * base * self._ce(ce, ti, chain[a + 1])
         return e
 
-    def bound(self, pos: np.ndarray, neg: np.ndarray, keep_sets: np.ndarray | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:
+    def _ce(self, ce: np.ndarray | None, ti: int, k: int):
+        return 1.0 if ce is None else ce[:, self.col_ce[(ti, k)]]
+
+    def bound(self, pos: np.ndarray, neg: np.ndarray, keep_sets: np.ndarray | None = None,
+              ce: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(energy_pj lower bound, cycles lower bound) from the per-column products over
         dimensions (``pos`` [N, n_pos], ``neg`` [N, n_neg]). With ``keep_sets`` [B, L, T]
         (and N = 1): the energy bound of each keep choice, shape [B]."""
@@ -195,7 +217,7 @@ class Bounder:
         if keep_sets is None:
             energy = base
             for ti in range(len(self.workload.tensors)):
-                terms = [self.chain_energy(ti, ch, pos, neg) for ch in self.chains[ti]]
+                terms = [self.chain_energy(ti, ch, pos, neg, ce=ce) for ch in self.chains[ti]]
                 energy = energy + np.min(terms, axis=0)
             return energy * SAFETY, cycles
         energy = np.full(len(keep_sets), base[0])
@@ -204,7 +226,7 @@ class Bounder:
             for b, ks in enumerate(keep_sets):
                 ch = tuple(np.nonzero(ks[:, ti])[0].tolist())
                 if ch not in cache:
-                    cache[ch] = float(self.chain_energy(ti, ch, pos, neg)[0])
+                    cache[ch] = float(self.chain_energy(ti, ch, pos, neg, ce=ce)[0])
                 energy[b] += cache[ch]
         return energy * SAFETY, cycles
 

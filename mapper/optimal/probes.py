@@ -4,7 +4,7 @@ of each tiling bounds every mapping sharing them (docs/optimal.md).
 For a tensor that level 1 keeps, the outermost level's accesses and level 1's fills are
 functions of ``share(1)`` (which depends only on the loops above level 1, i.e. the
 outermost level's order) and of tiling-only multicast factors; they are read exactly
-off the scored mapping. Every other term comes from the bounds B1-B5.
+off the scored mapping. Every other term comes from the bounds B1-B6.
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ class OrderProbe:
                 for ti in range(len(tensors)):
                     chain = tuple(np.nonzero(kp[k, :, ti])[0].tolist())
                     top[k, ti] = len(chain) > 1 and chain[1] == 1
-                    per_keep[k] += float(self.bd.chain_energy(ti, chain, pos, neg,
-                                                              skip_top=top[k, ti])[0])
+                    per_keep[k] += float(self.bd.chain_energy(
+                        ti, chain, pos, neg, skip_top=top[k, ti], ce=rec[9][None])[0])
             ex = exact[rows].reshape(n0, nk, -1)
             out[g] = per_keep[None] * SAFETY + (ex * top[None]).sum(axis=2)
         return out, objective_values(self.objectives, res, self.arch)

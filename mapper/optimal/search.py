@@ -165,7 +165,12 @@ class OptimalSearch(Strategy):
         fy = np.array([bd.fanout[i][1] for i in range(bd.L)])
         alive = (csp[:, 0] <= fx).all(axis=1) & (csp[:, 1] <= fy).all(axis=1)
         rp, rn = bd.relaxed(depth + 1)
-        energy, cycles = bd.bound(cpos * rp, cneg * rn)
+        # Compound extents from the assigned dimensions (unassigned ones: extent 1).
+        cext = np.ones((len(f.pos), bd.L, self.D), dtype=np.int64)
+        for di, r in enumerate(rows):
+            cext[:, :, di] = bd.dims[di].ext[r]
+        cext[:, :, depth] = f.ext
+        energy, cycles = bd.bound(cpos * rp, cneg * rn, ce=bd.compound_extents(cext))
         # B1 with the fanout: the unassigned dimensions' spatial factors fit in what the
         # assigned ones leave of each level's fanout, so their temporal product is at
         # least their bounds' product over that room.
@@ -254,7 +259,8 @@ class OptimalSearch(Strategy):
         nk = keep_ok.sum(axis=1)
         self.illegal["capacity"] += int((combos[ok_pe] * (self.B - nk[ok_pe])).sum())
         live = ok_pe & (nk > 0)
-        lb = self._lb_vec(*bd.bound(P, Q))
+        ce = bd.compound_extents(ext)
+        lb = self._lb_vec(*bd.bound(P, Q, ce=ce))
         dom = live & self._dominated(lb)
         self.removed["tiling_bound"] += int((combos[dom] * nk[dom]).sum())
         base = fi * math.prod(self.sizes[depth:])
@@ -262,7 +268,7 @@ class OptimalSearch(Strategy):
         for n in np.nonzero(live & ~dom)[0]:
             tfi = base + sum(int(g) * w for g, w in zip(grid[n], radix))
             self.pending.append((tfi, temporal[n], sx[n], sy[n], np.nonzero(keep_ok[n])[0],
-                                 lb[n], int(combos[n]), P[n], Q[n]))
+                                 lb[n], int(combos[n]), P[n], Q[n], ce[n]))
 
     @staticmethod
     def _cycles(rec) -> float:
@@ -307,7 +313,7 @@ class OptimalSearch(Strategy):
                     continue
                 if len(rec[4]) > 1:  # rule keep_bound: each keep choice's own chains
                     e, _ = self.bd.bound(rec[7][None], rec[8][None],
-                                         self.orders.keep_sets[rec[4]])
+                                         self.orders.keep_sets[rec[4]], ce=rec[9][None])
                     dom = self._dominated(self._lb_vec(e, np.full(len(e), self._cycles(rec))))
                     if dom.any():
                         self.removed["keep_bound"] += rec[6] * int(dom.sum())
