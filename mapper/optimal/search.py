@@ -23,6 +23,7 @@ from loopscape.spaces.encoding import MappingBatch
 from ..pareto import nondominated_mask
 from ..strategy import Proposal, SearchContext, Strategy, register_strategy
 from .bounds import Bounder
+from .dominance import objective_bounds, strictly_dominated
 from .orders import OrderTables, combo_count, materialize
 from .probes import OrderProbe
 from .warm import warm_start
@@ -56,6 +57,7 @@ class OptimalSearch(Strategy):
         self.bd = Bounder(self.wl, self.arch, self.st)
         self.orders = OrderTables(self.wl, self.arch, self.st)
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
+        self.utilization_scale = self.wl.macs / self.arch.compute.instances
         self.D = len(self.st.dims)
         self.sizes = self.st.dim_sizes
         self.P, self.B = self.st.permutation_size, self.st.bypass_size
@@ -110,29 +112,11 @@ class OptimalSearch(Strategy):
 
     # -- bounds as objective vectors -----------------------------------------------------
     def _lb_vec(self, energy: np.ndarray, cycles: np.ndarray) -> np.ndarray:
-        """Lower bounds of every objective (internal orientation: all minimized)."""
-        out = np.zeros((len(energy), len(self.ctx.objectives)))
-        for j, o in enumerate(self.ctx.objectives):
-            if o == "energy_pj":
-                out[:, j] = energy
-            elif o == "cycles":
-                out[:, j] = cycles
-            elif o == "edp":
-                out[:, j] = energy * 1e-12 * cycles * (1 - 1e-9)
-            elif o == "utilization":
-                out[:, j] = -self.wl.macs / (self.arch.compute.instances * cycles)
-            else:  # objectives without a proven bound: no pruning power (still exact)
-                out[:, j] = -np.inf if self.signs[j] < 0 else 0.0
-        return out
+        return objective_bounds(self.ctx.objectives, self.signs, self.utilization_scale,
+                                energy, cycles)
 
     def _dominated(self, lb: np.ndarray) -> np.ndarray:
-        """Rows of ``lb`` strictly dominated by an incumbent point (rules B*: no mapping
-        of those sets can enter the front, not even as a tie)."""
-        if len(self.incumbent) == 0 or len(lb) == 0:
-            return np.zeros(len(lb), dtype=bool)
-        inc = self.incumbent[None, :, :]
-        x = lb[:, None, :]
-        return ((inc <= x).all(axis=2) & (inc < x).any(axis=2)).any(axis=1)
+        return strictly_dominated(self.incumbent, lb)
 
     # -- counting ------------------------------------------------------------------------
     def _signatures(self, di: int) -> dict[tuple[int, ...], int]:
@@ -332,9 +316,14 @@ class OptimalSearch(Strategy):
     def ask(self, n: int) -> Proposal | None:
         if self.seed_rows is not None:  # the warm start's front first (anytime quality)
             batch, ids = self.seed_rows
-            self.seed_rows = None
-            self.seeded = len(ids)
-            return Proposal(batch, ids)
+            m = min(n, len(ids))
+            rest = MappingBatch(*(getattr(batch, f)[m:] for f in
+                                  ("temporal", "spatial_x", "spatial_y", "rank", "keep")))
+            self.seed_rows = (rest, ids[m:]) if len(ids) > m else None
+            self.seeded = m
+            return Proposal(MappingBatch(*(getattr(batch, f)[:m] for f in
+                                           ("temporal", "spatial_x", "spatial_y", "rank",
+                                            "keep"))), ids[:m])
         parts, ids = [], []
         got = 0
         deadline = time.perf_counter() + self.slice_seconds
