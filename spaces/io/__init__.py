@@ -7,5 +7,5 @@ from .yamlio import write_atomic
 from .timeloop import TimeloopSpec, load_timeloop
 from .timeloop import timeloop_constraints
 # Timeloop interop, write side (docs/timeloop.md#exporting-to-timeloop).
-from .timeloop_export import (dump_timeloop_arch, dump_timeloop_ert, dump_timeloop_mapping,
-                              dump_timeloop_problem, dump_timeloop_spec)
+from .timeloop import (dump_timeloop_arch, dump_timeloop_ert, dump_timeloop_mapping,
+                       dump_timeloop_problem, dump_timeloop_spec)

@@ -1,6 +1,6 @@
 """Write Timeloop inputs: a mapping, a problem, an architecture and an energy table.
 
-The inverse of :mod:`.timeloop`: each function returns a plain dict (one top-level key,
+The inverse of :mod:`.reader`: each function returns a plain dict (one top-level key,
 like a Timeloop YAML file) that :func:`load_timeloop` reads back into the same
 workload, architecture and mapping, so the exported files evaluate to the same numbers.
 The shapes follow what Timeloop's front end writes (``parsed-processed-input.yaml``,
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import re
 
-from ..arch import Architecture, StorageLevel
-from ..errors import SpecError
-from ..mapping import Loop, Mapping, mapping_problems
-from ..workload import Workload
+from ...arch import Architecture, StorageLevel
+from ...errors import SpecError
+from ...mapping import Loop, Mapping, mapping_problems
+from ...workload import Workload
 
 __all__ = ["dump_timeloop_arch", "dump_timeloop_ert", "dump_timeloop_mapping",
            "dump_timeloop_problem", "dump_timeloop_spec"]
