@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from loopscape.spaces.arch import Architecture, StorageLevel
-from loopscape.spaces.constraints import (NO_CONSTRAINTS, Constraints, allowed_axes,
-                                          capacity_floor_check, validate_constraints)
+from loopscape.spaces.constraints import NO_CONSTRAINTS, Constraints, allowed_axes
+from loopscape.spaces.feasibility import capacity_floor_check, validate_constraints
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapping import Mapping
 from loopscape.spaces.mapspace import Mapspace

@@ -3,6 +3,7 @@ and their YAML forms."""
 
 from .arch import Architecture, ComputeLevel, StorageLevel
 from .constraints import Constraints, FactorRule, LevelConstraints, restrict_constraints
+from .feasibility import capacity_floor_check, validate_constraints
 from .errors import LoopscapeError, MappingError, SpecError
 from .mapping import LevelMapping, Loop, Mapping, check_mapping, mapping_problems, tile_box, tile_words
 from .encoding import MappingBatch, decode, encode
@@ -11,7 +12,7 @@ from .workload import (Tensor, Workload, batched_matmul, conv2d, depthwise_conv2
                        fully_connected, gemm)
 
 __all__ = [
-    "Constraints", "FactorRule", "LevelConstraints", "MappingBatch", "Mapspace", "decode",
+    "Constraints", "FactorRule", "capacity_floor_check", "validate_constraints", "LevelConstraints", "MappingBatch", "Mapspace", "decode",
     "encode",
     "Architecture", "ComputeLevel", "LevelMapping", "Loop", "LoopscapeError", "Mapping",
     "MappingError", "SpecError", "StorageLevel", "Tensor", "Workload", "batched_matmul",

@@ -218,7 +218,7 @@ class Mapspace:
     def _validate(self) -> None:
         """Contradictory constraints and layers that fit no mapping fail here, with
         errors naming the constraints in conflict or the level that is too small."""
-        from .constraints import capacity_floor_check, validate_constraints
+        from .feasibility import capacity_floor_check, validate_constraints
         validate_constraints(self.constraints, self.workload, self.arch)
         capacity_floor_check(self.workload, self.arch, self.constraints)
 

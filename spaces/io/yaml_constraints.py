@@ -23,8 +23,8 @@ import re
 from typing import Any
 
 from ..arch import Architecture
-from ..constraints import (Constraints, FactorRule, LevelConstraints, check_names,
-                           rule_text, validate_constraints)
+from ..constraints import Constraints, FactorRule, LevelConstraints, rule_text
+from ..feasibility import check_names, validate_constraints
 from ..workload import Workload
 from .yaml_document import read_section, save_document
 from .strict import (Where, describe, expect_int, expect_list, expect_map, expect_number,
