@@ -14,7 +14,7 @@ from .console import console, wide_when_piped
 
 
 def load_inputs(inputs: tuple[str, ...], from_timeloop: bool):
-    """(workload, arch, mapping) from ARCH LAYER MAPPING or from Timeloop files."""
+    """(workload, arch, mapping) from ARCH WORKLOAD MAPPING or from Timeloop files."""
     if from_timeloop:
         from loopscape.spaces.io.timeloop import load_timeloop
         if not inputs:
@@ -27,12 +27,12 @@ def load_inputs(inputs: tuple[str, ...], from_timeloop: bool):
                             key="mapping", fix="add the mapping file (e.g. timeloop-mapper.map.yaml)")
         return spec.workload, spec.arch, spec.mapping
     if len(inputs) != 3:
-        raise SpecError(f"expected ARCH LAYER MAPPING, got {len(inputs)} argument(s)",
+        raise SpecError(f"expected ARCH WORKLOAD MAPPING, got {len(inputs)} argument(s)",
                         fix="e.g. loopscape evaluate eyeriss_like eyeriss_default mapping.yaml, "
                             "or use --from-timeloop FILE...")
-    from loopscape.spaces.presets import resolve_arch, resolve_layer, resolve_mapping
+    from loopscape.spaces.presets import resolve_arch, resolve_workload, resolve_mapping
     arch = resolve_arch(inputs[0])
-    workload = resolve_layer(inputs[1])
+    workload = resolve_workload(inputs[1])
     mapping = resolve_mapping(inputs[2], workload, arch)
     return workload, arch, mapping
 
@@ -84,7 +84,7 @@ def render(result: Evaluation) -> None:
 
 
 @click.command()
-@click.argument("inputs", nargs=-1, metavar="ARCH LAYER MAPPING")
+@click.argument("inputs", nargs=-1, metavar="ARCH WORKLOAD MAPPING")
 @click.option("--from-timeloop", "from_timeloop", is_flag=True,
               help="Read Timeloop YAML files (processed input, ERT, optional mapping) instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -96,7 +96,7 @@ def evaluate(inputs: tuple[str, ...], from_timeloop: bool, as_json: bool, schedu
              no_check: bool) -> None:
     """Evaluate one mapping: per-level tiles, accesses, energy; totals and lower bounds.
 
-    ARCH and LAYER are preset names or YAML files; MAPPING is a YAML file or preset.
+    ARCH and WORKLOAD are preset names or YAML files; MAPPING is a YAML file or preset.
     """
     workload, arch, mapping = load_inputs(inputs, from_timeloop)
     source = ", ".join(inputs) if from_timeloop else inputs[2]

@@ -34,13 +34,13 @@ def load_eyexam_inputs(inputs: tuple[str, ...], from_timeloop: bool,
         constraints = timeloop_constraints(spec, spec.workload, spec.arch, source=source)
         return spec.workload, spec.arch, spec.mapping, constraints, source
     if len(inputs) not in (2, 3):
-        raise SpecError(f"expected ARCH LAYER [MAPPING], got {len(inputs)} argument(s)",
+        raise SpecError(f"expected ARCH WORKLOAD [MAPPING], got {len(inputs)} argument(s)",
                         fix="e.g. loopscape eyexam eyeriss_like eyeriss_default "
                             "eyeriss_default_timeloop_best, or use --from-timeloop FILE...")
-    from loopscape.spaces.presets import (resolve_arch, resolve_constraints, resolve_layer,
+    from loopscape.spaces.presets import (resolve_arch, resolve_constraints, resolve_workload,
                                           resolve_mapping)
     arch = resolve_arch(inputs[0])
-    workload = resolve_layer(inputs[1])
+    workload = resolve_workload(inputs[1])
     constraints = resolve_constraints(constraints_file, workload, arch) \
         if constraints_file else None
     mapping = resolve_mapping(inputs[2], workload, arch) if len(inputs) == 3 else None
@@ -155,7 +155,7 @@ def plot_waterfall(report: EyexamReport, path: Path) -> None:
 
 
 @click.command()
-@click.argument("inputs", nargs=-1, metavar="ARCH LAYER [MAPPING]")
+@click.argument("inputs", nargs=-1, metavar="ARCH WORKLOAD [MAPPING]")
 @click.option("--constraints", "constraints_file",
               help="Constraints YAML file or preset (e.g. eyeriss_like_constraints).")
 @click.option("--from-timeloop", "from_timeloop", is_flag=True,
@@ -172,7 +172,7 @@ def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop:
            as_json: bool, plot_file: str | None, seed: int, budget: int) -> None:
     """Explain a mapping's performance as seven tightening bounds on MACs per cycle.
 
-    ARCH and LAYER are preset names or YAML files; MAPPING is a YAML file or preset.
+    ARCH and WORKLOAD are preset names or YAML files; MAPPING is a YAML file or preset.
     Without MAPPING, a quick seeded search picks the lowest-cycles mapping.
     """
     plot_path = None

@@ -1,4 +1,4 @@
-"""``loopscape search``: the Pareto front of a layer on an architecture."""
+"""``loopscape search``: the Pareto front of a workload on an architecture."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def _fmt(v: float) -> str:
 
 
 @click.command()
-@click.argument("inputs", nargs=-1, metavar="ARCH LAYER")
+@click.argument("inputs", nargs=-1, metavar="ARCH WORKLOAD")
 @click.option("--strategy", default="random", show_default=True,
               help="Search strategy (see docs/search.md).")
 @click.option("--objectives", default="energy_pj,cycles", show_default=True,
@@ -72,7 +72,7 @@ def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, 
            constraints_file, from_timeloop, as_json) -> None:
     """Search the mapspace; show and save the Pareto-optimal mappings.
 
-    ARCH and LAYER are preset names or YAML files.
+    ARCH and WORKLOAD are preset names or YAML files.
     """
     if strategy not in strategy_names():
         raise SpecError(f"unknown strategy {strategy!r}", key="--strategy",

@@ -1,6 +1,6 @@
-"""The mapspace of a layer on an architecture: count it, index it, enumerate it, sample it.
+"""The mapspace of a workload on an architecture: count it, index it, enumerate it, sample it.
 
-The space is the product of four sub-spaces (design.md section 1):
+The space is the product of three sub-spaces (docs/mapspace.md):
 
 * **index factorization** (IF): for every dimension, an ordered split of its bound over
   the tiling slots, outermost first: each level's temporal slot, then its spatial slot

@@ -446,7 +446,7 @@ def _one_line_error(r) -> str:
 
 def test_cli_bad_inputs_exit_2(tmp_path):
     run = CliRunner().invoke
-    assert "expected ARCH LAYER" in _one_line_error(run(cli, ["eyexam", "eyexam_conv1d_array"]))
+    assert "expected ARCH WORKLOAD" in _one_line_error(run(cli, ["eyexam", "eyexam_conv1d_array"]))
     assert "no_such" in _one_line_error(run(cli, ["eyexam", "no_such", "eyexam_conv1d"]))
     assert ".png or .svg" in _one_line_error(run(cli, EXAMPLE + ["--plot",
                                                                  str(tmp_path / "x.pdf")]))

@@ -80,7 +80,8 @@ def test_analytical_model_matches_the_simulator(problem, schedule):
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
 def test_design_worked_example_ex04_kp(schedule):
-    # design.md section 2: C=32, K=32, R=3, P=16. MainMemory fans out K16 to 16
+    # Timeloop exercise 04 (tests/fixtures/timeloop/ex04_conv1d_oc_ic_3levelspatial_kp):
+    # C=32, K=32, R=3, P=16. MainMemory fans out K16 to 16
     # GlobalBuffers (each over its own RegisterFile); GlobalBuffer loops C32 K2 R3;
     # RegisterFile loops P16.
     w = einsum("Outputs[K,P] += Weights[C,K,R] * Inputs[C,R+P]",

@@ -17,7 +17,7 @@ from ..mapping import Mapping
 from ..workload import Workload
 from .yaml_arch import dump_arch_body, load_arch_body
 from .yaml_constraints import dump_constraints, load_constraints, save_constraints
-from .yaml_layer import dump_layer_body, load_layer_body
+from .yaml_workload import dump_workload_body, load_workload_body
 from .yaml_mapping import dump_mapping_body, load_mapping_body
 from .yaml_document import (TOP_KEYS, Source, load_yaml, read_section, save_document, to_yaml,
                             write_atomic)
@@ -35,7 +35,7 @@ __all__ = ["TOP_KEYS", "dump_arch", "dump_constraints", "dump_mapping", "dump_wo
 def load_workload(src: Source) -> Workload:
     """The layer under ``layer:`` in a file (path) or a parsed document (dict)."""
     body, where = read_section(src, "layer")
-    return load_layer_body(body, where)
+    return load_workload_body(body, where)
 
 
 def load_arch(src: Source) -> Architecture:
@@ -59,7 +59,7 @@ def load_mapping(src: Source, workload: Workload | None = None,
 
 def dump_workload(w: Workload) -> dict:
     """``{"layer": {...}}``: the builder form when it rebuilds ``w``, else the einsum form."""
-    return {"layer": dump_layer_body(w)}
+    return {"layer": dump_workload_body(w)}
 
 
 def dump_arch(a: Architecture) -> dict:

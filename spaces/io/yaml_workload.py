@@ -1,6 +1,7 @@
-"""The ``layer:`` section of loopscape's YAML format: builder forms and the einsum form.
+"""The workload section of loopscape's YAML format: builder forms and the einsum form.
 
-A layer is written in the form of the builder that made it (conv2d, depthwise, gemm,
+The section's key is ``layer:`` (what users write; see docs/formats.md, "Workload and
+layer"). A workload is written in the form of the builder that made it (conv2d, depthwise, gemm,
 fc, bmm) so files stay short and readable; any other workload is written as an einsum
 whose expression is rebuilt from the tensors' axes. Dimension order is kept: for an
 einsum it is the order of ``bounds``.
@@ -32,22 +33,22 @@ _FORMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 # Workload.kind values and spelled-out names accepted as types.
 _ALIASES = {"grouped_conv2d": "conv2d", "depthwise_conv2d": "depthwise",
             "fully_connected": "fc", "batched_matmul": "bmm"}
-LAYER_TYPES = tuple(_FORMS)
+WORKLOAD_TYPES = tuple(_FORMS)
 
 
-def load_layer_body(body: Any, where: Where) -> Workload:
+def load_workload_body(body: Any, where: Where) -> Workload:
     """Build a Workload from the map under ``layer:``."""
     if not isinstance(body, dict):
         raise where.error(f"expected a map of the layer's fields, got {describe(body)}",
                           fix="write the fields indented under layer:, e.g. name:, type:")
     if "type" not in body:
         raise where.error("missing required key 'type'",
-                          fix=f"add type: one of {', '.join(LAYER_TYPES)}")
+                          fix=f"add type: one of {', '.join(WORKLOAD_TYPES)}")
     kind_raw = expect_str(body["type"], where.at("type"))
     kind = _ALIASES.get(kind_raw, kind_raw)
     if kind not in _FORMS:
         raise where.at("type").error(f"unknown layer type {kind_raw!r}",
-                                     fix=f"use one of {', '.join(LAYER_TYPES)}")
+                                     fix=f"use one of {', '.join(WORKLOAD_TYPES)}")
     allowed, required = _FORMS[kind]
     expect_map(body, where, allowed=allowed, required=required)
     name = expect_str(body["name"], where.at("name"))
@@ -168,12 +169,12 @@ _BUILD: dict[str, Callable[[dict, Where, str], Workload]] = {
 # Dumping
 # ----------------------------------------------------------------------------------
 
-def dump_layer_body(w: Workload) -> dict:
+def dump_workload_body(w: Workload) -> dict:
     """The map to write under ``layer:``; builder form when it rebuilds ``w`` exactly."""
     body = _builder_form(w)
     if body is not None:
         try:
-            if load_layer_body(body, Where("<dump>", "layer")) == w:
+            if load_workload_body(body, Where("<dump>", "layer")) == w:
                 return body
         except SpecError:
             pass
@@ -244,7 +245,7 @@ def einsum_form(w: Workload) -> dict:
     if w.params:
         body["params"] = dict(w.params)
     try:
-        back = load_layer_body(body, where)
+        back = load_workload_body(body, where)
     except SpecError as e:
         raise where.error(f"workload {w.name!r} cannot be written as an einsum: {e.message}",
                           fix="every dimension must index some tensor") from None
