@@ -332,7 +332,10 @@ def test_map_file_fills_empty_mapping_in_either_order(tmp_path):
 def test_descriptive_keys_are_accepted(tmp_path):
     doc = _base()
     doc["globals"] = {"environment_variables": {}}
-    doc["compound_components"] = {"classes": []}
+    # A user's own Accelergy attribute passes when a compound-component class declares it
+    # (an undeclared one is a typo: tests/test_timeloop_strict.py).
+    doc["compound_components"] = {"classes": [{"name": "knobbed_buffer",
+                                               "attributes": {"some_accelergy_knob": 0}}]}
     doc["dumped_by_timeloop_front_end"] = True
     attrs = doc["architecture"]["subtree"][0]["local"][2]["attributes"]
     attrs.update({"technology": "32nm", "n_banks": 4, "update_fifo_depth": 2,

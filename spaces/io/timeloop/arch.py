@@ -6,8 +6,9 @@ from typing import Any, Iterable
 
 from ...arch import Architecture, ComputeLevel, StorageLevel
 from ...errors import SpecError
-from ..strict import Where, expect_bool, expect_int, expect_list, expect_map, expect_number
-from .attributes import check_supported
+from ..strict import (Where, did_you_mean, expect_bool, expect_int, expect_list, expect_map,
+                      expect_number)
+from .attributes import check_supported, known_attributes
 from .common import RANGE_RE
 from .ert import compute_energy, storage_energy
 
@@ -17,6 +18,8 @@ __all__ = ["parse_architecture"]
 _BUFFER_CLASSES = ("DRAM", "SRAM", "regfile", "smartbuffer", "storage")
 _COMPUTE_CLASSES = ("mac", "intmac", "fpmac", "compute")
 _NETWORK_CLASSES = ("XY_NoC", "Legacy", "ReductionTree", "SimpleMulticast")
+_ARCH_KEYS = ("version", "subtree", "local", "name", "attributes")
+_SUBTREE_KEYS = ("name", "attributes", "local", "subtree")
 _COMPONENT_KEYS = ("name", "class", "attributes", "required_actions", "enabled", "subclass",
                    "area_share", "actions")
 
@@ -66,7 +69,8 @@ def _mesh(attrs: dict, instances: int, at: Where) -> tuple[int, int, int]:
     return instances, mx, my
 
 
-def _components(arch: dict, at: Where) -> tuple[str, list[tuple[dict, Where, int]]]:
+def _components(arch: dict, at: Where, extra: frozenset[str]
+                ) -> tuple[str, list[tuple[dict, Where, int]]]:
     """Walk ``subtree``/``local`` from the root inwards: (root name, [(component, where,
     multiplier of enclosing subtrees)]), outermost first."""
     if "nodes" in arch:
@@ -74,12 +78,16 @@ def _components(arch: dict, at: Where) -> tuple[str, list[tuple[dict, Where, int
             "the v0.4 'nodes' architecture format is not read directly",
             fix="pass the processed input that Timeloop writes (parsed-processed-input.yaml)")
     for key in arch:
-        if key not in ("version", "subtree", "local", "name", "attributes"):
-            raise at.at(str(key)).error(f"unknown architecture key {key!r}",
+        if key not in _ARCH_KEYS:
+            raise at.at(str(key)).error(f"unknown architecture key {key!r}"
+                                        f"{did_you_mean(key, _ARCH_KEYS)}",
                                         fix="expected subtree/local (Timeloop's tree format)")
     out: list[tuple[dict, Where, int]] = []
     node, node_at, mult, root = arch, at, 1, ""
     while True:
+        if node.get("attributes") is not None:  # inherited by the components below
+            n_at = node_at.at("attributes")
+            known_attributes(expect_map(node["attributes"], n_at), n_at, extra)
         if "local" in node:
             l_at = node_at.at("local")
             for i, comp in enumerate(expect_list(node["local"], l_at)):
@@ -93,8 +101,10 @@ def _components(arch: dict, at: Where) -> tuple[str, list[tuple[dict, Where, int
         node_at = s_at.at(0)
         node = expect_map(subtrees[0], node_at)
         for key in node:
-            if key not in ("name", "attributes", "local", "subtree"):
-                raise node_at.at(str(key)).error(f"unknown subtree key {key!r}")
+            if key not in _SUBTREE_KEYS:
+                raise node_at.at(str(key)).error(
+                    f"unknown subtree key {key!r}{did_you_mean(key, _SUBTREE_KEYS)}",
+                    fix=f"a subtree has {', '.join(_SUBTREE_KEYS)}")
         base, count = _split_name(node.get("name"), node_at.at("name"))
         root = root or base
         mult *= count
@@ -105,15 +115,21 @@ def _components(arch: dict, at: Where) -> tuple[str, list[tuple[dict, Where, int
 
 
 
-def parse_architecture(raw: Any, at: Where, ert: dict[str, dict[str, float]] | None) -> Architecture:
+def parse_architecture(raw: Any, at: Where, ert: dict[str, dict[str, float]] | None, *,
+                       extra_attributes: Iterable[str] = ()) -> Architecture:
+    """The architecture under ``architecture:``; ``ert`` gives the energies. Component and
+    subtree attributes must be known ones (:mod:`.attributes`) or named in
+    ``extra_attributes`` (the document's compound-component classes)."""
+    extra = frozenset(extra_attributes)
     arch = expect_map(raw, at)
-    root, comps = _components(arch, at)
+    root, comps = _components(arch, at, extra)
     levels: list[StorageLevel] = []
     compute: ComputeLevel | None = None
     for comp, c_at, mult in comps:
         for key in comp:
             if key not in _COMPONENT_KEYS:
-                raise c_at.at(str(key)).error(f"unknown component key {key!r}",
+                raise c_at.at(str(key)).error(f"unknown component key {key!r}"
+                                              f"{did_you_mean(key, _COMPONENT_KEYS)}",
                                               fix=f"a component has {', '.join(_COMPONENT_KEYS)}")
         base, count = _split_name(comp.get("name"), c_at.at("name"))
         if comp.get("enabled") is not None and not expect_bool(comp["enabled"], c_at.at("enabled"), lenient=True):
@@ -124,8 +140,8 @@ def parse_architecture(raw: Any, at: Where, ert: dict[str, dict[str, float]] | N
             raise c_at.at("class").error(f"component {base!r} has no class",
                                          fix="give it a class such as SRAM, DRAM, regfile, "
                                              "dummy_storage or intmac")
-        attrs = expect_map(comp.get("attributes") or {}, c_at.at("attributes"))
         a_at = c_at.at("attributes")
+        attrs = known_attributes(expect_map(comp.get("attributes") or {}, a_at), a_at, extra)
         if compute is not None:
             raise c_at.error(f"component {base!r} comes after the compute unit "
                              f"{compute.name!r}",

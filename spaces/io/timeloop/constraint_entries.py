@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from ...arch import Architecture
 from ...errors import SpecError
 from ...workload import Workload
-from ..strict import Where, expect_list, expect_map
+from ..strict import Where, did_you_mean, expect_list, expect_map
 from .common import TimeloopSpec, is_empty
 
 def constraint_targets(raw: Any, at: Where) -> list:
@@ -18,7 +18,8 @@ def constraint_targets(raw: Any, at: Where) -> list:
     if isinstance(raw, dict):
         for key in raw:
             if key not in ("targets", "version"):
-                raise at.at(str(key)).error(f"unknown constraints key {key!r}",
+                raise at.at(str(key)).error(f"unknown constraints key {key!r}"
+                                            f"{did_you_mean(key, ('targets', 'version'))}",
                                             fix="constraints are a list under 'targets'")
         return list(expect_list(raw.get("targets") or [], at.at("targets")))
     return list(expect_list(raw, at))
@@ -73,7 +74,8 @@ def flat_entries(targets: list, at: Where) -> list[Entry]:
             for key in raw:
                 if key not in ("target", "name", "constraints"):
                     raise t_at.at(str(key)).error(
-                        f"unknown key {key!r} next to a 'constraints' list",
+                        f"unknown key {key!r} next to a 'constraints' list"
+                        f"{did_you_mean(key, ('target', 'name', 'constraints'))}",
                         fix="put type, factors, ... in the items of 'constraints'")
             c_at = t_at.at("constraints")
             for j, sub in enumerate(expect_list(raw["constraints"], c_at)):

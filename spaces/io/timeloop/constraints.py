@@ -8,7 +8,7 @@ from typing import Any
 from ...arch import Architecture
 from ...constraints import Constraints, FactorRule, LevelConstraints
 from ...workload import Workload
-from ..strict import expect_int, expect_names, expect_number
+from ..strict import did_you_mean, expect_int, expect_names, expect_number
 from .common import is_empty
 from .constraint_entries import (BOUND_NAMES, CONSTRAINT_COMMON, CONSTRAINT_KEYS,
                                  CONSTRAINT_TYPES, CONSTRAINT_UNSUPPORTED, constraint_factors,
@@ -95,7 +95,8 @@ def timeloop_constraints(spec_or_targets: Any, workload: Workload, arch: Archite
                         f"loopscape", fix=f"remove {key}")
                 if key not in allowed:
                     raise e.where(str(key)).error(
-                        f"unknown key {key!r} in a {raw_type} constraint",
+                        f"unknown key {key!r} in a {raw_type} constraint"
+                        f"{did_you_mean(key, allowed)}",
                         fix=f"a {raw_type} constraint has {', '.join(allowed)}")
             lvl = constraint_level(e, arch)
             here = f"{e.label()} (target {names[lvl]})"

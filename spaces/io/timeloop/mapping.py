@@ -8,7 +8,7 @@ from typing import Any
 from ...arch import Architecture
 from ...mapping import LevelMapping, Loop, Mapping
 from ...workload import Workload
-from ..strict import Where, expect_int, expect_list, expect_map, expect_names
+from ..strict import Where, did_you_mean, expect_int, expect_list, expect_map, expect_names
 from .common import is_empty
 
 __all__ = ["parse_mapping"]
@@ -106,7 +106,8 @@ def parse_mapping(raw: Any, at: Where, workload: Workload, arch: Architecture) -
                                          fix=f"remove {key}")
             if key not in _DIRECTIVE_KEYS[kind]:
                 raise e_at.at(str(key)).error(
-                    f"unknown key {key!r} in a {e['type']} entry",
+                    f"unknown key {key!r} in a {e['type']} entry"
+                    f"{did_you_mean(key, _DIRECTIVE_KEYS[kind])}",
                     fix=f"a {e['type']} entry has {', '.join(_DIRECTIVE_KEYS[kind])}")
         target = e.get("target")
         if isinstance(target, int) and not isinstance(target, bool):

@@ -6,7 +6,8 @@ from typing import Any
 
 from ...errors import SpecError
 from ...workload import Tensor, Workload
-from ..strict import Where, expect_bool, expect_int, expect_list, expect_map, expect_names, expect_number
+from ..strict import (Where, did_you_mean, expect_bool, expect_int, expect_list, expect_map,
+                      expect_names, expect_number)
 from .common import is_empty
 
 __all__ = ["parse_problem"]
@@ -20,7 +21,8 @@ def parse_problem(raw: Any, at: Where) -> Workload:
     problem = expect_map(raw, at)
     for key in problem:
         if key not in ("shape", "instance", "version"):
-            raise at.at(str(key)).error(f"unknown problem key {key!r}",
+            raise at.at(str(key)).error(f"unknown problem key {key!r}"
+                                        f"{did_you_mean(key, ('shape', 'instance', 'version'))}",
                                         fix="a problem has 'shape' and 'instance'")
     if "shape" not in problem:
         raise at.error("the problem has no 'shape'", fix="give the processed problem with "
@@ -37,7 +39,8 @@ def parse_problem(raw: Any, at: Where) -> Workload:
             raise shape_at.at("flatten").error("flattened dimensions are not supported",
                                                fix="describe the layer without 'flatten'")
         if key not in _SHAPE_KEYS:
-            raise shape_at.at(str(key)).error(f"unknown shape key {key!r}",
+            raise shape_at.at(str(key)).error(f"unknown shape key {key!r}"
+                                              f"{did_you_mean(key, _SHAPE_KEYS)}",
                                               fix=f"a shape has {', '.join(_SHAPE_KEYS)}")
     dims_at = shape_at.at("dimensions")
     dims = expect_names(shape.get("dimensions"), dims_at, lenient=True)
@@ -84,7 +87,8 @@ def parse_problem(raw: Any, at: Where) -> Workload:
         ds = expect_map(ds, t_at)
         for key in ds:
             if key not in _DATASPACE_KEYS:
-                raise t_at.at(str(key)).error(f"unknown data-space key {key!r}",
+                raise t_at.at(str(key)).error(f"unknown data-space key {key!r}"
+                                              f"{did_you_mean(key, _DATASPACE_KEYS)}",
                                               fix=f"a data space has {', '.join(_DATASPACE_KEYS)}")
         name = ds.get("name")
         if not isinstance(name, str) or not name:

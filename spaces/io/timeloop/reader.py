@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ...errors import SpecError
-from ..strict import Where, parse_file
+from ..strict import Where, did_you_mean, parse_file
 from .arch import parse_architecture
+from .attributes import compound_attributes
 from .common import TimeloopSpec, is_empty
 from .constraint_entries import constraint_targets
 from .ert import parse_ert
@@ -53,7 +54,8 @@ def _merge(docs: Sequence[tuple[str, Any]]) -> tuple[dict, dict[str, str]]:
                 raise SpecError(f"top-level keys must be names, got {key!r}", source=source)
             if key not in _USED_TOP and key not in _IGNORED_TOP:
                 raise SpecError(
-                    f"unknown top-level key {key!r}", source=source, key=key,
+                    f"unknown top-level key {key!r}"
+                    f"{did_you_mean(key, _USED_TOP + _IGNORED_TOP)}", source=source, key=key,
                     fix=f"loopscape reads {', '.join(_USED_TOP)} and ignores "
                         f"{', '.join(_IGNORED_TOP)}; remove or rename this key")
             if key in merged:
@@ -90,7 +92,9 @@ def timeloop_from_data(docs: Sequence[tuple[str, Any]]) -> TimeloopSpec:
                                                    fix="remove sparse_optimizations")
     ert = parse_ert(merged["ERT"], where("ERT")) if "ERT" in merged else None
     workload = parse_problem(merged["problem"], where("problem"))
-    arch = parse_architecture(merged["architecture"], where("architecture"), ert)
+    arch = parse_architecture(merged["architecture"], where("architecture"), ert,
+                              extra_attributes=compound_attributes(
+                                  merged.get("compound_components")))
     mapping = None
     if not is_empty(merged.get("mapping")):
         mapping = parse_mapping(merged["mapping"], where("mapping"), workload, arch)
