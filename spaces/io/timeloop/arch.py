@@ -209,6 +209,8 @@ def _storage_level(name: str, instances: int, cls: str, attrs: dict, at: Where,
             capacity = expect_int(d_item[1], at.at(d_item[0]), minimum=0, lenient=True) * block
         elif attrs.get("sizeKB") is not None:
             capacity = expect_int(attrs["sizeKB"], at.at("sizeKB"), minimum=0, lenient=True) * 1024 * 8 // word_bits
+    if dummy:  # it stores nothing: the size Timeloop requires of it is not a capacity
+        capacity = None
     bw: dict[str, float | None] = {"read": None, "write": None, "shared": None}
     if attrs.get("bandwidth") is not None:  # deprecated in Timeloop: split evenly
         b = expect_number(attrs["bandwidth"], at.at("bandwidth"), lenient=True)

@@ -200,7 +200,9 @@ def _ranged(name: str, instances: int) -> str:
 def _storage_component(i: int, lvl: StorageLevel) -> dict:
     attrs: dict = {"datawidth": lvl.word_bits, "block_size": lvl.block_size,
                    "width": lvl.word_bits * lvl.block_size}
-    if lvl.capacity_words is not None:
+    if lvl.dummy:  # stores nothing, but timeloop-model requires every buffer to have a size
+        attrs["depth"] = 1
+    elif lvl.capacity_words is not None:
         if lvl.capacity_words % lvl.block_size == 0:
             attrs["depth"] = lvl.capacity_words // lvl.block_size
         else:
