@@ -12,8 +12,9 @@ from __future__ import annotations
 import math as _math
 from typing import TYPE_CHECKING
 
+from .constraints import constraint_error as err  # (c, key, message, fix)
 from .constraints import (ROOT, Constraints, FactorRule, LevelConstraints, allowed_axes,
-                          axes_phrase, constraint_error, level_path, names_list, rule_ref)
+                          axes_phrase, level_path, names_list, rule_ref)
 from .factors import divisors as _divisors
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,28 +37,28 @@ def check_names(c: Constraints, workload: Workload | None = None,
     for lc in c.levels:
         p = level_path(lc.target)
         if not isinstance(lc.target, str) or not lc.target:
-            raise constraint_error(c, f"{ROOT}.levels", f"a level entry needs a target name, got "
+            raise err(c, f"{ROOT}.levels", f"a level entry needs a target name, got "
                                             f"{lc.target!r}", fix="name an architecture level")
         if lc.target in seen:
-            raise constraint_error(c, f"{p}.target", f"two entries for level {lc.target!r}",
+            raise err(c, f"{p}.target", f"two entries for level {lc.target!r}",
                        fix="merge them into one entry per level")
         seen.append(lc.target)
         if arch is not None and lc.target not in arch.level_names:
-            raise constraint_error(c, f"{p}.target", f"architecture {arch.name!r} has no level "
+            raise err(c, f"{p}.target", f"architecture {arch.name!r} has no level "
                                          f"{lc.target!r}",
                        fix=f"its levels, outermost first: {', '.join(arch.level_names)}")
         for kind, rules in (("temporal", lc.temporal), ("spatial", lc.spatial)):
             dims_seen: list[str] = []
             for d, rule in rules:
                 if d in dims_seen:
-                    raise constraint_error(c, f"{p}.{kind}.{d}", f"dimension {d} has two {kind} rules",
+                    raise err(c, f"{p}.{kind}.{d}", f"dimension {d} has two {kind} rules",
                                fix="give each dimension one rule per level")
                 dims_seen.append(d)
                 if workload is not None and d not in workload.dims:
-                    raise constraint_error(c, f"{p}.{kind}.{d}", f"unknown dimension {d!r}",
+                    raise err(c, f"{p}.{kind}.{d}", f"unknown dimension {d!r}",
                                fix=f"layer {workload.name!r} has {list(workload.dims)}")
                 if not isinstance(rule, FactorRule):
-                    raise constraint_error(c, f"{p}.{kind}.{d}", f"expected a FactorRule, got "
+                    raise err(c, f"{p}.{kind}.{d}", f"expected a FactorRule, got "
                                                      f"{type(rule).__name__}")
         for kind in ("spatial_x", "spatial_y", "inner", "outer"):
             names = getattr(lc, kind)
@@ -65,19 +66,19 @@ def check_names(c: Constraints, workload: Workload | None = None,
                 continue
             for i, d in enumerate(names):
                 if d in names[:i]:
-                    raise constraint_error(c, f"{p}.{kind}", f"dimension {d} is listed twice",
+                    raise err(c, f"{p}.{kind}", f"dimension {d} is listed twice",
                                fix="list each dimension once")
                 if workload is not None and d not in workload.dims:
-                    raise constraint_error(c, f"{p}.{kind}", f"unknown dimension {d!r}",
+                    raise err(c, f"{p}.{kind}", f"unknown dimension {d!r}",
                                fix=f"layer {workload.name!r} has {list(workload.dims)}")
         for kind in ("keep", "bypass"):
             names = getattr(lc, kind)
             for i, t in enumerate(names):
                 if t in names[:i]:
-                    raise constraint_error(c, f"{p}.{kind}", f"tensor {t} is listed twice",
+                    raise err(c, f"{p}.{kind}", f"tensor {t} is listed twice",
                                fix="list each tensor once")
                 if workload is not None and t not in workload.tensor_names:
-                    raise constraint_error(c, f"{p}.{kind}", f"unknown tensor {t!r}",
+                    raise err(c, f"{p}.{kind}", f"unknown tensor {t!r}",
                                fix=f"layer {workload.name!r} has {list(workload.tensor_names)}")
 
 
@@ -85,17 +86,17 @@ def _check_top(c: Constraints) -> None:
     for key in ("default_min_factor", "default_max_factor"):
         v = getattr(c, key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise constraint_error(c, f"{ROOT}.{key}", f"must be a positive integer, got {v!r}",
+            raise err(c, f"{ROOT}.{key}", f"must be a positive integer, got {v!r}",
                        fix="use an integer >= 1, or leave it out")
     lo, hi = c.default_min_factor, c.default_max_factor
     if lo is not None and hi is not None and lo > hi:
-        raise constraint_error(c, f"{ROOT}.default_min_factor",
+        raise err(c, f"{ROOT}.default_min_factor",
                    f"{ROOT}.default_min_factor = {lo} and {ROOT}.default_max_factor = {hi} "
                    f"conflict: the minimum is above the maximum",
                    fix="make default_min_factor <= default_max_factor")
     u = c.min_pe_utilization
     if isinstance(u, bool) or not isinstance(u, (int, float)) or not 0 <= u <= 1:
-        raise constraint_error(c, f"{ROOT}.min_pe_utilization",
+        raise err(c, f"{ROOT}.min_pe_utilization",
                    f"must be a fraction between 0 and 1, got {u!r}",
                    fix="e.g. 0.5 for at least half of the MAC units")
 
@@ -107,35 +108,35 @@ def _check_rule(c: Constraints, path: str, rule: FactorRule, dim: str, bound: in
     for attr in ("exact", "min", "max"):
         v = getattr(rule, attr)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise constraint_error(c, path, f"{attr} must be a positive integer, got {v!r}",
+            raise err(c, path, f"{attr} must be a positive integer, got {v!r}",
                        fix="factors are integers >= 1")
     if rule.min is not None and rule.max is not None and rule.min > rule.max:
-        raise constraint_error(c, path, f"{ref}: the minimum {rule.min} is above the maximum {rule.max}",
+        raise err(c, path, f"{ref}: the minimum {rule.min} is above the maximum {rule.max}",
                    fix="make the minimum <= the maximum")
     exact = bound if rule.whole else rule.exact
     if rule.whole and rule.exact is not None and rule.exact != bound:
-        raise constraint_error(c, path, f"{ref}: 'all' means the whole {dim} = {bound}, not {rule.exact}",
+        raise err(c, path, f"{ref}: 'all' means the whole {dim} = {bound}, not {rule.exact}",
                    fix="keep one of the two")
     if exact is not None:
         if exact > bound:
-            raise constraint_error(c, path, f"{ref} exceeds the layer's {dim} = {bound}",
+            raise err(c, path, f"{ref} exceeds the layer's {dim} = {bound}",
                        fix=f"use a divisor of {bound}: {_short_divs(bound)}")
         if bound % exact:
-            raise constraint_error(c, path, f"{ref} does not divide the layer's {dim} = {bound} "
+            raise err(c, path, f"{ref} does not divide the layer's {dim} = {bound} "
                                 f"(loopscape needs perfect factorization)",
                        fix=f"use a divisor of {bound}: {_short_divs(bound)}")
         if rule.min is not None and exact < rule.min:
-            raise constraint_error(c, path, f"{ref}: the factor {exact} is below the minimum {rule.min}",
+            raise err(c, path, f"{ref}: the factor {exact} is below the minimum {rule.min}",
                        fix="drop one of the two")
         if rule.max is not None and exact > rule.max:
-            raise constraint_error(c, path, f"{ref}: the factor {exact} is above the maximum {rule.max}",
+            raise err(c, path, f"{ref}: the factor {exact} is above the maximum {rule.max}",
                        fix="drop one of the two")
         return
     if rule.min is not None and rule.min > bound:
-        raise constraint_error(c, path, f"{ref} asks for at least {rule.min} but the layer's {dim} is "
+        raise err(c, path, f"{ref} asks for at least {rule.min} but the layer's {dim} is "
                             f"{bound}", fix=f"use a minimum of at most {bound}")
     if not any(rule.allows(f, bound) for f in _divisors(bound)):
-        raise constraint_error(c, path, f"{ref}: no divisor of the layer's {dim} = {bound} satisfies it",
+        raise err(c, path, f"{ref}: no divisor of the layer's {dim} = {bound} satisfies it",
                    fix=f"divisors of {bound}: {_short_divs(bound)}")
 
 
@@ -165,25 +166,25 @@ def _check_level(c: Constraints, lc: LevelConstraints, workload: Workload,
     # keep / bypass
     for t in lc.keep:
         if t in lc.bypass:
-            raise constraint_error(c, f"{p}.keep", f"{p}.keep and {p}.bypass both name {t}",
+            raise err(c, f"{p}.keep", f"{p}.keep and {p}.bypass both name {t}",
                        fix=f"keep or bypass {t}, not both")
         if lvl.dummy:
-            raise constraint_error(c, f"{p}.keep", f"{p}.keep names {t} but {lc.target} is a dummy "
+            raise err(c, f"{p}.keep", f"{p}.keep names {t} but {lc.target} is a dummy "
                                        f"level that holds no data",
                        fix="a dummy level keeps nothing: remove the keep list")
         if not lvl.may_keep(t):
-            raise constraint_error(c, f"{p}.keep", f"{p}.keep names {t} but architecture level "
+            raise err(c, f"{p}.keep", f"{p}.keep names {t} but architecture level "
                                        f"{lc.target} may only keep {list(lvl.keeps or [])} "
                                        f"(architecture.levels.{lc.target}.keeps)",
                        fix=f"remove {t} from keep, or allow it in the architecture")
     if i == 0 and lc.bypass:
-        raise constraint_error(c, f"{p}.bypass", f"{p}.bypass names {names_list(lc.bypass)} but the "
+        raise err(c, f"{p}.bypass", f"{p}.bypass names {names_list(lc.bypass)} but the "
                                      f"outermost level {lc.target} keeps every tensor",
                    fix="remove the bypass list of the outermost level")
     # loop order
     for d in lc.inner:
         if d in lc.outer:
-            raise constraint_error(c, f"{p}.inner", f"{p}.inner and {p}.outer both name {d}",
+            raise err(c, f"{p}.inner", f"{p}.inner and {p}.outer both name {d}",
                        fix=f"pin {d} innermost or outermost, not both")
     # spatial rules against the fanout
     fx, fy = arch.fanout(i)
@@ -193,7 +194,7 @@ def _check_level(c: Constraints, lc: LevelConstraints, workload: Workload,
             continue
         ref = rule_ref(f"{p}.spatial.{d}", rule)
         if (fx, fy) == (1, 1):
-            raise constraint_error(c, f"{p}.spatial.{d}",
+            raise err(c, f"{p}.spatial.{d}",
                        f"{ref} but level {lc.target} has no spatial fanout (the level below "
                        f"it has as many instances)",
                        fix="put spatial rules on a level whose child has more instances")
@@ -202,7 +203,7 @@ def _check_level(c: Constraints, lc: LevelConstraints, workload: Workload,
         if need > cap:
             fix = (f"allow {d} in spatial_x or spatial_y, or remove the rule" if not axes
                    else f"lower the factor to at most {cap} or allow {d} on a wider axis")
-            raise constraint_error(c, f"{p}.spatial.{d}", f"{ref} but {axes_phrase(lc, d, fx, fy)}",
+            raise err(c, f"{p}.spatial.{d}", f"{ref} but {axes_phrase(lc, d, fx, fy)}",
                        fix=fix)
     # dimensions forced onto one axis must fit it together
     for axis, fan, names in (("X", fx, lc.spatial_x), ("Y", fy, lc.spatial_y)):
@@ -215,7 +216,7 @@ def _check_level(c: Constraints, lc: LevelConstraints, workload: Workload,
         if len(forced) > 1 and prod > fan:
             refs = " and ".join(rule_ref(f"{p}.spatial.{d}", r) for d, r in forced)
             where = f"{p}.spatial_{axis.lower()}"
-            raise constraint_error(c, f"{p}.spatial.{forced[0][0]}",
+            raise err(c, f"{p}.spatial.{forced[0][0]}",
                        f"{refs} must all go on {axis} ({where}"
                        f"{' = ' + names_list(names) if names is not None else ''}) and "
                        f"multiply to {prod}, but the {axis} fanout of {lc.target} is {fan}",
@@ -279,7 +280,7 @@ def capacity_floor_check(workload: Workload, arch: Architecture, c: Constraints)
             parts.append(f"{t} {words} words x {lvl.bits(t)} b")
         if need > cap:
             key = f"{level_path(lvl.name)}.keep" if i > 0 else f"architecture.levels.{lvl.name}"
-            raise constraint_error(c, key,
+            raise err(c, key,
                        f"layer fits no mapping: {lvl.name} needs at least {need} bits for "
                        f"{', '.join(keep)} ({', '.join(parts)}, with the smallest tiles the "
                        f"constraints allow) but holds {cap} ({need - cap} bits short)",

@@ -8,8 +8,9 @@ from __future__ import annotations
 import math as _math
 from typing import TYPE_CHECKING
 
-from .constraints import (ROOT, Constraints, allowed_axes, axes_phrase, constraint_error,
-                          level_path, names_list, rule_ref)
+from .constraints import constraint_error as err  # (c, key, message, fix)
+from .constraints import (ROOT, Constraints, allowed_axes, axes_phrase, level_path,
+                          names_list, rule_ref)
 from .factors import divisors as _divisors
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -111,7 +112,7 @@ def check_dimension(c: Constraints, workload: Workload, arch: Architecture, d: s
     if len(exact) > 1 and (prod > bound or bound % prod):
         refs = " and ".join(r for r, _ in exact)
         how = "exceeds" if prod > bound else "does not divide"
-        raise constraint_error(c, _ref_key(exact[0][0]), f"{refs} multiply to {prod} but the layer's "
+        raise err(c, _ref_key(exact[0][0]), f"{refs} multiply to {prod} but the layer's "
                                              f"{d} is {bound} "
                             f"({prod} {how} {bound})",
                    fix=f"make the fixed factors of {d} multiply to a divisor of {bound}")
@@ -136,7 +137,7 @@ def check_dimension(c: Constraints, workload: Workload, arch: Architecture, d: s
         refs = [r for s in slots for r in s.refs]
         why = "no combination of the factors they allow multiplies to exactly " + str(bound)
     refs = list(dict.fromkeys(refs))
-    raise constraint_error(c, _ref_key(refs[0]) if refs else ROOT,
+    raise err(c, _ref_key(refs[0]) if refs else ROOT,
                f"no split of the layer's {d} = {bound} over the levels satisfies "
                         f"{' and '.join(refs) or 'the constraints'}: {why}",
                fix=f"relax one of these rules on {d}")
@@ -211,7 +212,7 @@ def check_utilization(c: Constraints, workload: Workload, arch: Architecture) ->
         return
     by = f" (limited by {', '.join(limits)} and the layer's bounds)" if limits else \
         " (limited by the layer's bounds and the fanouts)"
-    raise constraint_error(c, f"{ROOT}.min_pe_utilization",
+    raise err(c, f"{ROOT}.min_pe_utilization",
                f"{ROOT}.min_pe_utilization = {need:g} needs {_math.ceil(need * total)} of the "
                f"{total} MAC units but at most {best_pes} ({best_pes / total:.3g}) can be "
                f"used: {'; '.join(detail)}{by}",

@@ -48,10 +48,11 @@ def _mesh(attrs: dict, instances: int, at: Where) -> tuple[int, int, int]:
     """(instances, meshX, meshY) completed the way Timeloop does."""
     if attrs.get("instances") is not None:
         instances = expect_int(attrs["instances"], at.at("instances"), minimum=1, lenient=True)
-    mx = expect_int(attrs["meshX"], at.at("meshX"), minimum=1, lenient=True) if attrs.get("meshX") is not None \
-        else None
-    my = expect_int(attrs["meshY"], at.at("meshY"), minimum=1, lenient=True) if attrs.get("meshY") is not None \
-        else None
+    mx = my = None
+    if attrs.get("meshX") is not None:
+        mx = expect_int(attrs["meshX"], at.at("meshX"), minimum=1, lenient=True)
+    if attrs.get("meshY") is not None:
+        my = expect_int(attrs["meshY"], at.at("meshY"), minimum=1, lenient=True)
     if mx is None and my is None:
         return instances, instances, 1
     if mx is None:
@@ -132,7 +133,8 @@ def parse_architecture(raw: Any, at: Where, ert: dict[str, dict[str, float]] | N
                                               f"{did_you_mean(key, _COMPONENT_KEYS)}",
                                               fix=f"a component has {', '.join(_COMPONENT_KEYS)}")
         base, count = _split_name(comp.get("name"), c_at.at("name"))
-        if comp.get("enabled") is not None and not expect_bool(comp["enabled"], c_at.at("enabled"), lenient=True):
+        if comp.get("enabled") is not None and not expect_bool(
+                comp["enabled"], c_at.at("enabled"), lenient=True):
             raise c_at.at("enabled").error("disabled components are not supported",
                                            fix="remove the component from the architecture")
         cls = comp.get("class")
@@ -182,7 +184,8 @@ def _storage_level(name: str, instances: int, cls: str, attrs: dict, at: Where,
     dummy = cls == "dummy_storage"
     inst, mx, my = _mesh(attrs, instances, at)
     wb_item = _first(attrs, ("word_bits", "word_width", "datawidth"))
-    word_bits = expect_int(wb_item[1], at.at(wb_item[0]), minimum=1, lenient=True) if wb_item else 16
+    word_bits = (expect_int(wb_item[1], at.at(wb_item[0]), minimum=1, lenient=True)
+                 if wb_item else 16)
     bs_item = _first(attrs, ("block_size", "n_words"))
     block = expect_int(bs_item[1], at.at(bs_item[0]), minimum=1, lenient=True) if bs_item else None
     w_item = _first(attrs, ("width", "memory_width", "data_storage_width"))
@@ -208,7 +211,8 @@ def _storage_level(name: str, instances: int, cls: str, attrs: dict, at: Where,
         if d_item:
             capacity = expect_int(d_item[1], at.at(d_item[0]), minimum=0, lenient=True) * block
         elif attrs.get("sizeKB") is not None:
-            capacity = expect_int(attrs["sizeKB"], at.at("sizeKB"), minimum=0, lenient=True) * 1024 * 8 // word_bits
+            kb = expect_int(attrs["sizeKB"], at.at("sizeKB"), minimum=0, lenient=True)
+            capacity = kb * 1024 * 8 // word_bits
     if dummy:  # it stores nothing: the size Timeloop requires of it is not a capacity
         capacity = None
     bw: dict[str, float | None] = {"read": None, "write": None, "shared": None}

@@ -169,7 +169,8 @@ def timeloop_constraints(spec_or_targets: Any, workload: Workload, arch: Archite
                     raise e.where("split").error(
                         f"a second split for {names[lvl]} (the first is in {splits[lvl][1]})",
                         fix="give one split per level")
-                splits[lvl] = (expect_int(e.data["split"], e.where("split"), minimum=0, lenient=True), here)
+                splits[lvl] = (expect_int(e.data["split"], e.where("split"), minimum=0,
+                                          lenient=True), here)
     return _build_constraints(workload, arch, factors, perms, splits, keeps,
                               utilization[0] if utilization else 0.0, source)
 

@@ -79,7 +79,8 @@ def parse_ert(raw: Any, at: Where) -> dict[str, dict[str, float]]:
             if isinstance(entry, dict):
                 if "energy" not in entry:
                     continue
-                e = expect_number(entry["energy"], e_at.at("actions").at(j).at("energy"), lenient=True)
+                e = expect_number(entry["energy"], e_at.at("actions").at(j).at("energy"),
+                                  lenient=True)
             else:
                 e = expect_number(entry, e_at.at(str(aname)), lenient=True)
             energies[aname] = max(e, energies.get(aname, 0.0))

@@ -76,7 +76,8 @@ def parse_problem(raw: Any, at: Where) -> Workload:
     coeff = dict(coeff_default)
     for name in coeff_default:
         if name in instance:
-            coeff[name] = expect_int(instance[name], inst_at.at(name), minimum=-(2 ** 62), lenient=True)
+            coeff[name] = expect_int(instance[name], inst_at.at(name), minimum=-(2 ** 62),
+                                     lenient=True)
     _check_dense(instance, inst_at)
 
     tensors = []
@@ -116,7 +117,8 @@ def _check_dense(instance: dict, at: Where) -> None:
     if is_empty(densities):
         return
     for t, d in expect_map(densities, at.at("densities")).items():
-        if isinstance(d, dict) or expect_number(d, at.at("densities").at(str(t)), lenient=True) != 1.0:
+        if isinstance(d, dict) or expect_number(d, at.at("densities").at(str(t)),
+                                                lenient=True) != 1.0:
             raise at.at("densities").at(str(t)).error(
                 "sparse tensors (density < 1) are not supported",
                 fix="remove the density or set it to 1")
