@@ -18,7 +18,7 @@ from ..arch import Architecture
 from ..errors import SpecError
 from ..mapping import Mapping
 from ..workload import Workload
-from ..io.yamlio import load_arch, load_mapping, load_workload, load_yaml
+from ..io.yamlio import load_arch, load_constraints, load_mapping, load_workload, load_yaml
 
 __all__ = ["PresetInfo", "list_presets", "load_arch_preset", "load_layer_preset",
            "load_workload_preset", "preset_path", "resolve_arch", "resolve_constraints",
@@ -198,6 +198,5 @@ def resolve_mapping(path: str | os.PathLike, workload: Workload, arch: Architect
 def resolve_constraints(name_or_path: str | os.PathLike, workload: Workload | None = None,
                         arch: Architecture | None = None):
     """Constraints from a YAML file (if it exists) or a constraints preset name."""
-    from ..io import load_constraints
     path = _file_or_preset(name_or_path, "constraints", "constraints: map")
     return load_constraints(path, workload, arch)
