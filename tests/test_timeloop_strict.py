@@ -193,3 +193,25 @@ def test_sparse_cases_get_the_sparsity_message_and_pass_the_attribute_check(case
         assert timeloop_from_data(docs).arch.levels
     except SpecError as e:
         assert "not supported by loopscape" in str(e) and "unknown" not in str(e), str(e)
+
+
+# ---- the one set of value readers, in the Timeloop reader's lenient mode ------------
+
+def test_lenient_readers_take_what_timeloop_files_contain():
+    from loopscape.spaces.io.strict import (Where, expect_bool, expect_int, expect_names,
+                                            expect_number)
+    at = Where("input.yaml", "architecture.depth")
+    assert expect_int(2.0, at, lenient=True) == 2 and expect_int("16", at, lenient=True) == 16
+    assert expect_number("1e-3", at, lenient=True) == 0.001
+    assert expect_number(-4, at, lenient=True) == -4.0  # no lower bound unless asked
+    assert expect_bool("TRUE", at, lenient=True) is True
+    assert expect_names(None, at, lenient=True) == ()
+    assert expect_names("Weights", at, lenient=True) == ("Weights",)
+    for strict_only in (2.0, "16"):  # loopscape's own files stay strict
+        with pytest.raises(SpecError, match="expected an integer"):
+            expect_int(strict_only, at)
+    with pytest.raises(SpecError, match="whole number") as info:
+        expect_int(2.5, at, lenient=True)
+    assert info.value.source == "input.yaml" and info.value.key == "architecture.depth"
+    with pytest.raises(SpecError, match="at least 1"):
+        expect_int("0", at, minimum=1, lenient=True)
