@@ -20,8 +20,10 @@ from loopscape.spaces.workload import Workload
 
 from . import alexnet, bert, llm, mobilenet, resnet, vgg
 from .layer import ZooLayer
+from .llm import DecoderConfig, attention_context, attention_scores, decoder_layers, moe_routing
 
-__all__ = ["NetworkInfo", "ZooLayer", "network", "network_info", "networks", "shape_key",
+__all__ = ["DecoderConfig", "NetworkInfo", "ZooLayer", "attention_context", "attention_scores",
+           "decoder_layers", "moe_routing", "network", "network_info", "networks", "shape_key",
            "total_macs", "unique_shapes"]
 
 
