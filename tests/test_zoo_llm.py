@@ -130,9 +130,11 @@ def test_identical_blocks_are_one_shape():
 @pytest.mark.parametrize("options, match", [
     ({"phase": "train"}, "unknown phase"),
     ({"seq": 0}, "positive integer"),
-    ({"context": 10_000}, "8192 positions"),
+    ({"phase": "decode", "context": 10_000}, "8192 positions"),
     ({"blocks": -1}, "positive integer"),
     ({"expert_tokens": 4}, "no mixture-of-experts"),
+    ({"phase": "decode", "seq": 128}, "seq does not apply to the decode phase"),
+    ({"context": 128}, "context does not apply to the prefill phase"),
 ])
 def test_bad_options(options, match):
     with pytest.raises(SpecError, match=match):

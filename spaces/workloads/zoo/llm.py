@@ -5,7 +5,7 @@ one new token per sequence against a KV cache, its attention reading ``context``
 and values (the cache including the new token's own K/V). Defaults: phase prefill,
 ``seq`` 2048, ``context`` 4096 (each capped at the model's positions: GPT-2 has 1024),
 ``batch`` 1, ``blocks`` the model's; ``seq`` and ``context`` beyond the model's
-positions are an error. ``batch`` sequences run
+positions are an error, and so is ``context`` in prefill or ``seq`` in decode. ``batch`` sequences run
 together: projections see ``batch x tokens`` rows. Attention is the full score matrix
 (prefill: ``seq x seq``): dense hardware computes the causally masked half too, so the
 MACs are those of the unmasked product.
@@ -172,6 +172,11 @@ def decoder_layers(cfg: DecoderConfig, *, phase: str = DEFAULT_PHASE, seq: int |
     if phase not in PHASES:
         raise SpecError(f"unknown phase {phase!r}", source=cfg.name, key="phase",
                         fix=f"use one of {', '.join(PHASES)}")
+    unused = ("context", context) if phase == "prefill" else ("seq", seq)
+    if unused[1] is not None:
+        other = "seq" if unused[0] == "context" else "context"
+        raise SpecError(f"{unused[0]} does not apply to the {phase} phase", source=cfg.name,
+                        key=unused[0], fix=f"leave --{unused[0]} out; {phase} uses --{other}")
     seq = default_seq(cfg) if seq is None else seq
     context = default_context(cfg) if context is None else context
     seq, context, batch = (_positive(k, v, cfg.name) for k, v in
