@@ -150,3 +150,21 @@ def test_gpt2_defaults_capped_at_its_positions():
     layers = network("gpt2")
     assert layers[0].workload.bound("M") == 1024
     assert math.prod(layers[3].workload.bounds) == 12 * 1024 * 1024 * 64
+
+
+def test_cli_lists_the_llms_with_sources():
+    import json
+
+    from click.testing import CliRunner
+
+    from loopscape.cli.main import cli
+    r = CliRunner().invoke(cli, ["zoo", "--json"])
+    assert r.exit_code == 0, r.output
+    rows = {row["name"]: row for row in json.loads(r.output)}
+    for name, repo in (("llama3_8b", "meta-llama/Meta-Llama-3-8B"),
+                       ("gpt2", "openai-community/gpt2"),
+                       ("mixtral_8x7b", "mistralai/Mixtral-8x7B-v0.1")):
+        assert repo in rows[name]["source"] and "config.json" in rows[name]["source"]
+    assert rows["gpt2"]["layers"] == 12 * 8 + 1
+    r = CliRunner().invoke(cli, ["zoo", "--seq", "3"])
+    assert r.exit_code != 0 and "--seq needs a NETWORK" in r.output
