@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
 
 from loopscape.mapper.strategy import strategy_names
@@ -15,6 +16,7 @@ from loopscape.mapper.sweep import LayerFront, SweepResult, SweepSettings, netwo
 from loopscape.spaces.errors import SpecError
 
 from .console import console, err_console, wide_when_piped
+from .network_options import network_options, pop_network_options
 
 
 @contextlib.contextmanager
@@ -63,11 +65,26 @@ def _exam_text(summary: dict) -> str:
     return f"{summary['step']} {summary['name']} x{summary['loss_ratio']:.3g}"
 
 
+def render_bottlenecks(s: dict) -> None:
+    """Where the time goes: cycles per binding Eyexam step, energy per level."""
+    b = s["bottlenecks"]
+    parts = [f"step {g['step']} {g['name']} {100 * g['cycles_share']:.1f}% ({g['layers']} layers)"
+             if g["step"] is not None else
+             f"no loss {100 * g['cycles_share']:.1f}% ({g['layers']} layers)"
+             for g in b["by_step"]]
+    console.print(f"cycles by binding Eyexam step: {'; '.join(parts)}; bandwidth-bound "
+                  f"(steps 6-7): {100 * b['bandwidth_cycles_share']:.1f}%", highlight=False)
+    total = sum(s["energy_breakdown_pj"].values())
+    levels = sorted(s["energy_breakdown_pj"].items(), key=lambda kv: -kv[1])
+    console.print("energy by level: " + ", ".join(
+        f"{name} {100 * v / total:.1f}%" for name, v in levels), highlight=False)
+
+
 def render(result: SweepResult) -> None:
     wide_when_piped()
     s = result.summary
     run = s["run"]
-    table = Table(title=f"{s['network']} on {s['arch']}: one mapping per layer by "
+    table = Table(title=f"{escape(s['network'])} on {s['arch']}: one mapping per layer by "
                         f"{s['select']} ({s['unique_shapes']} unique shapes, "
                         f"{run['searched']} searched, {run['resumed']} resumed, "
                         f"{run['seconds']:.1f} s)")
@@ -95,6 +112,7 @@ def render(result: SweepResult) -> None:
     console.print(table)
     console.print(f"network: {s['energy_pj'] / 1e9:.4f} mJ, {s['cycles'] / 1e6:.3f} M cycles, "
                   f"EDP {s['edp_j_cycles']:.4g} J*cycle, {s['macs'] / 1e9:.3f} G MACs")
+    render_bottlenecks(s)
 
 
 @click.command()
@@ -123,18 +141,21 @@ def render(result: SweepResult) -> None:
               help="Start a local Dask cluster with N workers and run on it.")
 @click.option("--fresh", is_flag=True, help="Discard earlier results in --out and start over.")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout.")
+@network_options
 def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objectives, budget,
               seconds, patience, seed, select, jobs, scheduler, dask_local, fresh,
-              as_json) -> None:
+              as_json, **kwargs) -> None:
     """Search every unique layer of NETWORK (a zoo name or an .onnx file) on an
-    architecture and total the network; writes OUT/summary.json."""
+    architecture and total the network; writes OUT/summary.json. Decoder LLMs take
+    --phase, --seq, --context, --batch, --blocks, --expert-tokens (docs/zoo.md)."""
+    options = pop_network_options(kwargs)
     if strategy not in strategy_names():
         raise SpecError(f"unknown strategy {strategy!r}", key="--strategy",
                         fix=f"use one of {', '.join(strategy_names())}")
     from loopscape.spaces.presets import resolve_arch, resolve_constraints
     arch = resolve_arch(arch_name)
     constraints = resolve_constraints(constraints_file, None, arch) if constraints_file else None
-    name, layers, unsupported = network_layers(network)
+    name, layers, unsupported = network_layers(network, **options)
     if unsupported:
         err_console.print(f"[yellow]note:[/] {len(unsupported)} node(s) not imported: "
                           + ", ".join(f"{n} ({op})" for n, op in unsupported), highlight=False)

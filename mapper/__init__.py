@@ -6,6 +6,7 @@ from .pareto import ParetoArchive, ParetoPoint, hypervolume, nondominated_mask
 from .search import FrontPoint, SearchResult, SearchStats, search
 from .result_dir import ResultDir, read_result_dir, write_result_dir
 from .selection import SelectRule, parse_select, select_points
+from .bottlenecks import bottlenecks
 from .sweep import LayerFront, SweepResult, SweepSettings, network_layers, sweep
 from .export import (EXPORT_FORMATS, ExportOutput, SweepDir, choose_point, export,
                      read_sweep_dir, result_rows, rows_to_csv, sweep_choices, sweep_rows)
@@ -20,4 +21,5 @@ __all__ = [
     "register_strategy", "search", "select_points", "strategy_names", "sweep", "write_result_dir",
     "EXPORT_FORMATS", "ExportOutput", "SweepDir", "choose_point", "export", "read_sweep_dir",
     "render_maptxt", "result_rows", "rows_to_csv", "sweep_choices", "sweep_rows",
+    "bottlenecks",
 ]

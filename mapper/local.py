@@ -344,6 +344,8 @@ class SpaceArrays:
     def hashes(self, g: Genes) -> np.ndarray:
         """A 64-bit hash per candidate (equal coordinates, equal hash)."""
         N = len(g)
+        if N == 0:  # a batch with no legal candidate (reshape(0, -1) is ambiguous)
+            return np.zeros(0, dtype=np.uint64)
         with np.errstate(over="ignore"):
             h = (g.fi.astype(np.uint64) * self._hash[0][None, :]).sum(axis=1, dtype=np.uint64)
             if len(self._hash_rank):

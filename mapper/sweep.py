@@ -33,6 +33,7 @@ from loopscape.spaces.mapping import Mapping
 from loopscape.spaces.mapspace import Mapspace
 from loopscape.spaces.workload import Workload
 
+from .bottlenecks import bottlenecks
 from .objectives import parse_objectives
 from .result_dir import FRONT_FILE, read_result_dir, write_json_atomic, write_result_dir
 from .search import SearchResult, search
@@ -312,20 +313,29 @@ def _summarize(network: str, layers: Sequence[ZooLayer], groups: dict, fronts: d
         "macs": totals["macs"], "energy_pj": totals["energy_pj"], "cycles": totals["cycles"],
         "edp_j_cycles": totals["energy_pj"] * 1e-12 * totals["cycles"],
         "utilization": totals["macs"] / (arch.compute.instances * totals["cycles"]),
-        "energy_breakdown_pj": breakdown,
+        "energy_breakdown_pj": breakdown, "bottlenecks": bottlenecks(entries),
         "unique_shapes": len(keys), "layers": entries, "searches": searches,
     }
 
 
-def network_layers(source: str) -> tuple[str, list[ZooLayer], list[tuple[str, str]]]:
-    """A zoo network name or an ONNX file: (network name, layers, unsupported nodes)."""
+def network_layers(source: str, **options) -> tuple[str, list[ZooLayer], list[tuple[str, str]]]:
+    """A zoo network name or an ONNX file: (network name, layers, unsupported nodes).
+    ``options`` shape a zoo network (e.g. ``phase="decode"``, ``docs/zoo.md``); the
+    name then carries the given ones: ``llama3_8b[phase=decode,context=4096]``."""
+    options = {k: v for k, v in options.items() if v is not None}
     if source.lower().endswith(".onnx") or Path(source).is_file():
+        if options:
+            raise SpecError(f"option {next(iter(options))!r} applies to zoo networks, not to "
+                            f"an ONNX model", source=source, key=next(iter(options)),
+                            fix="export the model with the shapes wanted instead")
         from loopscape.spaces.workloads.onnx import load_onnx
         imported = load_onnx(source)
         return Path(source).stem, list(imported.layers), list(imported.unsupported)
     from loopscape.spaces.workloads.zoo import network, network_info
     info = network_info(source)
-    return info.name, network(info.name), []
+    layers = network(info.name, **options)
+    tag = ",".join(f"{k}={v}" for k, v in options.items())
+    return info.name + (f"[{tag}]" if tag else ""), layers, []
 
 
 __all__ = ["LayerFront", "SweepResult", "SweepSettings", "layer_seed", "network_layers",

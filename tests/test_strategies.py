@@ -313,3 +313,15 @@ def test_strategies_doc_examples_run():
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, str(page), "exec"), namespace)
+
+
+def test_hashes_of_an_empty_batch(eyeriss):
+    # a local-search batch can hold no legal candidate (seen on llama3_8b's prefill
+    # attention context on simba_like): hashing it gives an empty array, not a crash
+    _, _, ms = eyeriss
+    A = SpaceArrays(ms)
+    ids, b = ms.sample_batch(5, seed=1)
+    g = A.genes(b)
+    empty = g.take(np.array([], dtype=np.int64))
+    assert A.hashes(empty).shape == (0,)
+    assert A.hashes(g).shape == (5,)
