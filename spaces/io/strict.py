@@ -17,6 +17,8 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import SpecError
+from ..limits import check_limit
+from .yaml_safe import check_document
 
 MEMORY = "<memory>"
 
@@ -84,8 +86,12 @@ def parse_text(text: str, source: str) -> Any:
     except yaml.YAMLError as e:
         raise Where(source).error(f"not valid YAML: {e}",
                                   fix="check that this is a YAML text file") from None
+    except RecursionError:
+        raise Where(source).error("the YAML nests too deeply to read",
+                                  fix="specs nest a few levels; check the file") from None
     if node is None:
         return None
+    check_document(node, source)
     return _convert(node, Where(source), _Loader(""))
 
 
@@ -174,8 +180,9 @@ def expect_map(value: Any, where: Where, *, allowed: Sequence[str],
     return value
 
 
-def expect_int(value: Any, where: Where, *, minimum: int = 1) -> int:
-    """An integer (not a boolean) of at least ``minimum``."""
+def expect_int(value: Any, where: Where, *, minimum: int = 1, limit: str | None = None) -> int:
+    """An integer (not a boolean) of at least ``minimum`` and, given ``limit`` (a name in
+    spaces/limits.py), within that limit."""
     if isinstance(value, bool):
         raise where.error(f"expected an integer, got {describe(value)}",
                           fix="write a number; true/false/yes/no/on/off are booleans in YAML")
@@ -192,6 +199,8 @@ def expect_int(value: Any, where: Where, *, minimum: int = 1) -> int:
         what = "positive" if minimum == 1 else f"at least {minimum}"
         raise where.error(f"must be {what}, got {value}",
                           fix=f"use an integer >= {minimum}")
+    if limit is not None:
+        check_limit(value, limit, key=where.key or None, source=where.source)
     return value
 
 
