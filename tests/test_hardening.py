@@ -297,3 +297,10 @@ def test_limits_page_lists_every_limit():
     text = (Path(__file__).resolve().parents[1] / "docs" / "limits.md").read_text()
     for lim in LIMITS.values():
         assert lim.text in text, lim.text
+
+
+def test_a_control_character_is_a_one_line_error(tmp_path):
+    p = tmp_path / "nul.yaml"
+    p.write_bytes(b"\x00architecture: {}\n")
+    msg = _error(load_arch, p)
+    assert "\n" not in msg and "offset 0" in msg and str(p) in msg

@@ -83,8 +83,12 @@ def parse_text(text: str, source: str) -> Any:
         where = Where(source, f"line {mark.line + 1}, column {mark.column + 1}" if mark else "")
         raise where.error(f"not valid YAML: {e.problem or e.context}",
                           fix="check the indentation, colons and quotes near that line") from None
+    except yaml.reader.ReaderError as e:
+        raise Where(source).error(f"not valid YAML: {e.reason} (character {e.character!r} at "
+                                  f"offset {e.position})",
+                                  fix="remove control characters; save as UTF-8 text") from None
     except yaml.YAMLError as e:
-        raise Where(source).error(f"not valid YAML: {e}",
+        raise Where(source).error(f"not valid YAML: {' '.join(str(e).split())}",
                                   fix="check that this is a YAML text file") from None
     except RecursionError:
         raise Where(source).error("the YAML nests too deeply to read",
