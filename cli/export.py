@@ -15,7 +15,7 @@ from .console import console
 @click.option("--format", "fmt", required=True, metavar="|".join(EXPORT_FORMATS),
               help="yaml: loopscape mapping; timeloop: Timeloop map.yaml (--full: also arch, "
                    "problem, ERT); json/csv: summaries; maptxt: the loop nest; plot: PNG/SVG.")
-@click.option("--point", type=click.IntRange(min=0), default=None,
+@click.option("--point", type=int, default=None,
               help="Front point to export (result directory; 0-based, as in front.json).")
 @click.option("--select", default=None,
               help="Pick the point by edp (default), energy_pj, cycles or 'latency<=N'.")

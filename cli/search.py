@@ -13,6 +13,7 @@ from loopscape.mapper.search import STREAMS, SearchResult, search as run_search
 from loopscape.mapper.strategy import strategy_names
 from loopscape.spaces.errors import SpecError
 
+from .ranges import float_range, int_range
 from .console import console, err_console, wide_when_piped
 from .outputs import check_output_dir, write_or_rescue
 from .progress import search_progress
@@ -56,16 +57,16 @@ def _fmt(v: float) -> str:
 @click.option("--objectives", default="energy_pj,cycles", show_default=True,
               help="Comma-separated objectives: energy_pj, cycles, edp, utilization, "
                    "dram_words, accesses:LEVEL, energy:LEVEL.")
-@click.option("--budget", type=click.IntRange(min=1), default=None,
+@click.option("--budget", type=int_range(1), default=None,
               help="Legal mappings to evaluate.")
-@click.option("--time", "seconds", type=click.FloatRange(min=0, min_open=True, max=1e7),
+@click.option("--time", "seconds", type=float_range(0, 1e7, min_open=True),
               default=None, help="Wall-time limit in seconds.")
-@click.option("--patience", type=click.IntRange(min=1), default=None,
+@click.option("--patience", type=int_range(1), default=None,
               help="Stop a stream after this many evaluations without a change of its front.")
-@click.option("--jobs", type=click.IntRange(min=1, max=STREAMS), default=1, show_default=True,
+@click.option("--jobs", type=int_range(1, STREAMS), default=1, show_default=True,
               help=f"Worker processes that run the {STREAMS} search streams; the result does "
                    f"not depend on it.")
-@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=0, show_default=True,
+@click.option("--seed", type=int_range(0, 2**63 - 1), default=0, show_default=True,
               help="Seed of every random choice; with --budget, the same seed gives the same "
                    "front for any --jobs.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,

@@ -14,6 +14,7 @@ from loopscape.mapper.strategy import strategy_names
 from loopscape.mapper.sweep import LayerFront, SweepResult, SweepSettings, network_layers, sweep
 from loopscape.spaces.errors import SpecError
 
+from .ranges import float_range, int_range
 from .console import console, err_console, wide_when_piped
 from .outputs import check_output_dir
 
@@ -109,21 +110,21 @@ def render(result: SweepResult) -> None:
               help="Search strategy per layer (docs/strategies.md); local is the strongest.")
 @click.option("--objectives", default="energy_pj,cycles", show_default=True,
               help="Objectives of each layer's Pareto front.")
-@click.option("--budget", type=click.IntRange(min=1), default=None,
+@click.option("--budget", type=int_range(1), default=None,
               help="Legal mappings to evaluate per layer [default: 100000 unless --time].")
-@click.option("--time", "seconds", type=click.FloatRange(min=0, min_open=True, max=1e7),
+@click.option("--time", "seconds", type=float_range(0, 1e7, min_open=True),
               default=None, help="Wall-time limit per layer.")
-@click.option("--patience", type=click.IntRange(min=1), default=None,
+@click.option("--patience", type=int_range(1), default=None,
               help="Stop a layer's search after this many evaluations without a front change.")
-@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=0, show_default=True,
+@click.option("--seed", type=int_range(0, 2**63 - 1), default=0, show_default=True,
               help="Seed of every layer's search.")
 @click.option("--select", default="edp", show_default=True,
               help="Mapping chosen per layer: edp, energy_pj, cycles, or 'latency<=CYCLES' "
                    "(least network energy within a network latency budget).")
-@click.option("--jobs", type=click.IntRange(min=1, max=1024), default=1, show_default=True,
+@click.option("--jobs", type=int_range(1, 1024), default=1, show_default=True,
               help="Layers searched in parallel (local processes).")
 @click.option("--scheduler", default=None, help="Run on the Dask cluster at this address.")
-@click.option("--dask-local", "dask_local", type=click.IntRange(min=1, max=1024), default=None,
+@click.option("--dask-local", "dask_local", type=int_range(1, 1024), default=None,
               help="Start a local Dask cluster with N workers and run on it.")
 @click.option("--fresh", is_flag=True, help="Discard earlier results in --out and start over.")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout.")
