@@ -21,11 +21,10 @@ def shows_progress(quiet: bool) -> bool:
 
 
 def describe(p: SearchProgress) -> str:
-    """One line: evaluations, rate, best EDP (J*cycle), streams done."""
+    """One line: evaluations, rate, best EDP (J*cycle)."""
     rate = p.evaluated / p.elapsed_s if p.elapsed_s > 0 else 0.0
     best = "-" if p.best_edp_j_cycles is None else f"{p.best_edp_j_cycles:.4g}"
-    return (f"{p.evaluated:,} mappings, {rate:,.0f}/s, best EDP {best} J*cycle, "
-            f"streams {p.streams_done}/{p.streams}")
+    return f"{p.evaluated:,} evaluated, {rate:,.0f}/s, best EDP {best} J*cycle"
 
 
 @contextlib.contextmanager
@@ -35,10 +34,9 @@ def search_progress(quiet: bool, label: str = "searching") -> Iterator[ProgressC
     if not shows_progress(quiet):
         yield None
         return
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                  TextColumn("left"), TimeRemainingColumn(), console=console,
-                  transient=True) as bar:
+    with Progress(BarColumn(bar_width=10), TextColumn("{task.fields[info]}"),
+                  TimeElapsedColumn(), TextColumn("elapsed,"), TimeRemainingColumn(),
+                  TextColumn("left"), console=console, transient=True) as bar:
         task = bar.add_task(label, total=None, info="starting")
 
         def update(p: SearchProgress) -> None:
