@@ -12,6 +12,8 @@ from loopscape.costmodels.eyexam import EyexamReport, eyexam as run_eyexam
 from loopscape.spaces.errors import MappingError, SpecError
 from loopscape.spaces.mapping import Mapping
 
+from .outputs import check_output_file
+from .ranges import int_range
 from .console import console, err_console, wide_when_piped
 
 PLOT_SUFFIXES = (".png", ".svg")
@@ -164,9 +166,9 @@ def plot_waterfall(report: EyexamReport, path: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the seven steps as JSON.")
 @click.option("--plot", "plot_file", default=None,
               help="Draw a waterfall of the seven bounds to FILE (.png or .svg).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=int_range(0, 2**63 - 1), default=0, show_default=True,
               help="Seed of the search used when no mapping is given.")
-@click.option("--budget", type=int, default=20000, show_default=True,
+@click.option("--budget", type=int_range(1), default=20000, show_default=True,
               help="Legal mappings that search scores.")
 def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop: bool,
            as_json: bool, plot_file: str | None, seed: int, budget: int) -> None:
@@ -186,6 +188,7 @@ def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop:
         except ImportError as e:
             raise SpecError("--plot needs matplotlib", key="--plot",
                             fix="pip install 'loopscape[plot]'") from e
+        check_output_file(plot_path, "--plot")
     if budget < 1:
         raise SpecError(f"--budget must be positive, got {budget}", key="--budget")
     workload, arch, mapping, constraints, source = load_eyexam_inputs(

@@ -6,15 +6,17 @@ import json
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from loopscape.mapper.result_dir import write_result_dir
-from loopscape.mapper.search import SearchResult, search as run_search
+from loopscape.mapper.search import STREAMS, SearchResult, search as run_search
 from loopscape.mapper.strategy import strategy_names
 from loopscape.spaces.errors import SpecError
 
-from .console import console, wide_when_piped
+from .ranges import float_range, int_range
+from .console import console, err_console, wide_when_piped
+from .outputs import check_output_dir, write_or_rescue
+from .progress import search_progress
 from .space import load_space_inputs
 
 
@@ -50,17 +52,23 @@ def _fmt(v: float) -> str:
 
 @click.command()
 @click.argument("inputs", nargs=-1, metavar="ARCH WORKLOAD")
-@click.option("--strategy", default="random", show_default=True,
-              help="Search strategy (see docs/search.md).")
+@click.option("--strategy", default="local", show_default=True,
+              help="Search strategy (see docs/strategies.md); local is the strongest.")
 @click.option("--objectives", default="energy_pj,cycles", show_default=True,
               help="Comma-separated objectives: energy_pj, cycles, edp, utilization, "
                    "dram_words, accesses:LEVEL, energy:LEVEL.")
-@click.option("--budget", type=int, default=None, help="Legal mappings to evaluate.")
-@click.option("--time", "seconds", type=float, default=None, help="Wall-time limit in seconds.")
-@click.option("--patience", type=int, default=None,
-              help="Stop after this many evaluations without a change of the front.")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Parallel workers.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--budget", type=int_range(1), default=None,
+              help="Legal mappings to evaluate.")
+@click.option("--time", "seconds", type=float_range(0, 1e7, min_open=True),
+              default=None, help="Wall-time limit in seconds.")
+@click.option("--patience", type=int_range(1), default=None,
+              help="Stop a stream after this many evaluations without a change of its front.")
+@click.option("--jobs", type=int_range(1, STREAMS), default=1, show_default=True,
+              help=f"Worker processes that run the {STREAMS} search streams; the result does "
+                   f"not depend on it.")
+@click.option("--seed", type=int_range(0, 2**63 - 1), default=0, show_default=True,
+              help="Seed of every random choice; with --budget, the same seed gives the same "
+                   "front for any --jobs.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write DIR/front.json and one mapping YAML per front point.")
 @click.option("--constraints", "constraints_file",
@@ -68,8 +76,10 @@ def _fmt(v: float) -> str:
 @click.option("--from-timeloop", "from_timeloop", is_flag=True,
               help="Read architecture, problem and constraints from Timeloop YAML files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No live progress display (it is off anyway when stdout is not a terminal).")
 def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, out_dir,
-           constraints_file, from_timeloop, as_json) -> None:
+           constraints_file, from_timeloop, as_json, quiet) -> None:
     """Search the mapspace; show and save the Pareto-optimal mappings.
 
     ARCH and WORKLOAD are preset names or YAML files.
@@ -79,24 +89,17 @@ def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, 
                         fix=f"use one of {', '.join(strategy_names())}")
     if budget is None and seconds is None:
         raise SpecError("give --budget N (legal mappings) or --time SECONDS", key="--budget")
+    if out_dir:
+        check_output_dir(out_dir)
     workload, arch, constraints = load_space_inputs(inputs, from_timeloop, constraints_file)
-    if as_json or jobs > 1:
+    with search_progress(quiet or as_json) as progress:
         result = run_search(workload, arch, constraints, strategy=strategy,
                             objectives=objectives, evaluations=budget, seconds=seconds,
-                            patience=patience, jobs=jobs, seed=seed)
-    else:
-        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                      transient=True) as bar:
-            task = bar.add_task("searching", total=budget)
-
-            def tick(n: int, front: int) -> None:
-                bar.update(task, advance=n, description=f"searching (front {front})")
-            result = run_search(workload, arch, constraints, strategy=strategy,
-                                objectives=objectives, evaluations=budget, seconds=seconds,
-                                patience=patience, jobs=jobs, seed=seed, progress=tick)
+                            patience=patience, jobs=jobs, seed=seed, progress=progress)
     if out_dir:
-        write_result_dir(result, Path(out_dir), workload, arch, constraints)
+        out_dir = write_or_rescue(
+            lambda d: write_result_dir(result, d, workload, arch, constraints), Path(out_dir),
+            "search", lambda msg: err_console.print(f"[yellow]warning:[/] {msg}"))
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:

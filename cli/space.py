@@ -11,6 +11,7 @@ from rich.table import Table
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapspace import Mapspace
 
+from .ranges import int_range
 from .console import console, wide_when_piped
 
 
@@ -47,9 +48,11 @@ def load_space_inputs(inputs: tuple[str, ...], from_timeloop: bool, constraints_
               help="Constraints YAML file or preset (docs/formats.md#constraints).")
 @click.option("--from-timeloop", "from_timeloop", is_flag=True,
               help="Read architecture, problem and constraints from Timeloop YAML files.")
-@click.option("--samples", default=2000, show_default=True,
-              help="Uniform draws used to estimate the legal fraction.")
-@click.option("--seed", default=0, show_default=True, help="Seed of those draws.")
+@click.option("--samples", type=int_range(0, 10**8), default=2000,
+              show_default=True,
+              help="Uniform draws used to estimate the legal fraction (0: skip the estimate).")
+@click.option("--seed", type=int_range(0, 2**63 - 1), default=0, show_default=True,
+              help="Seed of those draws.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def space(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop: bool,
           samples: int, seed: int, as_json: bool) -> None:

@@ -15,8 +15,10 @@ from loopscape.mapper.strategy import strategy_names
 from loopscape.mapper.sweep import LayerFront, SweepResult, SweepSettings, network_layers, sweep
 from loopscape.spaces.errors import SpecError
 
+from .ranges import float_range, int_range
 from .console import console, err_console, wide_when_piped
 from .network_options import network_options, pop_network_options
+from .outputs import check_output_dir
 
 
 @contextlib.contextmanager
@@ -122,29 +124,34 @@ def render(result: SweepResult) -> None:
               help="Constraints YAML file or preset, applied to every layer.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Output directory (resumable: a rerun skips finished layers).")
-@click.option("--strategy", default="local", show_default=True, help="Search strategy per layer.")
+@click.option("--strategy", default="local", show_default=True,
+              help="Search strategy per layer (docs/strategies.md); local is the strongest.")
 @click.option("--objectives", default="energy_pj,cycles", show_default=True,
               help="Objectives of each layer's Pareto front.")
-@click.option("--budget", type=int, default=None,
+@click.option("--budget", type=int_range(1), default=None,
               help="Legal mappings to evaluate per layer [default: 100000 unless --time].")
-@click.option("--time", "seconds", type=float, default=None, help="Wall-time limit per layer.")
-@click.option("--patience", type=int, default=None,
+@click.option("--time", "seconds", type=float_range(0, 1e7, min_open=True),
+              default=None, help="Wall-time limit per layer.")
+@click.option("--patience", type=int_range(1), default=None,
               help="Stop a layer's search after this many evaluations without a front change.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int_range(0, 2**63 - 1), default=0, show_default=True,
+              help="Seed of every layer's search.")
 @click.option("--select", default="edp", show_default=True,
               help="Mapping chosen per layer: edp, energy_pj, cycles, or 'latency<=CYCLES' "
                    "(least network energy within a network latency budget).")
-@click.option("--jobs", type=int, default=1, show_default=True,
+@click.option("--jobs", type=int_range(1, 1024), default=1, show_default=True,
               help="Layers searched in parallel (local processes).")
 @click.option("--scheduler", default=None, help="Run on the Dask cluster at this address.")
-@click.option("--dask-local", "dask_local", type=int, default=None,
+@click.option("--dask-local", "dask_local", type=int_range(1, 1024), default=None,
               help="Start a local Dask cluster with N workers and run on it.")
 @click.option("--fresh", is_flag=True, help="Discard earlier results in --out and start over.")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress display and no per-layer lines (only the final table).")
 @network_options
 def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objectives, budget,
               seconds, patience, seed, select, jobs, scheduler, dask_local, fresh,
-              as_json, **kwargs) -> None:
+              as_json, quiet, **kwargs) -> None:
     """Search every unique layer of NETWORK (a zoo name or an .onnx file) on an
     architecture and total the network; writes OUT/summary.json. Decoder LLMs take
     --phase, --seq, --context, --batch, --blocks, --expert-tokens (docs/zoo.md)."""
@@ -153,6 +160,7 @@ def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objective
         raise SpecError(f"unknown strategy {strategy!r}", key="--strategy",
                         fix=f"use one of {', '.join(strategy_names())}")
     from loopscape.spaces.presets import resolve_arch, resolve_constraints
+    check_output_dir(out_dir)
     arch = resolve_arch(arch_name)
     constraints = resolve_constraints(constraints_file, None, arch) if constraints_file else None
     name, layers, unsupported = network_layers(network, **options)
@@ -165,7 +173,7 @@ def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objective
                              evaluations=budget, seconds=seconds, patience=patience, seed=seed)
     with _dask_client(scheduler, dask_local) as client:
         backend = "dask" if client is not None else None
-        if as_json:
+        if as_json or quiet:
             result = sweep(layers, arch, constraints, network=name, settings=settings,
                            select=select, out=out_dir, jobs=jobs, backend=backend, fresh=fresh)
         else:

@@ -3,7 +3,8 @@ network sweeps."""
 
 from .objectives import MAXIMIZED, objective_values, objective_values_scalar, parse_objectives
 from .pareto import ParetoArchive, ParetoPoint, hypervolume, nondominated_mask
-from .search import FrontPoint, SearchResult, SearchStats, search
+from .search import (STREAMS, FrontPoint, ProgressCallback, SearchProgress, SearchResult,
+                     SearchStats, search)
 from .result_dir import ResultDir, read_result_dir, write_result_dir
 from .selection import SelectRule, parse_select, select_points
 from .bottlenecks import bottlenecks
@@ -16,7 +17,7 @@ from .strategy import (Proposal, SearchContext, Strategy, make_strategy, registe
 
 __all__ = [
     "FrontPoint", "LayerFront", "MAXIMIZED", "ParetoArchive", "ParetoPoint", "Proposal", "ResultDir", "SearchContext",
-    "SearchResult", "SearchStats", "SelectRule", "Strategy", "SweepResult", "SweepSettings", "hypervolume", "make_strategy", "network_layers", "parse_select",
+    "ProgressCallback", "STREAMS", "SearchProgress", "SearchResult", "SearchStats", "SelectRule", "Strategy", "SweepResult", "SweepSettings", "hypervolume", "make_strategy", "network_layers", "parse_select",
     "nondominated_mask", "objective_values", "objective_values_scalar", "parse_objectives", "read_result_dir",
     "register_strategy", "search", "select_points", "strategy_names", "sweep", "write_result_dir",
     "EXPORT_FORMATS", "ExportOutput", "SweepDir", "choose_point", "export", "read_sweep_dir",

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import SpecError
+from .limits import check_finite, check_limit
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ def validate_architecture(a: Architecture) -> None:
             v = getattr(l, attr)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise SpecError(f"{attr} must be a positive integer, got {v!r}", key=key)
+            check_limit(v, "instances", key=f"{key}.{attr}")
         if l.mesh_x * l.mesh_y != l.instances:
             raise SpecError(f"mesh_x * mesh_y = {l.mesh_x * l.mesh_y} but instances = "
                             f"{l.instances}", key=key, fix="make instances = mesh_x * mesh_y")
@@ -151,27 +153,39 @@ def validate_architecture(a: Architecture) -> None:
                                                  or l.capacity_words < 0):
                 raise SpecError(f"capacity_words must be a non-negative integer, got "
                                 f"{l.capacity_words!r}", key=key)
+            if l.capacity_words is not None:
+                check_limit(l.capacity_words, "capacity_words", key=f"{key}.capacity_words")
             if l.capacity_words is None and i > 0 and not l.dummy:
                 pass  # unbounded inner levels are allowed (ideal buffers)
             for attr in ("word_bits", "block_size"):
                 v = getattr(l, attr)
                 if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                     raise SpecError(f"{attr} must be a positive integer, got {v!r}", key=key)
+                check_limit(v, attr, key=f"{key}.{attr}")
             for t, b in l.tensor_bits:
                 if isinstance(b, bool) or not isinstance(b, int) or b <= 0:
                     raise SpecError(f"bits of {t} must be a positive integer, got {b!r}",
                                     key=f"{key}.tensor_bits")
+                check_limit(b, "word_bits", key=f"{key}.tensor_bits.{t}")
             for attr in ("read_energy_pj", "fill_energy_pj", "update_energy_pj",
                          "leak_energy_pj"):
                 v = getattr(l, attr)
                 if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
                     raise SpecError(f"{attr} must be a non-negative number, got {v!r}", key=key)
+                check_finite(v, key=f"{key}.{attr}", what=attr)
             for attr in ("read_bandwidth", "write_bandwidth", "shared_bandwidth"):
                 v = getattr(l, attr)
                 if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)
                                       or v <= 0):
                     raise SpecError(f"{attr} must be a positive number, got {v!r}", key=key,
                                     fix="omit it for unlimited bandwidth")
+                if v is not None:
+                    check_finite(v, key=f"{key}.{attr}", what=attr)
+                    check_limit(v, "min_bandwidth", key=f"{key}.{attr}")
+                    check_limit(v, "max_bandwidth", key=f"{key}.{attr}")
+            check_finite(l.multiple_buffering, key=f"{key}.multiple_buffering",
+                         what="multiple_buffering")
+            check_finite(l.min_utilization, key=f"{key}.min_utilization", what="min_utilization")
             if l.multiple_buffering < 1:
                 raise SpecError(f"multiple_buffering must be >= 1, got {l.multiple_buffering}",
                                 key=key)
@@ -179,5 +193,7 @@ def validate_architecture(a: Architecture) -> None:
                 raise SpecError(f"min_utilization must be in [0, 1], got {l.min_utilization}",
                                 key=key)
         else:
-            if a.compute.energy_pj < 0:
-                raise SpecError("energy_pj must be non-negative", key=key)
+            e = a.compute.energy_pj
+            if isinstance(e, bool) or not isinstance(e, (int, float)) or not e >= 0:
+                raise SpecError(f"energy_pj must be a non-negative number, got {e!r}", key=key)
+            check_finite(e, key=f"{key}.energy_pj", what="energy_pj")

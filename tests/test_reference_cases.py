@@ -5,7 +5,9 @@ the Accelergy ERT, the statistics it printed and (mapper cases) the best mapping
 found; ``expected.json`` holds the numbers read from the statistics by
 ``extract_expected.py``. Every case is imported with :func:`load_timeloop`, evaluated
 with legality checks on, and compared level by level: access counts exactly, cycles
-exactly, utilization to the printed precision, energy within 0.5 %.
+exactly, utilization to the printed precision, total energy within a relative 1e-6
+(the worst case, design_eyeriss_like, agrees to 6.5e-7: the statistics print energies
+rounded, and Accelergy's ERT values carry a few digits).
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def test_cycles_and_utilization(case):
 def test_energy(case):
     name, spec, result, expected = case
     want = expected["summary"]["energy_pj"]
-    assert result.energy_pj == pytest.approx(want, rel=5e-3)
+    assert result.energy_pj == pytest.approx(want, rel=1e-6)
     # Stats print energies with two decimals (pJ); the totals agree to that precision.
     assert result.compute_energy_pj == pytest.approx(expected["compute"]["energy_pj"], abs=0.01)
     for lv in expected["levels"]:

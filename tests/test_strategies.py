@@ -288,8 +288,9 @@ def test_a_third_party_strategy_plugs_in(small, monkeypatch):
             self.told += len(proposal)
 
     assert "test-sampler" in strategy_names()
+    # An instance keeps its state, so it runs as one stream: compare with one stream.
     by_name = search(w, a, strategy="test-sampler", strategy_options={"draws": 7},
-                     evaluations=50, seed=1)
+                     evaluations=50, seed=1, streams=1)
     assert by_name.stats.strategy == "test-sampler" and by_name.stats.evaluated == 50
     mine = Sampler(draws=7)
     by_instance = search(w, a, strategy=mine, evaluations=50, seed=1)

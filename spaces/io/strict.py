@@ -19,6 +19,8 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import SpecError
+from ..limits import check_limit
+from .yaml_safe import check_document
 
 MEMORY = "<memory>"
 
@@ -83,11 +85,19 @@ def parse_text(text: str, source: str) -> Any:
         where = Where(source, f"line {mark.line + 1}, column {mark.column + 1}" if mark else "")
         raise where.error(f"not valid YAML: {e.problem or e.context}",
                           fix="check the indentation, colons and quotes near that line") from None
+    except yaml.reader.ReaderError as e:
+        raise Where(source).error(f"not valid YAML: {e.reason} (character {e.character!r} at "
+                                  f"offset {e.position})",
+                                  fix="remove control characters; save as UTF-8 text") from None
     except yaml.YAMLError as e:
-        raise Where(source).error(f"not valid YAML: {e}",
+        raise Where(source).error(f"not valid YAML: {' '.join(str(e).split())}",
                                   fix="check that this is a YAML text file") from None
+    except RecursionError:
+        raise Where(source).error("the YAML nests too deeply to read",
+                                  fix="specs nest a few levels; check the file") from None
     if node is None:
         return None
+    check_document(node, source)
     return _convert(node, Where(source), _Loader(""))
 
 
@@ -192,10 +202,12 @@ def expect_map(value: Any, where: Where, *, allowed: Sequence[str] | None = None
     return value
 
 
-def expect_int(value: Any, where: Where, *, minimum: int = 1, lenient: bool = False) -> int:
+def expect_int(value: Any, where: Where, *, minimum: int = 1, lenient: bool = False,
+               limit: str | None = None) -> int:
     """An integer (not a boolean) of at least ``minimum``. ``lenient`` (for files other
     tools wrote, such as Timeloop's) also takes integral floats (``2.0``) and numeric
-    text (``"16"``)."""
+    text (``"16"``). Given ``limit`` (a name in spaces/limits.py), the value must
+    also be within that limit."""
     if lenient and not isinstance(value, bool) and isinstance(value, (str, float)):
         v = expect_number(value, where, lenient=True)
         if not math.isfinite(v) or v != int(v):
@@ -218,6 +230,8 @@ def expect_int(value: Any, where: Where, *, minimum: int = 1, lenient: bool = Fa
         what = "positive" if minimum == 1 else f"at least {minimum}"
         raise where.error(f"must be {what}, got {value}",
                           fix=f"use an integer of at least {minimum}")
+    if limit is not None:
+        check_limit(value, limit, key=where.key or None, source=where.source)
     return value
 
 

@@ -67,7 +67,7 @@ def _dim(body: dict, key: str, where: Where, default: int | None = None) -> int:
         if default is None:  # pragma: no cover - required keys are checked before
             raise where.error(f"missing required key {key!r}", fix=f"add {key}:")
         return default
-    return expect_int(body[key], where.at(key))
+    return expect_int(body[key], where.at(key), limit="coefficient" if key == "groups" else "bound")
 
 
 def _int_or_pair(body: dict, key: str, where: Where) -> int | tuple[int, int]:
@@ -75,8 +75,11 @@ def _int_or_pair(body: dict, key: str, where: Where) -> int | tuple[int, int]:
         return 1
     v = body[key]
     if isinstance(v, list):
-        return expect_pair(v, where.at(key), what="[h, w]")
-    return expect_int(v, where.at(key))
+        pair = expect_pair(v, where.at(key), what="[h, w]")
+        for i, x in enumerate(pair):
+            expect_int(x, where.at(key).at(i), limit="coefficient")
+        return pair
+    return expect_int(v, where.at(key), limit="coefficient")
 
 
 def _build_conv2d(body: dict, where: Where, name: str) -> Workload:
@@ -137,7 +140,7 @@ def _build_einsum(body: dict, where: Where, name: str) -> Workload:
         if not isinstance(d, str):
             raise bw.error(f"dimension names must be strings, got {d!r}",
                            fix="use names such as c, k, p")
-        bounds[d] = expect_int(v, bw.at(d))
+        bounds[d] = expect_int(v, bw.at(d), limit="bound")
     try:
         w = einsum(expr, bounds, name=name)
     except SpecError as e:
