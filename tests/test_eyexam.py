@@ -1,4 +1,4 @@
-"""Eyexam (costmodels/eyexam.py, ``loopscape eyexam``): hand-computed cases where each
+"""Eyexam (costmodels/eyexam/, ``loopscape eyexam``): hand-computed cases where each
 step is the one that loses, brute force of steps 2 to 5 against the mapspace,
 monotonicity, the CLI and the worked example of docs/eyexam.md."""
 
