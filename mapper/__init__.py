@@ -8,8 +8,8 @@ from .result_dir import ResultDir, read_result_dir, write_result_dir
 from .selection import SelectRule, parse_select, select_points
 from .sweep import LayerFront, SweepResult, SweepSettings, network_layers, sweep
 from .export import (EXPORT_FORMATS, ExportOutput, SweepDir, choose_point, export,
-                     read_sweep_dir, result_rows, rows_to_csv, sweep_choices, sweep_rows)
-from .maptxt import render_maptxt
+                     read_sweep_dir, render_maptxt, result_rows, rows_to_csv, sweep_choices,
+                     sweep_rows)
 from .strategy import (Proposal, SearchContext, Strategy, make_strategy, register_strategy,
                        strategy_names)
 
