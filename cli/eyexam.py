@@ -10,6 +10,7 @@ from rich.table import Table
 
 from loopscape.costmodels.eyexam import EyexamReport, eyexam as run_eyexam
 from loopscape.mapper.plots import image_format, plot_waterfall, require_matplotlib
+from loopscape.mapper.units import format_energy
 from loopscape.spaces.errors import MappingError, SpecError
 from loopscape.spaces.mapping import Mapping
 
@@ -56,7 +57,7 @@ def searched_mapping(workload, arch, constraints, budget: int, seed: int
     ev = best.evaluation
     note = (f"no mapping given: using the lowest-cycles mapping (ties: lowest energy) of a "
             f"local search ({result.stats.evaluated:,} legal mappings, seed {seed}): "
-            f"{ev['cycles']:,} cycles, {ev['energy_pj']:,.0f} pJ, {ev['utilized_pes']:,} PEs"
+            f"{ev['cycles']:,} cycles, {format_energy(ev['energy_pj'])}, {ev['utilized_pes']:,} PEs"
             + (f", mapspace id {best.mapspace_id}" if best.mapspace_id is not None else ""))
     return best.mapping, note
 
