@@ -23,8 +23,8 @@ from loopscape.spaces.io import write_atomic
 
 from .units import CYCLES, ENERGY, format_value
 
-__all__ = ["MAX_BARS", "PLOT_FORMATS", "PLOT_INSTALL", "plot_breakdown", "plot_front",
-           "plot_waterfall", "require_matplotlib", "image_format"]
+__all__ = ["MAX_BARS", "PLOT_FORMATS", "PLOT_INSTALL", "breakdown_layout", "image_format",
+           "plot_breakdown", "plot_front", "plot_waterfall", "require_matplotlib"]
 
 PLOT_FORMATS = ("png", "svg")
 PLOT_INSTALL = "pip install 'loopscape[plot]'"
@@ -110,11 +110,7 @@ def plot_breakdown(bars: Sequence[tuple[str, dict[str, float]]], path: str | os.
     every bar are left out (no empty legend entries); beyond ``MAX_BARS`` bars the
     smallest are summed into one ``other`` bar. ``note`` goes under the chart."""
     fmt = image_format(path)
-    bars = _at_most(list(bars), MAX_BARS)
-    parts: list[str] = []
-    for _, b in bars:
-        parts += [name for name in b if name not in parts]
-    parts = [p for p in parts if any(b.get(p, 0.0) != 0 for _, b in bars)]
+    bars, parts = breakdown_layout(bars)
     unit = ENERGY.unit_for(sum(b.values()) for _, b in bars)
     fig = _figure(9.0, 1.9 + 0.3 * len(bars), "--format plot")
     ax = fig.add_subplot()
@@ -138,19 +134,27 @@ def plot_breakdown(bars: Sequence[tuple[str, dict[str, float]]], path: str | os.
     _save(fig, path, fmt)
 
 
-def _at_most(bars: list[tuple[str, dict[str, float]]], n: int
-             ) -> list[tuple[str, dict[str, float]]]:
-    """The ``n - 1`` bars of most energy in their order, and the rest summed as one."""
-    if len(bars) <= n:
-        return bars
-    keep = set(sorted(range(len(bars)), key=lambda k: -sum(bars[k][1].values()))[:n - 1])
-    rest: dict[str, float] = {}
-    for k, (_, b) in enumerate(bars):
-        if k not in keep:
-            for name, v in b.items():
-                rest[name] = rest.get(name, 0.0) + v
-    return [bars[k] for k in sorted(keep)] + [(f"other ({len(bars) - n + 1} bars summed)",
-                                               rest)]
+def breakdown_layout(bars: Sequence[tuple[str, dict[str, float]]], max_bars: int = MAX_BARS
+                     ) -> tuple[list[tuple[str, dict[str, float]]], list[str]]:
+    """The bars and the stacked parts (legend entries) an energy breakdown draws: at
+    most ``max_bars`` bars (the ``max_bars - 1`` of most energy in their order, the
+    rest summed into one ``other`` bar), and the parts in order of first appearance,
+    without those that are zero in every bar."""
+    bars = list(bars)
+    if len(bars) > max_bars:
+        keep = set(sorted(range(len(bars)),
+                          key=lambda k: -sum(bars[k][1].values()))[:max_bars - 1])
+        rest: dict[str, float] = {}
+        for k, (_, b) in enumerate(bars):
+            if k not in keep:
+                for name, v in b.items():
+                    rest[name] = rest.get(name, 0.0) + v
+        n = len(bars) - len(keep)
+        bars = [bars[k] for k in sorted(keep)] + [(f"other ({n} bars summed)", rest)]
+    parts: list[str] = []
+    for _, b in bars:
+        parts += [name for name in b if name not in parts]
+    return bars, [p for p in parts if any(b.get(p, 0.0) != 0 for _, b in bars)]
 
 
 _TICK = {"layer size and shape": "layer size\nand shape", "array dimensions": "array\ndimensions",

@@ -427,6 +427,7 @@ def test_cli_without_mapping_searches_and_says_so():
 
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
 def test_cli_plot_writes_an_image(tmp_path, suffix):
+    pytest.importorskip("matplotlib")
     path = tmp_path / f"waterfall{suffix}"
     r = CliRunner().invoke(cli, EXAMPLE + ["--plot", str(path)])
     assert r.exit_code == 0, r.output
