@@ -127,7 +127,7 @@ def plot_breakdown(bars: Sequence[tuple[str, dict[str, float]]], path: str | os.
     ax.set_xlabel(ENERGY.header(unit))
     ax.grid(True, axis="x", alpha=0.3)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="lower right" if len(bars) > 3 else "best")
+    fig.legend(fontsize=8, loc="outside right upper")
     if note:
         fig.text(0.01, 0.005, note, fontsize=7, color="0.3", ha="left", va="bottom")
         fig.get_layout_engine().set(rect=(0, 0.03, 1, 0.97))

@@ -64,8 +64,11 @@ ENERGY = Quantity("energy", tuple(Unit(n, s) for n, s in _E))
 #: (``680,448 cycles``), larger ones read as ``30.66 Mcycles``.
 CYCLES = Quantity("cycles", tuple(Unit(n, s) for n, s in (
     ("cycles", 1.0), ("Mcycles", 1e6), ("Gcycles", 1e9), ("Tcycles", 1e12))))
-#: Energy-delay product; base unit J*cycle (``edp_j_cycles``).
-EDP = Quantity("EDP", tuple(Unit(f"{n}*cycle", s * 1e-12) for n, s in _E))
+#: Energy-delay product; base unit J*cycle (``edp_j_cycles``). Small products take a
+#: smaller energy unit (uJ*cycle), large ones a larger cycle unit (J*Mcycle), never kJ;
+#: like cycles, up to a million J*cycle stay in J*cycle.
+EDP = Quantity("EDP", tuple(Unit(f"{n}*cycle", s * 1e-12) for n, s in _E[:5])
+               + (Unit("J*Mcycle", 1e6), Unit("J*Gcycle", 1e9), Unit("J*Tcycle", 1e12)))
 
 
 def format_value(x: float, digits: int = 4) -> str:

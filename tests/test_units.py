@@ -38,6 +38,8 @@ def test_cycles(cycles, text):
     (59.28e-6 * 86_016, "5.099 J*cycle"),   # 59.28 uJ x 86,016 cycles
     (3.2e-9, "3.200 nJ*cycle"),
     (0.0125, "12.50 mJ*cycle"),
+    (527_263.0, "527,263 J*cycle"),
+    (837.0e-3 * 629.9e6, "527.2 J*Mcycle"),  # 837 mJ x 629.9 Mcycles
 ])
 def test_edp(j_cycles, text):
     assert format_edp(j_cycles) == text
