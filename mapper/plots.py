@@ -62,11 +62,10 @@ def _figure(width: float, height: float, key: str):
 
 
 def _plain(axis) -> None:
-    """Tick labels as plain numbers: no offset (``1e8``) and no exponent."""
-    from matplotlib.ticker import ScalarFormatter
-    fmt = ScalarFormatter(useOffset=False)
-    fmt.set_scientific(False)
-    axis.set_major_formatter(fmt)
+    """Tick labels as plain numbers with thousands separators: no offset (``1e8``) and
+    no exponent (the unit in the axis title carries the magnitude)."""
+    from matplotlib.ticker import FuncFormatter
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.10g}"))
 
 
 def _save(fig, path: str | os.PathLike, fmt: str) -> None:
@@ -99,7 +98,8 @@ def plot_front(points: Sequence[tuple[float, float]], chosen: int | None,
     ax.set_ylabel(ENERGY.header(eu))
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    ax.margins(0.08)
+    ax.legend(loc="lower left")  # below a min-min front: never any point there
     _save(fig, path, fmt)
 
 
