@@ -10,6 +10,8 @@ from .sweep import LayerFront, SweepResult, SweepSettings, network_layers, sweep
 from .export import (EXPORT_FORMATS, ExportOutput, SweepDir, choose_point, export,
                      read_sweep_dir, render_maptxt, result_rows, rows_to_csv, sweep_choices,
                      sweep_rows)
+from .plots import plot_breakdown, plot_front, plot_waterfall
+from .units import format_cycles, format_edp, format_energy
 from .strategy import (Proposal, SearchContext, Strategy, make_strategy, register_strategy,
                        strategy_names)
 
@@ -20,4 +22,6 @@ __all__ = [
     "register_strategy", "search", "select_points", "strategy_names", "sweep", "write_result_dir",
     "EXPORT_FORMATS", "ExportOutput", "SweepDir", "choose_point", "export", "read_sweep_dir",
     "render_maptxt", "result_rows", "rows_to_csv", "sweep_choices", "sweep_rows",
+    "format_cycles", "format_edp", "format_energy", "plot_breakdown", "plot_front",
+    "plot_waterfall",
 ]
