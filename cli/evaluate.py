@@ -10,6 +10,8 @@ from rich.table import Table
 from loopscape.costmodels import SCHEDULES, Evaluation, evaluate as evaluate_mapping
 from loopscape.spaces.errors import MappingError, SpecError
 
+from loopscape.mapper.units import ENERGY, format_edp, format_energy, format_value
+
 from .console import console, wide_when_piped
 
 
@@ -37,19 +39,20 @@ def load_inputs(inputs: tuple[str, ...], from_timeloop: bool):
     return workload, arch, mapping
 
 
-def _pj(x: float) -> str:
-    return f"{x:,.1f}" if abs(x) < 1000 else f"{x:,.0f}"
-
-
 def render(result: Evaluation) -> None:
     """Print a per-level table and the totals."""
     wide_when_piped()
+    total = result.energy_pj
+    unit = ENERGY.unit_for([total])
+
+    def _pj(x: float) -> str:
+        return format_value(unit.scale(x))
+
     table = Table(title=f"{result.workload} on {result.arch}", show_lines=False)
     for col, just in (("level", "left"), ("inst", "right"), ("tensor", "left"),
                       ("tile_words", "right"), ("reads", "right"), ("fills", "right"),
-                      ("updates", "right"), ("energy_pj", "right"), ("share", "right")):
+                      ("updates", "right"), (ENERGY.header(unit), "right"), ("share", "right")):
         table.add_column(col, justify=just, overflow="fold")
-    total = result.energy_pj
     for lvl in result.levels:
         first = True
         if not lvl.tensors:
@@ -72,14 +75,14 @@ def render(result: Evaluation) -> None:
     console.print(table)
     b = result.bounds
     console.print(
-        f"energy_pj [bold]{result.energy_pj:,.2f}[/]  ({result.energy_per_mac_fj:,.2f} fJ/MAC)   "
-        f"cycles [bold]{result.cycles:,}[/]   utilization [bold]{100 * result.utilization:.2f}%"
-        f"[/]   EDP {result.edp:.4g} J*cycle")
+        f"energy [bold]{format_energy(total)}[/] (energy_pj {total:,.2f}, "
+        f"{result.energy_per_mac_fj:,.2f} fJ/MAC)   cycles [bold]{result.cycles:,}[/]   "
+        f"utilization [bold]{100 * result.utilization:.2f}%[/]   EDP {format_edp(result.edp)}")
     console.print(
         f"lower bounds: cycles {b.cycles:,} (x{result.cycles / b.cycles:.2f} above), "
         f"outermost words {b.outermost_words:,} "
-        f"(x{result.outermost_words / b.outermost_words:.2f} above), energy_pj "
-        f"{b.energy_pj:,.1f} (x{result.energy_pj / b.energy_pj:.2f} above)")
+        f"(x{result.outermost_words / b.outermost_words:.2f} above), energy "
+        f"{format_energy(b.energy_pj)} (x{result.energy_pj / b.energy_pj:.2f} above)")
     print("per-instance access counts; energies are totals over utilized instances")
 
 

@@ -9,15 +9,14 @@ import click
 from rich.table import Table
 
 from loopscape.costmodels.eyexam import EyexamReport, eyexam as run_eyexam
+from loopscape.mapper.plots import image_format, plot_waterfall, require_matplotlib
+from loopscape.mapper.units import format_energy
 from loopscape.spaces.errors import MappingError, SpecError
 from loopscape.spaces.mapping import Mapping
 
 from .outputs import check_output_file
 from .ranges import int_range
 from .console import console, err_console, wide_when_piped
-
-PLOT_SUFFIXES = (".png", ".svg")
-
 
 def load_eyexam_inputs(inputs: tuple[str, ...], from_timeloop: bool,
                        constraints_file: str | None):
@@ -60,7 +59,7 @@ def searched_mapping(workload, arch, constraints, budget: int, seed: int
     ev = best.evaluation
     note = (f"no mapping given: using the lowest-cycles mapping (ties: lowest energy) of a "
             f"local search ({result.stats.evaluated:,} legal mappings, seed {seed}): "
-            f"{ev['cycles']:,} cycles, {ev['energy_pj']:,.0f} pJ, {ev['utilized_pes']:,} PEs"
+            f"{ev['cycles']:,} cycles, {format_energy(ev['energy_pj'])}, {ev['utilized_pes']:,} PEs"
             + (f", mapspace id {best.mapspace_id}" if best.mapspace_id is not None else ""))
     return best.mapping, note
 
@@ -119,43 +118,6 @@ def render(report: EyexamReport) -> None:
                   f"{100 * summ['final_utilization']:.2f}% of the {report.pes:,} PEs; {where}")
 
 
-def plot_waterfall(report: EyexamReport, path: Path) -> None:
-    """A waterfall of the seven bounds (log scale): each step's kept bound and, above
-    it, what the step lost. PNG or SVG by the file's suffix."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - the plot extra is installed in CI
-        raise SpecError("--plot needs matplotlib", key="--plot",
-                        fix="pip install 'loopscape[plot]'") from e
-    bounds = list(report.bounds)
-    floor = max(min(bounds) / 4, 1e-3)
-    fig, ax = plt.subplots(figsize=(9, 4.8))
-    xs = range(1, len(bounds) + 1)
-    ax.bar(xs, [b - floor for b in bounds], bottom=floor, color="#4C72B0", label="bound kept")
-    prev = [bounds[0]] + bounds[:-1]
-    ax.bar(xs, [p - b for p, b in zip(prev, bounds)], bottom=bounds, color="#DD8452",
-           alpha=0.6, label="lost at this step")
-    for x, b, p in zip(xs, bounds, prev):
-        label = _bound(b) + (f"\n(x{_ratio(p / b)})" if p > b * (1 + 1e-12) else "")
-        ax.text(x, p * 1.15, label, ha="center", va="bottom", fontsize=8)
-    ax.axhline(report.pes, color="grey", linestyle="--", linewidth=1,
-               label=f"{report.pes:,} PEs")
-    ax.set_yscale("log")
-    ax.set_ylim(floor, bounds[0] * 30)
-    ax.set_xticks(list(xs))
-    ax.set_xticklabels([f"{s.step}\n" + s.name.replace(" and ", "\nand ").replace(
-        " bandwidth", "\nbandwidth").replace(" dimensions", "\ndimensions").replace(
-        " capacity", "\ncapacity") for s in report.steps], fontsize=8)
-    ax.set_ylabel("upper bound (MACs per cycle)")
-    ax.set_title(f"Eyexam: {report.workload} on {report.arch}")
-    ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, format=path.suffix[1:].lower())
-    plt.close(fig)
-
-
 @click.command()
 @click.argument("inputs", nargs=-1, metavar="ARCH WORKLOAD [MAPPING]")
 @click.option("--constraints", "constraints_file",
@@ -165,7 +127,9 @@ def plot_waterfall(report: EyexamReport, path: Path) -> None:
                    "Timeloop YAML files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the seven steps as JSON.")
 @click.option("--plot", "plot_file", default=None,
-              help="Draw a waterfall of the seven bounds to FILE (.png or .svg).")
+              type=click.Path(dir_okay=False, writable=True),
+              help="Draw a waterfall of the seven bounds to FILE (.png or .svg; needs the "
+                   "plot extra).")
 @click.option("--seed", type=int_range(0, 2**63 - 1), default=0, show_default=True,
               help="Seed of the search used when no mapping is given.")
 @click.option("--budget", type=int_range(1), default=20000, show_default=True,
@@ -180,14 +144,8 @@ def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop:
     plot_path = None
     if plot_file is not None:
         plot_path = Path(plot_file)
-        if plot_path.suffix.lower() not in PLOT_SUFFIXES:
-            raise SpecError(f"cannot tell the image format of {plot_file!r}", key="--plot",
-                            fix="end the file name with .png or .svg")
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError as e:
-            raise SpecError("--plot needs matplotlib", key="--plot",
-                            fix="pip install 'loopscape[plot]'") from e
+        image_format(plot_path, key="--plot")
+        require_matplotlib(key="--plot")
         check_output_file(plot_path, "--plot")
     if budget < 1:
         raise SpecError(f"--budget must be positive, got {budget}", key="--budget")

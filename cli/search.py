@@ -11,6 +11,7 @@ from rich.table import Table
 from loopscape.mapper.result_dir import write_result_dir
 from loopscape.mapper.search import STREAMS, SearchResult, search as run_search
 from loopscape.mapper.strategy import strategy_names
+from loopscape.mapper.units import CYCLES, EDP, ENERGY, column
 from loopscape.spaces.errors import SpecError
 
 from .ranges import float_range, int_range
@@ -26,28 +27,36 @@ def render(result: SearchResult) -> None:
     table = Table(title=f"Pareto front of {result.workload} on {result.arch} "
                         f"({s.strategy}, {s.evaluated:,} legal mappings in {s.seconds:.1f} s)")
     table.add_column("#", justify="right")
-    for o in result.objectives:
-        table.add_column(o, justify="right")
-    for col in ("energy_pj", "cycles", "edp", "utilization", "gap_cycles"):
+    columns = [_column(o, [p.objectives[o] for p in result.front]) for o in result.objectives]
+    metrics = [p.evaluation for p in result.front]
+    for col, key in (("energy_pj", "energy_pj"), ("cycles", "cycles"), ("edp", "edp_j_cycles")):
         if col not in result.objectives:
-            table.add_column(col, justify="right")
+            columns.append(_column(col, [m[key] for m in metrics]))
+    if "utilization" not in result.objectives:
+        columns.append(("utilization", [f"{100 * m['utilization']:.1f}%" for m in metrics]))
+    columns.append(("gap_cycles", [f"x{m['gap']['cycles_ratio']:.2f}" for m in metrics]))
+    for header, _ in columns:
+        table.add_column(header, justify="right")
     table.add_column("mapspace id", justify="right", overflow="fold")
     for k, p in enumerate(result.front):
-        m = p.evaluation
-        extra = {"energy_pj": f"{m['energy_pj']:,.0f}", "cycles": f"{m['cycles']:,}",
-                 "edp": f"{m['edp_j_cycles']:.4g}", "utilization": f"{100 * m['utilization']:.1f}%",
-                 "gap_cycles": f"x{m['gap']['cycles_ratio']:.2f}"}
-        row = [str(k)] + [_fmt(p.objectives[o]) for o in result.objectives]
-        row += [v for c, v in extra.items() if c not in result.objectives]
-        row.append("-" if p.mapspace_id is None else str(p.mapspace_id))
-        table.add_row(*row)
+        table.add_row(str(k), *[cells[k] for _, cells in columns],
+                      "-" if p.mapspace_id is None else str(p.mapspace_id))
     console.print(table)
     console.print(f"stopped by {s.stopped_by}; {s.rejected:,} illegal proposals dropped; "
                   f"seed {s.seed}, {s.jobs} job(s)")
 
 
-def _fmt(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+def _column(objective: str, values: list[float]) -> tuple[str, list[str]]:
+    """A header naming the unit and the cells of one objective's column."""
+    quantity = {"energy_pj": ENERGY, "cycles": CYCLES, "edp": EDP}.get(objective)
+    if quantity is None and objective.startswith("energy:"):
+        header, cells = column(ENERGY, values)
+        return f"{objective} ({header.split('(')[1]}", cells
+    if quantity is not None:
+        return column(quantity, values)
+    if objective == "utilization":
+        return objective, [f"{100 * v:.1f}%" for v in values]
+    return objective, [f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}" for v in values]
 
 
 @click.command()

@@ -12,6 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from loopscape.mapper.strategy import strategy_names
+from loopscape.mapper.units import (CYCLES, ENERGY, column, format_cycles, format_edp,
+                                    format_energy)
 from loopscape.mapper.sweep import LayerFront, SweepResult, SweepSettings, network_layers, sweep
 from loopscape.spaces.errors import SpecError
 
@@ -56,8 +58,8 @@ def _best_text(lf: LayerFront) -> str:
     p = min(lf.data["front"], key=lambda p: p["metrics"]["edp_j_cycles"])["metrics"]
     more = f" (+{len(lf.names) - 1} of this shape)" if len(lf.names) > 1 else ""
     how = "resumed" if lf.resumed else f"{lf.data['stats']['seconds']:.1f} s"
-    return (f"{lf.names[0]}{more}: least EDP {p['edp_j_cycles']:.4g} J*cycle = "
-            f"{p['energy_pj'] / 1e6:,.1f} uJ x {p['cycles']:,} cycles, "
+    return (f"{lf.names[0]}{more}: least EDP {format_edp(p['edp_j_cycles'])} = "
+            f"{format_energy(p['energy_pj'])} x {format_cycles(p['cycles'])}, "
             f"{100 * p['utilization']:.0f}% of PEs [{how}]")
 
 
@@ -90,10 +92,6 @@ def render(result: SweepResult) -> None:
                         f"{s['select']} ({s['unique_shapes']} unique shapes, "
                         f"{run['searched']} searched, {run['resumed']} resumed, "
                         f"{run['seconds']:.1f} s)")
-    for col in ("#", "layer", "x", "MACs", "energy_uj", "cycles", "utilization", "pJ/MAC",
-                "most lost (Eyexam)"):
-        table.add_column(col, justify="left" if col in ("layer", "most lost (Eyexam)")
-                         else "right")
     seen: dict[str, int] = {}
     rows = []
     for e in s["layers"]:
@@ -102,18 +100,24 @@ def render(result: SweepResult) -> None:
             continue
         seen[e["shape_key"]] = len(rows)
         rows.append([e["index"], e["name"], 1, e])
-    for index, name, count, e in rows:
-        table.add_row(str(index), name, str(count), f"{e['macs']:,}",
-                      f"{e['energy_pj'] / 1e6:,.1f}", f"{e['cycles']:,}",
+    entries = [e for *_, e in rows] + [s]
+    energy_h, energy = column(ENERGY, [e["energy_pj"] for e in entries])
+    cycles_h, cycles = column(CYCLES, [e["cycles"] for e in entries])
+    for col in ("#", "layer", "x", "MACs", energy_h, cycles_h, "utilization", "pJ/MAC",
+                "most lost (Eyexam)"):
+        table.add_column(col, justify="left" if col in ("layer", "most lost (Eyexam)")
+                         else "right")
+    for k, (index, name, count, e) in enumerate(rows):
+        table.add_row(str(index), name, str(count), f"{e['macs']:,}", energy[k], cycles[k],
                       f"{100 * e['utilization']:.1f}%", f"{e['energy_pj'] / e['macs']:.2f}",
                       _exam_text(e["eyexam"]))
     table.add_section()
     table.add_row("", "network (every layer)", str(len(s["layers"])), f"{s['macs']:,}",
-                  f"{s['energy_pj'] / 1e6:,.1f}", f"{s['cycles']:,}",
-                  f"{100 * s['utilization']:.1f}%", f"{s['energy_pj'] / s['macs']:.2f}", "")
+                  energy[-1], cycles[-1], f"{100 * s['utilization']:.1f}%",
+                  f"{s['energy_pj'] / s['macs']:.2f}", "")
     console.print(table)
-    console.print(f"network: {s['energy_pj'] / 1e9:.4f} mJ, {s['cycles'] / 1e6:.3f} M cycles, "
-                  f"EDP {s['edp_j_cycles']:.4g} J*cycle, {s['macs'] / 1e9:.3f} G MACs")
+    console.print(f"network: {format_energy(s['energy_pj'])}, {format_cycles(s['cycles'])}, "
+                  f"EDP {format_edp(s['edp_j_cycles'])}, {s['macs'] / 1e9:.3f} G MACs")
     render_bottlenecks(s)
 
 

@@ -10,8 +10,10 @@ from .selection import SelectRule, parse_select, select_points
 from .bottlenecks import bottlenecks
 from .sweep import LayerFront, SweepResult, SweepSettings, network_layers, sweep
 from .export import (EXPORT_FORMATS, ExportOutput, SweepDir, choose_point, export,
-                     read_sweep_dir, result_rows, rows_to_csv, sweep_choices, sweep_rows)
-from .maptxt import render_maptxt
+                     read_sweep_dir, render_maptxt, result_rows, rows_to_csv, sweep_choices,
+                     sweep_rows)
+from .plots import plot_breakdown, plot_front, plot_waterfall
+from .units import format_cycles, format_edp, format_energy
 from .strategy import (Proposal, SearchContext, Strategy, make_strategy, register_strategy,
                        strategy_names)
 
@@ -23,4 +25,6 @@ __all__ = [
     "EXPORT_FORMATS", "ExportOutput", "SweepDir", "choose_point", "export", "read_sweep_dir",
     "render_maptxt", "result_rows", "rows_to_csv", "sweep_choices", "sweep_rows",
     "bottlenecks",
+    "format_cycles", "format_edp", "format_energy", "plot_breakdown", "plot_front",
+    "plot_waterfall",
 ]

@@ -1,4 +1,4 @@
-"""Eyexam (costmodels/eyexam.py, ``loopscape eyexam``): hand-computed cases where each
+"""Eyexam (costmodels/eyexam/, ``loopscape eyexam``): hand-computed cases where each
 step is the one that loses, brute force of steps 2 to 5 against the mapspace,
 monotonicity, the CLI and the worked example of docs/eyexam.md."""
 
@@ -427,6 +427,7 @@ def test_cli_without_mapping_searches_and_says_so():
 
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
 def test_cli_plot_writes_an_image(tmp_path, suffix):
+    pytest.importorskip("matplotlib")
     path = tmp_path / f"waterfall{suffix}"
     r = CliRunner().invoke(cli, EXAMPLE + ["--plot", str(path)])
     assert r.exit_code == 0, r.output
