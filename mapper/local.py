@@ -219,10 +219,11 @@ class SpaceArrays:
         self.keep_free = [(i, tn.index(t)) for i, t in space._keep_free]
         # Legality data.
         self.fanout = np.array([space._fanout[i] for i in range(self.L)], dtype=np.int64)
+        # Repair heuristics only (legality itself: ``space.batch_legality``): float64, so
+        # that huge capacities and word sizes stay representable.
         self.cap = np.array([lvl.effective_capacity_bits if lvl.effective_capacity_bits
-                             is not None else -1 for lvl in arch.levels], dtype=np.int64)
-        self.min_util = np.array([lvl.min_utilization for lvl in arch.levels])
-        self.bits = np.array([[lvl.bits(t) for t in tn] for lvl in arch.levels], dtype=np.int64)
+                             is not None else np.inf for lvl in arch.levels], dtype=np.float64)
+        self.bits = np.array([[lvl.bits(t) for t in tn] for lvl in arch.levels], dtype=np.float64)
         self.coef = []
         for t in w.tensors:
             m = np.zeros((len(t.axes), self.D), dtype=np.int64)
@@ -230,7 +231,6 @@ class SpaceArrays:
                 for c, d in axis:
                     m[a, dims.index(d)] += abs(c)
             self.coef.append(m)
-        self.min_pes = space.constraints.min_pe_utilization * arch.compute.instances
         # Id weights (Python ints: ids can exceed 64 bits).
         self.dim_weight = []
         acc = 1
@@ -244,7 +244,6 @@ class SpaceArrays:
             self.perm_weight.append(acc)
             acc *= space._perm_count(i)
         self.perm_weight.reverse()
-        self._legality_plan()
         self._hash_rank = np.array([i * self.D + d for i in self.orderable for d in self.free[i]],
                                    dtype=np.int64)
         self._hash_keep = np.array([i * self.T + t for i, t in self.keep_free], dtype=np.int64)
@@ -261,69 +260,10 @@ class SpaceArrays:
             tsxy[:, :, :, d] = tab.per_level[g.fi[:, d]].transpose(1, 0, 2)
         return MappingBatch(tsxy[0], tsxy[1], tsxy[2], g.rank.copy(), g.keep.copy())
 
-    def _legality_plan(self) -> None:
-        """What ``legal`` must check: products of spatial factors on an axis that two or
-        more dimensions can share, and the capacity of bounded levels that may keep a
-        tensor (with each tensor's axes as (dimension, |coefficient|) terms)."""
-        space, w = self.space, self.space.workload
-        self._fan_checks = []
-        for i in range(self.L):
-            for k, arr in ((1, "spatial_x"), (2, "spatial_y")):
-                dims = [d for d, tab in enumerate(self.tables)
-                        if any((tab.ax[:, j] == k).any() for j in range(len(space.slots))
-                               if space.slots[j].level == i)]
-                if len(dims) >= 2:
-                    self._fan_checks.append((i, arr, np.array(dims), int(self.fanout[i, k - 1])))
-        may_keep = self.keep_fixed.copy()
-        for i, t in self.keep_free:
-            may_keep[i, t] = True
-        self._cap_checks = []
-        for i in range(self.L):
-            if self.cap[i] < 0:
-                continue
-            tensors = []
-            for t, tensor in enumerate(w.tensors):
-                if not may_keep[i, t]:
-                    continue
-                axes = [[(w.dims.index(d), abs(c)) for c, d in axis] for axis in tensor.axes]
-                tensors.append((t, axes, int(self.bits[i, t]), bool(self.keep_fixed[i, t])))
-            if tensors:
-                self._cap_checks.append((i, tensors))
-
     def legal(self, b: MappingBatch) -> np.ndarray:
         """Which rows are legal (fanout per axis, capacity and its minimum utilization,
         the constraints' minimum PE utilization), as ``Mapspace.problems`` decides."""
-        N = len(b)
-        ok = np.ones(N, dtype=bool)
-        for i, arr, dims, limit in self._fan_checks:
-            ok &= getattr(b, arr)[:, i, dims].prod(axis=1) <= limit
-        if self._cap_checks:
-            total = b.temporal * b.spatial_x * b.spatial_y
-            need = {i for i, _ in self._cap_checks}
-            incl = {}
-            run = np.ones((N, self.D), dtype=np.int64)
-            for i in reversed(range(min(need), self.L)):
-                run = run * total[:, i, :]
-                if i in need:
-                    incl[i] = run
-            for i, tensors in self._cap_checks:
-                box = incl[i] - 1
-                used = np.zeros(N, dtype=np.int64)
-                for t, axes, bits, fixed in tensors:
-                    words = np.ones(N, dtype=np.int64)
-                    for axis in axes:
-                        ext = 1
-                        for d, c in axis:
-                            ext = ext + (box[:, d] if c == 1 else c * box[:, d])
-                        words = words * ext
-                    used += words * bits if fixed else np.where(b.keep[:, i, t], words * bits, 0)
-                ok &= used <= self.cap[i]
-                if self.min_util[i] > 0:
-                    ok &= ~(used < self.min_util[i] * self.cap[i])
-        if self.min_pes:
-            pes = (b.spatial_x * b.spatial_y).reshape(N, -1).prod(axis=1)
-            ok &= pes >= self.min_pes
-        return ok
+        return self.space.batch_legality.check_batch(b)
 
     def canonical(self, g: Genes, b: MappingBatch | None = None) -> None:
         """Put unit loops after the non-unit free loops of each level, in the level's
@@ -399,11 +339,11 @@ class SpaceArrays:
                     elif ax[d][j] == 2:
                         spy[lvl] *= fac[d][j]
             incl = np.flip(np.cumprod(np.flip(total, axis=0), axis=0), axis=0)
-            used = np.zeros(self.L, dtype=np.int64)
+            used = np.zeros(self.L, dtype=np.float64)
             for t, coef in enumerate(self.coef):
-                words = ((incl - 1) @ coef.T + 1).prod(axis=1)
+                words = ((incl - 1) @ coef.T + 1).prod(axis=1).astype(np.float64)
                 used += np.where(keep[:, t], words * self.bits[:, t], 0)
-            over = [i for i in range(self.L) if self.cap[i] >= 0 and used[i] > self.cap[i]]
+            over = [i for i in range(self.L) if used[i] > self.cap[i]]
             wide = [(i, a) for i in range(self.L) for a, sp in ((1, spx), (2, spy))
                     if sp[i] > self.fanout[i, a - 1]]
             if not over and not wide:

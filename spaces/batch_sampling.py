@@ -191,16 +191,6 @@ class BatchSampler:
         # Loop orders.
         self.rank_dtype = np.int8 if D < 128 else np.int16
         self.orders = [self._order_table(i) for i in range(L)]
-        # Legality constants.
-        self.fanout = [arch.fanout(i) for i in range(L)]
-        self.cap = [lvl.effective_capacity_bits for lvl in arch.levels]
-        self.min_util = [lvl.min_utilization for lvl in arch.levels]
-        self.bits = [[lvl.bits(t) for t in w.tensor_names] for lvl in arch.levels]
-        self.ext_terms = [[[(sum(abs(c) for c, dd in axis if dd == d), w.dims.index(d))
-                            for d in dict.fromkeys(dd for _, dd in axis)] for axis in t.axes]
-                          for t in w.tensors]
-        need = ms.constraints.min_pe_utilization
-        self.min_pes = need * arch.compute.instances if need else None
         # Which (level, dim) columns can differ from 1 at all (others stay 1).
         self.active_T = [[bool(np.any(self._all(d, "T")[i] > 1)) for d in range(D)]
                          for i in range(L)]
@@ -209,6 +199,7 @@ class BatchSampler:
         self.active_Y = [[bool(np.any(self._all(d, "SY")[i] > 1)) for d in range(D)]
                          for i in range(L)]
         self.ids_fit = ms.size < 2 ** 63
+        self.legality = ms.batch_legality
 
     # -- construction -----------------------------------------------------------------
     def _table(self, ds: "_DimSpace", lim: tuple | None, full: dict | None) -> _Table:
@@ -366,52 +357,11 @@ class BatchSampler:
         return {"T": T, "SX": SX, "SY": SY, "rank": rank}
 
     def _legal(self, entry: np.ndarray, G: list[dict], bits: np.ndarray | None) -> np.ndarray:
-        """Rows that pass fanout per axis, min PE utilization and capacity."""
-        L, D, T = self.L, self.D, self.T
-        m = len(entry)
-        ok = np.ones(m, dtype=bool)
-        pes = None
-        for i in range(L):
-            fx, fy = self.fanout[i]
-            for key, cap, act in (("SX", fx, self.active_X), ("SY", fy, self.active_Y)):
-                prod = None
-                for d in range(D):
-                    if act[i][d]:
-                        v = G[d][key][i].astype(np.int64)
-                        prod = v if prod is None else prod * v
-                if prod is not None:
-                    ok &= prod <= cap
-                    if self.min_pes is not None:
-                        pes = prod if pes is None else pes * prod
-        if self.min_pes is not None:
-            ok &= (pes if pes is not None else np.ones(m, dtype=np.int64)) >= self.min_pes
+        """Rows that pass fanout per axis, min PE utilization and capacity (the space's
+        ``batch_legality``, spaces/legality.py)."""
         keep = self._keep_rows(entry, bits)
-        # Capacity: kept tiles' words x bits within each bounded level.
-        inc = [np.ones(m, dtype=np.int64) for _ in range(D)]
-        for i in range(L - 1, -1, -1):
-            for d in range(D):
-                if self.active_T[i][d] or self.active_X[i][d] or self.active_Y[i][d]:
-                    inc[d] = inc[d] * G[d]["T"][i] * G[d]["SX"][i] * G[d]["SY"][i]
-            cap = self.cap[i]
-            if cap is None:
-                continue
-            used = np.zeros(m, dtype=np.int64)
-            for t in range(T):
-                k = keep[i, t]
-                if k is False:
-                    continue
-                words = np.ones(m, dtype=np.int64)
-                for axis in self.ext_terms[t]:
-                    e = 1
-                    for c, d in axis:
-                        e = e + c * (inc[d] - 1)
-                    words = words * e
-                bits_t = words * self.bits[i][t]
-                used += bits_t if k is True else bits_t * k
-            ok &= used <= cap
-            if self.min_util[i]:
-                ok &= ~(used < self.min_util[i] * cap)
-        return ok
+        return self.legality.check(len(entry), lambda k, i, d: G[d][k][i],
+                                   lambda i, t: keep[i, t])
 
     def _keep_rows(self, entry: np.ndarray, bits: np.ndarray | None) -> np.ndarray:
         """[L, T] of True/False constants or per-row bool arrays."""

@@ -43,7 +43,8 @@ from .arch import Architecture
 from .constraints import NO_CONSTRAINTS, Constraints, FactorRule, allowed_axes
 from .encoding import MappingBatch
 from .errors import SpecError
-from .mapping import LevelMapping, Loop, Mapping, mapping_problems
+from .legality import BatchLegality, mapping_problems, pe_utilization_problems
+from .mapping import LevelMapping, Loop, Mapping
 from .workload import Workload
 from .factors import divisors as _divisors
 
@@ -488,13 +489,26 @@ class Mapspace:
         """Legality problems of a mapping of this space (fanout per axis, capacity, and
         the minimum PE utilization constraint)."""
         out = mapping_problems(self.workload, self.arch, mapping)
-        need = self.constraints.min_pe_utilization
-        if not out and need:
-            used = math.prod(l.factor for lm in mapping.levels for l in lm.spatial)
-            if used < need * self.arch.compute.instances:
-                out.append((None, None, f"uses {used} of {self.arch.compute.instances} MAC "
-                                        f"units, below min_pe_utilization {need:g}"))
+        if not out:
+            out = pe_utilization_problems(self.arch, mapping,
+                                          self.constraints.min_pe_utilization)
         return out
+
+    @cached_property
+    def batch_legality(self) -> BatchLegality:
+        """The vectorized twin of ``problems`` for rows that are points of this space
+        (``spaces/legality.py``): ``batch_legality.check_batch(batch)`` is a bool mask."""
+        L, D = len(self.arch.levels), len(self.workload.dims)
+        colmax = {k: [[1] * D for _ in range(L)] for k in ("T", "SX", "SY")}
+        for d, ds in enumerate(self._dims):
+            for j, slot in enumerate(ds.slots):
+                for f, axis in ds.options[j]:
+                    k = "T" if slot.kind == "T" else "SX" if axis == "X" else "SY"
+                    colmax[k][slot.level][d] = max(colmax[k][slot.level][d], f)
+        keep_const = [[self._keep_fixed[i].get(t) for t in self.workload.tensor_names]
+                      for i in range(L)]
+        return BatchLegality(self.workload, self.arch, colmax, keep_const,
+                             self.constraints.min_pe_utilization)
 
     def is_legal(self, mapping: Mapping) -> bool:
         return not self.problems(mapping)
