@@ -30,138 +30,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import permutations
 
 import numpy as np
 
 from loopscape.spaces.encoding import MappingBatch
 from loopscape.spaces.errors import SpecError
+from loopscape.spaces.factors import lehmer_rank, permutation_table, prime_factors
 from loopscape.spaces.mapspace import Mapspace
-from loopscape.spaces.factors import divisors as _divisors
+from loopscape.spaces.slots import FactorTable
 
 from .strategy import Proposal, SearchContext, Strategy, register_strategy
-
-_AXES = {"": 0, "X": 1, "Y": 2}
-
-
-class _DimTable:
-    """Every factorization of one dimension over the tiling slots, in the mapspace's rank
-    order (row r is ``_DimSpace.unrank(r)``), as option indices per slot."""
-
-    def __init__(self, ds, levels: int, max_rows: int):
-        self.ds = ds
-        S = len(ds.slots)
-        self.fval = [np.array([f for f, _ in o], dtype=np.int64) for o in ds.options]
-        self.aval = [np.array([_AXES[a] for _, a in o], dtype=np.int8) for o in ds.options]
-        self.radix = [max(1, len(o)) for o in ds.options]
-        opt = np.zeros((1, 0), dtype=np.int32)
-        q = np.array([ds.bound], dtype=np.int64)
-        for j in range(S):
-            f = self.fval[j]
-            if len(f) == 0:
-                opt = np.zeros((0, S), dtype=np.int32)
-                break
-            ok = (q[:, None] % f[None, :]) == 0
-            r, o = np.nonzero(ok)  # row-major: lexicographic in (prefix, option)
-            q = q[r] // f[o]
-            opt = np.concatenate([opt[r], o[:, None].astype(np.int32)], axis=1)
-            live = np.array([ds._count(j + 1, int(v)) > 0 for v in np.unique(q)])
-            alive = np.isin(q, np.unique(q)[live])
-            opt, q = opt[alive], q[alive]
-            if len(q) > max_rows:
-                raise SpecError(f"a dimension of bound {ds.bound} has more than {max_rows:,} "
-                                f"factorizations", key="strategy",
-                                fix="constrain its factors, or use the random strategy")
-        self.opt = opt
-        self.size = len(opt)
-        assert self.size == ds.size, (self.size, ds.size)
-        self.weights = np.ones(S, dtype=np.int64)
-        if math.prod(self.radix) < 2 ** 62:
-            w = 1
-            for j in reversed(range(S)):
-                self.weights[j] = w
-                w *= self.radix[j]
-            self.key = opt.astype(np.int64) @ self.weights
-        else:  # pragma: no cover - astronomically many options per slot
-            self.key = None
-            self._index = {tuple(row): i for i, row in enumerate(opt.tolist())}
-        # Factors and axis codes per slot, and per level (temporal, X, Y) [n, 3, L].
-        small = np.int16 if ds.bound < 2 ** 15 else np.int32
-        self.fac = np.empty(opt.shape, dtype=small)
-        self.ax = np.empty(opt.shape, dtype=np.int8)
-        for j in range(S):
-            if self.size:
-                self.fac[:, j] = self.fval[j][opt[:, j]]
-                self.ax[:, j] = self.aval[j][opt[:, j]]
-        L = levels
-        self.per_level = np.ones((self.size, 3, L), dtype=small)
-        for j, slot in enumerate(ds.slots):
-            if slot.kind == "T":
-                self.per_level[:, 0, slot.level] = self.fac[:, j]
-            else:
-                for k in (1, 2):
-                    self.per_level[:, k, slot.level] *= np.where(self.ax[:, j] == k,
-                                                                 self.fac[:, j], 1).astype(small)
-        # Tables indexed by divisor of the bound (``di``): the option index of (slot,
-        # factor, axis), -1 when not allowed; each divisor's prime factors.
-        self.divs = np.array(_divisors(ds.bound), dtype=np.int64)
-        self.lookup3 = -np.ones((S, len(self.divs), 3), dtype=np.int32)
-        for j in range(S):
-            for k, (f, a) in enumerate(ds.options[j]):
-                self.lookup3[j, self.di(f), _AXES[a]] = k
-        self.open_slots = np.array([j for j in range(S) if any(f > 1 for f, _ in ds.options[j])],
-                                   dtype=np.int64)
-        self.slot_pos = np.full(S, -1, dtype=np.int64)
-        self.slot_pos[self.open_slots] = np.arange(len(self.open_slots))
-        pf = [_prime_factors(int(x)) for x in self.divs]
-        self.primes = np.ones((len(self.divs), max(1, max(len(p) for p in pf))), dtype=np.int64)
-        self.n_primes = np.array([len(p) for p in pf], dtype=np.int64)
-        for x, p in enumerate(pf):
-            self.primes[x, :len(p)] = p
-        self._rem: np.ndarray | None = None
-        self._allowed: dict[tuple, np.ndarray] = {}
-
-    def di(self, f):
-        """Index of the divisor(s) ``f`` of the bound in ``divs``."""
-        return np.searchsorted(self.divs, f)
-
-    def factors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Factors and axis codes [n, S] of table rows."""
-        return self.fac[rows].astype(np.int64), self.ax[rows]
-
-    def find(self, opt: np.ndarray) -> np.ndarray:
-        """Table rows of option-index rows [n, S] (all assumed valid and complete)."""
-        if self.key is None:  # pragma: no cover
-            return np.array([self._index[tuple(r)] for r in opt.tolist()], dtype=np.int64)
-        k = opt.astype(np.int64) @ self.weights
-        return np.searchsorted(self.key, k)
-
-    def allowed(self, limits: tuple | None) -> np.ndarray | None:
-        """Rows whose extent entering each slot stays within ``limits`` (None: all)."""
-        if limits is None:
-            return None
-        got = self._allowed.get(limits)
-        if got is None:
-            if self._rem is None:
-                f, _ = self.factors(np.arange(self.size))
-                self._rem = np.flip(np.cumprod(np.flip(f, axis=1), axis=1), axis=1)
-            ok = np.ones(self.size, dtype=bool)
-            for j, lim in enumerate(limits):
-                if lim is not None:
-                    ok &= self._rem[:, j] <= lim
-            got = np.nonzero(ok)[0]
-            self._allowed[limits] = got
-        return got
-
-
-def _lehmer(seq: list[int]) -> int:
-    """Rank of a permutation of range(k) in lexicographic order."""
-    k = len(seq)
-    r = 0
-    for j, x in enumerate(seq):
-        r += sum(1 for y in seq[j + 1:] if y < x) * math.factorial(k - 1 - j)
-    return r
-
 
 @dataclass
 class Genes:
@@ -192,7 +70,7 @@ class SpaceArrays:
         self.space = space
         w, arch = space.workload, space.arch
         self.L, self.D, self.T = len(arch.levels), len(w.dims), len(w.tensors)
-        self.tables = [_DimTable(ds, self.L, max_rows) for ds in space._dims]
+        self.tables = [self._table(ds, max_rows) for ds in space.dim_spaces]
         self.slot_level = np.array([s.level for s in space.slots], dtype=np.int64)
         self.slot_temporal = np.array([s.kind == "T" for s in space.slots])
         dims = w.dims
@@ -200,25 +78,21 @@ class SpaceArrays:
         self.template = np.zeros((self.L, self.D), dtype=np.int64)
         self.free: list[np.ndarray] = []
         self.free_start: list[int] = []
-        for i in range(self.L):
-            if space._free[i]:
-                order = space._outer[i] + space._free[i] + space._fixed_tail[i] + space._inner[i]
-            else:
-                order = space._outer[i] + space._rest[i] + space._inner[i]
-            for pos, d in enumerate(order):
+        for i, lo in enumerate(space.level_orders):
+            for pos, d in enumerate(lo.template):
                 self.template[i, dims.index(d)] = pos
-            self.free.append(np.array([dims.index(d) for d in space._free[i]], dtype=np.int64))
-            self.free_start.append(len(space._outer[i]))
+            self.free.append(np.array([dims.index(d) for d in lo.free], dtype=np.int64))
+            self.free_start.append(lo.free_start)
         self.orderable = [i for i in range(self.L) if len(self.free[i]) >= 2]
         # Keep bits.
         tn = w.tensor_names
         self.keep_fixed = np.zeros((self.L, self.T), dtype=bool)
-        for i in range(self.L):
+        for i, fixed in enumerate(space.keep_fixed):
             for k, t in enumerate(tn):
-                self.keep_fixed[i, k] = space._keep_fixed[i].get(t, False)
-        self.keep_free = [(i, tn.index(t)) for i, t in space._keep_free]
+                self.keep_fixed[i, k] = fixed.get(t, False)
+        self.keep_free = [(i, tn.index(t)) for i, t in space.keep_free]
         # Legality data.
-        self.fanout = np.array([space._fanout[i] for i in range(self.L)], dtype=np.int64)
+        self.fanout = np.array(space.fanouts, dtype=np.int64).reshape(self.L, 2)
         # Repair heuristics only (legality itself: ``space.batch_legality``): float64, so
         # that huge capacities and word sizes stay representable.
         self.cap = np.array([lvl.effective_capacity_bits if lvl.effective_capacity_bits
@@ -242,7 +116,7 @@ class SpaceArrays:
         acc = 1
         for i in reversed(range(self.L)):
             self.perm_weight.append(acc)
-            acc *= space._perm_count(i)
+            acc *= space.permutation_count(i)
         self.perm_weight.reverse()
         self._hash_rank = np.array([i * self.D + d for i in self.orderable for d in self.free[i]],
                                    dtype=np.int64)
@@ -250,6 +124,14 @@ class SpaceArrays:
         rs = np.random.default_rng(12345)
         self._hash = [rs.integers(1, 2 ** 63, size=s, dtype=np.uint64)
                       for s in (self.D, self.L * self.D, self.L * self.T)]
+
+    def _table(self, ds, max_rows: int) -> FactorTable:
+        table = ds.table(self.L, max_rows)
+        if table is None:
+            raise SpecError(f"a dimension of bound {ds.bound} has more than {max_rows:,} "
+                            f"factorizations", key="strategy",
+                            fix="constrain its factors, or use the random strategy")
+        return table
 
     # -- rows ----------------------------------------------------------------------------
     def batch(self, g: Genes) -> MappingBatch:
@@ -307,7 +189,7 @@ class SpaceArrays:
         for i in self.orderable:
             fd = self.free[i]
             seq = np.argsort(g.rank[r, i, fd]).tolist()  # free indices, outermost first
-            lp += _lehmer(seq) * self.perm_weight[i]
+            lp += lehmer_rank(seq) * self.perm_weight[i]
         by = 0
         for k, (i, t) in enumerate(self.keep_free):
             by |= int(g.keep[r, i, t]) << k
@@ -369,7 +251,7 @@ class SpaceArrays:
             done = False
             for _, d, j, dest in moves:
                 tab = self.tables[d]
-                p = _prime_factors(int(fac[d][j]))[0]
+                p = prime_factors(int(fac[d][j]))[0]
                 rest = fac[d][j] // p
                 a_src = ax[d][j] if rest > 1 else 0
                 if tab.lookup3[j, tab.di(rest), a_src] < 0:
@@ -436,7 +318,7 @@ class SpaceArrays:
         """``n`` candidates from the capacity-aware product proposal of ``Mapspace``
         (legal and illegal; keep only the legal ones for uniform legal samples)."""
         space = self.space
-        plan = space._proposal
+        plan = space.proposal
         fi = np.zeros((n, self.D), dtype=np.int64)
         keep = np.broadcast_to(self.keep_fixed, (n, self.L, self.T)).copy()
         if plan:
@@ -446,7 +328,7 @@ class SpaceArrays:
                 rows = np.nonzero(pick == p)[0]
                 by, _, limits = plan[p]
                 for d, (tab, lim) in enumerate(zip(self.tables, limits)):
-                    allowed = tab.allowed(lim)
+                    allowed = tab.within(lim)
                     if allowed is None:
                         fi[rows, d] = rng.integers(0, tab.size, size=len(rows))
                     else:
@@ -792,7 +674,7 @@ class LocalSearch(Strategy):
             for k in np.unique(ks):
                 k = int(k)
                 p_rows, unit = sel[ks == k], unit_all[ks == k]
-                perms = _perm_table(k)
+                perms = permutation_table(k)
                 if len(perms) > self.max_sweep:
                     perms = perms[rng.choice(len(perms), size=self.max_sweep, replace=False)]
                 M = len(perms)
@@ -884,33 +766,3 @@ def _nondominated_fast(v: np.ndarray) -> np.ndarray:
         mask[order[keep]] = True
         return mask
     return _nondominated(v)
-
-
-_PERMS: dict[int, np.ndarray] = {}
-
-
-def _perm_table(k: int) -> np.ndarray:
-    """All permutations of range(k) as rows [k!, k]."""
-    got = _PERMS.get(k)
-    if got is None:
-        got = np.array(list(permutations(range(k))), dtype=np.int64).reshape(-1, k)
-        _PERMS[k] = got
-    return got
-
-
-_PRIMES: dict[int, list[int]] = {}
-
-
-def _prime_factors(x: int) -> list[int]:
-    got = _PRIMES.get(x)
-    if got is None:
-        got, y, p = [], x, 2
-        while p * p <= y:
-            while y % p == 0:
-                got.append(p)
-                y //= p
-            p += 1
-        if y > 1:
-            got.append(y)
-        _PRIMES[x] = got
-    return list(got)
