@@ -32,14 +32,13 @@ import warnings
 
 import numpy as np
 
+from loopscape.spaces.arrays import Genes, SpaceArrays
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.factors import lehmer_rank, permutation_table, prime_factors
 
-from .local import Genes, SpaceArrays
-from .strategy import Proposal, SearchContext, Strategy, register_strategy
+from .base import Proposal, SearchContext, Strategy
 
 
-@register_strategy
 class BayesianSearch(Strategy):
     """optuna ask/tell over the encoding above (see the module docstring).
 
