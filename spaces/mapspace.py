@@ -35,7 +35,7 @@ import random
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import permutations
-from typing import Iterator, NamedTuple, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -47,6 +47,7 @@ from .errors import SpecError
 from .factors import divisors, rank_permutation, unrank_permutation
 from .legality import BatchLegality, mapping_problems, pe_utilization_problems
 from .mapping import LevelMapping, Loop, Mapping
+from .proposal import ProposalEntry, build_proposal
 from .slots import DimSpace, Slot
 from .workload import Workload
 
@@ -87,16 +88,6 @@ class LevelOrder:
     def unrank(self, r: int) -> tuple[str, ...]:
         """The whole order of permutation rank ``r``."""
         return self.order(unrank_permutation(self.free, r))
-
-
-class ProposalEntry(NamedTuple):
-    """One keep choice of the sampling proposal: its bypass index, the size of its
-    capacity-aware superset, and per dimension the limits tuple of that superset (None:
-    no limit)."""
-
-    bypass: int
-    weight: int
-    limits: list
 
 
 class Mapspace:
@@ -484,63 +475,13 @@ class Mapspace:
     def is_legal(self, mapping: Mapping) -> bool:
         return not self.problems(mapping)
 
-    # Sampling draws from a superset of the legal mappings that is a product over
-    # dimensions, uniformly, and rejects what is illegal: uniform over the legal ones.
-    # The superset drops splits in which one dimension alone already overflows a kept
-    # tile (its extent at a level is at most what fits in the capacity left when every
-    # other kept tensor takes one word); it depends on the keep choice, so the keep
-    # choice is drawn in proportion to its superset's size.
+    # Sampling: the capacity-aware proposal (spaces/proposal.py), drawn uniformly, and
+    # rejection of what is illegal: uniform over the legal ids.
     _MAX_PLANNED_BYPASS = 4096
-
-    def _cap(self, level: int, dim: str, kept: Sequence[str]) -> int | None:
-        lvl = self.arch.levels[level]
-        cap_bits = lvl.effective_capacity_bits
-        if cap_bits is None:
-            return None
-        best: int | None = None
-        for t in kept:
-            tensor = self.workload.tensor(t)
-            coefs = [abs(c) for axis in tensor.axes for c, d in axis if d == dim]
-            if not coefs:
-                continue
-            others = sum(lvl.bits(o) for o in kept if o != t)
-            words = (cap_bits - others) // lvl.bits(t)
-            extent = 0 if words < 1 else (words - 1) // max(coefs) + 1
-            best = extent if best is None else min(best, extent)
-        return best
-
-    def _limits(self, keep: Sequence[Sequence[str]]) -> list[tuple | None]:
-        out: list[tuple | None] = []
-        L = len(self.arch.levels)
-        first = []
-        for i in range(L):
-            first.append(next((j for j, s in enumerate(self.slots) if s.level >= i), None))
-        for d in self.workload.dims:
-            lim: list[int | None] = [None] * len(self.slots)
-            for i in range(L):
-                j = first[i]
-                if j is None:
-                    continue
-                cap = self._cap(i, d, keep[i])
-                if cap is not None:
-                    lim[j] = cap if lim[j] is None else min(lim[j], cap)
-            out.append(tuple(lim) if any(x is not None for x in lim) else None)
-        return out
 
     @cached_property
     def _proposal(self) -> list[ProposalEntry] | None:
-        """(bypass index, superset size, per-dim limits) for every keep choice with a
-        non-empty superset; None when there are too many keep choices to list."""
-        if self.bypass_size > self._MAX_PLANNED_BYPASS:
-            return None
-        plan = []
-        for by in range(self.bypass_size):
-            keep = self.keep_sets(by)
-            limits = self._limits(keep)
-            w = math.prod(ds.count(lim) for ds, lim in zip(self._dims, limits))
-            if w:
-                plan.append(ProposalEntry(by, w, limits))
-        return plan
+        return build_proposal(self, self._MAX_PLANNED_BYPASS)
 
     def _draw_id(self, rng: random.Random) -> int:
         plan = self._proposal
