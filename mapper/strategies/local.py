@@ -18,10 +18,8 @@ with more moves per child when the neighbourhoods are used up, and a share of fr
 uniform samples; an island that stops improving starts again from fresh samples.
 Moves stay inside the mapspace, so factor rules, axes and pinned loops always hold;
 fanout and capacity are checked (vectorized, the same rules as ``Mapspace.problems``)
-and illegal neighbours are dropped and counted. Nothing is proposed twice.
-
-The array view (``SpaceArrays``, ``Genes``) is ``loopscape.spaces.arrays``; the
-non-dominated set is ``mapper/pareto.py``'s filter.
+and illegal neighbours are dropped and counted. Nothing is proposed twice. The array
+view is ``loopscape.spaces.arrays``; the front, ``mapper/pareto.py``'s filter.
 """
 
 from __future__ import annotations
