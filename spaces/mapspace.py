@@ -41,18 +41,15 @@ import numpy as np
 
 from .arch import Architecture
 from .batch_sampling import BatchSampler, as_generator
-from .constraints import NO_CONSTRAINTS, Constraints, FactorRule, allowed_axes
+from .constraints import NO_CONSTRAINTS, Constraints
 from .encoding import MappingBatch
 from .errors import SpecError
-from .factors import divisors, rank_permutation, unrank_permutation
+from .factors import rank_permutation, unrank_permutation
 from .legality import BatchLegality, mapping_problems, pe_utilization_problems
 from .mapping import LevelMapping, Loop, Mapping
 from .proposal import ProposalEntry, build_proposal
-from .slots import DimSpace, Slot
+from .slots import DimSpace, Slot, dim_space, has_temporal_slot, tiling_slots
 from .workload import Workload
-
-_FREE = FactorRule()
-
 
 @dataclass(frozen=True)
 class LevelOrder:
@@ -102,12 +99,8 @@ class Mapspace:
         L = len(arch.levels)
         dims = workload.dims
         self._fanout = [arch.fanout(i) for i in range(L)]
-        self._has_temporal = [not (lvl.dummy and i > 0 and self._fanout[i - 1] == (1, 1))
-                              for i, lvl in enumerate(arch.levels)]
-        self.slots: tuple[Slot, ...] = tuple(
-            s for i in range(L) for s in (
-                [Slot(i, "T")] if self._has_temporal[i] else []) + (
-                [Slot(i, "S")] if self._fanout[i] != (1, 1) else []))
+        self._has_temporal = [has_temporal_slot(arch, i) for i in range(L)]
+        self.slots: tuple[Slot, ...] = tiling_slots(arch)
         self._dims = [self._dim_space(d) for d in dims]
         # Loop permutation: per level, pinned outer dims, a free region, pinned inner dims.
         self._orders: list[LevelOrder] = []
@@ -157,36 +150,9 @@ class Mapspace:
         validate_constraints(self.constraints, self.workload, self.arch)
         capacity_floor_check(self.workload, self.arch, self.constraints)
 
-    def _rule(self, level: int, dim: str, kind: str) -> FactorRule:
-        name = self.arch.levels[level].name
-        if kind == "T":
-            return self.constraints.temporal_rule(name, dim) or _FREE
-        lc = self.constraints.level(name)
-        return (lc.spatial_rule(dim) if lc is not None else None) or _FREE
-
-    def _axes(self, level: int, dim: str) -> list[str]:
-        lc = self.constraints.level(self.arch.levels[level].name)
-        return [axis for axis, _ in allowed_axes(lc, dim, *self._fanout[level])]
-
     def _dim_space(self, dim: str) -> DimSpace:
         bound = self.workload.bound(dim)
-        divs = divisors(bound)
-        options = []
-        uncapped = []  # Timeloop counts spatial factors regardless of the fanout
-        for slot in self.slots:
-            rule = self._rule(slot.level, dim, slot.kind)
-            uncapped.append(sorted({f for f in divs if rule.allows(f, bound)}))
-            if slot.kind == "T":
-                opts = [(f, "") for f in divs if rule.allows(f, bound)]
-                # Rules may forbid 1; a unit factor must stay possible only if allowed.
-            else:
-                fx, fy = self._fanout[slot.level]
-                opts = [(1, "")] if rule.allows(1, bound) else []
-                for axis in self._axes(slot.level, dim):
-                    cap = fx if axis == "X" else fy
-                    opts += [(f, axis) for f in divs if 1 < f <= cap and rule.allows(f, bound)]
-            options.append(opts)
-        space = DimSpace(bound, self.slots, options, uncapped)
+        space = dim_space(self.workload, self.arch, self.constraints, dim, self.slots)
         if space.size == 0:
             raise SpecError(f"no split of {dim}={bound} over the levels satisfies the "
                             f"factor constraints", source=self.constraints.source,

@@ -8,8 +8,9 @@ remaining quotient); row ``r`` of its ``FactorTable`` is ``unrank(r)``. ``limits
 entry per slot, or None) caps the remaining quotient on entering a slot, i.e. the
 dimension's extent covered by that slot and everything inside it: the samplers use it to
 skip splits whose tiles cannot fit. ``CappedTable`` is the subset of a table within one
-limits tuple, in the same order. The mapspace (ids), the batched sampler, the local
-search and bayesian (coordinates and moves) all use these.
+limits tuple, in the same order. ``tiling_slots`` and ``dim_space`` build them from an
+architecture and constraints. The mapspace (ids), the batched sampler, the local search
+and bayesian (coordinates and moves) all use these.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from .arch import Architecture
+from .constraints import Constraints, FactorRule, allowed_axes
 from .factors import divisors, prime_factors
+from .workload import Workload
 
 AXIS_CODES = {"": 0, "X": 1, "Y": 2}
+_FREE = FactorRule()
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,50 @@ class Slot:
 
     level: int
     kind: str
+
+
+def has_temporal_slot(arch: Architecture, i: int) -> bool:
+    """Whether level ``i`` gets a temporal slot: not a dummy level (it holds no data)
+    under a parent without fanout, whose loops are exactly the parent's innermost."""
+    lvl = arch.levels[i]
+    return not (lvl.dummy and i > 0 and arch.fanout(i - 1) == (1, 1))
+
+
+def tiling_slots(arch: Architecture) -> tuple[Slot, ...]:
+    """The tiling slots, outermost first: each level's temporal slot, then its spatial
+    slot where it fans out."""
+    return tuple(s for i in range(len(arch.levels)) for s in (
+        [Slot(i, "T")] if has_temporal_slot(arch, i) else []) + (
+        [Slot(i, "S")] if arch.fanout(i) != (1, 1) else []))
+
+
+def dim_space(workload: Workload, arch: Architecture, constraints: Constraints, dim: str,
+              slots: Sequence[Slot]) -> "DimSpace":
+    """The factorizations of ``dim`` over ``slots`` that the constraints' factor rules,
+    the allowed mesh axes and each axis's fanout permit."""
+    bound = workload.bound(dim)
+    divs = divisors(bound)
+    options = []
+    uncapped = []  # Timeloop counts spatial factors regardless of the fanout
+    for slot in slots:
+        name = arch.levels[slot.level].name
+        lc = constraints.level(name)
+        if slot.kind == "T":
+            rule = constraints.temporal_rule(name, dim) or _FREE
+        else:
+            rule = (lc.spatial_rule(dim) if lc is not None else None) or _FREE
+        uncapped.append(sorted({f for f in divs if rule.allows(f, bound)}))
+        if slot.kind == "T":
+            # Rules may forbid 1; a unit factor stays possible only if allowed.
+            opts = [(f, "") for f in divs if rule.allows(f, bound)]
+        else:
+            fx, fy = arch.fanout(slot.level)
+            opts = [(1, "")] if rule.allows(1, bound) else []
+            for axis, _ in allowed_axes(lc, dim, fx, fy):
+                cap = fx if axis == "X" else fy
+                opts += [(f, axis) for f in divs if 1 < f <= cap and rule.allows(f, bound)]
+        options.append(opts)
+    return DimSpace(bound, slots, options, uncapped)
 
 
 class DimSpace:
