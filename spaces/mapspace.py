@@ -32,10 +32,9 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
 from functools import cached_property
 from itertools import permutations
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import numpy as np
 
@@ -44,47 +43,13 @@ from .batch_sampling import BatchSampler, as_generator
 from .constraints import NO_CONSTRAINTS, Constraints
 from .encoding import MappingBatch
 from .errors import SpecError
-from .factors import rank_permutation, unrank_permutation
+from .factors import rank_permutation
 from .legality import BatchLegality, mapping_problems, pe_utilization_problems
 from .mapping import LevelMapping, Loop, Mapping
+from .loop_orders import LevelOrder, level_orders
 from .proposal import ProposalEntry, build_proposal
 from .slots import DimSpace, Slot, dim_space, has_temporal_slot, tiling_slots
 from .workload import Workload
-
-@dataclass(frozen=True)
-class LevelOrder:
-    """The loop-order structure of one level (dimension names): ``outer`` and ``inner``
-    pinned by the constraints; ``rest`` the others in the template's order, of which the
-    first ``len(free)`` (``free``) are permuted and the others (loops forced to 1, or all
-    of them at a level whose order moves no data) follow in dimension order."""
-
-    outer: tuple[str, ...]
-    free: tuple[str, ...]
-    rest: tuple[str, ...]
-    inner: tuple[str, ...]
-
-    @property
-    def template(self) -> tuple[str, ...]:
-        """The order of permutation rank 0 (free loops in dimension order)."""
-        return self.outer + self.rest + self.inner
-
-    @property
-    def free_start(self) -> int:
-        """Position (0 = outermost) of the first free loop."""
-        return len(self.outer)
-
-    @property
-    def count(self) -> int:
-        """Number of orders (free loops permuted)."""
-        return math.factorial(len(self.free))
-
-    def order(self, free_order: Sequence[str]) -> tuple[str, ...]:
-        """The whole order with the free loops in ``free_order``."""
-        return self.outer + tuple(free_order) + self.rest[len(self.free):] + self.inner
-
-    def unrank(self, r: int) -> tuple[str, ...]:
-        """The whole order of permutation rank ``r``."""
-        return self.order(unrank_permutation(self.free, r))
 
 
 class Mapspace:
@@ -103,21 +68,8 @@ class Mapspace:
         self.slots: tuple[Slot, ...] = tiling_slots(arch)
         self._dims = [self._dim_space(d) for d in dims]
         # Loop permutation: per level, pinned outer dims, a free region, pinned inner dims.
-        self._orders: list[LevelOrder] = []
-        for i, lvl in enumerate(arch.levels):
-            lc = self.constraints.level(lvl.name)
-            outer = tuple(lc.outer) if lc else ()
-            inner = tuple(lc.inner) if lc else ()
-            rest = tuple(d for d in dims if d not in outer and d not in inner)
-            # The innermost level's loop order moves no data (nothing below it holds a
-            # tile), and a folded dummy level has no temporal loops: one order each.
-            permutable = self._has_temporal[i] and i < L - 1
-            # Only loops that can have a factor > 1 here are ordered; loops forced to 1
-            # move no data and sit after them in dimension order.
-            movable = tuple(d for d in rest if self._can_exceed_one(d, i))
-            fixed = tuple(d for d in rest if d not in movable)
-            self._orders.append(LevelOrder(outer, movable if permutable else (),
-                                           movable + fixed, inner))
+        self._orders: list[LevelOrder] = list(level_orders(arch, self.constraints, dims,
+                                                           self._dims))
         # Bypass: the free (level, tensor) keep bits, and fixed keep sets.
         self._keep_fixed: list[dict[str, bool]] = []
         self._keep_free: list[tuple[int, str]] = []
@@ -138,11 +90,6 @@ class Mapspace:
             self._keep_fixed.append(fixed)
 
     # -- construction helpers -----------------------------------------------------------
-    def _can_exceed_one(self, dim: str, level: int) -> bool:
-        ds = self._dims[self.workload.dims.index(dim)]
-        return any(f > 1 for j, slot in enumerate(ds.slots) if slot.kind == "T"
-                   and slot.level == level for f, _ in ds.options[j])
-
     def _validate(self) -> None:
         """Contradictory constraints and layers that fit no mapping fail here, with
         errors naming the constraints in conflict or the level that is too small."""
@@ -427,12 +374,8 @@ class Mapspace:
         """The vectorized twin of ``problems`` for rows that are points of this space
         (``spaces/legality.py``): ``batch_legality.check_batch(batch)`` is a bool mask."""
         L, D = len(self.arch.levels), len(self.workload.dims)
-        colmax = {k: [[1] * D for _ in range(L)] for k in ("T", "SX", "SY")}
-        for d, ds in enumerate(self._dims):
-            for j, slot in enumerate(ds.slots):
-                for f, axis in ds.options[j]:
-                    k = "T" if slot.kind == "T" else "SX" if axis == "X" else "SY"
-                    colmax[k][slot.level][d] = max(colmax[k][slot.level][d], f)
+        colmax = {k: [[ds.max_factor(i, k) for ds in self._dims] for i in range(L)]
+                  for k in ("T", "SX", "SY")}
         keep_const = [[self._keep_fixed[i].get(t) for t in self.workload.tensor_names]
                       for i in range(L)]
         return BatchLegality(self.workload, self.arch, colmax, keep_const,
