@@ -6,7 +6,8 @@ from .constraints import Constraints, FactorRule, LevelConstraints, restrict_con
 from .errors import LoopscapeError, MappingError, SpecError
 from .mapping import LevelMapping, Loop, Mapping, check_mapping, mapping_problems, tile_box, tile_words
 from .encoding import MappingBatch, decode, encode
-from .mapspace import LevelOrder, Mapspace
+from .loop_orders import LevelOrder
+from .mapspace import Mapspace
 from .arrays import Genes, SpaceArrays
 from .legality import BatchLegality, pe_utilization_problems
 from .proposal import ProposalEntry
