@@ -7,7 +7,12 @@ from .feasibility import capacity_floor_check, validate_constraints
 from .errors import LoopscapeError, MappingError, SpecError
 from .mapping import LevelMapping, Loop, Mapping, check_mapping, mapping_problems, tile_box, tile_words
 from .encoding import MappingBatch, decode, encode
+from .loop_orders import LevelOrder
 from .mapspace import Mapspace
+from .arrays import Genes, SpaceArrays
+from .legality import BatchLegality, pe_utilization_problems
+from .proposal import ProposalEntry
+from .slots import DimSpace, FactorTable, Slot
 from .workload import (Tensor, Workload, batched_matmul, conv2d, depthwise_conv2d, einsum,
                        fully_connected, gemm)
 
@@ -18,4 +23,6 @@ __all__ = [
     "MappingError", "SpecError", "StorageLevel", "Tensor", "Workload", "batched_matmul",
     "check_mapping", "conv2d", "depthwise_conv2d", "einsum", "fully_connected", "gemm",
     "mapping_problems", "restrict_constraints", "tile_box", "tile_words",
+    "BatchLegality", "DimSpace", "FactorTable", "Genes", "LevelOrder", "ProposalEntry", "Slot",
+    "SpaceArrays", "pe_utilization_problems",
 ]

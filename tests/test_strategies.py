@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from loopscape.costmodels.batched import BatchEvaluator
 from loopscape.mapper import strategy as strategy_module
-from loopscape.mapper.bayesian import BayesianSearch
-from loopscape.mapper.local import SpaceArrays
+from loopscape.mapper.strategies.bayesian import BayesianSearch
+from loopscape.spaces.arrays import SpaceArrays
 from loopscape.mapper.search import search
 from loopscape.mapper.strategy import (Proposal, SearchContext, Strategy, make_strategy,
                                        register_strategy, strategy_names)

@@ -32,13 +32,13 @@ import warnings
 
 import numpy as np
 
+from loopscape.spaces.arrays import Genes, SpaceArrays
 from loopscape.spaces.errors import SpecError
+from loopscape.spaces.factors import lehmer_rank, permutation_table, prime_factors
 
-from .local import Genes, SpaceArrays, _lehmer, _perm_table, _prime_factors
-from .strategy import Proposal, SearchContext, Strategy, register_strategy
+from .base import Proposal, SearchContext, Strategy
 
 
-@register_strategy
 class BayesianSearch(Strategy):
     """optuna ask/tell over the encoding above (see the module docstring).
 
@@ -116,7 +116,7 @@ class BayesianSearch(Strategy):
         self.dim_axis_slots: list[list[int]] = []
         for d, tab in enumerate(A.tables):
             name = dims[d]
-            primes = _prime_factors(tab.ds.bound) if tab.ds.bound > 1 else []
+            primes = prime_factors(tab.ds.bound) if tab.ds.bound > 1 else []
             axis_slots = []
             if tab.size <= 1:
                 mode = "fixed"
@@ -195,7 +195,7 @@ class BayesianSearch(Strategy):
             fd = A.free[i]
             lvl = space.arch.levels[i].name
             if mode == "perm":
-                perm = _perm_table(len(fd))[params[f"O.{lvl}"]]  # free indices, outer first
+                perm = permutation_table(len(fd))[params[f"O.{lvl}"]]  # free indices, outer first
             else:
                 keys = [params[f"O.{lvl}.{dims[d]}"] for d in fd]
                 perm = np.argsort(keys, kind="stable")
@@ -213,7 +213,7 @@ class BayesianSearch(Strategy):
         f = list(f)
         for j in range(len(f)):
             while f[j] > 1 and (tab.lookup3[j, tab.di(f[j])] < 0).all():
-                p = _prime_factors(f[j])[-1]
+                p = prime_factors(f[j])[-1]
                 k = next((k for k in temporal
                           if k != j and tab.lookup3[k, tab.di(f[k] * p), 0] >= 0), None)
                 if k is None:
@@ -236,7 +236,7 @@ class BayesianSearch(Strategy):
             elif mode == "primes":
                 f = [int(x) for x in tab.fac[r]]
                 ax = [int(x) for x in tab.ax[r]]
-                left = [list(_prime_factors(x)) if x > 1 else [] for x in f]
+                left = [list(prime_factors(x)) if x > 1 else [] for x in f]
                 for k, p in enumerate(self.dim_primes[d]):
                     j = next(j for j in range(len(f)) if p in left[j])
                     left[j].remove(p)
@@ -248,7 +248,7 @@ class BayesianSearch(Strategy):
             lvl = space.arch.levels[i].name
             seq = np.argsort(g.rank[row, i, fd])  # free indices, outermost first
             if mode == "perm":
-                params[f"O.{lvl}"] = _lehmer(seq.tolist())
+                params[f"O.{lvl}"] = lehmer_rank(seq.tolist())
             else:
                 for pos, kk in enumerate(seq):
                     params[f"O.{lvl}.{dims[fd[kk]]}"] = (pos + 0.5) / len(fd)

@@ -6,10 +6,9 @@ import random
 
 from loopscape.spaces.encoding import encode
 
-from .strategy import Proposal, SearchContext, Strategy, register_strategy
+from .base import Proposal, SearchContext, Strategy
 
 
-@register_strategy
 class RandomSearch(Strategy):
     """Uniform over the legal mapspace (``Mapspace.sample``: every legal id equally
     likely); seeded per worker so parallel runs are reproducible."""

@@ -5,10 +5,9 @@ from __future__ import annotations
 from loopscape.spaces.encoding import encode
 from loopscape.spaces.errors import SpecError
 
-from .strategy import Proposal, SearchContext, Strategy, register_strategy
+from .base import Proposal, SearchContext, Strategy
 
 
-@register_strategy
 class ExhaustiveSearch(Strategy):
     """Walks the pruned mapspace (``Mapspace.enumerate``: unit-loop positions folded,
     illegal mappings skipped). Refuses, with the size, when the pruned space is larger
