@@ -11,6 +11,7 @@ from loopscape.costmodels import SCHEDULES, Evaluation, evaluate as evaluate_map
 from loopscape.spaces.errors import MappingError, SpecError
 
 from .console import console, wide_when_piped
+from .model_flags import model_option_flags, options_from_flags
 
 
 def load_inputs(inputs: tuple[str, ...], from_timeloop: bool):
@@ -80,7 +81,9 @@ def render(result: Evaluation) -> None:
         f"outermost words {b.outermost_words:,} "
         f"(x{result.outermost_words / b.outermost_words:.2f} above), energy_pj "
         f"{b.energy_pj:,.1f} (x{result.energy_pj / b.energy_pj:.2f} above)")
-    print("per-instance access counts; energies are totals over utilized instances")
+    print(f"semantics {result.options.semantics}, link transfers "
+          f"{'on' if result.options.link_transfers else 'off'}; "
+          "per-instance access counts; energies are totals over utilized instances")
 
 
 @click.command()
@@ -92,8 +95,9 @@ def render(result: Evaluation) -> None:
               help="Visit schedule of the refetch analysis (docs/semantics.md).")
 @click.option("--no-check", is_flag=True,
               help="Evaluate even if tiles overflow a buffer (other legality checks stay).")
+@model_option_flags
 def evaluate(inputs: tuple[str, ...], from_timeloop: bool, as_json: bool, schedule: str,
-             no_check: bool) -> None:
+             no_check: bool, semantics: str, no_link_transfers: bool) -> None:
     """Evaluate one mapping: per-level tiles, accesses, energy; totals and lower bounds.
 
     ARCH and LAYER are preset names or YAML files; MAPPING is a YAML file or preset.
@@ -105,7 +109,8 @@ def evaluate(inputs: tuple[str, ...], from_timeloop: bool, as_json: bool, schedu
             from loopscape.spaces.mapping import check_mapping
             check_mapping(workload, arch, mapping, check_capacity=False)
         result = evaluate_mapping(workload, arch, mapping, check=not no_check,
-                                  schedule=schedule)
+                                  schedule=schedule,
+                                  options=options_from_flags(semantics, no_link_transfers))
     except MappingError as e:
         raise SpecError(str(e), source=source,
                         key=f"mapping.{e.level}" if e.level else "mapping",

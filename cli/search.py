@@ -14,6 +14,7 @@ from loopscape.mapper.search import SearchResult, search as run_search
 from loopscape.mapper.strategy import strategy_names
 from loopscape.spaces.errors import SpecError
 
+from .model_flags import model_option_flags, options_from_flags
 from .console import console, wide_when_piped
 from .space import load_space_inputs
 
@@ -41,7 +42,8 @@ def render(result: SearchResult) -> None:
         table.add_row(*row)
     console.print(table)
     console.print(f"stopped by {s.stopped_by}; {s.rejected:,} illegal proposals dropped; "
-                  f"seed {s.seed}, {s.jobs} job(s)")
+                  f"seed {s.seed}, {s.jobs} job(s); semantics {result.options.semantics}, "
+                  f"link transfers {'on' if result.options.link_transfers else 'off'}")
 
 
 def _fmt(v: float) -> str:
@@ -68,8 +70,9 @@ def _fmt(v: float) -> str:
 @click.option("--from-timeloop", "from_timeloop", is_flag=True,
               help="Read architecture, problem and constraints from Timeloop YAML files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@model_option_flags
 def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, out_dir,
-           constraints_file, from_timeloop, as_json) -> None:
+           constraints_file, from_timeloop, as_json, semantics, no_link_transfers) -> None:
     """Search the mapspace; show and save the Pareto-optimal mappings.
 
     ARCH and LAYER are preset names or YAML files.
@@ -80,10 +83,11 @@ def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, 
     if budget is None and seconds is None:
         raise SpecError("give --budget N (legal mappings) or --time SECONDS", key="--budget")
     workload, arch, constraints = load_space_inputs(inputs, from_timeloop, constraints_file)
+    options = options_from_flags(semantics, no_link_transfers)
     if as_json or jobs > 1:
         result = run_search(workload, arch, constraints, strategy=strategy,
                             objectives=objectives, evaluations=budget, seconds=seconds,
-                            patience=patience, jobs=jobs, seed=seed)
+                            patience=patience, jobs=jobs, seed=seed, options=options)
     else:
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(), console=console,
@@ -94,7 +98,8 @@ def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, 
                 bar.update(task, advance=n, description=f"searching (front {front})")
             result = run_search(workload, arch, constraints, strategy=strategy,
                                 objectives=objectives, evaluations=budget, seconds=seconds,
-                                patience=patience, jobs=jobs, seed=seed, progress=tick)
+                                patience=patience, jobs=jobs, seed=seed, progress=tick,
+                                options=options)
     if out_dir:
         write_result_dir(result, Path(out_dir), workload, arch, constraints)
     if as_json:

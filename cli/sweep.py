@@ -14,6 +14,7 @@ from loopscape.mapper.strategy import strategy_names
 from loopscape.mapper.sweep import LayerFront, SweepResult, SweepSettings, network_layers, sweep
 from loopscape.spaces.errors import SpecError
 
+from .model_flags import model_option_flags, options_from_flags
 from .console import console, err_console, wide_when_piped
 
 
@@ -123,9 +124,10 @@ def render(result: SweepResult) -> None:
               help="Start a local Dask cluster with N workers and run on it.")
 @click.option("--fresh", is_flag=True, help="Discard earlier results in --out and start over.")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout.")
+@model_option_flags
 def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objectives, budget,
               seconds, patience, seed, select, jobs, scheduler, dask_local, fresh,
-              as_json) -> None:
+              as_json, semantics, no_link_transfers) -> None:
     """Search every unique layer of NETWORK (a zoo name or an .onnx file) on an
     architecture and total the network; writes OUT/summary.json."""
     if strategy not in strategy_names():
@@ -141,7 +143,8 @@ def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objective
     if budget is None and seconds is None:
         budget = 100_000
     settings = SweepSettings(strategy=strategy, objectives=tuple(objectives.split(",")),
-                             evaluations=budget, seconds=seconds, patience=patience, seed=seed)
+                             evaluations=budget, seconds=seconds, patience=patience, seed=seed,
+                             model=options_from_flags(semantics, no_link_transfers))
     with _dask_client(scheduler, dask_local) as client:
         backend = "dask" if client is not None else None
         if as_json:

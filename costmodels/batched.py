@@ -42,6 +42,8 @@ from loopscape.spaces.arch import Architecture
 from loopscape.spaces.encoding import MappingBatch
 from loopscape.spaces.workload import Workload
 
+from .options import ModelOptions, model_options
+
 Vec = Union[int, np.ndarray]  # a per-row quantity, or a Python int when it is constant
 
 _HASH_LIMIT = 1 << 62
@@ -103,7 +105,10 @@ class BatchEvaluator:
     """Precomputes what depends only on (layer, architecture); ``__call__`` scores batches
     in chunks of ``chunk`` rows (memory per call grows with the batch: outputs are kept)."""
 
-    def __init__(self, workload: Workload, arch: Architecture, *, chunk: int = 3000):
+    def __init__(self, workload: Workload, arch: Architecture, *, chunk: int = 3000,
+                 options: ModelOptions | None = None):
+        self.options = model_options(options)
+        self.keep_stationary = self.options.keeps_stationary_translation
         self.workload = workload
         self.arch = arch
         self.chunk = int(chunk)
@@ -488,7 +493,7 @@ class BatchEvaluator:
                 continue
             top = off[max(need[t])]
             hashes = self._hash_groups(t, maxbox)
-            Bs, CSs = [], []
+            Bs, CSs, Hs = [], [], []
             for hc in hashes:
                 htab = np.asarray(hc + [0], dtype=np.int64)
                 H = htab.take(Db[:top]) * Sb[:top]
@@ -499,33 +504,60 @@ class BatchEvaluator:
                 # loop j "continues" the innermost move iff H_j - (CS_c - CS_{j+1}) == H_k
                 Bs.append(H + CS[1:])
                 CSs.append((htab, CS))
+                Hs.append(H)
+            moves = None  # [top, n]: loop j moves the tile of tensor t (nonzero translation)
+            if self.keep_stationary:
+                for H in Hs:
+                    nz = H != 0
+                    moves = nz if moves is None else moves | nz
             for c in need[t]:
                 mc = off[c]
                 base = _mul(tile(t, incl[c]), prefix_all[c])
                 if mc == 0:
                     out[c, t] = base
                     continue
-                dk, sk = inner[c]
-                cond = None
-                for B, (htab, CS) in zip(Bs, CSs):
-                    eq = B[:mc] == (CS[mc] + htab.take(dk) * sk)
-                    cond = eq if cond is None else cond & eq
-                saved = (cond * W[:mc]).sum(axis=0)
-                ov: Vec = 1
-                for a in range(len(self.ext_terms[t])):
-                    ctab = self.coef_ext[t][a]
-                    e_a = ext(t, a, incl[c])
-                    if not any(ctab[d] for d in moving[:mc]):
-                        ov = _mul(ov, e_a)  # no loop above c moves this axis
-                        continue
-                    tau = ctab.take(dk)
-                    tau *= sk
-                    if ctab.min() < 0:
-                        np.abs(tau, out=tau)
-                    np.subtract(e_a, tau, out=tau)
-                    np.maximum(tau, 0, out=tau)
-                    ov = _mul(ov, tau)
-                out[c, t] = base - _mul(ov, saved)
+
+                def same_move(dk, sk):
+                    cond = None
+                    for B, (htab, CS) in zip(Bs, CSs):
+                        eq = B[:mc] == (CS[mc] + htab.take(dk) * sk)
+                        cond = eq if cond is None else cond & eq
+                    return cond
+
+                def overlap(dk, sk) -> Vec:
+                    ov: Vec = 1
+                    for a in range(len(self.ext_terms[t])):
+                        ctab = self.coef_ext[t][a]
+                        e_a = ext(t, a, incl[c])
+                        if not any(ctab[d] for d in moving[:mc]):
+                            ov = _mul(ov, e_a)  # no loop above c moves this axis
+                            continue
+                        tau = ctab.take(dk)
+                        tau *= sk
+                        if ctab.min() < 0:
+                            np.abs(tau, out=tau)
+                        np.subtract(e_a, tau, out=tau)
+                        np.maximum(tau, 0, out=tau)
+                        ov = _mul(ov, tau)
+                    return ov
+
+                if not self.keep_stationary:
+                    dk, sk = inner[c]
+                    saved = (same_move(dk, sk) * W[:mc]).sum(axis=0)
+                    out[c, t] = base - _mul(overlap(dk, sk), saved)
+                    continue
+                # After PR #297: steps that do not move the tile fetch nothing and leave the
+                # remembered translation alone, so the state before every moving step is
+                # the translation of the innermost loop that moves the tile (k').
+                last = (moves[:mc] * np.arange(1, mc + 1)[:, None]).max(axis=0) - 1
+                has = last >= 0
+                flat = np.where(has, last, M) * n + ar
+                dk2, sk2 = Db.ravel().take(flat), Sb.ravel().take(flat)
+                zero = same_move(np.full(n, D, dtype=np.intp), np.zeros(n, dtype=np.int64))
+                saved_zero = (zero * W[:mc]).sum(axis=0)
+                saved = ((same_move(dk2, sk2) & has) * W[:mc]).sum(axis=0)
+                out[c, t] = base - _mul(overlap(dk2, sk2), saved) \
+                    - _mul(tile(t, incl[c]), saved_zero)
         return out
 
     def _hash_groups(self, t: int, maxbox: list[int]) -> list[list[int]]:
@@ -622,6 +654,7 @@ def _count_origins(loops: tuple[tuple[int, tuple[int, ...]], ...]) -> int:
     return len(origins)
 
 
-def evaluate_batch(workload: Workload, arch: Architecture, batch: MappingBatch) -> BatchResult:
+def evaluate_batch(workload: Workload, arch: Architecture, batch: MappingBatch,
+                   options: ModelOptions | None = None) -> BatchResult:
     """Score every row of ``batch`` (assumed legal; see ``spaces.mapping.check_mapping``)."""
-    return BatchEvaluator(workload, arch)(batch)
+    return BatchEvaluator(workload, arch, options=options)(batch)

@@ -18,6 +18,7 @@ from loopscape.spaces.workload import Workload
 
 from .bounds import LowerBounds, lower_bounds
 from .nest import analyze
+from .options import ModelOptions, model_options
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Evaluation:
     levels: tuple[LevelStats, ...]
     bounds: LowerBounds
     schedule: str = field(default="timeloop")
+    options: ModelOptions = field(default_factory=ModelOptions)
 
     @property
     def edp(self) -> float:
@@ -124,19 +126,23 @@ class Evaluation:
                 if self.bounds.energy_pj else None,
             },
             "schedule": self.schedule,
+            **self.options.to_dict(),
         }
 
 
 def evaluate(workload: Workload, arch: Architecture, mapping: Mapping, *,
-             check: bool = True, schedule: str = "timeloop") -> Evaluation:
+             check: bool = True, schedule: str = "timeloop",
+             options: ModelOptions | None = None) -> Evaluation:
     """Energy, cycles and per-level traffic of ``mapping``.
 
     ``check`` first verifies legality (raises MappingError naming level, tensor and
     limit); pass False to evaluate a mapping that overflows a buffer on purpose.
+    ``options`` selects the Timeloop semantics and link transfers (``ModelOptions``).
     """
+    options = model_options(options)
     if check:
         check_mapping(workload, arch, mapping)
-    nest = analyze(workload, arch, mapping, schedule)
+    nest = analyze(workload, arch, mapping, schedule, options)
     cc = nest.compute_cycles
 
     # Bandwidth: words per cycle each instance must move, summed over tensors in
@@ -189,4 +195,4 @@ def evaluate(workload: Workload, arch: Architecture, mapping: Mapping, *,
     utilization = nest.macs / (arch.compute.instances * cycles)
     return Evaluation(workload.name, arch.name, energy, cycles, cc, utilization, nest.macs,
                       nest.utilized_pes, compute_energy, tuple(levels),
-                      lower_bounds(workload, arch), schedule)
+                      lower_bounds(workload, arch), schedule, options)

@@ -28,6 +28,8 @@ from loopscape.spaces.arch import Architecture
 from loopscape.spaces.mapping import Mapping, tile_box
 from loopscape.spaces.workload import Tensor, Workload
 
+from .options import ModelOptions, model_options
+
 Vec = tuple[int, ...]
 _NULL = None  # "no translation yet" state of the refetch rule
 
@@ -91,12 +93,16 @@ def _overlap(extents: Vec, t: Vec) -> int:
     return math.prod(max(0, e - abs(x)) for e, x in zip(extents, t))
 
 
-def refetch_words(extents: Vec, loops: Sequence[tuple[int, Vec]], schedule: str = "timeloop") -> int:
+def refetch_words(extents: Vec, loops: Sequence[tuple[int, Vec]], schedule: str = "timeloop",
+                  keep_stationary: bool = True) -> int:
     """Words a tile fetches over all visits of the loops above it (outermost first).
 
     ``loops`` holds (factor, translation) of every non-unit temporal loop above the tile.
     The rule per visit: same translation as the previous move (or no move recorded yet)
     -> fetch the new part; otherwise -> fetch the whole tile and forget the translation.
+    A visit where the tile does not move fetches nothing; with ``keep_stationary``
+    (Timeloop after PR #297) it also leaves the remembered translation as it was, without
+    it (before #297) the zero move is remembered like any other.
     """
     size = math.prod(extents)
     k = len(loops)
@@ -116,6 +122,8 @@ def refetch_words(extents: Vec, loops: Sequence[tuple[int, Vec]], schedule: str 
         return tuple(v)
 
     def step(state, t: Vec) -> tuple[object, int]:
+        if keep_stationary and not any(t):
+            return state, 0
         if state is _NULL:
             return t, size - _overlap(extents, t)
         if state == t:
@@ -193,8 +201,9 @@ def distinct_offsets(tensor: Tensor, spatial: Sequence[tuple[str, int, int]]) ->
 
 
 def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
-            schedule: str = "timeloop") -> NestAnalysis:
+            schedule: str = "timeloop", options: ModelOptions | None = None) -> NestAnalysis:
     """Per level and tensor: tile, partition, reads, fills and updates per instance."""
+    options = model_options(options)
     dims = workload.dims
     n = len(arch.levels)
     loops = loop_steps(mapping, dims)
@@ -223,7 +232,8 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
                 for d, f, s, sp in lvl:
                     if not sp and f > 1:
                         above.append((f, project_step(tensor, d, s)))
-            share[c] = refetch_words(tensor.extents(boxes[c]), above, schedule)
+            share[c] = refetch_words(tensor.extents(boxes[c]), above, schedule,
+                                     options.keeps_stationary_translation)
         # Words each level serves to its fanout, before bypass is applied.
         content = [share[i + 1] * groups[i] if i + 1 < n else temporal_total * groups[i]
                    for i in range(n)]

@@ -31,6 +31,8 @@ from loopscape.spaces.arch import Architecture
 from loopscape.spaces.mapping import Mapping, check_mapping
 from loopscape.spaces.workload import Tensor, Workload
 
+from .options import ModelOptions, model_options
+
 SCHEDULES = ("exact", "timeloop")
 
 Coord = tuple[int, ...]
@@ -120,7 +122,9 @@ def visits(loops: Sequence[FlatLoop], schedule: str) -> Iterator[tuple[int, tupl
 class _TensorWalk:
     """Tiles, fetch streams and requests of one tensor under one mapping."""
 
-    def __init__(self, workload: Workload, mapping: Mapping, tensor: Tensor, schedule: str):
+    def __init__(self, workload: Workload, mapping: Mapping, tensor: Tensor, schedule: str,
+                 keep_stationary: bool = True):
+        self.keep_stationary = keep_stationary
         self.mapping = mapping
         self.tensor = tensor
         self.schedule = schedule
@@ -176,7 +180,9 @@ class _TensorWalk:
                 got = tile
             else:
                 t = tuple(a - b for a, b in zip(lo, prev_lo))
-                if trans is None:
+                if self.keep_stationary and not any(t):
+                    got = tile - prev  # a tile that did not move: nothing new, history kept
+                elif trans is None:
                     got, trans = tile - prev, t
                 elif t == trans:
                     got = tile - prev
@@ -234,8 +240,12 @@ def words(req: Request) -> int:
 
 
 def simulate(workload: Workload, arch: Architecture, mapping: Mapping,
-             schedule: str = "exact") -> tuple[dict[str, SimCounts], ...]:
+             schedule: str = "exact", options: ModelOptions | None = None
+             ) -> tuple[dict[str, SimCounts], ...]:
     """Per storage level (outermost first), per tensor that level keeps: per-instance counts.
+
+    ``options.semantics`` selects how a visit where the tile does not move treats the
+    remembered translation (docs/semantics.md).
 
     The mapping must be legal for ``arch`` (capacities are not checked). Each count is
     taken at the instance whose spatial indices above it are all 0; the children of
@@ -243,10 +253,12 @@ def simulate(workload: Workload, arch: Architecture, mapping: Mapping,
     """
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; use one of {SCHEDULES}")
+    options = model_options(options)
     check_mapping(workload, arch, mapping, check_capacity=False)
     out: list[dict[str, SimCounts]] = [dict() for _ in mapping.levels]
     for tensor in workload.tensors:
-        walk = _TensorWalk(workload, mapping, tensor, schedule)
+        walk = _TensorWalk(workload, mapping, tensor, schedule,
+                           options.keeps_stationary_translation)
         for i in range(len(mapping.levels)):
             if walk.keeps(i):
                 out[i][tensor.name] = walk.counts(i)

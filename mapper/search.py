@@ -13,6 +13,7 @@ import numpy as np
 
 from loopscape.costmodels import evaluate
 from loopscape.costmodels.batched import BatchEvaluator
+from loopscape.costmodels.options import ModelOptions, model_options
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.constraints import Constraints
 from loopscape.spaces.encoding import MappingBatch, decode
@@ -62,6 +63,7 @@ class SearchResult:
     front: tuple[FrontPoint, ...]
     stats: SearchStats
     space_sizes: dict[str, int] = field(default_factory=dict)
+    options: ModelOptions = field(default_factory=ModelOptions)
 
     def values(self) -> np.ndarray:
         return np.array([[p.objectives[o] for o in self.objectives] for p in self.front])
@@ -77,7 +79,8 @@ class SearchResult:
 
     def to_dict(self) -> dict:
         return {"workload": self.workload, "arch": self.arch,
-                "objectives": list(self.objectives), "stats": self.stats.to_dict(),
+                "objectives": list(self.objectives), "model": self.options.to_dict(),
+                "stats": self.stats.to_dict(),
                 "space_sizes": {k: str(v) for k, v in self.space_sizes.items()},
                 "front": [p.to_dict() for p in self.front]}
 
@@ -97,14 +100,14 @@ def _run_worker(workload: Workload, arch: Architecture, constraints: Constraints
                 strategy: str | Strategy, strategy_options: dict, objectives: tuple[str, ...],
                 seed: int, worker: int, workers: int, evaluations: int | None,
                 seconds: float | None, patience: int | None, batch_size: int,
-                total_budget: int | None,
+                total_budget: int | None, options: ModelOptions,
                 progress: Callable[[int, int], None] | None = None) -> _WorkerOut:
     space = Mapspace(workload, arch, constraints)
     strat = make_strategy(strategy, **strategy_options)
     maximize = maximized(objectives)
     strat.setup(SearchContext(space, objectives, maximize, seed, worker, workers, evaluations,
                               {"total_budget": total_budget}))
-    evaluator = BatchEvaluator(workload, arch)
+    evaluator = BatchEvaluator(workload, arch, options=options)
     archive = ParetoArchive(objectives, maximize=maximize)
     signs = np.array([-1.0 if o in maximize else 1.0 for o in objectives])
     start = time.perf_counter()
@@ -164,15 +167,18 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
            objectives: Sequence[str] | str = ("energy_pj", "cycles"),
            evaluations: int | None = None, seconds: float | None = None,
            patience: int | None = None, jobs: int = 1, seed: int = 0, batch_size: int = 4096,
-           progress: Callable[[int, int], None] | None = None) -> SearchResult:
+           progress: Callable[[int, int], None] | None = None,
+           options: ModelOptions | None = None) -> SearchResult:
     """Search the mapspace and return its Pareto front (energy vs. cycles by default).
 
     Stops after ``evaluations`` scored mappings (split over ``jobs`` workers), after
     ``seconds`` of wall time, after ``patience`` evaluations without a change of the
     front, or when the strategy has nothing left — whichever comes first. At least one
     of ``evaluations``/``seconds`` is required. The same seed and job count give the
-    same front (with an evaluation budget).
+    same front (with an evaluation budget). ``options`` selects the Timeloop semantics and
+    link transfers of the cost model (``ModelOptions``; recorded in the result).
     """
+    options_ = model_options(options)
     objectives = parse_objectives(objectives, arch)
     if evaluations is None and seconds is None:
         raise SpecError("give an evaluation budget or a time limit", key="budget",
@@ -192,7 +198,8 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
         [evaluations // jobs + (1 if w < evaluations % jobs else 0) for w in range(jobs)]
     start = time.perf_counter()
     args = [(workload, arch, constraints, strategy, options, objectives, int(seeds[w]), w, jobs,
-             shares[w], seconds, patience, batch_size, evaluations) for w in range(jobs)]
+             shares[w], seconds, patience, batch_size, evaluations, options_)
+            for w in range(jobs)]
     if jobs == 1:
         outs = [_run_worker(*args[0], progress=progress)]
     else:
@@ -213,7 +220,7 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
         arrays, mid = p.item
         batch = MappingBatch(*arrays)
         mapping = decode(workload, arch, batch, 0)
-        ev = evaluate(workload, arch, mapping)
+        ev = evaluate(workload, arch, mapping, options=options_)
         front.append(FrontPoint(mapping, mid, dict(zip(objectives, map(float, p.values))),
                                 ev.to_dict()))
     stopped = sorted({o.stopped_by for o in outs})
@@ -221,7 +228,7 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     stats = SearchStats(name, seed, jobs, sum(o.evaluated for o in outs),
                         sum(o.rejected for o in outs), elapsed, ",".join(stopped))
     return SearchResult(workload.name, arch.name, objectives, tuple(front), stats,
-                        space.sizes())
+                        space.sizes(), options_)
 
 
 __all__ = ["FrontPoint", "SearchResult", "SearchStats", "search"]
