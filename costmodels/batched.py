@@ -147,6 +147,7 @@ class BatchEvaluator:
         self.e_fill = [l.fill_energy_pj for l in arch.levels]
         self.e_update = [l.update_energy_pj for l in arch.levels]
         self.e_leak = [l.leak_energy_pj for l in arch.levels]
+        self.clusters = [l.utilized_clusters for l in arch.levels]  # charged access units
         self.bw = [(l.read_bandwidth, l.write_bandwidth, l.shared_bandwidth) for l in arch.levels]
         self.macs = workload.macs
         self.compute_energy = workload.macs * arch.compute.energy_pj
@@ -402,7 +403,7 @@ class BatchEvaluator:
                         continue
                     v = np.asarray(x, dtype=np.float64) if bw == 1 else np.ceil(x / bw)
                     per = per + v * en
-                te = per * inst[i]
+                te = per * self.clusters[i](inst[i])
                 o["tensor_energy"][i, t, sl] = te
                 access = access + te
             leak = self.e_leak[i] * cycles * inst[i]

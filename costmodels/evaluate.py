@@ -1,7 +1,8 @@
 """Scalar evaluator: energy, cycles and utilization of one mapping (the reference model).
 
 Energy per level and tensor is charged per vector access: ``ceil(scalar accesses /
-block words)`` times the action energy, per utilized instance; leakage is
+block words)`` times the action energy, per utilized instance (per utilized cluster on a
+level whose instances share arrays, Timeloop's ``cluster_size``); leakage is
 ``leak x cycles`` per utilized instance; compute energy is ``MACs x MAC energy``.
 Cycles are the compute cycles (temporal iterations per PE) stretched by the worst
 bandwidth shortfall of any level. Results are plain dataclasses with ``to_dict``.
@@ -49,6 +50,8 @@ class LevelStats:
     write_words_per_cycle: float
     slowdown: float  # 1.0 = bandwidth suffices
     cycles: int
+    cluster_size: int = 1  # instances sharing one array (Timeloop's cluster_size)
+    utilized_clusters: int = 0  # arrays accessed (== utilized_instances unless clustered)
 
     @property
     def energy_pj(self) -> float:
@@ -62,6 +65,9 @@ class LevelStats:
         d["utilized_instances"] = self.utilized_instances
         d["cycles"] = self.cycles
         d["slowdown"] = self.slowdown
+        if self.cluster_size != 1:
+            d["cluster_size"] = self.cluster_size
+            d["utilized_clusters"] = self.utilized_clusters
         return d
 
 
@@ -183,13 +189,16 @@ def evaluate(workload: Workload, arch: Architecture, mapping: Mapping, *,
             per_instance = (math.ceil(s.reads / bw) * lvl.read_energy_pj
                             + math.ceil(s.fills / bw) * lvl.fill_energy_pj
                             + math.ceil(s.updates / bw) * lvl.update_energy_pj)
-            e = per_instance * inst
+            # A clustered level's ERT energy is per access of the shared array: charged
+            # once per utilized cluster (docs/timeloop.md, "Clustered buffers").
+            e = per_instance * lvl.utilized_clusters(inst)
             access += e
             tensors[t] = TensorStats(s.tile_words, s.partition_words, s.reads, s.fills,
                                      s.updates, e)
         leak = lvl.leak_energy_pj * cycles * inst
         levels.append(LevelStats(lvl.name, inst, tensors, access, leak, demand[i][0],
-                                 demand[i][1], slowdowns[i], level_cycles[i]))
+                                 demand[i][1], slowdowns[i], level_cycles[i],
+                                 lvl.cluster_size, lvl.utilized_clusters(inst)))
     compute_energy = nest.macs * arch.compute.energy_pj
     energy = compute_energy + sum(l.energy_pj for l in levels)
     utilization = nest.macs / (arch.compute.instances * cycles)

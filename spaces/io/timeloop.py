@@ -24,6 +24,7 @@ from ..arch import Architecture, ComputeLevel, StorageLevel
 from ..constraints import Constraints, FactorRule, LevelConstraints
 from ..errors import SpecError
 from .strict import Where, parse_file
+from .timeloop_cluster import block_and_cluster
 from ..mapping import LevelMapping, Loop, Mapping
 from ..workload import Tensor, Workload
 
@@ -323,7 +324,6 @@ _COMPONENT_KEYS = ("name", "class", "attributes", "required_actions", "enabled",
 # Attributes that would change Timeloop's counts or energies in ways loopscape does not
 # model, with the value that keeps them harmless.
 _UNSUPPORTED_ATTRS: dict[str, tuple[Any, str]] = {
-    "cluster_size": (1, "clustered buffers"),
     "allow_overbooking": (False, "overbooking (tiles larger than the buffer)"),
     "reduction_supported": (True, "buffers that cannot reduce partial sums"),
     "has_power_gating": (False, "power gating"),
@@ -558,20 +558,7 @@ def _storage_level(name: str, instances: int, cls: str, attrs: dict, at: Where,
     bs_item = _first(attrs, ("block_size", "n_words"))
     block = _integer(bs_item[1], at.at(bs_item[0]), minimum=1) if bs_item else None
     w_item = _first(attrs, ("width", "memory_width", "data_storage_width"))
-    if w_item:
-        width = _integer(w_item[1], at.at(w_item[0]), minimum=1)
-        per = word_bits * (block or 1)
-        if width % per:
-            raise at.at(w_item[0]).error(
-                f"width {width} is not a multiple of datawidth x block_size = {per}",
-                fix="make width = datawidth x block_size")
-        if block is None:
-            block = width // word_bits
-        elif width != per:
-            raise at.at(w_item[0]).error(
-                f"width {width} != datawidth x block_size = {per}: clustered buffers are not "
-                f"supported", fix="make width = datawidth x block_size")
-    block = block or 1
+    block, cluster = block_and_cluster(attrs, at, word_bits, block, w_item, _integer)
     capacity: int | None = None
     if attrs.get("entries") is not None:
         capacity = _integer(attrs["entries"], at.at("entries"))
@@ -607,7 +594,7 @@ def _storage_level(name: str, instances: int, cls: str, attrs: dict, at: Where,
         word_bits=word_bits, block_size=block, read_energy_pj=read, fill_energy_pj=fill,
         update_energy_pj=update, leak_energy_pj=leak, read_bandwidth=bw["read"],
         write_bandwidth=bw["write"], shared_bandwidth=bw["shared"], keeps=None, dummy=dummy,
-        multiple_buffering=mb, min_utilization=mu, technology=tech)
+        multiple_buffering=mb, min_utilization=mu, technology=tech, cluster_size=cluster)
 
 
 # ----------------------------------------------------------------------------------

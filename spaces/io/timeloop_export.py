@@ -199,7 +199,9 @@ def _ranged(name: str, instances: int) -> str:
 
 def _storage_component(i: int, lvl: StorageLevel) -> dict:
     attrs: dict = {"datawidth": lvl.word_bits, "block_size": lvl.block_size,
-                   "width": lvl.word_bits * lvl.block_size}
+                   "width": lvl.word_bits * lvl.block_size * lvl.cluster_size}
+    if lvl.cluster_size != 1:
+        attrs["cluster_size"] = lvl.cluster_size
     if lvl.capacity_words is not None:
         if lvl.capacity_words % lvl.block_size == 0:
             attrs["depth"] = lvl.capacity_words // lvl.block_size
