@@ -10,7 +10,9 @@ coordinates, and shares no code with ``nest.py``:
   materializing that box as a set of coordinate tuples;
 * the visits of a level are the index combinations of the temporal loops above it (all
   of them for ``schedule="exact"``, indices 0 and 1 weighted by ``f - 1`` for
-  ``schedule="timeloop"``); the refetch rule is applied with set differences;
+  ``schedule="timeloop"``); the refetch rule is applied with set differences, and
+  ``options.semantics`` says whether a visit where the tile does not move keeps the
+  remembered translation (current Timeloop) or records it (before Timeloop's PR #297);
 * multicast and spatial reduction group the children of one fanout whose request
   streams (the explicit sets fetched at every visit) are identical; a bypassing child
   passes up the distinct streams of its own children.

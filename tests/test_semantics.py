@@ -5,11 +5,13 @@ test_batched*.py), hand counts, the options' errors, and the CLI switch."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from strategies import problems
 
 from loopscape.cli.main import cli
@@ -126,3 +128,17 @@ def test_cli_switch_is_recorded():
     r = CliRunner().invoke(cli, ["evaluate", "eyeriss_like", "eyeriss_default",
                                  "eyeriss_default_timeloop_best", "--semantics", "pre"])
     assert r.exit_code != 0 and "timeloop-pre297" in r.output
+
+
+@settings(max_examples=60, derandomize=True)
+@given(problem=priced(), data=st.data())
+def test_batched_equals_scalar_with_clustered_levels(problem, data):
+    """Random cluster sizes (divisors of each inner level's instance count)."""
+    w, a, m = problem
+    levels = [a.levels[0]] + [
+        dataclasses.replace(l, cluster_size=data.draw(st.sampled_from(
+            [k for k in range(1, l.instances + 1) if l.instances % k == 0])))
+        for l in a.levels[1:]]
+    a = dataclasses.replace(a, levels=tuple(levels))
+    assert_rows_match(w, a, [m])
+    assert_rows_match(w, a, [m], PRE297)
