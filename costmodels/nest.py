@@ -28,6 +28,7 @@ from loopscape.spaces.arch import Architecture
 from loopscape.spaces.mapping import Mapping, tile_box
 from loopscape.spaces.workload import Tensor, Workload
 
+from .links import link_effects
 from .options import ModelOptions, model_options
 
 Vec = tuple[int, ...]
@@ -46,6 +47,7 @@ class TensorTraffic:
     fills: int
     updates: int
     kept: bool
+    link_transfers: int = 0  # words received over inter-PE links, per parent instance
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,13 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
     utilized_pes = acc
 
     traffic: list[dict[str, TensorTraffic]] = [dict() for _ in range(n)]
+    links = {}
+    if options.link_transfers:
+        temporal_above = [[(d, f, s) for lvl in loops[:c] for d, f, s, sp in lvl
+                           if not sp and f > 1] for c in range(n)]
+        extents = [{t.name: t.extents(boxes[c]) for t in workload.tensors} for c in range(n)]
+        links = link_effects(workload, arch, mapping, extents, temporal_above, utilized,
+                             schedule, options.keeps_stationary_translation)
     for tensor in workload.tensors:
         tname = tensor.name
         tiles = [tensor.size(b) for b in boxes]
@@ -238,6 +247,9 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
         content = [share[i + 1] * groups[i] if i + 1 < n else temporal_total * groups[i]
                    for i in range(n)]
         kept = [tname in mapping.levels[i].keep for i in range(n)]
+        for c in range(1, n):
+            if (c, tname) in links:  # children served over links: the parent serves less
+                content[c - 1] -= links[c, tname].saved_words
         served = content[:]
         for i in range(n - 2, -1, -1):
             if not kept[i + 1]:
@@ -266,6 +278,10 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
                 updates = 0
                 reads = served[i]
                 fills = 0 if outermost else share[i]
-            traffic[i][tname] = TensorTraffic(tiles[i], partition[i], reads, fills, updates, True)
+            link = links.get((i, tname))
+            if link is not None:
+                fills, reads = link.fills, reads + link.extra_reads
+            traffic[i][tname] = TensorTraffic(tiles[i], partition[i], reads, fills, updates, True,
+                                              0 if link is None else link.link_words)
     return NestAnalysis(tuple(traffic), tuple(utilized), utilized_pes, temporal_total,
                         workload.macs)

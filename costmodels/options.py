@@ -34,10 +34,7 @@ class ModelOptions:
         if not isinstance(self.link_transfers, bool):
             raise SpecError(f"link_transfers must be true or false, got {self.link_transfers!r}",
                             key="link_transfers")
-        if self.link_transfers:
-            raise SpecError("inter-PE link transfers are not modelled yet", key="link_transfers",
-                            fix="leave link_transfers off (Timeloop with "
-                                "TIMELOOP_DISABLE_LINK_TRANSFERS=1)")
+
 
     @property
     def keeps_stationary_translation(self) -> bool:

@@ -112,8 +112,8 @@ def test_cluster_size_must_divide_the_instances():
 def test_options_errors_are_clear():
     with pytest.raises(SpecError, match="unknown semantics 'master'"):
         ModelOptions(semantics="master")
-    with pytest.raises(SpecError, match="not modelled"):
-        ModelOptions(link_transfers=True)
+    with pytest.raises(SpecError, match="link_transfers must be true or false"):
+        ModelOptions(link_transfers="yes")
     with pytest.raises(SpecError, match="ModelOptions"):
         evaluate(*_conv1d("p4 m2"), options={"semantics": "timeloop"})
 
