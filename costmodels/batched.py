@@ -39,9 +39,10 @@ from typing import Union
 import numpy as np
 
 from loopscape.spaces.arch import Architecture
-from loopscape.spaces.encoding import MappingBatch
+from loopscape.spaces.encoding import MappingBatch, decode
 from loopscape.spaces.workload import Workload
 
+from .evaluate import evaluate
 from .options import ModelOptions, model_options
 
 Vec = Union[int, np.ndarray]  # a per-row quantity, or a Python int when it is constant
@@ -175,6 +176,8 @@ class BatchEvaluator:
         }
         for s in range(0, N, max(1, self.chunk)):
             self._run(b, s, min(N, s + self.chunk), o)
+        if self.options.link_transfers:
+            self._link_rows(b, o)
         t3 = lambda x: x.transpose(2, 0, 1)  # noqa: E731  [L, T, N] -> [N, L, T] view
         return BatchResult(o["energy"], o["cycles"], o["cc"], o["util"], o["pes"],
                            t3(o["tile"]), t3(o["partition"]), t3(o["reads"]), t3(o["fills"]),
@@ -418,6 +421,52 @@ class BatchEvaluator:
         o["util"][sl] = self.macs / (self.instances * cycles)
         o["pes"][sl] = pes
 
+
+    # -- link transfers: rows where a link may apply are scored by the scalar model -----
+    def _link_rows(self, b: MappingBatch, o: dict) -> None:
+        """Rows where some fanout's children may take data over links (costmodels/links.py)
+        are re-evaluated with the scalar evaluator. A row is flagged when a fanout level
+        has a spatial loop over a dimension of a read-only tensor its child level keeps,
+        and a temporal loop at or above that level moves that tensor: without both, no
+        child's delta can equal a neighbour's earlier one, so the closed forms stand."""
+        N = len(b)
+        if N == 0:
+            return
+        sp = (b.spatial_x.astype(np.int64) * b.spatial_y) > 1  # [N, L, D]
+        moving = np.cumsum(b.temporal > 1, axis=1) > 0  # temporal loop of d at levels <= i
+        flag = np.zeros(N, dtype=bool)
+        for ti, t in enumerate(self.workload.tensors):
+            if t.read_write:
+                continue
+            rel = np.zeros(self.D, dtype=bool)
+            rel[self.tdims[ti]] = True
+            for i in range(self.L - 1):
+                cond = b.keep[:, i + 1, ti].astype(bool) & (sp[:, i, :] & rel).any(axis=1) \
+                    & (moving[:, i, :] & rel).any(axis=1)
+                flag |= cond
+        for r in np.nonzero(flag)[0].tolist():
+            ev = evaluate(self.workload, self.arch, decode(self.workload, self.arch, b, r),
+                          check=False, options=self.options)
+            names = self.workload.tensor_names
+            for li, lvl in enumerate(ev.levels):
+                o["inst"][li, r] = lvl.utilized_instances
+                o["leak"][li, r] = lvl.leak_energy_pj
+                o["level_energy"][li, r] = lvl.energy_pj
+                for ti, t in enumerate(names):
+                    st = lvl.tensors.get(t)
+                    if st is None:
+                        continue
+                    o["tile"][li, ti, r] = st.tile_words
+                    o["partition"][li, ti, r] = st.partition_words
+                    o["reads"][li, ti, r] = st.reads
+                    o["fills"][li, ti, r] = st.fills
+                    o["updates"][li, ti, r] = st.updates
+                    o["tensor_energy"][li, ti, r] = st.energy_pj
+            o["energy"][r] = ev.energy_pj
+            o["cycles"][r] = ev.cycles
+            o["cc"][r] = ev.compute_cycles
+            o["util"][r] = ev.utilization
+            o["pes"][r] = ev.utilized_pes
 
     # -- refetch (parent access share) of every kept child tile -------------------------
     def _shares(self, b: MappingBatch, sl: slice, n: int, Tv, Sv, incl, prefix_all, kv,

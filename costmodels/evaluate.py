@@ -32,11 +32,18 @@ class TensorStats:
     fills: int
     updates: int
     energy_pj: float  # all utilized instances
+    # Words received over inter-PE links per parent instance; None: links not modelled
+    # in this evaluation. Their energy is 0: loopscape reads no network energies.
+    link_transfers: int | None = None
 
     def to_dict(self) -> dict:
-        return {"tile_words": self.tile_words, "partition_words": self.partition_words,
-                "reads": self.reads, "fills": self.fills, "updates": self.updates,
-                "energy_pj": self.energy_pj}
+        d = {"tile_words": self.tile_words, "partition_words": self.partition_words,
+             "reads": self.reads, "fills": self.fills, "updates": self.updates,
+             "energy_pj": self.energy_pj}
+        if self.link_transfers is not None:
+            d["link_transfers"] = self.link_transfers
+            d["link_energy_pj"] = 0.0
+        return d
 
 
 @dataclass(frozen=True)
@@ -194,7 +201,8 @@ def evaluate(workload: Workload, arch: Architecture, mapping: Mapping, *,
             e = per_instance * lvl.utilized_clusters(inst)
             access += e
             tensors[t] = TensorStats(s.tile_words, s.partition_words, s.reads, s.fills,
-                                     s.updates, e)
+                                     s.updates, e,
+                                     s.link_transfers if options.link_transfers else None)
         leak = lvl.leak_energy_pj * cycles * inst
         levels.append(LevelStats(lvl.name, inst, tensors, access, leak, demand[i][0],
                                  demand[i][1], slowdowns[i], level_cycles[i],

@@ -6,6 +6,7 @@ test_batched*.py), hand counts, the options' errors, and the CLI switch."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import json
 
 import pytest
@@ -18,6 +19,7 @@ from loopscape.cli.main import cli
 from loopscape.costmodels import ModelOptions, evaluate
 from loopscape.costmodels.nest import analyze
 from loopscape.costmodels.simulator import SCHEDULES, simulate
+from loopscape.spaces.encoding import decode, encode
 from loopscape.spaces import (Architecture, ComputeLevel, LevelMapping, Loop, Mapping,
                               SpecError, StorageLevel, einsum)
 
@@ -142,3 +144,108 @@ def test_batched_equals_scalar_with_clustered_levels(problem, data):
     a = dataclasses.replace(a, levels=tuple(levels))
     assert_rows_match(w, a, [m])
     assert_rows_match(w, a, [m], PRE297)
+
+
+LINKS = ModelOptions(link_transfers=True)
+LINKS_PRE297 = ModelOptions(semantics="timeloop-pre297", link_transfers=True)
+
+
+@settings(max_examples=80, derandomize=True)
+@given(problem=priced())
+def test_batched_equals_scalar_with_link_transfers(problem):
+    w, a, m = problem
+    m = decode(w, a, encode(w, a, [m]), 0)  # spatial loops in the batch's (dimension) order
+    assert_rows_match(w, a, [m], LINKS)
+    assert_rows_match(w, a, [m], LINKS_PRE297)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@settings(max_examples=150, derandomize=True)
+@given(problem=problems())
+def test_link_transfers_analytical_model_matches_the_simulator(problem, schedule):
+    w, a, m = problem
+    for options in (LINKS, LINKS_PRE297):
+        sim = simulate(w, a, m, schedule, options)
+        ana = analyze(w, a, m, schedule, options).traffic
+        for i, level in enumerate(sim):
+            assert set(level) == set(ana[i])
+            for t, c in level.items():
+                for f in FIELDS:
+                    assert getattr(c, f) == getattr(ana[i][t], f), (i, t, f, options)
+
+
+def test_link_transfers_by_hand():
+    # Inputs[c, p + r], C=1, M=1, R=3, P=4. L0 loops p4 and fans r3 out (Y) to three L1
+    # registers of one word each. Child r needs x[p + r] at visit p; its neighbour r + 1
+    # needed the same word at visit p - 1, so from the second visit on, children r = 0, 1
+    # take it over the link and only r = 2 reads L0: L0 serves 3 + 3 x 1 = 6 words instead
+    # of 12, 2 x 3 = 6 words move over links. Each register's fills: L0's words reach
+    # children 6 times in all, 6 / 3 = 2 per register, plus the link words averaged over
+    # the 3 registers (2): 4; its reads: one per MAC (4) plus those 2 peer reads.
+    w = einsum("Outputs[m,p] += Weights[c,m,r] * Inputs[c,r+p]", {"c": 1, "m": 1, "r": 3, "p": 4})
+    a = Architecture("row", (StorageLevel("L0"), StorageLevel("L1", 3, 1, 3)),
+                     ComputeLevel("MAC", 3, 1, 3))
+    m = Mapping((LevelMapping("L0", (Loop("p", 4),), (), (Loop("r", 3),),
+                              ("Weights", "Inputs", "Outputs")),
+                 LevelMapping("L1", (), (), (), ("Inputs",))))
+    for schedule in SCHEDULES:
+        for options, l0, fills, reads in ((ModelOptions(), 12, 4, 4), (LINKS, 6, 4, 6)):
+            sim = simulate(w, a, m, schedule, options)
+            ana = analyze(w, a, m, schedule, options).traffic
+            assert sim[0]["Inputs"].reads == ana[0]["Inputs"].reads == l0
+            assert sim[1]["Inputs"].fills == ana[1]["Inputs"].fills == fills
+            assert sim[1]["Inputs"].reads == ana[1]["Inputs"].reads == reads
+        assert analyze(w, a, m, schedule, LINKS).traffic[1]["Inputs"].link_transfers == 6
+    ev = evaluate(w, a, m, options=LINKS)
+    assert ev.to_dict()["levels"]["L1"]["Inputs"]["link_transfers"] == 6
+
+
+@st.composite
+def row_stationary(draw):
+    """Small row-stationary-like conv1d problems, where links are common: the window dim
+    R (optionally x C) on the Y fanout of L0, P and the rest temporal above it, M on X."""
+    c, m, r, p = (draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(2, 3)),
+                  draw(st.integers(2, 5)))
+    stride = draw(st.sampled_from([1, 2]))
+    w = einsum(f"Outputs[m,p] += Weights[c,m,r] * Inputs[c,r+{stride}*p]" if stride > 1 else
+               "Outputs[m,p] += Weights[c,m,r] * Inputs[c,r+p]",
+               {"c": c, "m": m, "r": r, "p": p})
+    c_spatial = c > 1 and draw(st.booleans())
+    m_spatial = m > 1 and draw(st.booleans())
+    ys = (Loop("c", c), Loop("r", r)) if c_spatial else (Loop("r", r),)
+    if draw(st.booleans()):
+        ys = ys[::-1]
+    xs = (Loop("m", m),) if m_spatial else ()
+    temporal = [Loop("p", p)] + ([] if c_spatial or c == 1 else [Loop("c", c)]) + \
+        ([] if m_spatial or m == 1 else [Loop("m", m)])
+    temporal = draw(st.permutations(temporal))
+    ny = math.prod(l.factor for l in ys)
+    nx = math.prod(l.factor for l in xs)
+    wx, wy = nx + draw(st.integers(0, 1)), ny + draw(st.integers(0, 1))  # spare PEs too
+    keep1 = tuple(draw(st.sampled_from([("Inputs",), ("Inputs", "Weights"), T3])))
+    a = Architecture("rs", (StorageLevel("L0"), StorageLevel("L1", wx * wy, wx, wy)),
+                     ComputeLevel("MAC", wx * wy, wx, wy))
+    mp = Mapping((LevelMapping("L0", tuple(temporal), xs, ys, T3),
+                  LevelMapping("L1", (), (), (), keep1)))
+    return w, a, mp
+
+
+T3 = ("Weights", "Inputs", "Outputs")
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@settings(max_examples=120, derandomize=True)
+@given(problem=row_stationary())
+def test_link_transfers_on_row_stationary_problems(problem, schedule):
+    """analytical == simulator, and the batched model == scalar, where links are common."""
+    w, a, m = problem
+    for options in (LINKS, LINKS_PRE297):
+        sim = simulate(w, a, m, schedule, options)
+        ana = analyze(w, a, m, schedule, options).traffic
+        for i, level in enumerate(sim):
+            for t, c in level.items():
+                for f in FIELDS:
+                    assert getattr(c, f) == getattr(ana[i][t], f), (i, t, f, options)
+    if schedule == "timeloop":
+        d = decode(w, a, encode(w, a, [m]), 0)
+        assert_rows_match(w, a, [d], LINKS)
