@@ -81,6 +81,11 @@ def render(result: Evaluation) -> None:
         f"outermost words {b.outermost_words:,} "
         f"(x{result.outermost_words / b.outermost_words:.2f} above), energy_pj "
         f"{b.energy_pj:,.1f} (x{result.energy_pj / b.energy_pj:.2f} above)")
+    for lvl in result.levels:
+        for name, s in lvl.tensors.items():
+            if s.link_transfers:
+                console.print(f"{lvl.name} {name}: {s.link_transfers:,} words over inter-PE "
+                              f"links per parent instance (link energy not modelled: 0 pJ)")
     print(f"semantics {result.options.semantics}, link transfers "
           f"{'on' if result.options.link_transfers else 'off'}; "
           "per-instance access counts; energies are totals over utilized instances")
@@ -97,7 +102,7 @@ def render(result: Evaluation) -> None:
               help="Evaluate even if tiles overflow a buffer (other legality checks stay).")
 @model_option_flags
 def evaluate(inputs: tuple[str, ...], from_timeloop: bool, as_json: bool, schedule: str,
-             no_check: bool, semantics: str, no_link_transfers: bool) -> None:
+             no_check: bool, semantics: str, link_transfers: bool) -> None:
     """Evaluate one mapping: per-level tiles, accesses, energy; totals and lower bounds.
 
     ARCH and LAYER are preset names or YAML files; MAPPING is a YAML file or preset.
@@ -110,7 +115,7 @@ def evaluate(inputs: tuple[str, ...], from_timeloop: bool, as_json: bool, schedu
             check_mapping(workload, arch, mapping, check_capacity=False)
         result = evaluate_mapping(workload, arch, mapping, check=not no_check,
                                   schedule=schedule,
-                                  options=options_from_flags(semantics, no_link_transfers))
+                                  options=options_from_flags(semantics, link_transfers))
     except MappingError as e:
         raise SpecError(str(e), source=source,
                         key=f"mapping.{e.level}" if e.level else "mapping",

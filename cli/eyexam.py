@@ -173,7 +173,7 @@ def plot_waterfall(report: EyexamReport, path: Path) -> None:
 @model_option_flags
 def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop: bool,
            as_json: bool, plot_file: str | None, seed: int, budget: int, semantics: str,
-           no_link_transfers: bool) -> None:
+           link_transfers: bool) -> None:
     """Explain a mapping's performance as seven tightening bounds on MACs per cycle.
 
     ARCH and LAYER are preset names or YAML files; MAPPING is a YAML file or preset.
@@ -194,7 +194,7 @@ def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop:
         raise SpecError(f"--budget must be positive, got {budget}", key="--budget")
     workload, arch, mapping, constraints, source = load_eyexam_inputs(
         inputs, from_timeloop, constraints_file)
-    options = options_from_flags(semantics, no_link_transfers)
+    options = options_from_flags(semantics, link_transfers)
     note = None
     if mapping is None:
         mapping, note = searched_mapping(workload, arch, constraints, budget, seed, options)

@@ -9,11 +9,12 @@ from loopscape.costmodels.options import SEMANTICS, ModelOptions
 
 
 def model_option_flags(f):
-    """Add ``--semantics`` and ``--no-link-transfers`` to a click command."""
-    f = click.option("--no-link-transfers", "no_link_transfers", is_flag=True,
-                     help="No inter-PE link transfers (Timeloop's "
-                          "TIMELOOP_DISABLE_LINK_TRANSFERS=1); currently always the case: "
-                          "link transfers are not modelled yet.")(f)
+    """Add ``--semantics`` and ``--link-transfers/--no-link-transfers`` to a click command."""
+    f = click.option("--link-transfers/--no-link-transfers", "link_transfers", default=False,
+                     show_default=True,
+                     help="Let PEs take data from mesh neighbours over links, as Timeloop "
+                          "does by default (off: TIMELOOP_DISABLE_LINK_TRANSFERS=1). Exact "
+                          "but slow in search on row-stationary spaces.")(f)
     f = click.option("--semantics", type=click.Choice(SEMANTICS), default="timeloop",
                      show_default=True,
                      help="timeloop: current Timeloop (after PR #297); timeloop-pre297: "
@@ -21,5 +22,5 @@ def model_option_flags(f):
     return f
 
 
-def options_from_flags(semantics: str, no_link_transfers: bool) -> ModelOptions:
-    return ModelOptions(semantics=semantics)
+def options_from_flags(semantics: str, link_transfers: bool) -> ModelOptions:
+    return ModelOptions(semantics=semantics, link_transfers=link_transfers)

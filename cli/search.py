@@ -72,7 +72,7 @@ def _fmt(v: float) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @model_option_flags
 def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, out_dir,
-           constraints_file, from_timeloop, as_json, semantics, no_link_transfers) -> None:
+           constraints_file, from_timeloop, as_json, semantics, link_transfers) -> None:
     """Search the mapspace; show and save the Pareto-optimal mappings.
 
     ARCH and LAYER are preset names or YAML files.
@@ -83,7 +83,7 @@ def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, 
     if budget is None and seconds is None:
         raise SpecError("give --budget N (legal mappings) or --time SECONDS", key="--budget")
     workload, arch, constraints = load_space_inputs(inputs, from_timeloop, constraints_file)
-    options = options_from_flags(semantics, no_link_transfers)
+    options = options_from_flags(semantics, link_transfers)
     if as_json or jobs > 1:
         result = run_search(workload, arch, constraints, strategy=strategy,
                             objectives=objectives, evaluations=budget, seconds=seconds,

@@ -127,7 +127,7 @@ def render(result: SweepResult) -> None:
 @model_option_flags
 def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objectives, budget,
               seconds, patience, seed, select, jobs, scheduler, dask_local, fresh,
-              as_json, semantics, no_link_transfers) -> None:
+              as_json, semantics, link_transfers) -> None:
     """Search every unique layer of NETWORK (a zoo name or an .onnx file) on an
     architecture and total the network; writes OUT/summary.json."""
     if strategy not in strategy_names():
@@ -144,7 +144,7 @@ def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objective
         budget = 100_000
     settings = SweepSettings(strategy=strategy, objectives=tuple(objectives.split(",")),
                              evaluations=budget, seconds=seconds, patience=patience, seed=seed,
-                             model=options_from_flags(semantics, no_link_transfers))
+                             model=options_from_flags(semantics, link_transfers))
     with _dask_client(scheduler, dask_local) as client:
         backend = "dask" if client is not None else None
         if as_json:

@@ -19,10 +19,10 @@ class ModelOptions:
     """``semantics``: ``"timeloop"`` follows current Timeloop (after its PR #297: a step in
     which a tile does not move keeps the remembered translation); ``"timeloop-pre297"``
     the older analysis (such a step resets it, so the next move refetches the whole tile).
-    ``link_transfers``: children of the first spatial fanout below a temporal loop taking
-    data from a neighbour over a link (Timeloop's default). Not modelled yet: the models
-    count every transfer from the parent, as Timeloop does with
-    ``TIMELOOP_DISABLE_LINK_TRANSFERS=1``, and ``True`` is refused rather than ignored."""
+    ``link_transfers``: children of a spatial fanout may take data from a mesh neighbour
+    over a link (costmodels/links.py), as Timeloop does by default; off (the default here,
+    since the batched model then falls back to the scalar one) is Timeloop's
+    ``TIMELOOP_DISABLE_LINK_TRANSFERS=1``."""
 
     semantics: str = "timeloop"
     link_transfers: bool = False
