@@ -153,7 +153,7 @@ def test_preset_reproduces_timeloop_totals(name):
     w, a = load_layer_preset("eyeriss_default"), load_arch_preset(name)
     # Timeloop's mapper statistics predate its PR #297.
     result = evaluate(w, a, load_mapping({"mapping": entries}, w, a),
-                      options=ModelOptions(semantics="timeloop-pre297"))
+                      options=ModelOptions(semantics="timeloop-pre297", link_transfers=True))
     assert result.cycles == cycles
     assert round(result.energy_pj * 1e-6, 2) == energy_uj
 
@@ -352,7 +352,7 @@ def test_mapping_preset_reproduces_timeloop_on_its_layer_and_architecture():
     from loopscape.spaces.presets import resolve_mapping
     w, a = load_layer_preset(info.layer), load_arch_preset(info.architecture)
     r = evaluate(w, a, resolve_mapping(info.name, w, a),
-                 options=ModelOptions(semantics="timeloop-pre297"))  # Timeloop pre-#297 stats
+                 options=ModelOptions(semantics="timeloop-pre297", link_transfers=True))  # Timeloop pre-#297 stats
     assert r.cycles == 86016 and r.utilization == 0.75
     assert abs(r.energy_pj - 5469.65 * 10838016 / 1000) / r.energy_pj < 1e-6
 

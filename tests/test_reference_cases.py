@@ -36,9 +36,9 @@ def case(request):
     spec = load_timeloop(_files(name))
     # check=True: the mapping must be legal on its architecture. (A mapper case's best
     # mapping may break that case's mapspace constraints; evaluate does not apply them.)
-    # The reference outputs predate Timeloop PR #297.
+    # The reference outputs predate Timeloop PR #297; Timeloop had link transfers on.
     result = evaluate(spec.workload, spec.arch, spec.mapping, check=True,
-                      options=ModelOptions(semantics="timeloop-pre297"))
+                      options=ModelOptions(semantics="timeloop-pre297", link_transfers=True))
     expected = json.loads((FIXTURES / name / "expected.json").read_text())
     return name, spec, result, expected
 
