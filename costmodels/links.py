@@ -124,6 +124,19 @@ def link_effects(workload: Workload, arch: Architecture, mapping: Mapping,
             if tensor.read_write or t not in mapping.levels[c].keep:
                 continue
             offsets = [_corner(tensor, p) for p, _ in children]
+            # A child can only take a neighbour's previous delta if the tile's move between
+            # two visits equals their offset difference: skip fanouts where none does.
+            diffs = {tuple(a - b for a, b in zip(offsets[j], offsets[k]))
+                     for k in range(len(children)) for j in neighbours[k]}
+            taus = [_corner(tensor, {d: s}) for d, _, s in loops]
+            moves = set()
+            for j, tau in enumerate(taus):
+                wrap = [sum((f - 1 if schedule == "exact" else 1) * tt[a]
+                            for (_, f, _), tt in zip(loops[j + 1:], taus[j + 1:]))
+                        for a in range(len(tau))]
+                moves.add(tuple(x - y for x, y in zip(tau, wrap)))
+            if not diffs & moves:
+                continue
             ext = tile_extents[c][t]
             size = math.prod(ext)
             # The refetch rule's outcome per visit (the same for every child).
