@@ -13,6 +13,7 @@ from loopscape.spaces.errors import MappingError, SpecError
 from loopscape.mapper.units import ENERGY, format_edp, format_energy, format_value
 
 from .console import console, wide_when_piped
+from .model_flags import model_option_flags, options_from_flags
 
 
 def load_inputs(inputs: tuple[str, ...], from_timeloop: bool):
@@ -83,7 +84,14 @@ def render(result: Evaluation) -> None:
         f"outermost words {b.outermost_words:,} "
         f"(x{result.outermost_words / b.outermost_words:.2f} above), energy "
         f"{format_energy(b.energy_pj)} (x{result.energy_pj / b.energy_pj:.2f} above)")
-    print("per-instance access counts; energies are totals over utilized instances")
+    for lvl in result.levels:
+        for name, s in lvl.tensors.items():
+            if s.link_transfers:
+                console.print(f"{lvl.name} {name}: {s.link_transfers:,} words over inter-PE "
+                              f"links per parent instance (link energy not modelled: 0 pJ)")
+    print(f"semantics {result.options.semantics}, link transfers "
+          f"{'on' if result.options.link_transfers else 'off'}; "
+          "per-instance access counts; energies are totals over utilized instances")
 
 
 @click.command()
@@ -95,8 +103,9 @@ def render(result: Evaluation) -> None:
               help="Visit schedule of the refetch analysis (docs/semantics.md).")
 @click.option("--no-check", is_flag=True,
               help="Evaluate even if tiles overflow a buffer (other legality checks stay).")
+@model_option_flags
 def evaluate(inputs: tuple[str, ...], from_timeloop: bool, as_json: bool, schedule: str,
-             no_check: bool) -> None:
+             no_check: bool, semantics: str, link_transfers: bool) -> None:
     """Evaluate one mapping: per-level tiles, accesses, energy; totals and lower bounds.
 
     ARCH and WORKLOAD are preset names or YAML files; MAPPING is a YAML file or preset.
@@ -108,7 +117,8 @@ def evaluate(inputs: tuple[str, ...], from_timeloop: bool, as_json: bool, schedu
             from loopscape.spaces.mapping import check_mapping
             check_mapping(workload, arch, mapping, check_capacity=False)
         result = evaluate_mapping(workload, arch, mapping, check=not no_check,
-                                  schedule=schedule)
+                                  schedule=schedule,
+                                  options=options_from_flags(semantics, link_transfers))
     except MappingError as e:
         raise SpecError(str(e), source=source,
                         key=f"mapping.{e.level}" if e.level else "mapping",

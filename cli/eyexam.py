@@ -16,6 +16,7 @@ from loopscape.spaces.mapping import Mapping
 
 from .outputs import check_output_file
 from .ranges import int_range
+from .model_flags import model_option_flags, options_from_flags
 from .console import console, err_console, wide_when_piped
 
 def load_eyexam_inputs(inputs: tuple[str, ...], from_timeloop: bool,
@@ -48,13 +49,14 @@ def load_eyexam_inputs(inputs: tuple[str, ...], from_timeloop: bool,
     return workload, arch, mapping, constraints, inputs[2] if len(inputs) == 3 else None
 
 
-def searched_mapping(workload, arch, constraints, budget: int, seed: int
+def searched_mapping(workload, arch, constraints, budget: int, seed: int, options=None
                      ) -> tuple[Mapping, str]:
     """The lowest-cycles mapping (ties: lowest energy) of a seeded local search, and a
     sentence saying so."""
     from loopscape.mapper import search
     result = search(workload, arch, constraints, strategy="local",
-                    objectives="cycles,energy_pj", evaluations=budget, seed=seed)
+                    objectives="cycles,energy_pj", evaluations=budget, seed=seed,
+                    options=options)
     best = min(result.front, key=lambda p: (p.objectives["cycles"], p.objectives["energy_pj"]))
     ev = best.evaluation
     note = (f"no mapping given: using the lowest-cycles mapping (ties: lowest energy) of a "
@@ -134,8 +136,10 @@ def render(report: EyexamReport) -> None:
               help="Seed of the search used when no mapping is given.")
 @click.option("--budget", type=int_range(1), default=20000, show_default=True,
               help="Legal mappings that search scores.")
+@model_option_flags
 def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop: bool,
-           as_json: bool, plot_file: str | None, seed: int, budget: int) -> None:
+           as_json: bool, plot_file: str | None, seed: int, budget: int, semantics: str,
+           link_transfers: bool) -> None:
     """Explain a mapping's performance as seven tightening bounds on MACs per cycle.
 
     ARCH and WORKLOAD are preset names or YAML files; MAPPING is a YAML file or preset.
@@ -151,11 +155,12 @@ def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop:
         raise SpecError(f"--budget must be positive, got {budget}", key="--budget")
     workload, arch, mapping, constraints, source = load_eyexam_inputs(
         inputs, from_timeloop, constraints_file)
+    options = options_from_flags(semantics, link_transfers)
     note = None
     if mapping is None:
-        mapping, note = searched_mapping(workload, arch, constraints, budget, seed)
+        mapping, note = searched_mapping(workload, arch, constraints, budget, seed, options)
     try:
-        report = run_eyexam(workload, arch, mapping, constraints)
+        report = run_eyexam(workload, arch, mapping, constraints, options)
     except MappingError as e:
         raise SpecError(str(e), source=source,
                         key=f"mapping.{e.level}" if e.level else "mapping") from e
@@ -164,7 +169,7 @@ def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop:
     if as_json:
         if note:
             err_console.print(note, highlight=False, markup=False)
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json.dumps({**report.to_dict(), "model": options.to_dict()}, indent=2))
         return
     render(report)
     if note:

@@ -18,6 +18,7 @@ from .ranges import float_range, int_range
 from .console import console, err_console, wide_when_piped
 from .outputs import check_output_dir, write_or_rescue
 from .progress import search_progress
+from .model_flags import model_option_flags, options_from_flags
 from .space import load_space_inputs
 
 
@@ -43,7 +44,8 @@ def render(result: SearchResult) -> None:
                       "-" if p.mapspace_id is None else str(p.mapspace_id))
     console.print(table)
     console.print(f"stopped by {s.stopped_by}; {s.rejected:,} illegal proposals dropped; "
-                  f"seed {s.seed}, {s.jobs} job(s)")
+                  f"seed {s.seed}, {s.jobs} job(s); semantics {result.options.semantics}, "
+                  f"link transfers {'on' if result.options.link_transfers else 'off'}")
 
 
 def _column(objective: str, values: list[float]) -> tuple[str, list[str]]:
@@ -87,8 +89,9 @@ def _column(objective: str, values: list[float]) -> tuple[str, list[str]]:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", "-q", is_flag=True,
               help="No live progress display (it is off anyway when stdout is not a terminal).")
+@model_option_flags
 def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, out_dir,
-           constraints_file, from_timeloop, as_json, quiet) -> None:
+           constraints_file, from_timeloop, as_json, quiet, semantics, link_transfers) -> None:
     """Search the mapspace; show and save the Pareto-optimal mappings.
 
     ARCH and WORKLOAD are preset names or YAML files.
@@ -101,10 +104,12 @@ def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, 
     if out_dir:
         check_output_dir(out_dir)
     workload, arch, constraints = load_space_inputs(inputs, from_timeloop, constraints_file)
+    options = options_from_flags(semantics, link_transfers)
     with search_progress(quiet or as_json) as progress:
         result = run_search(workload, arch, constraints, strategy=strategy,
                             objectives=objectives, evaluations=budget, seconds=seconds,
-                            patience=patience, jobs=jobs, seed=seed, progress=progress)
+                            patience=patience, jobs=jobs, seed=seed, progress=progress,
+                            options=options)
     if out_dir:
         out_dir = write_or_rescue(
             lambda d: write_result_dir(result, d, workload, arch, constraints), Path(out_dir),

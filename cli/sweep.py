@@ -18,6 +18,7 @@ from loopscape.mapper.sweep import LayerFront, SweepResult, SweepSettings, netwo
 from loopscape.spaces.errors import SpecError
 
 from .ranges import float_range, int_range
+from .model_flags import model_option_flags, options_from_flags
 from .console import console, err_console, wide_when_piped
 from .network_options import network_options, pop_network_options
 from .outputs import check_output_dir
@@ -152,10 +153,11 @@ def render(result: SweepResult) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout.")
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress display and no per-layer lines (only the final table).")
+@model_option_flags
 @network_options
 def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objectives, budget,
               seconds, patience, seed, select, jobs, scheduler, dask_local, fresh,
-              as_json, quiet, **kwargs) -> None:
+              as_json, quiet, semantics, link_transfers, **kwargs) -> None:
     """Search every unique layer of NETWORK (a zoo name or an .onnx file) on an
     architecture and total the network; writes OUT/summary.json. Decoder LLMs take
     --phase, --seq, --context, --batch, --blocks, --expert-tokens (docs/zoo.md)."""
@@ -174,7 +176,8 @@ def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objective
     if budget is None and seconds is None:
         budget = 100_000
     settings = SweepSettings(strategy=strategy, objectives=tuple(objectives.split(",")),
-                             evaluations=budget, seconds=seconds, patience=patience, seed=seed)
+                             evaluations=budget, seconds=seconds, patience=patience, seed=seed,
+                             model=options_from_flags(semantics, link_transfers))
     with _dask_client(scheduler, dask_local) as client:
         backend = "dask" if client is not None else None
         if as_json or quiet:

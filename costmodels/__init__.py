@@ -5,11 +5,12 @@ from .batched import BatchEvaluator, BatchResult, evaluate_batch
 from .bounds import LowerBounds, lower_bounds
 from .evaluate import Evaluation, LevelStats, TensorStats, evaluate
 from .eyexam import EyexamReport, EyexamStep, eyexam
+from .options import SEMANTICS, ModelOptions
 from .nest import SCHEDULES, NestAnalysis, TensorTraffic, analyze, refetch_words
 from .simulator import simulate
 
 __all__ = [
-    "BatchEvaluator", "BatchResult", "Evaluation", "LevelStats", "LowerBounds", "NestAnalysis",
+    "BatchEvaluator", "BatchResult", "ModelOptions", "SEMANTICS", "Evaluation", "LevelStats", "LowerBounds", "NestAnalysis",
     "SCHEDULES", "TensorStats", "TensorTraffic", "analyze", "evaluate", "evaluate_batch",
     "lower_bounds", "refetch_words", "simulate",
     "EyexamReport", "EyexamStep", "eyexam",

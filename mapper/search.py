@@ -16,6 +16,7 @@ import numpy as np
 
 from loopscape.costmodels import evaluate
 from loopscape.costmodels.batched import BatchEvaluator
+from loopscape.costmodels.options import ModelOptions, model_options
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.constraints import Constraints
 from loopscape.spaces.encoding import MappingBatch, decode
@@ -65,6 +66,7 @@ class SearchResult:
     front: tuple[FrontPoint, ...]
     stats: SearchStats
     space_sizes: dict[str, int] = field(default_factory=dict)
+    options: ModelOptions = field(default_factory=ModelOptions)
 
     def values(self) -> np.ndarray:
         return np.array([[p.objectives[o] for o in self.objectives] for p in self.front])
@@ -80,7 +82,8 @@ class SearchResult:
 
     def to_dict(self) -> dict:
         return {"workload": self.workload, "arch": self.arch,
-                "objectives": list(self.objectives), "stats": self.stats.to_dict(),
+                "objectives": list(self.objectives), "model": self.options.to_dict(),
+                "stats": self.stats.to_dict(),
                 "space_sizes": {k: str(v) for k, v in self.space_sizes.items()},
                 "front": [p.to_dict() for p in self.front]}
 
@@ -119,14 +122,14 @@ def _run_worker(workload: Workload, arch: Architecture, constraints: Constraints
                 strategy: str | Strategy, strategy_options: dict, objectives: tuple[str, ...],
                 seed: int, worker: int, workers: int, evaluations: int | None,
                 seconds: float | None, patience: int | None, batch_size: int,
-                total_budget: int | None,
+                total_budget: int | None, options: ModelOptions,
                 progress: Callable[[int, float], None] | None = None) -> _WorkerOut:
     space = Mapspace(workload, arch, constraints)
     strat = make_strategy(strategy, **strategy_options)
     maximize = maximized(objectives)
     strat.setup(SearchContext(space, objectives, maximize, seed, worker, workers, evaluations,
                               {"total_budget": total_budget}))
-    evaluator = BatchEvaluator(workload, arch)
+    evaluator = BatchEvaluator(workload, arch, options=options)
     archive = ParetoArchive(objectives, maximize=maximize)
     signs = np.array([-1.0 if o in maximize else 1.0 for o in objectives])
     start = time.perf_counter()
@@ -189,7 +192,8 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
            objectives: Sequence[str] | str = ("energy_pj", "cycles"),
            evaluations: int | None = None, seconds: float | None = None,
            patience: int | None = None, jobs: int = 1, seed: int = 0, batch_size: int = 4096,
-           streams: int = STREAMS, progress: ProgressCallback | None = None) -> SearchResult:
+           streams: int = STREAMS, progress: ProgressCallback | None = None,
+           options: ModelOptions | None = None) -> SearchResult:
     """Search the mapspace and return its Pareto front (energy vs. cycles by default).
 
     The search runs ``streams`` independent seeded streams, each with an equal share of
@@ -202,8 +206,10 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     At least one of ``evaluations``/``seconds`` is required. A strategy instance (not a
     registered name) runs as one stream. ``progress`` receives a
     ``SearchProgress`` after every scored batch (after every finished stream when
-    ``jobs`` > 1).
+    ``jobs`` > 1). ``options`` selects the Timeloop semantics and link transfers of the
+    cost model (``ModelOptions``; recorded in the result).
     """
+    options_ = model_options(options)
     objectives = parse_objectives(objectives, arch)
     if evaluations is None and seconds is None:
         raise SpecError("give an evaluation budget or a time limit", key="budget",
@@ -232,7 +238,8 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     stream_seconds = None if seconds is None else seconds * jobs_used / streams
     start = time.perf_counter()
     args = [(workload, arch, constraints, strategy, options, objectives, int(seeds[w]), w,
-             streams, shares[w], stream_seconds, patience, batch_size, evaluations)
+             streams, shares[w], stream_seconds, patience, batch_size, evaluations,
+             options_)
             for w in range(streams)]
     state = {"evaluated": 0, "best": float("inf"), "done": 0}
 
@@ -279,7 +286,7 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
         arrays, mid = p.item
         batch = MappingBatch(*arrays)
         mapping = decode(workload, arch, batch, 0)
-        ev = evaluate(workload, arch, mapping)
+        ev = evaluate(workload, arch, mapping, options=options_)
         front.append(FrontPoint(mapping, mid, dict(zip(objectives, map(float, p.values))),
                                 ev.to_dict()))
     stopped = sorted({o.stopped_by for o in outs})
@@ -287,7 +294,7 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     stats = SearchStats(name, seed, jobs, sum(o.evaluated for o in outs),
                         sum(o.rejected for o in outs), elapsed, ",".join(stopped))
     return SearchResult(workload.name, arch.name, objectives, tuple(front), stats,
-                        space.sizes())
+                        space.sizes(), options_)
 
 
 __all__ = ["STREAMS", "FrontPoint", "ProgressCallback", "SearchProgress", "SearchResult",

@@ -33,6 +33,8 @@ from loopscape.spaces.mapping import Mapping
 from loopscape.spaces.mapspace import Mapspace
 from loopscape.spaces.workload import Workload
 
+from loopscape.costmodels.options import ModelOptions
+
 from .bottlenecks import bottlenecks
 from .objectives import parse_objectives
 from .result_dir import FRONT_FILE, read_result_dir, write_json_atomic, write_result_dir
@@ -55,11 +57,12 @@ class SweepSettings:
     seconds: float | None = None
     patience: int | None = None
     seed: int = 0
+    model: ModelOptions = ModelOptions()  # cost-model semantics and link transfers
 
     def to_dict(self) -> dict:
         return {"strategy": self.strategy, "objectives": list(self.objectives),
                 "evaluations": self.evaluations, "seconds": self.seconds,
-                "patience": self.patience, "seed": self.seed}
+                "patience": self.patience, "seed": self.seed, **self.model.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ def _search_shape(workload: Workload, arch: Architecture, constraints: Constrain
     result = search(workload, arch, constraints, strategy=settings.strategy,
                     objectives=settings.objectives, evaluations=settings.evaluations,
                     seconds=settings.seconds, patience=settings.patience, jobs=1,
-                    seed=layer_seed(settings.seed, key))
+                    seed=layer_seed(settings.seed, key), options=settings.model)
     return key, result
 
 
@@ -276,7 +279,7 @@ def _summarize(network: str, layers: Sequence[ZooLayer], groups: dict, fronts: d
     counts = [len(groups[k][1]) for k in keys]
     chosen = dict(zip(keys, select_points(metrics, rule, counts)))
     exams = {k: eyexam(fronts[k].workload, arch, fronts[k].mappings[chosen[k]],
-                       per_layer[k]).summary() for k in keys}
+                       per_layer[k], settings.model).summary() for k in keys}
     entries = []
     totals = {"energy_pj": 0.0, "cycles": 0, "macs": 0}
     breakdown: dict[str, float] = {}

@@ -40,6 +40,9 @@ class StorageLevel:
     multiple_buffering: float = 1.0
     min_utilization: float = 0.0
     technology: str = ""
+    # Instances that share one physical array (Timeloop's cluster_size): an access
+    # energy is per access of the shared array, charged once per utilized cluster.
+    cluster_size: int = 1
 
     def bits(self, tensor: str) -> int:
         """Bits per word of ``tensor`` at this level."""
@@ -64,6 +67,18 @@ class StorageLevel:
         if self.capacity_words is None:
             return None
         return int(math.floor(self.capacity_words / self.multiple_buffering)) * self.word_bits
+
+    def utilized_clusters(self, utilized_instances):
+        """Clusters whose array is accessed when ``utilized_instances`` instances are busy
+        (an int or a numpy array): Timeloop assumes busy instances spread over all
+        clusters, so min(utilized instances, instances / cluster_size)."""
+        if self.cluster_size == 1:
+            return utilized_instances
+        clusters = self.instances // self.cluster_size
+        if isinstance(utilized_instances, int):
+            return min(utilized_instances, clusters)
+        import numpy as np
+        return np.minimum(utilized_instances, clusters)
 
     def may_keep(self, tensor: str) -> bool:
         if self.dummy:
@@ -157,11 +172,19 @@ def validate_architecture(a: Architecture) -> None:
                 check_limit(l.capacity_words, "capacity_words", key=f"{key}.capacity_words")
             if l.capacity_words is None and i > 0 and not l.dummy:
                 pass  # unbounded inner levels are allowed (ideal buffers)
-            for attr in ("word_bits", "block_size"):
+            for attr in ("word_bits", "block_size", "cluster_size"):
                 v = getattr(l, attr)
                 if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                     raise SpecError(f"{attr} must be a positive integer, got {v!r}", key=key)
-                check_limit(v, attr, key=f"{key}.{attr}")
+                if attr != "cluster_size":  # bounded by instances, which it divides
+                    check_limit(v, attr, key=f"{key}.{attr}")
+            if l.instances % l.cluster_size:
+                raise SpecError(f"instances {l.instances} are not a multiple of cluster_size "
+                                f"{l.cluster_size}", key=key,
+                                fix="make cluster_size divide the instance count")
+            if i == 0 and l.cluster_size != 1:
+                raise SpecError(f"the outermost level cannot be clustered (cluster_size "
+                                f"{l.cluster_size})", key=key, fix="use cluster_size 1")
             for t, b in l.tensor_bits:
                 if isinstance(b, bool) or not isinstance(b, int) or b <= 0:
                     raise SpecError(f"bits of {t} must be a positive integer, got {b!r}",

@@ -402,7 +402,7 @@ BAD = [
     (("problem/shape", "cnn-layer"), "problem.shape", "named shapes"),
     ((f"{A}/2/class", "crossbar"), f"{AK}[2].class", "unknown component class"),
     ((f"{A}/2/class", "XY_NoC"), f"{AK}[2].class", "network"),
-    ((f"{A}/2/attributes/cluster_size", 2), f"{AK}[2].attributes.cluster_size", "clustered"),
+    ((f"{A}/2/attributes/cluster_size", 3), f"{AK}[2].attributes.width", "cluster_size 3"),
     ((f"{A}/2/attributes/metadata_storage_depth", 8),
      f"{AK}[2].attributes.metadata_storage_depth", "sparse metadata"),
     ((f"{A}/2/attributes/allow_overbooking", True), f"{AK}[2].attributes.allow_overbooking",

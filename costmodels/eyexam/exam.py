@@ -14,6 +14,7 @@ from loopscape.spaces.mapspace import Mapspace
 from loopscape.spaces.workload import Workload
 
 from ..evaluate import Evaluation, evaluate
+from ..options import ModelOptions
 from .report import STEP_NAMES, EyexamReport, EyexamStep
 from .spatial import spatial_bounds
 
@@ -76,7 +77,8 @@ def _outside_space(ms: Mapspace, mapping: Mapping) -> str | None:
 
 
 def eyexam(workload: Workload, arch: Architecture, mapping: Mapping,
-           constraints: Constraints | None = None) -> EyexamReport:
+           constraints: Constraints | None = None,
+           options: ModelOptions | None = None) -> EyexamReport:
     """The seven Eyexam bounds (MACs per cycle) of ``mapping`` of ``workload`` on
     ``arch`` under ``constraints`` (docs/eyexam.md). Steps 2-5 describe the constrained
     mapspace; steps 6 and 7 the mapping, evaluated with the scalar cost model (which
@@ -84,7 +86,7 @@ def eyexam(workload: Workload, arch: Architecture, mapping: Mapping,
     ms = Mapspace(workload, arch, constraints)  # validates the constraints
     c = ms.constraints
     macs, pes = workload.macs, arch.compute.instances
-    ev: Evaluation = evaluate(workload, arch, mapping)
+    ev: Evaluation = evaluate(workload, arch, mapping, options=options)
     sb = spatial_bounds(workload, arch, constraints)
     shape = " ".join(f"{d}{b}" for d, b in workload.shape.items())
     by = f" (constraints: {os.path.basename(c.source)})" if constraints is not None else ""

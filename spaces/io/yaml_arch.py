@@ -19,7 +19,7 @@ from .strict import (Where, describe, expect_bool, expect_int, expect_list, expe
 ARCH_KEYS = ("name", "description", "levels", "compute")
 LEVEL_KEYS = ("name", "capacity_words", "word_bits", "tensor_bits", "block_size", "energy_pj",
               "bandwidth", "mesh", "instances", "keeps", "dummy", "multiple_buffering",
-              "min_utilization", "technology")
+              "cluster_size", "min_utilization", "technology")
 ENERGY_KEYS = ("read", "fill", "update", "leak")
 BANDWIDTH_KEYS = ("read", "write", "shared")
 COMPUTE_KEYS = ("name", "mesh", "instances", "energy_pj")
@@ -129,6 +129,7 @@ def _load_level(raw: Any, where: Where, levels_where: Where) -> StorageLevel:
     mb = expect_number(raw.get("multiple_buffering", 1), where.at("multiple_buffering"),
                        minimum=1)
     mu = expect_number(raw.get("min_utilization", 0), where.at("min_utilization"), maximum=1)
+    cluster = expect_int(raw.get("cluster_size", 1), where.at("cluster_size"))
     tech = ""
     if raw.get("technology") is not None:
         tech = expect_str(raw["technology"], where.at("technology"), nonempty=False)
@@ -139,7 +140,7 @@ def _load_level(raw: Any, where: Where, levels_where: Where) -> StorageLevel:
         update_energy_pj=energies["update"], leak_energy_pj=energies["leak"],
         read_bandwidth=bandwidth["read"], write_bandwidth=bandwidth["write"],
         shared_bandwidth=bandwidth["shared"], keeps=keeps, dummy=dummy,
-        multiple_buffering=mb, min_utilization=mu, technology=tech)
+        multiple_buffering=mb, min_utilization=mu, technology=tech, cluster_size=cluster)
 
 
 def _load_compute(raw: Any, where: Where) -> ComputeLevel:
@@ -197,6 +198,8 @@ def _dump_level(l: StorageLevel) -> dict:
         d["multiple_buffering"] = l.multiple_buffering
     if l.min_utilization:
         d["min_utilization"] = l.min_utilization
+    if l.cluster_size != 1:
+        d["cluster_size"] = l.cluster_size
     if l.technology:
         d["technology"] = l.technology
     return d

@@ -9,6 +9,7 @@ from ...errors import SpecError
 from ..strict import (Where, did_you_mean, expect_bool, expect_int, expect_list, expect_map,
                       expect_number)
 from .attributes import check_supported, known_attributes
+from .cluster import block_and_cluster
 from .common import RANGE_RE
 from .ert import compute_energy, storage_energy
 
@@ -189,20 +190,7 @@ def _storage_level(name: str, instances: int, cls: str, attrs: dict, at: Where,
     bs_item = _first(attrs, ("block_size", "n_words"))
     block = expect_int(bs_item[1], at.at(bs_item[0]), minimum=1, lenient=True) if bs_item else None
     w_item = _first(attrs, ("width", "memory_width", "data_storage_width"))
-    if w_item:
-        width = expect_int(w_item[1], at.at(w_item[0]), minimum=1, lenient=True)
-        per = word_bits * (block or 1)
-        if width % per:
-            raise at.at(w_item[0]).error(
-                f"width {width} is not a multiple of datawidth x block_size = {per}",
-                fix="make width = datawidth x block_size")
-        if block is None:
-            block = width // word_bits
-        elif width != per:
-            raise at.at(w_item[0]).error(
-                f"width {width} != datawidth x block_size = {per}: clustered buffers are not "
-                f"supported", fix="make width = datawidth x block_size")
-    block = block or 1
+    block, cluster = block_and_cluster(attrs, at, word_bits, block, w_item)
     capacity: int | None = None
     if attrs.get("entries") is not None:
         capacity = expect_int(attrs["entries"], at.at("entries"), minimum=0, lenient=True)
@@ -241,4 +229,4 @@ def _storage_level(name: str, instances: int, cls: str, attrs: dict, at: Where,
         word_bits=word_bits, block_size=block, read_energy_pj=read, fill_energy_pj=fill,
         update_energy_pj=update, leak_energy_pj=leak, read_bandwidth=bw["read"],
         write_bandwidth=bw["write"], shared_bandwidth=bw["shared"], keeps=None, dummy=dummy,
-        multiple_buffering=mb, min_utilization=mu, technology=tech)
+        multiple_buffering=mb, min_utilization=mu, technology=tech, cluster_size=cluster)

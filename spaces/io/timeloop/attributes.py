@@ -19,7 +19,8 @@ READ_ATTRS = ("word_bits", "word_width", "datawidth", "block_size", "n_words", "
               "memory_width", "data_storage_width", "entries", "depth", "memory_depth",
               "data_storage_depth", "sizeKB", "bandwidth", "read_bandwidth",
               "write_bandwidth", "shared_bandwidth", "multiple_buffering", "min_utilization",
-              "technology", "vector_access_energy", "instances", "meshX", "meshY", "energy")
+              "cluster_size", "technology", "vector_access_energy", "instances", "meshX",
+              "meshY", "energy")
 
 # Attributes that change nothing loopscape or Timeloop's model computes from an ERT:
 # Timeloop's own port/bank/area inputs (used only by its built-in energy tables, which
@@ -34,7 +35,6 @@ UNREAD_ATTRS = ("num_ports", "n_ports", "num_banks", "n_banks", "cluster_area",
 # Attributes that would change Timeloop's counts or energies in ways loopscape does not
 # model, with the value that keeps them harmless.
 UNSUPPORTED_ATTRS: dict[str, tuple[Any, str]] = {
-    "cluster_size": (1, "clustered buffers"),
     "allow_overbooking": (False, "overbooking (tiles larger than the buffer)"),
     "reduction_supported": (True, "buffers that cannot reduce partial sums"),
     "has_power_gating": (False, "power gating"),

@@ -199,7 +199,9 @@ def _ranged(name: str, instances: int) -> str:
 
 def _storage_component(i: int, lvl: StorageLevel) -> dict:
     attrs: dict = {"datawidth": lvl.word_bits, "block_size": lvl.block_size,
-                   "width": lvl.word_bits * lvl.block_size}
+                   "width": lvl.word_bits * lvl.block_size * lvl.cluster_size}
+    if lvl.cluster_size != 1:
+        attrs["cluster_size"] = lvl.cluster_size
     if lvl.dummy:  # stores nothing, but timeloop-model requires every buffer to have a size
         attrs["depth"] = 1
     elif lvl.capacity_words is not None:
