@@ -45,6 +45,7 @@ class TimeloopSpec:
     mapping: Mapping | None
     constraints: dict | None
     sources: tuple[str, ...]
+    sparsity: object = None  # SparsitySpec from densities / sparse_optimizations, or None
 
 
 # ----------------------------------------------------------------------------------
@@ -225,7 +226,6 @@ def _parse_problem(raw: Any, at: Where) -> Workload:
     for name in coeff_default:
         if name in instance:
             coeff[name] = _integer(instance[name], inst_at.at(name), minimum=-(2 ** 62))
-    _check_dense(instance, inst_at)
 
     tensors = []
     ds_at = shape_at.at("data_spaces")
@@ -250,23 +250,6 @@ def _parse_problem(raw: Any, at: Where) -> Workload:
         return Workload(name, tuple(dims), tuple(bounds), tuple(tensors), "einsum", params)
     except SpecError as e:
         raise e.located(at.source, "problem.shape") from None
-
-
-def _check_dense(instance: dict, at: Where) -> None:
-    """Densities below 1 are sparsity, which loopscape does not model: reject them."""
-    common = instance.get("commonDensity")
-    if common is not None and not (not isinstance(common, dict) and _number(
-            common, at.at("commonDensity")) == 1.0):
-        raise at.at("commonDensity").error("sparse tensors (density < 1) are not supported",
-                                           fix="remove commonDensity or set it to 1")
-    densities = instance.get("densities")
-    if _is_empty(densities):
-        return
-    for t, d in _mapping_node(densities, at.at("densities")).items():
-        if isinstance(d, dict) or _number(d, at.at("densities").at(str(t))) != 1.0:
-            raise at.at("densities").at(str(t)).error(
-                "sparse tensors (density < 1) are not supported",
-                fix="remove the density or set it to 1")
 
 
 def _parse_projection(raw: Any, at: Where, dims: list[str],
@@ -330,17 +313,6 @@ _UNSUPPORTED_ATTRS: dict[str, tuple[Any, str]] = {
     "power_gated_at": (None, "power gating"),
     "network_fill_latency": (0, "network latency"),
     "network_drain_latency": (0, "network latency"),
-    "metadata_datawidth": (0, "sparse metadata"),
-    "metadata_word_bits": (0, "sparse metadata"),
-    "metadata_storage_width": (0, "sparse metadata"),
-    "metadata_width": (0, "sparse metadata"),
-    "metadata_storage_depth": (0, "sparse metadata"),
-    "metadata_depth": (0, "sparse metadata"),
-    "metadata_block_size": (1, "sparse metadata"),
-    "compression_supported": (False, "compression"),
-    "decompression_supported": (False, "compression"),
-    "concordant_compressed_tile_traversal": (False, "compression"),
-    "tile_partition_supported": (False, "runtime tile partitioning"),
     "network_read": (None, "user-defined networks"),
     "network_fill": (None, "user-defined networks"),
     "network_drain": (None, "user-defined networks"),
@@ -858,11 +830,6 @@ def timeloop_from_data(docs: Sequence[tuple[str, Any]]) -> TimeloopSpec:
             raise SpecError(f"no '{key}' in the Timeloop files",
                             source=", ".join(s for s, _ in docs) or None, key=key,
                             fix="pass the processed input (parsed-processed-input.yaml)")
-    sparse = merged.get("sparse_optimizations")
-    if not _is_empty(sparse) and not (isinstance(sparse, dict) and _is_empty(
-            sparse.get("targets")) and set(sparse) <= {"targets", "version"}):
-        raise where("sparse_optimizations").error("sparse optimizations are not supported",
-                                                   fix="remove sparse_optimizations")
     ert = _parse_ert(merged["ERT"], where("ERT")) if "ERT" in merged else None
     workload = _parse_problem(merged["problem"], where("problem"))
     arch = _parse_architecture(merged["architecture"], where("architecture"), ert)
@@ -876,7 +843,10 @@ def timeloop_from_data(docs: Sequence[tuple[str, Any]]) -> TimeloopSpec:
             if key in merged:
                 targets += _constraint_targets(merged[key], where(key))
         constraints = {"targets": targets}
-    return TimeloopSpec(workload, arch, mapping, constraints, tuple(s for s, _ in docs))
+    from .timeloop_sparsity import timeloop_sparsity
+    sparsity = timeloop_sparsity(merged, origin, workload, arch, ert)
+    return TimeloopSpec(workload, arch, mapping, constraints, tuple(s for s, _ in docs),
+                        sparsity)
 
 
 def load_timeloop(paths: Sequence[str | Path]) -> TimeloopSpec:
