@@ -39,6 +39,8 @@ def _densities(instance: dict, source: str) -> list[tuple[str, Density]]:
     for t, d in raw.items():
         key = f"problem.instance.densities.{t}"
         if isinstance(d, (int, float)) and not isinstance(d, bool):
+            if not 0.0 <= d <= 1.0:
+                raise _err(source, key, f"density must be in [0, 1], got {d}")
             out.append((str(t), Density("fixed_structured", float(d))))
             continue
         if not isinstance(d, dict):
@@ -54,6 +56,8 @@ def _densities(instance: dict, source: str) -> list[tuple[str, Density]]:
             band = int(d.get("band_width", 0) or 0)
         except (TypeError, ValueError):
             raise _err(source, key, "density and band_width must be numbers") from None
+        if not 0.0 <= dens <= 1.0:
+            raise _err(source, key, f"density must be in [0, 1], got {dens}")
         out.append((str(t), Density(str(dist), dens, band)))
     if common is not None and common != 1 and common != 1.0:
         raise _err(source, "problem.instance.commonDensity",

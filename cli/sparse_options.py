@@ -1,0 +1,39 @@
+"""``--sparsity FILE`` and ``--density T=V`` for evaluate (and the sparse table)."""
+
+from __future__ import annotations
+
+from loopscape.spaces.sparsity import (SparsitySpec, parse_density_overrides,
+                                       validate_sparsity)
+
+from .console import console
+
+
+def resolve_sparsity(base, sparsity_file, densities, workload, arch):
+    """The spec to evaluate with: a file replaces the Timeloop one; --density overrides."""
+    spec = base
+    if sparsity_file:
+        from loopscape.spaces.io.yaml_sparsity import load_sparsity
+        spec = load_sparsity(sparsity_file)
+    if densities:
+        spec = (spec or SparsitySpec()).with_densities(parse_density_overrides(densities))
+    if spec is not None:
+        validate_sparsity(spec, workload, arch)
+    return spec
+
+
+def render_sparse(result) -> None:
+    from rich.table import Table
+    table = Table(title=f"{result.workload} on {result.arch} (sparse)")
+    for col in ("level", "tensor", "algorithmic_reads", "actual_reads", "gated_reads",
+                "skipped_reads", "actual_fills", "actual_updates", "metadata_reads", "energy_pj"):
+        table.add_column(col, justify="left" if col in ("level", "tensor") else "right")
+    for lname, lvl in result.levels.items():
+        for t, s in lvl.items():
+            if isinstance(s, dict):
+                table.add_row(lname, t, *(f"{s[k]:,}" for k in (
+                    "algorithmic_reads", "actual_reads", "gated_reads", "skipped_reads",
+                    "actual_fills", "actual_updates", "metadata_reads")), f"{s['energy_pj']:,.2f}")
+    console.print(table)
+    console.print(f"energy_pj [bold]{result.energy_pj:,.2f}[/]   cycles [bold]{result.cycles:,}[/]"
+                  f"   computes: algorithmic {result.macs:,}, actual {result.actual_computes:,}, "
+                  f"gated {result.gated_computes:,}, skipped {result.skipped_computes:,}")

@@ -1,0 +1,215 @@
+"""Second half of the sparse evaluation: combine compression and gating/skipping into
+actual/gated/skipped counts, split the computes, then price energy and cycles."""
+
+from __future__ import annotations
+
+import math
+
+from .sparse_density import expected_occupancy  # noqa: F401  (documented helper)
+
+KINDS = ("reads", "fills", "updates")
+
+
+def _floor(x: float) -> int:
+    return int(math.floor(x + 1e-9))
+
+
+def _local(r: dict, p: float, kind: str, rw: bool) -> None:
+    """Take the ineffectual share ``p`` of a level's own accesses into gated/skipped."""
+    reads, fills, updates = r["cur"]
+    dr = math.ceil(reads * p - 1e-9) if rw else _floor(reads * p)
+    du = _floor(updates * p)
+    r[kind] = [dr, 0, du]
+    r["cur"] = [reads - dr, fills, updates - du]
+    fr, ff, fu = r["fmt_cur"]
+    r[kind + "_fmt"] = [[(_floor(m * p), _floor(q * p)) for m, q in fr], [],
+                        [(_floor(m * p), _floor(q * p)) for m, q in fu]]
+    r["fmt_cur"] = [[(m - _floor(m * p), q - _floor(q * p)) for m, q in fr], ff,
+                    [(m - _floor(m * p), q - _floor(q * p)) for m, q in fu]]
+
+
+def _compute_split(workload, sparsity, rec, kept, n, total, gs_saf, gs_prob):
+    """(actual, gated, skipped) computes from the two read-only operands' states."""
+    ops = [t.name for t in workload.tensors if not t.read_write]
+    if len(ops) != 2:
+        return total, 0, 0
+    dens, md = {}, {}
+    for t in ops:
+        l = next((l for l in range(n) if kept[t][l]), None)
+        dens[t] = round(sparsity.density(t).density, 6) if l is not None else 1.0
+        if sparsity.density(t).distribution == "banded":
+            dens[t] = round(rec[(l, t)]["dens_scalar"], 6) if l is not None else 1.0
+        md[t] = bool(l is not None and rec[(l, t)]["md"])
+    states = {}
+    for t in ops:
+        states[t] = {"enz": dens[t], "ez": 0.0 if md[t] else 1 - dens[t],
+                     "ne": 1 - dens[t] if md[t] else 0.0}
+    a, b = ops
+    for x, y in ((a, b), (b, a)):
+        if gs_saf.get(y) and (not gs_saf.get(x) or True):
+            pass
+    if gs_saf.get(a) and gs_saf.get(b):
+        pairs = ((a, b), (b, a))
+    elif gs_saf.get(a):
+        pairs = ((b, a),)
+    elif gs_saf.get(b):
+        pairs = ((a, b),)
+    else:
+        pairs = ()
+    for x, y in pairs:  # x's states given that y was non-empty
+        ratio = 1 - gs_prob[y]
+        e = dens[x] / ratio if ratio else 1.0
+        states[x] = {"enz": e, "ez": 0.0 if md[x] else 1 - e, "ne": 1 - e if md[x] else 0.0}
+    for t in ops:
+        for s in states[t]:
+            states[t][s] = min(1.0, max(0.0, states[t][s]))
+    sa, sb = states[a], states[b]
+    gate = sparsity.compute_optimization == "gating"
+    skip = sparsity.compute_optimization == "skipping"
+    rnd = total * sa["enz"] * sb["enz"]
+    gated = skipped = 0.0
+    one_zero = total * (sa["enz"] * sb["ez"] + sa["ez"] * sb["enz"])
+    if gate:
+        gated += one_zero
+    else:
+        rnd += one_zero
+    for amount in (total * (sa["enz"] * sb["ne"] + sa["ne"] * sb["enz"]),
+                   total * (sa["ez"] * sb["ne"] + sa["ne"] * sb["ez"])):
+        if skip:
+            skipped += amount
+        elif gate:
+            gated += amount
+        else:
+            rnd += amount
+    both_zero = total * sa["ez"] * sb["ez"]
+    if gate:
+        gated += both_zero
+    else:
+        rnd += both_zero
+    none = total * sa["ne"] * sb["ne"]
+    g, s = _floor(gated), _floor(skipped)
+    return total - g - s - _floor(none), g, s
+
+
+def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
+    from .sparse_eval import SparseEvaluation
+    n = len(names)
+    for r in rec.values():
+        r["cur"] = list(r["act"])
+        r["fmt_cur"] = [list(x) for x in r["fmt"]]
+        r["gated"] = [0, 0, 0]
+        r["skipped"] = [0, 0, 0]
+        r["gated_fmt"] = [[], [], []]
+        r["skipped_fmt"] = [[], [], []]
+        r["final"] = False
+    computes = workload.macs
+    gs_saf, gs_prob = {}, {}
+    for t in workload.tensor_names:
+        rw = workload.tensor(t).read_write
+        for l in range(n - 1, -1, -1):
+            if (l, t) not in probs:
+                continue
+            kind, p = probs[(l, t)]
+            il = l - 1
+            while il >= 0:
+                r = rec.get((il, t))
+                if r is not None:
+                    r["cur"] = [x - _floor(x * p) for x in r["cur"]]
+                    if r["md"]:
+                        r["fmt_cur"] = [[(m - _floor(m * p), q - _floor(q * p)) for m, q in f]
+                                        for f in r["fmt_cur"]]
+                    if (il, t) in probs:
+                        k2, p2 = probs[(il, t)]
+                        eff = 1 - (1 - p2) / (1 - p) if p < 1 else 1.0
+                        r["fmt_cur"][0] = list(r["fmt_cur"][2])  # Timeloop carries updates here
+                        _local(r, eff, "gated" if k2 == "gating" else "skipped", rw)
+                        r["final"] = True
+                        break
+                il -= 1
+            r = rec[(l, t)]
+            if not r["final"]:
+                _local(r, p, "gated" if kind == "gating" else "skipped", rw)
+                r["final"] = True
+            if il < 0 and not rw:
+                computes -= _floor(computes * p)
+                gs_saf[t] = True
+                gs_prob[t] = round(p * 1e6) / 1e6
+    actual_c, gated_c, skipped_c = _compute_split(workload, sparsity, rec, kept, n, computes,
+                                                  gs_saf, gs_prob)
+    pes = max(1, nest.utilized_pes)
+    cc = max(1, math.ceil((actual_c + gated_c) / pes))
+    levels_out = {}
+    level_cycles = []
+    energies = []
+    for l in range(n - 1, -1, -1):
+        i = n - 1 - l
+        lvl = arch.levels[i]
+        costs = sparsity.costs(lvl.name)
+        md_bits = costs.metadata_word_bits or lvl.word_bits
+        rd = wr = 0.0
+        access = 0.0
+        tensors = {}
+        for t in workload.tensor_names:
+            r = rec.get((l, t))
+            if r is None:
+                continue
+            act, gat, skp = r["cur"], r["gated"], r["skipped"]
+            fmt = [sum(m + q for m, q in f) for f in r["fmt_cur"]]
+            gfmt = [sum(m + q for m, q in f) for f in r["gated_fmt"]]
+            rd += (act[0] + gat[0] + math.ceil((fmt[0] + gfmt[0]) * md_bits / lvl.word_bits)) / cc
+            wr += (act[1] + gat[1] + act[2] + gat[2] + math.ceil(
+                (fmt[1] + fmt[2] + gfmt[1] + gfmt[2]) * md_bits / lvl.word_bits)) / cc
+            bw = lvl.block_words(t)
+            e = (math.ceil(act[0] / bw) * lvl.read_energy_pj
+                 + math.ceil(act[1] / bw) * lvl.fill_energy_pj
+                 + math.ceil(act[2] / bw) * lvl.update_energy_pj
+                 + gat[0] * costs.gated_read_pj + gat[1] * costs.gated_fill_pj
+                 + gat[2] * costs.gated_update_pj + skp[0] * costs.skipped_read_pj
+                 + skp[1] * costs.skipped_fill_pj + skp[2] * costs.skipped_update_pj)
+            mb = costs.metadata_block_size
+            e += (math.ceil(fmt[0] / mb) * costs.metadata_read_pj
+                  + math.ceil(fmt[1] / mb) * costs.metadata_fill_pj
+                  + math.ceil(fmt[2] / mb) * costs.metadata_update_pj)
+            inst = nest.utilized_instances[i]
+            access += e * inst
+            d = {"tile_words": r["shape"], "occupancy_words": r["occupancy"],
+                 "format": list(r["ranks"]), "energy_pj": e * inst}
+            for k, kind in enumerate(KINDS):
+                d[kind] = act[k]
+                d["actual_" + kind] = act[k]
+                d["algorithmic_" + kind] = r["alg"][k]
+                d["gated_" + kind] = gat[k]
+                d["skipped_" + kind] = skp[k]
+                d["metadata_" + kind] = fmt[k]
+                d["gated_metadata_" + kind] = gfmt[k]
+                d["skipped_metadata_" + kind] = sum(m + q for m, q in r["skipped_fmt"][k])
+            d["format_max_words"] = [list(x) for x in r["format_max"]]
+            tensors[t] = d
+        slow = 1.0
+        if lvl.read_bandwidth is not None and lvl.read_bandwidth < rd:
+            slow = min(slow, lvl.read_bandwidth / rd)
+        if lvl.write_bandwidth is not None and lvl.write_bandwidth < wr:
+            slow = min(slow, lvl.write_bandwidth / wr)
+        if lvl.shared_bandwidth is not None and lvl.shared_bandwidth < rd + wr:
+            slow = min(slow, lvl.shared_bandwidth / (rd + wr))
+        level_cycles.append(int(math.ceil(cc / slow - 1e-9)))
+        energies.append((lvl, tensors, access))
+    cycles = max([cc] + level_cycles)
+    total = 0.0
+    for (lvl, tensors, access), lc in zip(energies, level_cycles):
+        i = arch.index(lvl.name)
+        leak = lvl.leak_energy_pj * cycles * nest.utilized_instances[i]
+        d = dict(tensors)
+        d.update(energy_pj=access + leak, access_energy_pj=access, leak_energy_pj=leak,
+                 utilized_instances=nest.utilized_instances[i], cycles=lc)
+        levels_out[lvl.name] = d
+        total += access + leak
+    ce = arch.compute.energy_pj
+    compute_e = (actual_c * ce
+                 + gated_c * (sparsity.compute_gated_pj if sparsity.compute_gated_pj is not None else ce)
+                 + skipped_c * (sparsity.compute_skipped_pj if sparsity.compute_skipped_pj is not None else ce))
+    total += compute_e
+    levels_out = {arch.levels[i].name: levels_out[arch.levels[i].name] for i in range(n)}
+    util = actual_c / (arch.compute.instances * cycles)
+    return SparseEvaluation(total, cycles, cc, util, workload.macs, actual_c, gated_c, skipped_c,
+                            compute_e, levels_out, workload.name, arch.name)
