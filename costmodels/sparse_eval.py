@@ -21,7 +21,7 @@ from loopscape.spaces.workload import Workload
 
 from .evaluate import evaluate
 from .nest import analyze
-from .sparse_density import max_occupancy, prob_empty
+from .sparse_density import max_occupancy, occupancy, prob_empty
 from .sparse_formats import (expected_rank_words, fiber_shapes, max_rank_words,
                              tile_occupancy)
 
@@ -171,6 +171,13 @@ def _saf_prob(workload, arch, spec, nests, kept_t, level_t, target, conds) -> tu
     return tl, 1.0 - effectual
 
 
+def _rank_bits(ranks: tuple[str, ...], costs) -> list[tuple[int, int]]:
+    """(metadata bits, payload bits) per rank, innermost first: bitmasks use 1-bit
+    metadata, everything else the level's metadata word width."""
+    w = costs.metadata_word_bits or 0
+    return [(1 if f == "B" else w, w) for f in reversed(ranks)]
+
+
 def evaluate_sparse(workload: Workload, arch: Architecture, mapping: Mapping,
                     sparsity: SparsitySpec, *, check: bool = True,
                     schedule: str = "timeloop"):
@@ -203,7 +210,7 @@ def evaluate_sparse(workload: Workload, arch: Architecture, mapping: Mapping,
             r = {"shape": tr.tile_words, "alg": [tr.reads, tr.fills, tr.updates],
                  "ranks": ranks, "md": False, "fibers": ()}
             if ranks:
-                pre = (child >= 0 and rec[(child, t)]["md"] and rec[(child, t)]["shape"] > 1)
+                pre = child >= 0 and rec[(child, t)]["shape"] > 1
                 shapes = fiber_shapes(tensor, ranks, nests, l, child,
                                       rec[(child, t)]["fibers"] if pre else None, names[l],
                                       workload.dims)
@@ -212,14 +219,16 @@ def evaluate_sparse(workload: Workload, arch: Architecture, mapping: Mapping,
                 occ = max_occupancy(d, tr.tile_words, full)
                 mx = max_rank_words(ranks, shapes, occ, d, tr.tile_words)
                 ratio = [x / tr.tile_words for x in r["alg"]]
-                r.update(md=True, fibers=shapes, occupancy=occ,
+                r.update(md=True, fibers=shapes, occupancy=occ, dist=dist, words=words, dens=dens,
+                         raw_dist=occupancy(d, tr.tile_words, full),
+                         fmt_bits=_rank_bits(ranks, sparsity.costs(names[l])),
                          format_max=[(w.metadata, w.payload) for w in mx],
                          fmt=[[(math.ceil(w.metadata * q - 1e-9), math.ceil(w.payload * q - 1e-9))
                                for w in words] for q in ratio],
                          act=[x - math.floor(x * (1 - dens) + 1e-9) for x in r["alg"]])
             else:
-                r.update(occupancy=tr.tile_words, format_max=[],
-                         fmt=[[], [], []], act=list(r["alg"]))
+                r.update(occupancy=tr.tile_words, format_max=[], fibers=(tr.tile_words,),
+                         fmt=[[], [], []], act=list(r["alg"]), dist=dist)
             rec[(l, t)] = r
     probs: dict = {}
     for a in sparsity.actions:

@@ -55,8 +55,9 @@ def fiber_shapes(tensor: Tensor, ranks: tuple[str, ...], nests: list[list[Loop]]
     n = len(ranks)
     inner = len(child_fibers) if pre else 0
     if pre and inner > n:
-        raise MappingError(f"{tensor.name} is pre-tiled for the level below, which has "
-                           f"{inner} ranks, but {level_name} has only {n}", level=level_name)
+        raise MappingError(f"pretiling for {tensor.name} required but the compression format "
+                           f"of {level_name} ({n} ranks) does not align with the level below "
+                           f"({inner} ranks)", level=level_name)
     per_rank: list[list] = [[] for _ in range(n)]
     idx = len(loops) - 1
     r = n
@@ -87,31 +88,42 @@ def fiber_shapes(tensor: Tensor, ranks: tuple[str, ...], nests: list[list[Loop]]
     return tuple(shapes)
 
 
+def _p_empty(density: Density, sub: int, tile: int, nnz: int) -> float:
+    return sum(p for k, p in constrained_occupancy(density, sub, tile, nnz) if k == 0)
+
+
 def _words_given(ranks_outer_first: tuple[str, ...], shapes: tuple[int, ...], nnz: int,
                  density: Density, tile: int) -> list[RankWords]:
+    """Metadata and payload words per rank (innermost first) of a tile of ``tile`` words
+    holding ``nnz`` non-zeros. Every rank has (shapes above it) fibers, of which those
+    over a non-empty part exist; a fiber of shape 1 below the top rank costs nothing; the
+    innermost rank with words keeps no payload (its payload is the data itself)."""
     n = len(shapes)
     out = [RankWords(0.0, 0.0)] * n
-    if n == 1 and ranks_outer_first[0] == "UOP":
-        return out
     fibers = 1.0
+    cur = tile
     for r in range(n - 1, -1, -1):
         fmt = ranks_outer_first[n - 1 - r]
         f = shapes[r]
         sub = math.prod(shapes[:r])
-        if r == 0:
-            occupied = float(nnz)
-        else:
-            p_empty = sum(p for k, p in constrained_occupancy(density, sub, tile, nnz) if k == 0)
-            occupied = fibers * f * (1.0 - p_empty)
-        if fmt == "UOP":
-            out[r] = RankWords(0.0, fibers * (f + 1))
-            fibers = fibers * f
-        elif fmt == "B":
-            out[r] = RankWords(fibers * f, 0.0)
-            fibers = occupied
-        else:  # CP, RLE
-            out[r] = RankWords(occupied, 0.0)
-            fibers = occupied
+        if not (f == 1 and r != n - 1):
+            nf = fibers * (1.0 - _p_empty(density, cur, tile, nnz))
+            occ = f * (1.0 - _p_empty(density, sub, tile, nnz))
+            if fmt == "UOP":
+                out[r] = RankWords(0.0, nf * (f + 1))
+            elif fmt == "B":
+                out[r] = RankWords(nf * f, nf * math.ceil(occ - 1e-9))
+            elif fmt == "CP":
+                c = math.ceil(occ - 1e-9)
+                out[r] = RankWords(c * nf, c * nf)
+            else:  # RLE
+                out[r] = RankWords(occ * nf, occ * nf)
+        fibers *= f
+        cur = sub
+    for r in range(n):
+        if out[r].metadata or out[r].payload:
+            out[r] = RankWords(out[r].metadata, 0.0)
+            break
     return out
 
 

@@ -68,7 +68,7 @@ class SparseLevelCosts:
     gated_metadata_read_pj: float = 0.0
     skipped_metadata_read_pj: float = 0.0
     metadata_word_bits: int | None = None  # None: the level's word bits
-    metadata_block_size: int = 1  # metadata words per vector access
+    metadata_storage_width_bits: int = 0  # bits per metadata vector access; 0: free
 
 
 @dataclass(frozen=True)

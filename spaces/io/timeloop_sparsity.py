@@ -82,7 +82,6 @@ def _level_costs(components: list[tuple[str, dict]], ert: dict[str, dict[str, fl
         attrs = attrs_of.get(lvl.name, {})
         md_bits = _attr_int(attrs, "metadata_datawidth", "metadata_word_bits")
         md_width = _attr_int(attrs, "metadata_storage_width", "metadata_width")
-        block = max(1, md_width // md_bits) if md_bits and md_width else 1
 
         def g(*names: str) -> float:
             for n in names:
@@ -100,7 +99,7 @@ def _level_costs(components: list[tuple[str, dict]], ert: dict[str, dict[str, fl
             skipped_update_pj=g("skipped_update"),
             gated_metadata_read_pj=g("gated_metadata_read"),
             skipped_metadata_read_pj=g("skipped_metadata_read"),
-            metadata_word_bits=md_bits, metadata_block_size=block)))
+            metadata_word_bits=md_bits, metadata_storage_width_bits=md_width or 0)))
     return out
 
 

@@ -90,7 +90,7 @@ def sparsity_from_data(doc: Any, src: str) -> SparsitySpec:
                 raise SpecError(f"unknown key {k!r}", source=src, key=f"sparsity.levels.{lvl}.{k}",
                                 fix=f"use {', '.join(_COSTS)}")
         vals = {k: (int(_num(v, src, f"sparsity.levels.{lvl}.{k}")) if k in (
-            "metadata_word_bits", "metadata_block_size") else _num(v, src, f"sparsity.levels.{lvl}.{k}"))
+            "metadata_word_bits", "metadata_storage_width_bits") else _num(v, src, f"sparsity.levels.{lvl}.{k}"))
             for k, v in c.items()}
         costs.append((str(lvl), SparseLevelCosts(**vals)))
     opt = body.get("compute_optimization")
