@@ -208,18 +208,19 @@ def evaluate_sparse(workload: Workload, arch: Architecture, mapping: Mapping,
             parent_md = parent is not None and bool(sparsity.ranks(names[parent], t))
             dist = tile_occupancy(d, tr.tile_words, full, parent_md)
             r = {"shape": tr.tile_words, "alg": [tr.reads, tr.fills, tr.updates],
-                 "ranks": ranks, "md": False, "fibers": ()}
+                 "ranks": ranks, "md": False}
+            pre = child >= 0 and bool(ranks) and rec[(child, t)]["shape"] > 1
+            shapes, subs = fiber_shapes(tensor, ranks, sparsity.flattening(names[l], t), nests,
+                                        l, child, rec[(child, t)]["fibers"] if pre else None,
+                                        names[l], workload.dims)
+            r["fibers"] = (shapes, subs)
             if ranks:
-                pre = child >= 0 and rec[(child, t)]["shape"] > 1
-                shapes = fiber_shapes(tensor, ranks, nests, l, child,
-                                      rec[(child, t)]["fibers"] if pre else None, names[l],
-                                      workload.dims)
-                words = expected_rank_words(ranks, shapes, dist, d, tr.tile_words)
+                words = expected_rank_words(ranks, shapes, dist, d, tr.tile_words, subs)
                 dens = sum(k * p for k, p in dist) / tr.tile_words
                 occ = max_occupancy(d, tr.tile_words, full)
-                mx = max_rank_words(ranks, shapes, occ, d, tr.tile_words)
+                mx = max_rank_words(ranks, shapes, occ, d, tr.tile_words, subs)
                 ratio = [x / tr.tile_words for x in r["alg"]]
-                r.update(md=True, fibers=shapes, occupancy=occ, dist=dist, words=words, dens=dens,
+                r.update(md=True, occupancy=occ, dist=dist, words=words, dens=dens,
                          raw_dist=occupancy(d, tr.tile_words, full),
                          fmt_bits=_rank_bits(ranks, sparsity.costs(names[l])),
                          format_max=[(w.metadata, w.payload) for w in mx],
@@ -227,8 +228,8 @@ def evaluate_sparse(workload: Workload, arch: Architecture, mapping: Mapping,
                                for w in words] for q in ratio],
                          act=[x - math.floor(x * (1 - dens) + 1e-9) for x in r["alg"]])
             else:
-                r.update(occupancy=tr.tile_words, format_max=[], fibers=(tr.tile_words,),
-                         fmt=[[], [], []], act=list(r["alg"]), dist=dist)
+                r.update(occupancy=tr.tile_words, format_max=[], dist=dist,
+                         fmt=[[], [], []], act=list(r["alg"]))
             rec[(l, t)] = r
     probs: dict = {}
     for a in sparsity.actions:

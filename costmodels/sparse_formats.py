@@ -32,60 +32,75 @@ def _proj(tensor: Tensor, dims: dict[str, int]) -> int:
     return tensor.size(dims)
 
 
-def fiber_shapes(tensor: Tensor, ranks: tuple[str, ...], nests: list[list[Loop]], level: int,
-                 child: int, child_fibers: tuple[int, ...] | None, level_name: str,
-                 all_dims: tuple[str, ...]) -> tuple[int, ...]:
-    """Fiber shape per rank, innermost rank first. ``level``/``child`` are Timeloop
-    indices (0 innermost; child -1 = compute); ``child_fibers`` is the child's result
-    when the tile is pre-tiled (the child is compressed and holds more than a word)."""
+def fiber_shapes(tensor: Tensor, ranks: tuple[str, ...], flattened: tuple, nests: list[list[Loop]],
+                 level: int, child: int, child_info: tuple | None, level_name: str,
+                 all_dims: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(fiber shape per rank, sub-tile words per rank), innermost rank first.
+
+    ``level``/``child`` are Timeloop indices (0 innermost; child -1 = compute). Ranks
+    take the loops projecting onto the tensor, outermost rank from the outermost loop,
+    one non-trivial loop per rank unless the rank flattens several dimensions. A tile
+    pre-tiled for a compressed-format parent (``child_info`` = the child's result)
+    keeps the child's ranks innermost. ``ranks == ()`` means uncompressed: one rank
+    holding every loop. Sub-tile r is the words under one coordinate of rank r."""
     inner_most = child + 1 if child >= 0 else 0
-    rel = [(l, j) for l in range(level, inner_most - 1, -1)
-           for j in range(len(nests[l]) - 1, -1, -1) if nests[l][j][0] in tensor.dims]
-    rel.reverse()  # innermost first
-    loops = [[nests[l][j][0], nests[l][j][1]] for l, j in rel]
-    pre = child_fibers is not None
+    rel = [[d, f, tensor.size(mold)] for l in range(inner_most, level + 1)
+           for d, f, _, mold in nests[l] if d in tensor.dims]
+    pre = child_info is not None
     if not pre:
         below = {d: 1 for d in all_dims}
         for l in range(inner_most):
             for d, f, *_ in nests[l]:
                 below[d] *= f
-        for lp in loops:
+        for lp in rel:
             lp[1] *= below[lp[0]]
             below[lp[0]] = 1
-    n = len(ranks)
-    inner = len(child_fibers) if pre else 0
+    has_md = bool(ranks)
+    n = len(ranks) if has_md else 1
+    inner = len(child_info[0]) if pre else 0
     if pre and inner > n:
         raise MappingError(f"pretiling for {tensor.name} required but the compression format "
                            f"of {level_name} ({n} ranks) does not align with the level below "
                            f"({inner} ranks)", level=level_name)
-    per_rank: list[list] = [[] for _ in range(n)]
-    idx = len(loops) - 1
+    fallback = rel[0][2] if rel else 1
+    rank_loops: list[list] = [[] for _ in range(n)]
+    rank_ps = [fallback] * n
+    idx = len(rel) - 1
     r = n
     while r > inner and idx >= 0:
-        while idx >= 0 and loops[idx][1] <= 1:
+        while idx >= 0 and rel[idx][1] <= 1:
             idx -= 1
         if idx < 0:
             break
         r -= 1
-        per_rank[r] = [loops[idx]]
+        rule = flattened[n - 1 - r] if has_md and flattened else None
+        if has_md and rule is not None and rel[idx][0] not in rule:
+            continue
+        rank_loops[r] = [rel[idx]]
+        rank_ps[r] = rel[idx][2]
         idx -= 1
-    while idx >= 0:
-        if loops[idx][1] > 1:
-            raise MappingError(
-                f"more compression ranks needed than {level_name} has for {tensor.name}: "
-                f"its format has {n} rank(s) but the tile is split by more loops",
-                level=level_name)
-        idx -= 1
-    shapes = []
+        if not has_md or rule is not None:
+            while idx >= 0 and (not has_md or rel[idx][0] in rule or rel[idx][1] <= 1):
+                if rel[idx][1] > 1:
+                    rank_loops[r].append(rel[idx])
+                idx -= 1
+    if any(lp[1] > 1 for lp in rel[:idx + 1]):
+        raise MappingError(
+            f"more compression ranks needed than supported at {level_name} for {tensor.name}: "
+            f"its format has {n} rank(s) but the tile is split by more loops",
+            level=level_name, fix="add a rank to the format or tile the tensor less deeply")
+    shapes, ps = [], [1]
     for r in range(n):
         if r < inner:
-            shapes.append(child_fibers[r])
+            shapes.append(child_info[0][r])
+            ps.append(child_info[1][r + 1])
             continue
         box = {d: 1 for d in all_dims}
-        for d, f in per_rank[r]:
+        for d, f, _ in rank_loops[r]:
             box[d] *= f
-        shapes.append(_proj(tensor, box))
-    return tuple(shapes)
+        shapes.append(tensor.size(box))
+        ps.append(rank_ps[r])
+    return tuple(shapes), tuple(ps)
 
 
 def _p_empty(density: Density, sub: int, tile: int, nnz: int) -> float:
@@ -93,7 +108,7 @@ def _p_empty(density: Density, sub: int, tile: int, nnz: int) -> float:
 
 
 def _words_given(ranks_outer_first: tuple[str, ...], shapes: tuple[int, ...], nnz: int,
-                 density: Density, tile: int) -> list[RankWords]:
+                 density: Density, tile: int, subs: tuple[int, ...]) -> list[RankWords]:
     """Metadata and payload words per rank (innermost first) of a tile of ``tile`` words
     holding ``nnz`` non-zeros. Every rank has (shapes above it) fibers, of which those
     over a non-empty part exist; a fiber of shape 1 below the top rank costs nothing; the
@@ -105,7 +120,7 @@ def _words_given(ranks_outer_first: tuple[str, ...], shapes: tuple[int, ...], nn
     for r in range(n - 1, -1, -1):
         fmt = ranks_outer_first[n - 1 - r]
         f = shapes[r]
-        sub = math.prod(shapes[:r])
+        sub = subs[r]
         if not (f == 1 and r != n - 1):
             nf = fibers * (1.0 - _p_empty(density, cur, tile, nnz))
             occ = f * (1.0 - _p_empty(density, sub, tile, nnz))
@@ -139,18 +154,18 @@ def tile_occupancy(density: Density, tile: int, tensor_words: int, parent_compre
 
 
 def expected_rank_words(ranks_outer_first: tuple[str, ...], shapes: tuple[int, ...],
-                        dist: tuple[tuple[int, float], ...], density: Density, tile: int
-                        ) -> list[RankWords]:
+                        dist: tuple[tuple[int, float], ...], density: Density, tile: int,
+                        subs: tuple[int, ...]) -> list[RankWords]:
     n = len(shapes)
     md = [0.0] * n
     pl = [0.0] * n
     for k, p in dist:
-        for r, w in enumerate(_words_given(ranks_outer_first, shapes, k, density, tile)):
+        for r, w in enumerate(_words_given(ranks_outer_first, shapes, k, density, tile, subs)):
             md[r] += p * w.metadata
             pl[r] += p * w.payload
     return [RankWords(md[r], pl[r]) for r in range(n)]
 
 
 def max_rank_words(ranks_outer_first: tuple[str, ...], shapes: tuple[int, ...], nnz_max: int,
-                   density: Density, tile: int) -> list[RankWords]:
-    return _words_given(ranks_outer_first, shapes, nnz_max, density, tile)
+                   density: Density, tile: int, subs: tuple[int, ...]) -> list[RankWords]:
+    return _words_given(ranks_outer_first, shapes, nnz_max, density, tile, subs)

@@ -38,6 +38,8 @@ class TensorFormat:
     level: str
     tensor: str
     ranks: tuple[str, ...]
+    # per rank (outermost first): dimensions flattened into that rank, or None
+    flattened: tuple[tuple[str, ...] | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,12 @@ class SparsitySpec:
         for f in self.formats:
             if f.level == level and f.tensor == tensor:
                 return f.ranks
+        return ()
+
+    def flattening(self, level: str, tensor: str) -> tuple:
+        for f in self.formats:
+            if f.level == level and f.tensor == tensor:
+                return f.flattened
         return ()
 
     def costs(self, level: str) -> SparseLevelCosts:

@@ -154,8 +154,11 @@ def timeloop_sparsity(merged: dict, origin: dict[str, str], workload: Workload,
         for ds in (rf.get("data_spaces") or []) if isinstance(rf, dict) else []:
             ranks = tuple(str(r.get("format", "")).upper() for r in ds.get("ranks") or [])
             ranks = tuple("B" if r == "UB" else r for r in ranks)
+            flat = tuple(tuple(map(str, (r.get("flattened_rankIDs") or [[]])[0])) or None
+                         if r.get("flattened_rankIDs") else None for r in ds.get("ranks") or [])
             if ranks:
-                formats.append(TensorFormat(level, str(ds.get("name")), ranks))
+                formats.append(TensorFormat(level, str(ds.get("name")), ranks,
+                                            flat if any(flat) else ()))
         for a in t.get("action_optimization") or []:
             kind = str(a.get("type", ""))
             kind = {"gating": "gating", "skipping": "skipping"}.get(kind, kind)
