@@ -117,6 +117,20 @@ def _vector_ratio(r: dict, block: int) -> float:
     return total / (shape * dens / block)
 
 
+def _codec_count(rec: dict, l: int, t: str, workload, n: int, which: str) -> int:
+    """Words an uncompressed tile under a compressed parent decompresses (its fills) or
+    compresses on the way back (the parent's updates, read-write tensors only)."""
+    r = rec[(l, t)]
+    if r["md"]:
+        return 0
+    parent = next((p for p in range(l + 1, n) if (p, t) in rec), None)
+    if parent is None or not rec[(parent, t)]["md"]:
+        return 0
+    if which == "decompression":
+        return r["cur"][1]
+    return rec[(parent, t)]["cur"][2] if workload.tensor(t).read_write else 0
+
+
 def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
     from .sparse_eval import SparseEvaluation
     n = len(names)
@@ -190,9 +204,10 @@ def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
             fmt = [sum(m + q for m, q in f) for f in r["fmt_cur"]]
             gfmt = [sum(m + q for m, q in f) for f in r["gated_fmt"]]
             wb = lvl.word_bits
-            rd += (act[0] + gat[0] + math.ceil((fbits[0] + gbits[0]) / wb)) / cc
-            wr += (act[1] + gat[1] + act[2] + gat[2] + math.ceil(
-                (fbits[1] + fbits[2] + gbits[1] + gbits[2]) / wb)) / cc
+            # Timeloop divides format bits by the word width in integers (floor).
+            rd += (act[0] + gat[0] + int(fbits[0] + gbits[0]) // wb) / cc
+            wr += (act[1] + gat[1] + act[2] + gat[2]
+                   + int(fbits[1] + fbits[2] + gbits[1] + gbits[2]) // wb) / cc
             bw = lvl.block_words(t)
             ratio = _vector_ratio(r, bw)
 
@@ -209,6 +224,8 @@ def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
                       + math.ceil(fbits[1] / mdw) * costs.metadata_fill_pj
                       + math.ceil(fbits[2] / mdw) * costs.metadata_update_pj
                       + math.ceil(gbits[0] / mdw) * costs.gated_metadata_read_pj)
+            e += _codec_count(rec, l, t, workload, n, "decompression") * costs.decompression_pj
+            e += _codec_count(rec, l, t, workload, n, "compression") * costs.compression_pj
             inst = nest.utilized_instances[i]
             access += e * inst
             d = {"tile_words": r["shape"], "occupancy_words": r["occupancy"],
@@ -231,7 +248,7 @@ def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
             slow = min(slow, lvl.write_bandwidth / wr)
         if lvl.shared_bandwidth is not None and lvl.shared_bandwidth < rd + wr:
             slow = min(slow, lvl.shared_bandwidth / (rd + wr))
-        level_cycles.append(int(math.ceil(cc / slow - 1e-9)))
+        level_cycles.append(int(math.ceil(cc / slow)))
         energies.append((lvl, tensors, access))
     cycles = max([cc] + level_cycles)
     total = 0.0

@@ -71,6 +71,8 @@ class SparseLevelCosts:
     skipped_metadata_read_pj: float = 0.0
     metadata_word_bits: int | None = None  # None: the level's word bits
     metadata_storage_width_bits: int = 0  # bits per metadata vector access; 0: free
+    decompression_pj: float = 0.0  # per word decompressed into an uncompressed tile
+    compression_pj: float = 0.0  # per word compressed on its way to a compressed parent
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,8 @@ def _level_costs(components: list[tuple[str, dict]], ert: dict[str, dict[str, fl
             skipped_update_pj=g("skipped_update"),
             gated_metadata_read_pj=g("gated_metadata_read"),
             skipped_metadata_read_pj=g("skipped_metadata_read"),
-            metadata_word_bits=md_bits, metadata_storage_width_bits=md_width or 0)))
+            metadata_word_bits=md_bits, metadata_storage_width_bits=md_width or 0,
+            decompression_pj=g("decompression_count"), compression_pj=g("compression_count"))))
     return out
 
 
