@@ -226,7 +226,7 @@ def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
                       + math.ceil(gbits[0] / mdw) * costs.gated_metadata_read_pj)
             e += _codec_count(rec, l, t, workload, n, "decompression") * costs.decompression_pj
             e += _codec_count(rec, l, t, workload, n, "compression") * costs.compression_pj
-            inst = nest.utilized_instances[i]
+            inst = nest.utilized_instances[i] * r["inst_scale"]
             access += e * inst
             d = {"tile_words": r["shape"], "occupancy_words": r["occupancy"],
                  "format": list(r["ranks"]), "energy_pj": e * inst}

@@ -207,8 +207,12 @@ def evaluate_sparse(workload: Workload, arch: Architecture, mapping: Mapping,
             parent = next((p for p in range(l + 1, n) if kept[t][p]), None)
             parent_md = parent is not None and bool(sparsity.ranks(names[parent], t))
             dist = tile_occupancy(d, tr.tile_words, full, parent_md)
+            p0 = sum(p for k, p in occupancy(d, tr.tile_words, full) if k == 0)
             r = {"shape": tr.tile_words, "alg": [tr.reads, tr.fills, tr.updates],
-                 "ranks": ranks, "md": False}
+                 "ranks": ranks, "md": False,
+                 # empty tiles under a compressed parent are never sent: on average only
+                 # the instances with a non-empty tile are used (and spend energy)
+                 "inst_scale": 1.0 - p0 if parent_md and 0 < p0 < 1 else 1.0}
             pre = child >= 0 and bool(ranks) and rec[(child, t)]["shape"] > 1
             shapes, subs = fiber_shapes(tensor, ranks, sparsity.flattening(names[l], t), nests,
                                         l, child, rec[(child, t)]["fibers"] if pre else None,
