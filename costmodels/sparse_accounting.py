@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import math
 
-from .sparse_density import expected_occupancy  # noqa: F401  (documented helper)
+from .sparse_density import expected_occupancy
+
+
+def scalar_density(d, tensor, workload) -> float:
+    """Probability that one element of the tensor is non-zero."""
+    full = tensor.size(dict(zip(workload.dims, workload.bounds)))
+    return expected_occupancy(d, 1, full) if d.distribution != "banded" else \
+        expected_occupancy(d, full, full) / full
 
 KINDS = ("reads", "fills", "updates")
 
@@ -36,18 +43,14 @@ def _compute_split(workload, sparsity, rec, kept, n, total, gs_saf, gs_prob):
     dens, md = {}, {}
     for t in ops:
         l = next((l for l in range(n) if kept[t][l]), None)
-        dens[t] = round(sparsity.density(t).density, 6) if l is not None else 1.0
-        if sparsity.density(t).distribution == "banded":
-            dens[t] = round(rec[(l, t)]["dens_scalar"], 6) if l is not None else 1.0
+        dens[t] = round(scalar_density(sparsity.density(t), workload.tensor(t), workload), 6) \
+            if l is not None else 1.0
         md[t] = bool(l is not None and rec[(l, t)]["md"])
     states = {}
     for t in ops:
         states[t] = {"enz": dens[t], "ez": 0.0 if md[t] else 1 - dens[t],
                      "ne": 1 - dens[t] if md[t] else 0.0}
     a, b = ops
-    for x, y in ((a, b), (b, a)):
-        if gs_saf.get(y) and (not gs_saf.get(x) or True):
-            pass
     if gs_saf.get(a) and gs_saf.get(b):
         pairs = ((a, b), (b, a))
     elif gs_saf.get(a):
