@@ -181,9 +181,10 @@ def _rank_bits(ranks: tuple[str, ...], costs) -> list[tuple[int, int]]:
 def evaluate_sparse(workload: Workload, arch: Architecture, mapping: Mapping,
                     sparsity: SparsitySpec, *, check: bool = True,
                     schedule: str = "timeloop"):
-    """Sparse evaluation; a spec without formats or optimizations gives ``evaluate``."""
+    """Sparse evaluation; ``sparsity=None`` gives ``evaluate``'s dense result. A spec
+    without formats or optimizations gives the dense numbers in the sparse form."""
     from .sparse_accounting import account
-    if sparsity is None or sparsity.is_dense:
+    if sparsity is None:
         return evaluate(workload, arch, mapping, check=check, schedule=schedule)
     if check:
         check_mapping(workload, arch, mapping, check_capacity=False)

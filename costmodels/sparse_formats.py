@@ -87,8 +87,8 @@ def fiber_shapes(tensor: Tensor, ranks: tuple[str, ...], flattened: tuple, nests
     if any(lp[1] > 1 for lp in rel[:idx + 1]):
         raise MappingError(
             f"more compression ranks needed than supported at {level_name} for {tensor.name}: "
-            f"its format has {n} rank(s) but the tile is split by more loops",
-            level=level_name, fix="add a rank to the format or tile the tensor less deeply")
+            f"its format has {n} rank(s) but the tile is split by more loops (add a rank to "
+            f"the format or tile the tensor less deeply)", level=level_name, tensor=tensor.name)
     shapes, ps = [], [1]
     for r in range(n):
         if r < inner:
