@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from loopscape.spaces.arch import Architecture
+from loopscape.spaces.errors import MappingError
 from loopscape.spaces.mapping import Mapping, check_mapping
 from loopscape.spaces.sparsity import SparsitySpec
 from loopscape.spaces.workload import Workload
@@ -183,12 +184,41 @@ def evaluate_sparse(workload: Workload, arch: Architecture, mapping: Mapping,
                     schedule: str = "timeloop"):
     """Sparse evaluation; ``sparsity=None`` gives ``evaluate``'s dense result. A spec
     without formats or optimizations gives the dense numbers in the sparse form."""
-    from .sparse_accounting import account
     if sparsity is None:
         return evaluate(workload, arch, mapping, check=check, schedule=schedule)
     if check:
         check_mapping(workload, arch, mapping, check_capacity=False)
-    nest = analyze(workload, arch, mapping, schedule)
+    result, rec = sparse_from_nest(workload, arch, mapping, sparsity,
+                                   analyze(workload, arch, mapping, schedule))
+    if check:
+        check_sparse_capacity(workload, arch, rec)
+    return result
+
+
+def check_sparse_capacity(workload: Workload, arch: Architecture, rec: dict) -> None:
+    """MappingError when a level's kept tiles, compressed ones at their largest
+    occupancy, need more bits than the level holds."""
+    n = len(arch.levels)
+    for i, lvl in enumerate(arch.levels):
+        cap = lvl.effective_capacity_bits
+        if cap is None:
+            continue
+        parts = [(t, rec[(n - 1 - i, t)]["occupancy"]) for t in workload.tensor_names
+                 if (n - 1 - i, t) in rec]
+        used = sum(w * lvl.bits(t) for t, w in parts)
+        if used > cap:
+            worst = max(parts, key=lambda p: p[1] * lvl.bits(p[0]))[0]
+            raise MappingError(
+                f"{lvl.name}: kept tiles need {used} bits with compression ("
+                + ", ".join(f"{t} {w} words x {lvl.bits(t)} b" for t, w in parts)
+                + f") but the level holds {cap} bits; bypass a tensor there or move factors "
+                f"of its loops to an outer level", level=lvl.name, tensor=worst)
+
+
+def sparse_from_nest(workload: Workload, arch: Architecture, mapping: Mapping,
+                     sparsity: SparsitySpec, nest) -> tuple:
+    """(SparseEvaluation, per level/tensor records) from a dense nest analysis."""
+    from .sparse_accounting import account
     n = len(arch.levels)
     names = [arch.levels[n - 1 - l].name for l in range(n)]  # Timeloop order
     nests = _complete_nests(workload, arch, mapping)
@@ -245,4 +275,4 @@ def evaluate_sparse(workload: Workload, arch: Architecture, mapping: Mapping,
         old = probs.get((tl, a.target))
         if old is None or old[1] < p:
             probs[(tl, a.target)] = (a.kind, p)
-    return account(workload, arch, sparsity, nest, nests, names, kept, rec, probs)
+    return account(workload, arch, sparsity, nest, nests, names, kept, rec, probs), rec

@@ -12,7 +12,6 @@ from typing import Callable, Sequence
 import numpy as np
 
 from loopscape.costmodels import evaluate
-from loopscape.costmodels.batched import BatchEvaluator
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.constraints import Constraints
 from loopscape.spaces.encoding import MappingBatch, decode
@@ -98,13 +97,16 @@ def _run_worker(workload: Workload, arch: Architecture, constraints: Constraints
                 seed: int, worker: int, workers: int, evaluations: int | None,
                 seconds: float | None, patience: int | None, batch_size: int,
                 total_budget: int | None,
-                progress: Callable[[int, int], None] | None = None) -> _WorkerOut:
-    space = Mapspace(workload, arch, constraints)
+                progress: Callable[[int, int], None] | None = None,
+                sparsity=None) -> _WorkerOut:
+    from loopscape.costmodels.sparse_batched import make_batch_evaluator
+    from loopscape.spaces.sparse_capacity import capacity_arch
+    space = Mapspace(workload, capacity_arch(arch, workload, sparsity), constraints)
     strat = make_strategy(strategy, **strategy_options)
     maximize = maximized(objectives)
     strat.setup(SearchContext(space, objectives, maximize, seed, worker, workers, evaluations,
                               {"total_budget": total_budget}))
-    evaluator = BatchEvaluator(workload, arch)
+    evaluator = make_batch_evaluator(workload, arch, sparsity)
     archive = ParetoArchive(objectives, maximize=maximize)
     signs = np.array([-1.0 if o in maximize else 1.0 for o in objectives])
     start = time.perf_counter()
@@ -164,14 +166,16 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
            objectives: Sequence[str] | str = ("energy_pj", "cycles"),
            evaluations: int | None = None, seconds: float | None = None,
            patience: int | None = None, jobs: int = 1, seed: int = 0, batch_size: int = 4096,
-           progress: Callable[[int, int], None] | None = None) -> SearchResult:
+           progress: Callable[[int, int], None] | None = None,
+           sparsity=None) -> SearchResult:
     """Search the mapspace and return its Pareto front (energy vs. cycles by default).
 
     Stops after ``evaluations`` scored mappings (split over ``jobs`` workers), after
     ``seconds`` of wall time, after ``patience`` evaluations without a change of the
     front, or when the strategy has nothing left — whichever comes first. At least one
     of ``evaluations``/``seconds`` is required. The same seed and job count give the
-    same front (with an evaluation budget).
+    same front (with an evaluation budget). ``sparsity`` (a SparsitySpec) evaluates with
+    the sparse model and checks capacity with compressed tiles (docs/sparsity.md).
     """
     objectives = parse_objectives(objectives, arch)
     if evaluations is None and seconds is None:
@@ -186,7 +190,8 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     if batch_size < 1:
         raise SpecError(f"batch_size must be at least 1, got {batch_size}", key="batch_size")
     options = dict(strategy_options or {})
-    space = Mapspace(workload, arch, constraints)  # validates before any worker starts
+    from loopscape.spaces.sparse_capacity import capacity_arch
+    space = Mapspace(workload, capacity_arch(arch, workload, sparsity), constraints)  # validates
     seeds = np.random.SeedSequence(seed).generate_state(jobs)
     shares = [None] * jobs if evaluations is None else \
         [evaluations // jobs + (1 if w < evaluations % jobs else 0) for w in range(jobs)]
@@ -194,13 +199,13 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     args = [(workload, arch, constraints, strategy, options, objectives, int(seeds[w]), w, jobs,
              shares[w], seconds, patience, batch_size, evaluations) for w in range(jobs)]
     if jobs == 1:
-        outs = [_run_worker(*args[0], progress=progress)]
+        outs = [_run_worker(*args[0], progress=progress, sparsity=sparsity)]
     else:
         if isinstance(strategy, Strategy):
             raise SpecError("a strategy instance cannot be shared by several jobs",
                             key="strategy", fix="pass its registered name, or use jobs=1")
         from joblib import Parallel, delayed
-        outs = Parallel(n_jobs=jobs)(delayed(_run_worker)(*a) for a in args)
+        outs = Parallel(n_jobs=jobs)(delayed(_run_worker)(*a, sparsity=sparsity) for a in args)
     elapsed = time.perf_counter() - start
 
     maximize = maximized(objectives)
@@ -213,7 +218,11 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
         arrays, mid = p.item
         batch = MappingBatch(*arrays)
         mapping = decode(workload, arch, batch, 0)
-        ev = evaluate(workload, arch, mapping)
+        if sparsity is not None:
+            from loopscape.costmodels.sparse_eval import evaluate_sparse
+            ev = evaluate_sparse(workload, arch, mapping, sparsity)
+        else:
+            ev = evaluate(workload, arch, mapping)
         front.append(FrontPoint(mapping, mid, dict(zip(objectives, map(float, p.values))),
                                 ev.to_dict()))
     stopped = sorted({o.stopped_by for o in outs})
