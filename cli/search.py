@@ -16,6 +16,7 @@ from loopscape.spaces.errors import SpecError
 
 from .console import console, wide_when_piped
 from .space import load_space_inputs
+from .sparse_options import command_sparsity, sparsity_options
 
 
 def render(result: SearchResult) -> None:
@@ -34,7 +35,7 @@ def render(result: SearchResult) -> None:
         m = p.evaluation
         extra = {"energy_pj": f"{m['energy_pj']:,.0f}", "cycles": f"{m['cycles']:,}",
                  "edp": f"{m['edp_j_cycles']:.4g}", "utilization": f"{100 * m['utilization']:.1f}%",
-                 "gap_cycles": f"x{m['gap']['cycles_ratio']:.2f}"}
+                 "gap_cycles": f"x{m['gap']['cycles_ratio']:.2f}" if "gap" in m else "-"}
         row = [str(k)] + [_fmt(p.objectives[o]) for o in result.objectives]
         row += [v for c, v in extra.items() if c not in result.objectives]
         row.append("-" if p.mapspace_id is None else str(p.mapspace_id))
@@ -68,8 +69,9 @@ def _fmt(v: float) -> str:
 @click.option("--from-timeloop", "from_timeloop", is_flag=True,
               help="Read architecture, problem and constraints from Timeloop YAML files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@sparsity_options
 def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, out_dir,
-           constraints_file, from_timeloop, as_json) -> None:
+           constraints_file, from_timeloop, as_json, sparsity_file, densities) -> None:
     """Search the mapspace; show and save the Pareto-optimal mappings.
 
     ARCH and LAYER are preset names or YAML files.
@@ -80,10 +82,11 @@ def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, 
     if budget is None and seconds is None:
         raise SpecError("give --budget N (legal mappings) or --time SECONDS", key="--budget")
     workload, arch, constraints = load_space_inputs(inputs, from_timeloop, constraints_file)
+    sparsity = command_sparsity(inputs, from_timeloop, sparsity_file, densities, workload, arch)
     if as_json or jobs > 1:
         result = run_search(workload, arch, constraints, strategy=strategy,
                             objectives=objectives, evaluations=budget, seconds=seconds,
-                            patience=patience, jobs=jobs, seed=seed)
+                            patience=patience, jobs=jobs, seed=seed, sparsity=sparsity)
     else:
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(), console=console,
@@ -94,7 +97,8 @@ def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, 
                 bar.update(task, advance=n, description=f"searching (front {front})")
             result = run_search(workload, arch, constraints, strategy=strategy,
                                 objectives=objectives, evaluations=budget, seconds=seconds,
-                                patience=patience, jobs=jobs, seed=seed, progress=tick)
+                                patience=patience, jobs=jobs, seed=seed, progress=tick,
+                                sparsity=sparsity)
     if out_dir:
         write_result_dir(result, Path(out_dir), workload, arch, constraints)
     if as_json:

@@ -23,6 +23,9 @@ def resolve_sparsity(base, sparsity_file, densities, workload, arch):
 
 def render_sparse(result) -> None:
     from rich.table import Table
+
+    from .console import wide_when_piped
+    wide_when_piped()
     table = Table(title=f"{result.workload} on {result.arch} (sparse)")
     for col in ("level", "tensor", "algorithmic_reads", "actual_reads", "gated_reads",
                 "skipped_reads", "actual_fills", "actual_updates", "metadata_reads", "energy_pj"):
@@ -37,3 +40,25 @@ def render_sparse(result) -> None:
     console.print(f"energy_pj [bold]{result.energy_pj:,.2f}[/]   cycles [bold]{result.cycles:,}[/]"
                   f"   computes: algorithmic {result.macs:,}, actual {result.actual_computes:,}, "
                   f"gated {result.gated_computes:,}, skipped {result.skipped_computes:,}")
+
+
+def sparsity_options(fn):
+    """Add --sparsity FILE|PRESET and --density TENSOR=VALUE to a command."""
+    import click
+    fn = click.option("--density", "densities", multiple=True, metavar="TENSOR=VALUE",
+                      help="Override a tensor's density, e.g. --density Weights=0.3 "
+                           "(repeatable).")(fn)
+    fn = click.option("--sparsity", "sparsity_file", default=None, metavar="FILE",
+                      help="Sparsity YAML file or preset (densities, formats, "
+                           "gating/skipping); docs/sparsity.md.")(fn)
+    return fn
+
+
+def command_sparsity(inputs, from_timeloop, sparsity_file, densities, workload, arch):
+    """The spec a command runs with: the Timeloop files' own (when read from Timeloop),
+    replaced by --sparsity, with --density overrides; None when dense."""
+    base = None
+    if from_timeloop:
+        from loopscape.spaces.io.timeloop import load_timeloop
+        base = load_timeloop(list(inputs)).sparsity
+    return resolve_sparsity(base, sparsity_file, densities, workload, arch)

@@ -271,4 +271,4 @@ def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
     levels_out = {arch.levels[i].name: levels_out[arch.levels[i].name] for i in range(n)}
     util = actual_c / (arch.compute.instances * cycles)
     return SparseEvaluation(total, cycles, cc, util, workload.macs, actual_c, gated_c, skipped_c,
-                            compute_e, levels_out, workload.name, arch.name)
+                            compute_e, levels_out, workload.name, arch.name, nest.utilized_pes)

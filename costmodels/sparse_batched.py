@@ -1,7 +1,9 @@
 """Batched sparse evaluation: the dense batched evaluator's algorithmic counts (numpy,
 all rows at once), then the sparse layer of ``sparse_eval`` per row. Returns the same
 ``BatchResult`` as the dense evaluator, with reads/fills/updates the actual counts, so
-objectives, strategies and the search loop use it unchanged."""
+objectives, strategies and the search loop use it unchanged. A row the sparse model
+rejects (a compressed tile split by more loops than its format has ranks) gets infinite
+energy and cycles, so it never reaches a Pareto front."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import numpy as np
 
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.encoding import MappingBatch, decode
+from loopscape.spaces.errors import MappingError
 from loopscape.spaces.sparsity import SparsitySpec
 from loopscape.spaces.workload import Workload
 
@@ -45,7 +48,12 @@ class SparseBatchEvaluator:
                  for t in range(T) if d.kept[r, i, t]} for i in range(L))
             nest = NestAnalysis(traffic, tuple(int(x) for x in d.utilized_instances[r]),
                                 int(d.utilized_pes[r]), int(d.compute_cycles[r]), w.macs)
-            ev, _ = sparse_from_nest(w, a, decode(w, a, batch, r), self.sparsity, nest)
+            try:
+                ev, _ = sparse_from_nest(w, a, decode(w, a, batch, r), self.sparsity, nest)
+            except MappingError:  # e.g. a compressed tile split by more loops than ranks
+                energy[r], cycles[r], ccyc[r], util[r] = np.inf, np.iinfo(np.int64).max, 0, 0.0
+                level_e[r] = np.inf
+                continue
             energy[r], cycles[r], ccyc[r], util[r] = (ev.energy_pj, ev.cycles,
                                                       ev.compute_cycles, ev.utilization)
             for i, lvl in enumerate(a.levels):

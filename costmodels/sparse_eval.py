@@ -46,6 +46,7 @@ class SparseEvaluation:
     levels: dict
     workload: str
     arch: str
+    utilized_pes: int = 0
 
     @property
     def edp(self) -> float:
@@ -59,6 +60,7 @@ class SparseEvaluation:
                 "gated_computes": self.gated_computes,
                 "skipped_computes": self.skipped_computes,
                 "compute_energy_pj": self.compute_energy_pj, "edp_j_cycles": self.edp,
+                "utilized_pes": self.utilized_pes,
                 "levels": self.levels, "sparse": True}
 
 

@@ -32,6 +32,11 @@ def _proj(tensor: Tensor, dims: dict[str, int]) -> int:
     return tensor.size(dims)
 
 
+def _in(rule: tuple[str, ...], dim: str) -> bool:
+    """Whether a rank's flattening rule covers ``dim`` ("*" covers every dimension)."""
+    return "*" in rule or dim in rule
+
+
 def fiber_shapes(tensor: Tensor, ranks: tuple[str, ...], flattened: tuple, nests: list[list[Loop]],
                  level: int, child: int, child_info: tuple | None, level_name: str,
                  all_dims: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -74,13 +79,13 @@ def fiber_shapes(tensor: Tensor, ranks: tuple[str, ...], flattened: tuple, nests
             break
         r -= 1
         rule = flattened[n - 1 - r] if has_md and flattened else None
-        if has_md and rule is not None and rel[idx][0] not in rule:
+        if has_md and rule is not None and not _in(rule, rel[idx][0]):
             continue
         rank_loops[r] = [rel[idx]]
         rank_ps[r] = rel[idx][2]
         idx -= 1
         if not has_md or rule is not None:
-            while idx >= 0 and (not has_md or rel[idx][0] in rule or rel[idx][1] <= 1):
+            while idx >= 0 and (not has_md or _in(rule, rel[idx][0]) or rel[idx][1] <= 1):
                 if rel[idx][1] > 1:
                     rank_loops[r].append(rel[idx])
                 idx -= 1

@@ -84,7 +84,23 @@ class SparsitySpec:
     level_costs: tuple[tuple[str, SparseLevelCosts], ...] = ()
     compute_gated_pj: float | None = None  # None: priced like a compute
     compute_skipped_pj: float | None = None
+    # per network layer: densities that replace ``densities`` for that layer (sweeps)
+    layer_densities: tuple[tuple[str, tuple[tuple[str, Density], ...]], ...] = ()
     source: str = field(default="", compare=False)
+
+    def for_layer(self, name: str) -> "SparsitySpec":
+        """The spec of one network layer: its own densities where it has any."""
+        for layer, dens in self.layer_densities:
+            if layer == name:
+                merged = dict(self.densities)
+                merged.update(dict(dens))
+                return replace(self, densities=tuple(merged.items()), layer_densities=())
+        return replace(self, layer_densities=())
+
+    def key(self) -> str:
+        """A short stable digest (results of different specs must not be mixed)."""
+        import hashlib
+        return hashlib.sha256(repr(replace(self, source="")).encode()).hexdigest()[:10]
 
     def density(self, tensor: str) -> Density:
         for t, d in self.densities:

@@ -66,7 +66,7 @@ def test_batched_sparse_equals_scalar(problem, data):
     scalar = _outcome(lambda: evaluate_sparse(w, a, m, spec, check=False))
     batched = _outcome(lambda: SparseBatchEvaluator(w, a, spec)(batch))
     if isinstance(scalar, tuple):
-        assert batched == scalar
+        assert batched.energy_pj[0] == float("inf")
         return
     s = scalar.to_dict()
     assert batched.cycles[0] == s["cycles"]

@@ -23,7 +23,7 @@ from ..sparsity import (ActionOptimization, Density, SparseLevelCosts, SparsityS
 from .strict import parse_file
 
 _TOP = ("densities", "formats", "actions", "compute_optimization", "levels",
-        "compute_gated_pj", "compute_skipped_pj")
+        "compute_gated_pj", "compute_skipped_pj", "layers", "description", "source")
 _COSTS = tuple(f.name for f in fields(SparseLevelCosts))
 
 
@@ -39,6 +39,23 @@ def _num(v: Any, src: str, key: str) -> float:
     return float(v)
 
 
+def _densities(raw: Any, src: str, at: str) -> list:
+    out = []
+    for t, d in _map(raw, src, at).items():
+        key = f"{at}.{t}"
+        if isinstance(d, dict):
+            bad = set(d) - {"distribution", "density", "band_width"}
+            if bad:
+                raise SpecError(f"unknown keys {sorted(bad)}", source=src, key=key,
+                                fix="a density has distribution, density, band_width")
+            out.append((str(t), Density(str(d.get("distribution", "fixed_structured")),
+                                        _num(d.get("density", 1.0), src, key),
+                                        int(_num(d.get("band_width", 0), src, key)))))
+        else:
+            out.append((str(t), Density("fixed_structured", _num(d, src, key))))
+    return out
+
+
 def sparsity_from_data(doc: Any, src: str) -> SparsitySpec:
     doc = _map(doc, src, "")
     if set(doc) != {"sparsity"}:
@@ -49,28 +66,41 @@ def sparsity_from_data(doc: Any, src: str) -> SparsitySpec:
         if k not in _TOP:
             raise SpecError(f"unknown key {k!r}", source=src, key=f"sparsity.{k}",
                             fix=f"use {', '.join(_TOP)}")
-    dens = []
-    for t, d in _map(body.get("densities") or {}, src, "sparsity.densities").items():
-        key = f"sparsity.densities.{t}"
-        if isinstance(d, dict):
-            bad = set(d) - {"distribution", "density", "band_width"}
-            if bad:
-                raise SpecError(f"unknown keys {sorted(bad)}", source=src, key=key,
-                                fix="a density has distribution, density, band_width")
-            dens.append((str(t), Density(str(d.get("distribution", "fixed_structured")),
-                                         _num(d.get("density", 1.0), src, key),
-                                         int(_num(d.get("band_width", 0), src, key)))))
-        else:
-            dens.append((str(t), Density("fixed_structured", _num(d, src, key))))
+    dens = _densities(body.get("densities") or {}, src, "sparsity.densities")
+    layers = tuple((str(name), tuple(_densities(
+        _map(v, src, f"sparsity.layers.{name}").get("densities") or {}, src,
+        f"sparsity.layers.{name}.densities")))
+        for name, v in _map(body.get("layers") or {}, src, "sparsity.layers").items())
+    for name, v in (body.get("layers") or {}).items():
+        bad = set(v) - {"densities"}
+        if bad:
+            raise SpecError(f"unknown keys {sorted(bad)}", source=src, key=f"sparsity.layers.{name}",
+                            fix="a layer entry has densities only")
     formats = []
     for lvl, per in _map(body.get("formats") or {}, src, "sparsity.formats").items():
         for t, ranks in _map(per, src, f"sparsity.formats.{lvl}").items():
             if isinstance(ranks, str):
                 ranks = [ranks]
+            key = f"sparsity.formats.{lvl}.{t}"
             if not isinstance(ranks, list):
                 raise SpecError("expected a list of rank formats, outermost first", source=src,
-                                key=f"sparsity.formats.{lvl}.{t}", fix="e.g. [UOP, CP]")
-            formats.append(TensorFormat(str(lvl), str(t), tuple(str(r).upper() for r in ranks)))
+                                key=key, fix="e.g. [UOP, CP]")
+            names, flat = [], []
+            for j, r in enumerate(ranks):
+                if isinstance(r, dict):
+                    bad = set(r) - {"format", "flatten"}
+                    if bad or "format" not in r:
+                        raise SpecError("a rank is a format name or {format, flatten}",
+                                        source=src, key=f"{key}[{j}]",
+                                        fix="e.g. {format: RLE, flatten: all}")
+                    f = r.get("flatten")
+                    flat.append(("*",) if f == "all" else tuple(map(str, f)) if f else None)
+                    names.append(str(r["format"]).upper())
+                else:
+                    names.append(str(r).upper())
+                    flat.append(None)
+            formats.append(TensorFormat(str(lvl), str(t), tuple(names),
+                                        tuple(flat) if any(flat) else ()))
     actions = []
     for i, a in enumerate(body.get("actions") or []):
         key = f"sparsity.actions[{i}]"
@@ -100,8 +130,13 @@ def sparsity_from_data(doc: Any, src: str) -> SparsitySpec:
                         None if opt is None else str(opt), tuple(costs),
                         None if cg is None else _num(cg, src, "sparsity.compute_gated_pj"),
                         None if cs is None else _num(cs, src, "sparsity.compute_skipped_pj"),
-                        source=src)
+                        layers, source=src)
 
 
 def load_sparsity(path: str | Path) -> SparsitySpec:
-    return sparsity_from_data(parse_file(Path(path)), str(path))
+    """A sparsity YAML file, or the name of a sparsity preset (spaces/presets)."""
+    p = Path(path)
+    if not p.is_file():
+        from ..presets import _file_or_preset
+        p = Path(_file_or_preset(str(path), "sparsity", "sparsity: map"))
+    return sparsity_from_data(parse_file(p), str(path))
