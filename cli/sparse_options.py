@@ -62,3 +62,26 @@ def command_sparsity(inputs, from_timeloop, sparsity_file, densities, workload, 
         from loopscape.spaces.io.timeloop import load_timeloop
         base = load_timeloop(list(inputs)).sparsity
     return resolve_sparsity(base, sparsity_file, densities, workload, arch)
+
+
+def network_sparsity(sparsity_file, densities, layers, arch):
+    """The sweep's spec (None when dense), checked against every layer; per-layer
+    densities must name layers of the network."""
+    from loopscape.spaces.errors import SpecError
+    spec = None
+    if sparsity_file:
+        from loopscape.spaces.io.yaml_sparsity import load_sparsity
+        spec = load_sparsity(sparsity_file)
+    if densities:
+        spec = (spec or SparsitySpec()).with_densities(parse_density_overrides(densities))
+    if spec is None:
+        return None
+    names = {layer.name for layer in layers}
+    for name, _ in spec.layer_densities:
+        if name not in names:
+            raise SpecError(f"per-layer densities for {name!r}, which is not a layer of the "
+                            f"network", source=spec.source or None, key=f"sparsity.layers.{name}",
+                            fix="use the layer names `loopscape zoo NETWORK` lists")
+    for layer in layers:
+        validate_sparsity(spec.for_layer(layer.name), layer.workload, arch)
+    return spec

@@ -14,6 +14,7 @@ from loopscape.mapper.strategy import strategy_names
 from loopscape.mapper.sweep import LayerFront, SweepResult, SweepSettings, network_layers, sweep
 from loopscape.spaces.errors import SpecError
 
+from .sparse_options import sparsity_options
 from .console import console, err_console, wide_when_piped
 
 
@@ -57,8 +58,8 @@ def _best_text(lf: LayerFront) -> str:
             f"{100 * p['utilization']:.0f}% of PEs [{how}]")
 
 
-def _exam_text(summary: dict) -> str:
-    if summary["step"] is None:
+def _exam_text(summary: dict | None) -> str:
+    if summary is None or summary["step"] is None:
         return "-"
     return f"{summary['step']} {summary['name']} x{summary['loss_ratio']:.3g}"
 
@@ -123,9 +124,10 @@ def render(result: SweepResult) -> None:
               help="Start a local Dask cluster with N workers and run on it.")
 @click.option("--fresh", is_flag=True, help="Discard earlier results in --out and start over.")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout.")
+@sparsity_options
 def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objectives, budget,
               seconds, patience, seed, select, jobs, scheduler, dask_local, fresh,
-              as_json) -> None:
+              as_json, sparsity_file, densities) -> None:
     """Search every unique layer of NETWORK (a zoo name or an .onnx file) on an
     architecture and total the network; writes OUT/summary.json."""
     if strategy not in strategy_names():
@@ -138,6 +140,8 @@ def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objective
     if unsupported:
         err_console.print(f"[yellow]note:[/] {len(unsupported)} node(s) not imported: "
                           + ", ".join(f"{n} ({op})" for n, op in unsupported), highlight=False)
+    from .sparse_options import network_sparsity
+    sparsity = network_sparsity(sparsity_file, densities, layers, arch)
     if budget is None and seconds is None:
         budget = 100_000
     settings = SweepSettings(strategy=strategy, objectives=tuple(objectives.split(",")),
@@ -146,7 +150,8 @@ def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objective
         backend = "dask" if client is not None else None
         if as_json:
             result = sweep(layers, arch, constraints, network=name, settings=settings,
-                           select=select, out=out_dir, jobs=jobs, backend=backend, fresh=fresh)
+                           select=select, out=out_dir, jobs=jobs, backend=backend, fresh=fresh,
+                           sparsity=sparsity)
         else:
             with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                           MofNCompleteColumn(), TimeElapsedColumn(), console=console,
@@ -159,7 +164,7 @@ def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objective
                     bar.console.print(_best_text(lf), highlight=False)
                 result = sweep(layers, arch, constraints, network=name, settings=settings,
                                select=select, out=out_dir, jobs=jobs, backend=backend,
-                               fresh=fresh, progress=tick)
+                               fresh=fresh, progress=tick, sparsity=sparsity)
     if as_json:
         click.echo(json.dumps(result.summary, indent=2))
     else:

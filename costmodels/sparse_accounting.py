@@ -269,6 +269,6 @@ def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
                  + skipped_c * (sparsity.compute_skipped_pj if sparsity.compute_skipped_pj is not None else ce))
     total += compute_e
     levels_out = {arch.levels[i].name: levels_out[arch.levels[i].name] for i in range(n)}
-    util = actual_c / (arch.compute.instances * cycles)
+    util = (actual_c + gated_c) / (arch.compute.instances * cycles)  # as Timeloop
     return SparseEvaluation(total, cycles, cc, util, workload.macs, actual_c, gated_c, skipped_c,
                             compute_e, levels_out, workload.name, arch.name, nest.utilized_pes)
