@@ -12,6 +12,7 @@ from loopscape.costmodels.eyexam import EyexamReport, eyexam as run_eyexam
 from loopscape.spaces.errors import MappingError, SpecError
 from loopscape.spaces.mapping import Mapping
 
+from .sparse_options import command_sparsity, sparsity_options
 from .console import console, err_console, wide_when_piped
 
 PLOT_SUFFIXES = (".png", ".svg")
@@ -168,8 +169,10 @@ def plot_waterfall(report: EyexamReport, path: Path) -> None:
               help="Seed of the search used when no mapping is given.")
 @click.option("--budget", type=int, default=20000, show_default=True,
               help="Legal mappings that search scores.")
+@sparsity_options
 def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop: bool,
-           as_json: bool, plot_file: str | None, seed: int, budget: int) -> None:
+           as_json: bool, plot_file: str | None, seed: int, budget: int,
+           sparsity_file: str | None = None, densities: tuple[str, ...] = ()) -> None:
     """Explain a mapping's performance as seven tightening bounds on MACs per cycle.
 
     ARCH and LAYER are preset names or YAML files; MAPPING is a YAML file or preset.
@@ -190,6 +193,11 @@ def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop:
         raise SpecError(f"--budget must be positive, got {budget}", key="--budget")
     workload, arch, mapping, constraints, source = load_eyexam_inputs(
         inputs, from_timeloop, constraints_file)
+    sparsity = command_sparsity(inputs, from_timeloop, sparsity_file, densities, workload, arch)
+    if sparsity is not None:
+        from .sparse_eyexam import run_sparse_eyexam
+        return run_sparse_eyexam(workload, arch, mapping, constraints, sparsity, as_json,
+                                 seed, budget)
     note = None
     if mapping is None:
         mapping, note = searched_mapping(workload, arch, constraints, budget, seed)
