@@ -11,7 +11,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 @pytest.mark.parametrize("page", [DOCS / "api.md", DOCS / "mapspace.md", DOCS / "search.md",
                                   DOCS / "strategies.md", DOCS / "sweep.md", README,
-                                  DOCS / "eyexam.md"],
+                                  DOCS / "eyexam.md", DOCS / "sparsity.md"],
                          ids=lambda p: p.name)
 def test_python_blocks_run(page, capsys):
     blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)

@@ -139,3 +139,29 @@ def test_cli_density_override_and_sparsity_file(tmp_path):
     out = json.loads(r.output)
     assert out["levels"]["Buffer"]["A"]["actual_reads"] == 4
     assert out["levels"]["Buffer"]["B"]["skipped_reads"] == 0  # no skipping in this file
+
+
+@pytest.mark.parametrize("preset,arch", [("eyeriss_like_sparse", "eyeriss_like"),
+                                         ("sparse_tensor_core_2to4", "sparse_tensor_core_like")])
+def test_sparsity_presets_fit_their_architecture(preset, arch):
+    from loopscape.spaces.io.yaml_sparsity import load_sparsity
+    from loopscape.spaces.presets import list_presets, resolve_arch, resolve_layer
+    info = next(p for p in list_presets("sparsity") if p.name == preset)
+    assert info.architecture == arch and info.source
+    validate_sparsity(load_sparsity(preset), resolve_layer("resnet50_conv2_x_3x3"),
+                      resolve_arch(arch))
+
+
+def test_two_to_four_weights_halve_the_effective_computes():
+    """2:4 weights: exactly half of the products have a non-zero weight, whichever way
+    (skipped input reads or skipped computes) a mapping removes the others."""
+    from loopscape.spaces.io.yaml_sparsity import load_sparsity
+    from loopscape.spaces.mapspace import Mapspace
+    from loopscape.spaces.presets import resolve_arch, resolve_layer
+    from loopscape.spaces.sparse_capacity import capacity_arch
+    w, a = resolve_layer("bert_base_ffn1"), resolve_arch("sparse_tensor_core_like")
+    spec = load_sparsity("sparse_tensor_core_2to4")
+    for _, m in Mapspace(w, capacity_arch(a, w, spec)).sample(5, seed=1):
+        r = evaluate_sparse(w, a, m, spec)
+        assert r.actual_computes == w.macs // 2
+        assert r.actual_computes + r.skipped_computes + r.gated_computes <= w.macs

@@ -313,6 +313,8 @@ _UNSUPPORTED_ATTRS: dict[str, tuple[Any, str]] = {
     "power_gated_at": (None, "power gating"),
     "network_fill_latency": (0, "network latency"),
     "network_drain_latency": (0, "network latency"),
+    "tile_partition_supported": (False, "runtime tile partitioning"),
+    "concordant_compressed_tile_traversal": (False, "concordant compressed traversal"),
     "network_read": (None, "user-defined networks"),
     "network_fill": (None, "user-defined networks"),
     "network_drain": (None, "user-defined networks"),
