@@ -153,15 +153,23 @@ def test_sparsity_presets_fit_their_architecture(preset, arch):
 
 
 def test_two_to_four_weights_halve_the_effective_computes():
-    """2:4 weights: exactly half of the products have a non-zero weight, whichever way
-    (skipped input reads or skipped computes) a mapping removes the others."""
+    """2:4 weights kept compressed down to the MACs: exactly half of the products have a
+    non-zero weight, whichever way (skipped input reads or skipped computes) a mapping
+    removes the others. (Weights decompressed into the uncompressed RF reach the MACs
+    with their zeros, which compute skipping does not remove: not checked here.)"""
     from loopscape.spaces.io.yaml_sparsity import load_sparsity
     from loopscape.spaces.mapspace import Mapspace
     from loopscape.spaces.presets import resolve_arch, resolve_layer
     from loopscape.spaces.sparse_capacity import capacity_arch
     w, a = resolve_layer("bert_base_ffn1"), resolve_arch("sparse_tensor_core_like")
     spec = load_sparsity("sparse_tensor_core_2to4")
-    for _, m in Mapspace(w, capacity_arch(a, w, spec)).sample(5, seed=1):
+    checked = 0
+    for _, m in Mapspace(w, capacity_arch(a, w, spec)).sample(40, seed=1):
+        if any("Weights" in lm.keep and not spec.ranks(lm.target, "Weights")
+               for lm in m.levels):
+            continue
         r = evaluate_sparse(w, a, m, spec)
         assert r.actual_computes == w.macs // 2
         assert r.actual_computes + r.skipped_computes + r.gated_computes <= w.macs
+        checked += 1
+    assert checked >= 3
