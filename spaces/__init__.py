@@ -7,6 +7,9 @@ from .errors import LoopscapeError, MappingError, SpecError
 from .mapping import LevelMapping, Loop, Mapping, check_mapping, mapping_problems, tile_box, tile_words
 from .encoding import MappingBatch, decode, encode
 from .mapspace import Mapspace
+from .sparse_capacity import capacity_arch
+from .sparsity import (ActionOptimization, Density, SparseLevelCosts, SparsitySpec,
+                       TensorFormat, validate_sparsity)
 from .workload import (Tensor, Workload, batched_matmul, conv2d, depthwise_conv2d, einsum,
                        fully_connected, gemm)
 
@@ -17,4 +20,6 @@ __all__ = [
     "MappingError", "SpecError", "StorageLevel", "Tensor", "Workload", "batched_matmul",
     "check_mapping", "conv2d", "depthwise_conv2d", "einsum", "fully_connected", "gemm",
     "mapping_problems", "restrict_constraints", "tile_box", "tile_words",
+    "ActionOptimization", "Density", "SparseLevelCosts", "SparsitySpec", "TensorFormat",
+    "capacity_arch", "validate_sparsity",
 ]

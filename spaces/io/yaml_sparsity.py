@@ -13,6 +13,7 @@ Unknown keys, wrong types and out-of-range values are errors naming file and key
 
 from __future__ import annotations
 
+import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,9 @@ def load_sparsity(path: str | Path) -> SparsitySpec:
     """A sparsity YAML file, or the name of a sparsity preset (spaces/presets)."""
     p = Path(path)
     if not p.is_file():
-        from ..presets import _file_or_preset
-        p = Path(_file_or_preset(str(path), "sparsity", "sparsity: map"))
+        if os.sep in str(path) or "/" in str(path) or str(path).endswith((".yaml", ".yml")):
+            raise SpecError("no such file", source=str(path), key="--sparsity",
+                            fix="give the path of a YAML file with a top-level sparsity: map")
+        from ..presets import preset_path
+        p = preset_path(str(path), "sparsity")
     return sparsity_from_data(parse_file(p), str(path))
