@@ -226,7 +226,9 @@ def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
                 e += (math.ceil(fbits[0] / mdw) * costs.metadata_read_pj
                       + math.ceil(fbits[1] / mdw) * costs.metadata_fill_pj
                       + math.ceil(fbits[2] / mdw) * costs.metadata_update_pj
-                      + math.ceil(gbits[0] / mdw) * costs.gated_metadata_read_pj)
+                      + math.ceil(gbits[0] / mdw) * costs.gated_metadata_read_pj
+                      + math.ceil(nbits(r["skipped_fmt"][0]) / mdw)
+                      * costs.skipped_metadata_read_pj)
             e += _codec_count(rec, l, t, workload, n, "decompression") * costs.decompression_pj
             e += _codec_count(rec, l, t, workload, n, "compression") * costs.compression_pj
             inst = nest.utilized_instances[i] * r["inst_scale"]

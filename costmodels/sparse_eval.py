@@ -26,9 +26,6 @@ from .sparse_density import max_occupancy, occupancy, prob_empty
 from .sparse_formats import (expected_rank_words, fiber_shapes, max_rank_words,
                              tile_occupancy)
 
-KINDS = ("reads", "fills", "updates")
-
-
 @dataclass(frozen=True)
 class SparseEvaluation:
     """Evaluation of a sparse workload; ``to_dict`` keeps the dense keys (reads, fills,

@@ -316,6 +316,8 @@ def _summarize(network: str, layers: Sequence[ZooLayer], groups: dict, fronts: d
         totals["energy_pj"] += m["energy_pj"]
         totals["cycles"] += m["cycles"]
         totals["macs"] += m["macs"]
+        totals["computes"] = totals.get("computes", 0) + m.get("actual_computes", m["macs"]) \
+            + m.get("gated_computes", 0)  # sparse: the computes that take a MAC cycle
         for name, v in parts.items():
             breakdown[name] = breakdown.get(name, 0.0) + v
     searches = {}
@@ -331,7 +333,8 @@ def _summarize(network: str, layers: Sequence[ZooLayer], groups: dict, fronts: d
         "select": rule.text, "settings": settings.to_dict(),
         "macs": totals["macs"], "energy_pj": totals["energy_pj"], "cycles": totals["cycles"],
         "edp_j_cycles": totals["energy_pj"] * 1e-12 * totals["cycles"],
-        "utilization": totals["macs"] / (arch.compute.instances * totals["cycles"]),
+        "utilization": totals.get("computes", totals["macs"]) / (
+            arch.compute.instances * totals["cycles"]),
         "energy_breakdown_pj": breakdown,
         "unique_shapes": len(keys), "layers": entries, "searches": searches,
     }
