@@ -72,3 +72,14 @@ def test_compression_admits_mappings_the_dense_capacity_rejects(data):
         m = load_mapping({"mapping": e["mapping"]}, layer.workload, arch, check_capacity=False)
         overflow += bool(mapping_problems(layer.workload, arch, m))
     assert overflow == 40  # of 54 chosen mappings, fit only compressed (results/README.md)
+
+
+def test_sparse_result_directories_read_back(data):
+    """Exports read result directories back; a sparse front's mappings may fit only
+    compressed, so their dense capacity is not re-checked there."""
+    from loopscape.mapper.result_dir import read_result_dir
+    _, _, _, s, _ = data
+    for key in {e["shape_key"] for e in s["layers"]}:
+        rd = read_result_dir(DIR / "sweep" / "layers" / key)
+        assert len(rd.mappings) == len(rd.data["front"]) >= 1
+        assert all(p["metrics"]["sparse"] for p in rd.data["front"])
