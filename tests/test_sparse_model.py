@@ -173,3 +173,22 @@ def test_two_to_four_weights_halve_the_effective_computes():
         assert r.actual_computes + r.skipped_computes + r.gated_computes <= w.macs
         checked += 1
     assert checked >= 3
+
+
+def test_cli_names_the_missing_rank(tmp_path):
+    """The Timeloop variant Timeloop refuses: A tiled at the BackingStorage with one rank
+    too few. The CLI prints one error line naming the level and exits 2."""
+    import yaml
+    d = FIX / "spmspm_tiled_M2"
+    doc = yaml.safe_load((d / "input.yaml").read_text())
+    for t in doc["sparse_optimizations"]["targets"]:
+        if t["name"] == "BackingStorage":
+            for ds in t["representation_format"]["data_spaces"]:
+                if ds["name"] == "A":
+                    ds["ranks"] = [{"format": "UOP"}, {"format": "CP"}]
+    (tmp_path / "input.yaml").write_text(yaml.safe_dump(doc))
+    r = CliRunner().invoke(cli, ["evaluate", "--from-timeloop", str(tmp_path / "input.yaml"),
+                                 str(d / "ERT.yaml"), str(d / "map.yaml"), "--json"])
+    assert r.exit_code == 2
+    assert "more compression ranks needed" in r.output and "BackingStorage" in r.output
+    assert "Traceback" not in r.output
