@@ -28,7 +28,7 @@ def load_inputs(inputs: tuple[str, ...], from_timeloop: bool):
         if spec.mapping is None:
             raise SpecError("the Timeloop files hold no mapping", source=", ".join(inputs),
                             key="mapping", fix="add the mapping file (e.g. timeloop-mapper.map.yaml)")
-        return spec.workload, spec.arch, spec.mapping
+        return spec.workload, spec.arch, spec.mapping, spec.sparsity
     if len(inputs) != 3:
         raise SpecError(f"expected ARCH WORKLOAD MAPPING, got {len(inputs)} argument(s)",
                         fix="e.g. loopscape evaluate eyeriss_like eyeriss_default mapping.yaml, "
@@ -37,7 +37,7 @@ def load_inputs(inputs: tuple[str, ...], from_timeloop: bool):
     arch = resolve_arch(inputs[0])
     workload = resolve_workload(inputs[1])
     mapping = resolve_mapping(inputs[2], workload, arch)
-    return workload, arch, mapping
+    return workload, arch, mapping, None
 
 
 def render(result: Evaluation) -> None:
@@ -103,22 +103,34 @@ def render(result: Evaluation) -> None:
               help="Visit schedule of the refetch analysis (docs/semantics.md).")
 @click.option("--no-check", is_flag=True,
               help="Evaluate even if tiles overflow a buffer (other legality checks stay).")
+@click.option("--sparsity", "sparsity_file", default=None, metavar="FILE",
+              help="Sparsity YAML (densities, formats, gating/skipping); docs/sparsity.md.")
+@click.option("--density", "densities", multiple=True, metavar="TENSOR=VALUE",
+              help="Override a tensor's density, e.g. --density Weights=0.3 (repeatable).")
 @model_option_flags
 def evaluate(inputs: tuple[str, ...], from_timeloop: bool, as_json: bool, schedule: str,
-             no_check: bool, semantics: str, link_transfers: bool) -> None:
+             no_check: bool, sparsity_file: str | None, densities: tuple[str, ...],
+             semantics: str, link_transfers: bool) -> None:
     """Evaluate one mapping: per-level tiles, accesses, energy; totals and lower bounds.
 
     ARCH and WORKLOAD are preset names or YAML files; MAPPING is a YAML file or preset.
     """
-    workload, arch, mapping = load_inputs(inputs, from_timeloop)
+    workload, arch, mapping, sparsity = load_inputs(inputs, from_timeloop)
+    from .sparse_options import resolve_sparsity
+    sparsity = resolve_sparsity(sparsity, sparsity_file, densities, workload, arch)
     source = ", ".join(inputs) if from_timeloop else inputs[2]
     try:
         if no_check:
             from loopscape.spaces.mapping import check_mapping
             check_mapping(workload, arch, mapping, check_capacity=False)
-        result = evaluate_mapping(workload, arch, mapping, check=not no_check,
-                                  schedule=schedule,
-                                  options=options_from_flags(semantics, link_transfers))
+        options = options_from_flags(semantics, link_transfers)
+        if sparsity is not None:
+            from loopscape.costmodels.sparse_eval import evaluate_sparse
+            result = evaluate_sparse(workload, arch, mapping, sparsity, check=not no_check,
+                                     schedule=schedule, options=options)
+        else:
+            result = evaluate_mapping(workload, arch, mapping, check=not no_check,
+                                      schedule=schedule, options=options)
     except MappingError as e:
         raise SpecError(str(e), source=source,
                         key=f"mapping.{e.level}" if e.level else "mapping",
@@ -126,5 +138,8 @@ def evaluate(inputs: tuple[str, ...], from_timeloop: bool, as_json: bool, schedu
                         if "bits" in str(e) else None) from e
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
+    elif sparsity is not None and not hasattr(result, "bounds"):
+        from .sparse_options import render_sparse
+        render_sparse(result)
     else:
         render(result)

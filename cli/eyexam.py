@@ -17,6 +17,7 @@ from loopscape.spaces.mapping import Mapping
 from .outputs import check_output_file
 from .ranges import int_range
 from .model_flags import model_option_flags, options_from_flags
+from .sparse_options import command_sparsity, sparsity_options
 from .console import console, err_console, wide_when_piped
 
 def load_eyexam_inputs(inputs: tuple[str, ...], from_timeloop: bool,
@@ -137,9 +138,11 @@ def render(report: EyexamReport) -> None:
 @click.option("--budget", type=int_range(1), default=20000, show_default=True,
               help="Legal mappings that search scores.")
 @model_option_flags
+@sparsity_options
 def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop: bool,
            as_json: bool, plot_file: str | None, seed: int, budget: int, semantics: str,
-           link_transfers: bool) -> None:
+           link_transfers: bool, sparsity_file: str | None = None,
+           densities: tuple[str, ...] = ()) -> None:
     """Explain a mapping's performance as seven tightening bounds on MACs per cycle.
 
     ARCH and WORKLOAD are preset names or YAML files; MAPPING is a YAML file or preset.
@@ -156,6 +159,11 @@ def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop:
     workload, arch, mapping, constraints, source = load_eyexam_inputs(
         inputs, from_timeloop, constraints_file)
     options = options_from_flags(semantics, link_transfers)
+    sparsity = command_sparsity(inputs, from_timeloop, sparsity_file, densities, workload, arch)
+    if sparsity is not None:
+        from .sparse_eyexam import run_sparse_eyexam
+        return run_sparse_eyexam(workload, arch, mapping, constraints, sparsity, as_json,
+                                 seed, budget)
     note = None
     if mapping is None:
         mapping, note = searched_mapping(workload, arch, constraints, budget, seed, options)

@@ -20,6 +20,7 @@ from .outputs import check_output_dir, write_or_rescue
 from .progress import search_progress
 from .model_flags import model_option_flags, options_from_flags
 from .space import load_space_inputs
+from .sparse_options import command_sparsity, sparsity_options
 
 
 def render(result: SearchResult) -> None:
@@ -35,7 +36,8 @@ def render(result: SearchResult) -> None:
             columns.append(_column(col, [m[key] for m in metrics]))
     if "utilization" not in result.objectives:
         columns.append(("utilization", [f"{100 * m['utilization']:.1f}%" for m in metrics]))
-    columns.append(("gap_cycles", [f"x{m['gap']['cycles_ratio']:.2f}" for m in metrics]))
+    columns.append(("gap_cycles", [f"x{m['gap']['cycles_ratio']:.2f}" if "gap" in m else "-"
+                                   for m in metrics]))
     for header, _ in columns:
         table.add_column(header, justify="right")
     table.add_column("mapspace id", justify="right", overflow="fold")
@@ -90,8 +92,10 @@ def _column(objective: str, values: list[float]) -> tuple[str, list[str]]:
 @click.option("--quiet", "-q", is_flag=True,
               help="No live progress display (it is off anyway when stdout is not a terminal).")
 @model_option_flags
+@sparsity_options
 def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, out_dir,
-           constraints_file, from_timeloop, as_json, quiet, semantics, link_transfers) -> None:
+           constraints_file, from_timeloop, as_json, quiet, semantics, link_transfers,
+           sparsity_file, densities) -> None:
     """Search the mapspace; show and save the Pareto-optimal mappings.
 
     ARCH and WORKLOAD are preset names or YAML files.
@@ -104,12 +108,13 @@ def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, 
     if out_dir:
         check_output_dir(out_dir)
     workload, arch, constraints = load_space_inputs(inputs, from_timeloop, constraints_file)
+    sparsity = command_sparsity(inputs, from_timeloop, sparsity_file, densities, workload, arch)
     options = options_from_flags(semantics, link_transfers)
     with search_progress(quiet or as_json) as progress:
         result = run_search(workload, arch, constraints, strategy=strategy,
                             objectives=objectives, evaluations=budget, seconds=seconds,
                             patience=patience, jobs=jobs, seed=seed, progress=progress,
-                            options=options)
+                            options=options, sparsity=sparsity)
     if out_dir:
         out_dir = write_or_rescue(
             lambda d: write_result_dir(result, d, workload, arch, constraints), Path(out_dir),

@@ -19,6 +19,7 @@ from loopscape.spaces.errors import SpecError
 
 from .ranges import float_range, int_range
 from .model_flags import model_option_flags, options_from_flags
+from .sparse_options import sparsity_options
 from .console import console, err_console, wide_when_piped
 from .network_options import network_options, pop_network_options
 from .outputs import check_output_dir
@@ -64,8 +65,8 @@ def _best_text(lf: LayerFront) -> str:
             f"{100 * p['utilization']:.0f}% of PEs [{how}]")
 
 
-def _exam_text(summary: dict) -> str:
-    if summary["step"] is None:
+def _exam_text(summary: dict | None) -> str:
+    if summary is None or summary["step"] is None:
         return "-"
     return f"{summary['step']} {summary['name']} x{summary['loss_ratio']:.3g}"
 
@@ -154,10 +155,12 @@ def render(result: SweepResult) -> None:
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress display and no per-layer lines (only the final table).")
 @model_option_flags
+@sparsity_options
 @network_options
 def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objectives, budget,
               seconds, patience, seed, select, jobs, scheduler, dask_local, fresh,
-              as_json, quiet, semantics, link_transfers, **kwargs) -> None:
+              as_json, quiet, semantics, link_transfers, sparsity_file, densities,
+              **kwargs) -> None:
     """Search every unique layer of NETWORK (a zoo name or an .onnx file) on an
     architecture and total the network; writes OUT/summary.json. Decoder LLMs take
     --phase, --seq, --context, --batch, --blocks, --expert-tokens (docs/zoo.md)."""
@@ -173,6 +176,8 @@ def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objective
     if unsupported:
         err_console.print(f"[yellow]note:[/] {len(unsupported)} node(s) not imported: "
                           + ", ".join(f"{n} ({op})" for n, op in unsupported), highlight=False)
+    from .sparse_options import network_sparsity
+    sparsity = network_sparsity(sparsity_file, densities, layers, arch)
     if budget is None and seconds is None:
         budget = 100_000
     settings = SweepSettings(strategy=strategy, objectives=tuple(objectives.split(",")),
@@ -182,7 +187,8 @@ def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objective
         backend = "dask" if client is not None else None
         if as_json or quiet:
             result = sweep(layers, arch, constraints, network=name, settings=settings,
-                           select=select, out=out_dir, jobs=jobs, backend=backend, fresh=fresh)
+                           select=select, out=out_dir, jobs=jobs, backend=backend, fresh=fresh,
+                           sparsity=sparsity)
         else:
             with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                           MofNCompleteColumn(), TimeElapsedColumn(), console=console,
@@ -195,7 +201,7 @@ def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objective
                     bar.console.print(_best_text(lf), highlight=False)
                 result = sweep(layers, arch, constraints, network=name, settings=settings,
                                select=select, out=out_dir, jobs=jobs, backend=backend,
-                               fresh=fresh, progress=tick)
+                               fresh=fresh, progress=tick, sparsity=sparsity)
     if as_json:
         click.echo(json.dumps(result.summary, indent=2))
     else:

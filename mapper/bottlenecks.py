@@ -19,11 +19,13 @@ BANDWIDTH_STEPS = (6, 7)  # average and instantaneous bandwidth
 def bottlenecks(entries: Iterable[Mapping]) -> dict:
     """Cycles, energy and layer count per binding Eyexam step over sweep layer entries
     (each with ``cycles``, ``energy_pj`` and ``eyexam``), most cycles first, plus the
-    share of all cycles spent in layers bound by bandwidth (steps 6 and 7)."""
+    share of all cycles spent in layers bound by bandwidth (steps 6 and 7). Layers without
+    an Eyexam (sparse layers: its steps are dense bounds) are grouped as step None."""
     groups: dict = {}
     total_cycles = 0
     for e in entries:
-        step, name = e["eyexam"]["step"], e["eyexam"]["name"]
+        exam = e.get("eyexam")
+        step, name = (exam["step"], exam["name"]) if exam else (None, "no Eyexam (sparse)")
         g = groups.setdefault(step, {"step": step, "name": name, "layers": 0, "cycles": 0,
                                      "energy_pj": 0.0})
         g["layers"] += 1

@@ -15,7 +15,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from loopscape.costmodels import evaluate
-from loopscape.costmodels.batched import BatchEvaluator
+from loopscape.costmodels.sparse_batched import make_batch_evaluator
+from loopscape.costmodels.sparse_eval import evaluate_sparse
 from loopscape.costmodels.options import ModelOptions, model_options
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.constraints import Constraints
@@ -23,6 +24,8 @@ from loopscape.spaces.encoding import MappingBatch, decode
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapping import Mapping
 from loopscape.spaces.mapspace import Mapspace
+from loopscape.spaces.sparse_capacity import capacity_arch
+from loopscape.spaces.sparsity import SparsitySpec
 from loopscape.spaces.workload import Workload
 
 from .objectives import MAXIMIZED, maximized, objective_values, parse_objectives
@@ -123,13 +126,14 @@ def _run_worker(workload: Workload, arch: Architecture, constraints: Constraints
                 seed: int, worker: int, workers: int, evaluations: int | None,
                 seconds: float | None, patience: int | None, batch_size: int,
                 total_budget: int | None, options: ModelOptions,
-                progress: Callable[[int, float], None] | None = None) -> _WorkerOut:
-    space = Mapspace(workload, arch, constraints)
+                progress: Callable[[int, float], None] | None = None,
+                sparsity: SparsitySpec | None = None) -> _WorkerOut:
+    space = Mapspace(workload, capacity_arch(arch, workload, sparsity), constraints)
     strat = make_strategy(strategy, **strategy_options)
     maximize = maximized(objectives)
     strat.setup(SearchContext(space, objectives, maximize, seed, worker, workers, evaluations,
                               {"total_budget": total_budget}))
-    evaluator = BatchEvaluator(workload, arch, options=options)
+    evaluator = make_batch_evaluator(workload, arch, sparsity, options)
     archive = ParetoArchive(objectives, maximize=maximize)
     signs = np.array([-1.0 if o in maximize else 1.0 for o in objectives])
     start = time.perf_counter()
@@ -193,7 +197,8 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
            evaluations: int | None = None, seconds: float | None = None,
            patience: int | None = None, jobs: int = 1, seed: int = 0, batch_size: int = 4096,
            streams: int = STREAMS, progress: ProgressCallback | None = None,
-           options: ModelOptions | None = None) -> SearchResult:
+           options: ModelOptions | None = None,
+           sparsity: SparsitySpec | None = None) -> SearchResult:
     """Search the mapspace and return its Pareto front (energy vs. cycles by default).
 
     The search runs ``streams`` independent seeded streams, each with an equal share of
@@ -207,7 +212,9 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     registered name) runs as one stream. ``progress`` receives a
     ``SearchProgress`` after every scored batch (after every finished stream when
     ``jobs`` > 1). ``options`` selects the Timeloop semantics and link transfers of the
-    cost model (``ModelOptions``; recorded in the result).
+    cost model (``ModelOptions``; recorded in the result). ``sparsity`` (a SparsitySpec)
+    evaluates with the sparse model and checks capacity with compressed tiles
+    (docs/sparsity.md).
     """
     options_ = model_options(options)
     objectives = parse_objectives(objectives, arch)
@@ -225,7 +232,8 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     if batch_size < 1:
         raise SpecError(f"batch_size must be at least 1, got {batch_size}", key="batch_size")
     options = dict(strategy_options or {})
-    space = Mapspace(workload, arch, constraints)  # validates before any worker starts
+    # validates before any worker starts; compressed tiles decide capacity when sparse
+    space = Mapspace(workload, capacity_arch(arch, workload, sparsity), constraints)
     if isinstance(strategy, Strategy):
         streams = 1  # an instance keeps its state: it is one stream
     if evaluations is not None:
@@ -259,7 +267,8 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     outs: list[_WorkerOut] = []
     if jobs_used == 1:
         for a in args:
-            outs.append(_run_worker(*a, progress=tick if progress is not None else None))
+            outs.append(_run_worker(*a, progress=tick if progress is not None else None,
+                                    sparsity=sparsity))
             state["done"] += 1
             report()
     else:
@@ -268,7 +277,7 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
                             key="strategy", fix="pass its registered name, or use jobs=1")
         from joblib import Parallel, delayed
         for out in Parallel(n_jobs=jobs_used, return_as="generator")(
-                delayed(_run_worker)(*a) for a in args):
+                delayed(_run_worker)(*a, sparsity=sparsity) for a in args):
             outs.append(out)  # in stream order, whatever order they finish in
             state["evaluated"] += out.evaluated
             state["best"] = min(state["best"], out.best_edp)
@@ -286,7 +295,10 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
         arrays, mid = p.item
         batch = MappingBatch(*arrays)
         mapping = decode(workload, arch, batch, 0)
-        ev = evaluate(workload, arch, mapping, options=options_)
+        if sparsity is not None:
+            ev = evaluate_sparse(workload, arch, mapping, sparsity, options=options_)
+        else:
+            ev = evaluate(workload, arch, mapping, options=options_)
         front.append(FrontPoint(mapping, mid, dict(zip(objectives, map(float, p.values))),
                                 ev.to_dict()))
     stopped = sorted({o.stopped_by for o in outs})

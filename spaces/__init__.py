@@ -13,6 +13,9 @@ from .arrays import Genes, SpaceArrays
 from .legality import BatchLegality, pe_utilization_problems
 from .proposal import ProposalEntry
 from .slots import DimSpace, FactorTable, Slot
+from .sparse_capacity import capacity_arch
+from .sparsity import (ActionOptimization, Density, SparseLevelCosts, SparsitySpec,
+                       TensorFormat, validate_sparsity)
 from .workload import (Tensor, Workload, batched_matmul, conv2d, depthwise_conv2d, einsum,
                        fully_connected, gemm)
 
@@ -25,4 +28,6 @@ __all__ = [
     "mapping_problems", "restrict_constraints", "tile_box", "tile_words",
     "BatchLegality", "DimSpace", "FactorTable", "Genes", "LevelOrder", "ProposalEntry", "Slot",
     "SpaceArrays", "pe_utilization_problems",
+    "ActionOptimization", "Density", "SparseLevelCosts", "SparsitySpec", "TensorFormat",
+    "capacity_arch", "validate_sparsity",
 ]

@@ -27,11 +27,13 @@ PRESET_DIR = Path(preset_path("eyeriss_like", "architecture")).parent
 FIXTURES = Path(__file__).parent / "fixtures" / "timeloop"
 
 ARCHS = {"eyeriss_like", "simba_like", "simple_output_stationary",
-         "simple_weight_stationary", "tpu_like", "eyexam_conv1d_array"}
+         "simple_weight_stationary", "tpu_like", "eyexam_conv1d_array",
+         "sparse_tensor_core_like"}
 LAYERS = {"resnet50_conv2_x_3x3", "eyeriss_default", "conv1d_ex04", "bert_base_ffn1",
           "mobilenet_v2_features3_dw", "eyexam_conv1d"}
 MAPPINGS = {"eyeriss_default_timeloop_best", "eyexam_conv1d_mapping"}
 CONSTRAINTS = {"eyeriss_like_constraints", "eyexam_conv1d_constraints"}
+SPARSITY = {"eyeriss_like_sparse", "sparse_tensor_core_2to4"}
 
 
 def test_every_preset_is_listed_with_description_and_source():
@@ -40,18 +42,19 @@ def test_every_preset_is_listed_with_description_and_source():
     assert {p.name for p in items if p.kind == "layer"} == LAYERS
     assert {p.name for p in items if p.kind == "mapping"} == MAPPINGS
     assert {p.name for p in items if p.kind == "constraints"} == CONSTRAINTS
+    assert {p.name for p in items if p.kind == "sparsity"} == SPARSITY
     for p in items:
         assert isinstance(p, PresetInfo)
         assert p.description and p.source, p
         assert "\n" not in p.description and len(p.description) < 100
         assert Path(p.path).name == f"{p.name}.yaml"
-    rank = {"architecture": 0, "layer": 1, "mapping": 2, "constraints": 3}
+    rank = {"architecture": 0, "layer": 1, "mapping": 2, "constraints": 3, "sparsity": 4}
     assert [rank[p.kind] for p in items] == sorted(rank[p.kind] for p in items)
 
 
 def test_every_yaml_file_is_a_preset_and_starts_with_its_source():
     files = sorted(PRESET_DIR.glob("*.yaml"))
-    assert {f.stem for f in files} == ARCHS | LAYERS | MAPPINGS | CONSTRAINTS
+    assert {f.stem for f in files} == ARCHS | LAYERS | MAPPINGS | CONSTRAINTS | SPARSITY
     for f in files:
         assert f.read_text().startswith("# Source: "), f
 
@@ -327,7 +330,7 @@ def test_presets_command_json():
     result = CliRunner().invoke(cmd, prefix + ["--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert {d["name"] for d in data} == ARCHS | LAYERS | MAPPINGS | CONSTRAINTS
+    assert {d["name"] for d in data} == ARCHS | LAYERS | MAPPINGS | CONSTRAINTS | SPARSITY
     assert all(set(d) >= {"name", "kind", "description", "source"} for d in data)
 
 

@@ -25,7 +25,7 @@ __all__ = ["PresetInfo", "list_presets", "load_arch_preset", "load_layer_preset"
            "resolve_layer", "resolve_mapping", "resolve_workload"]
 
 _KINDS = {"architecture": "architecture", "layer": "layer", "mapping": "mapping",
-          "constraints": "constraints"}
+          "constraints": "constraints", "sparsity": "sparsity"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class PresetInfo:
              "source": self.source, "path": self.path}
         if self.kind == "mapping":
             d.update(architecture=self.architecture, layer=self.layer)
-        elif self.kind == "constraints":
+        elif self.kind in ("constraints", "sparsity"):
             d.update(architecture=self.architecture)
         return d
 
@@ -97,7 +97,7 @@ def list_presets(kind: str | None = None) -> list[PresetInfo]:
         raise SpecError(f"unknown preset kind {kind!r}", key="kind",
                         fix=f"use one of {', '.join(_KINDS)}")
     items = [p for p in _index() if kind is None or p.kind == kind]
-    rank = {"architecture": 0, "layer": 1, "mapping": 2, "constraints": 3}
+    rank = {"architecture": 0, "layer": 1, "mapping": 2, "constraints": 3, "sparsity": 4}
     return sorted(items, key=lambda p: (rank[p.kind], p.name))
 
 

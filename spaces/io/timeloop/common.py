@@ -28,6 +28,7 @@ class TimeloopSpec:
     mapping: Mapping | None
     constraints: dict | None
     sources: tuple[str, ...]
+    sparsity: object = None  # SparsitySpec from densities / sparse_optimizations, or None
 
 
 

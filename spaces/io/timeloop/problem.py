@@ -7,8 +7,7 @@ from typing import Any
 from ...errors import SpecError
 from ...workload import Tensor, Workload
 from ..strict import (Where, did_you_mean, expect_bool, expect_int, expect_list, expect_map,
-                      expect_names, expect_number)
-from .common import is_empty
+                      expect_names)
 
 __all__ = ["parse_problem"]
 
@@ -78,7 +77,6 @@ def parse_problem(raw: Any, at: Where) -> Workload:
         if name in instance:
             coeff[name] = expect_int(instance[name], inst_at.at(name), minimum=-(2 ** 62),
                                      lenient=True)
-    _check_dense(instance, inst_at)
 
     tensors = []
     ds_at = shape_at.at("data_spaces")
@@ -104,24 +102,6 @@ def parse_problem(raw: Any, at: Where) -> Workload:
         return Workload(name, tuple(dims), tuple(bounds), tuple(tensors), "einsum", params)
     except SpecError as e:
         raise e.located(at.source, "problem.shape") from None
-
-
-def _check_dense(instance: dict, at: Where) -> None:
-    """Densities below 1 are sparsity, which loopscape does not model: reject them."""
-    common = instance.get("commonDensity")
-    if common is not None and not (not isinstance(common, dict) and expect_number(
-            common, at.at("commonDensity"), lenient=True) == 1.0):
-        raise at.at("commonDensity").error("sparse tensors (density < 1) are not supported",
-                                           fix="remove commonDensity or set it to 1")
-    densities = instance.get("densities")
-    if is_empty(densities):
-        return
-    for t, d in expect_map(densities, at.at("densities")).items():
-        if isinstance(d, dict) or expect_number(d, at.at("densities").at(str(t)),
-                                                lenient=True) != 1.0:
-            raise at.at("densities").at(str(t)).error(
-                "sparse tensors (density < 1) are not supported",
-                fix="remove the density or set it to 1")
 
 
 def _parse_projection(raw: Any, at: Where, dims: list[str],

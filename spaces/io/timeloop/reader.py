@@ -25,6 +25,7 @@ from .constraint_entries import constraint_targets
 from .ert import parse_ert
 from .mapping import parse_mapping
 from .problem import parse_problem
+from .sparsity import timeloop_sparsity
 
 __all__ = ["load_timeloop", "timeloop_from_data"]
 
@@ -85,11 +86,6 @@ def timeloop_from_data(docs: Sequence[tuple[str, Any]]) -> TimeloopSpec:
             raise SpecError(f"no '{key}' in the Timeloop files",
                             source=", ".join(s for s, _ in docs) or None, key=key,
                             fix="pass the processed input (parsed-processed-input.yaml)")
-    sparse = merged.get("sparse_optimizations")
-    if not is_empty(sparse) and not (isinstance(sparse, dict) and is_empty(
-            sparse.get("targets")) and set(sparse) <= {"targets", "version"}):
-        raise where("sparse_optimizations").error("sparse optimizations are not supported",
-                                                   fix="remove sparse_optimizations")
     ert = parse_ert(merged["ERT"], where("ERT")) if "ERT" in merged else None
     workload = parse_problem(merged["problem"], where("problem"))
     arch = parse_architecture(merged["architecture"], where("architecture"), ert,
@@ -105,7 +101,9 @@ def timeloop_from_data(docs: Sequence[tuple[str, Any]]) -> TimeloopSpec:
             if key in merged:
                 targets += constraint_targets(merged[key], where(key))
         constraints = {"targets": targets}
-    return TimeloopSpec(workload, arch, mapping, constraints, tuple(s for s, _ in docs))
+    sparsity = timeloop_sparsity(merged, origin, workload, arch, ert)
+    return TimeloopSpec(workload, arch, mapping, constraints, tuple(s for s, _ in docs),
+                        sparsity)
 
 
 def load_timeloop(paths: Sequence[str | Path]) -> TimeloopSpec:
