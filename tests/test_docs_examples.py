@@ -14,7 +14,8 @@ README = Path(__file__).resolve().parent.parent / "README.md"
                                   DOCS / "eyexam.md", DOCS / "zoo.md",
                                   DOCS / "limits.md", DOCS / "cli.md",
                                   DOCS / "semantics.md", DOCS / "timeloop.md",
-                                  DOCS / "sparsity.md"],
+                                  DOCS / "sparsity.md",
+                                  DOCS / "architecture.md"],
                          ids=lambda p: p.name)
 def test_python_blocks_run(page, capsys):
     if page.name == "zoo.md":  # its ONNX example needs the optional extra
