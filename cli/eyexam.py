@@ -10,7 +10,6 @@ from rich.table import Table
 
 from loopscape.costmodels.eyexam import EyexamReport, eyexam as run_eyexam
 from loopscape.mapper.plots import image_format, plot_waterfall, require_matplotlib
-from loopscape.mapper.units import format_energy
 from loopscape.spaces.errors import MappingError, SpecError
 from loopscape.spaces.mapping import Mapping
 
@@ -19,6 +18,8 @@ from .ranges import int_range
 from .model_flags import model_option_flags, options_from_flags
 from .sparse_options import command_sparsity, sparsity_options
 from .console import console, err_console, wide_when_piped
+from .quick_search import searched_mapping
+from .sparse_eyexam import run_sparse_eyexam
 
 def load_eyexam_inputs(inputs: tuple[str, ...], from_timeloop: bool,
                        constraints_file: str | None):
@@ -48,23 +49,6 @@ def load_eyexam_inputs(inputs: tuple[str, ...], from_timeloop: bool,
         if constraints_file else None
     mapping = resolve_mapping(inputs[2], workload, arch) if len(inputs) == 3 else None
     return workload, arch, mapping, constraints, inputs[2] if len(inputs) == 3 else None
-
-
-def searched_mapping(workload, arch, constraints, budget: int, seed: int, options=None
-                     ) -> tuple[Mapping, str]:
-    """The lowest-cycles mapping (ties: lowest energy) of a seeded local search, and a
-    sentence saying so."""
-    from loopscape.mapper import search
-    result = search(workload, arch, constraints, strategy="local",
-                    objectives="cycles,energy_pj", evaluations=budget, seed=seed,
-                    options=options)
-    best = min(result.front, key=lambda p: (p.objectives["cycles"], p.objectives["energy_pj"]))
-    ev = best.evaluation
-    note = (f"no mapping given: using the lowest-cycles mapping (ties: lowest energy) of a "
-            f"local search ({result.stats.evaluated:,} legal mappings, seed {seed}): "
-            f"{ev['cycles']:,} cycles, {format_energy(ev['energy_pj'])}, {ev['utilized_pes']:,} PEs"
-            + (f", mapspace id {best.mapspace_id}" if best.mapspace_id is not None else ""))
-    return best.mapping, note
 
 
 def mapping_lines(mapping: Mapping) -> list[str]:
@@ -161,7 +145,6 @@ def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop:
     options = options_from_flags(semantics, link_transfers)
     sparsity = command_sparsity(inputs, from_timeloop, sparsity_file, densities, workload, arch)
     if sparsity is not None:
-        from .sparse_eyexam import run_sparse_eyexam
         return run_sparse_eyexam(workload, arch, mapping, constraints, sparsity, as_json,
                                  seed, budget)
     note = None

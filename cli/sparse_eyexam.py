@@ -13,6 +13,7 @@ from rich.table import Table
 from loopscape.spaces.errors import MappingError
 
 from .console import console, wide_when_piped
+from .quick_search import searched_mapping
 
 
 def sparse_summary(workload, arch, mapping, sparsity) -> dict:
@@ -38,14 +39,8 @@ def run_sparse_eyexam(workload, arch, mapping, constraints, sparsity, as_json: b
     from loopscape.costmodels.eyexam import eyexam as run_eyexam
     note = None
     if mapping is None:
-        from loopscape.mapper import search
-        res = search(workload, arch, constraints, strategy="local",
-                     objectives="cycles,energy_pj", evaluations=budget, seed=seed,
-                     sparsity=sparsity)
-        best = min(res.front, key=lambda p: (p.objectives["cycles"], p.objectives["energy_pj"]))
-        mapping = best.mapping
-        note = (f"no mapping given: using the lowest-cycles mapping of a sparsity-aware local "
-                f"search ({res.stats.evaluated:,} legal mappings, seed {seed})")
+        mapping, note = searched_mapping(workload, arch, constraints, budget, seed,
+                                         sparsity=sparsity)
     try:
         report = run_eyexam(workload, arch, mapping, constraints)
     except MappingError:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from loopscape.spaces.arch import Architecture
+from loopscape.spaces.arch import Architecture, StorageLevel
 from loopscape.spaces.mapping import Mapping, check_mapping
 from loopscape.spaces.workload import Workload
 
@@ -143,6 +143,21 @@ class Evaluation:
         }
 
 
+
+def bandwidth_slowdown(lvl: StorageLevel, read_words_per_cycle: float,
+                       write_words_per_cycle: float) -> float:
+    """The factor (<= 1) by which a level's bandwidths slow it down when it must read and
+    write (fill + update) these many words per compute cycle (docs/semantics.md)."""
+    rd, wr = read_words_per_cycle, write_words_per_cycle
+    slow = 1.0
+    if lvl.read_bandwidth is not None and lvl.read_bandwidth < rd:
+        slow = min(slow, lvl.read_bandwidth / rd)
+    if lvl.write_bandwidth is not None and lvl.write_bandwidth < wr:
+        slow = min(slow, lvl.write_bandwidth / wr)
+    if lvl.shared_bandwidth is not None and lvl.shared_bandwidth < rd + wr:
+        slow = min(slow, lvl.shared_bandwidth / (rd + wr))
+    return slow
+
 def evaluate(workload: Workload, arch: Architecture, mapping: Mapping, *,
              check: bool = True, schedule: str = "timeloop",
              options: ModelOptions | None = None) -> Evaluation:
@@ -171,13 +186,7 @@ def evaluate(workload: Workload, arch: Architecture, mapping: Mapping, *,
                 continue
             rd += float(s.reads) / cc
             wr += float(s.fills + s.updates) / cc
-        slow = 1.0
-        if lvl.read_bandwidth is not None and lvl.read_bandwidth < rd:
-            slow = min(slow, lvl.read_bandwidth / rd)
-        if lvl.write_bandwidth is not None and lvl.write_bandwidth < wr:
-            slow = min(slow, lvl.write_bandwidth / wr)
-        if lvl.shared_bandwidth is not None and lvl.shared_bandwidth < rd + wr:
-            slow = min(slow, lvl.shared_bandwidth / (rd + wr))
+        slow = bandwidth_slowdown(lvl, rd, wr)
         slowdowns.append(slow)
         demand.append((rd, wr))
     level_cycles = [int(math.ceil(cc / s)) for s in slowdowns]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from .evaluate import bandwidth_slowdown
 from .sparse_density import expected_occupancy
 
 
@@ -246,13 +247,7 @@ def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
                 d["skipped_metadata_" + kind] = sum(m + q for m, q in r["skipped_fmt"][k])
             d["format_max_words"] = [list(x) for x in r["format_max"]]
             tensors[t] = d
-        slow = 1.0
-        if lvl.read_bandwidth is not None and lvl.read_bandwidth < rd:
-            slow = min(slow, lvl.read_bandwidth / rd)
-        if lvl.write_bandwidth is not None and lvl.write_bandwidth < wr:
-            slow = min(slow, lvl.write_bandwidth / wr)
-        if lvl.shared_bandwidth is not None and lvl.shared_bandwidth < rd + wr:
-            slow = min(slow, lvl.shared_bandwidth / (rd + wr))
+        slow = bandwidth_slowdown(lvl, rd, wr)
         level_cycles.append(int(math.ceil(cc / slow)))
         energies.append((lvl, tensors, access))
     cycles = max([cc] + level_cycles)
