@@ -20,14 +20,14 @@ from pathlib import Path
 
 from loopscape.spaces.io.timeloop import load_timeloop, timeloop_constraints
 from loopscape.spaces.mapspace import Mapspace
-from loopscape.spaces.presets import load_arch_preset, load_layer_preset
+from loopscape.spaces.presets import load_arch_preset, load_workload_preset
 
 ROOT = Path(__file__).resolve().parent.parent
 EYERISS_CASE = ROOT / "tests" / "fixtures" / "timeloop" / "design_eyeriss_like"
 
 
 def spaces():
-    layer = load_layer_preset("resnet50_conv2_x_3x3")
+    layer = load_workload_preset("resnet50_conv2_x_3x3")
     spec = load_timeloop([EYERISS_CASE / "parsed-processed-input.yaml"])
     eyeriss = load_arch_preset("eyeriss_like")
     constraints = timeloop_constraints(spec, layer, eyeriss, source=str(EYERISS_CASE))

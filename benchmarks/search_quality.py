@@ -55,7 +55,7 @@ from loopscape.mapper.strategy import Proposal, SearchContext, Strategy, make_st
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.io.timeloop import load_timeloop, timeloop_constraints
 from loopscape.spaces.mapspace import Mapspace
-from loopscape.spaces.presets import load_arch_preset, load_layer_preset
+from loopscape.spaces.presets import load_arch_preset, load_workload_preset
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures" / "timeloop"
@@ -103,16 +103,16 @@ class Case:
 
 
 def cases() -> list[Case]:
-    conv = load_layer_preset("resnet50_conv2_x_3x3")
+    conv = load_workload_preset("resnet50_conv2_x_3x3")
     eyeriss = load_arch_preset("eyeriss_like")
     spec = load_timeloop([FIX / "design_eyeriss_like" / "parsed-processed-input.yaml"])
     constraints = timeloop_constraints(spec, conv, eyeriss, source="design_eyeriss_like")
     return [
         Case("resnet50_conv2_x_3x3 / eyeriss_like + constraints", conv, eyeriss, constraints,
              target_edp=TIMELOOP_EDP),
-        Case("eyeriss_default / simba_like", load_layer_preset("eyeriss_default"),
+        Case("eyeriss_default / simba_like", load_workload_preset("eyeriss_default"),
              load_arch_preset("simba_like")),
-        Case("bert_base_ffn1 / simple_weight_stationary", load_layer_preset("bert_base_ffn1"),
+        Case("bert_base_ffn1 / simple_weight_stationary", load_workload_preset("bert_base_ffn1"),
              load_arch_preset("simple_weight_stationary")),
     ]
 

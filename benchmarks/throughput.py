@@ -44,14 +44,14 @@ from loopscape.costmodels import evaluate  # noqa: E402
 from loopscape.costmodels.batched import BatchEvaluator  # noqa: E402
 from loopscape.spaces.io.timeloop import load_timeloop, timeloop_constraints  # noqa: E402
 from loopscape.spaces.mapspace import Mapspace  # noqa: E402
-from loopscape.spaces.presets import load_arch_preset, load_layer_preset  # noqa: E402
+from loopscape.spaces.presets import load_arch_preset, load_workload_preset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EYERISS_CASE = ROOT / "tests" / "fixtures" / "timeloop" / "design_eyeriss_like"
 
 
 def space() -> Mapspace:
-    layer = load_layer_preset("resnet50_conv2_x_3x3")
+    layer = load_workload_preset("resnet50_conv2_x_3x3")
     arch = load_arch_preset("eyeriss_like")
     spec = load_timeloop([EYERISS_CASE / "parsed-processed-input.yaml"])
     constraints = timeloop_constraints(spec, layer, arch, source=str(EYERISS_CASE))

@@ -10,11 +10,14 @@ from rich.table import Table
 from loopscape.costmodels import SCHEDULES, Evaluation, evaluate as evaluate_mapping
 from loopscape.spaces.errors import MappingError, SpecError
 
+from loopscape.mapper.units import ENERGY, format_edp, format_energy, format_value
+
 from .console import console, wide_when_piped
+from .model_flags import model_option_flags, options_from_flags
 
 
 def load_inputs(inputs: tuple[str, ...], from_timeloop: bool):
-    """(workload, arch, mapping) from ARCH LAYER MAPPING or from Timeloop files."""
+    """(workload, arch, mapping) from ARCH WORKLOAD MAPPING or from Timeloop files."""
     if from_timeloop:
         from loopscape.spaces.io.timeloop import load_timeloop
         if not inputs:
@@ -25,31 +28,32 @@ def load_inputs(inputs: tuple[str, ...], from_timeloop: bool):
         if spec.mapping is None:
             raise SpecError("the Timeloop files hold no mapping", source=", ".join(inputs),
                             key="mapping", fix="add the mapping file (e.g. timeloop-mapper.map.yaml)")
-        return spec.workload, spec.arch, spec.mapping
+        return spec.workload, spec.arch, spec.mapping, spec.sparsity
     if len(inputs) != 3:
-        raise SpecError(f"expected ARCH LAYER MAPPING, got {len(inputs)} argument(s)",
+        raise SpecError(f"expected ARCH WORKLOAD MAPPING, got {len(inputs)} argument(s)",
                         fix="e.g. loopscape evaluate eyeriss_like eyeriss_default mapping.yaml, "
                             "or use --from-timeloop FILE...")
-    from loopscape.spaces.presets import resolve_arch, resolve_layer, resolve_mapping
+    from loopscape.spaces.presets import resolve_arch, resolve_workload, resolve_mapping
     arch = resolve_arch(inputs[0])
-    workload = resolve_layer(inputs[1])
+    workload = resolve_workload(inputs[1])
     mapping = resolve_mapping(inputs[2], workload, arch)
-    return workload, arch, mapping
-
-
-def _pj(x: float) -> str:
-    return f"{x:,.1f}" if abs(x) < 1000 else f"{x:,.0f}"
+    return workload, arch, mapping, None
 
 
 def render(result: Evaluation) -> None:
     """Print a per-level table and the totals."""
     wide_when_piped()
+    total = result.energy_pj
+    unit = ENERGY.unit_for([total])
+
+    def _pj(x: float) -> str:
+        return format_value(unit.scale(x))
+
     table = Table(title=f"{result.workload} on {result.arch}", show_lines=False)
     for col, just in (("level", "left"), ("inst", "right"), ("tensor", "left"),
                       ("tile_words", "right"), ("reads", "right"), ("fills", "right"),
-                      ("updates", "right"), ("energy_pj", "right"), ("share", "right")):
+                      ("updates", "right"), (ENERGY.header(unit), "right"), ("share", "right")):
         table.add_column(col, justify=just, overflow="fold")
-    total = result.energy_pj
     for lvl in result.levels:
         first = True
         if not lvl.tensors:
@@ -72,19 +76,26 @@ def render(result: Evaluation) -> None:
     console.print(table)
     b = result.bounds
     console.print(
-        f"energy_pj [bold]{result.energy_pj:,.2f}[/]  ({result.energy_per_mac_fj:,.2f} fJ/MAC)   "
-        f"cycles [bold]{result.cycles:,}[/]   utilization [bold]{100 * result.utilization:.2f}%"
-        f"[/]   EDP {result.edp:.4g} J*cycle")
+        f"energy [bold]{format_energy(total)}[/] (energy_pj {total:,.2f}, "
+        f"{result.energy_per_mac_fj:,.2f} fJ/MAC)   cycles [bold]{result.cycles:,}[/]   "
+        f"utilization [bold]{100 * result.utilization:.2f}%[/]   EDP {format_edp(result.edp)}")
     console.print(
         f"lower bounds: cycles {b.cycles:,} (x{result.cycles / b.cycles:.2f} above), "
         f"outermost words {b.outermost_words:,} "
-        f"(x{result.outermost_words / b.outermost_words:.2f} above), energy_pj "
-        f"{b.energy_pj:,.1f} (x{result.energy_pj / b.energy_pj:.2f} above)")
-    print("per-instance access counts; energies are totals over utilized instances")
+        f"(x{result.outermost_words / b.outermost_words:.2f} above), energy "
+        f"{format_energy(b.energy_pj)} (x{result.energy_pj / b.energy_pj:.2f} above)")
+    for lvl in result.levels:
+        for name, s in lvl.tensors.items():
+            if s.link_transfers:
+                console.print(f"{lvl.name} {name}: {s.link_transfers:,} words over inter-PE "
+                              f"links per parent instance (link energy not modelled: 0 pJ)")
+    print(f"semantics {result.options.semantics}, link transfers "
+          f"{'on' if result.options.link_transfers else 'off'}; "
+          "per-instance access counts; energies are totals over utilized instances")
 
 
 @click.command()
-@click.argument("inputs", nargs=-1, metavar="ARCH LAYER MAPPING")
+@click.argument("inputs", nargs=-1, metavar="ARCH WORKLOAD MAPPING")
 @click.option("--from-timeloop", "from_timeloop", is_flag=True,
               help="Read Timeloop YAML files (processed input, ERT, optional mapping) instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -92,20 +103,34 @@ def render(result: Evaluation) -> None:
               help="Visit schedule of the refetch analysis (docs/semantics.md).")
 @click.option("--no-check", is_flag=True,
               help="Evaluate even if tiles overflow a buffer (other legality checks stay).")
+@click.option("--sparsity", "sparsity_file", default=None, metavar="FILE",
+              help="Sparsity YAML (densities, formats, gating/skipping); docs/sparsity.md.")
+@click.option("--density", "densities", multiple=True, metavar="TENSOR=VALUE",
+              help="Override a tensor's density, e.g. --density Weights=0.3 (repeatable).")
+@model_option_flags
 def evaluate(inputs: tuple[str, ...], from_timeloop: bool, as_json: bool, schedule: str,
-             no_check: bool) -> None:
+             no_check: bool, sparsity_file: str | None, densities: tuple[str, ...],
+             semantics: str, link_transfers: bool) -> None:
     """Evaluate one mapping: per-level tiles, accesses, energy; totals and lower bounds.
 
-    ARCH and LAYER are preset names or YAML files; MAPPING is a YAML file or preset.
+    ARCH and WORKLOAD are preset names or YAML files; MAPPING is a YAML file or preset.
     """
-    workload, arch, mapping = load_inputs(inputs, from_timeloop)
+    workload, arch, mapping, sparsity = load_inputs(inputs, from_timeloop)
+    from .sparse_options import resolve_sparsity
+    sparsity = resolve_sparsity(sparsity, sparsity_file, densities, workload, arch)
     source = ", ".join(inputs) if from_timeloop else inputs[2]
     try:
         if no_check:
             from loopscape.spaces.mapping import check_mapping
             check_mapping(workload, arch, mapping, check_capacity=False)
-        result = evaluate_mapping(workload, arch, mapping, check=not no_check,
-                                  schedule=schedule)
+        options = options_from_flags(semantics, link_transfers)
+        if sparsity is not None:
+            from loopscape.costmodels.sparse_eval import evaluate_sparse
+            result = evaluate_sparse(workload, arch, mapping, sparsity, check=not no_check,
+                                     schedule=schedule, options=options)
+        else:
+            result = evaluate_mapping(workload, arch, mapping, check=not no_check,
+                                      schedule=schedule, options=options)
     except MappingError as e:
         raise SpecError(str(e), source=source,
                         key=f"mapping.{e.level}" if e.level else "mapping",
@@ -113,5 +138,8 @@ def evaluate(inputs: tuple[str, ...], from_timeloop: bool, as_json: bool, schedu
                         if "bits" in str(e) else None) from e
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
+    elif sparsity is not None and not hasattr(result, "bounds"):
+        from .sparse_options import render_sparse
+        render_sparse(result)
     else:
         render(result)

@@ -9,13 +9,17 @@ import click
 from rich.table import Table
 
 from loopscape.costmodels.eyexam import EyexamReport, eyexam as run_eyexam
+from loopscape.mapper.plots import image_format, plot_waterfall, require_matplotlib
 from loopscape.spaces.errors import MappingError, SpecError
 from loopscape.spaces.mapping import Mapping
 
+from .outputs import check_output_file
+from .ranges import int_range
+from .model_flags import model_option_flags, options_from_flags
+from .sparse_options import command_sparsity, sparsity_options
 from .console import console, err_console, wide_when_piped
-
-PLOT_SUFFIXES = (".png", ".svg")
-
+from .quick_search import searched_mapping
+from .sparse_eyexam import run_sparse_eyexam
 
 def load_eyexam_inputs(inputs: tuple[str, ...], from_timeloop: bool,
                        constraints_file: str | None):
@@ -34,33 +38,17 @@ def load_eyexam_inputs(inputs: tuple[str, ...], from_timeloop: bool,
         constraints = timeloop_constraints(spec, spec.workload, spec.arch, source=source)
         return spec.workload, spec.arch, spec.mapping, constraints, source
     if len(inputs) not in (2, 3):
-        raise SpecError(f"expected ARCH LAYER [MAPPING], got {len(inputs)} argument(s)",
+        raise SpecError(f"expected ARCH WORKLOAD [MAPPING], got {len(inputs)} argument(s)",
                         fix="e.g. loopscape eyexam eyeriss_like eyeriss_default "
                             "eyeriss_default_timeloop_best, or use --from-timeloop FILE...")
-    from loopscape.spaces.presets import (resolve_arch, resolve_constraints, resolve_layer,
+    from loopscape.spaces.presets import (resolve_arch, resolve_constraints, resolve_workload,
                                           resolve_mapping)
     arch = resolve_arch(inputs[0])
-    workload = resolve_layer(inputs[1])
+    workload = resolve_workload(inputs[1])
     constraints = resolve_constraints(constraints_file, workload, arch) \
         if constraints_file else None
     mapping = resolve_mapping(inputs[2], workload, arch) if len(inputs) == 3 else None
     return workload, arch, mapping, constraints, inputs[2] if len(inputs) == 3 else None
-
-
-def searched_mapping(workload, arch, constraints, budget: int, seed: int
-                     ) -> tuple[Mapping, str]:
-    """The lowest-cycles mapping (ties: lowest energy) of a seeded local search, and a
-    sentence saying so."""
-    from loopscape.mapper import search
-    result = search(workload, arch, constraints, strategy="local",
-                    objectives="cycles,energy_pj", evaluations=budget, seed=seed)
-    best = min(result.front, key=lambda p: (p.objectives["cycles"], p.objectives["energy_pj"]))
-    ev = best.evaluation
-    note = (f"no mapping given: using the lowest-cycles mapping (ties: lowest energy) of a "
-            f"local search ({result.stats.evaluated:,} legal mappings, seed {seed}): "
-            f"{ev['cycles']:,} cycles, {ev['energy_pj']:,.0f} pJ, {ev['utilized_pes']:,} PEs"
-            + (f", mapspace id {best.mapspace_id}" if best.mapspace_id is not None else ""))
-    return best.mapping, note
 
 
 def mapping_lines(mapping: Mapping) -> list[str]:
@@ -117,45 +105,8 @@ def render(report: EyexamReport) -> None:
                   f"{100 * summ['final_utilization']:.2f}% of the {report.pes:,} PEs; {where}")
 
 
-def plot_waterfall(report: EyexamReport, path: Path) -> None:
-    """A waterfall of the seven bounds (log scale): each step's kept bound and, above
-    it, what the step lost. PNG or SVG by the file's suffix."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - the plot extra is installed in CI
-        raise SpecError("--plot needs matplotlib", key="--plot",
-                        fix="pip install 'loopscape[plot]'") from e
-    bounds = list(report.bounds)
-    floor = max(min(bounds) / 4, 1e-3)
-    fig, ax = plt.subplots(figsize=(9, 4.8))
-    xs = range(1, len(bounds) + 1)
-    ax.bar(xs, [b - floor for b in bounds], bottom=floor, color="#4C72B0", label="bound kept")
-    prev = [bounds[0]] + bounds[:-1]
-    ax.bar(xs, [p - b for p, b in zip(prev, bounds)], bottom=bounds, color="#DD8452",
-           alpha=0.6, label="lost at this step")
-    for x, b, p in zip(xs, bounds, prev):
-        label = _bound(b) + (f"\n(x{_ratio(p / b)})" if p > b * (1 + 1e-12) else "")
-        ax.text(x, p * 1.15, label, ha="center", va="bottom", fontsize=8)
-    ax.axhline(report.pes, color="grey", linestyle="--", linewidth=1,
-               label=f"{report.pes:,} PEs")
-    ax.set_yscale("log")
-    ax.set_ylim(floor, bounds[0] * 30)
-    ax.set_xticks(list(xs))
-    ax.set_xticklabels([f"{s.step}\n" + s.name.replace(" and ", "\nand ").replace(
-        " bandwidth", "\nbandwidth").replace(" dimensions", "\ndimensions").replace(
-        " capacity", "\ncapacity") for s in report.steps], fontsize=8)
-    ax.set_ylabel("upper bound (MACs per cycle)")
-    ax.set_title(f"Eyexam: {report.workload} on {report.arch}")
-    ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, format=path.suffix[1:].lower())
-    plt.close(fig)
-
-
 @click.command()
-@click.argument("inputs", nargs=-1, metavar="ARCH LAYER [MAPPING]")
+@click.argument("inputs", nargs=-1, metavar="ARCH WORKLOAD [MAPPING]")
 @click.option("--constraints", "constraints_file",
               help="Constraints YAML file or preset (e.g. eyeriss_like_constraints).")
 @click.option("--from-timeloop", "from_timeloop", is_flag=True,
@@ -163,38 +114,44 @@ def plot_waterfall(report: EyexamReport, path: Path) -> None:
                    "Timeloop YAML files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the seven steps as JSON.")
 @click.option("--plot", "plot_file", default=None,
-              help="Draw a waterfall of the seven bounds to FILE (.png or .svg).")
-@click.option("--seed", type=int, default=0, show_default=True,
+              type=click.Path(dir_okay=False, writable=True),
+              help="Draw a waterfall of the seven bounds to FILE (.png or .svg; needs the "
+                   "plot extra).")
+@click.option("--seed", type=int_range(0, 2**63 - 1), default=0, show_default=True,
               help="Seed of the search used when no mapping is given.")
-@click.option("--budget", type=int, default=20000, show_default=True,
+@click.option("--budget", type=int_range(1), default=20000, show_default=True,
               help="Legal mappings that search scores.")
+@model_option_flags
+@sparsity_options
 def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop: bool,
-           as_json: bool, plot_file: str | None, seed: int, budget: int) -> None:
+           as_json: bool, plot_file: str | None, seed: int, budget: int, semantics: str,
+           link_transfers: bool, sparsity_file: str | None = None,
+           densities: tuple[str, ...] = ()) -> None:
     """Explain a mapping's performance as seven tightening bounds on MACs per cycle.
 
-    ARCH and LAYER are preset names or YAML files; MAPPING is a YAML file or preset.
+    ARCH and WORKLOAD are preset names or YAML files; MAPPING is a YAML file or preset.
     Without MAPPING, a quick seeded search picks the lowest-cycles mapping.
     """
     plot_path = None
     if plot_file is not None:
         plot_path = Path(plot_file)
-        if plot_path.suffix.lower() not in PLOT_SUFFIXES:
-            raise SpecError(f"cannot tell the image format of {plot_file!r}", key="--plot",
-                            fix="end the file name with .png or .svg")
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError as e:
-            raise SpecError("--plot needs matplotlib", key="--plot",
-                            fix="pip install 'loopscape[plot]'") from e
+        image_format(plot_path, key="--plot")
+        require_matplotlib(key="--plot")
+        check_output_file(plot_path, "--plot")
     if budget < 1:
         raise SpecError(f"--budget must be positive, got {budget}", key="--budget")
     workload, arch, mapping, constraints, source = load_eyexam_inputs(
         inputs, from_timeloop, constraints_file)
+    options = options_from_flags(semantics, link_transfers)
+    sparsity = command_sparsity(inputs, from_timeloop, sparsity_file, densities, workload, arch)
+    if sparsity is not None:
+        return run_sparse_eyexam(workload, arch, mapping, constraints, sparsity, as_json,
+                                 seed, budget)
     note = None
     if mapping is None:
-        mapping, note = searched_mapping(workload, arch, constraints, budget, seed)
+        mapping, note = searched_mapping(workload, arch, constraints, budget, seed, options)
     try:
-        report = run_eyexam(workload, arch, mapping, constraints)
+        report = run_eyexam(workload, arch, mapping, constraints, options)
     except MappingError as e:
         raise SpecError(str(e), source=source,
                         key=f"mapping.{e.level}" if e.level else "mapping") from e
@@ -203,7 +160,7 @@ def eyexam(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop:
     if as_json:
         if note:
             err_console.print(note, highlight=False, markup=False)
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json.dumps({**report.to_dict(), "model": options.to_dict()}, indent=2))
         return
     render(report)
     if note:

@@ -29,9 +29,10 @@ class _Group(click.Group):
 def cli() -> None:
     """loopscape: map-space exploration for DNN accelerators.
 
-    Describe a layer and an architecture; evaluate mappings with a Timeloop-compatible
-    cost model; size and walk the mapspace. Architectures, layers and mappings are YAML files (docs/formats.md) or
-    built-in preset names (`loopscape presets`).
+    Describe a workload (one layer: the `layer:` section of a YAML file) and an
+    architecture; evaluate mappings with a Timeloop-compatible cost model; size and walk
+    the mapspace. Architectures, workloads and mappings are YAML files (docs/formats.md)
+    or built-in preset names (`loopscape presets`).
     """
 
 

@@ -13,7 +13,7 @@ from .console import console, wide_when_piped
 
 
 @click.command()
-@click.option("--kind", type=click.Choice(["architecture", "layer", "mapping", "constraints"]), default=None,
+@click.option("--kind", type=click.Choice(["architecture", "layer", "mapping", "constraints", "sparsity"]), default=None,
               help="Only list presets of this kind.")
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 def presets(kind: str | None, as_json: bool) -> None:
@@ -36,7 +36,7 @@ def presets(kind: str | None, as_json: bool) -> None:
         description = p.description
         if p.kind == "mapping":
             description += f" [dim](maps {p.layer} on {p.architecture})[/]"
-        elif p.kind == "constraints":
+        elif p.kind in ("constraints", "sparsity"):
             description += f" [dim](for {p.architecture})[/]"
         source = p.source if len(p.source) <= 70 else p.source[:67] + "..."
         table.add_row(p.name, p.kind, description, source)

@@ -1,4 +1,4 @@
-"""``loopscape search``: the Pareto front of a layer on an architecture."""
+"""``loopscape search``: the Pareto front of a workload on an architecture."""
 
 from __future__ import annotations
 
@@ -6,16 +6,21 @@ import json
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from loopscape.mapper.result_dir import write_result_dir
-from loopscape.mapper.search import SearchResult, search as run_search
+from loopscape.mapper.search import STREAMS, SearchResult, search as run_search
 from loopscape.mapper.strategy import strategy_names
+from loopscape.mapper.units import CYCLES, EDP, ENERGY, column
 from loopscape.spaces.errors import SpecError
 
-from .console import console, wide_when_piped
+from .ranges import float_range, int_range
+from .console import console, err_console, wide_when_piped
+from .outputs import check_output_dir, write_or_rescue
+from .progress import search_progress
+from .model_flags import model_option_flags, options_from_flags
 from .space import load_space_inputs
+from .sparse_options import command_sparsity, sparsity_options
 
 
 def render(result: SearchResult) -> None:
@@ -24,46 +29,62 @@ def render(result: SearchResult) -> None:
     table = Table(title=f"Pareto front of {result.workload} on {result.arch} "
                         f"({s.strategy}, {s.evaluated:,} legal mappings in {s.seconds:.1f} s)")
     table.add_column("#", justify="right")
-    for o in result.objectives:
-        table.add_column(o, justify="right")
-    for col in ("energy_pj", "cycles", "edp", "utilization", "gap_cycles"):
+    columns = [_column(o, [p.objectives[o] for p in result.front]) for o in result.objectives]
+    metrics = [p.evaluation for p in result.front]
+    for col, key in (("energy_pj", "energy_pj"), ("cycles", "cycles"), ("edp", "edp_j_cycles")):
         if col not in result.objectives:
-            table.add_column(col, justify="right")
+            columns.append(_column(col, [m[key] for m in metrics]))
+    if "utilization" not in result.objectives:
+        columns.append(("utilization", [f"{100 * m['utilization']:.1f}%" for m in metrics]))
+    columns.append(("gap_cycles", [f"x{m['gap']['cycles_ratio']:.2f}" if "gap" in m else "-"
+                                   for m in metrics]))
+    for header, _ in columns:
+        table.add_column(header, justify="right")
     table.add_column("mapspace id", justify="right", overflow="fold")
     for k, p in enumerate(result.front):
-        m = p.evaluation
-        extra = {"energy_pj": f"{m['energy_pj']:,.0f}", "cycles": f"{m['cycles']:,}",
-                 "edp": f"{m['edp_j_cycles']:.4g}", "utilization": f"{100 * m['utilization']:.1f}%",
-                 "gap_cycles": f"x{m['gap']['cycles_ratio']:.2f}"}
-        row = [str(k)] + [_fmt(p.objectives[o]) for o in result.objectives]
-        row += [v for c, v in extra.items() if c not in result.objectives]
-        row.append("-" if p.mapspace_id is None else str(p.mapspace_id))
-        table.add_row(*row)
+        table.add_row(str(k), *[cells[k] for _, cells in columns],
+                      "-" if p.mapspace_id is None else str(p.mapspace_id))
     console.print(table)
     console.print(f"stopped by {s.stopped_by}; {s.rejected:,} illegal proposals dropped; "
-                  f"seed {s.seed}, {s.jobs} job(s)")
+                  f"seed {s.seed}, {s.jobs} job(s); semantics {result.options.semantics}, "
+                  f"link transfers {'on' if result.options.link_transfers else 'off'}")
     if s.optimal is not None:
-        from loopscape.mapper.optimal import describe_certificate
+        from loopscape.mapper.strategies.optimal import describe_certificate
         console.print(describe_certificate(s.optimal, s.gap, s.certificate))
 
 
-def _fmt(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+def _column(objective: str, values: list[float]) -> tuple[str, list[str]]:
+    """A header naming the unit and the cells of one objective's column."""
+    quantity = {"energy_pj": ENERGY, "cycles": CYCLES, "edp": EDP}.get(objective)
+    if quantity is None and objective.startswith("energy:"):
+        header, cells = column(ENERGY, values)
+        return f"{objective} ({header.split('(')[1]}", cells
+    if quantity is not None:
+        return column(quantity, values)
+    if objective == "utilization":
+        return objective, [f"{100 * v:.1f}%" for v in values]
+    return objective, [f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}" for v in values]
 
 
 @click.command()
-@click.argument("inputs", nargs=-1, metavar="ARCH LAYER")
-@click.option("--strategy", default="random", show_default=True,
-              help="Search strategy (see docs/search.md).")
+@click.argument("inputs", nargs=-1, metavar="ARCH WORKLOAD")
+@click.option("--strategy", default="local", show_default=True,
+              help="Search strategy (see docs/strategies.md); local is the strongest.")
 @click.option("--objectives", default="energy_pj,cycles", show_default=True,
               help="Comma-separated objectives: energy_pj, cycles, edp, utilization, "
                    "dram_words, accesses:LEVEL, energy:LEVEL.")
-@click.option("--budget", type=int, default=None, help="Legal mappings to evaluate.")
-@click.option("--time", "seconds", type=float, default=None, help="Wall-time limit in seconds.")
-@click.option("--patience", type=int, default=None,
-              help="Stop after this many evaluations without a change of the front.")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Parallel workers.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--budget", type=int_range(1), default=None,
+              help="Legal mappings to evaluate.")
+@click.option("--time", "seconds", type=float_range(0, 1e7, min_open=True),
+              default=None, help="Wall-time limit in seconds.")
+@click.option("--patience", type=int_range(1), default=None,
+              help="Stop a stream after this many evaluations without a change of its front.")
+@click.option("--jobs", type=int_range(1, STREAMS), default=1, show_default=True,
+              help=f"Worker processes that run the {STREAMS} search streams; the result does "
+                   f"not depend on it.")
+@click.option("--seed", type=int_range(0, 2**63 - 1), default=0, show_default=True,
+              help="Seed of every random choice; with --budget, the same seed gives the same "
+                   "front for any --jobs.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write DIR/front.json and one mapping YAML per front point.")
 @click.option("--constraints", "constraints_file",
@@ -71,35 +92,36 @@ def _fmt(v: float) -> str:
 @click.option("--from-timeloop", "from_timeloop", is_flag=True,
               help="Read architecture, problem and constraints from Timeloop YAML files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No live progress display (it is off anyway when stdout is not a terminal).")
+@model_option_flags
+@sparsity_options
 def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, out_dir,
-           constraints_file, from_timeloop, as_json) -> None:
+           constraints_file, from_timeloop, as_json, quiet, semantics, link_transfers,
+           sparsity_file, densities) -> None:
     """Search the mapspace; show and save the Pareto-optimal mappings.
 
-    ARCH and LAYER are preset names or YAML files.
+    ARCH and WORKLOAD are preset names or YAML files.
     """
     if strategy not in strategy_names():
         raise SpecError(f"unknown strategy {strategy!r}", key="--strategy",
                         fix=f"use one of {', '.join(strategy_names())}")
     if budget is None and seconds is None:
         raise SpecError("give --budget N (legal mappings) or --time SECONDS", key="--budget")
+    if out_dir:
+        check_output_dir(out_dir)
     workload, arch, constraints = load_space_inputs(inputs, from_timeloop, constraints_file)
-    if as_json or jobs > 1:
+    sparsity = command_sparsity(inputs, from_timeloop, sparsity_file, densities, workload, arch)
+    options = options_from_flags(semantics, link_transfers)
+    with search_progress(quiet or as_json) as progress:
         result = run_search(workload, arch, constraints, strategy=strategy,
                             objectives=objectives, evaluations=budget, seconds=seconds,
-                            patience=patience, jobs=jobs, seed=seed)
-    else:
-        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                      transient=True) as bar:
-            task = bar.add_task("searching", total=budget)
-
-            def tick(n: int, front: int) -> None:
-                bar.update(task, advance=n, description=f"searching (front {front})")
-            result = run_search(workload, arch, constraints, strategy=strategy,
-                                objectives=objectives, evaluations=budget, seconds=seconds,
-                                patience=patience, jobs=jobs, seed=seed, progress=tick)
+                            patience=patience, jobs=jobs, seed=seed, progress=progress,
+                            options=options, sparsity=sparsity)
     if out_dir:
-        write_result_dir(result, Path(out_dir), workload, arch, constraints)
+        out_dir = write_or_rescue(
+            lambda d: write_result_dir(result, d, workload, arch, constraints), Path(out_dir),
+            "search", lambda msg: err_console.print(f"[yellow]warning:[/] {msg}"))
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:

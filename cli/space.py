@@ -1,4 +1,4 @@
-"""``loopscape space``: how big the mapspace of a layer on an architecture is."""
+"""``loopscape space``: how big the mapspace of a workload on an architecture is."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from rich.table import Table
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapspace import Mapspace
 
+from .ranges import int_range
 from .console import console, wide_when_piped
 
 
 def load_space_inputs(inputs: tuple[str, ...], from_timeloop: bool, constraints_file: str | None):
-    """(workload, arch, constraints) from ARCH LAYER [--constraints] or Timeloop files."""
+    """(workload, arch, constraints) from ARCH WORKLOAD [--constraints] or Timeloop files."""
     if from_timeloop:
         from loopscape.spaces.io.timeloop import load_timeloop, timeloop_constraints
         if not inputs:
@@ -29,11 +30,11 @@ def load_space_inputs(inputs: tuple[str, ...], from_timeloop: bool, constraints_
                             "--constraints, not both", key="--constraints")
         return spec.workload, spec.arch, constraints
     if len(inputs) != 2:
-        raise SpecError(f"expected ARCH LAYER, got {len(inputs)} argument(s)",
+        raise SpecError(f"expected ARCH WORKLOAD, got {len(inputs)} argument(s)",
                         fix="e.g. loopscape space eyeriss_like resnet50_conv2_x_3x3")
-    from loopscape.spaces.presets import resolve_arch, resolve_layer
+    from loopscape.spaces.presets import resolve_arch, resolve_workload
     arch = resolve_arch(inputs[0])
-    workload = resolve_layer(inputs[1])
+    workload = resolve_workload(inputs[1])
     constraints = None
     if constraints_file:
         from loopscape.spaces.presets import resolve_constraints
@@ -42,20 +43,22 @@ def load_space_inputs(inputs: tuple[str, ...], from_timeloop: bool, constraints_
 
 
 @click.command()
-@click.argument("inputs", nargs=-1, metavar="ARCH LAYER")
+@click.argument("inputs", nargs=-1, metavar="ARCH WORKLOAD")
 @click.option("--constraints", "constraints_file",
               help="Constraints YAML file or preset (docs/formats.md#constraints).")
 @click.option("--from-timeloop", "from_timeloop", is_flag=True,
               help="Read architecture, problem and constraints from Timeloop YAML files.")
-@click.option("--samples", default=2000, show_default=True,
-              help="Uniform draws used to estimate the legal fraction.")
-@click.option("--seed", default=0, show_default=True, help="Seed of those draws.")
+@click.option("--samples", type=int_range(0, 10**8), default=2000,
+              show_default=True,
+              help="Uniform draws used to estimate the legal fraction (0: skip the estimate).")
+@click.option("--seed", type=int_range(0, 2**63 - 1), default=0, show_default=True,
+              help="Seed of those draws.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def space(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop: bool,
           samples: int, seed: int, as_json: bool) -> None:
     """Size of the mapspace: sub-spaces, total, pruned total, legal fraction of ids.
 
-    ARCH and LAYER are preset names or YAML files.
+    ARCH and WORKLOAD are preset names or YAML files.
     """
     workload, arch, constraints = load_space_inputs(inputs, from_timeloop, constraints_file)
     ms = Mapspace(workload, arch, constraints)

@@ -30,80 +30,30 @@ them, in the same order):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
-from functools import lru_cache
-from itertools import permutations
-from typing import Union
 
 import numpy as np
 
 from loopscape.spaces.arch import Architecture
-from loopscape.spaces.encoding import MappingBatch
+from loopscape.spaces.encoding import MappingBatch, decode
 from loopscape.spaces.workload import Workload
 
-Vec = Union[int, np.ndarray]  # a per-row quantity, or a Python int when it is constant
+from .evaluate import evaluate
+from .batched_ops import (BatchResult, Vec, count_origins, is_const, order_table, vadd,
+                          vkey, vmul)
+from .options import ModelOptions, model_options
 
 _HASH_LIMIT = 1 << 62
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """Arrays over the N rows. Access counts are per instance, [N, L, T]."""
-
-    energy_pj: np.ndarray  # [N]
-    cycles: np.ndarray  # [N] int
-    compute_cycles: np.ndarray  # [N] int
-    utilization: np.ndarray  # [N]
-    utilized_pes: np.ndarray  # [N] int
-    tile_words: np.ndarray  # [N, L, T]
-    partition_words: np.ndarray
-    reads: np.ndarray
-    fills: np.ndarray
-    updates: np.ndarray
-    kept: np.ndarray  # [N, L, T] bool
-    level_energy_pj: np.ndarray  # [N, L] including leakage
-    tensor_energy_pj: np.ndarray  # [N, L, T] all utilized instances
-    leak_energy_pj: np.ndarray  # [N, L]
-    utilized_instances: np.ndarray  # [N, L]
-
-    @property
-    def edp(self) -> np.ndarray:
-        return self.energy_pj * 1e-12 * self.cycles
-
-
-def _is_const(x: Vec) -> bool:
-    return type(x) is int
-
-
-def _mul(a: Vec, b: Vec) -> Vec:
-    if _is_const(a):
-        if a == 1:
-            return b
-        if _is_const(b):
-            return a * b
-    if _is_const(b) and b == 1:
-        return a
-    return a * b
-
-
-def _add(a: Vec, b: Vec) -> Vec:
-    if _is_const(a) and a == 0:
-        return b
-    if _is_const(b) and b == 0:
-        return a
-    return a + b
-
-
-def _key(x: Vec) -> tuple:
-    return ("c", x) if _is_const(x) else ("v", id(x))
 
 
 class BatchEvaluator:
     """Precomputes what depends only on (layer, architecture); ``__call__`` scores batches
     in chunks of ``chunk`` rows (memory per call grows with the batch: outputs are kept)."""
 
-    def __init__(self, workload: Workload, arch: Architecture, *, chunk: int = 3000):
+    def __init__(self, workload: Workload, arch: Architecture, *, chunk: int = 3000,
+                 options: ModelOptions | None = None):
+        self.options = model_options(options)
+        self.keep_stationary = self.options.keeps_stationary_translation
         self.workload = workload
         self.arch = arch
         self.chunk = int(chunk)
@@ -142,6 +92,7 @@ class BatchEvaluator:
         self.e_fill = [l.fill_energy_pj for l in arch.levels]
         self.e_update = [l.update_energy_pj for l in arch.levels]
         self.e_leak = [l.leak_energy_pj for l in arch.levels]
+        self.clusters = [l.utilized_clusters for l in arch.levels]  # charged access units
         self.bw = [(l.read_bandwidth, l.write_bandwidth, l.shared_bandwidth) for l in arch.levels]
         self.macs = workload.macs
         self.compute_energy = workload.macs * arch.compute.energy_pj
@@ -169,6 +120,8 @@ class BatchEvaluator:
         }
         for s in range(0, N, max(1, self.chunk)):
             self._run(b, s, min(N, s + self.chunk), o)
+        if self.options.link_transfers:
+            self._link_rows(b, o)
         t3 = lambda x: x.transpose(2, 0, 1)  # noqa: E731  [L, T, N] -> [N, L, T] view
         return BatchResult(o["energy"], o["cycles"], o["cc"], o["util"], o["pes"],
                            t3(o["tile"]), t3(o["partition"]), t3(o["reads"]), t3(o["fills"]),
@@ -189,7 +142,7 @@ class BatchEvaluator:
         Tv = self._columns(tv)
         Sx = self._columns(xv)
         Sy = self._columns(yv)
-        Sv = [[_mul(Sx[l][d], Sy[l][d]) for d in range(D)] for l in range(L)]
+        Sv = [[vmul(Sx[l][d], Sy[l][d]) for d in range(D)] for l in range(L)]
         kany = kv_all.any(axis=-1)
         kall = kv_all.all(axis=-1)
         kv: list[list[Vec | bool]] = [[True if kall[l, t] else False if not kany[l, t]
@@ -200,27 +153,27 @@ class BatchEvaluator:
         incl: list[list[Vec]] = [[1] * D for _ in range(L + 1)]
         for l in range(L - 1, -1, -1):
             for d in range(D):
-                incl[l][d] = _mul(incl[l + 1][d], _mul(Tv[l][d], Sv[l][d]))
+                incl[l][d] = vmul(incl[l + 1][d], vmul(Tv[l][d], Sv[l][d]))
         prodlev: list[Vec] = []
         for l in range(L):
             p: Vec = 1
             for d in range(D):
-                p = _mul(p, Tv[l][d])
+                p = vmul(p, Tv[l][d])
             prodlev.append(p)
         prefix_all: list[Vec] = [1]
         for l in range(L):
-            prefix_all.append(_mul(prefix_all[-1], prodlev[l]))
+            prefix_all.append(vmul(prefix_all[-1], prodlev[l]))
         cc = prefix_all[L]
         sp_level: list[Vec] = []
         for l in range(L):
             p = 1
             for d in range(D):
-                p = _mul(p, Sv[l][d])
+                p = vmul(p, Sv[l][d])
             sp_level.append(p)
         inst: list[Vec] = [1]
         for l in range(L - 1):
-            inst.append(_mul(inst[-1], sp_level[l]))
-        pes = _mul(inst[-1], sp_level[L - 1])
+            inst.append(vmul(inst[-1], sp_level[l]))
+        pes = vmul(inst[-1], sp_level[L - 1])
 
         # Extents and tiles of a box (a list of per-dimension Vecs), memoized by box list
         # and by content (ids of arrays that live for the whole chunk, or constants).
@@ -233,19 +186,19 @@ class BatchEvaluator:
             if r is not None:
                 return r
             terms = self.ext_terms[t][a]
-            key = (t, a) + tuple(_key(box[d]) for _, d in terms)
+            key = (t, a) + tuple(vkey(box[d]) for _, d in terms)
             r = ext_memo.get(key)
             if r is None:
                 const = 1
                 acc: Vec = 0
                 for c, d in terms:
                     v = box[d]
-                    if _is_const(v):
+                    if is_const(v):
                         const += c * (v - 1)
                     else:
                         const -= c
-                        acc = _add(acc, v if c == 1 else v * c)
-                r = _add(acc, const) if not _is_const(acc) else acc + const
+                        acc = vadd(acc, v if c == 1 else v * c)
+                r = vadd(acc, const) if not is_const(acc) else acc + const
                 ext_memo[key] = r
             by_box[t, a, id(box)] = r
             return r
@@ -255,12 +208,12 @@ class BatchEvaluator:
             if r is not None:
                 return r
             exts = [ext(t, a, box) for a in range(len(self.ext_terms[t]))]
-            key = (t,) + tuple(_key(x) for x in exts)
+            key = (t,) + tuple(vkey(x) for x in exts)
             r = tile_memo.get(key)
             if r is None:
                 r = 1
                 for x in exts:
-                    r = _mul(r, x)
+                    r = vmul(r, x)
                 tile_memo[key] = r
             by_box[t, None, id(box)] = r
             return r
@@ -270,7 +223,7 @@ class BatchEvaluator:
         # Distinct child origins per level (multicast / reduction groups).
         groups: list[list[Vec]] = [[1] * T for _ in range(L)]
         for l in range(L):
-            act = [d for d in range(D) if not _is_const(Sv[l][d])]
+            act = [d for d in range(D) if not is_const(Sv[l][d])]
             if not act:
                 continue
             for t in range(T):
@@ -279,7 +232,7 @@ class BatchEvaluator:
                     continue
                 g: Vec = 1
                 for d in rel:
-                    g = _mul(g, Sv[l][d])
+                    g = vmul(g, Sv[l][d])
                 axes = [self.axes_of_dim[t][d] for d in rel]
                 shared = [(x, y) for x in range(len(rel)) for y in range(x + 1, len(rel))
                           if axes[x] & axes[y]]
@@ -301,28 +254,28 @@ class BatchEvaluator:
         out_r, out_f, out_u, out_k = o["reads"], o["fills"], o["updates"], o["kept"]
         # Box of a level's children times its spatial factors (levels with a fanout).
         sws_box: list[list[Vec] | None] = [
-            None if all(_is_const(Sv[i][d]) for d in range(D))
-            else [_mul(incl[i + 1][d], Sv[i][d]) for d in range(D)] for i in range(L)]
+            None if all(is_const(Sv[i][d]) for d in range(D))
+            else [vmul(incl[i + 1][d], Sv[i][d]) for d in range(D)] for i in range(L)]
         reads: list[list[Vec]] = [[0] * T for _ in range(L)]
         fills: list[list[Vec]] = [[0] * T for _ in range(L)]
         updates: list[list[Vec]] = [[0] * T for _ in range(L)]
         for t in range(T):
             served: list[Vec] = [0] * L
-            served[L - 1] = _mul(cc, groups[L - 1][t])
+            served[L - 1] = vmul(cc, groups[L - 1][t])
             for i in range(L - 2, -1, -1):
                 k = kv[i + 1][t]
                 if k is False:
-                    served[i] = _mul(groups[i][t], served[i + 1])
+                    served[i] = vmul(groups[i][t], served[i + 1])
                 else:
-                    content = _mul(share[i + 1, t], groups[i][t])
+                    content = vmul(share[i + 1, t], groups[i][t])
                     served[i] = content if k is True else \
-                        np.where(k, content, _mul(groups[i][t], served[i + 1]))
+                        np.where(k, content, vmul(groups[i][t], served[i + 1]))
             partition: list[Vec] = [tile(t, incl[0])]
             for i in range(L - 1):
                 if sws_box[i] is None:
                     partition.append(partition[i])
                 else:
-                    partition.append(_mul(partition[i], tile(t, incl[i + 1]))
+                    partition.append(vmul(partition[i], tile(t, incl[i + 1]))
                                      // tile(t, sws_box[i]))
             above: Vec | bool = False
             rw = self.read_write[t]
@@ -356,7 +309,7 @@ class BatchEvaluator:
                         (k if above is False else above | k)
 
         # Bandwidth and cycles (same floating-point order as the scalar evaluator).
-        ccf = cc.astype(np.float64) if not _is_const(cc) else float(cc)
+        ccf = cc.astype(np.float64) if not is_const(cc) else float(cc)
         cycles: Vec = cc
         for i, (rbw, wbw, sbw) in enumerate(self.bw):
             if rbw is None and wbw is None and sbw is None:
@@ -393,11 +346,11 @@ class BatchEvaluator:
                 per: Vec = 0.0
                 for x, en in ((reads[i][t], self.e_read[i]), (fills[i][t], self.e_fill[i]),
                               (updates[i][t], self.e_update[i])):
-                    if _is_const(x) and x == 0:
+                    if is_const(x) and x == 0:
                         continue
                     v = np.asarray(x, dtype=np.float64) if bw == 1 else np.ceil(x / bw)
                     per = per + v * en
-                te = per * inst[i]
+                te = per * self.clusters[i](inst[i])
                 o["tensor_energy"][i, t, sl] = te
                 access = access + te
             leak = self.e_leak[i] * cycles * inst[i]
@@ -413,6 +366,52 @@ class BatchEvaluator:
         o["pes"][sl] = pes
 
 
+    # -- link transfers: rows where a link may apply are scored by the scalar model -----
+    def _link_rows(self, b: MappingBatch, o: dict) -> None:
+        """Rows where some fanout's children may take data over links (costmodels/links.py)
+        are re-evaluated with the scalar evaluator. A row is flagged when a fanout level
+        has a spatial loop over a dimension of a read-only tensor its child level keeps,
+        and a temporal loop at or above that level moves that tensor: without both, no
+        child's delta can equal a neighbour's earlier one, so the closed forms stand."""
+        N = len(b)
+        if N == 0:
+            return
+        sp = (b.spatial_x.astype(np.int64) * b.spatial_y) > 1  # [N, L, D]
+        moving = np.cumsum(b.temporal > 1, axis=1) > 0  # temporal loop of d at levels <= i
+        flag = np.zeros(N, dtype=bool)
+        for ti, t in enumerate(self.workload.tensors):
+            if t.read_write:
+                continue
+            rel = np.zeros(self.D, dtype=bool)
+            rel[self.tdims[ti]] = True
+            for i in range(self.L - 1):
+                cond = b.keep[:, i + 1, ti].astype(bool) & (sp[:, i, :] & rel).any(axis=1) \
+                    & (moving[:, i, :] & rel).any(axis=1)
+                flag |= cond
+        for r in np.nonzero(flag)[0].tolist():
+            ev = evaluate(self.workload, self.arch, decode(self.workload, self.arch, b, r),
+                          check=False, options=self.options)
+            names = self.workload.tensor_names
+            for li, lvl in enumerate(ev.levels):
+                o["inst"][li, r] = lvl.utilized_instances
+                o["leak"][li, r] = lvl.leak_energy_pj
+                o["level_energy"][li, r] = lvl.energy_pj
+                for ti, t in enumerate(names):
+                    st = lvl.tensors.get(t)
+                    if st is None:
+                        continue
+                    o["tile"][li, ti, r] = st.tile_words
+                    o["partition"][li, ti, r] = st.partition_words
+                    o["reads"][li, ti, r] = st.reads
+                    o["fills"][li, ti, r] = st.fills
+                    o["updates"][li, ti, r] = st.updates
+                    o["tensor_energy"][li, ti, r] = st.energy_pj
+            o["energy"][r] = ev.energy_pj
+            o["cycles"][r] = ev.cycles
+            o["cc"][r] = ev.compute_cycles
+            o["util"][r] = ev.utilization
+            o["pes"][r] = ev.utilized_pes
+
     # -- refetch (parent access share) of every kept child tile -------------------------
     def _shares(self, b: MappingBatch, sl: slice, n: int, Tv, Sv, incl, prefix_all, kv,
                 ext, tile) -> dict:
@@ -422,7 +421,7 @@ class BatchEvaluator:
         [M, n] array: level by level, each level's loops sorted by rank), so that the
         sums of translations inside a loop are prefix sums."""
         L, D, T = self.L, self.D, self.T
-        cols = [[d for d in range(D) if not _is_const(Tv[l][d])] for l in range(L)]
+        cols = [[d for d in range(D) if not is_const(Tv[l][d])] for l in range(L)]
         off = [0]
         for l in range(L):
             off.append(off[-1] + len(cols[l]))
@@ -432,7 +431,7 @@ class BatchEvaluator:
         if M == 0:
             for t in range(T):
                 for c in need[t]:
-                    out[c, t] = _mul(tile(t, incl[c]), prefix_all[c])
+                    out[c, t] = vmul(tile(t, incl[c]), prefix_all[c])
             return out
         ar = np.arange(n)
         Tb = np.empty((M, n), dtype=np.int64)  # factors in nest order
@@ -445,7 +444,7 @@ class BatchEvaluator:
             J = cols[l]
             if not J:
                 continue
-            steps = [_mul(incl[l + 1][d], Sv[l][d]) for d in J]
+            steps = [vmul(incl[l + 1][d], Sv[l][d]) for d in J]
             o = off[l]
             if len(J) == 1:
                 Tb[o] = Tv[l][J[0]]
@@ -481,14 +480,14 @@ class BatchEvaluator:
             if any(c in need[t] for t in range(T)):
                 flat = pos * n + ar  # -1 -> row M (no loop)
                 inner[c] = (Db.ravel().take(flat), Sb.ravel().take(flat))
-        maxbox = [int(x) if _is_const(x) else int(x.max()) for x in incl[0]]
+        maxbox = [int(x) if is_const(x) else int(x.max()) for x in incl[0]]
         moving = [d for l in range(L) for d in cols[l]]  # dimension at each position
         for t in range(T):
             if not need[t]:
                 continue
             top = off[max(need[t])]
             hashes = self._hash_groups(t, maxbox)
-            Bs, CSs = [], []
+            Bs, CSs, Hs = [], [], []
             for hc in hashes:
                 htab = np.asarray(hc + [0], dtype=np.int64)
                 H = htab.take(Db[:top]) * Sb[:top]
@@ -499,33 +498,60 @@ class BatchEvaluator:
                 # loop j "continues" the innermost move iff H_j - (CS_c - CS_{j+1}) == H_k
                 Bs.append(H + CS[1:])
                 CSs.append((htab, CS))
+                Hs.append(H)
+            moves = None  # [top, n]: loop j moves the tile of tensor t (nonzero translation)
+            if self.keep_stationary:
+                for H in Hs:
+                    nz = H != 0
+                    moves = nz if moves is None else moves | nz
             for c in need[t]:
                 mc = off[c]
-                base = _mul(tile(t, incl[c]), prefix_all[c])
+                base = vmul(tile(t, incl[c]), prefix_all[c])
                 if mc == 0:
                     out[c, t] = base
                     continue
-                dk, sk = inner[c]
-                cond = None
-                for B, (htab, CS) in zip(Bs, CSs):
-                    eq = B[:mc] == (CS[mc] + htab.take(dk) * sk)
-                    cond = eq if cond is None else cond & eq
-                saved = (cond * W[:mc]).sum(axis=0)
-                ov: Vec = 1
-                for a in range(len(self.ext_terms[t])):
-                    ctab = self.coef_ext[t][a]
-                    e_a = ext(t, a, incl[c])
-                    if not any(ctab[d] for d in moving[:mc]):
-                        ov = _mul(ov, e_a)  # no loop above c moves this axis
-                        continue
-                    tau = ctab.take(dk)
-                    tau *= sk
-                    if ctab.min() < 0:
-                        np.abs(tau, out=tau)
-                    np.subtract(e_a, tau, out=tau)
-                    np.maximum(tau, 0, out=tau)
-                    ov = _mul(ov, tau)
-                out[c, t] = base - _mul(ov, saved)
+
+                def same_move(dk, sk):
+                    cond = None
+                    for B, (htab, CS) in zip(Bs, CSs):
+                        eq = B[:mc] == (CS[mc] + htab.take(dk) * sk)
+                        cond = eq if cond is None else cond & eq
+                    return cond
+
+                def overlap(dk, sk) -> Vec:
+                    ov: Vec = 1
+                    for a in range(len(self.ext_terms[t])):
+                        ctab = self.coef_ext[t][a]
+                        e_a = ext(t, a, incl[c])
+                        if not any(ctab[d] for d in moving[:mc]):
+                            ov = vmul(ov, e_a)  # no loop above c moves this axis
+                            continue
+                        tau = ctab.take(dk)
+                        tau *= sk
+                        if ctab.min() < 0:
+                            np.abs(tau, out=tau)
+                        np.subtract(e_a, tau, out=tau)
+                        np.maximum(tau, 0, out=tau)
+                        ov = vmul(ov, tau)
+                    return ov
+
+                if not self.keep_stationary:
+                    dk, sk = inner[c]
+                    saved = (same_move(dk, sk) * W[:mc]).sum(axis=0)
+                    out[c, t] = base - vmul(overlap(dk, sk), saved)
+                    continue
+                # After PR #297: steps that do not move the tile fetch nothing and leave the
+                # remembered translation alone, so the state before every moving step is
+                # the translation of the innermost loop that moves the tile (k').
+                last = (moves[:mc] * np.arange(1, mc + 1)[:, None]).max(axis=0) - 1
+                has = last >= 0
+                flat = np.where(has, last, M) * n + ar
+                dk2, sk2 = Db.ravel().take(flat), Sb.ravel().take(flat)
+                zero = same_move(np.full(n, D, dtype=np.intp), np.zeros(n, dtype=np.int64))
+                saved_zero = (zero * W[:mc]).sum(axis=0)
+                saved = ((same_move(dk2, sk2) & has) * W[:mc]).sum(axis=0)
+                out[c, t] = base - vmul(overlap(dk2, sk2), saved) \
+                    - vmul(tile(t, incl[c]), saved_zero)
         return out
 
     def _hash_groups(self, t: int, maxbox: list[int]) -> list[list[int]]:
@@ -561,7 +587,7 @@ class BatchEvaluator:
                 for y in range(x + 1, m):
                     np.add(before, R[y] < R[x], out=before, casting="unsafe")
                 code += before.astype(np.intp) * math.factorial(m - 1 - x)  # int8 overflows
-            return _order_table(m).take(code, axis=1)
+            return order_table(m).take(code, axis=1)
         key = np.stack([np.asarray(r, dtype=np.int64) * m + x for x, r in enumerate(R)], axis=1)
         return np.ascontiguousarray(np.argsort(key, axis=1, kind="stable").T)
 
@@ -586,8 +612,8 @@ class BatchEvaluator:
         """Distinct origins for rows where one tensor axis moves with two spatial loops."""
         cols = []
         for f, bl in zip(fs, below):
-            cols.append(np.broadcast_to(np.asarray(f), rows.shape) if _is_const(f) else f[rows])
-            cols.append(np.broadcast_to(np.asarray(bl), rows.shape) if _is_const(bl) else bl[rows])
+            cols.append(np.broadcast_to(np.asarray(f), rows.shape) if is_const(f) else f[rows])
+            cols.append(np.broadcast_to(np.asarray(bl), rows.shape) if is_const(bl) else bl[rows])
         keys = np.stack(cols, axis=1).astype(np.int64)
         uniq, inv = np.unique(keys, axis=0, return_inverse=True)
         coef = self.coef[t]
@@ -595,33 +621,14 @@ class BatchEvaluator:
         for u, row in enumerate(uniq.tolist()):
             loops = tuple((row[2 * x], tuple(int(c) * row[2 * x + 1] for c in coef[:, d]))
                           for x, d in enumerate(rel) if row[2 * x] > 1)
-            vals[u] = _count_origins(loops) if loops else 1
+            vals[u] = count_origins(loops) if loops else 1
         return vals[inv.reshape(-1)]
 
 
 _MAX_TABLE_LOOPS = 8
 
 
-@lru_cache(maxsize=None)
-def _order_table(m: int) -> np.ndarray:
-    """[m, m!]: for the permutation with Lehmer code k (positions of loops 0..m-1 in
-    nest order, ranked lexicographically), column k lists the loop at each position."""
-    tab = np.empty((m, math.factorial(m)), dtype=np.intp)
-    for k, sigma in enumerate(permutations(range(m))):
-        for x, p in enumerate(sigma):
-            tab[p, k] = x
-    return tab
-
-
-@lru_cache(maxsize=4096)
-def _count_origins(loops: tuple[tuple[int, tuple[int, ...]], ...]) -> int:
-    origins = {tuple(0 for _ in loops[0][1])}
-    for f, st in loops:
-        origins = {tuple(o + i * x for o, x in zip(orig, st)) for orig in origins
-                   for i in range(f)}
-    return len(origins)
-
-
-def evaluate_batch(workload: Workload, arch: Architecture, batch: MappingBatch) -> BatchResult:
+def evaluate_batch(workload: Workload, arch: Architecture, batch: MappingBatch,
+                   options: ModelOptions | None = None) -> BatchResult:
     """Score every row of ``batch`` (assumed legal; see ``spaces.mapping.check_mapping``)."""
-    return BatchEvaluator(workload, arch)(batch)
+    return BatchEvaluator(workload, arch, options=options)(batch)

@@ -1,7 +1,8 @@
 """Scalar evaluator: energy, cycles and utilization of one mapping (the reference model).
 
 Energy per level and tensor is charged per vector access: ``ceil(scalar accesses /
-block words)`` times the action energy, per utilized instance; leakage is
+block words)`` times the action energy, per utilized instance (per utilized cluster on a
+level whose instances share arrays, Timeloop's ``cluster_size``); leakage is
 ``leak x cycles`` per utilized instance; compute energy is ``MACs x MAC energy``.
 Cycles are the compute cycles (temporal iterations per PE) stretched by the worst
 bandwidth shortfall of any level. Results are plain dataclasses with ``to_dict``.
@@ -12,12 +13,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from loopscape.spaces.arch import Architecture
+from loopscape.spaces.arch import Architecture, StorageLevel
 from loopscape.spaces.mapping import Mapping, check_mapping
 from loopscape.spaces.workload import Workload
 
 from .bounds import LowerBounds, lower_bounds
 from .nest import analyze
+from .options import ModelOptions, model_options
 
 
 @dataclass(frozen=True)
@@ -30,11 +32,18 @@ class TensorStats:
     fills: int
     updates: int
     energy_pj: float  # all utilized instances
+    # Words received over inter-PE links per parent instance; None: links not modelled
+    # in this evaluation. Their energy is 0: loopscape reads no network energies.
+    link_transfers: int | None = None
 
     def to_dict(self) -> dict:
-        return {"tile_words": self.tile_words, "partition_words": self.partition_words,
-                "reads": self.reads, "fills": self.fills, "updates": self.updates,
-                "energy_pj": self.energy_pj}
+        d = {"tile_words": self.tile_words, "partition_words": self.partition_words,
+             "reads": self.reads, "fills": self.fills, "updates": self.updates,
+             "energy_pj": self.energy_pj}
+        if self.link_transfers is not None:
+            d["link_transfers"] = self.link_transfers
+            d["link_energy_pj"] = 0.0
+        return d
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,8 @@ class LevelStats:
     write_words_per_cycle: float
     slowdown: float  # 1.0 = bandwidth suffices
     cycles: int
+    cluster_size: int = 1  # instances sharing one array (Timeloop's cluster_size)
+    utilized_clusters: int = 0  # arrays accessed (== utilized_instances unless clustered)
 
     @property
     def energy_pj(self) -> float:
@@ -61,6 +72,9 @@ class LevelStats:
         d["utilized_instances"] = self.utilized_instances
         d["cycles"] = self.cycles
         d["slowdown"] = self.slowdown
+        if self.cluster_size != 1:
+            d["cluster_size"] = self.cluster_size
+            d["utilized_clusters"] = self.utilized_clusters
         return d
 
 
@@ -80,6 +94,7 @@ class Evaluation:
     levels: tuple[LevelStats, ...]
     bounds: LowerBounds
     schedule: str = field(default="timeloop")
+    options: ModelOptions = field(default_factory=ModelOptions)
 
     @property
     def edp(self) -> float:
@@ -124,19 +139,38 @@ class Evaluation:
                 if self.bounds.energy_pj else None,
             },
             "schedule": self.schedule,
+            **self.options.to_dict(),
         }
 
 
+
+def bandwidth_slowdown(lvl: StorageLevel, read_words_per_cycle: float,
+                       write_words_per_cycle: float) -> float:
+    """The factor (<= 1) by which a level's bandwidths slow it down when it must read and
+    write (fill + update) these many words per compute cycle (docs/semantics.md)."""
+    rd, wr = read_words_per_cycle, write_words_per_cycle
+    slow = 1.0
+    if lvl.read_bandwidth is not None and lvl.read_bandwidth < rd:
+        slow = min(slow, lvl.read_bandwidth / rd)
+    if lvl.write_bandwidth is not None and lvl.write_bandwidth < wr:
+        slow = min(slow, lvl.write_bandwidth / wr)
+    if lvl.shared_bandwidth is not None and lvl.shared_bandwidth < rd + wr:
+        slow = min(slow, lvl.shared_bandwidth / (rd + wr))
+    return slow
+
 def evaluate(workload: Workload, arch: Architecture, mapping: Mapping, *,
-             check: bool = True, schedule: str = "timeloop") -> Evaluation:
+             check: bool = True, schedule: str = "timeloop",
+             options: ModelOptions | None = None) -> Evaluation:
     """Energy, cycles and per-level traffic of ``mapping``.
 
     ``check`` first verifies legality (raises MappingError naming level, tensor and
     limit); pass False to evaluate a mapping that overflows a buffer on purpose.
+    ``options`` selects the Timeloop semantics and link transfers (``ModelOptions``).
     """
+    options = model_options(options)
     if check:
         check_mapping(workload, arch, mapping)
-    nest = analyze(workload, arch, mapping, schedule)
+    nest = analyze(workload, arch, mapping, schedule, options)
     cc = nest.compute_cycles
 
     # Bandwidth: words per cycle each instance must move, summed over tensors in
@@ -152,13 +186,7 @@ def evaluate(workload: Workload, arch: Architecture, mapping: Mapping, *,
                 continue
             rd += float(s.reads) / cc
             wr += float(s.fills + s.updates) / cc
-        slow = 1.0
-        if lvl.read_bandwidth is not None and lvl.read_bandwidth < rd:
-            slow = min(slow, lvl.read_bandwidth / rd)
-        if lvl.write_bandwidth is not None and lvl.write_bandwidth < wr:
-            slow = min(slow, lvl.write_bandwidth / wr)
-        if lvl.shared_bandwidth is not None and lvl.shared_bandwidth < rd + wr:
-            slow = min(slow, lvl.shared_bandwidth / (rd + wr))
+        slow = bandwidth_slowdown(lvl, rd, wr)
         slowdowns.append(slow)
         demand.append((rd, wr))
     level_cycles = [int(math.ceil(cc / s)) for s in slowdowns]
@@ -177,16 +205,20 @@ def evaluate(workload: Workload, arch: Architecture, mapping: Mapping, *,
             per_instance = (math.ceil(s.reads / bw) * lvl.read_energy_pj
                             + math.ceil(s.fills / bw) * lvl.fill_energy_pj
                             + math.ceil(s.updates / bw) * lvl.update_energy_pj)
-            e = per_instance * inst
+            # A clustered level's ERT energy is per access of the shared array: charged
+            # once per utilized cluster (docs/timeloop.md, "Clustered buffers").
+            e = per_instance * lvl.utilized_clusters(inst)
             access += e
             tensors[t] = TensorStats(s.tile_words, s.partition_words, s.reads, s.fills,
-                                     s.updates, e)
+                                     s.updates, e,
+                                     s.link_transfers if options.link_transfers else None)
         leak = lvl.leak_energy_pj * cycles * inst
         levels.append(LevelStats(lvl.name, inst, tensors, access, leak, demand[i][0],
-                                 demand[i][1], slowdowns[i], level_cycles[i]))
+                                 demand[i][1], slowdowns[i], level_cycles[i],
+                                 lvl.cluster_size, lvl.utilized_clusters(inst)))
     compute_energy = nest.macs * arch.compute.energy_pj
     energy = compute_energy + sum(l.energy_pj for l in levels)
     utilization = nest.macs / (arch.compute.instances * cycles)
     return Evaluation(workload.name, arch.name, energy, cycles, cc, utilization, nest.macs,
                       nest.utilized_pes, compute_energy, tuple(levels),
-                      lower_bounds(workload, arch), schedule)
+                      lower_bounds(workload, arch), schedule, options)

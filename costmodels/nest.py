@@ -28,6 +28,9 @@ from loopscape.spaces.arch import Architecture
 from loopscape.spaces.mapping import Mapping, tile_box
 from loopscape.spaces.workload import Tensor, Workload
 
+from .links import link_effects
+from .options import ModelOptions, model_options
+
 Vec = tuple[int, ...]
 _NULL = None  # "no translation yet" state of the refetch rule
 
@@ -44,6 +47,7 @@ class TensorTraffic:
     fills: int
     updates: int
     kept: bool
+    link_transfers: int = 0  # words received over inter-PE links, per parent instance
 
 
 @dataclass(frozen=True)
@@ -91,12 +95,16 @@ def _overlap(extents: Vec, t: Vec) -> int:
     return math.prod(max(0, e - abs(x)) for e, x in zip(extents, t))
 
 
-def refetch_words(extents: Vec, loops: Sequence[tuple[int, Vec]], schedule: str = "timeloop") -> int:
+def refetch_words(extents: Vec, loops: Sequence[tuple[int, Vec]], schedule: str = "timeloop",
+                  keep_stationary: bool = True) -> int:
     """Words a tile fetches over all visits of the loops above it (outermost first).
 
     ``loops`` holds (factor, translation) of every non-unit temporal loop above the tile.
     The rule per visit: same translation as the previous move (or no move recorded yet)
     -> fetch the new part; otherwise -> fetch the whole tile and forget the translation.
+    A visit where the tile does not move fetches nothing; with ``keep_stationary``
+    (Timeloop after PR #297) it also leaves the remembered translation as it was, without
+    it (before #297) the zero move is remembered like any other.
     """
     size = math.prod(extents)
     k = len(loops)
@@ -116,6 +124,8 @@ def refetch_words(extents: Vec, loops: Sequence[tuple[int, Vec]], schedule: str 
         return tuple(v)
 
     def step(state, t: Vec) -> tuple[object, int]:
+        if keep_stationary and not any(t):
+            return state, 0
         if state is _NULL:
             return t, size - _overlap(extents, t)
         if state == t:
@@ -193,8 +203,9 @@ def distinct_offsets(tensor: Tensor, spatial: Sequence[tuple[str, int, int]]) ->
 
 
 def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
-            schedule: str = "timeloop") -> NestAnalysis:
+            schedule: str = "timeloop", options: ModelOptions | None = None) -> NestAnalysis:
     """Per level and tensor: tile, partition, reads, fills and updates per instance."""
+    options = model_options(options)
     dims = workload.dims
     n = len(arch.levels)
     loops = loop_steps(mapping, dims)
@@ -209,6 +220,13 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
     utilized_pes = acc
 
     traffic: list[dict[str, TensorTraffic]] = [dict() for _ in range(n)]
+    links = {}
+    if options.link_transfers:
+        temporal_above = [[(d, f, s) for lvl in loops[:c] for d, f, s, sp in lvl
+                           if not sp and f > 1] for c in range(n)]
+        extents = [{t.name: t.extents(boxes[c]) for t in workload.tensors} for c in range(n)]
+        links = link_effects(workload, arch, mapping, extents, temporal_above, utilized,
+                             schedule, options.keeps_stationary_translation)
     for tensor in workload.tensors:
         tname = tensor.name
         tiles = [tensor.size(b) for b in boxes]
@@ -223,11 +241,15 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
                 for d, f, s, sp in lvl:
                     if not sp and f > 1:
                         above.append((f, project_step(tensor, d, s)))
-            share[c] = refetch_words(tensor.extents(boxes[c]), above, schedule)
+            share[c] = refetch_words(tensor.extents(boxes[c]), above, schedule,
+                                     options.keeps_stationary_translation)
         # Words each level serves to its fanout, before bypass is applied.
         content = [share[i + 1] * groups[i] if i + 1 < n else temporal_total * groups[i]
                    for i in range(n)]
         kept = [tname in mapping.levels[i].keep for i in range(n)]
+        for c in range(1, n):
+            if (c, tname) in links:  # children served over links: the parent serves less
+                content[c - 1] -= links[c, tname].saved_words
         served = content[:]
         for i in range(n - 2, -1, -1):
             if not kept[i + 1]:
@@ -256,6 +278,10 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
                 updates = 0
                 reads = served[i]
                 fills = 0 if outermost else share[i]
-            traffic[i][tname] = TensorTraffic(tiles[i], partition[i], reads, fills, updates, True)
+            link = links.get((i, tname))
+            if link is not None:
+                fills, reads = link.fills, reads + link.extra_reads
+            traffic[i][tname] = TensorTraffic(tiles[i], partition[i], reads, fills, updates, True,
+                                              0 if link is None else link.link_words)
     return NestAnalysis(tuple(traffic), tuple(utilized), utilized_pes, temporal_total,
                         workload.macs)

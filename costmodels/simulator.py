@@ -10,7 +10,9 @@ coordinates, and shares no code with ``nest.py``:
   materializing that box as a set of coordinate tuples;
 * the visits of a level are the index combinations of the temporal loops above it (all
   of them for ``schedule="exact"``, indices 0 and 1 weighted by ``f - 1`` for
-  ``schedule="timeloop"``); the refetch rule is applied with set differences;
+  ``schedule="timeloop"``); the refetch rule is applied with set differences, and
+  ``options.semantics`` says whether a visit where the tile does not move keeps the
+  remembered translation (current Timeloop) or records it (before Timeloop's PR #297);
 * multicast and spatial reduction group the children of one fanout whose request
   streams (the explicit sets fetched at every visit) are identical; a bypassing child
   passes up the distinct streams of its own children.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 from dataclasses import dataclass
 from typing import Iterator, Sequence, Union
 
@@ -30,6 +33,8 @@ import numpy as np
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.mapping import Mapping, check_mapping
 from loopscape.spaces.workload import Tensor, Workload
+
+from .options import ModelOptions, model_options
 
 SCHEDULES = ("exact", "timeloop")
 
@@ -120,7 +125,13 @@ def visits(loops: Sequence[FlatLoop], schedule: str) -> Iterator[tuple[int, tupl
 class _TensorWalk:
     """Tiles, fetch streams and requests of one tensor under one mapping."""
 
-    def __init__(self, workload: Workload, mapping: Mapping, tensor: Tensor, schedule: str):
+    def __init__(self, workload: Workload, mapping: Mapping, tensor: Tensor, schedule: str,
+                 keep_stationary: bool = True, arch: Architecture | None = None,
+                 link_transfers: bool = False):
+        self.keep_stationary = keep_stationary
+        self.arch = arch
+        self.link_transfers = link_transfers
+        self._links: dict[tuple[int, tuple[int, ...]], tuple[int, Fraction, int] | None] = {}
         self.mapping = mapping
         self.tensor = tensor
         self.schedule = schedule
@@ -176,7 +187,9 @@ class _TensorWalk:
                 got = tile
             else:
                 t = tuple(a - b for a, b in zip(lo, prev_lo))
-                if trans is None:
+                if self.keep_stationary and not any(t):
+                    got = tile - prev  # a tile that did not move: nothing new, history kept
+                elif trans is None:
                     got, trans = tile - prev, t
                 elif t == trans:
                     got = tile - prev
@@ -202,13 +215,66 @@ class _TensorWalk:
                 req = ("fetch", self.fetch_stream(j, pos))
             else:  # bypass: pass up the distinct requests of its own children
                 req = ("pass", frozenset(self.request(j + 1, c) for c in self.children(j, pos)))
+                link = self.links(j, pos)
+                if link is not None:  # its children take some words over links
+                    req = ("linked", (req, link[0]))
             self._requests[key] = req
         return self._requests[key]
 
     def served(self, i: int, pos: tuple[int, ...]) -> int:
         """Words the instance of level ``i`` at ``pos`` serves to its fanout."""
         distinct = {self.request(i + 1, c) for c in self.children(i, pos)}
-        return sum(words(r) for r in distinct)
+        link = self.links(i, pos)
+        return sum(words(r) for r in distinct) - (0 if link is None else link[0])
+
+    # -- link transfers between the children of a fanout ----------------------------------
+    def links(self, i: int, pos: tuple[int, ...]) -> tuple[int, Fraction, int] | None:
+        """(words the instance of level ``i`` at ``pos`` no longer serves, each child's
+        fills from it (an average), words moved over links) when its children take data
+        from a neighbour: a child whose set fetched at a visit equals a mesh neighbour's
+        set at the previous visit; used at a visit only if the parent's distinct sets then
+        shrink. None when no link is used."""
+        key = (i, pos)
+        if key in self._links:
+            return self._links[key]
+        out = None
+        sp = self.spatial_at(i)
+        if (self.link_transfers and self.arch is not None and i + 1 < self.n and sp
+                and self.keeps(i + 1) and not self.tensor.read_write):
+            kids = self.children(i, pos)
+            streams = [self.fetch_stream(i + 1, c) for c in kids]
+            ny = len(self.mapping.levels[i].spatial_y)  # flatten: Y loops, then X loops
+            lx = math.prod(l.factor for l in sp[ny:])
+            h_size = max(self.arch.fanout(i)[0], lx)
+            where = []
+            for c in kids:
+                linear = 0
+                for l, x in zip(sp, c[len(pos):]):
+                    linear = linear * l.factor + x
+                where.append((linear % h_size, linear // h_size))
+            grid = {q: k for k, q in enumerate(where)}
+            near = [[grid[q] for q in ((h, v - 1), (h, v + 1), (h - 1, v), (h + 1, v))
+                     if q in grid] for h, v in where]
+            saved = links = 0
+            fills = Fraction(0)
+            for v in range(len(streams[0])):
+                w = streams[0][v][0]
+                sets = [st[v][1] for st in streams]
+                linked = {k for k in range(len(kids)) if v > 0 and sets[k] and any(
+                    sets[k] == streams[j][v - 1][1] for j in near[k])}
+                every = sum(len(x) for x in set(sets))
+                rest = sum(len(x) for x in {sets[k] for k in range(len(kids)) if k not in linked})
+                if linked and rest < every:
+                    saved += w * (every - rest)
+                    links += w * sum(len(sets[k]) for k in linked)
+                    fills += Fraction(w * sum(len(sets[k]) for k in range(len(kids))
+                                              if k not in linked), len(kids))
+                else:
+                    fills += Fraction(w * sum(len(x) for x in sets), len(kids))
+            if links:
+                out = (saved, fills, links)
+        self._links[key] = out
+        return out
 
     # -- per-level counts -----------------------------------------------------------------
     def counts(self, i: int) -> SimCounts:
@@ -219,6 +285,11 @@ class _TensorWalk:
         partition = len(set().union(*(t for _, _, t in exact)))
         share = 0 if i == 0 else words(("fetch", self.fetch_stream(i, pos)))
         served = self.served(i, pos)
+        link = self.links(i - 1, pos[:len(self.spatial_above(i - 1))]) if i > 0 else None
+        if link is not None:  # Timeloop: peer reads and fills, averaged over all instances
+            peer = Fraction(link[2], math.prod(l.factor for l in self.spatial_above(i)))
+            return SimCounts(tile_words, partition, served + math.floor(peer + Fraction(1, 2)),
+                             math.floor(link[1] + peer), 0)
         if self.tensor.read_write:
             return SimCounts(tile_words, partition, served - partition,
                              0 if i == 0 else share - partition, served)
@@ -230,12 +301,19 @@ def words(req: Request) -> int:
     kind, body = req
     if kind == "pass":
         return sum(words(r) for r in body)
+    if kind == "linked":
+        inner, saved = body
+        return words(inner) - saved
     return sum(w * len(s) for w, s in body)
 
 
 def simulate(workload: Workload, arch: Architecture, mapping: Mapping,
-             schedule: str = "exact") -> tuple[dict[str, SimCounts], ...]:
+             schedule: str = "exact", options: ModelOptions | None = None
+             ) -> tuple[dict[str, SimCounts], ...]:
     """Per storage level (outermost first), per tensor that level keeps: per-instance counts.
+
+    ``options.semantics`` selects how a visit where the tile does not move treats the
+    remembered translation (docs/semantics.md).
 
     The mapping must be legal for ``arch`` (capacities are not checked). Each count is
     taken at the instance whose spatial indices above it are all 0; the children of
@@ -243,10 +321,12 @@ def simulate(workload: Workload, arch: Architecture, mapping: Mapping,
     """
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; use one of {SCHEDULES}")
+    options = model_options(options)
     check_mapping(workload, arch, mapping, check_capacity=False)
     out: list[dict[str, SimCounts]] = [dict() for _ in mapping.levels]
     for tensor in workload.tensors:
-        walk = _TensorWalk(workload, mapping, tensor, schedule)
+        walk = _TensorWalk(workload, mapping, tensor, schedule,
+                           options.keeps_stationary_translation, arch, options.link_transfers)
         for i in range(len(mapping.levels)):
             if walk.keeps(i):
                 out[i][tensor.name] = walk.counts(i)

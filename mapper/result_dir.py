@@ -102,7 +102,9 @@ def read_result_dir(path: str | os.PathLike) -> ResultDir:
     if (p / "constraints.yaml").is_file():
         constraints = load_constraints(p / "constraints.yaml", workload, arch)
     mappings = []
+    # A sparse search's mappings may fit only compressed (the sparse model checked them).
+    sparse = any(e.get("metrics", {}).get("sparse") for e in data.get("front", []))
     for k, entry in enumerate(data.get("front", [])):
         name = entry.get("mapping_file", f"mapping_{k:03d}.yaml")
-        mappings.append(load_mapping(p / name, workload, arch))
+        mappings.append(load_mapping(p / name, workload, arch, check_capacity=not sparse))
     return ResultDir(p, workload, arch, constraints, data, tuple(mappings))

@@ -1,6 +1,9 @@
 """The search driver: strategies propose, the batched cost model scores, the Pareto
 archive keeps the non-dominated mappings; termination by evaluations, wall time or
-patience; parallel workers with joblib, deterministic for a given seed and job count.
+patience. The work is split into a fixed number of seeded streams (``STREAMS``); jobs
+only schedule the streams on joblib workers, so with an evaluation budget the front
+depends on the seed and the budget alone, never on the job count. Progress goes to an
+optional ``ProgressCallback`` (nothing here prints).
 """
 
 from __future__ import annotations
@@ -12,13 +15,17 @@ from typing import Callable, Sequence
 import numpy as np
 
 from loopscape.costmodels import evaluate
-from loopscape.costmodels.batched import BatchEvaluator
+from loopscape.costmodels.sparse_batched import make_batch_evaluator
+from loopscape.costmodels.sparse_eval import evaluate_sparse
+from loopscape.costmodels.options import ModelOptions, model_options
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.constraints import Constraints
 from loopscape.spaces.encoding import MappingBatch, decode
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapping import Mapping
 from loopscape.spaces.mapspace import Mapspace
+from loopscape.spaces.sparse_capacity import capacity_arch
+from loopscape.spaces.sparsity import SparsitySpec
 from loopscape.spaces.workload import Workload
 
 from .objectives import MAXIMIZED, maximized, objective_values, parse_objectives
@@ -65,6 +72,7 @@ class SearchResult:
     front: tuple[FrontPoint, ...]
     stats: SearchStats
     space_sizes: dict[str, int] = field(default_factory=dict)
+    options: ModelOptions = field(default_factory=ModelOptions)
 
     def values(self) -> np.ndarray:
         return np.array([[p.objectives[o] for o in self.objectives] for p in self.front])
@@ -80,10 +88,29 @@ class SearchResult:
 
     def to_dict(self) -> dict:
         return {"workload": self.workload, "arch": self.arch,
-                "objectives": list(self.objectives), "stats": self.stats.to_dict(),
+                "objectives": list(self.objectives), "model": self.options.to_dict(),
+                "stats": self.stats.to_dict(),
                 "space_sizes": {k: str(v) for k, v in self.space_sizes.items()},
                 "front": [p.to_dict() for p in self.front]}
 
+
+STREAMS = 4  # seeded search streams, whatever the job count
+
+
+@dataclass(frozen=True)
+class SearchProgress:
+    """What a search reports while it runs (to a ``ProgressCallback``)."""
+
+    evaluated: int  # legal mappings scored so far (all streams)
+    budget: int | None  # the evaluation budget, if any
+    seconds: float | None  # the wall-time limit, if any
+    elapsed_s: float  # wall time since the search started
+    best_edp_j_cycles: float | None  # least energy x cycles seen so far (J*cycle)
+    streams_done: int
+    streams: int
+
+
+ProgressCallback = Callable[[SearchProgress], None]
 
 _MAX_EMPTY_ASKS = 1000  # consecutive asks without a legal candidate before giving up
 
@@ -94,25 +121,29 @@ class _WorkerOut:
     evaluated: int
     rejected: int
     stopped_by: str
-    certificate: dict | None = None
+    best_edp: float  # least energy x cycles scored (J*cycle); inf when nothing was
+    certificate: dict | None = None  # strategy "optimal": its proof, merged by search()
 
 
 def _run_worker(workload: Workload, arch: Architecture, constraints: Constraints | None,
                 strategy: str | Strategy, strategy_options: dict, objectives: tuple[str, ...],
                 seed: int, worker: int, workers: int, evaluations: int | None,
                 seconds: float | None, patience: int | None, batch_size: int,
-                total_budget: int | None,
-                progress: Callable[[int, int], None] | None = None) -> _WorkerOut:
-    space = Mapspace(workload, arch, constraints)
+                total_budget: int | None, options: ModelOptions,
+                progress: Callable[[int, float], None] | None = None,
+                sparsity: SparsitySpec | None = None) -> _WorkerOut:
+    space = Mapspace(workload, capacity_arch(arch, workload, sparsity), constraints)
     strat = make_strategy(strategy, **strategy_options)
     maximize = maximized(objectives)
     strat.setup(SearchContext(space, objectives, maximize, seed, worker, workers, evaluations,
-                              {"total_budget": total_budget}))
-    evaluator = BatchEvaluator(workload, arch)
+                              {"total_budget": total_budget, "options": options,
+                               "sparsity": sparsity}))
+    evaluator = make_batch_evaluator(workload, arch, sparsity, options)
     archive = ParetoArchive(objectives, maximize=maximize)
     signs = np.array([-1.0 if o in maximize else 1.0 for o in objectives])
     start = time.perf_counter()
     evaluated = rejected = empty_asks = 0
+    best_edp = float("inf")
     last_change_at = 0
     version = archive.version
     stopped_by = "exhausted"
@@ -152,11 +183,13 @@ def _run_worker(workload: Workload, arch: Architecture, constraints: Constraints
         if archive.version != version:
             version = archive.version
             last_change_at = evaluated
+        batch_best = float(np.min(result.edp))
+        best_edp = min(best_edp, batch_best)
         if progress is not None:
-            progress(len(proposal), len(archive))
+            progress(len(proposal), batch_best)
     points = [(p.values, p.item[0], p.item[1]) for p in archive.front]
     cert = strat.certificate() if hasattr(strat, "certificate") else None
-    return _WorkerOut(points, evaluated, rejected, stopped_by, cert)
+    return _WorkerOut(points, evaluated, rejected, stopped_by, best_edp, cert)
 
 
 def _copy_row(batch: MappingBatch, r: int) -> tuple[np.ndarray, ...]:
@@ -165,19 +198,31 @@ def _copy_row(batch: MappingBatch, r: int) -> tuple[np.ndarray, ...]:
 
 
 def search(workload: Workload, arch: Architecture, constraints: Constraints | None = None, *,
-           strategy: str | Strategy = "random", strategy_options: dict | None = None,
+           strategy: str | Strategy = "local", strategy_options: dict | None = None,
            objectives: Sequence[str] | str = ("energy_pj", "cycles"),
            evaluations: int | None = None, seconds: float | None = None,
            patience: int | None = None, jobs: int = 1, seed: int = 0, batch_size: int = 4096,
-           progress: Callable[[int, int], None] | None = None) -> SearchResult:
+           streams: int = STREAMS, progress: ProgressCallback | None = None,
+           options: ModelOptions | None = None,
+           sparsity: SparsitySpec | None = None) -> SearchResult:
     """Search the mapspace and return its Pareto front (energy vs. cycles by default).
 
-    Stops after ``evaluations`` scored mappings (split over ``jobs`` workers), after
-    ``seconds`` of wall time, after ``patience`` evaluations without a change of the
-    front, or when the strategy has nothing left — whichever comes first. At least one
-    of ``evaluations``/``seconds`` is required. The same seed and job count give the
-    same front (with an evaluation budget).
+    The search runs ``streams`` independent seeded streams, each with an equal share of
+    ``evaluations``, and merges their fronts in stream order; ``jobs`` worker processes
+    run the streams, so the job count changes only the speed: with an evaluation budget
+    the same seed gives the same front for any ``jobs``. A stream stops after its share of
+    ``evaluations``, after its share of ``seconds`` of wall time (``seconds`` x jobs /
+    streams, so the whole search takes about ``seconds``), after ``patience``
+    evaluations without a change of its front, or when the strategy has nothing left.
+    At least one of ``evaluations``/``seconds`` is required. A strategy instance (not a
+    registered name) runs as one stream. ``progress`` receives a
+    ``SearchProgress`` after every scored batch (after every finished stream when
+    ``jobs`` > 1). ``options`` selects the Timeloop semantics and link transfers of the
+    cost model (``ModelOptions``; recorded in the result). ``sparsity`` (a SparsitySpec)
+    evaluates with the sparse model and checks capacity with compressed tiles
+    (docs/sparsity.md).
     """
+    options_ = model_options(options)
     objectives = parse_objectives(objectives, arch)
     if evaluations is None and seconds is None:
         raise SpecError("give an evaluation budget or a time limit", key="budget",
@@ -188,29 +233,67 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
             raise SpecError(f"{name} must be positive, got {v}", key=name)
     if jobs < 1:
         raise SpecError(f"jobs must be at least 1, got {jobs}", key="jobs")
+    if streams < 1:
+        raise SpecError(f"streams must be at least 1, got {streams}", key="streams")
     if batch_size < 1:
         raise SpecError(f"batch_size must be at least 1, got {batch_size}", key="batch_size")
     options = dict(strategy_options or {})
-    space = Mapspace(workload, arch, constraints)  # validates before any worker starts
-    seeds = np.random.SeedSequence(seed).generate_state(jobs)
-    shares = [None] * jobs if evaluations is None else \
-        [evaluations // jobs + (1 if w < evaluations % jobs else 0) for w in range(jobs)]
+    # validates before any worker starts; compressed tiles decide capacity when sparse
+    space = Mapspace(workload, capacity_arch(arch, workload, sparsity), constraints)
+    if isinstance(strategy, Strategy):
+        streams = 1  # an instance keeps its state: it is one stream
+    if evaluations is not None:
+        streams = min(streams, evaluations)  # every stream scores at least one mapping
+    jobs_used = min(jobs, streams)
+    seeds = np.random.SeedSequence(seed).generate_state(streams)
+    shares = [None] * streams if evaluations is None else \
+        [evaluations // streams + (1 if w < evaluations % streams else 0)
+         for w in range(streams)]
+    stream_seconds = None if seconds is None else seconds * jobs_used / streams
     start = time.perf_counter()
-    args = [(workload, arch, constraints, strategy, options, objectives, int(seeds[w]), w, jobs,
-             shares[w], seconds, patience, batch_size, evaluations) for w in range(jobs)]
-    if jobs == 1:
-        outs = [_run_worker(*args[0], progress=progress)]
+    args = [(workload, arch, constraints, strategy, options, objectives, int(seeds[w]), w,
+             streams, shares[w], stream_seconds, patience, batch_size, evaluations,
+             options_)
+            for w in range(streams)]
+    state = {"evaluated": 0, "best": float("inf"), "done": 0}
+
+    def report() -> None:
+        if progress is not None:
+            best = state["best"]
+            progress(SearchProgress(state["evaluated"], evaluations, seconds,
+                                    time.perf_counter() - start,
+                                    None if best == float("inf") else best, state["done"],
+                                    streams))
+
+    def tick(n: int, batch_best: float) -> None:
+        state["evaluated"] += n
+        state["best"] = min(state["best"], batch_best)
+        report()
+
+    outs: list[_WorkerOut] = []
+    if jobs_used == 1:
+        for a in args:
+            outs.append(_run_worker(*a, progress=tick if progress is not None else None,
+                                    sparsity=sparsity))
+            state["done"] += 1
+            report()
     else:
         if isinstance(strategy, Strategy):
             raise SpecError("a strategy instance cannot be shared by several jobs",
                             key="strategy", fix="pass its registered name, or use jobs=1")
         from joblib import Parallel, delayed
-        outs = Parallel(n_jobs=jobs)(delayed(_run_worker)(*a) for a in args)
+        for out in Parallel(n_jobs=jobs_used, return_as="generator")(
+                delayed(_run_worker)(*a, sparsity=sparsity) for a in args):
+            outs.append(out)  # in stream order, whatever order they finish in
+            state["evaluated"] += out.evaluated
+            state["best"] = min(state["best"], out.best_edp)
+            state["done"] += 1
+            report()
     elapsed = time.perf_counter() - start
 
     maximize = maximized(objectives)
     merged = ParetoArchive(objectives, maximize=maximize)
-    # Equal points from several workers: the lowest mapspace id wins (then worker order).
+    # Equal points from several workers: the lowest mapspace id wins (then stream order).
     pts = sorted((p for out in outs for p in out.points),
                  key=lambda p: (p[2] is None, p[2] if p[2] is not None else 0))
     merged.add_batch(np.array([p[0] for p in pts]).reshape(-1, len(objectives)),
@@ -218,7 +301,7 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     proof: tuple = ()
     lowest: dict = {}
     if all(o.certificate is not None for o in outs):  # strategy "optimal": its certificate
-        from .optimal import mapping_of, merge
+        from .strategies.optimal import mapping_of, merge
         proof = merge([o.certificate for o in outs], objectives,
                       np.array([p.values for p in merged.front]).reshape(-1, len(objectives)),
                       maximize)
@@ -231,7 +314,10 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
         if mid is not None and lowest.get(tuple(p.values), mid) < mid:  # ties: lowest id
             mid = lowest[tuple(p.values)]
             mapping = mapping_of(space, mid)
-        ev = evaluate(workload, arch, mapping)
+        if sparsity is not None:
+            ev = evaluate_sparse(workload, arch, mapping, sparsity, options=options_)
+        else:
+            ev = evaluate(workload, arch, mapping, options=options_)
         front.append(FrontPoint(mapping, mid, dict(zip(objectives, map(float, p.values))),
                                 ev.to_dict()))
     stopped = sorted({o.stopped_by for o in outs})
@@ -239,7 +325,8 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     stats = SearchStats(name, seed, jobs, sum(o.evaluated for o in outs),
                         sum(o.rejected for o in outs), elapsed, ",".join(stopped), *proof)
     return SearchResult(workload.name, arch.name, objectives, tuple(front), stats,
-                        space.sizes())
+                        space.sizes(), options_)
 
 
-__all__ = ["FrontPoint", "SearchResult", "SearchStats", "search"]
+__all__ = ["STREAMS", "FrontPoint", "ProgressCallback", "SearchProgress", "SearchResult",
+           "SearchStats", "search"]

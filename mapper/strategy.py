@@ -1,76 +1,21 @@
-"""The search-strategy interface: strategies propose candidate mappings in batches and
-learn from their scores (ask/tell), like optuna's samplers.
-
-A strategy never evaluates anything itself: the driver (``loopscape.mapper.search``)
-asks for a batch, scores it with the batched cost model, feeds the Pareto archive, and
-tells the strategy the scores. Illegal proposals are dropped by the strategy and only
-counted (``Proposal.rejected``): they never stop a search.
-
-To plug in a strategy of your own, subclass :class:`Strategy`, give it a ``name``, and
-either pass an instance to ``search(strategy=MyStrategy())`` or make it available by
-name with :func:`register_strategy` (docs/search.md shows a complete example).
+"""Search strategies by name: the interface (``strategies/base.py``, re-exported here) and
+the registry. The built-in strategies (``mapper/strategies/``) are listed explicitly;
+:func:`register_strategy` adds your own (docs/search.md shows a complete example).
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
-import numpy as np
-
-from loopscape.spaces.encoding import MappingBatch
 from loopscape.spaces.errors import SpecError
-from loopscape.spaces.mapspace import Mapspace
 
+from .strategies import BUILTIN_STRATEGIES
+from .strategies.base import Proposal, SearchContext, Strategy
 
-@dataclass
-class Proposal:
-    """Legal candidate mappings as arrays, with their mapspace ids when known."""
+__all__ = ["Proposal", "SearchContext", "Strategy", "make_strategy", "register_strategy",
+           "strategy_names"]
 
-    batch: MappingBatch
-    ids: list[int] | None = None
-    tokens: list[Any] | None = None  # strategy-private handle per row (e.g. optuna trials)
-    rejected: int = 0  # illegal proposals the strategy dropped
-
-    def __len__(self) -> int:
-        return len(self.batch)
-
-
-@dataclass
-class SearchContext:
-    """What a strategy may know about the search it serves."""
-
-    space: Mapspace
-    objectives: tuple[str, ...]
-    maximize: tuple[str, ...]
-    seed: int
-    worker: int = 0
-    workers: int = 1
-    budget: int | None = None  # evaluations this worker may spend, if bounded
-    extra: dict = field(default_factory=dict)
-
-
-class Strategy(ABC):
-    """Base class of search strategies. Options are constructor keyword arguments,
-    declared explicitly by each strategy (a typo is an error, never ignored)."""
-
-    name: ClassVar[str] = ""
-
-    def setup(self, ctx: SearchContext) -> None:
-        """Called once before the first ``ask``; keep ``ctx`` and seed your RNG here."""
-        self.ctx = ctx
-
-    @abstractmethod
-    def ask(self, n: int) -> Proposal | None:
-        """Up to ``n`` legal candidates, or None when the strategy has nothing left."""
-
-    def tell(self, proposal: Proposal, values: np.ndarray) -> None:
-        """Scores of the rows of ``proposal``: ``values[i, j]`` is objective j of row i
-        (in the user's orientation: maximized objectives are not negated)."""
-
-
-_REGISTRY: dict[str, type[Strategy]] = {}
+_REGISTRY: dict[str, type[Strategy]] = {cls.name: cls for cls in BUILTIN_STRATEGIES}
 
 
 def register_strategy(cls: type[Strategy]) -> type[Strategy]:
@@ -82,7 +27,6 @@ def register_strategy(cls: type[Strategy]) -> type[Strategy]:
 
 
 def strategy_names() -> list[str]:
-    _load_builtins()
     return sorted(_REGISTRY)
 
 
@@ -93,7 +37,6 @@ def make_strategy(spec: str | Strategy, **options: Any) -> Strategy:
             raise SpecError("options are given to the strategy's constructor, not to search",
                             key="strategy")
         return spec
-    _load_builtins()
     cls = _REGISTRY.get(spec)
     if cls is None:
         raise SpecError(f"unknown strategy {spec!r}", key="strategy",
@@ -102,9 +45,3 @@ def make_strategy(spec: str | Strategy, **options: Any) -> Strategy:
         return cls(**options)
     except TypeError as e:
         raise SpecError(f"bad option for strategy {spec!r}: {e}", key="strategy") from None
-
-
-def _load_builtins() -> None:
-    # Imported lazily: built-in strategies register themselves on import.
-    from . import bayesian, exhaustive, local, random_search  # noqa: F401
-    from . import optimal  # noqa: F401  (the exact front with a certificate)

@@ -33,6 +33,9 @@ from loopscape.spaces.mapping import Mapping
 from loopscape.spaces.mapspace import Mapspace
 from loopscape.spaces.workload import Workload
 
+from loopscape.costmodels.options import ModelOptions
+
+from .bottlenecks import bottlenecks
 from .objectives import parse_objectives
 from .result_dir import FRONT_FILE, read_result_dir, write_json_atomic, write_result_dir
 from .search import SearchResult, search
@@ -54,11 +57,12 @@ class SweepSettings:
     seconds: float | None = None
     patience: int | None = None
     seed: int = 0
+    model: ModelOptions = ModelOptions()  # cost-model semantics and link transfers
 
     def to_dict(self) -> dict:
         return {"strategy": self.strategy, "objectives": list(self.objectives),
                 "evaluations": self.evaluations, "seconds": self.seconds,
-                "patience": self.patience, "seed": self.seed}
+                "patience": self.patience, "seed": self.seed, **self.model.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,7 @@ def _check_spec(out: Path, spec: dict, fresh: bool) -> None:
     if changed:
         names = {"network": "the network", "shapes": "the network's layers",
                  "architecture": "the architecture", "constraints": "the constraints",
-                 "settings": "the search settings"}
+                 "settings": "the search settings", "sparsity": "the sparsity"}
         raise SpecError("this directory holds a sweep with a different spec (changed: "
                         + ", ".join(names[k] for k in changed) + ")",
                         source=str(out), key=SPEC_FILE,
@@ -146,11 +150,12 @@ def _check_spec(out: Path, spec: dict, fresh: bool) -> None:
 
 
 def _search_shape(workload: Workload, arch: Architecture, constraints: Constraints | None,
-                  settings: SweepSettings, key: str) -> tuple[str, SearchResult]:
+                  settings: SweepSettings, key: str, sparsity=None) -> tuple[str, SearchResult]:
     result = search(workload, arch, constraints, strategy=settings.strategy,
                     objectives=settings.objectives, evaluations=settings.evaluations,
                     seconds=settings.seconds, patience=settings.patience, jobs=1,
-                    seed=layer_seed(settings.seed, key))
+                    seed=layer_seed(settings.seed, key), options=settings.model,
+                    sparsity=sparsity)
     return key, result
 
 
@@ -172,14 +177,22 @@ def sweep(layers: Sequence[ZooLayer], arch: Architecture,
           constraints: Constraints | None = None, *, network: str = "network",
           settings: SweepSettings | None = None, select: str | SelectRule = "edp",
           out: str | os.PathLike | None = None, jobs: int = 1, backend: str | None = None,
-          fresh: bool = False, progress: ProgressFn | None = None) -> SweepResult:
+          fresh: bool = False, progress: ProgressFn | None = None,
+          sparsity=None) -> SweepResult:
     """Search every unique layer shape of ``layers`` on ``arch`` and total the network.
 
     ``select`` picks one point per front for the totals (``edp``, ``energy_pj``,
     ``cycles`` or ``latency<=CYCLES``). ``out`` makes the sweep resumable and writes
     ``summary.json``; ``backend="dask"`` sends the searches to the active Dask client.
     ``progress(done, total, layer_front)`` is called as each shape finishes.
+    ``sparsity`` (a SparsitySpec, per-layer densities in its ``layers``) searches with
+    the sparse model; layers of one shape but different densities are searched apart.
     """
+    from loopscape.spaces.sparse_capacity import capacity_arch
+
+    def layer_key(layer) -> str:
+        sp = None if sparsity is None else sparsity.for_layer(layer.name)
+        return shape_key(layer.workload) + ("" if sp is None else f"-s{sp.key()}")
     settings = settings or SweepSettings()
     rule = select if isinstance(select, SelectRule) else parse_select(select)
     if not layers:
@@ -198,14 +211,16 @@ def sweep(layers: Sequence[ZooLayer], arch: Architecture,
     start = time.perf_counter()
 
     groups: dict[str, tuple[Workload, list[str]]] = {}
+    sparse_of: dict[str, object] = {}
     for layer in layers:
-        key = shape_key(layer.workload)
+        key = layer_key(layer)
         groups.setdefault(key, (layer.workload, []))[1].append(layer.name)
+        sparse_of[key] = None if sparsity is None else sparsity.for_layer(layer.name)
     per_layer: dict[str, Constraints | None] = {}
     for key, (w, names) in groups.items():  # fail fast: a layer that fits no mapping
         try:
             per_layer[key] = None if constraints is None else restrict_constraints(constraints, w)
-            Mapspace(w, arch, per_layer[key])
+            Mapspace(w, capacity_arch(arch, w, sparse_of[key]), per_layer[key])
         except SpecError as e:
             raise SpecError(f"layer {names[0]}: {e.message}", source=e.source, key=e.key,
                             fix=e.fix) from None
@@ -214,6 +229,8 @@ def sweep(layers: Sequence[ZooLayer], arch: Architecture,
     if outp is not None:
         outp.mkdir(parents=True, exist_ok=True)
         spec = _spec(network, list(groups), arch, constraints, settings)
+        if sparsity is not None:
+            spec["sparsity"] = sparsity.key()
         _check_spec(outp, spec, fresh)
         write_json_atomic(spec, outp / SPEC_FILE)
 
@@ -225,7 +242,7 @@ def sweep(layers: Sequence[ZooLayer], arch: Architecture,
             rd = read_result_dir(d)
             fronts[key] = LayerFront(key, w, tuple(names), rd.data, rd.mappings, True)
         else:
-            todo.append((w, arch, per_layer[key], settings, key))
+            todo.append((w, arch, per_layer[key], settings, key, sparse_of[key]))
     total = len(groups)
     if progress is not None:
         for lf in fronts.values():
@@ -249,7 +266,7 @@ def sweep(layers: Sequence[ZooLayer], arch: Architecture,
             progress(len(fronts), total, lf)
 
     summary = _summarize(network, layers, groups, fronts, arch, constraints, per_layer,
-                         settings, rule)
+                         settings, rule, layer_key, sparse_of)
     summary["run"] = {"seconds": time.perf_counter() - start,
                       "searched": sum(not f.resumed for f in fronts.values()),
                       "resumed": sum(f.resumed for f in fronts.values()),
@@ -269,18 +286,23 @@ def _breakdown(metrics: dict, arch: Architecture) -> dict[str, float]:
 
 def _summarize(network: str, layers: Sequence[ZooLayer], groups: dict, fronts: dict,
                arch: Architecture, constraints: Constraints | None, per_layer: dict,
-               settings: SweepSettings, rule: SelectRule) -> dict:
+               settings: SweepSettings, rule: SelectRule, layer_key=None,
+               sparse_of: dict | None = None) -> dict:
+    layer_key = layer_key or (lambda layer: shape_key(layer.workload))
+    sparse_of = sparse_of or {}
     keys = list(groups)
     metrics = [[p["metrics"] for p in fronts[k].data["front"]] for k in keys]
     counts = [len(groups[k][1]) for k in keys]
     chosen = dict(zip(keys, select_points(metrics, rule, counts)))
-    exams = {k: eyexam(fronts[k].workload, arch, fronts[k].mappings[chosen[k]],
-                       per_layer[k]).summary() for k in keys}
+    # Eyexam's steps are dense bounds; a sparse layer's mapping may only fit compressed.
+    exams = {k: None if sparse_of.get(k) is not None else eyexam(
+        fronts[k].workload, arch, fronts[k].mappings[chosen[k]], per_layer[k],
+        settings.model).summary() for k in keys}
     entries = []
     totals = {"energy_pj": 0.0, "cycles": 0, "macs": 0}
     breakdown: dict[str, float] = {}
     for index, layer in enumerate(layers):
-        key = shape_key(layer.workload)
+        key = layer_key(layer)
         k = chosen[key]
         m = fronts[key].data["front"][k]["metrics"]
         parts = _breakdown(m, arch)
@@ -293,9 +315,14 @@ def _summarize(network: str, layers: Sequence[ZooLayer], groups: dict, fronts: d
             "mapping": dump_mapping(fronts[key].mappings[k])["mapping"],
             "eyexam": exams[key],
         })
+        if sparse_of.get(key) is not None:
+            entries[-1].update(actual_computes=m["actual_computes"],
+                               densities={t: d.density for t, d in sparse_of[key].densities})
         totals["energy_pj"] += m["energy_pj"]
         totals["cycles"] += m["cycles"]
         totals["macs"] += m["macs"]
+        totals["computes"] = totals.get("computes", 0) + m.get("actual_computes", m["macs"]) \
+            + m.get("gated_computes", 0)  # sparse: the computes that take a MAC cycle
         for name, v in parts.items():
             breakdown[name] = breakdown.get(name, 0.0) + v
     searches = {}
@@ -312,21 +339,31 @@ def _summarize(network: str, layers: Sequence[ZooLayer], groups: dict, fronts: d
         "select": rule.text, "settings": settings.to_dict(),
         "macs": totals["macs"], "energy_pj": totals["energy_pj"], "cycles": totals["cycles"],
         "edp_j_cycles": totals["energy_pj"] * 1e-12 * totals["cycles"],
-        "utilization": totals["macs"] / (arch.compute.instances * totals["cycles"]),
-        "energy_breakdown_pj": breakdown,
+        "utilization": totals.get("computes", totals["macs"]) / (
+            arch.compute.instances * totals["cycles"]),
+        "energy_breakdown_pj": breakdown, "bottlenecks": bottlenecks(entries),
         "unique_shapes": len(keys), "layers": entries, "searches": searches,
     }
 
 
-def network_layers(source: str) -> tuple[str, list[ZooLayer], list[tuple[str, str]]]:
-    """A zoo network name or an ONNX file: (network name, layers, unsupported nodes)."""
+def network_layers(source: str, **options) -> tuple[str, list[ZooLayer], list[tuple[str, str]]]:
+    """A zoo network name or an ONNX file: (network name, layers, unsupported nodes).
+    ``options`` shape a zoo network (e.g. ``phase="decode"``, ``docs/zoo.md``); the
+    name then carries the given ones: ``llama3_8b[phase=decode,context=4096]``."""
+    options = {k: v for k, v in options.items() if v is not None}
     if source.lower().endswith(".onnx") or Path(source).is_file():
+        if options:
+            raise SpecError(f"option {next(iter(options))!r} applies to zoo networks, not to "
+                            f"an ONNX model", source=source, key=next(iter(options)),
+                            fix="export the model with the shapes wanted instead")
         from loopscape.spaces.workloads.onnx import load_onnx
         imported = load_onnx(source)
         return Path(source).stem, list(imported.layers), list(imported.unsupported)
     from loopscape.spaces.workloads.zoo import network, network_info
     info = network_info(source)
-    return info.name, network(info.name), []
+    layers = network(info.name, **options)
+    tag = ",".join(f"{k}={v}" for k, v in options.items())
+    return info.name + (f"[{tag}]" if tag else ""), layers, []
 
 
 __all__ = ["LayerFront", "SweepResult", "SweepSettings", "layer_seed", "network_layers",

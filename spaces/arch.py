@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import SpecError
+from .limits import check_finite, check_limit
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class StorageLevel:
     multiple_buffering: float = 1.0
     min_utilization: float = 0.0
     technology: str = ""
+    # Instances that share one physical array (Timeloop's cluster_size): an access
+    # energy is per access of the shared array, charged once per utilized cluster.
+    cluster_size: int = 1
 
     def bits(self, tensor: str) -> int:
         """Bits per word of ``tensor`` at this level."""
@@ -63,6 +67,18 @@ class StorageLevel:
         if self.capacity_words is None:
             return None
         return int(math.floor(self.capacity_words / self.multiple_buffering)) * self.word_bits
+
+    def utilized_clusters(self, utilized_instances):
+        """Clusters whose array is accessed when ``utilized_instances`` instances are busy
+        (an int or a numpy array): Timeloop assumes busy instances spread over all
+        clusters, so min(utilized instances, instances / cluster_size)."""
+        if self.cluster_size == 1:
+            return utilized_instances
+        clusters = self.instances // self.cluster_size
+        if isinstance(utilized_instances, int):
+            return min(utilized_instances, clusters)
+        import numpy as np
+        return np.minimum(utilized_instances, clusters)
 
     def may_keep(self, tensor: str) -> bool:
         if self.dummy:
@@ -136,6 +152,7 @@ def validate_architecture(a: Architecture) -> None:
             v = getattr(l, attr)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise SpecError(f"{attr} must be a positive integer, got {v!r}", key=key)
+            check_limit(v, "instances", key=f"{key}.{attr}")
         if l.mesh_x * l.mesh_y != l.instances:
             raise SpecError(f"mesh_x * mesh_y = {l.mesh_x * l.mesh_y} but instances = "
                             f"{l.instances}", key=key, fix="make instances = mesh_x * mesh_y")
@@ -151,27 +168,47 @@ def validate_architecture(a: Architecture) -> None:
                                                  or l.capacity_words < 0):
                 raise SpecError(f"capacity_words must be a non-negative integer, got "
                                 f"{l.capacity_words!r}", key=key)
+            if l.capacity_words is not None:
+                check_limit(l.capacity_words, "capacity_words", key=f"{key}.capacity_words")
             if l.capacity_words is None and i > 0 and not l.dummy:
                 pass  # unbounded inner levels are allowed (ideal buffers)
-            for attr in ("word_bits", "block_size"):
+            for attr in ("word_bits", "block_size", "cluster_size"):
                 v = getattr(l, attr)
                 if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                     raise SpecError(f"{attr} must be a positive integer, got {v!r}", key=key)
+                if attr != "cluster_size":  # bounded by instances, which it divides
+                    check_limit(v, attr, key=f"{key}.{attr}")
+            if l.instances % l.cluster_size:
+                raise SpecError(f"instances {l.instances} are not a multiple of cluster_size "
+                                f"{l.cluster_size}", key=key,
+                                fix="make cluster_size divide the instance count")
+            if i == 0 and l.cluster_size != 1:
+                raise SpecError(f"the outermost level cannot be clustered (cluster_size "
+                                f"{l.cluster_size})", key=key, fix="use cluster_size 1")
             for t, b in l.tensor_bits:
                 if isinstance(b, bool) or not isinstance(b, int) or b <= 0:
                     raise SpecError(f"bits of {t} must be a positive integer, got {b!r}",
                                     key=f"{key}.tensor_bits")
+                check_limit(b, "word_bits", key=f"{key}.tensor_bits.{t}")
             for attr in ("read_energy_pj", "fill_energy_pj", "update_energy_pj",
                          "leak_energy_pj"):
                 v = getattr(l, attr)
                 if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
                     raise SpecError(f"{attr} must be a non-negative number, got {v!r}", key=key)
+                check_finite(v, key=f"{key}.{attr}", what=attr)
             for attr in ("read_bandwidth", "write_bandwidth", "shared_bandwidth"):
                 v = getattr(l, attr)
                 if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)
                                       or v <= 0):
                     raise SpecError(f"{attr} must be a positive number, got {v!r}", key=key,
                                     fix="omit it for unlimited bandwidth")
+                if v is not None:
+                    check_finite(v, key=f"{key}.{attr}", what=attr)
+                    check_limit(v, "min_bandwidth", key=f"{key}.{attr}")
+                    check_limit(v, "max_bandwidth", key=f"{key}.{attr}")
+            check_finite(l.multiple_buffering, key=f"{key}.multiple_buffering",
+                         what="multiple_buffering")
+            check_finite(l.min_utilization, key=f"{key}.min_utilization", what="min_utilization")
             if l.multiple_buffering < 1:
                 raise SpecError(f"multiple_buffering must be >= 1, got {l.multiple_buffering}",
                                 key=key)
@@ -179,5 +216,7 @@ def validate_architecture(a: Architecture) -> None:
                 raise SpecError(f"min_utilization must be in [0, 1], got {l.min_utilization}",
                                 key=key)
         else:
-            if a.compute.energy_pj < 0:
-                raise SpecError("energy_pj must be non-negative", key=key)
+            e = a.compute.energy_pj
+            if isinstance(e, bool) or not isinstance(e, (int, float)) or not e >= 0:
+                raise SpecError(f"energy_pj must be a non-negative number, got {e!r}", key=key)
+            check_finite(e, key=f"{key}.energy_pj", what="energy_pj")

@@ -20,17 +20,14 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
 from itertools import permutations
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .encoding import MappingBatch
 from .errors import SpecError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .mapspace import Mapspace, _DimSpace
+from .factors import lehmer_ranks
+from .slots import CappedTable, DimSpace, FactorTable, fill_factors
 
 MAX_TABLE_ROWS = 1 << 18
 MAX_PERM_TABLE = 8
@@ -50,89 +47,23 @@ def as_generator(seed: int | None = None,
     raise TypeError(f"rng must be a numpy Generator or random.Random, got {type(rng).__name__}")
 
 
-@dataclass
-class _Table:
-    """The factorizations of one dimension under one limits tuple, in capped-rank order
-    (row r is ``unrank(r, limits)``): ``sel`` indexes them in the dimension's full table,
-    or ``own`` holds them (``T``, ``SX``, ``SY`` as [L, rows], and uncapped ranks); both
-    None: too large, rows are unranked on demand."""
-
-    limits: tuple | None
-    count: int
-    sel: np.ndarray | None = None
-    own: dict | None = None
-
-
-def full_table(ds: "_DimSpace", L: int) -> dict | None:
-    """All factorizations of one dimension (no limits) in rank order, built slot by slot
-    with numpy: [L, rows] factor arrays and per-slot quotients; the row index is the
-    uncapped rank. None if there are more than ``MAX_TABLE_ROWS``."""
-    if ds.size > MAX_TABLE_ROWS:
-        return None
-    S = len(ds.slots)
-    q = np.array([ds.bound], dtype=np.int64)
-    choice = np.zeros((0, 1), dtype=np.int64)  # [slots so far, rows]: option index
-    for j in range(S):
-        opts = ds.options[j]
-        parts = []
-        for oi, (f, _) in enumerate(opts):
-            ok = q % f == 0
-            if not ok.any():
-                continue
-            rows = np.flatnonzero(ok)
-            rem = q[rows] // f
-            vals, inv = np.unique(rem, return_inverse=True)
-            cnt = np.array([ds._count(j + 1, int(x)) for x in vals], dtype=np.int64).take(inv)
-            rows, rem = rows[cnt > 0], rem[cnt > 0]
-            parts.append((rows, np.full(len(rows), oi), rem))
-        parent = np.concatenate([p[0] for p in parts])
-        opt = np.concatenate([p[1] for p in parts])
-        rem = np.concatenate([p[2] for p in parts])
-        order = np.argsort(parent * len(opts) + opt, kind="stable")  # lexicographic
-        parent, opt, q = parent[order], opt[order], rem[order]
-        choice = np.concatenate([choice[:, parent], opt[None, :]], axis=0)
-    assert choice.shape[1] == ds.size and (q == 1).all()
-    n = ds.size
-    dt = np.int16 if ds.bound < 2 ** 15 else np.int32
-    T = np.ones((L, n), dtype=dt)
-    SX = np.ones((L, n), dtype=dt)
-    SY = np.ones((L, n), dtype=dt)
-    quot = np.ones((S + 1, n), dtype=np.int64)  # quotient entering each slot
-    factor = np.empty((S, n), dtype=np.int64)
-    for j, slot in enumerate(ds.slots):
-        f = np.array([o[0] for o in ds.options[j]], dtype=np.int64).take(choice[j])
-        ax = np.array([o[1] for o in ds.options[j]]).take(choice[j])
-        factor[j] = f
-        if slot.kind == "T":
-            T[slot.level] = f
-        else:
-            SX[slot.level] = np.where(ax == "X", f, SX[slot.level])
-            SY[slot.level] = np.where(ax == "Y", f, SY[slot.level])
-    for j in range(S - 1, -1, -1):
-        quot[j] = quot[j + 1] * factor[j]
-    return {"T": T, "SX": SX, "SY": SY, "quot": quot}
-
-
-def _select(full: dict, lim: tuple | None) -> np.ndarray:
-    """Rows of the full table within ``limits`` (the capped table, same order)."""
-    quot = full["quot"]
-    ok = np.ones(quot.shape[1], dtype=bool)
-    for j, x in enumerate(lim or ()):
-        if x is not None:
-            ok &= quot[j] <= x
-    sel = np.flatnonzero(ok)
-    return sel.astype(np.int32) if len(ok) < 2 ** 31 else sel
+def full_table(ds: DimSpace, L: int) -> FactorTable | None:
+    """All factorizations of one dimension (``slots.FactorTable``); None if there are
+    more than ``MAX_TABLE_ROWS``."""
+    return ds.table(L, MAX_TABLE_ROWS)
 
 
 class BatchSampler:
-    """Precomputed tables of one mapspace; ``sample`` draws legal rows."""
+    """Precomputed tables of one mapspace (read through its public structural API:
+    ``proposal``, ``keep_sets``, ``keep_fixed``, ``keep_free``, ``dim_spaces``,
+    ``level_orders``, ``batch_legality``); ``sample`` draws legal rows."""
 
-    def __init__(self, ms: "Mapspace"):
+    def __init__(self, ms):
         self.ms = ms
         w, arch = ms.workload, ms.arch
         self.L, self.D, self.T = len(arch.levels), len(w.dims), len(w.tensors)
         L, D, T = self.L, self.D, self.T
-        plan = ms._proposal
+        plan = ms.proposal
         self.planned = plan is not None
         if plan == []:
             raise SpecError("the layer fits no mapping: no split of the dimensions fits the "
@@ -143,7 +74,7 @@ class BatchSampler:
             entries = plan
             self.bypass_index = np.array([by for by, _, _ in entries], dtype=np.int64)
             self.weights = [wt for _, wt, _ in entries]
-            keep_sets = [ms._keep_sets(by) for by, _, _ in entries]
+            keep_sets = [ms.keep_sets(by) for by, _, _ in entries]
             self.keep_tab = np.array([[[t in ks[i] for t in w.tensor_names] for i in range(L)]
                                       for ks in keep_sets], dtype=bool)  # [P, L, T]
             limits = [lim for _, _, lim in entries]
@@ -152,25 +83,27 @@ class BatchSampler:
             self.bypass_index = np.zeros(1, dtype=np.int64)
             limits = [[None] * D]
             fixed = np.zeros((1, L, T), dtype=bool)
+            keep_fixed = ms.keep_fixed
             for i in range(L):
                 for k, t in enumerate(w.tensor_names):
-                    fixed[0, i, k] = ms._keep_fixed[i].get(t, False)
+                    fixed[0, i, k] = keep_fixed[i].get(t, False)
             self.keep_tab = fixed
-        self.free_keep = [(i, w.tensor_names.index(t)) for i, t in ms._keep_free]
+        self.free_keep = [(i, w.tensor_names.index(t)) for i, t in ms.keep_free]
         P = len(limits)
         # Per dimension: distinct limits -> table; plan entry -> table index.
-        self.tables: list[list[_Table]] = []
+        self.dims: tuple[DimSpace, ...] = ms.dim_spaces
+        self.tables: list[list[CappedTable]] = []
         self.table_of = np.zeros((P, D), dtype=np.int64)
         self.flat: list[dict | None] = []
-        for d, ds in enumerate(ms._dims):
+        for d, ds in enumerate(self.dims):
             full = full_table(ds, L)
             seen: dict = {}  # limits -> table index
             same: dict = {}  # selected rows -> table index (limits that do not bind)
-            tabs: list[_Table] = []
+            tabs: list[CappedTable] = []
             for p in range(P):
                 lim = limits[p][d]
                 if lim not in seen:
-                    tb = self._table(ds, lim, full)
+                    tb = CappedTable.build(ds, lim, full, L, MAX_TABLE_ROWS)
                     key = (tb.count, tb.sel.tobytes()) if tb.sel is not None else None
                     if key is not None and key in same:
                         seen[lim] = same[key]
@@ -191,16 +124,6 @@ class BatchSampler:
         # Loop orders.
         self.rank_dtype = np.int8 if D < 128 else np.int16
         self.orders = [self._order_table(i) for i in range(L)]
-        # Legality constants.
-        self.fanout = [arch.fanout(i) for i in range(L)]
-        self.cap = [lvl.effective_capacity_bits for lvl in arch.levels]
-        self.min_util = [lvl.min_utilization for lvl in arch.levels]
-        self.bits = [[lvl.bits(t) for t in w.tensor_names] for lvl in arch.levels]
-        self.ext_terms = [[[(sum(abs(c) for c, dd in axis if dd == d), w.dims.index(d))
-                            for d in dict.fromkeys(dd for _, dd in axis)] for axis in t.axes]
-                          for t in w.tensors]
-        need = ms.constraints.min_pe_utilization
-        self.min_pes = need * arch.compute.instances if need else None
         # Which (level, dim) columns can differ from 1 at all (others stay 1).
         self.active_T = [[bool(np.any(self._all(d, "T")[i] > 1)) for d in range(D)]
                          for i in range(L)]
@@ -209,73 +132,30 @@ class BatchSampler:
         self.active_Y = [[bool(np.any(self._all(d, "SY")[i] > 1)) for d in range(D)]
                          for i in range(L)]
         self.ids_fit = ms.size < 2 ** 63
+        self.legality = ms.batch_legality
 
     # -- construction -----------------------------------------------------------------
-    def _table(self, ds: "_DimSpace", lim: tuple | None, full: dict | None) -> _Table:
-        count = ds.count(lim)
-        tb = _Table(lim, count)
-        if full is not None:
-            tb.sel = _select(full, lim)
-            assert len(tb.sel) == count
-            return tb
-        if count > MAX_TABLE_ROWS:
-            return tb
-        # The full table is too large but this one is not: walk it in rank order.
-        L = self.L
-        rows: list[tuple[tuple[tuple[int, str], ...], int]] = []
-        nslots = len(ds.slots)
-
-        def walk(j: int, q: int, choice: tuple, r: int) -> None:
-            if j == nslots:
-                rows.append((choice, r))
-                return
-            for f, axis in ds.options[j]:
-                if q % f:
-                    continue
-                if ds._count(j + 1, q // f, lim):
-                    walk(j + 1, q // f, choice + ((f, axis),), r)
-                r += ds._count(j + 1, q // f)
-
-        walk(0, ds.bound, (), 0)
-        T = np.ones((L, count), dtype=np.int32)
-        SX = np.ones((L, count), dtype=np.int32)
-        SY = np.ones((L, count), dtype=np.int32)
-        rank = np.empty(count, dtype=np.int64)
-        for k, (choice, r) in enumerate(rows):
-            self._fill(ds, choice, T, SX, SY, k)
-            rank[k] = r
-        tb.own = {"T": T, "SX": SX, "SY": SY, "rank": rank}
-        return tb
-
     @staticmethod
-    def _flatten(tabs: list[_Table], full: dict | None) -> dict | None:
+    def _flatten(tabs: list[CappedTable], full: FactorTable | None) -> dict | None:
         """One gather source per dimension: table t's row r is ``index[offset[t] + r]``
         of the arrays (the full table), or row ``offset[t] + r`` of the concatenated own
         tables; None when some table is not built."""
         offs = np.cumsum([0] + [tb.count for tb in tabs])[:-1].astype(np.int64)
         if full is not None:
             return {"offset": offs, "index": np.concatenate([tb.sel for tb in tabs]),
-                    "T": full["T"], "SX": full["SX"], "SY": full["SY"], "rank": None}
+                    "T": full.T, "SX": full.SX, "SY": full.SY, "rank": None}
         if all(tb.own is not None for tb in tabs):
             return {"offset": offs, "index": None,
                     **{k: np.concatenate([tb.own[k] for tb in tabs], axis=-1)
                        for k in ("T", "SX", "SY", "rank")}}
         return None
 
-    @staticmethod
-    def _fill(ds: "_DimSpace", choice, T, SX, SY, k) -> None:
-        for slot, (f, axis) in zip(ds.slots, choice):
-            if slot.kind == "T":
-                T[slot.level, k] = f
-            elif f > 1:
-                (SX if axis == "X" else SY)[slot.level, k] = f
-
     def _all(self, d: int, what: str) -> np.ndarray:
         """[L, rows] over all tables of dimension d (for the activity masks)."""
         if self.flat[d] is not None:
             return self.flat[d][what]
         # Unbuilt tables: any slot option > 1 makes the column active.
-        ds = self.ms._dims[d]
+        ds = self.dims[d]
         out = np.ones((self.L, 2), dtype=np.int64)
         for j, slot in enumerate(ds.slots):
             for f, axis in ds.options[j]:
@@ -286,19 +166,19 @@ class BatchSampler:
 
     def _order_table(self, i: int) -> tuple[int, np.ndarray | None, np.ndarray]:
         """(number of orders, [D, m!] rank table or None, constant rank row [D])."""
-        ms = self.ms
-        dims = ms.workload.dims
-        free = ms._free[i]
-        base = ms._outer[i] + (free + ms._fixed_tail[i] if free else ms._rest[i]) + ms._inner[i]
+        dims = self.ms.workload.dims
+        lo = self.ms.level_orders[i]
+        free = lo.free
+        base = lo.template
         const = np.array([base.index(d) for d in dims], dtype=self.rank_dtype)
         m = len(free)
         n_orders = math.factorial(m)
         if m == 0 or m > MAX_PERM_TABLE:
             return n_orders, None, const
-        # Column p: the ranks of the order _unrank_perm(free, p) (lexicographic ranks).
+        # Column p: the positions of the order of rank p (lexicographic ranks).
         tab = np.empty((len(dims), n_orders), dtype=self.rank_dtype)
         for p, perm in enumerate(permutations(free)):
-            order = ms._outer[i] + perm + ms._fixed_tail[i] + ms._inner[i]
+            order = lo.order(perm)
             for k, d in enumerate(order):
                 tab[dims.index(d), p] = k
         return n_orders, tab, const
@@ -352,7 +232,7 @@ class BatchSampler:
             return {"T": fl["T"].take(row, axis=1), "SX": fl["SX"].take(row, axis=1),
                     "SY": fl["SY"].take(row, axis=1),
                     "rank": row if fl["rank"] is None else fl["rank"].take(row)}
-        ds = self.ms._dims[d]
+        ds = self.dims[d]
         m = len(r)
         T = np.ones((self.L, m), dtype=np.int32)
         SX = np.ones((self.L, m), dtype=np.int32)
@@ -361,57 +241,16 @@ class BatchSampler:
         for k in range(m):
             lim = tabs[int(tab_idx[k])].limits
             choice = ds.unrank(int(r[k]), lim)
-            self._fill(ds, choice, T, SX, SY, k)
+            fill_factors(ds, choice, T, SX, SY, k)
             rank[k] = ds.rank(choice)
         return {"T": T, "SX": SX, "SY": SY, "rank": rank}
 
     def _legal(self, entry: np.ndarray, G: list[dict], bits: np.ndarray | None) -> np.ndarray:
-        """Rows that pass fanout per axis, min PE utilization and capacity."""
-        L, D, T = self.L, self.D, self.T
-        m = len(entry)
-        ok = np.ones(m, dtype=bool)
-        pes = None
-        for i in range(L):
-            fx, fy = self.fanout[i]
-            for key, cap, act in (("SX", fx, self.active_X), ("SY", fy, self.active_Y)):
-                prod = None
-                for d in range(D):
-                    if act[i][d]:
-                        v = G[d][key][i].astype(np.int64)
-                        prod = v if prod is None else prod * v
-                if prod is not None:
-                    ok &= prod <= cap
-                    if self.min_pes is not None:
-                        pes = prod if pes is None else pes * prod
-        if self.min_pes is not None:
-            ok &= (pes if pes is not None else np.ones(m, dtype=np.int64)) >= self.min_pes
+        """Rows that pass fanout per axis, min PE utilization and capacity (the space's
+        ``batch_legality``, spaces/legality.py)."""
         keep = self._keep_rows(entry, bits)
-        # Capacity: kept tiles' words x bits within each bounded level.
-        inc = [np.ones(m, dtype=np.int64) for _ in range(D)]
-        for i in range(L - 1, -1, -1):
-            for d in range(D):
-                if self.active_T[i][d] or self.active_X[i][d] or self.active_Y[i][d]:
-                    inc[d] = inc[d] * G[d]["T"][i] * G[d]["SX"][i] * G[d]["SY"][i]
-            cap = self.cap[i]
-            if cap is None:
-                continue
-            used = np.zeros(m, dtype=np.int64)
-            for t in range(T):
-                k = keep[i, t]
-                if k is False:
-                    continue
-                words = np.ones(m, dtype=np.int64)
-                for axis in self.ext_terms[t]:
-                    e = 1
-                    for c, d in axis:
-                        e = e + c * (inc[d] - 1)
-                    words = words * e
-                bits_t = words * self.bits[i][t]
-                used += bits_t if k is True else bits_t * k
-            ok &= used <= cap
-            if self.min_util[i]:
-                ok &= ~(used < self.min_util[i] * cap)
-        return ok
+        return self.legality.check(len(entry), lambda k, i, d: G[d][k][i],
+                                   lambda i, t: keep[i, t])
 
     def _keep_rows(self, entry: np.ndarray, bits: np.ndarray | None) -> np.ndarray:
         """[L, T] of True/False constants or per-row bool arrays."""
@@ -489,7 +328,7 @@ class BatchSampler:
                 if self.active_Y[i][d]:
                     sy[i, d] = G["SY"][i]
             if with_ids:
-                fi = fi * self.ms._dims[d].size + (G["rank"] if self.ids_fit
+                fi = fi * self.dims[d].size + (G["rank"] if self.ids_fit
                                                    else G["rank"].astype(object))
         lp = np.zeros(n, dtype=np.int64 if self.ids_fit else object)
         for i in range(L):
@@ -527,23 +366,18 @@ class BatchSampler:
     def _shuffled_orders(self, i: int, n: int, g: np.random.Generator,
                          rank: np.ndarray) -> np.ndarray:
         """Uniform orders of a level with many free loops: per-row shuffles; returns
-        their lexicographic ranks (as ``_unrank_perm``)."""
-        ms = self.ms
-        dims = ms.workload.dims
-        free = ms._free[i]
+        their lexicographic ranks (``factors.rank_permutation`` of the free loops)."""
+        dims = self.ms.workload.dims
+        lo = self.ms.level_orders[i]
+        free = lo.free
         m = len(free)
         perm = g.permuted(np.tile(np.arange(m), (n, 1)), axis=1)  # [n, m] item per position
         _, _, const = self.orders[i]
         rank[i] = const[:, None]
-        start = len(ms._outer[i])
+        start = lo.free_start
         for k in range(m):
             for x, d in enumerate(free):
                 rows = perm[:, k] == x
                 rank[i, dims.index(d), rows] = start + k
-        code = np.zeros(n, dtype=object)
-        for k in range(m):
-            smaller = np.zeros(n, dtype=np.int64)
-            for k2 in range(k + 1, m):
-                smaller += perm[:, k2] < perm[:, k]
-            code = code + smaller.astype(object) * math.factorial(m - 1 - k)
+        code = lehmer_ranks(perm)
         return code if not self.ids_fit else code.astype(np.int64)

@@ -44,6 +44,11 @@ class MappingBatch:
         return MappingBatch(self.temporal[s], self.spatial_x[s], self.spatial_y[s], self.rank[s],
                             self.keep[s])
 
+    def take(self, rows) -> "MappingBatch":
+        """The rows ``rows`` (indices or a mask), as a new batch."""
+        return MappingBatch(self.temporal[rows], self.spatial_x[rows], self.spatial_y[rows],
+                            self.rank[rows], self.keep[rows])
+
     @staticmethod
     def concat(batches: list["MappingBatch"]) -> "MappingBatch":
         return MappingBatch(*(np.concatenate([getattr(b, f) for b in batches])

@@ -1,6 +1,6 @@
-"""The mapspace of a layer on an architecture: count it, index it, enumerate it, sample it.
+"""The mapspace of a workload on an architecture: count it, index it, enumerate it, sample it.
 
-The space is the product of four sub-spaces (design.md section 1):
+The space is the product of three sub-spaces (docs/mapspace.md):
 
 * **index factorization** (IF): for every dimension, an ordered split of its bound over
   the tiling slots, outermost first: each level's temporal slot, then its spatial slot
@@ -32,120 +32,24 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from itertools import permutations
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import Iterator
 
 import numpy as np
 
 from .arch import Architecture
-from .constraints import NO_CONSTRAINTS, Constraints, FactorRule, allowed_axes
+from .batch_sampling import BatchSampler, as_generator
+from .constraints import NO_CONSTRAINTS, Constraints
 from .encoding import MappingBatch
 from .errors import SpecError
-from .mapping import LevelMapping, Loop, Mapping, mapping_problems
+from .factors import rank_permutation
+from .legality import BatchLegality, mapping_problems, pe_utilization_problems
+from .mapping import LevelMapping, Loop, Mapping
+from .loop_orders import LevelOrder, level_orders
+from .proposal import ProposalEntry, build_proposal
+from .slots import DimSpace, Slot, dim_space, has_temporal_slot, tiling_slots
 from .workload import Workload
-from .factors import divisors as _divisors
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .batch_sampling import BatchSampler
-
-_FREE = FactorRule()
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One tiling slot: a level's temporal loop ("T") or its spatial fanout ("S")."""
-
-    level: int
-    kind: str
-
-
-class _DimSpace:
-    """Ordered factorizations of one dimension's bound over the slots, with per-slot
-    rules; counted, ranked and unranked by dynamic programming over (slot, remaining).
-
-    ``limits`` (optional, one entry per slot) caps the remaining quotient on entering a
-    slot, i.e. the dimension's extent covered by that slot and everything inside it;
-    the sampler uses it to skip splits whose tiles cannot fit."""
-
-    def __init__(self, bound: int, slots: Sequence[Slot], options: Sequence[list[tuple[int, str]]]):
-        # options[j]: allowed (factor, axis) pairs of slot j; axis "" for temporal or f == 1.
-        self.bound = bound
-        self.slots = tuple(slots)
-        self.options = [sorted(o) for o in options]
-        self.uncapped: list[list[int]] = []
-        self._count = lru_cache(maxsize=None)(self._count_impl)
-
-    def _count_impl(self, j: int, q: int, limits: tuple | None = None) -> int:
-        if limits is not None and j < len(self.slots) and limits[j] is not None \
-                and q > limits[j]:
-            return 0
-        if j == len(self.slots):
-            return 1 if q == 1 else 0
-        return sum(self._count(j + 1, q // f, limits) for f, _ in self.options[j] if q % f == 0)
-
-    @property
-    def size(self) -> int:
-        return self._count(0, self.bound)
-
-    def count(self, limits: tuple | None = None) -> int:
-        return self._count(0, self.bound, limits)
-
-    def unrank(self, r: int, limits: tuple | None = None) -> tuple[tuple[int, str], ...]:
-        out = []
-        q = self.bound
-        for j in range(len(self.slots)):
-            for f, axis in self.options[j]:
-                if q % f:
-                    continue
-                block = self._count(j + 1, q // f, limits)
-                if r < block:
-                    out.append((f, axis))
-                    q //= f
-                    break
-                r -= block
-            else:  # pragma: no cover - guarded by size
-                raise IndexError("rank out of range")
-        return tuple(out)
-
-    def rank(self, choice: Sequence[tuple[int, str]]) -> int:
-        r = 0
-        q = self.bound
-        for j, (f, axis) in enumerate(choice):
-            for g, ax in self.options[j]:
-                if (g, ax) == (f, axis):
-                    break
-                if q % g == 0:
-                    r += self._count(j + 1, q // g)
-            else:
-                raise KeyError((self.slots[j], f, axis))
-            q //= f
-        if q != 1:
-            raise KeyError("factors do not multiply to the bound")
-        return r
-
-    def by_signature(self, sig_levels: Sequence[bool]) -> dict[tuple[int, ...], int]:
-        """Counts grouped by which levels (those flagged in ``sig_levels``) get a
-        temporal factor > 1."""
-        states: dict[tuple[int, tuple[int, ...]], int] = {(self.bound, ()): 1}
-        for j, slot in enumerate(self.slots):
-            new: dict[tuple[int, tuple[int, ...]], int] = {}
-            for (q, sig), c in states.items():
-                for f, _ in self.options[j]:
-                    if q % f:
-                        continue
-                    s = sig
-                    if slot.kind == "T" and sig_levels[slot.level]:
-                        s = sig + (1 if f > 1 else 0,)
-                    key = (q // f, s)
-                    new[key] = new.get(key, 0) + c
-            states = new
-        out: dict[tuple[int, ...], int] = {}
-        for (q, sig), c in states.items():
-            if q == 1:
-                out[sig] = out.get(sig, 0) + c
-        return out
 
 
 class Mapspace:
@@ -160,36 +64,12 @@ class Mapspace:
         L = len(arch.levels)
         dims = workload.dims
         self._fanout = [arch.fanout(i) for i in range(L)]
-        self._has_temporal = [not (lvl.dummy and i > 0 and self._fanout[i - 1] == (1, 1))
-                              for i, lvl in enumerate(arch.levels)]
-        self.slots: tuple[Slot, ...] = tuple(
-            s for i in range(L) for s in (
-                [Slot(i, "T")] if self._has_temporal[i] else []) + (
-                [Slot(i, "S")] if self._fanout[i] != (1, 1) else []))
+        self._has_temporal = [has_temporal_slot(arch, i) for i in range(L)]
+        self.slots: tuple[Slot, ...] = tiling_slots(arch)
         self._dims = [self._dim_space(d) for d in dims]
         # Loop permutation: per level, pinned outer dims, a free region, pinned inner dims.
-        self._outer: list[tuple[str, ...]] = []
-        self._inner: list[tuple[str, ...]] = []
-        self._free: list[tuple[str, ...]] = []
-        self._rest: list[tuple[str, ...]] = []
-        self._fixed_tail: list[tuple[str, ...]] = []
-        for i, lvl in enumerate(arch.levels):
-            lc = self.constraints.level(lvl.name)
-            outer = tuple(lc.outer) if lc else ()
-            inner = tuple(lc.inner) if lc else ()
-            rest = tuple(d for d in dims if d not in outer and d not in inner)
-            # The innermost level's loop order moves no data (nothing below it holds a
-            # tile), and a folded dummy level has no temporal loops: one order each.
-            permutable = self._has_temporal[i] and i < L - 1
-            # Only loops that can have a factor > 1 here are ordered; loops forced to 1
-            # move no data and sit after them in dimension order.
-            movable = tuple(d for d in rest if self._can_exceed_one(d, i))
-            fixed = tuple(d for d in rest if d not in movable)
-            self._outer.append(outer)
-            self._inner.append(inner)
-            self._rest.append(movable + fixed)
-            self._free.append(movable if permutable else ())
-            self._fixed_tail.append(fixed if permutable else ())
+        self._orders: list[LevelOrder] = list(level_orders(arch, self.constraints, dims,
+                                                           self._dims))
         # Bypass: the free (level, tensor) keep bits, and fixed keep sets.
         self._keep_fixed: list[dict[str, bool]] = []
         self._keep_free: list[tuple[int, str]] = []
@@ -210,49 +90,16 @@ class Mapspace:
             self._keep_fixed.append(fixed)
 
     # -- construction helpers -----------------------------------------------------------
-    def _can_exceed_one(self, dim: str, level: int) -> bool:
-        ds = self._dims[self.workload.dims.index(dim)]
-        return any(f > 1 for j, slot in enumerate(ds.slots) if slot.kind == "T"
-                   and slot.level == level for f, _ in ds.options[j])
-
     def _validate(self) -> None:
         """Contradictory constraints and layers that fit no mapping fail here, with
         errors naming the constraints in conflict or the level that is too small."""
-        from .constraints import capacity_floor_check, validate_constraints
+        from .feasibility import capacity_floor_check, validate_constraints
         validate_constraints(self.constraints, self.workload, self.arch)
         capacity_floor_check(self.workload, self.arch, self.constraints)
 
-    def _rule(self, level: int, dim: str, kind: str) -> FactorRule:
-        name = self.arch.levels[level].name
-        if kind == "T":
-            return self.constraints.temporal_rule(name, dim) or _FREE
-        lc = self.constraints.level(name)
-        return (lc.spatial_rule(dim) if lc is not None else None) or _FREE
-
-    def _axes(self, level: int, dim: str) -> list[str]:
-        lc = self.constraints.level(self.arch.levels[level].name)
-        return [axis for axis, _ in allowed_axes(lc, dim, *self._fanout[level])]
-
-    def _dim_space(self, dim: str) -> _DimSpace:
+    def _dim_space(self, dim: str) -> DimSpace:
         bound = self.workload.bound(dim)
-        divs = _divisors(bound)
-        options = []
-        uncapped = []  # Timeloop counts spatial factors regardless of the fanout
-        for slot in self.slots:
-            rule = self._rule(slot.level, dim, slot.kind)
-            uncapped.append(sorted({f for f in divs if rule.allows(f, bound)}))
-            if slot.kind == "T":
-                opts = [(f, "") for f in divs if rule.allows(f, bound)]
-                # Rules may forbid 1; a unit factor must stay possible only if allowed.
-            else:
-                fx, fy = self._fanout[slot.level]
-                opts = [(1, "")] if rule.allows(1, bound) else []
-                for axis in self._axes(slot.level, dim):
-                    cap = fx if axis == "X" else fy
-                    opts += [(f, axis) for f in divs if 1 < f <= cap and rule.allows(f, bound)]
-            options.append(opts)
-        space = _DimSpace(bound, self.slots, options)
-        space.uncapped = uncapped
+        space = dim_space(self.workload, self.arch, self.constraints, dim, self.slots)
         if space.size == 0:
             raise SpecError(f"no split of {dim}={bound} over the levels satisfies the "
                             f"factor constraints", source=self.constraints.source,
@@ -270,25 +117,55 @@ class Mapspace:
     def timeloop_factorization_size(self) -> int:
         """Index factorizations counted as Timeloop does: one spatial slot per level,
         the axis not part of it, spatial factors not limited by the fanout."""
-        return math.prod(self._merged_count(ds) for ds in self._dims)
+        return math.prod(ds.uncapped_count() for ds in self._dims)
 
-    @staticmethod
-    def _merged_count(ds: _DimSpace) -> int:
-        opts = ds.uncapped
+    # -- structure (what strategies and samplers build on) -------------------------------
+    @property
+    def dim_spaces(self) -> tuple[DimSpace, ...]:
+        """Per dimension (``workload.dims`` order), its factorizations over ``slots``."""
+        return tuple(self._dims)
 
-        @lru_cache(maxsize=None)
-        def count(j: int, q: int) -> int:
-            if j == len(opts):
-                return 1 if q == 1 else 0
-            return sum(count(j + 1, q // f) for f in opts[j] if q % f == 0)
-        return count(0, ds.bound)
+    @property
+    def fanouts(self) -> tuple[tuple[int, int], ...]:
+        """Per level, its (X, Y) spatial fanout."""
+        return tuple(self._fanout)
 
-    def _perm_count(self, i: int) -> int:
-        return math.factorial(len(self._free[i]))
+    @property
+    def level_orders(self) -> tuple[LevelOrder, ...]:
+        """Per level, its loop-order structure (pinned, free and fixed loops)."""
+        return tuple(self._orders)
+
+    def permutation_count(self, level: int) -> int:
+        """Loop orders of ``level`` (its free loops permuted)."""
+        return self._orders[level].count
+
+    @property
+    def keep_fixed(self) -> tuple[dict[str, bool], ...]:
+        """Per level, the tensors whose keep bit is fixed (True kept, False bypassed)."""
+        return tuple(dict(k) for k in self._keep_fixed)
+
+    @property
+    def keep_free(self) -> tuple[tuple[int, str], ...]:
+        """The free keep bits as (level, tensor); bit k of a bypass index is the k-th."""
+        return tuple(self._keep_free)
+
+    def keep_sets(self, by: int) -> list[tuple[str, ...]]:
+        """Per level, the tensors kept under bypass index ``by``."""
+        free = {key: bool((by >> k) & 1) for k, key in enumerate(self._keep_free)}
+        return [tuple(t for t in self.workload.tensor_names
+                      if self._keep_fixed[i].get(t, free.get((i, t), False)))
+                for i in range(len(self.arch.levels))]
+
+    @property
+    def proposal(self) -> list[ProposalEntry] | None:
+        """The sampling proposal: per keep choice with a non-empty capacity-aware
+        superset, its bypass index, superset size and per-dimension limits (see
+        ``sample``); None when there are too many keep choices to list."""
+        return self._proposal
 
     @cached_property
     def permutation_size(self) -> int:
-        return math.prod(self._perm_count(i) for i in range(len(self.arch.levels)))
+        return math.prod(self.permutation_count(i) for i in range(len(self.arch.levels)))
 
     @cached_property
     def bypass_size(self) -> int:
@@ -308,14 +185,14 @@ class Mapspace:
         can = [0] * L
         for d, ds in zip(self.workload.dims, self._dims):
             for j, slot in enumerate(ds.slots):
-                if slot.kind == "T" and d in self._free[slot.level] and \
+                if slot.kind == "T" and d in self._orders[slot.level].free and \
                         any(f > 1 for f, _ in ds.options[j]):
                     can[slot.level] += 1
         tracked = [c >= 2 for c in can]
         states: dict[tuple[int, ...], int] = {tuple(0 for _ in range(sum(tracked))): 1}
         track_idx = [i for i in range(L) if tracked[i]]
         for d, ds in zip(self.workload.dims, self._dims):
-            flags = [tracked[i] and d in self._free[i] for i in range(L)]
+            flags = [tracked[i] and d in self._orders[i].free for i in range(L)]
             sigs = ds.by_signature(flags)
             # Map the dim's signature (over its flagged levels) onto tracked positions.
             flagged = [i for i in range(L) if flags[i]]
@@ -358,7 +235,7 @@ class Mapspace:
         f_idx.reverse()
         p_idx = []
         for i in reversed(range(len(self.arch.levels))):
-            n = self._perm_count(i)
+            n = self.permutation_count(i)
             p_idx.append(lp % n)
             lp //= n
         p_idx.reverse()
@@ -382,9 +259,7 @@ class Mapspace:
         free_keep = {key: bool(bit) for key, bit in zip(self._keep_free, keep_bits)}
         levels = []
         for i, lvl in enumerate(self.arch.levels):
-            middle = (_unrank_perm(self._free[i], p_idx[i]) + self._fixed_tail[i]
-                      if self._free[i] else self._rest[i])
-            order = self._outer[i] + middle + self._inner[i]
+            order = self._orders[i].unrank(p_idx[i])
             loops = tuple(Loop(d, temporal[i][d]) for d in order)
             keep = tuple(t for t in self.workload.tensor_names
                          if self._keep_fixed[i].get(t, free_keep.get((i, t), False)))
@@ -419,7 +294,7 @@ class Mapspace:
             if len(set(listed)) != len(listed):
                 raise KeyError(f"{lm.target}: a dimension has two temporal loops")
             order = self._canonical_order(i, listed, lm)
-            lp = lp * self._perm_count(i) + _rank_perm(self._free[i], order)
+            lp = lp * self.permutation_count(i) + rank_permutation(self._orders[i].free, order)
         by = 0
         for k, (i, t) in enumerate(self._keep_free):
             if t in mapping.levels[i].keep:
@@ -430,12 +305,13 @@ class Mapspace:
         """The free-region order of level i: the listed free dims in their order, then the
         free dims the mapping leaves out (unit loops) in dimension order. The non-unit
         loops must respect the pinned outer/inner dimensions."""
-        free = self._free[i]
+        lo = self._orders[i]
+        free = lo.free
         if not free:
             return ()
         big = [d for d in listed if lm.factor(d, "temporal") > 1]
-        outer = [d for d in self._outer[i] if d in big]
-        inner = [d for d in self._inner[i] if d in big]
+        outer = [d for d in lo.outer if d in big]
+        inner = [d for d in lo.inner if d in big]
         middle = [d for d in big if d in free]
         if big != outer + middle + inner:
             raise KeyError(f"{lm.target}: loop order breaks the pinned outer/inner dimensions")
@@ -463,16 +339,16 @@ class Mapspace:
             # followed by the unit ones in dimension order.
             per_level = []
             for i in range(L):
-                free = self._free[i]
+                free = self._orders[i].free
                 t = {l.dim: l.factor for l in base.levels[i].temporal}
                 nonunit = [d for d in free if t.get(d, 1) > 1]
                 unit = [d for d in free if t.get(d, 1) == 1]
-                ranks = sorted(_rank_perm(free, tuple(p) + tuple(unit))
+                ranks = sorted(rank_permutation(free, tuple(p) + tuple(unit))
                                for p in permutations(nonunit))
                 per_level.append(ranks)
             lp_ids = [0]
             for i in range(L):
-                lp_ids = [x * self._perm_count(i) + r for x in lp_ids for r in per_level[i]]
+                lp_ids = [x * self.permutation_count(i) + r for x in lp_ids for r in per_level[i]]
             for lp in lp_ids:
                 for by in range(self.bypass_size):
                     mid = (fi * self.permutation_size + lp) * self.bypass_size + by
@@ -488,80 +364,33 @@ class Mapspace:
         """Legality problems of a mapping of this space (fanout per axis, capacity, and
         the minimum PE utilization constraint)."""
         out = mapping_problems(self.workload, self.arch, mapping)
-        need = self.constraints.min_pe_utilization
-        if not out and need:
-            used = math.prod(l.factor for lm in mapping.levels for l in lm.spatial)
-            if used < need * self.arch.compute.instances:
-                out.append((None, None, f"uses {used} of {self.arch.compute.instances} MAC "
-                                        f"units, below min_pe_utilization {need:g}"))
+        if not out:
+            out = pe_utilization_problems(self.arch, mapping,
+                                          self.constraints.min_pe_utilization)
         return out
+
+    @cached_property
+    def batch_legality(self) -> BatchLegality:
+        """The vectorized twin of ``problems`` for rows that are points of this space
+        (``spaces/legality.py``): ``batch_legality.check_batch(batch)`` is a bool mask."""
+        L, D = len(self.arch.levels), len(self.workload.dims)
+        colmax = {k: [[ds.max_factor(i, k) for ds in self._dims] for i in range(L)]
+                  for k in ("T", "SX", "SY")}
+        keep_const = [[self._keep_fixed[i].get(t) for t in self.workload.tensor_names]
+                      for i in range(L)]
+        return BatchLegality(self.workload, self.arch, colmax, keep_const,
+                             self.constraints.min_pe_utilization)
 
     def is_legal(self, mapping: Mapping) -> bool:
         return not self.problems(mapping)
 
-    # Sampling draws from a superset of the legal mappings that is a product over
-    # dimensions, uniformly, and rejects what is illegal: uniform over the legal ones.
-    # The superset drops splits in which one dimension alone already overflows a kept
-    # tile (its extent at a level is at most what fits in the capacity left when every
-    # other kept tensor takes one word); it depends on the keep choice, so the keep
-    # choice is drawn in proportion to its superset's size.
+    # Sampling: the capacity-aware proposal (spaces/proposal.py), drawn uniformly, and
+    # rejection of what is illegal: uniform over the legal ids.
     _MAX_PLANNED_BYPASS = 4096
 
-    def _cap(self, level: int, dim: str, kept: Sequence[str]) -> int | None:
-        lvl = self.arch.levels[level]
-        cap_bits = lvl.effective_capacity_bits
-        if cap_bits is None:
-            return None
-        best: int | None = None
-        for t in kept:
-            tensor = self.workload.tensor(t)
-            coefs = [abs(c) for axis in tensor.axes for c, d in axis if d == dim]
-            if not coefs:
-                continue
-            others = sum(lvl.bits(o) for o in kept if o != t)
-            words = (cap_bits - others) // lvl.bits(t)
-            extent = 0 if words < 1 else (words - 1) // max(coefs) + 1
-            best = extent if best is None else min(best, extent)
-        return best
-
-    def _limits(self, keep: Sequence[Sequence[str]]) -> list[tuple | None]:
-        out: list[tuple | None] = []
-        L = len(self.arch.levels)
-        first = []
-        for i in range(L):
-            first.append(next((j for j, s in enumerate(self.slots) if s.level >= i), None))
-        for d in self.workload.dims:
-            lim: list[int | None] = [None] * len(self.slots)
-            for i in range(L):
-                j = first[i]
-                if j is None:
-                    continue
-                cap = self._cap(i, d, keep[i])
-                if cap is not None:
-                    lim[j] = cap if lim[j] is None else min(lim[j], cap)
-            out.append(tuple(lim) if any(x is not None for x in lim) else None)
-        return out
-
     @cached_property
-    def _proposal(self) -> list[tuple[int, int, list[tuple | None]]] | None:
-        """(bypass index, superset size, per-dim limits) for every keep choice with a
-        non-empty superset; None when there are too many keep choices to list."""
-        if self.bypass_size > self._MAX_PLANNED_BYPASS:
-            return None
-        plan = []
-        for by in range(self.bypass_size):
-            keep = self._keep_sets(by)
-            limits = self._limits(keep)
-            w = math.prod(ds.count(lim) for ds, lim in zip(self._dims, limits))
-            if w:
-                plan.append((by, w, limits))
-        return plan
-
-    def _keep_sets(self, by: int) -> list[tuple[str, ...]]:
-        free = {key: bool((by >> k) & 1) for k, key in enumerate(self._keep_free)}
-        return [tuple(t for t in self.workload.tensor_names
-                      if self._keep_fixed[i].get(t, free.get((i, t), False)))
-                for i in range(len(self.arch.levels))]
+    def _proposal(self) -> list[ProposalEntry] | None:
+        return build_proposal(self, self._MAX_PLANNED_BYPASS)
 
     def _draw_id(self, rng: random.Random) -> int:
         plan = self._proposal
@@ -604,8 +433,7 @@ class Mapspace:
         return out
 
     @cached_property
-    def _batch_sampler(self) -> "BatchSampler":
-        from .batch_sampling import BatchSampler
+    def _batch_sampler(self) -> BatchSampler:
         return BatchSampler(self)
 
     def sample_batch(self, n: int, *, seed: int | None = None,
@@ -619,7 +447,6 @@ class Mapspace:
 
         ``rng`` is a ``numpy.random.Generator`` or a ``random.Random``; the same seed (or
         generator state) gives the same batch. See ``spaces/batch_sampling.py``."""
-        from .batch_sampling import as_generator
         return self._batch_sampler.sample(n, as_generator(seed, rng), with_ids=with_ids,
                                           max_draws=max_draws)
 
@@ -633,23 +460,3 @@ class Mapspace:
 def _drop_unit_temporal(m: Mapping) -> Mapping:
     return Mapping(tuple(LevelMapping(lm.target, tuple(l for l in lm.temporal if l.factor > 1),
                                       lm.spatial_x, lm.spatial_y, lm.keep) for lm in m.levels))
-
-
-def _unrank_perm(items: Sequence[str], r: int) -> tuple[str, ...]:
-    pool = list(items)
-    out = []
-    for k in range(len(pool), 0, -1):
-        f = math.factorial(k - 1)
-        idx, r = divmod(r, f)
-        out.append(pool.pop(idx))
-    return tuple(out)
-
-
-def _rank_perm(items: Sequence[str], order: Sequence[str]) -> int:
-    pool = list(items)
-    r = 0
-    for d in order:
-        idx = pool.index(d)
-        r += idx * math.factorial(len(pool) - 1)
-        pool.pop(idx)
-    return r

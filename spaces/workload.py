@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from .errors import SpecError
+from .limits import check_limit
 
 Term = tuple[int, str]  # (coefficient, dimension)
 
@@ -102,6 +103,7 @@ def validate_workload(w: Workload) -> None:
         if b <= 0:
             raise SpecError(f"bound must be positive, got {b}", key=f"dimensions.{d}",
                             fix="give every dimension a size of at least 1")
+        check_limit(b, "bound", key=f"dimensions.{d}")
     names = [t.name for t in w.tensors]
     if not names:
         raise SpecError("a workload needs at least one tensor", key="tensors")
@@ -120,6 +122,11 @@ def validate_workload(w: Workload) -> None:
                 if isinstance(c, bool) or not isinstance(c, int) or c == 0:
                     raise SpecError(f"coefficient of {d} must be a non-zero integer, got {c!r}",
                                     key=f"tensors.{t.name}")
+                check_limit(abs(c), "coefficient", key=f"tensors.{t.name}")
+    check_limit(math.prod(w.bounds), "macs", key="dimensions")
+    shape = dict(zip(w.dims, w.bounds))
+    for t in w.tensors:
+        check_limit(t.size(shape), "tensor_words", key=f"tensors.{t.name}")
     if not any(t.read_write for t in w.tensors):
         raise SpecError("no tensor is read-write: mark the output tensor read_write",
                         key="tensors")

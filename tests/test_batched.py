@@ -33,11 +33,11 @@ def priced(draw, max_macs=3000):
     return w, dataclasses.replace(a, levels=tuple(levels), compute=compute), m
 
 
-def assert_rows_match(w, a, mappings):
+def assert_rows_match(w, a, mappings, options=None):
     batch = encode(w, a, mappings)
-    r = evaluate_batch(w, a, batch)
+    r = evaluate_batch(w, a, batch, options)
     for i, m in enumerate(mappings):
-        s = evaluate(w, a, m)
+        s = evaluate(w, a, m, options=options)
         assert r.cycles[i] == s.cycles
         assert r.compute_cycles[i] == s.compute_cycles
         assert r.utilized_pes[i] == s.utilized_pes

@@ -21,7 +21,7 @@ def test_json_contract_from_timeloop_files():
     d = json.loads(r.output)
     for key in ("energy_pj", "cycles", "utilization", "macs", "levels"):
         assert key in d
-    # Values from Timeloop's own statistics for this case (design.md worked example).
+    # Values from Timeloop's own statistics for this case (tests/fixtures/timeloop/ex04_conv1d_oc_ic_3levelspatial_kp, timeloop-model.stats.txt).
     assert d["cycles"] == 3072 and d["macs"] == 49152 and d["utilization"] == 1.0
     assert abs(d["energy_pj"] - 14664.63 * 49152 / 1000) / d["energy_pj"] < 1e-6
     rf = d["levels"]["RegisterFile"]
@@ -52,7 +52,7 @@ def test_missing_mapping_is_a_clear_error(tmp_path):
 def test_wrong_argument_count_is_a_clear_error():
     r = CliRunner().invoke(cli, ["evaluate", "eyeriss_like"])
     assert r.exit_code == 2
-    assert "expected ARCH LAYER MAPPING" in r.output
+    assert "expected ARCH WORKLOAD MAPPING" in r.output
 
 
 def test_overflowing_mapping_names_file_level_and_fix(tmp_path):

@@ -31,7 +31,7 @@ def test_space_on_presets_prints_a_table():
 
 def test_space_argument_errors_are_clean():
     r = CliRunner().invoke(cli, ["space", "eyeriss_like"])
-    assert r.exit_code == 2 and "expected ARCH LAYER" in r.output
+    assert r.exit_code == 2 and "expected ARCH WORKLOAD" in r.output
 
 
 def test_space_with_our_constraints_file(tmp_path):

@@ -14,8 +14,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loopscape.spaces.constraints import (Constraints, FactorRule, LevelConstraints,
-                                          capacity_floor_check, validate_constraints)
+from loopscape.spaces.constraints import Constraints, FactorRule, LevelConstraints
+from loopscape.spaces.feasibility import capacity_floor_check, validate_constraints
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.io import (dump_constraints, load_arch, load_constraints,
                                  load_timeloop, save_constraints, timeloop_constraints,

@@ -25,7 +25,9 @@ from click.testing import CliRunner
 from loopscape.cli.main import cli
 from loopscape.costmodels import evaluate
 from loopscape.mapper import (export, read_result_dir, read_sweep_dir, render_maptxt, search,
-                              write_result_dir)
+                              sweep_rows, write_result_dir)
+from loopscape.mapper.export import shape_bars
+from loopscape.mapper.plots import breakdown_layout
 from loopscape.mapper.result_dir import write_json_atomic
 from loopscape.spaces import LevelMapping, Loop, Mapping, SpecError, conv2d, einsum
 from loopscape.spaces.io import (dump_timeloop_arch, dump_timeloop_ert, dump_timeloop_mapping,
@@ -458,6 +460,7 @@ def test_sweep_mapping_exports_one_file_per_shape(sweep_dir, tmp_path):
 
 
 def test_plots_are_valid_png_and_svg(result_dir, sweep_dir, tmp_path):
+    pytest.importorskip("matplotlib")
     png = tmp_path / "front.png"
     assert _run("export", result_dir, "--format", "plot", "--out", png).exit_code == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -510,14 +513,35 @@ def test_user_mistakes_are_one_line_errors(result_dir, sweep_dir, tmp_path):
 # The documentation's examples run as written
 # ----------------------------------------------------------------------------------
 
+def _doc_commands(plots: bool) -> list[str]:
+    """The ``loopscape`` lines of docs/export.md's bash blocks: those that draw a plot, or
+    the others."""
+    text = (ROOT / "docs" / "export.md").read_text()
+    return [line for block in re.findall(r"```bash\n(.*?)```", text, re.S)
+            for line in block.replace("\\\n", " ").splitlines()
+            if line.startswith("loopscape ") and "RESULT" not in line
+            and ("--format plot" in line) == plots]
+
+
+def test_export_docs_plot_examples_run(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    lines = _doc_commands(plots=True)
+    assert lines
+    sources = [l for l in _doc_commands(plots=False) if l.split()[1] in ("search", "sweep")]
+    for line in sources + lines:  # the plots read the directories these write
+        r = CliRunner().invoke(cli, shlex.split(line)[1:])
+        assert r.exit_code == 0, f"{line}\n{r.output}"
+
+
 def test_export_docs_examples_run(tmp_path, monkeypatch):
+    """Every example but the plots (test_export_docs_plot_examples_run: they need the
+    plot extra)."""
     monkeypatch.chdir(tmp_path)
     text = (ROOT / "docs" / "export.md").read_text()
-    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            if line.startswith("loopscape ") and "RESULT" not in line:
-                r = CliRunner().invoke(cli, shlex.split(line)[1:])
-                assert r.exit_code == 0, f"{line}\n{r.output}"
+    for line in _doc_commands(plots=False):
+        r = CliRunner().invoke(cli, shlex.split(line)[1:])
+        assert r.exit_code == 0, f"{line}\n{r.output}"
     for block in re.findall(r"```python\n(.*?)```", text, re.S):
         exec(compile(block, "docs/export.md", "exec"), {})
     section = (ROOT / "docs" / "timeloop.md").read_text().split("## Exporting to Timeloop")[1]
@@ -525,3 +549,33 @@ def test_export_docs_examples_run(tmp_path, monkeypatch):
     assert blocks
     for block in blocks:
         exec(compile(block, "docs/timeloop.md", "exec"), {})
+
+
+# ----------------------------------------------------------------------------------
+# The energy breakdown: one bar per layer shape, no empty series
+# ----------------------------------------------------------------------------------
+
+def test_breakdown_bars_group_layers_by_shape(sweep_dir):
+    rows = sweep_rows(read_sweep_dir(sweep_dir))
+    bars = shape_bars(rows)
+    # l0 and l2 share shape aaaa: one bar named after l0, their energies added.
+    assert [label for label, _ in bars] == ["#0 l0 (2 layers)", "#1 l1"]
+    a, b = bars[0][1], bars[1][1]
+    for name, v in rows[0]["energy_breakdown_pj"].items():
+        assert a[name] == pytest.approx(2 * v)
+    assert b == rows[1]["energy_breakdown_pj"]
+    total = sum(r["energy_pj"] for r in rows)
+    assert sum(sum(bar.values()) for _, bar in bars) == pytest.approx(total, rel=1e-12)
+
+
+def test_breakdown_layout_drops_empty_parts_and_sums_the_smallest_bars():
+    bars = [("a", {"DRAM": 5.0, "link": 0.0, "mac": 1.0}), ("b", {"DRAM": 1.0, "link": 0.0}),
+            ("c", {"DRAM": 2.0, "mac": 2.0}), ("d", {"DRAM": 0.5, "buf": 0.25})]
+    kept, parts = breakdown_layout(bars, max_bars=10)
+    assert kept == bars and parts == ["DRAM", "mac", "buf"]  # "link" is zero everywhere
+    # Three bars at most: the two of most energy (a: 6, c: 4) in their order, then the
+    # rest (b: 1, d: 0.75) summed.
+    kept, parts = breakdown_layout(bars, max_bars=3)
+    assert [label for label, _ in kept] == ["a", "c", "other (2 bars summed)"]
+    assert kept[2][1] == {"DRAM": 1.5, "link": 0.0, "buf": 0.25}
+    assert parts == ["DRAM", "mac", "buf"]

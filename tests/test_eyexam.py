@@ -1,4 +1,4 @@
-"""Eyexam (costmodels/eyexam.py, ``loopscape eyexam``): hand-computed cases where each
+"""Eyexam (costmodels/eyexam/, ``loopscape eyexam``): hand-computed cases where each
 step is the one that loses, brute force of steps 2 to 5 against the mapspace,
 monotonicity, the CLI and the worked example of docs/eyexam.md."""
 
@@ -394,6 +394,7 @@ def test_cli_json_is_the_report_dict():
     assert [s["bound_macs_per_cycle"] for s in d["steps"]] == pytest.approx(EXAMPLE_BOUNDS,
                                                                           rel=1e-12)
     assert (d["macs"], d["pes"]) == (1728, 16)
+    assert d.pop("model") == {"semantics": "timeloop", "link_transfers": False}
     a = load_arch_preset("eyexam_conv1d_array")
     w = load_layer_preset("eyexam_conv1d")
     report = eyexam(w, a, resolve_mapping("eyexam_conv1d_mapping", w, a),
@@ -427,6 +428,7 @@ def test_cli_without_mapping_searches_and_says_so():
 
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
 def test_cli_plot_writes_an_image(tmp_path, suffix):
+    pytest.importorskip("matplotlib")
     path = tmp_path / f"waterfall{suffix}"
     r = CliRunner().invoke(cli, EXAMPLE + ["--plot", str(path)])
     assert r.exit_code == 0, r.output
@@ -446,7 +448,7 @@ def _one_line_error(r) -> str:
 
 def test_cli_bad_inputs_exit_2(tmp_path):
     run = CliRunner().invoke
-    assert "expected ARCH LAYER" in _one_line_error(run(cli, ["eyexam", "eyexam_conv1d_array"]))
+    assert "expected ARCH WORKLOAD" in _one_line_error(run(cli, ["eyexam", "eyexam_conv1d_array"]))
     assert "no_such" in _one_line_error(run(cli, ["eyexam", "no_such", "eyexam_conv1d"]))
     assert ".png or .svg" in _one_line_error(run(cli, EXAMPLE + ["--plot",
                                                                  str(tmp_path / "x.pdf")]))

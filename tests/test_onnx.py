@@ -128,7 +128,8 @@ def test_conv_dilation_1d_and_auto_pad():
 def test_symbolic_shapes_and_other_mac_ops_are_listed():
     nodes = [
         helper.make_node("MatMul", ["x", "w"], ["y"], name="dyn"),
-        helper.make_node("Einsum", ["a", "b"], ["e"], name="ein", equation="ij,jk->ik"),
+        helper.make_node("Einsum", ["a", "b", "a"], ["e"], name="ein",
+                         equation="ij,jk,kl->il"),  # three operands: not supported
         helper.make_node("Add", ["a", "a"], ["s"], name="add"),
         helper.make_node("Custom", ["a"], ["c"], name="mystery", domain="com.example"),
     ]
@@ -144,6 +145,7 @@ def test_symbolic_shapes_and_other_mac_ops_are_listed():
     assert imp.layers == []
     assert imp.unsupported == [("dyn", "MatMul"), ("ein", "Einsum"), ("mystery", "Custom")]
     assert "symbolic" in imp.reasons["dyn"] and "static shapes" in imp.reasons["dyn"]
+    assert "3 operand" in imp.reasons["ein"]
     assert imp.ignored == {"Add": 1}
     with pytest.raises(SpecError, match="3 node.*dyn.*ein.*mystery"):
         load_onnx(model, strict=True)
@@ -160,3 +162,62 @@ def test_user_errors(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)  # as if onnx were not installed
     with pytest.raises(SpecError, match=r"loopscape\[onnx\]"):
         load_onnx(bad)
+
+
+def _by_name(nodes, inputs, outputs, inits=()):
+    imp = load_onnx(_model(nodes, inputs, outputs, inits))
+    return {x.name: x.workload for x in imp.layers}, imp
+
+
+def test_matmul_broadcast_batch_dimensions():
+    nodes = [
+        # [2,1,5,7] x [3,7,4]: axis 0 only A (2), axis 1 only B (3) -> A's 2 fold into M
+        helper.make_node("MatMul", ["a1", "b1"], ["y1"], name="mixed"),
+        # [2,8,5,7] x [2,1,7,4]: axis 0 shared, axis 1 only A -> bmm B=2, M=8*5
+        helper.make_node("MatMul", ["a2", "b2"], ["y2"], name="shared_a"),
+        # [6,1,5,7] x [6,3,7,4]: axis 0 shared, axis 1 only B (GQA-like K shared by 3)
+        helper.make_node("MatMul", ["a3", "b3"], ["y3"], name="shared_b"),
+        # [2,5,7] x [3,7,4]: 2 vs 3 does not broadcast
+        helper.make_node("MatMul", ["a4", "b4"], ["y4"], name="bad"),
+    ]
+    inputs = [("a1", [2, 1, 5, 7]), ("b1", [3, 7, 4]), ("a2", [2, 8, 5, 7]),
+              ("b2", [2, 1, 7, 4]), ("a3", [6, 1, 5, 7]), ("b3", [6, 3, 7, 4]),
+              ("a4", [2, 5, 7]), ("b4", [3, 7, 4])]
+    by, imp = _by_name(nodes, inputs, ["y1", "y2", "y3", "y4"])
+    # MACs: numpy's output shape x K: [2,3,5,4] x 7, [2,8,5,4] x 7, [6,3,5,4] x 7
+    assert by["mixed"].macs == 2 * 3 * 5 * 4 * 7
+    assert by["mixed"].shape == {"b": 3, "m": 10, "n": 4, "k": 7}
+    assert by["mixed"].tensor("Inputs").dims == {"m", "k"}
+    assert by["shared_a"].kind == "batched_matmul"
+    assert by["shared_a"].shape == {"B": 2, "M": 40, "N": 4, "K": 7}
+    w = by["shared_b"]
+    assert w.shape == {"s": 6, "b": 3, "m": 5, "n": 4, "k": 7}
+    assert w.tensor("Inputs").dims == {"s", "m", "k"}      # read once for all 3 b
+    assert w.tensor("Weights").dims == {"s", "b", "k", "n"}
+    assert w.tensor_words("Outputs") == 6 * 3 * 5 * 4
+    assert imp.unsupported == [("bad", "MatMul")]
+    assert "does not broadcast: 2 and 3" in imp.reasons["bad"]
+
+
+def test_einsum_nodes():
+    nodes = [
+        # attention scores, grouped: q [b,g,h,m,d], k [b,g,n,d] -> [b,g,h,m,n]
+        helper.make_node("Einsum", ["q", "k"], ["s"], name="gqa", equation="bghmd,bgnd->bghmn"),
+        # implicit output: letters seen once, sorted -> "ik"
+        helper.make_node("Einsum", ["x", "w"], ["y"], name="implicit", equation="ij, jk"),
+        helper.make_node("Einsum", ["x", "x"], ["z"], name="diag", equation="ii,ij->j"),
+        helper.make_node("Einsum", ["x", "w"], ["e"], name="ell", equation="...j,jk->...k"),
+        helper.make_node("Einsum", ["q"], ["t"], name="one", equation="bghmd->bgd"),
+    ]
+    inputs = [("q", [1, 2, 4, 3, 8]), ("k", [1, 2, 5, 8]), ("x", [3, 3]), ("w", [3, 6])]
+    by, imp = _by_name(nodes, inputs, ["s", "y", "z", "e", "t"])
+    g = by["gqa"]
+    assert g.shape == {"b": 1, "g": 2, "h": 4, "m": 3, "n": 5, "d": 8}
+    assert g.macs == 1 * 2 * 4 * 3 * 5 * 8
+    assert g.tensor("Weights").dims == {"b", "g", "n", "d"}   # K: no query-head index
+    assert g.tensor("Outputs").read_write and g.tensor_words("Inputs") == 2 * 4 * 3 * 8
+    assert by["implicit"].shape == {"i": 3, "k": 6, "j": 3}
+    assert [n for n, _ in imp.unsupported] == ["diag", "ell", "one"]
+    assert "repeats an index" in imp.reasons["diag"]
+    assert "ellipsis" in imp.reasons["ell"]
+    assert "1 operand" in imp.reasons["one"]

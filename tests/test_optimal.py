@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from loopscape.costmodels import evaluate
 from loopscape.mapper import search
 from loopscape.mapper.objectives import objective_values_scalar
-from loopscape.mapper.optimal.bounds import Bounder
-from loopscape.mapper.optimal.structure import structure
+from loopscape.mapper.strategies.optimal.bounds import Bounder
+from loopscape.mapper.strategies.optimal.structure import structure
 from loopscape.spaces.constraints import Constraints, FactorRule, LevelConstraints
 from loopscape.spaces.io import load_timeloop, timeloop_constraints
 from loopscape.spaces.mapspace import Mapspace

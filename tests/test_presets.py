@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from loopscape.costmodels import evaluate
+from loopscape.costmodels import ModelOptions, evaluate
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.io import load_mapping, load_yaml
 from loopscape.spaces.presets import (PresetInfo, list_presets, load_arch_preset,
@@ -27,11 +27,13 @@ PRESET_DIR = Path(preset_path("eyeriss_like", "architecture")).parent
 FIXTURES = Path(__file__).parent / "fixtures" / "timeloop"
 
 ARCHS = {"eyeriss_like", "simba_like", "simple_output_stationary",
-         "simple_weight_stationary", "tpu_like", "eyexam_conv1d_array"}
+         "simple_weight_stationary", "tpu_like", "eyexam_conv1d_array",
+         "sparse_tensor_core_like"}
 LAYERS = {"resnet50_conv2_x_3x3", "eyeriss_default", "conv1d_ex04", "bert_base_ffn1",
           "mobilenet_v2_features3_dw", "eyexam_conv1d"}
 MAPPINGS = {"eyeriss_default_timeloop_best", "eyexam_conv1d_mapping"}
 CONSTRAINTS = {"eyeriss_like_constraints", "eyexam_conv1d_constraints"}
+SPARSITY = {"eyeriss_like_sparse", "sparse_tensor_core_2to4"}
 
 
 def test_every_preset_is_listed_with_description_and_source():
@@ -40,18 +42,19 @@ def test_every_preset_is_listed_with_description_and_source():
     assert {p.name for p in items if p.kind == "layer"} == LAYERS
     assert {p.name for p in items if p.kind == "mapping"} == MAPPINGS
     assert {p.name for p in items if p.kind == "constraints"} == CONSTRAINTS
+    assert {p.name for p in items if p.kind == "sparsity"} == SPARSITY
     for p in items:
         assert isinstance(p, PresetInfo)
         assert p.description and p.source, p
         assert "\n" not in p.description and len(p.description) < 100
         assert Path(p.path).name == f"{p.name}.yaml"
-    rank = {"architecture": 0, "layer": 1, "mapping": 2, "constraints": 3}
+    rank = {"architecture": 0, "layer": 1, "mapping": 2, "constraints": 3, "sparsity": 4}
     assert [rank[p.kind] for p in items] == sorted(rank[p.kind] for p in items)
 
 
 def test_every_yaml_file_is_a_preset_and_starts_with_its_source():
     files = sorted(PRESET_DIR.glob("*.yaml"))
-    assert {f.stem for f in files} == ARCHS | LAYERS | MAPPINGS | CONSTRAINTS
+    assert {f.stem for f in files} == ARCHS | LAYERS | MAPPINGS | CONSTRAINTS | SPARSITY
     for f in files:
         assert f.read_text().startswith("# Source: "), f
 
@@ -151,12 +154,14 @@ REFERENCE_RUNS = {
 def test_preset_reproduces_timeloop_totals(name):
     entries, energy_uj, cycles = REFERENCE_RUNS[name]
     w, a = load_layer_preset("eyeriss_default"), load_arch_preset(name)
-    result = evaluate(w, a, load_mapping({"mapping": entries}, w, a))
+    # Timeloop's mapper statistics predate its PR #297.
+    result = evaluate(w, a, load_mapping({"mapping": entries}, w, a),
+                      options=ModelOptions(semantics="timeloop-pre297", link_transfers=True))
     assert result.cycles == cycles
     assert round(result.energy_pj * 1e-6, 2) == energy_uj
 
 
-def test_simba_like_matches_its_reference_except_the_clustered_register():
+def test_simba_like_matches_its_reference():
     a = load_arch_preset("simba_like")
     assert [(l.name, l.mesh_x, l.mesh_y) for l in a.levels] == [
         ("DRAM", 1, 1), ("GlobalBuffer", 1, 1), ("inter_PE_spatial", 1, 1),
@@ -180,12 +185,15 @@ def test_simba_like_matches_its_reference_except_the_clustered_register():
     w = load_layer_preset("eyeriss_default")
     r = evaluate(w, a, load_mapping({"mapping": entries}, w, a))
     assert r.cycles == 225792
-    # fJ per compute from the reference stats summary; PEWeightRegs differs on purpose
-    # (per-word energy instead of Timeloop's cluster accounting, see the preset file).
+    # fJ per compute from the reference stats summary.
     expected = {"DRAM": 3272.35, "GlobalBuffer": 404.87, "PEInputBuffer": 9512.16,
-                "PEWeightBuffer": 2273.35, "PEAccuBuffer": 6264.98}
+                "PEWeightBuffer": 2273.35, "PEAccuBuffer": 6264.98, "PEWeightRegs": 22.78}
     for name, fj in expected.items():
         assert round(r.level(name).energy_pj * 1000 / r.macs, 2) == fj, name
+    # The clustered register: 48 instances busy, spread over all 4 clusters of 64.
+    regs = r.level("PEWeightRegs")
+    assert (regs.utilized_instances, regs.utilized_clusters) == (48, 4)
+    assert round(r.energy_pj * 1e-6, 2) == 239.15  # Timeloop's total in uJ
 
 
 def test_tpu_like_has_the_tpu_v1_sizes():
@@ -322,7 +330,7 @@ def test_presets_command_json():
     result = CliRunner().invoke(cmd, prefix + ["--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert {d["name"] for d in data} == ARCHS | LAYERS | MAPPINGS | CONSTRAINTS
+    assert {d["name"] for d in data} == ARCHS | LAYERS | MAPPINGS | CONSTRAINTS | SPARSITY
     assert all(set(d) >= {"name", "kind", "description", "source"} for d in data)
 
 
@@ -343,10 +351,11 @@ def test_mapping_preset_reproduces_timeloop_on_its_layer_and_architecture():
     # 5469.65 fJ/Compute x 10,838,016 computes, 86,016 cycles, 75% utilization.
     info = {p.name: p for p in list_presets("mapping")}["eyeriss_default_timeloop_best"]
     assert (info.architecture, info.layer) == ("eyeriss_like", "eyeriss_default")
-    from loopscape.costmodels import evaluate
+    from loopscape.costmodels import ModelOptions, evaluate
     from loopscape.spaces.presets import resolve_mapping
     w, a = load_layer_preset(info.layer), load_arch_preset(info.architecture)
-    r = evaluate(w, a, resolve_mapping(info.name, w, a))
+    r = evaluate(w, a, resolve_mapping(info.name, w, a),
+                 options=ModelOptions(semantics="timeloop-pre297", link_transfers=True))  # Timeloop pre-#297 stats
     assert r.cycles == 86016 and r.utilization == 0.75
     assert abs(r.energy_pj - 5469.65 * 10838016 / 1000) / r.energy_pj < 1e-6
 

@@ -5,7 +5,9 @@ the Accelergy ERT, the statistics it printed and (mapper cases) the best mapping
 found; ``expected.json`` holds the numbers read from the statistics by
 ``extract_expected.py``. Every case is imported with :func:`load_timeloop`, evaluated
 with legality checks on, and compared level by level: access counts exactly, cycles
-exactly, utilization to the printed precision, energy within 0.5 %.
+exactly, utilization to the printed precision, total energy within a relative 1e-6
+(the worst case, design_eyeriss_like, agrees to 6.5e-7: the statistics print energies
+rounded, and Accelergy's ERT values carry a few digits).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from loopscape.costmodels import evaluate
+from loopscape.costmodels import ModelOptions, evaluate
 from loopscape.spaces.io.timeloop import load_timeloop
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "timeloop"
@@ -36,7 +38,9 @@ def case(request):
     spec = load_timeloop(_files(name))
     # check=True: the mapping must be legal on its architecture. (A mapper case's best
     # mapping may break that case's mapspace constraints; evaluate does not apply them.)
-    result = evaluate(spec.workload, spec.arch, spec.mapping, check=True)
+    # The reference outputs predate Timeloop PR #297; Timeloop had link transfers on.
+    result = evaluate(spec.workload, spec.arch, spec.mapping, check=True,
+                      options=ModelOptions(semantics="timeloop-pre297", link_transfers=True))
     expected = json.loads((FIXTURES / name / "expected.json").read_text())
     return name, spec, result, expected
 
@@ -88,7 +92,7 @@ def test_cycles_and_utilization(case):
 def test_energy(case):
     name, spec, result, expected = case
     want = expected["summary"]["energy_pj"]
-    assert result.energy_pj == pytest.approx(want, rel=5e-3)
+    assert result.energy_pj == pytest.approx(want, rel=1e-6)
     # Stats print energies with two decimals (pJ); the totals agree to that precision.
     assert result.compute_energy_pj == pytest.approx(expected["compute"]["energy_pj"], abs=0.01)
     for lv in expected["levels"]:

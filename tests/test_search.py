@@ -72,6 +72,22 @@ def test_same_seed_same_front_also_in_parallel():
     p2 = search(SMALL, a, strategy="random", evaluations=600, seed=7, jobs=2)
     assert [p.mapspace_id for p in p1.front] == [p.mapspace_id for p in p2.front]
     assert p1.stats.evaluated == 600 and p1.stats.jobs == 2
+    # The job count only schedules the seeded streams: same seed and budget, same front.
+    assert [p.mapspace_id for p in p1.front] == [p.mapspace_id for p in one.front]
+    assert [p.objectives for p in p1.front] == [p.objectives for p in one.front]
+
+
+@pytest.mark.parametrize("strategy", ["local", "random"])
+def test_front_depends_on_seed_and_budget_not_on_jobs(strategy):
+    a = _ex05_arch()
+    runs = [search(SMALL, a, strategy=strategy, evaluations=2000, seed=11, jobs=j,
+                   batch_size=256) for j in (1, 2, 3)]
+    fronts = [[(p.mapspace_id, p.objectives["energy_pj"], p.objectives["cycles"])
+               for p in r.front] for r in runs]
+    assert fronts[0] == fronts[1] == fronts[2]
+    assert all(r.stats.evaluated == 2000 for r in runs)
+    other = search(SMALL, a, strategy="random", evaluations=2000, seed=12, batch_size=256)
+    assert other.stats.evaluated == 2000  # another seed is another (valid) run
 
 
 def test_termination_rules():
@@ -113,7 +129,8 @@ def test_plugins_run_by_instance_and_by_name_and_invalid_never_stops_a_search():
     register_strategy(_Sloppy)
     r2 = search(SMALL, a, strategy="sloppy_test_strategy", strategy_options={"every": 3},
                 evaluations=300, batch_size=100)
-    assert r2.stats.rejected == 99 and r2.front
+    # By name: 4 streams of 75 evaluations, one ask of 75 each, 75 // 3 = 25 rejected each.
+    assert r2.stats.rejected == 4 * (75 // 3) and r2.front
     with pytest.raises(SpecError, match="unknown strategy"):
         make_strategy("no_such_strategy")
     with pytest.raises(SpecError, match="bad option"):

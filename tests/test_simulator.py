@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from strategies import problems
 
 from loopscape.costmodels.nest import analyze
+from loopscape.costmodels.options import ModelOptions
 from loopscape.costmodels.simulator import SCHEDULES, SimCounts, simulate
 from loopscape.spaces import (Architecture, ComputeLevel, LevelMapping, Loop, Mapping,
                               StorageLevel, einsum, gemm)
@@ -36,10 +37,10 @@ def _lm(name: str, temporal: str = "", keep: tuple[str, ...] = T3, x: str = "") 
     return LevelMapping(name, loops(temporal), loops(x), (), keep)
 
 
-def _both(w, a, m, schedule: str) -> dict[tuple[int, str], SimCounts]:
+def _both(w, a, m, schedule: str, options=None) -> dict[tuple[int, str], SimCounts]:
     """Simulator counts, after asserting the analytical model agrees on every field."""
-    sim = simulate(w, a, m, schedule)
-    ana = analyze(w, a, m, schedule).traffic
+    sim = simulate(w, a, m, schedule, options)
+    ana = analyze(w, a, m, schedule, options).traffic
     out = {}
     for i, level in enumerate(sim):
         assert set(level) == set(ana[i])
@@ -80,7 +81,8 @@ def test_analytical_model_matches_the_simulator(problem, schedule):
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
 def test_design_worked_example_ex04_kp(schedule):
-    # design.md section 2: C=32, K=32, R=3, P=16. MainMemory fans out K16 to 16
+    # Timeloop exercise 04 (tests/fixtures/timeloop/ex04_conv1d_oc_ic_3levelspatial_kp):
+    # C=32, K=32, R=3, P=16. MainMemory fans out K16 to 16
     # GlobalBuffers (each over its own RegisterFile); GlobalBuffer loops C32 K2 R3;
     # RegisterFile loops P16.
     w = einsum("Outputs[K,P] += Weights[C,K,R] * Inputs[C,R+P]",
@@ -172,10 +174,13 @@ def test_a_stationary_phase_makes_the_next_move_refetch_the_whole_tile(schedule)
     a = _arch(1, 1)
     # L0 loops P3 then K2 (K inner, irrelevant to Inputs). Visits (p, k):
     # (0,0) 3; (0,1) stationary: 0, T = 0; (1,0) moves by 1 != T: whole 3, T none;
-    # (1,1) 0, T = 0; (2,0) 3; (2,1) 0 -> 9 (a sliding rule without this Timeloop quirk
-    # would fetch 3 + 1 + 1 = 5). Timeloop: 3 + 0 + 2 x (3 + 0) = 9.
-    stationary = _both(w, a, Mapping((_lm("L0", "p3 k2"), _lm("L1", "r3"))), schedule)
+    # (1,1) 0, T = 0; (2,0) 3; (2,1) 0 -> 9 under Timeloop before PR #297: 3 + 0 +
+    # 2 x (3 + 0) = 9. After #297 the stationary visit leaves T alone, so the window
+    # slides: 3 + 0 + 1 + 0 + 1 + 0 = 5 (Timeloop's schedule: 3 + 0 + 2 x (1 + 0) = 5).
+    m = Mapping((_lm("L0", "p3 k2"), _lm("L1", "r3")))
+    stationary = _both(w, a, m, schedule, ModelOptions(semantics="timeloop-pre297"))
     assert stationary[(1, "Inputs")].fills == 9
+    assert _both(w, a, m, schedule)[(1, "Inputs")].fills == 5
     # K outer, P inner: per k the window slides: 3 + 1 + 1, then K advances and the
     # window jumps back (stride changes): 2 x 5 = 10. Timeloop: (0,0) 3; (0,1) slides,
     # 1 x 2; (1,0) jumps by -1: 3; (1,1) 1 x 2 -> 10.

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from loopscape.costmodels.batched import BatchEvaluator
 from loopscape.mapper import strategy as strategy_module
-from loopscape.mapper.bayesian import BayesianSearch
-from loopscape.mapper.local import SpaceArrays
+from loopscape.mapper.strategies.bayesian import BayesianSearch
+from loopscape.spaces.arrays import SpaceArrays
 from loopscape.mapper.search import search
 from loopscape.mapper.strategy import (Proposal, SearchContext, Strategy, make_strategy,
                                        register_strategy, strategy_names)
@@ -288,8 +288,9 @@ def test_a_third_party_strategy_plugs_in(small, monkeypatch):
             self.told += len(proposal)
 
     assert "test-sampler" in strategy_names()
+    # An instance keeps its state, so it runs as one stream: compare with one stream.
     by_name = search(w, a, strategy="test-sampler", strategy_options={"draws": 7},
-                     evaluations=50, seed=1)
+                     evaluations=50, seed=1, streams=1)
     assert by_name.stats.strategy == "test-sampler" and by_name.stats.evaluated == 50
     mine = Sampler(draws=7)
     by_instance = search(w, a, strategy=mine, evaluations=50, seed=1)
@@ -313,3 +314,15 @@ def test_strategies_doc_examples_run():
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, str(page), "exec"), namespace)
+
+
+def test_hashes_of_an_empty_batch(eyeriss):
+    # a local-search batch can hold no legal candidate (seen on llama3_8b's prefill
+    # attention context on simba_like): hashing it gives an empty array, not a crash
+    _, _, ms = eyeriss
+    A = SpaceArrays(ms)
+    ids, b = ms.sample_batch(5, seed=1)
+    g = A.genes(b)
+    empty = g.take(np.array([], dtype=np.int64))
+    assert A.hashes(empty).shape == (0,)
+    assert A.hashes(g).shape == (5,)

@@ -332,7 +332,10 @@ def test_map_file_fills_empty_mapping_in_either_order(tmp_path):
 def test_descriptive_keys_are_accepted(tmp_path):
     doc = _base()
     doc["globals"] = {"environment_variables": {}}
-    doc["compound_components"] = {"classes": []}
+    # A user's own Accelergy attribute passes when a compound-component class declares it
+    # (an undeclared one is a typo: tests/test_timeloop_strict.py).
+    doc["compound_components"] = {"classes": [{"name": "knobbed_buffer",
+                                               "attributes": {"some_accelergy_knob": 0}}]}
     doc["dumped_by_timeloop_front_end"] = True
     attrs = doc["architecture"]["subtree"][0]["local"][2]["attributes"]
     attrs.update({"technology": "32nm", "n_banks": 4, "update_fifo_depth": 2,
@@ -384,13 +387,13 @@ AK = "architecture.subtree[0].local"  # the same place as the error names it
 BAD = [
     # (change to the base document, key the error must name, words in the message)
     (("bogus", 1), "bogus", "unknown top-level key"),
-    (("sparse_optimizations", {"targets": [{"name": "Buffer"}]}), "sparse_optimizations",
-     "sparse"),
+    (("sparse_optimizations", {"targets": [{"name": "Buffer", "bogus": 1}]}),
+     "sparse_optimizations.targets[0]", "unknown keys"),
     (("problem/instance/P", None, True), "problem.instance.P", "no bound"),
     (("problem/instance/P", 0), "problem.instance.P", "at least 1"),
     (("problem/instance/P", "four"), "problem.instance.P", "number"),
-    (("problem/instance/densities", {"Weights": 0.5}), "problem.instance.densities.Weights",
-     "sparse"),
+    (("problem/instance/densities", {"Weights": 1.5}), "problem.instance.densities.Weights",
+     "density must be in [0, 1]"),
     (("problem/shape/flatten", []), "problem.shape.flatten", "flatten"),
     (("problem/shape/data_spaces/0/projection", [[["X"]]]),
      "problem.shape.data_spaces[0].projection[0][0]", "unknown dimension"),
@@ -399,9 +402,7 @@ BAD = [
     (("problem/shape", "cnn-layer"), "problem.shape", "named shapes"),
     ((f"{A}/2/class", "crossbar"), f"{AK}[2].class", "unknown component class"),
     ((f"{A}/2/class", "XY_NoC"), f"{AK}[2].class", "network"),
-    ((f"{A}/2/attributes/cluster_size", 2), f"{AK}[2].attributes.cluster_size", "clustered"),
-    ((f"{A}/2/attributes/metadata_storage_depth", 8),
-     f"{AK}[2].attributes.metadata_storage_depth", "sparse metadata"),
+    ((f"{A}/2/attributes/cluster_size", 3), f"{AK}[2].attributes.width", "cluster_size 3"),
     ((f"{A}/2/attributes/allow_overbooking", True), f"{AK}[2].attributes.allow_overbooking",
      "overbooking"),
     ((f"{A}/2/attributes/width", 12), f"{AK}[2].attributes.width", "multiple"),

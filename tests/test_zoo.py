@@ -21,7 +21,7 @@ TOLERANCE = 0.01  # 1 %: published figures are rounded to 2-3 digits
 
 def test_networks_listed():
     assert networks() == ["alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2",
-                          "bert_base"]
+                          "bert_base", "llama3_8b", "gpt2", "mixtral_8x7b"]
     for name in networks():
         layers = network(name)
         assert layers and all(isinstance(layer, ZooLayer) for layer in layers)

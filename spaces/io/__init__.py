@@ -6,6 +6,8 @@ from .yamlio import write_atomic
 # Timeloop interop, read side (docs/timeloop.md).
 from .timeloop import TimeloopSpec, load_timeloop
 from .timeloop import timeloop_constraints
+# Sparsity (docs/sparsity.md).
+from .yaml_sparsity import load_sparsity, sparsity_from_data
 # Timeloop interop, write side (docs/timeloop.md#exporting-to-timeloop).
-from .timeloop_export import (dump_timeloop_arch, dump_timeloop_ert, dump_timeloop_mapping,
-                              dump_timeloop_problem, dump_timeloop_spec)
+from .timeloop import (dump_timeloop_arch, dump_timeloop_ert, dump_timeloop_mapping,
+                       dump_timeloop_problem, dump_timeloop_spec)

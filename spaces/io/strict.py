@@ -8,7 +8,9 @@ raise a SpecError that names the file, the key path and a fix.
 
 from __future__ import annotations
 
+import difflib
 import re
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -17,6 +19,8 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import SpecError
+from ..limits import check_limit
+from .yaml_safe import check_document
 
 MEMORY = "<memory>"
 
@@ -81,11 +85,19 @@ def parse_text(text: str, source: str) -> Any:
         where = Where(source, f"line {mark.line + 1}, column {mark.column + 1}" if mark else "")
         raise where.error(f"not valid YAML: {e.problem or e.context}",
                           fix="check the indentation, colons and quotes near that line") from None
+    except yaml.reader.ReaderError as e:
+        raise Where(source).error(f"not valid YAML: {e.reason} (character {e.character!r} at "
+                                  f"offset {e.position})",
+                                  fix="remove control characters; save as UTF-8 text") from None
     except yaml.YAMLError as e:
-        raise Where(source).error(f"not valid YAML: {e}",
+        raise Where(source).error(f"not valid YAML: {' '.join(str(e).split())}",
                                   fix="check that this is a YAML text file") from None
+    except RecursionError:
+        raise Where(source).error("the YAML nests too deeply to read",
+                                  fix="specs nest a few levels; check the file") from None
     if node is None:
         return None
+    check_document(node, source)
     return _convert(node, Where(source), _Loader(""))
 
 
@@ -157,16 +169,32 @@ def _scalar(node: Node, where: Where, loader: _Loader) -> Any:
 # Typed access
 # ----------------------------------------------------------------------------------
 
-def expect_map(value: Any, where: Where, *, allowed: Sequence[str],
+def did_you_mean(key: Any, known: Iterable[str]) -> str:
+    """" (did you mean 'depth'?)" for a key close to one of ``known``, else ""."""
+    close = difflib.get_close_matches(str(key), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_key(key: Any, where: Where, known: Iterable[str], *, what: str = "key",
+                fix: str | None = None) -> SpecError:
+    """The error for a key that is not one of ``known``: it names the key and the closest
+    known one. ``where`` is the position of the key itself."""
+    known = list(known)
+    hint = did_you_mean(key, known)
+    return where.error(f"unknown {what} {key!r}{hint}",
+                       fix=fix or f"allowed keys here: {', '.join(map(str, known))}")
+
+
+def expect_map(value: Any, where: Where, *, allowed: Sequence[str] | None = None,
                required: Sequence[str] = (), what: str = "a map") -> dict:
-    """A map with only ``allowed`` keys and every ``required`` key."""
+    """A map with only ``allowed`` keys (any keys when None) and every ``required`` key."""
     if not isinstance(value, dict):
-        raise where.error(f"expected {what}, got {describe(value)}",
-                          fix=f"write it as a map of {', '.join(allowed)}")
-    for k in value:
+        fix = (f"write it as a map of {', '.join(allowed)}" if allowed
+               else "write it as a YAML map (key: value lines)")
+        raise where.error(f"expected {what}, got {describe(value)}", fix=fix)
+    for k in value if allowed is not None else ():
         if k not in allowed:
-            raise where.at(str(k)).error(f"unknown key {k!r}",
-                                         fix=f"allowed keys here: {', '.join(allowed)}")
+            raise unknown_key(k, where.at(str(k)), allowed)
     for k in required:
         if k not in value:
             raise where.error(f"missing required key {k!r}",
@@ -174,8 +202,18 @@ def expect_map(value: Any, where: Where, *, allowed: Sequence[str],
     return value
 
 
-def expect_int(value: Any, where: Where, *, minimum: int = 1) -> int:
-    """An integer (not a boolean) of at least ``minimum``."""
+def expect_int(value: Any, where: Where, *, minimum: int = 1, lenient: bool = False,
+               limit: str | None = None) -> int:
+    """An integer (not a boolean) of at least ``minimum``. ``lenient`` (for files other
+    tools wrote, such as Timeloop's) also takes integral floats (``2.0``) and numeric
+    text (``"16"``). Given ``limit`` (a name in spaces/limits.py), the value must
+    also be within that limit."""
+    if lenient and not isinstance(value, bool) and isinstance(value, (str, float)):
+        v = expect_number(value, where, lenient=True)
+        if not math.isfinite(v) or v != int(v):
+            raise where.error(f"expected a whole number, got {value!r}",
+                              fix="write an integer such as 16")
+        value = int(v)
     if isinstance(value, bool):
         raise where.error(f"expected an integer, got {describe(value)}",
                           fix="write a number; true/false/yes/no/on/off are booleans in YAML")
@@ -191,13 +229,27 @@ def expect_int(value: Any, where: Where, *, minimum: int = 1) -> int:
     if value < minimum:
         what = "positive" if minimum == 1 else f"at least {minimum}"
         raise where.error(f"must be {what}, got {value}",
-                          fix=f"use an integer >= {minimum}")
+                          fix=f"use an integer of at least {minimum}")
+    if limit is not None:
+        check_limit(value, limit, key=where.key or None, source=where.source)
     return value
 
 
 def expect_number(value: Any, where: Where, *, positive: bool = False,
-                  maximum: float | None = None, minimum: float = 0.0) -> int | float:
-    """A real number (not a boolean); non-negative, or positive when ``positive``."""
+                  maximum: float | None = None, minimum: float | None = None,
+                  lenient: bool = False) -> int | float:
+    """A real number (not a boolean); non-negative (at least ``minimum``), or positive when
+    ``positive``. ``lenient`` (for files other tools wrote, such as Timeloop's) also takes
+    numeric text (``"1e-3"``), returns a float and has no lower bound by default."""
+    if minimum is None:
+        minimum = -math.inf if lenient else 0.0
+    if lenient and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if lenient and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         fix = "write a plain number, e.g. 1.5 or 2e-3"
         if isinstance(value, str):
@@ -207,7 +259,7 @@ def expect_number(value: Any, where: Where, *, positive: bool = False,
             except ValueError:
                 pass
         raise where.error(f"expected a number, got {describe(value)}", fix=fix)
-    if value != value or value in (float("inf"), float("-inf")):
+    if (value != value or value in (float("inf"), float("-inf"))) and not lenient:
         raise where.error(f"expected a finite number, got {value}", fix="write a finite number")
     if positive and value <= 0:
         raise where.error(f"must be positive, got {value:g}", fix="use a number > 0")
@@ -230,7 +282,10 @@ def expect_str(value: Any, where: Where, *, nonempty: bool = True) -> str:
     return value
 
 
-def expect_bool(value: Any, where: Where) -> bool:
+def expect_bool(value: Any, where: Where, *, lenient: bool = False) -> bool:
+    """true or false; ``lenient`` also takes the text "true"/"false" (any case)."""
+    if lenient and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
     if not isinstance(value, bool):
         raise where.error(f"expected true or false, got {describe(value)}",
                           fix="write true or false")
@@ -245,14 +300,20 @@ def expect_list(value: Any, where: Where, *, what: str = "a list") -> list:
 
 
 def expect_names(value: Any, where: Where, *, known: Iterable[str] | None = None,
-                 what: str = "name") -> tuple[str, ...]:
-    """A list of distinct names; with ``known``, each must be one of them."""
+                 what: str = "name", lenient: bool = False) -> tuple[str, ...]:
+    """A list of distinct names; with ``known``, each must be one of them. ``lenient``
+    (Timeloop's spelling) also takes null (no names) and one name written alone, and
+    lets a name repeat."""
+    if lenient and value is None:
+        return ()
+    if lenient and isinstance(value, str):
+        value = [value]
     items = expect_list(value, where, what=f"a list of {what}s")
     known_list = list(known) if known is not None else None
     seen: list[str] = []
     for i, item in enumerate(items):
         name = expect_str(item, where.at(i))
-        if name in seen:
+        if name in seen and not lenient:
             raise where.error(f"{what} {name!r} is listed twice", fix="list each once")
         if known_list is not None and name not in known_list:
             raise where.error(f"unknown {what} {name!r}", fix=f"use one of {known_list}")

@@ -19,7 +19,7 @@ from .strict import (Where, describe, expect_bool, expect_int, expect_list, expe
 ARCH_KEYS = ("name", "description", "levels", "compute")
 LEVEL_KEYS = ("name", "capacity_words", "word_bits", "tensor_bits", "block_size", "energy_pj",
               "bandwidth", "mesh", "instances", "keeps", "dummy", "multiple_buffering",
-              "min_utilization", "technology")
+              "cluster_size", "min_utilization", "technology")
 ENERGY_KEYS = ("read", "fill", "update", "leak")
 BANDWIDTH_KEYS = ("read", "write", "shared")
 COMPUTE_KEYS = ("name", "mesh", "instances", "energy_pj")
@@ -69,8 +69,11 @@ def _mesh(raw: dict, where: Where) -> tuple[int, int]:
     x, y = (1, 1)
     if "mesh" in raw:
         x, y = expect_pair(raw["mesh"], where.at("mesh"), what="[x, y]")
+        for i, v in enumerate((x, y)):
+            expect_int(v, where.at("mesh").at(i), limit="instances")
+        expect_int(x * y, where.at("mesh"), limit="instances")
     if "instances" in raw:
-        n = expect_int(raw["instances"], where.at("instances"))
+        n = expect_int(raw["instances"], where.at("instances"), limit="instances")
         if n != x * y:
             raise where.at("instances").error(
                 f"instances = {n} but mesh {x}x{y} has {x * y}",
@@ -90,9 +93,9 @@ def _load_level(raw: Any, where: Where, levels_where: Where) -> StorageLevel:
     x, y = _mesh(raw, where)
     cap = raw.get("capacity_words")
     if cap is not None:
-        cap = expect_int(cap, where.at("capacity_words"))
-    word_bits = expect_int(raw.get("word_bits", 8), where.at("word_bits"))
-    block = expect_int(raw.get("block_size", 1), where.at("block_size"))
+        cap = expect_int(cap, where.at("capacity_words"), limit="capacity_words")
+    word_bits = expect_int(raw.get("word_bits", 8), where.at("word_bits"), limit="word_bits")
+    block = expect_int(raw.get("block_size", 1), where.at("block_size"), limit="block_size")
     tensor_bits: tuple[tuple[str, int], ...] = ()
     if raw.get("tensor_bits") is not None:
         tw = where.at("tensor_bits")
@@ -100,7 +103,7 @@ def _load_level(raw: Any, where: Where, levels_where: Where) -> StorageLevel:
         if not isinstance(tb, dict):
             raise tw.error(f"expected a map of tensor name to bits, got {describe(tb)}",
                            fix="write e.g. tensor_bits: {Outputs: 16}")
-        tensor_bits = tuple((expect_str(t, tw), expect_int(b, tw.at(str(t))))
+        tensor_bits = tuple((expect_str(t, tw), expect_int(b, tw.at(str(t)), limit="word_bits"))
                             for t, b in tb.items())
     energies = {k: 0.0 for k in ENERGY_KEYS}
     if raw.get("energy_pj") is not None or not dummy:
@@ -126,6 +129,7 @@ def _load_level(raw: Any, where: Where, levels_where: Where) -> StorageLevel:
     mb = expect_number(raw.get("multiple_buffering", 1), where.at("multiple_buffering"),
                        minimum=1)
     mu = expect_number(raw.get("min_utilization", 0), where.at("min_utilization"), maximum=1)
+    cluster = expect_int(raw.get("cluster_size", 1), where.at("cluster_size"))
     tech = ""
     if raw.get("technology") is not None:
         tech = expect_str(raw["technology"], where.at("technology"), nonempty=False)
@@ -136,7 +140,7 @@ def _load_level(raw: Any, where: Where, levels_where: Where) -> StorageLevel:
         update_energy_pj=energies["update"], leak_energy_pj=energies["leak"],
         read_bandwidth=bandwidth["read"], write_bandwidth=bandwidth["write"],
         shared_bandwidth=bandwidth["shared"], keeps=keeps, dummy=dummy,
-        multiple_buffering=mb, min_utilization=mu, technology=tech)
+        multiple_buffering=mb, min_utilization=mu, technology=tech, cluster_size=cluster)
 
 
 def _load_compute(raw: Any, where: Where) -> ComputeLevel:
@@ -194,6 +198,8 @@ def _dump_level(l: StorageLevel) -> dict:
         d["multiple_buffering"] = l.multiple_buffering
     if l.min_utilization:
         d["min_utilization"] = l.min_utilization
+    if l.cluster_size != 1:
+        d["cluster_size"] = l.cluster_size
     if l.technology:
         d["technology"] = l.technology
     return d

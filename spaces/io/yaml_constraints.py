@@ -23,9 +23,10 @@ import re
 from typing import Any
 
 from ..arch import Architecture
-from ..constraints import (Constraints, FactorRule, LevelConstraints, check_names,
-                           rule_text, validate_constraints)
+from ..constraints import Constraints, FactorRule, LevelConstraints, rule_text
+from ..feasibility import check_names, validate_constraints
 from ..workload import Workload
+from .yaml_document import read_section, save_document
 from .strict import (Where, describe, expect_int, expect_list, expect_map, expect_number,
                      expect_str)
 
@@ -195,9 +196,7 @@ def load_constraints(src: str | os.PathLike | dict, workload: Workload | None = 
                      arch: Architecture | None = None) -> Constraints:
     """The constraints under ``constraints:`` in a file (path) or a parsed document (dict).
     Given the layer and the architecture they are also validated against both."""
-    from .yamlio import _section  # the one loader's section reader (imports this module)
-
-    body, where = _section(src, "constraints")
+    body, where = read_section(src, "constraints")
     return load_constraints_body(body, where, workload, arch)
 
 
@@ -244,6 +243,4 @@ def dump_constraints(c: Constraints) -> dict:
 
 def save_constraints(c: Constraints, path: str | os.PathLike) -> None:
     """Write ``c`` as a ``constraints:`` file, atomically."""
-    from .yamlio import _save
-
-    _save(dump_constraints(c), path, "constraints")
+    save_document(dump_constraints(c), path, "constraints")

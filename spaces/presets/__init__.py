@@ -1,4 +1,4 @@
-"""Built-in architectures and layers, stored as YAML files in loopscape's format.
+"""Built-in architectures, workloads (preset kind "layer"), mappings and constraints, stored as YAML files in loopscape's format.
 
 Each ``*.yaml`` file in this package is one preset named after the file. Its header
 comment carries a ``# Source:`` (where every number comes from; may continue on
@@ -18,14 +18,14 @@ from ..arch import Architecture
 from ..errors import SpecError
 from ..mapping import Mapping
 from ..workload import Workload
-from ..io.yamlio import load_arch, load_mapping, load_workload, load_yaml
+from ..io.yamlio import load_arch, load_constraints, load_mapping, load_workload, load_yaml
 
 __all__ = ["PresetInfo", "list_presets", "load_arch_preset", "load_layer_preset",
-           "preset_path", "resolve_arch", "resolve_constraints", "resolve_layer",
-           "resolve_mapping"]
+           "load_workload_preset", "preset_path", "resolve_arch", "resolve_constraints",
+           "resolve_layer", "resolve_mapping", "resolve_workload"]
 
 _KINDS = {"architecture": "architecture", "layer": "layer", "mapping": "mapping",
-          "constraints": "constraints"}
+          "constraints": "constraints", "sparsity": "sparsity"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class PresetInfo:
              "source": self.source, "path": self.path}
         if self.kind == "mapping":
             d.update(architecture=self.architecture, layer=self.layer)
-        elif self.kind == "constraints":
+        elif self.kind in ("constraints", "sparsity"):
             d.update(architecture=self.architecture)
         return d
 
@@ -97,7 +97,7 @@ def list_presets(kind: str | None = None) -> list[PresetInfo]:
         raise SpecError(f"unknown preset kind {kind!r}", key="kind",
                         fix=f"use one of {', '.join(_KINDS)}")
     items = [p for p in _index() if kind is None or p.kind == kind]
-    rank = {"architecture": 0, "layer": 1, "mapping": 2, "constraints": 3}
+    rank = {"architecture": 0, "layer": 1, "mapping": 2, "constraints": 3, "sparsity": 4}
     return sorted(items, key=lambda p: (rank[p.kind], p.name))
 
 
@@ -129,9 +129,14 @@ def load_arch_preset(name: str) -> Architecture:
 
 
 @lru_cache(maxsize=None)
-def load_layer_preset(name: str) -> Workload:
-    """The built-in layer ``name`` (e.g. "resnet50_conv2_x_3x3")."""
+def load_workload_preset(name: str) -> Workload:
+    """The built-in workload ``name`` (e.g. "resnet50_conv2_x_3x3"); presets of kind
+    "layer"."""
     return load_workload(preset_path(name, "layer"))
+
+
+# Documented alias (docs/api.md, "Workload and layer"): the older name, kept for users.
+load_layer_preset = load_workload_preset
 
 
 def _is_file(name_or_path: str | os.PathLike) -> bool:
@@ -145,7 +150,7 @@ def _looks_like_path(text: str) -> bool:
 def _resolve(name_or_path: str | os.PathLike, kind: str):
     path = _file_or_preset(name_or_path, kind, f"{kind}: section")
     if path is not name_or_path:  # a preset: load it through the cache
-        preset = load_arch_preset if kind == "architecture" else load_layer_preset
+        preset = load_arch_preset if kind == "architecture" else load_workload_preset
         return preset(str(name_or_path))
     return (load_arch if kind == "architecture" else load_workload)(path)
 
@@ -155,9 +160,13 @@ def resolve_arch(name_or_path: str | os.PathLike) -> Architecture:
     return _resolve(name_or_path, "architecture")
 
 
-def resolve_layer(name_or_path: str | os.PathLike) -> Workload:
-    """A layer from a YAML file (if it exists) or a preset name."""
+def resolve_workload(name_or_path: str | os.PathLike) -> Workload:
+    """A workload from a YAML file (if it exists) or a preset name."""
     return _resolve(name_or_path, "layer")
+
+
+# Documented alias (docs/api.md, "Workload and layer").
+resolve_layer = resolve_workload
 
 
 def _file_or_preset(name_or_path: str | os.PathLike, kind: str, what: str):
@@ -189,6 +198,5 @@ def resolve_mapping(path: str | os.PathLike, workload: Workload, arch: Architect
 def resolve_constraints(name_or_path: str | os.PathLike, workload: Workload | None = None,
                         arch: Architecture | None = None):
     """Constraints from a YAML file (if it exists) or a constraints preset name."""
-    from ..io import load_constraints
     path = _file_or_preset(name_or_path, "constraints", "constraints: map")
     return load_constraints(path, workload, arch)

@@ -1,9 +1,10 @@
 """Import the MAC-carrying layers of an ONNX model as zoo layers.
 
 ``load_onnx(path)`` runs ONNX shape inference and turns each ``Conv`` (groups, strides,
-dilations, pads), ``Gemm`` (transA/transB) and ``MatMul`` (2-D and batched N-D) node into
-a Workload named after the node. Nothing is silently dropped: operators that do
-multiply-accumulates but are not supported (ConvTranspose, LSTM, Einsum, ...), nodes
+dilations, pads), ``Gemm`` (transA/transB), ``MatMul`` (2-D and N-D with numpy batch
+broadcasting) and two-operand ``Einsum`` node into a Workload named after the node.
+Nothing is silently dropped: operators that do multiply-accumulates but are not
+supported (ConvTranspose, LSTM, Attention, ...), nodes
 whose shapes could not be inferred, and control-flow nodes are listed in
 ``OnnxImport.unsupported``; operators without MACs (element-wise, pooling, reshapes)
 are ignored but counted in ``OnnxImport.ignored``. ``onnx`` is an optional extra:
@@ -29,8 +30,8 @@ __all__ = ["MAC_OPS", "OnnxImport", "load_onnx"]
 # Operators of the default domain that do multiply-accumulates but are not imported.
 MAC_OPS = frozenset({
     "ConvTranspose", "ConvInteger", "QLinearConv", "DeformConv", "MatMulInteger",
-    "QLinearMatMul", "Einsum", "LSTM", "GRU", "RNN", "Attention", "MultiHeadAttention",
-    "Conv", "Gemm", "MatMul",  # only when their shapes are not usable
+    "QLinearMatMul", "LSTM", "GRU", "RNN", "Attention", "MultiHeadAttention",
+    "Conv", "Gemm", "MatMul", "Einsum",  # only when their shapes are not usable
 })
 # Nodes whose subgraphs may hold MACs; never imported.
 CONTROL_FLOW_OPS = frozenset({"If", "Loop", "Scan"})
@@ -179,21 +180,76 @@ def _matmul(node, name: str, shapes: dict) -> Workload:
     if K != K2:
         raise _Unsupported(f"inner dimensions differ: {K} and {K2}")
     ba, bb = sa[:-2], sb[:-2]
-    na, nb = math.prod(ba), math.prod(bb)
-    if nb == 1:  # B shared by every batch entry (e.g. a projection): one big GEMM
-        return gemm(M=na * M, N=N, K=K, name=name)
-    if na == 1:  # A shared, B batched
-        return einsum("Outputs[b, m, n] += Inputs[m, k] * Weights[b, k, n]",
-                      {"b": nb, "m": M, "n": N, "k": K}, name=name)
     width = max(len(ba), len(bb))
     ba, bb = [1] * (width - len(ba)) + ba, [1] * (width - len(bb)) + bb
-    if ba != bb:
-        raise _Unsupported(f"broadcast batch dimensions {ba} and {bb} are not supported "
-                           f"(equal batch dimensions, or an unbatched operand, are)")
-    return batched_matmul(B=na, M=M, N=N, K=K, name=name)
+    # numpy broadcasting per batch axis: equal sizes index both operands (shared, S);
+    # a size only A has is more rows of A (folded into M); one only B has indexes B
+    # and the output (B-only, b). Other pairs do not broadcast.
+    shared = a_only = b_only = 1
+    for i, (x, y) in enumerate(zip(ba, bb)):
+        if x == y:
+            shared *= x
+        elif y == 1:
+            a_only *= x
+        elif x == 1:
+            b_only *= y
+        else:
+            raise _Unsupported(f"batch dimension {i} does not broadcast: {x} and {y} "
+                               f"(shapes {sa} and {sb})")
+    M *= a_only
+    if shared == 1 and b_only == 1:  # B shared by every batch entry (e.g. a projection)
+        return gemm(M=M, N=N, K=K, name=name)
+    if b_only == 1:
+        return batched_matmul(B=shared, M=M, N=N, K=K, name=name)
+    if shared == 1:  # A shared, B batched
+        return einsum("Outputs[b, m, n] += Inputs[m, k] * Weights[b, k, n]",
+                      {"b": b_only, "m": M, "n": N, "k": K}, name=name)
+    return einsum("Outputs[s, b, m, n] += Inputs[s, m, k] * Weights[s, b, k, n]",
+                  {"s": shared, "b": b_only, "m": M, "n": N, "k": K}, name=name)
 
 
-_HANDLERS = {"Conv": _conv, "Gemm": _gemm, "MatMul": _matmul}
+def _einsum(node, name: str, shapes: dict) -> Workload:
+    """A two-operand Einsum with explicit letters (no ellipsis, no repeated letter in one
+    operand, sizes equal wherever a letter appears) as an einsum workload: the first
+    operand is ``Inputs``, the second ``Weights``, the result ``Outputs``."""
+    equation = _attrs(node).get("equation", "")
+    if isinstance(equation, bytes):
+        equation = equation.decode()
+    equation = equation.replace(" ", "")
+    if len(node.input) != 2:
+        raise _Unsupported(f"Einsum with {len(node.input)} operand(s) is not supported "
+                           f"(two operands are)")
+    if "..." in equation:
+        raise _Unsupported(f"Einsum {equation!r} uses an ellipsis; write every index out")
+    lhs, arrow, out = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != 2:
+        raise _Unsupported(f"Einsum equation {equation!r} does not name two operands")
+    if not arrow:  # implicit output: the letters that appear once, alphabetically
+        out = "".join(sorted(c for c in set(lhs) if c.isalpha() and lhs.count(c) == 1))
+    sizes: dict[str, int] = {}
+    for term, value, what in zip(terms, node.input, ("input 0", "input 1")):
+        shape = _known(shapes, value, what)
+        if len(term) != len(shape) or not term.isalpha():
+            raise _Unsupported(f"Einsum term {term!r} does not match {what}'s shape "
+                               f"{list(shape)}")
+        if len(set(term)) != len(term):
+            raise _Unsupported(f"Einsum term {term!r} repeats an index (a diagonal)")
+        for letter, size in zip(term, shape):
+            if sizes.setdefault(letter, size) != size:
+                raise _Unsupported(f"index {letter!r} has sizes {sizes[letter]} and {size} "
+                                   f"(broadcasting inside Einsum is not supported)")
+    if not out or len(set(out)) != len(out) or any(c not in sizes for c in out):
+        raise _Unsupported(f"Einsum output {out!r} is empty, repeats an index or names one "
+                           f"no operand has")
+
+    def ref(tensor: str, letters: str) -> str:
+        return f"{tensor}[{', '.join(letters)}]"
+    spec = f"{ref('Outputs', out)} += {ref('Inputs', terms[0])} * {ref('Weights', terms[1])}"
+    return einsum(spec, sizes, name=name)
+
+
+_HANDLERS = {"Conv": _conv, "Gemm": _gemm, "MatMul": _matmul, "Einsum": _einsum}
 
 
 def _load_model(path):
@@ -212,7 +268,7 @@ def _load_model(path):
 
 
 def load_onnx(path: str | os.PathLike | Any, *, strict: bool = False) -> OnnxImport:
-    """Import the Conv, Gemm and MatMul nodes of an ONNX model (a file path or an
+    """Import the Conv, Gemm, MatMul and Einsum nodes of an ONNX model (a file path or an
     ``onnx.ModelProto``) as ZooLayers in graph order.
 
     Unsupported MAC-carrying nodes are listed in the result; with ``strict=True`` any
@@ -250,7 +306,7 @@ def load_onnx(path: str | os.PathLike | Any, *, strict: bool = False) -> OnnxImp
                 raise _Unsupported("control flow: the nodes of its subgraphs are not imported")
             if node.op_type in MAC_OPS:
                 raise _Unsupported(f"{node.op_type} does multiply-accumulates but is not "
-                                   f"supported (Conv, Gemm and MatMul are)")
+                                   f"supported (Conv, Gemm, MatMul and Einsum are)")
             ignored[node.op_type] += 1
         except _Unsupported as e:
             unsupported.append((name, node.op_type))

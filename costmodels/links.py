@@ -1,0 +1,202 @@
+"""Inter-PE link transfers (Timeloop's default; docs/semantics.md, "Link transfers").
+
+At a spatial fanout, every child (an instance of the next level) fetches a *delta* at each
+visit of the temporal loops above it: what the refetch rule says it needs. A child may
+instead take its delta over a link from a mesh neighbour (left, right, up or down; no
+wraparound) when the neighbour's delta at the previous visit was exactly the same data.
+The remaining children are served by the parent, children needing identical data once
+(multicast). Per tensor and visit, the links are used only if the parent then serves fewer
+words at that visit. Where used:
+
+* the parent serves fewer words (and so does every bypassed level above it);
+* each child's fills are the parent's words times the children they reach, divided by
+  the number of children, plus its share of the link transfers (the transfers of one
+  parent instance divided by all utilized instances of the child level, Timeloop's
+  accounting); its reads grow by the same share (the neighbour's copy is read).
+
+Children of one fanout visit translated copies of the same tile sequence, so the refetch
+rule's outcome (nothing, a slice for translation ``t``, or the whole tile) is the same for
+all of them at each visit; a delta is identified by that outcome and the tile's lowest
+corner. Visits follow the analysis schedule (Timeloop's indices 0 and 1 weighted by
+``f - 1``, or every iteration). Only read-only tensors kept by the child level are
+considered. The brute-force simulator (``simulator.py``) checks this module with explicit
+coordinate sets.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Sequence
+
+from loopscape.spaces.arch import Architecture
+from loopscape.spaces.mapping import Mapping
+from loopscape.spaces.workload import Tensor, Workload
+
+_NONE = object()  # "no translation remembered"
+
+
+@dataclass(frozen=True)
+class LinkEffect:
+    """What link transfers change at one fanout for one tensor (per parent instance for
+    ``saved_words`` and ``link_words``, per child instance for ``fills``/``extra_reads``)."""
+
+    saved_words: int  # fewer words served by the fanout's parent level
+    fills: int  # the child's fills with link transfers (replaces its share)
+    extra_reads: int  # peer reads added to the child's reads
+    link_words: int  # words moved over links, per parent instance
+
+
+def _nearest(x: Fraction) -> int:
+    """x rounded to the nearest integer, halves up."""
+    return math.floor(x + Fraction(1, 2))
+
+
+def _visits(factors: Sequence[int], schedule: str):
+    """(weight, index tuple) of every visit in execution order."""
+    if schedule == "exact":
+        for idx in itertools.product(*(range(f) for f in factors)):
+            yield 1, idx
+    else:
+        for idx in itertools.product(*(range(min(f, 2)) for f in factors)):
+            yield math.prod(f - 1 for f, x in zip(factors, idx) if x == 1), idx
+
+
+def _corner(tensor: Tensor, point: dict[str, int]) -> tuple[int, ...]:
+    return tuple(sum(c * point.get(d, 0) for c, d in axis) for axis in tensor.axes)
+
+
+def link_effects(workload: Workload, arch: Architecture, mapping: Mapping,
+                 tile_extents: Sequence[dict[str, tuple[int, ...]]],
+                 temporal_above: Sequence[list[tuple[str, int, int]]],
+                 utilized: Sequence[int], schedule: str, keep_stationary: bool
+                 ) -> dict[tuple[int, str], LinkEffect]:
+    """Per (child level c, tensor) where link transfers lower the parent's words.
+
+    ``tile_extents[c][t]``: extents of tensor t's tile at level c; ``temporal_above[c]``:
+    (dim, factor, step) of the non-unit temporal loops above level c, outermost first;
+    ``utilized[c]``: utilized instances of level c."""
+    out: dict[tuple[int, str], LinkEffect] = {}
+    n = len(arch.levels)
+    below = {d: 1 for d in workload.dims}  # factors of each dim at levels > i
+    steps_below: list[dict[str, int]] = [dict() for _ in range(n)]
+    for i in range(n - 1, -1, -1):
+        steps_below[i] = dict(below)
+        for l in mapping.levels[i].temporal + mapping.levels[i].spatial:
+            below[l.dim] *= l.factor
+    for i in range(n - 1):
+        lm = mapping.levels[i]
+        sp = [(l, "y") for l in lm.spatial_y if l.factor > 1] + \
+             [(l, "x") for l in lm.spatial_x if l.factor > 1]
+        if not sp:
+            continue
+        c = i + 1
+        # Spatial offset (iteration point) and physical grid position of every child.
+        base = steps_below[i]  # == steps below level i's loops: the child's box per dim
+        # step of a spatial loop: its dim's factors nested inside it (children's box, and
+        # later spatial loops of the same dim at this level)
+        loop_steps = []
+        for k, (l, _) in enumerate(sp):
+            inner = math.prod(ll.factor for ll, _ in sp[k + 1:] if ll.dim == l.dim)
+            loop_steps.append(base[l.dim] * inner)
+        lx = math.prod(l.factor for l, a in sp if a == "x")
+        ly = math.prod(l.factor for l, a in sp if a == "y")
+        fx, fy = arch.fanout(i)
+        h_size, v_size = max(fx, lx), max(fy, ly)
+        children = []  # (offset point, (h, v))
+        for idx in itertools.product(*(range(l.factor) for l, _ in sp)):
+            point: dict[str, int] = {}
+            linear = 0
+            for (l, _), x, st in zip(sp, idx, loop_steps):
+                point[l.dim] = point.get(l.dim, 0) + x * st
+                linear = linear * l.factor + x
+            children.append((point, (linear % h_size, linear // h_size)))
+        by_pos = {pos: k for k, (_, pos) in enumerate(children)}
+        neighbours = []
+        for k, (_, (h, v)) in enumerate(children):
+            nb = [by_pos.get(p) for p in ((h, v - 1), (h, v + 1), (h - 1, v), (h + 1, v))]
+            neighbours.append([j for j in nb if j is not None and j != k])
+        loops = temporal_above[c]
+        for tensor in workload.tensors:
+            t = tensor.name
+            if tensor.read_write or t not in mapping.levels[c].keep:
+                continue
+            offsets = [_corner(tensor, p) for p, _ in children]
+            # A child can only take a neighbour's previous delta if the tile's move between
+            # two visits equals their offset difference: skip fanouts where none does.
+            diffs = {tuple(a - b for a, b in zip(offsets[j], offsets[k]))
+                     for k in range(len(children)) for j in neighbours[k]}
+            taus = [_corner(tensor, {d: s}) for d, _, s in loops]
+            moves = set()
+            for j, tau in enumerate(taus):
+                wrap = [sum((f - 1 if schedule == "exact" else 1) * tt[a]
+                            for (_, f, _), tt in zip(loops[j + 1:], taus[j + 1:]))
+                        for a in range(len(tau))]
+                moves.add(tuple(x - y for x, y in zip(tau, wrap)))
+            if not diffs & moves:
+                continue
+            ext = tile_extents[c][t]
+            size = math.prod(ext)
+            # The refetch rule's outcome per visit (the same for every child).
+            without = with_ = links = 0
+            parent_fills = Fraction(0)
+            prev_key = None  # (kind, translation) of the previous visit's delta
+            prev_corner = None
+            state = _NONE  # the refetch rule's remembered translation
+            for w, idx in _visits([f for _, f, _ in loops], schedule):
+                pt: dict[str, int] = {}
+                for (d, _, s), x in zip(loops, idx):
+                    pt[d] = pt.get(d, 0) + x * s
+                corner = _corner(tensor, pt)
+                if prev_corner is None:
+                    kind, tr = "all", None
+                else:
+                    move = tuple(a - b for a, b in zip(corner, prev_corner))
+                    if keep_stationary and not any(move):
+                        kind, tr = "none", None
+                    elif state is _NONE or state == move:
+                        state = move
+                        kind, tr = ("part", move) if any(move) else ("none", None)
+                    else:
+                        state = _NONE
+                        kind, tr = "all", None
+                    if kind == "part" and math.prod(max(0, e - abs(m))
+                                                    for e, m in zip(ext, tr)) == 0:
+                        kind, tr = "all", None
+                got = 0 if kind == "none" else size if kind == "all" else \
+                    size - math.prod(max(0, e - abs(m)) for e, m in zip(ext, tr))
+                key = (kind, tr)
+                linked: set[int] = set()
+                if got and prev_key == key:
+                    # child k takes neighbour j's previous delta if their corners then
+                    # coincide: offset_j + previous corner == offset_k + corner
+                    mv = tuple(a - b for a, b in zip(corner, prev_corner))
+                    for k in range(len(children)):
+                        ok = offsets[k]
+                        for j in neighbours[k]:
+                            oj = offsets[j]
+                            if all(a - b == m for a, b, m in zip(oj, ok, mv)):
+                                linked.add(k)
+                                break
+                prev_key = key if got else ("none", None)
+                prev_corner = corner
+                if not got:
+                    continue
+                groups_all = len(set(offsets))
+                rest = [offsets[k] for k in range(len(children)) if k not in linked]
+                without += w * got * groups_all
+                if len(set(rest)) < groups_all:  # decided per visit, as Timeloop does
+                    with_ += w * got * len(set(rest))
+                    links += w * got * len(linked)
+                    parent_fills += Fraction(w * got * len(rest), len(children))
+                else:
+                    with_ += w * got * groups_all
+                    parent_fills += w * got
+            if links:
+                peer = Fraction(links, utilized[c])
+                # Timeloop keeps these averages as doubles and prints them rounded.
+                out[c, t] = LinkEffect(without - with_, math.floor(parent_fills + peer),
+                                       _nearest(peer), links)
+    return out

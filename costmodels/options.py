@@ -1,0 +1,58 @@
+"""Model options: which Timeloop behaviour the cost models follow.
+
+``ModelOptions`` is passed to ``evaluate``, ``BatchEvaluator``/``evaluate_batch``,
+``simulate`` and ``search``; every result records it (``to_dict``). See
+docs/semantics.md for what each setting means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loopscape.spaces.errors import SpecError
+
+SEMANTICS = ("timeloop", "timeloop-pre297")
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """``semantics``: ``"timeloop"`` follows current Timeloop (after its PR #297: a step in
+    which a tile does not move keeps the remembered translation); ``"timeloop-pre297"``
+    the older analysis (such a step resets it, so the next move refetches the whole tile).
+    ``link_transfers``: children of a spatial fanout may take data from a mesh neighbour
+    over a link (costmodels/links.py), as Timeloop does by default; off (the default here,
+    since the batched model then falls back to the scalar one) is Timeloop's
+    ``TIMELOOP_DISABLE_LINK_TRANSFERS=1``."""
+
+    semantics: str = "timeloop"
+    link_transfers: bool = False
+
+    def __post_init__(self) -> None:
+        if self.semantics not in SEMANTICS:
+            raise SpecError(f"unknown semantics {self.semantics!r}", key="semantics",
+                            fix=f"use one of {', '.join(SEMANTICS)}")
+        if not isinstance(self.link_transfers, bool):
+            raise SpecError(f"link_transfers must be true or false, got {self.link_transfers!r}",
+                            key="link_transfers")
+
+
+    @property
+    def keeps_stationary_translation(self) -> bool:
+        """True when a non-moving step leaves the refetch rule's remembered translation alone."""
+        return self.semantics == "timeloop"
+
+    def to_dict(self) -> dict:
+        return {"semantics": self.semantics, "link_transfers": self.link_transfers}
+
+
+DEFAULT_OPTIONS = ModelOptions()
+
+
+def model_options(options: "ModelOptions | None") -> ModelOptions:
+    """``options`` or the default."""
+    if options is None:
+        return DEFAULT_OPTIONS
+    if not isinstance(options, ModelOptions):
+        raise SpecError(f"options must be a ModelOptions, got {type(options).__name__}",
+                        key="options", fix="e.g. ModelOptions(semantics='timeloop-pre297')")
+    return options

@@ -1,0 +1,15 @@
+"""The built-in search strategies, one module each (the interface: ``base.py``; the
+registry by name: ``mapper/strategy.py``)."""
+
+from .base import Proposal, SearchContext, Strategy
+from .bayesian import BayesianSearch
+from .exhaustive import ExhaustiveSearch
+from .local import LocalSearch
+from .optimal import OptimalSearch
+from .random_search import RandomSearch
+
+BUILTIN_STRATEGIES: tuple[type[Strategy], ...] = (RandomSearch, ExhaustiveSearch, LocalSearch,
+                                                  BayesianSearch, OptimalSearch)
+
+__all__ = ["BUILTIN_STRATEGIES", "BayesianSearch", "ExhaustiveSearch", "LocalSearch",
+           "OptimalSearch", "Proposal", "RandomSearch", "SearchContext", "Strategy"]

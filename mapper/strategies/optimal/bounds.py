@@ -1,0 +1,242 @@
+"""Admissible lower bounds for sets of tilings (docs/optimal.md, rules B1-B6).
+
+A *tiling* fixes every factor (and mesh axis) of every dimension: one row of each
+dimension's factorization list. Loop orders and keep/bypass choices are left open. For
+a set of tilings (one full tiling, or every completion of a prefix of dimensions) this
+module gives a lower bound of energy and of cycles that holds for every order and keep
+choice (or, with ``keep_sets``, for every order of each given keep choice). Every term
+is a product over dimensions of a non-negative per-dimension feature, so a prefix is
+bounded by taking, for each unassigned dimension, the minimum of each feature over its
+rows (the maximum for the one subtracted term).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+from loopscape.spaces.arch import Architecture
+from loopscape.spaces.workload import Tensor, Workload
+
+from .scope import per_instance_floor
+from .structure import SpaceStructure
+
+SAFETY = 1.0 - 1e-9  # floating-point slack: the model sums in another order
+
+
+def solo_dims(tensor: Tensor) -> frozenset[str]:
+    """Dimensions that alone make up some axis of ``tensor`` (with a non-zero coefficient):
+    children of a fanout that differ in such a dimension have different tile origins."""
+    return frozenset(axis[0][1] for axis in tensor.axes if len(axis) == 1 and axis[0][0] != 0)
+
+
+def is_simple(tensor: Tensor) -> bool:
+    """Every axis is one dimension with coefficient +-1 and no dimension repeats: tiles
+    of different positions are disjoint, there is no sliding window and no hole."""
+    ds = [axis[0][1] for axis in tensor.axes if len(axis) == 1 and abs(axis[0][0]) == 1]
+    return len(ds) == len(tensor.axes) and len(set(ds)) == len(ds)
+
+
+@dataclass
+class DimFeatures:
+    """Per-row features of one dimension's factorizations."""
+
+    pos: np.ndarray  # [rows, n_pos] float64, min-relaxed
+    neg: np.ndarray  # [rows, n_neg] float64, max-relaxed
+    sx: np.ndarray  # [rows, L] spatial factor on X at each level
+    sy: np.ndarray  # [rows, L]
+    ext: np.ndarray  # [rows, L] extent of the dimension in each level's tile
+    temporal: np.ndarray  # [rows, L] temporal factor at each level
+    nonunit: np.ndarray  # [rows, L] bool: a free loop of this level with factor > 1
+
+
+class Bounder:
+    """Features per dimension and the bound formulas over their products."""
+
+    def __init__(self, workload: Workload, arch: Architecture, st: SpaceStructure):
+        # Clustered levels' access energies per instance, floored (scope.py).
+        self.workload, self.arch, self.st = workload, per_instance_floor(arch), st
+        L = len(arch.levels)
+        self.L = L
+        tensors = workload.tensors
+        self.simple = [is_simple(t) for t in tensors]
+        # Per tensor: levels forced to keep it (always level 0) and levels with a free
+        # keep bit; a keep choice's chain of keepers is the forced ones plus a subset.
+        self.forced = [[i for i in range(L) if st.keep_fixed[i].get(t.name) is True]
+                       for t in tensors]
+        self.freeb = [[i for i in range(L) if (i, t.name) in st.keep_free] for t in tensors]
+        self.chains: list[list[tuple[int, ...]]] = []
+        for ti in range(len(tensors)):
+            v = self.freeb[ti]
+            self.chains.append([tuple(sorted(set(self.forced[ti]) | set(s)))
+                                for n in range(len(v) + 1) for s in combinations(v, n)])
+        # Positive columns: 0 = cycles; 1..L = cycles x instances(l); per (tensor, level
+        # that may keep it): A = instances x words served to the MACs by that level if it
+        # is the innermost keeper, R = the instances' product over the dimensions that are
+        # not solo in the tensor (B6: instances x share >= R x solo_words x compound
+        # extents of the tile).
+        # Negative columns (outputs): Q = instances x partition / |t|.
+        self.col_a: dict[tuple[int, int], int] = {}
+        self.col_r: dict[tuple[int, int], int] = {}
+        self.col_q: dict[tuple[int, int], int] = {}
+        n_pos, n_neg = 1 + L, 0
+        for ti, t in enumerate(tensors):
+            for k in sorted(set(self.forced[ti]) | set(self.freeb[ti])):
+                self.col_a[(ti, k)] = n_pos
+                n_pos += 1
+                self.col_r[(ti, k)] = n_pos
+                n_pos += 1
+                if t.read_write:
+                    self.col_q[(ti, k)] = n_neg
+                    n_neg += 1
+        self.n_pos, self.n_neg = n_pos, n_neg
+        # Words of the whole tensor's bounding box (holes included): partition(0).
+        self.words = [t.size({d: workload.bound(d) for d in workload.dims}) for t in tensors]
+        # B6: product of the bounds of the solo dimensions, and the compound axes (more
+        # than one term) whose extents in a tile multiply the compulsory words.
+        self.solo_words = [float(np.prod([workload.bound(d) for d in solo_dims(t)]))
+                           for t in tensors]
+        self.compound = [[axis for axis in t.axes if len(axis) > 1] for t in tensors]
+        self.col_ce = {key: n for n, key in enumerate(self.col_r)}
+        self.dims = [self._features(di) for di in range(len(st.dims))]
+        self.pos_min = [f.pos.min(axis=0) for f in self.dims]
+        self.neg_max = [f.neg.max(axis=0) if n_neg else np.zeros(0) for f in self.dims]
+        self.fanout = [arch.fanout(i) for i in range(L)]
+
+    def _features(self, di: int) -> DimFeatures:
+        st, L = self.st, self.L
+        d = st.dims[di]
+        F, A = st.factors[di], st.axes[di]
+        n = len(F)
+        temporal = np.ones((n, L), dtype=np.int64)
+        sx = np.ones((n, L), dtype=np.int64)
+        sy = np.ones((n, L), dtype=np.int64)
+        for j, (lvl, kind) in enumerate(st.slots):
+            if kind == "T":
+                temporal[:, lvl] *= F[:, j]
+            else:
+                sx[:, lvl] *= np.where(A[:, j] == 1, F[:, j], 1)
+                sy[:, lvl] *= np.where(A[:, j] == 2, F[:, j], 1)
+        sp = (sx * sy).astype(np.float64)
+        T = temporal.prod(axis=1).astype(np.float64)
+        inst = np.ones((n, L))
+        for l in range(1, L):
+            inst[:, l] = inst[:, l - 1] * sp[:, l - 1]
+        below = np.ones((n, L))  # product of spatial factors at levels >= k
+        acc = np.ones(n)
+        for k in range(L - 1, -1, -1):
+            acc = acc * sp[:, k]
+            below[:, k] = acc
+        pos = np.empty((n, self.n_pos))
+        neg = np.empty((n, self.n_neg))
+        pos[:, 0] = T
+        pos[:, 1:1 + L] = T[:, None] * inst
+        for (ti, k), col in self.col_a.items():
+            t = self.workload.tensors[ti]
+            g = below[:, k] if d in solo_dims(t) else 1.0
+            pos[:, col] = inst[:, k] * T * g
+        for (ti, k), col in self.col_r.items():
+            pos[:, col] = 1.0 if d in solo_dims(self.workload.tensors[ti]) else inst[:, k]
+        for (ti, k), col in self.col_q.items():
+            t = self.workload.tensors[ti]
+            if self.simple[ti]:
+                neg[:, col] = 1.0 if d in t.dims else inst[:, k]
+            else:
+                neg[:, col] = inst[:, k]
+        ext = np.ones((n, L), dtype=np.int64)
+        for i in range(L):
+            for j, (lvl, _) in enumerate(st.slots):
+                if lvl >= i:
+                    ext[:, i] *= F[:, j]
+        nonunit = np.zeros((n, L), dtype=bool)
+        for i in range(L):
+            if d in st.free[i]:
+                nonunit[:, i] = temporal[:, i] > 1
+        return DimFeatures(pos, neg, sx, sy, ext, temporal, nonunit)
+
+    # -- the bound formulas ------------------------------------------------------------
+    def compound_extents(self, ext: np.ndarray) -> np.ndarray:
+        """[N, n_ce]: per (tensor, level) column, the product of the tile's extents along
+        the tensor's compound axes, for tilings with dimension extents ``ext`` [N, L, D]
+        (1 when the tensor has none)."""
+        dims = self.st.dims
+        out = np.ones((ext.shape[0], len(self.col_ce)))
+        for (ti, k), col in self.col_ce.items():
+            for axis in self.compound[ti]:
+                out[:, col] *= 1 + sum(abs(c) * (ext[:, k, dims.index(d)] - 1) for c, d in axis)
+        return out
+
+    def chain_energy(self, ti: int, chain: tuple[int, ...], pos: np.ndarray,
+                     neg: np.ndarray, skip_top: bool = False,
+                     ce: np.ndarray | None = None) -> np.ndarray:
+        """Lower bound of tensor ``ti``'s access energy when exactly the levels of
+        ``chain`` keep it (rules B3, B5, B6); ``ce``: the tilings' compound extents
+        (``compound_extents``), None for a subtree (taken as 1). ``skip_top`` leaves out the outermost level's
+        accesses and the next keeper's fills (the caller knows them exactly)."""
+        t = self.workload.tensors[ti]
+        arch = self.arch
+        k = chain[-1]
+        lvl = arch.levels[k]
+        bw = lvl.block_words(t.name)
+        served = pos[:, self.col_a[(ti, k)]]
+        if t.read_write:
+            held = self.words[ti] * neg[:, self.col_q[(ti, k)]]
+            e = (lvl.update_energy_pj / bw) * served + \
+                (lvl.read_energy_pj / bw) * np.maximum(served - held, 0.0)
+        else:
+            e = (lvl.read_energy_pj / bw) * served
+        # B5/B6: every keeper k_a receives, per instance, at least its tile times the
+        # solo-dimension loops above it (fills, read-only tensors), and serves the next
+        # keeper at least that keeper's share (reads; updates for outputs).
+        w = self.solo_words[ti]
+        for a, c in enumerate(chain):
+            lv = arch.levels[c]
+            bw = lv.block_words(t.name)
+            base = w * pos[:, self.col_r[(ti, c)]]
+            if a > 0 and not t.read_write and not (skip_top and a == 1):
+                e = e + (lv.fill_energy_pj / bw) * base * self._ce(ce, ti, c)
+            if a < len(chain) - 1 and not (skip_top and a == 0):
+                per_word = (lv.update_energy_pj if t.read_write else lv.read_energy_pj) / bw
+                e = e + per_word * base * self._ce(ce, ti, chain[a + 1])
+        return e
+
+    def _ce(self, ce: np.ndarray | None, ti: int, k: int):
+        return 1.0 if ce is None else ce[:, self.col_ce[(ti, k)]]
+
+    def bound(self, pos: np.ndarray, neg: np.ndarray, keep_sets: np.ndarray | None = None,
+              ce: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(energy_pj lower bound, cycles lower bound) from the per-column products over
+        dimensions (``pos`` [N, n_pos], ``neg`` [N, n_neg]). With ``keep_sets`` [B, L, T]
+        (and N = 1): the energy bound of each keep choice, shape [B]."""
+        arch = self.arch
+        cycles = pos[:, 0]
+        base = np.full(len(pos), self.workload.macs * arch.compute.energy_pj)
+        for l, lvl in enumerate(arch.levels):
+            if lvl.leak_energy_pj:
+                base = base + lvl.leak_energy_pj * pos[:, 1 + l]
+        if keep_sets is None:
+            energy = base
+            for ti in range(len(self.workload.tensors)):
+                terms = [self.chain_energy(ti, ch, pos, neg, ce=ce) for ch in self.chains[ti]]
+                energy = energy + np.min(terms, axis=0)
+            return energy * SAFETY, cycles
+        energy = np.full(len(keep_sets), base[0])
+        for ti in range(len(self.workload.tensors)):
+            cache: dict[tuple[int, ...], float] = {}
+            for b, ks in enumerate(keep_sets):
+                ch = tuple(np.nonzero(ks[:, ti])[0].tolist())
+                if ch not in cache:
+                    cache[ch] = float(self.chain_energy(ti, ch, pos, neg, ce=ce)[0])
+                energy[b] += cache[ch]
+        return energy * SAFETY, cycles
+
+    def relaxed(self, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Products of the relaxed features of the dimensions from ``depth`` on."""
+        pos = np.ones(self.n_pos)
+        neg = np.ones(self.n_neg)
+        for di in range(depth, len(self.dims)):
+            pos = pos * self.pos_min[di]
+            neg = neg * self.neg_max[di]
+        return pos, neg

@@ -1,0 +1,86 @@
+"""Rule ``order_bound``: one scored mapping per (outermost-level loop order, keep choice)
+of each tiling bounds every mapping sharing them (docs/optimal.md).
+
+For a tensor that level 1 keeps, the outermost level's accesses and level 1's fills are
+functions of ``share(1)`` (which depends only on the loops above level 1, i.e. the
+outermost level's order) and of tiling-only multicast factors; they are read exactly
+off the scored mapping. Every other term comes from the bounds B1-B6.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from loopscape.costmodels.batched import BatchEvaluator
+from loopscape.costmodels.options import ModelOptions
+from loopscape.spaces.arch import Architecture
+from loopscape.spaces.encoding import MappingBatch
+from loopscape.spaces.workload import Workload
+
+from ...objectives import objective_values
+from .bounds import SAFETY, Bounder
+from .orders import OrderTables, combo_count, materialize
+
+
+class OrderProbe:
+    def __init__(self, workload: Workload, arch: Architecture, bounder: Bounder,
+                 orders: OrderTables, objectives: tuple[str, ...],
+                 options: ModelOptions | None = None):
+        self.wl, self.arch, self.bd, self.orders = workload, arch, bounder, orders
+        self.objectives = objectives
+        self.evaluator = BatchEvaluator(workload, arch, options=options)  # the search's model
+
+    def base_energy(self, rec) -> float:
+        """MAC energy and leakage at the compute cycles (B1, B2)."""
+        pos = rec[7]
+        return self.wl.macs * self.arch.compute.energy_pj + sum(
+            lvl.leak_energy_pj * float(pos[1 + l]) for l, lvl in enumerate(self.arch.levels))
+
+    def __call__(self, group: list) -> tuple[list, np.ndarray]:
+        """Per (tiling record, order tables) of ``group``: energy lower bounds [n0, n_keeps]
+        (None when the tiling has a single outermost order or nothing deeper to order),
+        and the objective values of every scored mapping (user orientation)."""
+        out: list = [None] * len(group)
+        parts, spans = [], []
+        for g, (rec, tables) in enumerate(group):
+            n0, nk = len(tables[0][0]), len(rec[4])
+            deeper = combo_count(tables[1:])
+            if n0 < 2 or deeper < 2 or len(self.arch.levels) < 2:
+                continue
+            idx = (np.arange(n0)[:, None] * deeper * nk + np.arange(nk)[None]).ravel()
+            t, sx, sy, rk, kp, _, _ = materialize(tables, rec[1], rec[2], rec[3], rec[4],
+                                                  self.orders.keep_sets, idx)
+            parts.append(MappingBatch(t, sx, sy, rk, kp))
+            spans.append((g, len(idx)))
+        if not parts:
+            return out, np.empty((0, len(self.objectives)))
+        batch = MappingBatch.concat(parts)
+        res = self.evaluator(batch)
+        lvl1 = self.arch.levels[1]
+        tensors = self.wl.tensors
+        fill1 = np.zeros((len(batch), len(tensors)))
+        for ti, tensor in enumerate(tensors):
+            fill1[:, ti] = np.where(
+                batch.keep[:, 1, ti], np.ceil(res.fills[:, 1, ti] / lvl1.block_words(tensor.name))
+                * lvl1.fill_energy_pj * lvl1.utilized_clusters(res.utilized_instances[:, 1]), 0.0)
+        exact = (res.tensor_energy_pj[:, 0, :] + fill1) * SAFETY  # [rows, T]
+        start = 0
+        for g, n in spans:
+            rec, tables = group[g]
+            n0, nk = len(tables[0][0]), len(rec[4])
+            rows = slice(start, start + n)
+            start += n
+            kp = batch.keep[rows]
+            pos, neg = rec[7][None], rec[8][None]
+            # Rows run over (order, keep), keep-minor: row k (< nk) has keep choice k.
+            per_keep = np.full(nk, self.base_energy(rec))
+            top = np.zeros((nk, len(tensors)), dtype=bool)
+            for k in range(nk):
+                for ti in range(len(tensors)):
+                    chain = tuple(np.nonzero(kp[k, :, ti])[0].tolist())
+                    top[k, ti] = len(chain) > 1 and chain[1] == 1
+                    per_keep[k] += float(self.bd.chain_energy(
+                        ti, chain, pos, neg, skip_top=top[k, ti], ce=rec[9][None])[0])
+            ex = exact[rows].reshape(n0, nk, -1)
+            out[g] = per_keep[None] * SAFETY + (ex * top[None]).sum(axis=2)
+        return out, objective_values(self.objectives, res, self.arch)

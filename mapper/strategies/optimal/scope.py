@@ -1,0 +1,42 @@
+"""What ``optimal``'s bounds cover of the cost model (docs/optimal.md, "Soundness under
+model options"): both Timeloop semantics and clustered buffers are covered (the bounds
+charge a clustered level's accesses per instance divided by ``cluster_size``, never
+more than the model's per-cluster charge); link transfers and sparsity are refused."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from loopscape.spaces.arch import Architecture
+from loopscape.spaces.errors import SpecError
+
+
+def check_model(extra: dict) -> None:
+    """Refuse the model options whose effect the bounds' arguments do not cover."""
+    options = extra.get("options")
+    if options is not None and options.link_transfers:
+        raise SpecError("strategy 'optimal' cannot be used with link transfers: its bounds "
+                        "count every child's words as served by its parent, and links "
+                        "replace some of those reads", key="link_transfers",
+                        fix="search with link transfers off (the default), or use strategy "
+                            "'local'")
+    if extra.get("sparsity") is not None:
+        raise SpecError("strategy 'optimal' cannot be used with sparsity: its bounds count "
+                        "dense traffic and dense capacity", key="sparsity",
+                        fix="search the dense layer, or use strategy 'local'")
+
+
+def per_instance_floor(arch: Architecture) -> Architecture:
+    """``arch`` with each clustered level's access energies divided by its
+    ``cluster_size``: charged per utilized instance, they are at most the model's charge
+    per utilized cluster (min(instances used, instances / cluster_size) >= instances used
+    / cluster_size), so bounds computed per instance stay lower bounds. The same
+    architecture when nothing is clustered."""
+    if all(lvl.cluster_size == 1 for lvl in arch.levels):
+        return arch
+    levels = tuple(lvl if lvl.cluster_size == 1 else
+                   replace(lvl, read_energy_pj=lvl.read_energy_pj / lvl.cluster_size,
+                           fill_energy_pj=lvl.fill_energy_pj / lvl.cluster_size,
+                           update_energy_pj=lvl.update_energy_pj / lvl.cluster_size)
+                   for lvl in arch.levels)
+    return replace(arch, levels=levels)

@@ -1,0 +1,406 @@
+"""``optimal``: branch and bound over tilings, every surviving order and keep choice
+evaluated; the exact Pareto front with a certificate, or a proven gap when stopped.
+
+Subtrees (the rows of the first dimensions fixed) are expanded best first by the lower
+bound of the gap objective (depth first when too many are open); a subtree of at most
+``block`` tilings is formed at once with numpy. Equal objective vectors keep the lowest
+mapspace id whatever the order of the walk (``tell`` records it). Rules and their
+arguments: docs/optimal.md.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections import deque
+from functools import lru_cache
+
+import numpy as np
+
+from loopscape.spaces.encoding import MappingBatch
+
+from ...pareto import nondominated_mask
+from ..base import Proposal, SearchContext, Strategy
+from .bounds import Bounder
+from .dominance import objective_bounds, strictly_dominated
+from .orders import OrderTables, combo_count, materialize
+from .probes import OrderProbe
+from .scope import check_model
+from .warm import warm_start
+from .structure import structure
+
+RULES = ("subtree_bound", "tiling_bound", "keep_bound", "order_bound")
+ILLEGAL = ("fanout", "pe_utilization", "capacity")
+
+
+
+class OptimalSearch(Strategy):
+    """Exact front by branch and bound (docs/optimal.md)."""
+
+    name = "optimal"
+
+    def __init__(self, warm_start: int = 8192, warm_seconds: float = 2.0, block: int = 4096,
+                 group: int = 512, max_open: int = 100_000):
+        self.max_open = max_open
+        self.slice_seconds = 1.0  # longest ask without a proposal
+        self.warm_start = warm_start
+        self.warm_seconds = warm_seconds
+        self.block = block
+        self.group = group
+
+    # -- setup ---------------------------------------------------------------------------
+    def setup(self, ctx: SearchContext) -> None:
+        super().setup(ctx)
+        check_model(ctx.extra)
+        space = ctx.space
+        self.wl, self.arch = space.workload, space.arch
+        self.st = structure(space)
+        self.bd = Bounder(self.wl, self.arch, self.st)
+        self.orders = OrderTables(self.wl, self.arch, self.st)
+        self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
+        self.utilization_scale = self.wl.macs / self.arch.compute.instances
+        self.D = len(self.st.dims)
+        self.sizes = self.st.dim_sizes
+        self.P, self.B = self.st.permutation_size, self.st.bypass_size
+        self.need_pes = space.constraints.min_pe_utilization * self.arch.compute.instances
+        self.removed = {r: 0 for r in RULES}
+        self.illegal = {r: 0 for r in ILLEGAL}
+        self.evaluated = 0
+        self.seeded = 0
+        self.probes = 0  # mappings scored by rule order_bound (not in the result)
+        self.L = len(self.arch.levels)
+        self.probe = OrderProbe(self.wl, self.arch, self.bd, self.orders, ctx.objectives,
+                                ctx.extra.get("options"))
+        self.incumbent = np.empty((0, len(ctx.objectives)))  # internal orientation
+        self.told = np.empty((0, len(ctx.objectives)))
+        self.count = lru_cache(maxsize=None)(self._count)
+        self.sig = [self._signatures(di) for di in range(self.D)]
+        root = (0, (), np.ones(self.bd.n_pos), np.ones(self.bd.n_neg),
+                np.ones((2, len(self.arch.levels)), dtype=np.int64), 0,
+                (0,) * len(self.arch.levels))
+        e0, c0 = self.bd.bound(*(x[None] for x in self.bd.relaxed(0)))
+        pes = math.prod(fx * fy for fx, fy in self.bd.fanout)
+        c0 = np.maximum(c0, math.ceil(math.prod(self.st.bounds) / pes))
+        # Open subtrees: a heap by the lower bound of the gap objective (best first, so
+        # the proven bound rises as fast as possible), and a depth-first stack used
+        # instead when the heap is full (memory stays bounded).
+        self.heap: list = []
+        self.stack: list = []
+        self.seq = 0
+        self._push([root + (self._lb_vec(e0, c0)[0],)])
+        L, D, T = len(self.arch.levels), len(self.st.dims), len(self.wl.tensors)
+        self._empty = MappingBatch(*(np.ones((0, L, D), dtype=np.int64) for _ in range(3)),
+                                   np.zeros((0, L, D), dtype=np.int64),
+                                   np.zeros((0, L, T), dtype=bool))
+        self.pending: deque = deque()  # tilings awaiting their leaves
+        self.ready: deque = deque()  # tilings past every rule, with their order masks
+        self.cursor = None  # (tiling record, next row)
+        self.done = False
+        self.seed_rows = None
+        self.lowest: dict[tuple, int] = {}  # told front values -> lowest id reaching them
+        # A space a few times the warm start is cheaper to walk than to warm up for.
+        if self.warm_start and space.pruned_size > 16 * self.warm_start:
+            self._warm(space)
+
+    def _warm(self, space) -> None:
+        """Seed the incumbent with a short run of ``local``; its front is proposed first."""
+        x, self.seed_rows = warm_start(space, self.ctx, self.warm_start, self.warm_seconds)
+        if len(x):
+            self._add_incumbent(x)
+
+    def _add_incumbent(self, x: np.ndarray) -> None:
+        allx = np.vstack([self.incumbent, x])
+        self.incumbent = allx[nondominated_mask(allx)]
+
+    # -- bounds as objective vectors -----------------------------------------------------
+    def _lb_vec(self, energy: np.ndarray, cycles: np.ndarray) -> np.ndarray:
+        return objective_bounds(self.ctx.objectives, self.signs, self.utilization_scale,
+                                energy, cycles)
+
+    def _dominated(self, lb: np.ndarray) -> np.ndarray:
+        return strictly_dominated(self.incumbent, lb)
+
+    # -- counting ------------------------------------------------------------------------
+    def _signatures(self, di: int) -> dict[tuple[int, ...], int]:
+        nu = self.bd.dims[di].nonunit.astype(np.int64)
+        keys, counts = np.unique(nu, axis=0, return_counts=True)
+        return {tuple(int(v) for v in k): int(c) for k, c in zip(keys, counts)}
+
+    def _count(self, depth: int, state: tuple[int, ...]) -> int:
+        """Canonical mappings in a subtree: every completion of the dimensions from
+        ``depth`` on, with ``state`` non-unit free loops per level so far."""
+        if depth == self.D:
+            return math.prod(math.factorial(s) for s in state) * self.B
+        return sum(c * self.count(depth + 1, tuple(a + b for a, b in zip(state, k)))
+                   for k, c in self.sig[depth].items())
+
+    # -- the walk ------------------------------------------------------------------------
+    def _expand(self) -> None:
+        node = self.stack.pop() if self.stack else heapq.heappop(self.heap)[2]
+        depth, rows, pos, neg, sp, fi, state, _ = node
+        bd, st = self.bd, self.st
+        remaining = math.prod(self.sizes[depth:])
+        if remaining <= self.block:
+            self._block(depth, rows, pos, neg, sp, fi)
+            return
+        f = bd.dims[depth]
+        cpos = pos[None] * f.pos
+        cneg = neg[None] * f.neg
+        csp = np.stack([sp[0][None] * f.sx, sp[1][None] * f.sy], axis=1)  # [R, 2, L]
+        fx = np.array([bd.fanout[i][0] for i in range(bd.L)])
+        fy = np.array([bd.fanout[i][1] for i in range(bd.L)])
+        alive = (csp[:, 0] <= fx).all(axis=1) & (csp[:, 1] <= fy).all(axis=1)
+        rp, rn = bd.relaxed(depth + 1)
+        # Compound extents from the assigned dimensions (unassigned ones: extent 1).
+        cext = np.ones((len(f.pos), bd.L, self.D), dtype=np.int64)
+        for di, r in enumerate(rows):
+            cext[:, :, di] = bd.dims[di].ext[r]
+        cext[:, :, depth] = f.ext
+        energy, cycles = bd.bound(cpos * rp, cneg * rn, ce=bd.compound_extents(cext))
+        # B1 with the fanout: the unassigned dimensions' spatial factors fit in what the
+        # assigned ones leave of each level's fanout, so their temporal product is at
+        # least their bounds' product over that room.
+        room = (fx[None] // np.maximum(csp[:, 0], 1)).prod(axis=1) * \
+            (fy[None] // np.maximum(csp[:, 1], 1)).prod(axis=1)
+        rest = float(math.prod(self.st.bounds[depth + 1:]))
+        cycles = np.maximum(cycles, np.ceil(cpos[:, 0] * rest / np.maximum(room, 1)))
+        lb = self._lb_vec(energy, cycles)
+        pruned = alive & self._dominated(lb)
+        child_fi = fi * self.sizes[depth]
+        nu = f.nonunit.astype(np.int64)
+        new = []
+        for r in range(len(f.pos)):
+            if depth == 0 and r % self.ctx.workers != self.ctx.worker:
+                continue
+            cstate = tuple(a + b for a, b in zip(state, nu[r]))
+            if not alive[r] or pruned[r]:
+                n = self.count(depth + 1, cstate)
+                if not alive[r]:
+                    self.illegal["fanout"] += n
+                else:
+                    self.removed["subtree_bound"] += n
+                continue
+            new.append((depth + 1, rows + (r,), cpos[r], cneg[r], csp[r], child_fi + r,
+                        cstate, lb[r]))
+        self._push(new)
+
+    def _key(self, lb: np.ndarray) -> float:
+        objs = self.ctx.objectives
+        if "energy_pj" in objs and "cycles" in objs:
+            return float(lb[objs.index("energy_pj")] * lb[objs.index("cycles")])
+        return float(lb[0])
+
+    def _push(self, nodes: list) -> None:
+        if self.stack or len(self.heap) + len(nodes) > self.max_open:
+            self.stack.extend(reversed(nodes))
+            return
+        for node in nodes:
+            self.seq += 1
+            heapq.heappush(self.heap, (self._key(node[7]), self.seq, node))
+
+    def _block(self, depth, rows, pos, neg, sp, fi) -> None:
+        """Every completion of a prefix at once: exact bounds, legality, pruning."""
+        bd, D = self.bd, self.D
+        if D == depth:
+            grid = np.zeros((1, 0), dtype=np.int64)
+        else:  # C order = id order
+            grid = np.indices(self.sizes[depth:]).reshape(D - depth, -1).T
+        if depth == 0 and self.ctx.workers > 1:
+            grid = grid[grid[:, 0] % self.ctx.workers == self.ctx.worker]
+        N = len(grid)
+        if N == 0:  # another worker's share
+            return
+        P = np.broadcast_to(pos, (N, bd.n_pos)).copy()
+        Q = np.broadcast_to(neg, (N, bd.n_neg)).copy()
+        L = bd.L
+        temporal = np.ones((N, L, D), dtype=np.int64)
+        sx = np.ones((N, L, D), dtype=np.int64)
+        sy = np.ones((N, L, D), dtype=np.int64)
+        ext = np.ones((N, L, D), dtype=np.int64)
+        full = np.concatenate([np.broadcast_to(np.array(rows, dtype=np.int64), (N, depth)),
+                               grid], axis=1)
+        for di in range(D):
+            f = bd.dims[di]
+            r = full[:, di]
+            temporal[:, :, di], sx[:, :, di], sy[:, :, di] = f.temporal[r], f.sx[r], f.sy[r]
+            ext[:, :, di] = f.ext[r]
+            if di >= depth:
+                P *= f.pos[r]
+                Q *= f.neg[r]
+        fx = np.array([bd.fanout[i][0] for i in range(L)])
+        fy = np.array([bd.fanout[i][1] for i in range(L)])
+        nonunit = np.zeros((N, L), dtype=np.int64)
+        for di in range(D):
+            nonunit += bd.dims[di].nonunit[full[:, di]]
+        fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=object)
+        combos = np.prod(fact[nonunit], axis=1)  # Python ints
+        ok_fan = (sx.prod(axis=2) <= fx).all(axis=1) & (sy.prod(axis=2) <= fy).all(axis=1)
+        self.illegal["fanout"] += int((combos[~ok_fan]).sum()) * self.B
+        pes = (sx * sy).prod(axis=(1, 2))
+        ok_pe = ok_fan & (pes >= self.need_pes)
+        self.illegal["pe_utilization"] += int((combos[ok_fan & ~ok_pe]).sum()) * self.B
+        keep_ok = np.zeros((N, self.B), dtype=bool)
+        if ok_pe.any():
+            keep_ok[ok_pe] = self.orders.legal_keeps(ext[ok_pe])
+        nk = keep_ok.sum(axis=1)
+        self.illegal["capacity"] += int((combos[ok_pe] * (self.B - nk[ok_pe])).sum())
+        live = ok_pe & (nk > 0)
+        ce = bd.compound_extents(ext)
+        lb = self._lb_vec(*bd.bound(P, Q, ce=ce))
+        dom = live & self._dominated(lb)
+        self.removed["tiling_bound"] += int((combos[dom] * nk[dom]).sum())
+        base = fi * math.prod(self.sizes[depth:])
+        radix = [math.prod(self.sizes[di + 1:]) for di in range(depth, D)]
+        for n in np.nonzero(live & ~dom)[0]:
+            tfi = base + sum(int(g) * w for g, w in zip(grid[n], radix))
+            self.pending.append((tfi, temporal[n], sx[n], sy[n], np.nonzero(keep_ok[n])[0],
+                                 lb[n], int(combos[n]), P[n], Q[n], ce[n]))
+
+    @staticmethod
+    def _cycles(rec) -> float:
+        """Compute cycles of a pending tiling (product of its temporal factors)."""
+        return float(np.prod(rec[1]))
+
+    # -- rule order_bound ------------------------------------------------------------------
+    def _order_masks(self, group: list) -> list[np.ndarray]:
+        """Per (tiling, tables) of ``group``: which (outermost order, keep choice) pairs
+        may still hold a front mapping (docs/optimal.md, order_bound)."""
+        energies, values = self.probe(group)
+        if len(values):
+            self.probes += len(values)
+            self._add_incumbent(values * self.signs)
+        masks = []
+        for (rec, tables), energy in zip(group, energies):
+            if energy is None:
+                masks.append(np.ones((len(tables[0][0]), len(rec[4])), dtype=bool))
+                continue
+            lb = self._lb_vec(energy.ravel(), np.full(energy.size, self._cycles(rec)))
+            dom = self._dominated(lb).reshape(energy.shape)
+            self.removed["order_bound"] += int(dom.sum()) * combo_count(tables[1:])
+            masks.append(~dom)
+        return masks
+
+    # -- ask / tell ----------------------------------------------------------------------
+    def _next_tiling(self, deadline: float) -> bool | None:
+        """Move the cursor to the next tiling with leaves left (rules tiling_bound,
+        keep_bound, then order_bound on a group of tilings at once)."""
+        while not self.ready:
+            while not self.pending and (self.stack or self.heap):
+                self._expand()
+                if time.perf_counter() > deadline:
+                    return None  # hand control back to the driver (time limits)
+            if not self.pending:
+                return False
+            group = []
+            while self.pending and len(group) < self.group:
+                rec = self.pending.popleft()
+                if self._dominated(rec[5][None])[0]:
+                    self.removed["tiling_bound"] += rec[6] * len(rec[4])
+                    continue
+                if len(rec[4]) > 1:  # rule keep_bound: each keep choice's own chains
+                    e, _ = self.bd.bound(rec[7][None], rec[8][None],
+                                         self.orders.keep_sets[rec[4]], ce=rec[9][None])
+                    dom = self._dominated(self._lb_vec(e, np.full(len(e), self._cycles(rec))))
+                    if dom.any():
+                        self.removed["keep_bound"] += rec[6] * int(dom.sum())
+                        rec = rec[:4] + (rec[4][~dom],) + rec[5:]
+                        if not len(rec[4]):
+                            continue
+                group.append((rec, self.orders.level_tables(rec[1])))
+            for (rec, tables), mask in zip(group, self._order_masks(group)):
+                if mask.any():
+                    self.ready.append((rec, tables, mask))
+        rec, tables, mask = self.ready.popleft()
+        per0 = combo_count(tables[1:]) * len(rec[4])
+        self.cursor = [rec, tables, 0, combo_count(tables) * len(rec[4]), mask, per0]
+        return True
+
+    def ask(self, n: int) -> Proposal | None:
+        if self.seed_rows is not None:  # the warm start's front first (anytime quality)
+            batch, ids = self.seed_rows
+            m = min(n, len(ids))
+            rest = MappingBatch(*(getattr(batch, f)[m:] for f in
+                                  ("temporal", "spatial_x", "spatial_y", "rank", "keep")))
+            self.seed_rows = (rest, ids[m:]) if len(ids) > m else None
+            self.seeded = m
+            return Proposal(MappingBatch(*(getattr(batch, f)[:m] for f in
+                                           ("temporal", "spatial_x", "spatial_y", "rank",
+                                            "keep"))), ids[:m])
+        parts, ids = [], []
+        got = 0
+        deadline = time.perf_counter() + self.slice_seconds
+        while got < n:
+            if self.cursor is None:
+                moved = self._next_tiling(deadline)
+                if moved is None:
+                    if parts:
+                        break
+                    return Proposal(self._empty, [])
+                if not moved:
+                    break
+            rec, tables, start, total, mask, per0 = self.cursor
+            nk = len(rec[4])
+            # Skip whole blocks of a removed outermost order.
+            while start < total and not mask[start // per0].any():
+                start = (start // per0 + 1) * per0
+            stop = min(total, start + n - got, (start // per0 + 1) * per0)
+            idx = np.arange(start, stop, dtype=np.int64)
+            idx = idx[mask[idx // per0, idx % nk]] if start < total else idx[:0]
+            self.cursor = None if stop >= total else [rec, tables, stop, total, mask, per0]
+            if not len(idx):
+                continue
+            t, sx, sy, rk, kp, per, by = materialize(tables, rec[1], rec[2], rec[3], rec[4],
+                                                     self.orders.keep_sets, idx)
+            parts.append(MappingBatch(t, sx, sy, rk, kp))
+            lp = np.zeros(len(idx), dtype=object)
+            for i, pc in enumerate(self.st.perm_count):
+                lp = lp * pc + per[i].astype(object)
+            ids.extend(int(x) for x in (rec[0] * self.P + lp) * self.B + by.astype(object))
+            got += len(idx)
+        if not parts:
+            self.done = True
+            return None
+        return Proposal(MappingBatch.concat(parts), ids)
+
+    def tell(self, proposal: Proposal, values: np.ndarray) -> None:
+        x = values * self.signs
+        if self.seeded:  # the warm start's rows are scored again by the walk
+            self.seeded = 0
+        else:
+            self.evaluated += len(x)
+        self._add_incumbent(x)
+        allx = np.vstack([self.told, x])
+        self.told = allx[nondominated_mask(allx)]
+        # Equal values: the lowest id wins (the warm start's rows came first).
+        front = {tuple(v) for v in self.told.tolist()}
+        self.lowest = {k: v for k, v in self.lowest.items() if k in front}
+        for r in range(len(x)):
+            if tuple(x[r].tolist()) in front:
+                key = tuple(values[r].tolist())
+                mid = int(proposal.ids[r])
+                if mid < self.lowest.get(key, mid + 1):
+                    self.lowest[key] = mid
+
+    # -- the certificate -----------------------------------------------------------------
+    def certificate(self) -> dict:
+        """What was proven: rule counts and, if stopped early, the lower bound of every
+        objective (and of EDP) over the part not explored."""
+        lbs = [node[7] for node in self.stack] + [h[2][7] for h in self.heap] + \
+            [rec[5] for rec in self.pending] + \
+            [r[0][5] for r in self.ready]
+        if self.cursor is not None:
+            lbs.append(self.cursor[0][5])
+        complete = self.done and not lbs
+        objs = list(self.ctx.objectives)
+        unexplored = None
+        if lbs:
+            arr = np.array(lbs)
+            unexplored = {o: float(arr[:, j].min() * self.signs[j]) for j, o in enumerate(objs)}
+            if "energy_pj" in objs and "cycles" in objs:
+                e, c = arr[:, objs.index("energy_pj")], arr[:, objs.index("cycles")]
+                unexplored["edp"] = float((e * c * 1e-12).min())
+        return {"lowest_ids": [[list(k), v] for k, v in self.lowest.items()],
+                "complete": complete, "evaluated": self.evaluated, "probes": self.probes,
+                "pruned": dict(self.removed), "illegal": dict(self.illegal),
+                "rules": list(RULES), "unexplored_lower_bound": unexplored}
