@@ -12,27 +12,32 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from loopscape.costmodels import evaluate
+from loopscape.costmodels.options import SEMANTICS, ModelOptions
 from loopscape.mapper import search
 from loopscape.mapper.objectives import objective_values_scalar
 from loopscape.mapper.strategies.optimal.bounds import Bounder
 from loopscape.mapper.strategies.optimal.structure import structure
 from loopscape.spaces.constraints import Constraints, FactorRule, LevelConstraints
+from loopscape.spaces.errors import SpecError
 from loopscape.spaces.io import load_timeloop, timeloop_constraints
 from loopscape.spaces.mapspace import Mapspace
+from loopscape.spaces.sparsity import Density, SparsitySpec
 
 from strategies import architectures, layers
 
 EX05 = Path(__file__).parent / "fixtures" / "timeloop"
 
 
-def brute_front(ms: Mapspace, objectives) -> dict[int, tuple[float, ...]]:
-    """Every id scored by the scalar model; the non-dominated values, each with the lowest
-    canonical id reaching it (all objectives minimized)."""
+def brute_front(ms: Mapspace, objectives, model: ModelOptions | None = None
+                ) -> dict[int, tuple[float, ...]]:
+    """Every id scored by the scalar model (under ``model``); the non-dominated values,
+    each with the lowest canonical id reaching it (all objectives minimized)."""
     pts = []
     for mid in range(ms.size):
         m = ms.mapping(mid)
         if ms.is_legal(m) and ms.is_canonical(mid):
-            pts.append((mid, objective_values_scalar(objectives, evaluate(ms.workload, ms.arch, m))))
+            ev = evaluate(ms.workload, ms.arch, m, options=model)
+            pts.append((mid, objective_values_scalar(objectives, ev)))
     x = np.array([v for _, v in pts])
     front = {}
     for mid, v in pts:
@@ -44,11 +49,12 @@ def brute_front(ms: Mapspace, objectives) -> dict[int, tuple[float, ...]]:
     return front
 
 
-def check_exact(ms: Mapspace, constraints, objectives=("energy_pj", "cycles"), **options):
+def check_exact(ms: Mapspace, constraints, objectives=("energy_pj", "cycles"),
+                model: ModelOptions | None = None, **options):
     res = search(ms.workload, ms.arch, constraints, strategy="optimal", objectives=objectives,
-                 strategy_options=options, seconds=600)
+                 strategy_options=options, seconds=600, options=model)
     got = {p.mapspace_id: tuple(p.objectives[o] for o in res.objectives) for p in res.front}
-    want = brute_front(ms, res.objectives)
+    want = brute_front(ms, res.objectives, model)
     assert got == want
     s = res.stats
     assert s.optimal is True and s.gap == 0.0
@@ -66,13 +72,15 @@ def _ex05(case: str):
     return spec.workload, spec.arch, c
 
 
+@pytest.mark.parametrize("semantics", SEMANTICS)
 @pytest.mark.parametrize("case", ["ex05_mapper_conv1d_oc_3level_freebypass",
                                   "ex05_mapper_conv1d_oc_3level_baked"])
-def test_ex05_with_constraints_equals_brute_force(case):
+def test_ex05_with_constraints_equals_brute_force(case, semantics):
     w, a, c = _ex05(case)
     ms = Mapspace(w, a, c)
-    check_exact(ms, c)
-    check_exact(ms, c, warm_start=0)  # without the incumbent seed, same front
+    model = ModelOptions(semantics=semantics)
+    check_exact(ms, c, model=model)
+    check_exact(ms, c, model=model, warm_start=0)  # without the incumbent seed, same front
 
 
 def test_ex05_without_constraints_on_a_smaller_problem():
@@ -113,16 +121,19 @@ def test_each_rule_removes_mappings_and_the_front_stays_exact(bounds, pes, objec
 
 
 def _energetic(draw, arch):
-    """Give a random architecture energies, vector widths and small capacities."""
+    """Give a random architecture energies, vector widths, small capacities and (below
+    the outermost level) clustered instances."""
     levels = []
     for i, lvl in enumerate(arch.levels):
         e = draw(st.sampled_from([0.5, 1.0, 4.0, 50.0]))
         cap = None if i == 0 else draw(st.sampled_from([None, 8, 32, 128]))
+        clusters = [k for k in range(1, lvl.instances + 1) if lvl.instances % k == 0]
+        cluster = 1 if i == 0 else draw(st.sampled_from([1] + clusters))
         levels.append(dataclasses.replace(
             lvl, read_energy_pj=e, fill_energy_pj=e * draw(st.sampled_from([0.5, 1.0])),
             update_energy_pj=e * 1.5, leak_energy_pj=draw(st.sampled_from([0.0, 0.01])),
             capacity_words=cap, block_size=draw(st.sampled_from([1, 1, 2])) if i == 0 else 1,
-            read_bandwidth=draw(st.sampled_from([None, None, 2.0]))))
+            read_bandwidth=draw(st.sampled_from([None, None, 2.0])), cluster_size=cluster))
     return dataclasses.replace(arch, levels=tuple(levels),
                                compute=dataclasses.replace(arch.compute, energy_pj=1.0))
 
@@ -165,22 +176,48 @@ def small_spaces(draw, constrained: bool = False):
 @settings(max_examples=15, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 @given(small_spaces(), st.sampled_from([("energy_pj", "cycles"), ("edp",), ("energy_pj",),
-                                        ("cycles", "dram_words")]))
-def test_random_small_spaces_equal_brute_force(ms, objectives):
-    check_exact(ms, None, objectives, block=8, warm_start=32)
+                                        ("cycles", "dram_words")]), st.sampled_from(SEMANTICS))
+def test_random_small_spaces_equal_brute_force(ms, objectives, semantics):
+    check_exact(ms, None, objectives, ModelOptions(semantics=semantics), block=8,
+                warm_start=32)
 
 
 @settings(max_examples=15, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
-@given(small_spaces(constrained=True), st.sampled_from([("energy_pj", "cycles"), ("edp",)]))
-def test_random_constrained_spaces_equal_brute_force(ms, objectives):
-    check_exact(ms, ms.constraints, objectives, block=8, warm_start=32)
+@given(small_spaces(constrained=True), st.sampled_from([("energy_pj", "cycles"), ("edp",)]),
+       st.sampled_from(SEMANTICS))
+def test_random_constrained_spaces_equal_brute_force(ms, objectives, semantics):
+    check_exact(ms, ms.constraints, objectives, ModelOptions(semantics=semantics), block=8,
+                warm_start=32)
+
+
+@pytest.mark.parametrize("semantics", SEMANTICS)
+def test_clustered_level_equals_brute_force(semantics):
+    """ex05's register files, 4 side by side, sharing one array per pair (cluster_size 2):
+    the model charges their accesses per utilized pair."""
+    w, a = _ex05_small({"K": 4, "R": 3, "P": 1}, 4)
+    lv = list(a.levels)
+    lv[2] = dataclasses.replace(lv[2], cluster_size=2)
+    a = dataclasses.replace(a, levels=tuple(lv))
+    ms = Mapspace(w, a)
+    check_exact(ms, None, ("energy_pj", "cycles"), ModelOptions(semantics=semantics),
+                block=4, warm_start=64)
+
+
+def test_link_transfers_and_sparsity_are_refused():
+    w, a, c = _ex05("ex05_mapper_conv1d_oc_3level_freebypass")
+    with pytest.raises(SpecError, match="link_transfers: .*optimal.*fix: search with link"):
+        search(w, a, c, strategy="optimal", evaluations=100,
+               options=ModelOptions(link_transfers=True))
+    with pytest.raises(SpecError, match="sparsity: .*optimal.*fix: search the dense layer"):
+        search(w, a, c, strategy="optimal", evaluations=100,
+               sparsity=SparsitySpec(((w.tensor_names[0], Density(density=0.5)),)))
 
 
 @settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
-@given(small_spaces(), st.integers(0, 2**31))
-def test_bounds_are_admissible(ms, seed):
+@given(small_spaces(), st.integers(0, 2**31), st.sampled_from(SEMANTICS))
+def test_bounds_are_admissible(ms, seed, semantics):
     """Rules B1-B6: the tiling bound is below the energy and cycles of every mapping of
     the tiling, and the subtree bound below every tiling's bound."""
     st_ = structure(ms)
@@ -190,7 +227,7 @@ def test_bounds_are_admissible(ms, seed):
         m = ms.mapping(int(mid))
         if not ms.is_legal(m):
             continue
-        ev = evaluate(ms.workload, ms.arch, m)
+        ev = evaluate(ms.workload, ms.arch, m, options=ModelOptions(semantics=semantics))
         fi = int(mid) // (st_.permutation_size * st_.bypass_size)
         rows = []
         for s in reversed(st_.dim_sizes):
