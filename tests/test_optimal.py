@@ -206,7 +206,7 @@ def test_clustered_level_equals_brute_force(semantics):
 
 def test_link_transfers_and_sparsity_are_refused():
     w, a, c = _ex05("ex05_mapper_conv1d_oc_3level_freebypass")
-    with pytest.raises(SpecError, match="link_transfers: .*optimal.*fix: search with link"):
+    with pytest.raises(SpecError, match="link_transfers: .*optimal.*fix: search without link"):
         search(w, a, c, strategy="optimal", evaluations=100,
                options=ModelOptions(link_transfers=True))
     with pytest.raises(SpecError, match="sparsity: .*optimal.*fix: search the dense layer"):

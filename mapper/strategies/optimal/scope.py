@@ -18,12 +18,13 @@ def check_model(extra: dict) -> None:
         raise SpecError("strategy 'optimal' cannot be used with link transfers: its bounds "
                         "count every child's words as served by its parent, and links "
                         "replace some of those reads", key="link_transfers",
-                        fix="search with link transfers off (the default), or use strategy "
-                            "'local'")
+                        fix="search without link transfers (--no-link-transfers, the "
+                            "default), or use strategy 'local'")
     if extra.get("sparsity") is not None:
         raise SpecError("strategy 'optimal' cannot be used with sparsity: its bounds count "
                         "dense traffic and dense capacity", key="sparsity",
-                        fix="search the dense layer, or use strategy 'local'")
+                        fix="search the dense layer (no --sparsity/--density), or use "
+                            "strategy 'local'")
 
 
 def per_instance_floor(arch: Architecture) -> Architecture:

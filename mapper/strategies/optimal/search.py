@@ -63,6 +63,12 @@ class OptimalSearch(Strategy):
         self.D = len(self.st.dims)
         self.sizes = self.st.dim_sizes
         self.P, self.B = self.st.permutation_size, self.st.bypass_size
+        # The streams share the tilings by their prefix of the first ``split`` dimensions
+        # (the shortest with a prefix per stream): stream w owns the prefixes whose index
+        # is w modulo the stream count, so no stream is idle when the first dimension
+        # has few rows (subtrees above the split are removed only below it).
+        self.split = next((k for k in range(1, self.D + 1)
+                           if math.prod(self.sizes[:k]) >= ctx.workers), self.D)
         self.need_pes = space.constraints.min_pe_utilization * self.arch.compute.instances
         self.removed = {r: 0 for r in RULES}
         self.illegal = {r: 0 for r in ILLEGAL}
@@ -171,10 +177,14 @@ class OptimalSearch(Strategy):
         nu = f.nonunit.astype(np.int64)
         new = []
         for r in range(len(f.pos)):
-            if depth == 0 and r % self.ctx.workers != self.ctx.worker:
-                continue
+            if depth + 1 == self.split and \
+                    (child_fi + r) % self.ctx.workers != self.ctx.worker:
+                continue  # another stream's share
             cstate = tuple(a + b for a, b in zip(state, nu[r]))
-            if not alive[r] or pruned[r]:
+            # Above the split a subtree spans several streams' shares: it is kept, and
+            # each stream removes (and counts) only its own share below.
+            shared = depth + 1 < self.split and self.ctx.workers > 1
+            if not shared and (not alive[r] or pruned[r]):
                 n = self.count(depth + 1, cstate)
                 if not alive[r]:
                     self.illegal["fanout"] += n
@@ -206,10 +216,13 @@ class OptimalSearch(Strategy):
             grid = np.zeros((1, 0), dtype=np.int64)
         else:  # C order = id order
             grid = np.indices(self.sizes[depth:]).reshape(D - depth, -1).T
-        if depth == 0 and self.ctx.workers > 1:
-            grid = grid[grid[:, 0] % self.ctx.workers == self.ctx.worker]
+        if depth < self.split and self.ctx.workers > 1:
+            prefix = fi
+            for k in range(depth, self.split):
+                prefix = prefix * self.sizes[k] + grid[:, k - depth]
+            grid = grid[prefix % self.ctx.workers == self.ctx.worker]
         N = len(grid)
-        if N == 0:  # another worker's share
+        if N == 0:  # another stream's share
             return
         P = np.broadcast_to(pos, (N, bd.n_pos)).copy()
         Q = np.broadcast_to(neg, (N, bd.n_neg)).copy()
