@@ -64,6 +64,16 @@ class SweepSettings:
                 "evaluations": self.evaluations, "seconds": self.seconds,
                 "patience": self.patience, "seed": self.seed, **self.model.to_dict()}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "SweepSettings":
+        """The inverse of ``to_dict`` (e.g. a sweep.json's or summary.json's settings);
+        settings written before the model options were recorded read as the defaults."""
+        d = dict(d)
+        model = ModelOptions(**{k: d.pop(k) for k in ("semantics", "link_transfers")
+                                if k in d})
+        return cls(**{k: tuple(v) if k == "objectives" else v for k, v in d.items()},
+                   model=model)
+
 
 @dataclass(frozen=True)
 class LayerFront:
