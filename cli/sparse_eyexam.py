@@ -13,6 +13,7 @@ from rich.table import Table
 from loopscape.spaces.errors import MappingError
 
 from .console import console, wide_when_piped
+from .eyexam_view import render
 from .quick_search import searched_mapping
 
 
@@ -51,7 +52,6 @@ def run_sparse_eyexam(workload, arch, mapping, constraints, sparsity, as_json: b
                                "sparse": sparse}, indent=2))
         return
     if report is not None:
-        from .eyexam import render
         render(report)
     else:
         console.print("dense Eyexam skipped: the mapping's tiles fit only compressed")

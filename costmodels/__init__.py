@@ -9,7 +9,8 @@ from .options import SEMANTICS, ModelOptions
 from .nest import SCHEDULES, NestAnalysis, TensorTraffic, analyze, refetch_words
 from .simulator import simulate
 from .sparse_batched import SparseBatchEvaluator
-from .sparse_eval import SparseEvaluation, evaluate_sparse
+from .sparse_eval import evaluate_sparse
+from .sparse_result import SparseEvaluation
 
 __all__ = [
     "BatchEvaluator", "BatchResult", "ModelOptions", "SEMANTICS", "Evaluation", "LevelStats", "LowerBounds", "NestAnalysis",

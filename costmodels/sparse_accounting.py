@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from .evaluate import bandwidth_slowdown
+from .sparse_result import SparseEvaluation
 from .sparse_density import expected_occupancy
 
 
@@ -136,7 +137,6 @@ def _codec_count(rec: dict, l: int, t: str, workload, n: int, which: str) -> int
 
 
 def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
-    from .sparse_eval import SparseEvaluation
     n = len(names)
     for r in rec.values():
         r["cur"] = list(r["act"])

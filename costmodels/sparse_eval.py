@@ -12,7 +12,6 @@ cost their (usually zero) gated energy but still use bandwidth; skipped ones nei
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.errors import MappingError, SpecError
@@ -26,41 +25,7 @@ from .options import ModelOptions, model_options
 from .sparse_density import max_occupancy, occupancy, prob_empty
 from .sparse_formats import (expected_rank_words, fiber_shapes, max_rank_words,
                              tile_occupancy)
-
-@dataclass(frozen=True)
-class SparseEvaluation:
-    """Evaluation of a sparse workload; ``to_dict`` keeps the dense keys (reads, fills,
-    updates are the actual counts) and adds the sparse classes with explicit names."""
-
-    energy_pj: float
-    cycles: int
-    compute_cycles: int
-    utilization: float
-    macs: int
-    actual_computes: int
-    gated_computes: int
-    skipped_computes: int
-    compute_energy_pj: float
-    levels: dict
-    workload: str
-    arch: str
-    utilized_pes: int = 0
-
-    @property
-    def edp(self) -> float:
-        return self.energy_pj * 1e-12 * self.cycles
-
-    def to_dict(self) -> dict:
-        return {"workload": self.workload, "arch": self.arch, "energy_pj": self.energy_pj,
-                "cycles": self.cycles, "compute_cycles": self.compute_cycles,
-                "utilization": self.utilization, "macs": self.macs,
-                "algorithmic_computes": self.macs, "actual_computes": self.actual_computes,
-                "gated_computes": self.gated_computes,
-                "skipped_computes": self.skipped_computes,
-                "compute_energy_pj": self.compute_energy_pj, "edp_j_cycles": self.edp,
-                "utilized_pes": self.utilized_pes,
-                "levels": self.levels, "sparse": True}
-
+from .sparse_accounting import account
 
 def _complete_nests(workload: Workload, arch: Architecture, mapping: Mapping) -> list[list]:
     """Timeloop's complete nest per storage level, innermost level first; each loop is
@@ -232,7 +197,6 @@ def check_sparse_capacity(workload: Workload, arch: Architecture, rec: dict) -> 
 def sparse_from_nest(workload: Workload, arch: Architecture, mapping: Mapping,
                      sparsity: SparsitySpec, nest) -> tuple:
     """(SparseEvaluation, per level/tensor records) from a dense nest analysis."""
-    from .sparse_accounting import account
     n = len(arch.levels)
     names = [arch.levels[n - 1 - l].name for l in range(n)]  # Timeloop order
     nests = _complete_nests(workload, arch, mapping)

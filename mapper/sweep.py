@@ -40,7 +40,8 @@ from .objectives import parse_objectives
 from .result_dir import FRONT_FILE, read_result_dir, write_json_atomic, write_result_dir
 from .search import SearchResult, search
 from .selection import SelectRule, parse_select, select_points
-from loopscape.spaces.workloads.zoo import ZooLayer
+from loopscape.spaces.sparse_capacity import capacity_arch
+from loopscape.spaces.workloads.zoo import ZooLayer, network, network_info
 
 SPEC_FILE = "sweep.json"
 SUMMARY_FILE = "summary.json"
@@ -63,6 +64,16 @@ class SweepSettings:
         return {"strategy": self.strategy, "objectives": list(self.objectives),
                 "evaluations": self.evaluations, "seconds": self.seconds,
                 "patience": self.patience, "seed": self.seed, **self.model.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SweepSettings":
+        """The inverse of ``to_dict`` (e.g. a sweep.json's or summary.json's settings);
+        settings written before the model options were recorded read as the defaults."""
+        d = dict(d)
+        model = ModelOptions(**{k: d.pop(k) for k in ("semantics", "link_transfers")
+                                if k in d})
+        return cls(**{k: tuple(v) if k == "objectives" else v for k, v in d.items()},
+                   model=model)
 
 
 @dataclass(frozen=True)
@@ -188,7 +199,6 @@ def sweep(layers: Sequence[ZooLayer], arch: Architecture,
     ``sparsity`` (a SparsitySpec, per-layer densities in its ``layers``) searches with
     the sparse model; layers of one shape but different densities are searched apart.
     """
-    from loopscape.spaces.sparse_capacity import capacity_arch
 
     def layer_key(layer) -> str:
         sp = None if sparsity is None else sparsity.for_layer(layer.name)
@@ -359,7 +369,6 @@ def network_layers(source: str, **options) -> tuple[str, list[ZooLayer], list[tu
         from loopscape.spaces.workloads.onnx import load_onnx
         imported = load_onnx(source)
         return Path(source).stem, list(imported.layers), list(imported.unsupported)
-    from loopscape.spaces.workloads.zoo import network, network_info
     info = network_info(source)
     layers = network(info.name, **options)
     tag = ",".join(f"{k}={v}" for k, v in options.items())

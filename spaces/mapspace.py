@@ -44,6 +44,7 @@ from .constraints import NO_CONSTRAINTS, Constraints
 from .encoding import MappingBatch
 from .errors import SpecError
 from .factors import rank_permutation
+from .feasibility import capacity_floor_check, validate_constraints
 from .legality import BatchLegality, mapping_problems, pe_utilization_problems
 from .mapping import LevelMapping, Loop, Mapping
 from .loop_orders import LevelOrder, level_orders
@@ -93,7 +94,6 @@ class Mapspace:
     def _validate(self) -> None:
         """Contradictory constraints and layers that fit no mapping fail here, with
         errors naming the constraints in conflict or the level that is too small."""
-        from .feasibility import capacity_floor_check, validate_constraints
         validate_constraints(self.constraints, self.workload, self.arch)
         capacity_floor_check(self.workload, self.arch, self.constraints)
 

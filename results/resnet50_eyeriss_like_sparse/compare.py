@@ -21,8 +21,7 @@ spec = load_sparsity(HERE / "sparsity.yaml")
 aware = json.loads((HERE / "sweep" / "summary.json").read_text())
 committed = json.loads((HERE.parent / "resnet50_eyeriss_like" / "sweep" / "summary.json")
                        .read_text())
-settings = SweepSettings(**{k: tuple(v) if k == "objectives" else v
-                            for k, v in aware["settings"].items()})
+settings = SweepSettings.from_dict(aware["settings"])
 _, layers, _ = network_layers("resnet50")
 same_budget = sweep(layers, arch, constraints, network="resnet50", settings=settings,
                     jobs=int(sys.argv[1]) if len(sys.argv) > 1 else 1).summary
