@@ -30,6 +30,7 @@ from loopscape.spaces.workload import Workload
 
 from .objectives import MAXIMIZED, maximized, objective_values, parse_objectives
 from .pareto import ParetoArchive, nondominated_mask
+from .strategies.optimal import mapping_of, merge
 from .strategy import SearchContext, Strategy, make_strategy
 
 
@@ -208,7 +209,8 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     """Search the mapspace and return its Pareto front (energy vs. cycles by default).
 
     The search runs ``streams`` independent seeded streams, each with an equal share of
-    ``evaluations``, and merges their fronts in stream order; ``jobs`` worker processes
+    ``evaluations``, and merges their fronts by increasing mapspace id (equal points: the
+    lowest id wins); ``jobs`` worker processes
     run the streams, so the job count changes only the speed: with an evaluation budget
     the same seed gives the same front for any ``jobs``. A stream stops after its share of
     ``evaluations``, after its share of ``seconds`` of wall time (``seconds`` x jobs /
@@ -301,7 +303,6 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     proof: tuple = ()
     lowest: dict = {}
     if all(o.certificate is not None for o in outs):  # strategy "optimal": its certificate
-        from .strategies.optimal import mapping_of, merge
         proof = merge([o.certificate for o in outs], objectives,
                       np.array([p.values for p in merged.front]).reshape(-1, len(objectives)),
                       maximize)

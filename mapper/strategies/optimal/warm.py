@@ -15,13 +15,13 @@ from loopscape.spaces.mapspace import Mapspace
 from ...objectives import objective_values
 from ...pareto import nondominated_mask
 from ..base import SearchContext
+from ..local import LocalSearch
 
 
 def warm_start(space: Mapspace, ctx: SearchContext, evaluations: int, seconds: float
                ) -> tuple[np.ndarray, tuple[MappingBatch, list[int]] | None]:
     """(the non-dominated values found, all minimized; (their rows, their ids) or None)
     after at most ``evaluations`` scored mappings or ``seconds``."""
-    from ..local import LocalSearch
     signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
     loc = LocalSearch()
     loc.setup(SearchContext(space, ctx.objectives, ctx.maximize, ctx.seed))
