@@ -1,0 +1,85 @@
+"""Imperfect factorization: the coverage rule of loops with residuals.
+
+A dimension's loops, taken outermost first over the whole nest (per level: temporal
+loops, then spatial Y, then spatial X), form a mixed-radix counter whose digit ``k``
+runs ``0 .. factor_k - 1``. With residuals the nest visits every digit string up to
+the *last point*, whose digit ``k`` is ``last_k - 1`` (``last`` = residual, or factor
+for a perfect loop), in lexicographic order. So a loop runs ``factor`` iterations,
+except on the last pass of all its enclosing same-dimension loops, where it runs
+``last``. The loops of a dimension cover its bound exactly when the last point is
+``bound - 1``:
+
+    n = 0;  for each loop, outermost first:  n = n * factor + last - 1;   n + 1 == bound
+
+For perfect loops this is the product rule. The outermost (non-unit) loop of a
+dimension always runs its residual, so it must be perfect (write the residual as its
+factor); Timeloop also requires this of spatial loops.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .mapping import Loop, Mapping
+
+__all__ = ["covered", "coverage_problems", "nest_order", "last_flags"]
+
+
+def nest_order(mapping: "Mapping") -> list[tuple[int, "Loop", bool]]:
+    """Every loop as (level index, loop, is_spatial), outermost first."""
+    out = []
+    for i, lm in enumerate(mapping.levels):
+        out += [(i, l, False) for l in lm.temporal]
+        out += [(i, l, True) for l in lm.spatial_y + lm.spatial_x]
+    return out
+
+
+def covered(loops: Sequence["Loop"]) -> int:
+    """Points of a dimension its loops (outermost first) visit."""
+    n = 0
+    for l in loops:
+        n = n * l.factor + l.last - 1
+    return n + 1
+
+
+def coverage_problems(mapping: "Mapping", dims: Sequence[str],
+                      bounds: dict[str, int]) -> list[str]:
+    """One message per dimension whose loops do not cover its bound exactly."""
+    out = []
+    order = nest_order(mapping)
+    for d in dims:
+        loops = [(i, l) for i, l, _ in order if l.dim == d and l.factor > 1]
+        for i, l in loops:
+            if not isinstance(l.residual, (int, type(None))) or isinstance(l.residual, bool) \
+                    or (l.residual is not None and not 1 <= l.residual <= l.factor):
+                out.append(f"{mapping.levels[i].target}: residual of {d} must be an integer "
+                           f"1..{l.factor}, got {l.residual!r}")
+        if out:
+            continue
+        if loops and loops[0][1].imperfect:
+            i, l = loops[0]
+            out.append(f"{mapping.levels[i].target}: the outermost loop of {d} ({l.factor},"
+                       f"{l.residual}) always runs its residual; write it as {l.residual}")
+            continue
+        n = covered([l for _, l in loops])
+        if n != bounds[d]:
+            shown = " x ".join(f"{mapping.levels[i].target} {l.factor}"
+                               + (f",{l.residual}" if l.imperfect else "")
+                               for i, l in loops) or "no loops"
+            what = "cover" if any(l.imperfect for _, l in loops) else "multiply to"
+            out.append(f"factors of {d} {what} {n} but the layer's {d} is {bounds[d]} "
+                       f"({shown})")
+    return out
+
+
+def last_flags(digits: Sequence[int], lasts: Sequence[int]) -> list[bool]:
+    """For one dimension's loops (outermost first) at the given digits: whether each
+    loop runs its residual, i.e. every enclosing loop of the dimension is at its last
+    digit (``last - 1``)."""
+    out = []
+    on_last = True
+    for x, last in zip(digits, lasts):
+        out.append(on_last)
+        on_last = on_last and x == last - 1
+    return out
