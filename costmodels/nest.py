@@ -25,11 +25,13 @@ from functools import lru_cache
 from typing import Sequence
 
 from loopscape.spaces.arch import Architecture
+from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapping import Mapping, tile_box
 from loopscape.spaces.workload import Tensor, Workload
 
 from .links import link_effects
 from .options import ModelOptions, model_options
+from .residual_walk import ResidualNest
 
 Vec = tuple[int, ...]
 _NULL = None  # "no translation yet" state of the refetch rule
@@ -59,6 +61,8 @@ class NestAnalysis:
     utilized_pes: int
     compute_cycles: int  # temporal iterations per PE
     macs: int
+    # Residual loops (docs/semantics.md): MACs the busiest PE runs; None when perfect.
+    macs_per_pe: int | None = None
 
 
 def loop_steps(mapping: Mapping, dims: Sequence[str]) -> list[list[tuple[str, int, int, bool]]]:
@@ -218,6 +222,21 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
         utilized.append(acc)
         acc *= spatial_per_level[i]
     utilized_pes = acc
+    rn = None
+    macs = workload.macs
+    if mapping.imperfect:
+        if options.link_transfers:
+            raise SpecError("link transfers are not modelled with residual loops",
+                            key="link_transfers", fix="turn link transfers off "
+                            "(--no-link-transfers) or use perfect factors")
+        rn = ResidualNest(mapping, dims, schedule, options.keeps_stationary_translation)
+        boxes = [rn.tile_box(c) for c in range(n)]
+        utilized = [int(rn.utilized(c)) for c in range(n)]
+        macs_pe = rn.macs0()
+        if options.residual_cycles == "exact":
+            temporal_total = macs_pe
+        else:  # Timeloop: cycles are the product of the loop ends, MACs per PE x PEs
+            macs = macs_pe * int(rn.utilized(n))
 
     traffic: list[dict[str, TensorTraffic]] = [dict() for _ in range(n)]
     links = {}
@@ -242,9 +261,11 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
                     if not sp and f > 1:
                         above.append((f, project_step(tensor, d, s)))
             share[c] = refetch_words(tensor.extents(boxes[c]), above, schedule,
-                                     options.keeps_stationary_translation)
+                                     options.keeps_stationary_translation) if rn is None \
+                else rn.refetch(tensor, c)
         # Words each level serves to its fanout, before bypass is applied.
-        content = [share[i + 1] * groups[i] if i + 1 < n else temporal_total * groups[i]
+        per_pe = temporal_total if rn is None else macs_pe
+        content = [share[i + 1] * groups[i] if i + 1 < n else per_pe * groups[i]
                    for i in range(n)]
         kept = [tname in mapping.levels[i].keep for i in range(n)]
         for c in range(1, n):
@@ -284,4 +305,4 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
             traffic[i][tname] = TensorTraffic(tiles[i], partition[i], reads, fills, updates, True,
                                               0 if link is None else link.link_words)
     return NestAnalysis(tuple(traffic), tuple(utilized), utilized_pes, temporal_total,
-                        workload.macs)
+                        macs, None if rn is None else macs_pe)
