@@ -51,8 +51,10 @@ class ModelOptions:
         return self.semantics == "timeloop"
 
     def to_dict(self) -> dict:
-        return {"semantics": self.semantics, "link_transfers": self.link_transfers,
-                "residual_cycles": self.residual_cycles}
+        d = {"semantics": self.semantics, "link_transfers": self.link_transfers}
+        if self.residual_cycles != "timeloop":  # recorded when not the default
+            d["residual_cycles"] = self.residual_cycles
+        return d
 
 
 DEFAULT_OPTIONS = ModelOptions()

@@ -59,6 +59,8 @@ def _total_bandwidth(lvl: StorageLevel) -> tuple[float | None, str]:
 
 def _outside_space(ms: Mapspace, mapping: Mapping) -> str | None:
     """Why ``mapping`` is not a legal member of the constrained mapspace (None if it is)."""
+    if mapping.imperfect:
+        return "it has residual loops, and the mapspace holds perfect factorizations only"
     try:
         back = ms.mapping(ms.id(mapping))
     except KeyError as e:
