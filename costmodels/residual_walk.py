@@ -66,24 +66,27 @@ def residual_extent(loops: Sequence[NestLoop], dim: str) -> int:
     return covered([_loop_like(l) for l in loops if l.dim == dim])
 
 
-def representative(n: int, run_last: bool, this_imperfect: bool) -> list[tuple[int, int]]:
-    """(index, weight) of the iterations of a loop of ``n`` iterations that Timeloop
-    walks: the first; the second, weighted by the iterations it stands for; and, when
-    a residual below must be seen (``run_last``), the last (and the second-last too when
-    this loop is itself imperfect)."""
+def representative(n: int, run_last: bool, this_imperfect: bool
+                   ) -> list[tuple[int, int, bool]]:
+    """(index, weight, reuse) of the iterations of a loop of ``n`` iterations that
+    Timeloop walks: the first; the second, weighted by the iterations it stands for;
+    and, when a residual below must be seen (``run_last``), the last (and the
+    second-last too when this loop is itself imperfect). ``reuse``: Timeloop counts the
+    delta of the iteration before instead of this one's for the tile right below the
+    loop (it still walks it, for the levels further in)."""
     second_last = this_imperfect and run_last
-    out = [(0, 1)]
+    out = [(0, 1, False)]
     idx = 1
     if (second_last and n >= 4) or (run_last and not second_last and n >= 3) \
             or (not run_last and n >= 2):
         v = (n - 2 if run_last else n - 1) - (1 if second_last else 0)
-        out.append((1, v))
+        out.append((1, v, False))
         idx = 1 + v
     if second_last and n >= 3:
-        out.append((idx, 1))
+        out.append((idx, 1, n >= 4))
         idx += 1
     if run_last and n >= 2:
-        out.append((idx, 1))
+        out.append((idx, 1, not second_last and n >= 3))
     return out
 
 
@@ -180,6 +183,12 @@ class ResidualNest:
                 return (cur, trans), new
             return (cur, _NULL), size(cur)
 
+        # Whether the innermost temporal loop above sits right above the tile (the
+        # parent's innermost loop, no fanout in between), where Timeloop reuses deltas.
+        right_above = bool(temporal) and self.loops[temporal[-1]].level == c - 1 \
+            and not any(self.loops[j].spatial and self.loops[j].level == c - 1
+                        for j in above)
+
         def walk(k: int, state, idx: dict[int, int]):
             if k == len(temporal):
                 return visit(state, idx)
@@ -187,15 +196,19 @@ class ResidualNest:
             l = self.loops[j]
             n = self.trips(j, idx)
             if self.schedule == "exact":
-                its = [(x, 1) for x in range(n)]
+                its = [(x, 1, False) for x in range(n)]
             else:
                 run_last = self.first_imperfect.get(l.dim, -1) > j \
                     and self._on_last(idx, j, l.dim)
                 its = representative(n, run_last, l.last != l.factor)
             total = 0
-            for x, w in its:
+            counted = 0
+            for x, w, reuse in its:
                 idx[j] = x
                 state, got = walk(k + 1, state, idx)
+                if reuse and k == len(temporal) - 1 and right_above:
+                    got = counted
+                counted = got
                 total += w * got
             idx[j] = 0
             return state, total

@@ -164,8 +164,9 @@ CASES = sorted(p.name for p in A.iterdir() if (p / "expected.json").is_file())
 # Cases loopscape reproduces exactly today; the others differ where Timeloop multicasts
 # to or averages over instances that a spatial residual leaves idle (docs/timeloop.md).
 EXACT = {
-    "eyeriss_like__c3__r0", "eyeriss_like__p7__r1", "simple_weight_stationary__p7__r1",
-    "tpu_like__gemm__r0",
+    "eyeriss_like__c3__r0", "eyeriss_like__p7__r1", "simple_output_stationary__gemm__h0",
+    "simple_weight_stationary__c7s2__r0", "simple_weight_stationary__p56__r0",
+    "simple_weight_stationary__p7__r1", "tpu_like__gemm__r0",
 }
 
 
