@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
@@ -267,14 +268,23 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
         per_pe = temporal_total if rn is None else macs_pe
         content = [share[i + 1] * groups[i] if i + 1 < n else per_pe * groups[i]
                    for i in range(n)]
+
         kept = [tname in mapping.levels[i].keep for i in range(n)]
         for c in range(1, n):
             if (c, tname) in links:  # children served over links: the parent serves less
                 content[c - 1] -= links[c, tname].saved_words
         served = content[:]
+        to_macs = [i == n - 1 for i in range(n)]  # whether level i serves the MACs
         for i in range(n - 2, -1, -1):
             if not kept[i + 1]:
+                to_macs[i] = to_macs[i + 1]
                 served[i] = groups[i] * served[i + 1]
+        if rn is not None:  # Timeloop's sharing under imperfect spatial loops, seen on
+            # the words an inner level serves straight to the MACs (docs/semantics.md)
+            for i in range(1, n):
+                if to_macs[i]:
+                    r = math.prod(rn.sharing_ratio(c, tensor.dims) for c in range(i, n))
+                    served[i] = math.floor(served[i] * r + Fraction(1, 2))
         # Partition: the part of the tensor one instance is responsible for.
         partition = [0] * n
         partition[0] = tiles[0]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Sequence
 
 from loopscape.spaces.mapping import Mapping
@@ -234,6 +235,27 @@ class ResidualNest:
 
             out *= cnt(0, True)
         return out
+
+    def _outer_passes(self, j: int) -> Fraction:
+        """Timeloop's count of passes of the loops enclosing loop ``j`` of its dimension
+        (their residuals counted as partial passes)."""
+        outer = Fraction(1)
+        for m in self.loops[:j]:
+            if m.dim == self.loops[j].dim:
+                outer = m.last + m.factor * (outer - 1)
+        return outer
+
+    def sharing_ratio(self, level: int, tensor_dims) -> Fraction:
+        """How much more a parent at ``level`` serves a tensor that its imperfect spatial
+        loops over other dimensions multicast (or reduce): Timeloop divides by the
+        average number of children sharing the data, ``factor / average`` per loop."""
+        r = Fraction(1)
+        for j, l in enumerate(self.loops):
+            if l.level == level and l.spatial and l.last != l.factor \
+                    and l.dim not in tensor_dims:
+                outer = self._outer_passes(j)
+                r *= Fraction(l.factor) * outer / (l.last + l.factor * (outer - 1))
+        return r
 
     def utilized(self, c: int) -> float:
         """Instances of level ``c`` in use, averaged over the enclosing same-dimension
