@@ -29,11 +29,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence
 
+from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapping import Mapping
 from loopscape.spaces.residuals import covered, nest_order
 from loopscape.spaces.workload import Tensor
 
 _NULL = None
+EXACT_VISIT_LIMIT = 200_000  # visits one exact walk may take (a few seconds)
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,13 @@ class ResidualNest:
             idx[j] = 0
             return state, total
 
+        if self.schedule == "exact":
+            visits = math.prod(self.loops[j].factor for j in temporal)
+            if visits > EXACT_VISIT_LIMIT:
+                raise SpecError(f"schedule 'exact' with residual loops walks every visit: "
+                                f"{visits:,} visits above level {c} exceed "
+                                f"{EXACT_VISIT_LIMIT:,}", key="schedule",
+                                fix="use the default schedule 'timeloop'")
         return walk(0, (None, _NULL), {})[1]
 
     # -- work of the representative instance ------------------------------------------

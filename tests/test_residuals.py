@@ -228,3 +228,9 @@ def test_set_a_cycle_rule_and_tiles_hold_everywhere(case):
     for lv in want["levels"]:
         for t, w in lv["tensors"].items():
             assert got.level(lv["name"]).tensors[t].tile_words == w["tile_words"]
+
+
+def test_exact_schedule_refuses_walks_too_long_to_finish():
+    spec = _a_spec("eyeriss_like__p56__h0")  # 322,560 visits above its innermost level
+    with pytest.raises(SpecError, match="use the default schedule 'timeloop'"):
+        evaluate(spec.workload, spec.arch, spec.mapping, schedule="exact", options=PRE297)
