@@ -234,3 +234,10 @@ def test_exact_schedule_refuses_walks_too_long_to_finish():
     spec = _a_spec("eyeriss_like__p56__h0")  # 322,560 visits above its innermost level
     with pytest.raises(SpecError, match="use the default schedule 'timeloop'"):
         evaluate(spec.workload, spec.arch, spec.mapping, schedule="exact", options=PRE297)
+
+
+def test_map_txt_prints_residual_loops_as_timeloop_does():
+    from loopscape.mapper import render_maptxt
+    spec = _load(ROOT / "residual_example")
+    text = render_maptxt(spec.workload, spec.arch, spec.mapping)
+    assert "for P in [0:4,3)" in text and "for P in [0:2)" in text
