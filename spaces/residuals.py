@@ -18,12 +18,13 @@ factor); Timeloop also requires this of spatial loops.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
     from .mapping import Loop, Mapping
 
-__all__ = ["covered", "coverage_problems", "nest_order", "last_flags"]
+__all__ = ["covered", "coverage_problems", "nest_order", "last_flags", "trim_to_bounds"]
 
 
 def nest_order(mapping: "Mapping") -> list[tuple[int, "Loop", bool]]:
@@ -83,3 +84,44 @@ def last_flags(digits: Sequence[int], lasts: Sequence[int]) -> list[bool]:
         out.append(on_last)
         on_last = on_last and x == last - 1
     return out
+
+
+def trim_to_bounds(mapping: "Mapping", bounds: dict[str, int]) -> "Mapping":
+    """A mapping of a padded layer (each bound rounded up) made into one of the real
+    layer: every dimension keeps its loops' factors and gets the residuals whose last
+    point is ``bound - 1``; loops that would then run once collapse, and the outermost
+    remaining loop of a dimension gets its residual as factor (it must be perfect)."""
+    import dataclasses
+
+    order = nest_order(mapping)
+    new: dict[int, "Loop"] = {}  # position in ``order`` -> replacement loop
+    for d, bound in bounds.items():
+        pos = [k for k, (_, l, _) in enumerate(order) if l.dim == d and l.factor > 1]
+        loops = [order[k][1] for k in pos]
+        if covered([type(l)(d, l.factor) for l in loops]) < bound:
+            raise ValueError(f"the loops of {d} cover fewer than {bound} points")
+        strides = [math.prod(x.factor for x in loops[k + 1:]) for k in range(len(loops))]
+        last = bound - 1
+        digits = [last // strides[0]] + [(last // s) % l.factor
+                                        for s, l in zip(strides[1:], loops[1:])]
+        outer = True
+        for k, l, x in zip(pos, loops, digits):
+            if outer:  # runs only on the last pass: its residual is all it runs
+                new[k] = type(l)(d, x + 1)
+                outer = x == 0
+            else:
+                new[k] = type(l)(d, l.factor, x + 1)
+    levels = []
+    k = 0
+    for lm in mapping.levels:
+        groups = {}
+        for kind in ("temporal", "spatial_y", "spatial_x"):
+            out = []
+            for l in getattr(lm, kind):
+                l2 = new.get(k, l)
+                if l2.factor > 1:
+                    out.append(l2)
+                k += 1
+            groups[kind] = tuple(out)
+        levels.append(dataclasses.replace(lm, **groups))
+    return type(mapping)(tuple(levels))

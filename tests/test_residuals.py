@@ -241,3 +241,18 @@ def test_map_txt_prints_residual_loops_as_timeloop_does():
     spec = _load(ROOT / "residual_example")
     text = render_maptxt(spec.workload, spec.arch, spec.mapping)
     assert "for P in [0:4,3)" in text and "for P in [0:2)" in text
+
+
+def test_trim_to_bounds_turns_a_padded_mapping_into_residual_loops():
+    from loopscape.spaces.residuals import trim_to_bounds
+    spec = _load(ROOT / "residual_example")
+    lv = spec.mapping.levels
+    padded = Mapping((lv[0], dataclasses.replace(lv[1], temporal=(Loop("P", 4), Loop("R", 3)))))
+    assert trim_to_bounds(padded, {"P": 7, "R": 3}) == spec.mapping  # P: 2 over (4, 3)
+    # P = 5: last point 4 = digits (1, 0): outer 2, inner residual 1 -> 4 + 1 points
+    trimmed = trim_to_bounds(padded, {"P": 5, "R": 3})
+    assert [l for l in trimmed.levels[1].temporal if l.dim == "P"] == [Loop("P", 4, 1)]
+    # P = 3: digits (0, 2): the outer loop collapses, the inner runs its residual 3
+    trimmed = trim_to_bounds(padded, {"P": 3, "R": 3})
+    assert trimmed.levels[0].temporal == ()
+    assert [l for l in trimmed.levels[1].temporal if l.dim == "P"] == [Loop("P", 3)]
