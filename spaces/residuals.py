@@ -100,6 +100,8 @@ def trim_to_bounds(mapping: "Mapping", bounds: dict[str, int]) -> "Mapping":
         loops = [order[k][1] for k in pos]
         if covered([type(l)(d, l.factor) for l in loops]) < bound:
             raise ValueError(f"the loops of {d} cover fewer than {bound} points")
+        if not loops:  # bound 1
+            continue
         strides = [math.prod(x.factor for x in loops[k + 1:]) for k in range(len(loops))]
         last = bound - 1
         digits = [last // strides[0]] + [(last // s) % l.factor
