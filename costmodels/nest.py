@@ -281,9 +281,9 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
                 served[i] = groups[i] * served[i + 1]
         if rn is not None:  # Timeloop's sharing under imperfect spatial loops, seen on
             # the words an inner level serves straight to the MACs (docs/semantics.md)
-            for i in range(1, n):
+            for i in range(n):
                 if to_macs[i]:
-                    r = math.prod(rn.sharing_ratio(c, tensor.dims) for c in range(i, n))
+                    r = math.prod(rn.sharing_ratio(c, tensor, i) for c in range(i, n))
                     served[i] = math.floor(served[i] * r + Fraction(1, 2))
         # Partition: the part of the tensor one instance is responsible for.
         partition = [0] * n

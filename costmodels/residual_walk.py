@@ -254,14 +254,18 @@ class ResidualNest:
                 outer = m.last + m.factor * (outer - 1)
         return outer
 
-    def sharing_ratio(self, level: int, tensor_dims) -> Fraction:
-        """How much more a parent at ``level`` serves a tensor that its imperfect spatial
-        loops over other dimensions multicast (or reduce): Timeloop divides by the
-        average number of children sharing the data, ``factor / average`` per loop."""
+    def sharing_ratio(self, level: int, tensor: Tensor, server: int) -> Fraction:
+        """How much more level ``server`` serves a tensor that the imperfect spatial loops
+        of ``level`` over other dimensions multicast (or reduce): Timeloop divides by the
+        average number of children sharing the data, ``factor / average`` per loop;
+        except (as Timeloop's numbers show) for a read-only tensor when the server holds
+        every enclosing loop of that dimension itself."""
         r = Fraction(1)
         for j, l in enumerate(self.loops):
             if l.level == level and l.spatial and l.last != l.factor \
-                    and l.dim not in tensor_dims:
+                    and l.dim not in tensor.dims \
+                    and (tensor.read_write or any(m.dim == l.dim and m.level != server
+                                                  for m in self.loops[:j])):
                 outer = self._outer_passes(j)
                 r *= Fraction(l.factor) * outer / (l.last + l.factor * (outer - 1))
         return r
