@@ -264,12 +264,19 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
             share[c] = refetch_words(tensor.extents(boxes[c]), above, schedule,
                                      options.keeps_stationary_translation) if rn is None \
                 else rn.refetch(tensor, c)
+        kept = [tname in mapping.levels[i].keep for i in range(n)]
+        server_r = [Fraction(1)] * n
+        if rn is not None and not tensor.read_write:  # Timeloop's averaged fills
+            for c in range(1, n):
+                if kept[c]:
+                    p = max(i for i in range(c) if kept[i])
+                    f, server_r[p] = rn.child_ratios(p, c, tensor)
+                    share[c] = math.floor(share[c] * f + Fraction(1, 2))
         # Words each level serves to its fanout, before bypass is applied.
         per_pe = temporal_total if rn is None else macs_pe
         content = [share[i + 1] * groups[i] if i + 1 < n else per_pe * groups[i]
                    for i in range(n)]
 
-        kept = [tname in mapping.levels[i].keep for i in range(n)]
         for c in range(1, n):
             if (c, tname) in links:  # children served over links: the parent serves less
                 content[c - 1] -= links[c, tname].saved_words
@@ -282,9 +289,9 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
         if rn is not None:  # Timeloop's sharing under imperfect spatial loops, seen on
             # the words an inner level serves straight to the MACs (docs/semantics.md)
             for i in range(n):
-                if to_macs[i]:
-                    r = math.prod(rn.sharing_ratio(c, tensor, i) for c in range(i, n))
-                    served[i] = math.floor(served[i] * r + Fraction(1, 2))
+                r = math.prod(rn.sharing_ratio(c, tensor, i) for c in range(i, n)) \
+                    if to_macs[i] else server_r[i]
+                served[i] = math.floor(served[i] * r + Fraction(1, 2))
         # Partition: the part of the tensor one instance is responsible for.
         partition = [0] * n
         partition[0] = tiles[0]

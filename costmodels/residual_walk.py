@@ -270,6 +270,27 @@ class ResidualNest:
                 r *= Fraction(l.factor) * outer / (l.last + l.factor * (outer - 1))
         return r
 
+    def child_ratios(self, server: int, child: int, tensor: Tensor
+                     ) -> tuple[Fraction, Fraction]:
+        """(fills factor, server factor) for a read-only tensor kept at ``child`` and
+        served by ``server``, under imperfect spatial loops on the way (Timeloop's
+        accounting, docs/semantics.md): a loop right above the child over a dimension
+        the tensor indexes averages the child's fills over the full fanout (``average /
+        factor``); a loop further up (levels that bypass the tensor in between) over a
+        dimension it does not index (multicast) makes the server's reads grow by
+        ``factor / average``."""
+        fills, server_r = Fraction(1), Fraction(1)
+        for j, l in enumerate(self.loops):
+            if not (l.spatial and server <= l.level < child and l.last != l.factor):
+                continue
+            outer = self._outer_passes(j)
+            avg = (l.last + l.factor * (outer - 1)) / outer
+            if l.level == child - 1 and l.dim in tensor.dims:
+                fills *= avg / l.factor
+            elif l.level < child - 1 and l.dim not in tensor.dims:
+                server_r *= l.factor / avg
+        return fills, server_r
+
     def utilized(self, c: int) -> float:
         """Instances of level ``c`` in use, averaged over the enclosing same-dimension
         loops of each imperfect spatial loop above it (Timeloop's rule)."""

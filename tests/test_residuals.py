@@ -161,13 +161,14 @@ def test_model_matches_simulator_with_residual_loops(problem, semantics):
 
 A = ROOT / "A_imperfect"
 CASES = sorted(p.name for p in A.iterdir() if (p / "expected.json").is_file())
-# Cases loopscape reproduces exactly today; the others differ where a spatial residual
-# leaves instances idle and Timeloop's sharing of the parent's words does not follow the
-# rule in docs/semantics.md (four cases).
+# Cases loopscape reproduces exactly today: all but one, whose Outputs under temporal
+# and spatial residuals of P and Q Timeloop counts differently (docs/timeloop.md).
 EXACT = {
     "eyeriss_like__c3__r0",
     "eyeriss_like__c7s2__r2",
     "eyeriss_like__gemm__h0",
+    "eyeriss_like__m100__r1",
+    "eyeriss_like__p56__h0",
     "eyeriss_like__p7__r1",
     "simple_output_stationary__gemm__h0",
     "simple_output_stationary__m100__h0",
@@ -175,6 +176,7 @@ EXACT = {
     "simple_output_stationary__p7__r1",
     "simple_weight_stationary__c7s2__r0",
     "simple_weight_stationary__gemm__h0",
+    "simple_weight_stationary__m100__r0",
     "simple_weight_stationary__p56__r0",
     "simple_weight_stationary__p7__r1",
     "tpu_like__fc1000__h0",
@@ -287,13 +289,15 @@ def spatial_residual_problems(draw):
 @given(problem=spatial_residual_problems())
 def test_instance_zero_tiles_and_fills_match_the_simulator_under_spatial_residuals(problem):
     """Under a spatial residual, instance 0 (never idle) fetches what the simulator walks
-    for it; parents' reads follow Timeloop's sharing rule instead (not compared)."""
+    for it, except where Timeloop averages a child's fills over the full fanout right
+    above it; parents' reads follow Timeloop's sharing rule instead (not compared)."""
     w, a, m = problem
     sim = simulate(w, a, m, "exact", PRE297)
     ana = analyze(w, a, m, "exact", PRE297)
+    averaged = {i + 1 for i, lm in enumerate(m.levels) if any(l.imperfect for l in lm.spatial)}
     for i, level in enumerate(sim):
         for t, c in level.items():
             got = ana.traffic[i][t]
             assert c.tile_words == got.tile_words, (i, t)
-            if not w.tensor(t).read_write:
+            if not w.tensor(t).read_write and i not in averaged:
                 assert c.fills == got.fills, (i, t)
