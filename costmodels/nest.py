@@ -266,12 +266,13 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
                 else rn.refetch(tensor, c)
         kept = [tname in mapping.levels[i].keep for i in range(n)]
         server_r = [Fraction(1)] * n
-        if rn is not None and not tensor.read_write:  # Timeloop's averaged fills
+        if rn is not None:  # Timeloop's averaged fills (docs/semantics.md)
             for c in range(1, n):
                 if kept[c]:
                     p = max(i for i in range(c) if kept[i])
                     f, server_r[p] = rn.child_ratios(p, c, tensor)
-                    share[c] = math.floor(share[c] * f + Fraction(1, 2))
+                    share[c] = share[c] * f if tensor.read_write else \
+                        math.floor(share[c] * f + Fraction(1, 2))
         # Words each level serves to its fanout, before bypass is applied.
         per_pe = temporal_total if rn is None else macs_pe
         content = [share[i + 1] * groups[i] if i + 1 < n else per_pe * groups[i]
@@ -312,6 +313,8 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
                 updates = served[i]
                 reads = served[i] - partition[i]
                 fills = 0 if outermost else share[i] - partition[i]
+                if rn is not None:  # averaged fills are fractions: nearest word
+                    fills = math.floor(fills + Fraction(1, 2))
             else:
                 updates = 0
                 reads = served[i]

@@ -272,7 +272,7 @@ class ResidualNest:
 
     def child_ratios(self, server: int, child: int, tensor: Tensor
                      ) -> tuple[Fraction, Fraction]:
-        """(fills factor, server factor) for a read-only tensor kept at ``child`` and
+        """(fills factor, server factor) for a tensor kept at ``child`` and
         served by ``server``, under imperfect spatial loops on the way (Timeloop's
         accounting, docs/semantics.md): a loop right above the child over a dimension
         the tensor indexes averages the child's fills over the full fanout (``average /

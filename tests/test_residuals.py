@@ -161,29 +161,8 @@ def test_model_matches_simulator_with_residual_loops(problem, semantics):
 
 A = ROOT / "A_imperfect"
 CASES = sorted(p.name for p in A.iterdir() if (p / "expected.json").is_file())
-# Cases loopscape reproduces exactly today: all but one, whose Outputs under temporal
-# and spatial residuals of P and Q Timeloop counts differently (docs/timeloop.md).
-EXACT = {
-    "eyeriss_like__c3__r0",
-    "eyeriss_like__c7s2__r2",
-    "eyeriss_like__gemm__h0",
-    "eyeriss_like__m100__r1",
-    "eyeriss_like__p56__h0",
-    "eyeriss_like__p7__r1",
-    "simple_output_stationary__gemm__h0",
-    "simple_output_stationary__m100__h0",
-    "simple_output_stationary__p56__h0",
-    "simple_output_stationary__p7__r1",
-    "simple_weight_stationary__c7s2__r0",
-    "simple_weight_stationary__gemm__h0",
-    "simple_weight_stationary__m100__r0",
-    "simple_weight_stationary__p56__r0",
-    "simple_weight_stationary__p7__r1",
-    "tpu_like__fc1000__h0",
-    "tpu_like__gemm__r0",
-    "tpu_like__p14__r2",
-    "tpu_like__p7__r1",
-}
+# Every case of the set is reproduced exactly (counts, totals, energy within 0.5 %).
+EXACT = set(CASES)
 
 
 @lru_cache(maxsize=None)
@@ -221,17 +200,13 @@ def test_set_a_cases_equal_timeloop(case):
     assert _mismatches(case) == []
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c not in EXACT])
-def test_set_a_cycle_rule_and_tiles_hold_everywhere(case):
-    """Where some access counts still differ, the MAC count (per PE times the average
-    PEs in use), the PEs used and every tile already equal Timeloop's."""
-    want = json.loads((A / case / "expected.json").read_text())["timeloop_revert297"]
-    spec = _a_spec(case)
-    got = evaluate(spec.workload, spec.arch, spec.mapping, options=PRE297)
-    assert (got.macs, got.utilized_pes) == (want["computes"], want["utilized_pes"])
-    for lv in want["levels"]:
-        for t, w in lv["tensors"].items():
-            assert got.level(lv["name"]).tensors[t].tile_words == w["tile_words"]
+def test_set_a_holds_temporal_spatial_and_multiple_residuals():
+    # The set covers what the model must handle (README of the shared reference).
+    loops = [json.loads((A / c / "expected.json").read_text())["imperfect_loops"]
+             for c in CASES]
+    assert sum(any(x["type"] == "spatial" for x in ls) for ls in loops) >= 10
+    assert sum(any(x["type"] == "temporal" for x in ls) for ls in loops) >= 5
+    assert sum(len(ls) >= 2 for ls in loops) >= 5
 
 
 def test_exact_schedule_refuses_walks_too_long_to_finish():
