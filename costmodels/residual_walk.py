@@ -58,15 +58,9 @@ def nest_loops(mapping: Mapping) -> list[NestLoop]:
     return out
 
 
-def _loop_like(l: NestLoop):
-    class _L:  # the (factor, last) pair ``covered`` reads
-        factor, last = l.factor, l.last
-    return _L
-
-
 def residual_extent(loops: Sequence[NestLoop], dim: str) -> int:
     """Points of ``dim`` the given loops cover on their last pass."""
-    return covered([_loop_like(l) for l in loops if l.dim == dim])
+    return covered([l for l in loops if l.dim == dim])
 
 
 def representative(n: int, run_last: bool, this_imperfect: bool

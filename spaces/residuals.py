@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Sequence
 if TYPE_CHECKING:  # pragma: no cover
     from .mapping import Loop, Mapping
 
-__all__ = ["covered", "coverage_problems", "nest_order", "last_flags", "trim_to_bounds"]
+__all__ = ["covered", "coverage_problems", "nest_order", "trim_to_bounds"]
 
 
 def nest_order(mapping: "Mapping") -> list[tuple[int, "Loop", bool]]:
@@ -71,18 +71,6 @@ def coverage_problems(mapping: "Mapping", dims: Sequence[str],
             what = "cover" if any(l.imperfect for _, l in loops) else "multiply to"
             out.append(f"factors of {d} {what} {n} but the layer's {d} is {bounds[d]} "
                        f"({shown})")
-    return out
-
-
-def last_flags(digits: Sequence[int], lasts: Sequence[int]) -> list[bool]:
-    """For one dimension's loops (outermost first) at the given digits: whether each
-    loop runs its residual, i.e. every enclosing loop of the dimension is at its last
-    digit (``last - 1``)."""
-    out = []
-    on_last = True
-    for x, last in zip(digits, lasts):
-        out.append(on_last)
-        on_last = on_last and x == last - 1
     return out
 
 
