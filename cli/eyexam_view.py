@@ -18,7 +18,8 @@ def mapping_lines(mapping: Mapping) -> list[str]:
         parts = []
         for kind, loops in (("temporal", lm.temporal), ("spatial_x", lm.spatial_x),
                             ("spatial_y", lm.spatial_y)):
-            big = [f"{l.dim}{l.factor}" for l in loops if l.factor > 1]
+            big = [f"{l.dim}{l.factor}" + (f",{l.residual}" if l.imperfect else "")
+                   for l in loops if l.factor > 1]
             if big:
                 parts.append(f"{kind} {' '.join(big)}")
         parts.append(f"keep {', '.join(lm.keep) if lm.keep else '-'}")

@@ -38,6 +38,7 @@ from loopscape.spaces.arch import Architecture
 from loopscape.spaces.encoding import MappingBatch, decode
 from loopscape.spaces.workload import Workload
 
+from .batched_fallback import score_rows_scalar
 from .evaluate import evaluate
 from .batched_ops import (BatchResult, Vec, count_origins, is_const, order_table, vadd,
                           vkey, vmul)
@@ -122,6 +123,8 @@ class BatchEvaluator:
             self._run(b, s, min(N, s + self.chunk), o)
         if self.options.link_transfers:
             self._link_rows(b, o)
+        if b.residual is not None:  # residual loops: the scalar model scores those rows
+            score_rows_scalar(self.workload, self.arch, self.options, b, o, b.imperfect_rows)
         t3 = lambda x: x.transpose(2, 0, 1)  # noqa: E731  [L, T, N] -> [N, L, T] view
         return BatchResult(o["energy"], o["cycles"], o["cc"], o["util"], o["pes"],
                            t3(o["tile"]), t3(o["partition"]), t3(o["reads"]), t3(o["fills"]),

@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
 from loopscape.spaces.arch import Architecture
+from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapping import Mapping, tile_box
 from loopscape.spaces.workload import Tensor, Workload
 
 from .links import link_effects
 from .options import ModelOptions, model_options
+from .residual_walk import ResidualNest
 
 Vec = tuple[int, ...]
 _NULL = None  # "no translation yet" state of the refetch rule
@@ -59,6 +62,8 @@ class NestAnalysis:
     utilized_pes: int
     compute_cycles: int  # temporal iterations per PE
     macs: int
+    # Residual loops (docs/semantics.md): MACs the busiest PE runs; None when perfect.
+    macs_per_pe: int | None = None
 
 
 def loop_steps(mapping: Mapping, dims: Sequence[str]) -> list[list[tuple[str, int, int, bool]]]:
@@ -218,6 +223,21 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
         utilized.append(acc)
         acc *= spatial_per_level[i]
     utilized_pes = acc
+    rn = None
+    macs = workload.macs
+    if mapping.imperfect:
+        if options.link_transfers:
+            raise SpecError("link transfers are not modelled with residual loops",
+                            key="link_transfers", fix="turn link transfers off "
+                            "(--no-link-transfers) or use perfect factors")
+        rn = ResidualNest(mapping, dims, schedule, options.keeps_stationary_translation)
+        boxes = [rn.tile_box(c) for c in range(n)]
+        utilized = [int(rn.utilized(c)) for c in range(n)]
+        macs_pe = rn.macs0()
+        if options.residual_cycles == "exact":
+            temporal_total = macs_pe
+        else:  # Timeloop: cycles are the product of the loop ends, MACs per PE x PEs
+            macs = macs_pe * int(rn.utilized(n))
 
     traffic: list[dict[str, TensorTraffic]] = [dict() for _ in range(n)]
     links = {}
@@ -242,18 +262,37 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
                     if not sp and f > 1:
                         above.append((f, project_step(tensor, d, s)))
             share[c] = refetch_words(tensor.extents(boxes[c]), above, schedule,
-                                     options.keeps_stationary_translation)
-        # Words each level serves to its fanout, before bypass is applied.
-        content = [share[i + 1] * groups[i] if i + 1 < n else temporal_total * groups[i]
-                   for i in range(n)]
+                                     options.keeps_stationary_translation) if rn is None \
+                else rn.refetch(tensor, c)
         kept = [tname in mapping.levels[i].keep for i in range(n)]
+        server_r = [Fraction(1)] * n
+        if rn is not None:  # Timeloop's averaged fills (docs/semantics.md)
+            for c in range(1, n):
+                if kept[c]:
+                    p = max(i for i in range(c) if kept[i])
+                    f, server_r[p] = rn.child_ratios(p, c, tensor)
+                    share[c] = share[c] * f if tensor.read_write else \
+                        math.floor(share[c] * f + Fraction(1, 2))
+        # Words each level serves to its fanout, before bypass is applied.
+        per_pe = temporal_total if rn is None else macs_pe
+        content = [share[i + 1] * groups[i] if i + 1 < n else per_pe * groups[i]
+                   for i in range(n)]
+
         for c in range(1, n):
             if (c, tname) in links:  # children served over links: the parent serves less
                 content[c - 1] -= links[c, tname].saved_words
         served = content[:]
+        to_macs = [i == n - 1 for i in range(n)]  # whether level i serves the MACs
         for i in range(n - 2, -1, -1):
             if not kept[i + 1]:
+                to_macs[i] = to_macs[i + 1]
                 served[i] = groups[i] * served[i + 1]
+        if rn is not None:  # Timeloop's sharing under imperfect spatial loops, seen on
+            # the words an inner level serves straight to the MACs (docs/semantics.md)
+            for i in range(n):
+                r = math.prod(rn.sharing_ratio(c, tensor, i) for c in range(i, n)) \
+                    if to_macs[i] else server_r[i]
+                served[i] = math.floor(served[i] * r + Fraction(1, 2))
         # Partition: the part of the tensor one instance is responsible for.
         partition = [0] * n
         partition[0] = tiles[0]
@@ -274,6 +313,8 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
                 updates = served[i]
                 reads = served[i] - partition[i]
                 fills = 0 if outermost else share[i] - partition[i]
+                if rn is not None:  # averaged fills are fractions: nearest word
+                    fills = math.floor(fills + Fraction(1, 2))
             else:
                 updates = 0
                 reads = served[i]
@@ -284,4 +325,4 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
             traffic[i][tname] = TensorTraffic(tiles[i], partition[i], reads, fills, updates, True,
                                               0 if link is None else link.link_words)
     return NestAnalysis(tuple(traffic), tuple(utilized), utilized_pes, temporal_total,
-                        workload.macs)
+                        macs, None if rn is None else macs_pe)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from loopscape.spaces.errors import SpecError
 
 SEMANTICS = ("timeloop", "timeloop-pre297")
+RESIDUAL_CYCLES = ("timeloop", "exact")
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,15 @@ class ModelOptions:
     ``link_transfers``: children of a spatial fanout may take data from a mesh neighbour
     over a link (costmodels/links.py), as Timeloop does by default; off (the default here,
     since the batched model then falls back to the scalar one) is Timeloop's
-    ``TIMELOOP_DISABLE_LINK_TRANSFERS=1``."""
+    ``TIMELOOP_DISABLE_LINK_TRANSFERS=1``.
+    ``residual_cycles`` (mappings with residual loops only): ``"timeloop"`` counts compute
+    cycles as the product of all temporal loop factors (ends) and MACs as the busiest
+    PE's MACs times the average number of PEs in use, as Timeloop does; ``"exact"``
+    counts the cycles the busiest PE really runs and the layer's true MAC count."""
 
     semantics: str = "timeloop"
     link_transfers: bool = False
+    residual_cycles: str = "timeloop"
 
     def __post_init__(self) -> None:
         if self.semantics not in SEMANTICS:
@@ -34,6 +40,9 @@ class ModelOptions:
         if not isinstance(self.link_transfers, bool):
             raise SpecError(f"link_transfers must be true or false, got {self.link_transfers!r}",
                             key="link_transfers")
+        if self.residual_cycles not in RESIDUAL_CYCLES:
+            raise SpecError(f"unknown residual_cycles {self.residual_cycles!r}",
+                            key="residual_cycles", fix=f"use one of {', '.join(RESIDUAL_CYCLES)}")
 
 
     @property
@@ -42,7 +51,10 @@ class ModelOptions:
         return self.semantics == "timeloop"
 
     def to_dict(self) -> dict:
-        return {"semantics": self.semantics, "link_transfers": self.link_transfers}
+        d = {"semantics": self.semantics, "link_transfers": self.link_transfers}
+        if self.residual_cycles != "timeloop":  # recorded when not the default
+            d["residual_cycles"] = self.residual_cycles
+        return d
 
 
 DEFAULT_OPTIONS = ModelOptions()

@@ -122,6 +122,17 @@ def visits(loops: Sequence[FlatLoop], schedule: str) -> Iterator[tuple[int, tupl
         raise ValueError(f"unknown schedule {schedule!r}; use one of {SCHEDULES}")
 
 
+def _centre(corners: tuple[Coord, Coord]) -> tuple[Fraction, ...]:
+    """Centre of a box given as its lowest and highest corners."""
+    return tuple(Fraction(a + b, 2) for a, b in zip(*corners))
+
+
+def _round(x: Fraction) -> int:
+    """Round half away from zero."""
+    r = math.floor(abs(x) + Fraction(1, 2))
+    return r if x >= 0 else -r
+
+
 class _TensorWalk:
     """Tiles, fetch streams and requests of one tensor under one mapping."""
 
@@ -139,6 +150,9 @@ class _TensorWalk:
         self.ndims = len(workload.dims)
         self.loops = flatten(workload, mapping)
         self.proj = _projection(workload, tensor)
+        # With residual loops the nest runs exactly the points below every bound.
+        self.bound = np.array([workload.bound(d) for d in workload.dims], dtype=np.int64) \
+            if mapping.imperfect else None
         self._requests: dict[tuple[int, tuple[int, ...]], Request] = {}
 
     # -- the nest seen from level j (j == n: the MACs) -------------------------------
@@ -155,8 +169,8 @@ class _TensorWalk:
         return self.tensor.name in self.mapping.levels[j].keep
 
     def tiles(self, j: int, pos: tuple[int, ...], schedule: str
-              ) -> list[tuple[int, Coord, set[Coord]]]:
-        """(weight, lowest corner, tile as a set) per visit of the instance of level ``j``
+              ) -> list[tuple[int, tuple[Coord, Coord], set[Coord]]]:
+        """(weight, (lowest, highest corner), tile as a set) per visit of the instance of level ``j``
         at spatial position ``pos`` (indices of the spatial loops above ``j``)."""
         base = _point(self.spatial_above(j), pos, self.ndims)
         above = self.temporal_above(j)
@@ -168,11 +182,21 @@ class _TensorWalk:
             points.append(base + _point(above, idx, self.ndims))
         pts = np.stack(points)[:, None, :] + box[None, :, :]  # visits x sub-box x dims
         coords = pts @ self.proj.T  # project every point: visits x sub-box x axes
+        if self.bound is not None:  # residual loops: only points below the bounds run
+            runs = (pts < self.bound).all(axis=2)  # visits x sub-box
+            out = []
+            for w, c, r in zip(weights, coords, runs):
+                if not r.any():
+                    continue  # this instance is idle at this visit
+                lo, hi = c[r].min(axis=0).tolist(), c[r].max(axis=0).tolist()
+                tile = set(itertools.product(*(range(a, b + 1) for a, b in zip(lo, hi))))
+                out.append((w, (tuple(lo), tuple(hi)), tile))
+            return out
         lows, highs = coords.min(axis=1).tolist(), coords.max(axis=1).tolist()
         out = []
         for w, lo, hi in zip(weights, lows, highs):
             tile = set(itertools.product(*(range(a, b + 1) for a, b in zip(lo, hi))))
-            out.append((w, tuple(lo), tile))
+            out.append((w, (tuple(lo), tuple(hi)), tile))
         return out
 
     # -- what an instance fetches: the refetch rule ------------------------------------
@@ -180,13 +204,16 @@ class _TensorWalk:
         """The set fetched at every visit by the instance of level ``j`` at ``pos``."""
         out = []
         prev: set[Coord] | None = None
-        prev_lo: Coord = ()
+        prev_c: tuple[Fraction, ...] = ()
         trans: Coord | None = None  # None: no translation recorded
         for w, lo, tile in self.tiles(j, pos, self.schedule):
+            # A tile's move: the difference of the centres of the two boxes, rounded half
+            # away from zero (the corners' difference when the boxes have one shape).
+            centre = _centre(lo)
             if prev is None:
                 got = tile
             else:
-                t = tuple(a - b for a, b in zip(lo, prev_lo))
+                t = tuple(_round(a - b) for a, b in zip(centre, prev_c))
                 if self.keep_stationary and not any(t):
                     got = tile - prev  # a tile that did not move: nothing new, history kept
                 elif trans is None:
@@ -196,7 +223,7 @@ class _TensorWalk:
                 else:
                     got, trans = tile, None
             out.append((w, frozenset(got)))
-            prev, prev_lo = tile, lo
+            prev, prev_c = tile, centre
         return tuple(out)
 
     # -- what a child asks of its parent -----------------------------------------------
@@ -280,8 +307,9 @@ class _TensorWalk:
     def counts(self, i: int) -> SimCounts:
         pos = (0,) * len(self.spatial_above(i))
         exact = self.tiles(i, pos, "exact")
-        tile_words = len(exact[0][2])
-        assert all(len(t) == tile_words for _, _, t in exact), "tiles of one level differ in size"
+        tile_words = max(len(t) for _, _, t in exact)
+        assert self.bound is not None or all(len(t) == tile_words for _, _, t in exact), \
+            "tiles of one level differ in size"
         partition = len(set().union(*(t for _, _, t in exact)))
         share = 0 if i == 0 else words(("fetch", self.fetch_stream(i, pos)))
         served = self.served(i, pos)
@@ -323,6 +351,9 @@ def simulate(workload: Workload, arch: Architecture, mapping: Mapping,
         raise ValueError(f"unknown schedule {schedule!r}; use one of {SCHEDULES}")
     options = model_options(options)
     check_mapping(workload, arch, mapping, check_capacity=False)
+    if mapping.imperfect and (schedule != "exact" or options.link_transfers):
+        raise ValueError("the simulator walks residual loops with schedule='exact' and "
+                         "link transfers off")
     out: list[dict[str, SimCounts]] = [dict() for _ in mapping.levels]
     for tensor in workload.tensors:
         walk = _TensorWalk(workload, mapping, tensor, schedule,

@@ -24,6 +24,7 @@ import numpy as np
 
 from .arch import Architecture, StorageLevel
 from .errors import MappingError
+from .residuals import coverage_problems
 from .workload import Workload
 
 if TYPE_CHECKING:  # pragma: no cover - types only (mapping.py re-exports this module)
@@ -137,13 +138,9 @@ def mapping_problems(workload: Workload, arch: Architecture, mapping: "Mapping",
         out.append((arch.levels[0].name, sorted(missing)[0],
                     f"{arch.levels[0].name}: the outermost level must keep every tensor; it "
                     f"bypasses {sorted(missing)}"))
-    for d in workload.dims:
-        prod = 1
-        for lm in mapping.levels:
-            prod *= lm.factor(d)
-        if prod != workload.bound(d):
-            out.append((None, None, f"factors of {d} multiply to {prod} but the layer's {d} is "
-                                    f"{workload.bound(d)}"))
+    bad_factor = any("must be a positive integer" in m for _, _, m in out)
+    out += [] if bad_factor else [(None, None, msg) for msg in coverage_problems(
+        mapping, workload.dims, {d: workload.bound(d) for d in workload.dims})]
     if out or not check_capacity:
         return out
     for i, (lm, lvl) in enumerate(zip(mapping.levels, arch.levels)):

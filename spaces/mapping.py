@@ -21,8 +21,27 @@ __all__ = ["LevelMapping", "Loop", "Mapping", "check_mapping", "mapping_problems
 
 @dataclass(frozen=True)
 class Loop:
+    """One loop: ``factor`` iterations (its end); with ``residual`` set, the loop runs
+    only ``residual`` iterations on the last pass of every enclosing loop of the same
+    dimension (imperfect factorization, Timeloop's ``P=4,3``; docs/semantics.md).
+    ``residual`` None (or equal to ``factor``) is a perfect loop."""
+
     dim: str
     factor: int
+    residual: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.residual is not None and self.residual == self.factor:
+            object.__setattr__(self, "residual", None)
+
+    @property
+    def last(self) -> int:
+        """Iterations on the last pass of the enclosing same-dimension loops."""
+        return self.factor if self.residual is None else self.residual
+
+    @property
+    def imperfect(self) -> bool:
+        return self.residual is not None
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,11 @@ class Mapping:
     """One LevelMapping per architecture storage level, outermost first."""
 
     levels: tuple[LevelMapping, ...]
+
+    @property
+    def imperfect(self) -> bool:
+        """True when some loop has a residual (imperfect factorization)."""
+        return any(l.imperfect for lm in self.levels for l in lm.temporal + lm.spatial)
 
     def level(self, name: str) -> LevelMapping:
         for l in self.levels:

@@ -59,6 +59,8 @@ def _total_bandwidth(lvl: StorageLevel) -> tuple[float | None, str]:
 
 def _outside_space(ms: Mapspace, mapping: Mapping) -> str | None:
     """Why ``mapping`` is not a legal member of the constrained mapspace (None if it is)."""
+    if mapping.imperfect:
+        return "it has residual loops, and the mapspace holds perfect factorizations only"
     try:
         back = ms.mapping(ms.id(mapping))
     except KeyError as e:
@@ -204,9 +206,11 @@ def eyexam(workload: Workload, arch: Architecture, mapping: Mapping,
             cause6 += (f"; the mapping also unrolls only {ev.utilized_pes:,} PEs where step 5 "
                        f"reaches {sb.capacity:,}")
     else:
+        per_pe = (f"{cc:,} compute cycles (residual loops: the product of the loop "
+                  f"factors, as Timeloop counts)" if mapping.imperfect else
+                  f"{macs:,} MACs / {ev.utilized_pes:,} = {cc:,} compute cycles")
         cause6 = (f"the mapping unrolls {ev.utilized_pes:,} PEs where step 5 reaches "
-                  f"{sb.capacity:,}: {macs:,} MACs / {ev.utilized_pes:,} = {cc:,} compute cycles; "
-                  f"busiest level on average: {level_text}")
+                  f"{sb.capacity:,}: {per_pe}; busiest level on average: {level_text}")
     if outside:
         cause6 += f" (note: the mapping is outside the constrained mapspace: {outside})"
     steps.append(EyexamStep(6, STEP_NAMES[5], b6, cause6,

@@ -47,7 +47,8 @@ def render_maptxt(workload: Workload, arch: Architecture, mapping: Mapping,
         for loop, kind in loops:
             if loop.factor == 1:
                 continue
-            lines.append(f"|{'  ' * depth} for {loop.dim} in [0:{loop.factor}){kind}")
+            end = f"{loop.factor},{loop.residual}" if loop.imperfect else f"{loop.factor}"
+            lines.append(f"|{'  ' * depth} for {loop.dim} in [0:{end}){kind}")
             depth += 1
     c = arch.compute
     lines.append(f"<< {c.name}{f' x{c.instances}' if c.instances > 1 else ''}: "

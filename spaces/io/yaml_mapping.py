@@ -9,10 +9,12 @@ problem is reported at the key that causes it.
 from __future__ import annotations
 
 import math
+
 from typing import Any
 
 from ..arch import Architecture
 from ..mapping import LevelMapping, Loop, Mapping, mapping_problems
+from ..residuals import coverage_problems, covered
 from ..workload import Workload
 from .strict import Where, describe, expect_int, expect_list, expect_map, expect_names, expect_str
 
@@ -128,21 +130,47 @@ def _loops(raw: Any, where: Where, workload: Workload | None) -> tuple[Loop, ...
         if workload is not None and d not in workload.dims:
             raise where.at(d).error(f"unknown dimension {d!r}",
                                     fix=f"layer {workload.name!r} has {list(workload.dims)}")
-        out.append(Loop(d, expect_int(f, where.at(d))))
+        out.append(_loop(d, f, where.at(d)))
     return tuple(out)
+
+
+def _loop(d: str, f: Any, where: Where) -> Loop:
+    """``P: 4`` or, for a loop with a residual, ``P: [4, 3]`` (end 4, residual 3)."""
+    if not isinstance(f, list):
+        return Loop(d, expect_int(f, where, minimum=1))
+    if len(f) != 2:
+        raise where.error(f"expected [factor, residual], got {describe(f)}",
+                          fix="write e.g. P: [4, 3] (4 iterations, 3 on the last pass)")
+    factor = expect_int(f[0], where.at(0), minimum=1)
+    residual = expect_int(f[1], where.at(1), minimum=1)
+    if residual > factor:
+        raise where.error(f"residual {residual} exceeds the factor {factor}",
+                          fix=f"a residual is 1..{factor}")
+    return Loop(d, factor, residual)
 
 
 def _check_products(mapping: Mapping, w: Workload, where: Where) -> None:
     for d in w.dims:
-        parts = [(lm.target, lm.factor(d)) for lm in mapping.levels if lm.factor(d) != 1]
-        prod = math.prod(f for _, f in parts)
-        if prod != w.bound(d):
-            shown = " x ".join(f"{t} {f}" for t, f in parts) or "no loops"
+        problems = coverage_problems(mapping, [d], {d: w.bound(d)})
+        if not problems:
+            continue
+        loops = [(lm.target, l) for lm in mapping.levels for l in lm.temporal + lm.spatial
+                 if l.dim == d and l.factor != 1]
+        if "outermost" in problems[0] or "residual of" in problems[0]:
+            raise where.error(problems[0], fix=f"see docs/formats.md (residual loops)")
+        shown = " x ".join(f"{t} {l.factor}" + (f",{l.residual}" if l.imperfect else "")
+                           for t, l in loops) or "no loops"
+        if any(l.imperfect for _, l in loops):
             raise where.error(
-                f"the factors of {d} multiply to {prod} ({shown}) but layer {w.name!r} has "
-                f"{d} = {w.bound(d)}",
-                fix=f"make the factors of {d} over all levels multiply to exactly "
-                    f"{w.bound(d)}")
+                f"the loops of {d} cover {covered([l for _, l in loops])} points ({shown}) "
+                f"but layer {w.name!r} has {d} = {w.bound(d)}",
+                fix=f"choose factors and residuals of {d} that cover exactly {w.bound(d)} "
+                    f"(docs/formats.md, residual loops)")
+        prod = math.prod(l.factor for _, l in loops)
+        raise where.error(
+            f"the factors of {d} multiply to {prod} ({shown}) but layer {w.name!r} has "
+            f"{d} = {w.bound(d)}",
+            fix=f"make the factors of {d} over all levels multiply to exactly {w.bound(d)}")
 
 
 def _problem_error(problem: tuple[str | None, str | None, str], where: Where):
@@ -185,7 +213,8 @@ def dump_mapping_body(m: Mapping) -> list:
                     f"written (a map holds each dimension once)",
                     fix="merge them into one loop with the product of their factors")
             if loops or kind == "temporal":
-                entry[kind] = {l.dim: l.factor for l in loops}
+                entry[kind] = {l.dim: [l.factor, l.residual] if l.imperfect else l.factor
+                               for l in loops}
         entry["keep"] = list(lm.keep)
         out.append(entry)
     return out

@@ -78,10 +78,11 @@ def _check_mapping(mapping: Mapping, workload: Workload, arch: Architecture) -> 
 # ----------------------------------------------------------------------------------
 
 def _factors(workload: Workload, loops: tuple[Loop, ...]) -> str:
-    """Every dimension's factor in problem order, e.g. ``"N=1 C=4 M=1 ..."``."""
-    f = {d: 1 for d in workload.dims}
-    for loop in loops:
-        f[loop.dim] *= loop.factor
+    """Every dimension's factor in problem order, e.g. ``"N=1 C=4 M=1 P=4,3 ..."`` (a loop
+    with a residual is written ``end,residual``)."""
+    f = {d: "1" for d in workload.dims}
+    for loop in loops:  # at most one loop per dimension and entry (legality)
+        f[loop.dim] = f"{loop.factor},{loop.residual}" if loop.imperfect else str(loop.factor)
     return " ".join(f"{d}={f[d]}" for d in workload.dims)
 
 

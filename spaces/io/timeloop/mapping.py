@@ -8,6 +8,7 @@ from typing import Any
 from ...arch import Architecture
 from ...mapping import LevelMapping, Loop, Mapping
 from ...workload import Workload
+from ...residuals import coverage_problems
 from ..strict import Where, did_you_mean, expect_int, expect_list, expect_map, expect_names
 from .common import is_empty
 
@@ -23,9 +24,11 @@ _UNSUPPORTED_DIRECTIVE_KEYS = ("no_link_transfer", "no_reuse", "no_temporal_reus
                                "rmw_first_update", "no_coalesce")
 
 
-def _parse_factors(raw: Any, at: Where, workload: Workload) -> dict[str, int]:
+def _parse_factors(raw: Any, at: Where, workload: Workload
+                   ) -> dict[str, tuple[int, int | None]]:
     """Factors in any of Timeloop's spellings: "R=1,P=16", "R=1 P=16", "C1 M8", a list of
-    such strings, or a map. A dimension left out has factor 1; 0 means the whole bound."""
+    such strings, or a map, as (end, residual or None). ``P=4,3`` is a loop of end 4 and
+    residual 3. A dimension left out has factor 1; 0 means the whole bound."""
     if raw is None:
         return {}
     if isinstance(raw, dict):
@@ -42,19 +45,22 @@ def _parse_factors(raw: Any, at: Where, workload: Workload) -> dict[str, int]:
             raise at.error(f"cannot read factors {raw!r}",
                            fix="write them as 'R=3 P=16', 'R=3,P=16' or 'R3 P16'")
         for m in _FACTOR_RE.finditer(text):
-            if m.group(3) is not None and m.group(3) != m.group(2):
-                raise at.error(f"residual factor {m.group(0)!r}: imperfect factorization is "
-                               f"not supported", fix="give each dimension one exact factor")
-            pairs.append((m.group(1), int(m.group(2)), at))
-    out: dict[str, int] = {}
-    for dim, value, v_at in pairs:
+            residual = None if m.group(3) is None else int(m.group(3))
+            pairs.append((m.group(1), int(m.group(2)), at, residual))
+    out: dict[str, tuple[int, int | None]] = {}
+    for dim, value, v_at, *rest in pairs:
         if dim not in workload.dims:
             raise v_at.error(f"unknown dimension {dim!r} in factors",
                              fix=f"use dimensions of the problem: {list(workload.dims)}")
         if dim in out:
             raise v_at.error(f"dimension {dim} is given two factors")
         f = expect_int(value, v_at, minimum=0, lenient=True)
-        out[dim] = f if f > 0 else workload.bound(dim)
+        f = f if f > 0 else workload.bound(dim)
+        residual = rest[0] if rest else None
+        if residual is not None and not 1 <= residual <= f:
+            raise v_at.error(f"residual {residual} of {dim}={f} is outside 1..{f}",
+                             fix=f"write {dim}=END,RESIDUAL with 1 <= RESIDUAL <= END")
+        out[dim] = (f, residual)
     return out
 
 
@@ -85,7 +91,6 @@ def parse_mapping(raw: Any, at: Where, workload: Workload, arch: Architecture) -
     temporal: dict[int, list[Loop]] = {}
     spatial: dict[int, tuple[list[Loop], list[Loop]]] = {}
     keep = [set() if lvl.dummy else set(workload.tensor_names) for lvl in arch.levels]
-    factor_product = {d: 1 for d in workload.dims}
     for i, e in enumerate(entries):
         e_at = at.at(i)
         e = expect_map(e, e_at)
@@ -139,33 +144,32 @@ def parse_mapping(raw: Any, at: Where, workload: Workload, arch: Architecture) -
                              fix=f"give each level at most one {kind} entry")
         factors = _parse_factors(e.get("factors"), e_at.at("factors"), workload)
         perm = _parse_permutation(e.get("permutation"), e_at.at("permutation"), workload)
-        for d, f in factors.items():
-            factor_product[d] *= f
         if kind == "temporal":
-            inner_first = [Loop(d, factors[d]) for d in perm if factors.get(d, 1) > 1]
+            inner_first = [Loop(d, *factors[d]) for d in perm if factors.get(d, (1,))[0] > 1]
             temporal[lvl] = inner_first[::-1]
             continue
         fx, fy = arch.fanout(lvl)
-        if fx * fy == 1 and any(f > 1 for f in factors.values()):
+        if fx * fy == 1 and any(f > 1 for f, _ in factors.values()):
             raise e_at.at("target").error(
                 f"{names[lvl]} has no spatial fanout (the next level has as many instances)",
                 fix="put spatial factors on a level whose child has more instances")
         split = len(workload.dims)
         if e.get("split") is not None:
             split = expect_int(e["split"], e_at.at("split"), minimum=0, lenient=True)
-        xs = [Loop(d, factors[d]) for d in perm[:split] if factors.get(d, 1) > 1]
-        ys = [Loop(d, factors[d]) for d in perm[split:] if factors.get(d, 1) > 1]
+        xs = [Loop(d, *factors[d]) for d in perm[:split] if factors.get(d, (1,))[0] > 1]
+        ys = [Loop(d, *factors[d]) for d in perm[split:] if factors.get(d, (1,))[0] > 1]
         spatial[lvl] = (xs[::-1], ys[::-1])
-    for d in workload.dims:
-        if factor_product[d] != workload.bound(d):
-            raise at.error(f"factors of {d} multiply to {factor_product[d]} but the problem's "
-                           f"{d} is {workload.bound(d)}",
-                           fix="imperfect factorization is not supported: make the factors of "
-                               "every dimension multiply to its bound")
     levels = []
     for i in range(n):
         xs, ys = spatial.get(i, ([], []))
         levels.append(LevelMapping(
             target=names[i], temporal=tuple(temporal.get(i, [])), spatial_x=tuple(xs),
             spatial_y=tuple(ys), keep=tuple(t for t in workload.tensor_names if t in keep[i])))
-    return Mapping(tuple(levels))
+    mapping = Mapping(tuple(levels))
+    problems = coverage_problems(mapping, workload.dims,
+                                 {d: workload.bound(d) for d in workload.dims})
+    if problems:
+        raise at.error(problems[0].replace("multiply to", "multiply to", 1),
+                       fix="make the factors of every dimension multiply to its bound, or "
+                           "cover it exactly with residuals (P=END,RESIDUAL)")
+    return mapping

@@ -1,0 +1,303 @@
+"""Loop nests with residual loops (imperfect factorization): tiles and refetches.
+
+Used by ``nest.analyze`` when a mapping has a residual loop (docs/semantics.md,
+"Residual loops"). The analysis follows one representative instance per level, the one
+whose spatial indices above it are all 0: it runs every loop it meets at full length
+unless a residual applies, so it does the most work of all instances (Timeloop reports
+the same instance).
+
+* A loop runs its residual when every enclosing loop of its dimension (at any level,
+  temporal or spatial) is at its last index, else its factor.
+* A level's tile is the box of the loops at and below it: full (the product of the
+  factors) in each dimension, except in a dimension whose enclosing loops above the
+  level are all at their last index, where it is the residual extent (the points the
+  loops below still cover, ``spaces.residuals.covered``).
+* Refetches follow the rule of the perfect model with boxes that may change shape: a
+  tile's move is the difference of the centres of the two boxes, rounded half away from
+  zero (Timeloop's translation of point sets); new words are the tile minus its overlap
+  with the previous tile.
+* ``schedule="timeloop"`` visits each temporal loop at Timeloop's representative
+  iterations (first, second weighted by the iterations in between, and the second-last
+  and last where a residual changes what runs); ``schedule="exact"`` visits every
+  iteration.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Sequence
+
+from loopscape.spaces.errors import SpecError
+from loopscape.spaces.mapping import Mapping
+from loopscape.spaces.residuals import covered, nest_order
+from loopscape.spaces.workload import Tensor
+
+_NULL = None
+EXACT_VISIT_LIMIT = 200_000  # visits one exact walk may take (a few seconds)
+
+
+@dataclass(frozen=True)
+class NestLoop:
+    level: int
+    dim: str
+    factor: int
+    last: int  # residual (== factor for a perfect loop)
+    step: int  # product of the factors of the same dimension nested inside
+    spatial: bool
+
+
+def nest_loops(mapping: Mapping) -> list[NestLoop]:
+    """Every non-unit loop outermost first, with its step."""
+    raw = [(i, l, sp) for i, l, sp in nest_order(mapping) if l.factor > 1]
+    out = []
+    for j, (i, l, sp) in enumerate(raw):
+        step = math.prod(x.factor for _, x, _ in raw[j + 1:] if x.dim == l.dim)
+        out.append(NestLoop(i, l.dim, l.factor, l.last, step, sp))
+    return out
+
+
+def residual_extent(loops: Sequence[NestLoop], dim: str) -> int:
+    """Points of ``dim`` the given loops cover on their last pass."""
+    return covered([l for l in loops if l.dim == dim])
+
+
+def representative(n: int, run_last: bool, this_imperfect: bool
+                   ) -> list[tuple[int, int, bool]]:
+    """(index, weight, reuse) of the iterations of a loop of ``n`` iterations that
+    Timeloop walks: the first; the second, weighted by the iterations it stands for;
+    and, when a residual below must be seen (``run_last``), the last (and the
+    second-last too when this loop is itself imperfect). ``reuse``: Timeloop counts the
+    delta of the iteration before instead of this one's for the tile right below the
+    loop (it still walks it, for the levels further in)."""
+    second_last = this_imperfect and run_last
+    out = [(0, 1, False)]
+    idx = 1
+    if (second_last and n >= 4) or (run_last and not second_last and n >= 3) \
+            or (not run_last and n >= 2):
+        v = (n - 2 if run_last else n - 1) - (1 if second_last else 0)
+        out.append((1, v, False))
+        idx = 1 + v
+    if second_last and n >= 3:
+        out.append((idx, 1, n >= 4))
+        idx += 1
+    if run_last and n >= 2:
+        out.append((idx, 1, not second_last and n >= 3))
+    return out
+
+
+class ResidualNest:
+    """Instance-0 walks of one mapping's nest (per tensor and level)."""
+
+    def __init__(self, mapping: Mapping, dims: Sequence[str], schedule: str,
+                 keep_stationary: bool):
+        self.loops = nest_loops(mapping)
+        self.dims = list(dims)
+        self.schedule = schedule
+        self.keep_stationary = keep_stationary
+        # Outermost position of an imperfect loop, per dimension.
+        self.first_imperfect = {}
+        for j, l in enumerate(self.loops):
+            if l.last != l.factor and l.dim not in self.first_imperfect:
+                self.first_imperfect[l.dim] = j
+        self.n_levels = len(mapping.levels)
+
+    # -- one level's tiles ----------------------------------------------------------------
+    def extents(self, c: int) -> tuple[dict[str, int], dict[str, int]]:
+        """Full and residual extents per dimension of level ``c``'s tile."""
+        below = [l for l in self.loops if l.level >= c]
+        full = {d: math.prod(l.factor for l in below if l.dim == d) for d in self.dims}
+        last = {d: residual_extent(below, d) for d in self.dims}
+        return full, last
+
+    def tile_box(self, c: int) -> dict[str, int]:
+        """Largest tile of level ``c`` (its words are the level's tile): full in a
+        dimension with a loop above the level (its first visit is not a last pass),
+        else the points the loops at and below it cover."""
+        full, last = self.extents(c)
+        moved = {l.dim for l in self.loops if l.level < c}
+        return {d: full[d] if d in moved else last[d] for d in self.dims}
+
+    def _on_last(self, idx: dict[int, int], upto: int, dim: str) -> bool:
+        """Whether every loop of ``dim`` before position ``upto`` is at its last index."""
+        for j in range(upto):
+            l = self.loops[j]
+            if l.dim == dim and idx.get(j, 0) != l.last - 1:
+                return False
+        return True
+
+    def trips(self, j: int, idx: dict[int, int]) -> int:
+        l = self.loops[j]
+        return l.last if self._on_last(idx, j, l.dim) else l.factor
+
+    def refetch(self, tensor: Tensor, c: int) -> int:
+        """Words the instance 0 of level ``c`` fetches from above over the whole run."""
+        above = [j for j, l in enumerate(self.loops) if l.level < c]
+        temporal = [j for j in above if not self.loops[j].spatial]
+        full, last = self.extents(c)
+        boundary = len(above)  # loops before this position are above the tile
+
+        def box(idx: dict[int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+            ext = {d: last[d] if self._on_last(idx, boundary, d) else full[d]
+                   for d in self.dims}
+            origin = {d: 0 for d in self.dims}
+            for j in above:
+                origin[self.loops[j].dim] += idx.get(j, 0) * self.loops[j].step
+            lo, hi = [], []
+            for axis in tensor.axes:
+                a = sum(k * origin[d] for k, d in axis)
+                lo.append(a + sum(k * (ext[d] - 1) for k, d in axis if k < 0))
+                hi.append(a + sum(k * (ext[d] - 1) for k, d in axis if k > 0))
+            return tuple(lo), tuple(hi)
+
+        def size(b) -> int:
+            return math.prod(h - l + 1 for l, h in zip(*b))
+
+        def overlap(a, b) -> int:
+            return math.prod(max(0, min(ah, bh) - max(al, bl) + 1)
+                             for al, ah, bl, bh in zip(a[0], a[1], b[0], b[1]))
+
+        def move(prev, cur) -> tuple[int, ...]:
+            out = []
+            for pl, ph, cl, ch in zip(prev[0], prev[1], cur[0], cur[1]):
+                diff = (cl + ch - pl - ph) / 2
+                out.append(int(math.copysign(math.floor(abs(diff) + 0.5), diff)))
+            return tuple(out)
+
+        def visit(state, idx):
+            prev, trans = state
+            cur = box(idx)
+            if prev is None:
+                return (cur, _NULL), size(cur)
+            t = move(prev, cur)
+            new = size(cur) - overlap(cur, prev)
+            if self.keep_stationary and not any(t):
+                return (cur, trans), new  # a tile that did not move keeps the history
+            if trans is _NULL:
+                return (cur, t), new
+            if t == trans:
+                return (cur, trans), new
+            return (cur, _NULL), size(cur)
+
+        # Whether the innermost temporal loop above sits right above the tile (the
+        # parent's innermost loop, no fanout in between), where Timeloop reuses deltas.
+        right_above = bool(temporal) and self.loops[temporal[-1]].level == c - 1 \
+            and not any(self.loops[j].spatial and self.loops[j].level == c - 1
+                        for j in above)
+
+        def walk(k: int, state, idx: dict[int, int]):
+            if k == len(temporal):
+                return visit(state, idx)
+            j = temporal[k]
+            l = self.loops[j]
+            n = self.trips(j, idx)
+            if self.schedule == "exact":
+                its = [(x, 1, False) for x in range(n)]
+            else:
+                run_last = self.first_imperfect.get(l.dim, -1) > j \
+                    and self._on_last(idx, j, l.dim)
+                its = representative(n, run_last, l.last != l.factor)
+            total = 0
+            counted = 0
+            for x, w, reuse in its:
+                idx[j] = x
+                state, got = walk(k + 1, state, idx)
+                if reuse and k == len(temporal) - 1 and right_above:
+                    got = counted
+                counted = got
+                total += w * got
+            idx[j] = 0
+            return state, total
+
+        if self.schedule == "exact":
+            visits = math.prod(self.loops[j].factor for j in temporal)
+            if visits > EXACT_VISIT_LIMIT:
+                raise SpecError(f"schedule 'exact' with residual loops walks every visit: "
+                                f"{visits:,} visits above level {c} exceed "
+                                f"{EXACT_VISIT_LIMIT:,}", key="schedule",
+                                fix="use the default schedule 'timeloop'")
+        return walk(0, (None, _NULL), {})[1]
+
+    # -- work of the representative instance ------------------------------------------
+    def macs0(self) -> int:
+        """Iterations instance 0 (every spatial index 0) runs: its MAC count."""
+        out = 1
+        for d in self.dims:
+            loops = [l for l in self.loops if l.dim == d]
+
+            def cnt(k: int, on_last: bool) -> int:
+                if k == len(loops):
+                    return 1
+                l = loops[k]
+                if l.spatial:
+                    return cnt(k + 1, on_last and l.last == 1)
+                if not on_last:
+                    return l.factor * cnt(k + 1, False)
+                return (l.last - 1) * cnt(k + 1, False) + cnt(k + 1, True)
+
+            out *= cnt(0, True)
+        return out
+
+    def _outer_passes(self, j: int) -> Fraction:
+        """Timeloop's count of passes of the loops enclosing loop ``j`` of its dimension
+        (their residuals counted as partial passes)."""
+        outer = Fraction(1)
+        for m in self.loops[:j]:
+            if m.dim == self.loops[j].dim:
+                outer = m.last + m.factor * (outer - 1)
+        return outer
+
+    def sharing_ratio(self, level: int, tensor: Tensor, server: int) -> Fraction:
+        """How much more level ``server`` serves a tensor that the imperfect spatial loops
+        of ``level`` over other dimensions multicast (or reduce): Timeloop divides by the
+        average number of children sharing the data, ``factor / average`` per loop;
+        except (as Timeloop's numbers show) for a read-only tensor when the server holds
+        every enclosing loop of that dimension itself."""
+        r = Fraction(1)
+        for j, l in enumerate(self.loops):
+            if l.level == level and l.spatial and l.last != l.factor \
+                    and l.dim not in tensor.dims \
+                    and (tensor.read_write or any(m.dim == l.dim and m.level != server
+                                                  for m in self.loops[:j])):
+                outer = self._outer_passes(j)
+                r *= Fraction(l.factor) * outer / (l.last + l.factor * (outer - 1))
+        return r
+
+    def child_ratios(self, server: int, child: int, tensor: Tensor
+                     ) -> tuple[Fraction, Fraction]:
+        """(fills factor, server factor) for a tensor kept at ``child`` and
+        served by ``server``, under imperfect spatial loops on the way (Timeloop's
+        accounting, docs/semantics.md): a loop right above the child over a dimension
+        the tensor indexes averages the child's fills over the full fanout (``average /
+        factor``); a loop further up (levels that bypass the tensor in between) over a
+        dimension it does not index (multicast) makes the server's reads grow by
+        ``factor / average``."""
+        fills, server_r = Fraction(1), Fraction(1)
+        for j, l in enumerate(self.loops):
+            if not (l.spatial and server <= l.level < child and l.last != l.factor):
+                continue
+            outer = self._outer_passes(j)
+            avg = (l.last + l.factor * (outer - 1)) / outer
+            if l.level == child - 1 and l.dim in tensor.dims:
+                fills *= avg / l.factor
+            elif l.level < child - 1 and l.dim not in tensor.dims:
+                server_r *= l.factor / avg
+        return fills, server_r
+
+    def utilized(self, c: int) -> float:
+        """Instances of level ``c`` in use, averaged over the enclosing same-dimension
+        loops of each imperfect spatial loop above it (Timeloop's rule)."""
+        u = 1.0
+        for j, l in enumerate(self.loops):
+            if l.level >= c or not l.spatial:
+                continue
+            if l.last == l.factor:
+                u *= l.factor
+                continue
+            outer = 1.0
+            for m in self.loops[:j]:
+                if m.dim == l.dim:
+                    outer = m.last + m.factor * (outer - 1)
+            u = u * (l.last + l.factor * (outer - 1)) / outer
+        return u
