@@ -39,6 +39,7 @@ from loopscape.spaces.encoding import MappingBatch, decode
 from loopscape.spaces.workload import Workload
 
 from .evaluate import evaluate
+from .link_filter import LinkFilter
 from .batched_ops import (BatchResult, Vec, count_origins, is_const, order_table, vadd,
                           vkey, vmul)
 from .options import ModelOptions, model_options
@@ -97,6 +98,8 @@ class BatchEvaluator:
         self.macs = workload.macs
         self.compute_energy = workload.macs * arch.compute.energy_pj
         self.instances = arch.compute.instances
+        self.link_filter = LinkFilter(workload, arch, self.keep_stationary) \
+            if self.options.link_transfers else None
 
     # -- main ---------------------------------------------------------------------------
     def __call__(self, b: MappingBatch) -> BatchResult:
@@ -369,25 +372,9 @@ class BatchEvaluator:
     # -- link transfers: rows where a link may apply are scored by the scalar model -----
     def _link_rows(self, b: MappingBatch, o: dict) -> None:
         """Rows where some fanout's children may take data over links (costmodels/links.py)
-        are re-evaluated with the scalar evaluator. A row is flagged when a fanout level
-        has a spatial loop over a dimension of a read-only tensor its child level keeps,
-        and a temporal loop at or above that level moves that tensor: without both, no
-        child's delta can equal a neighbour's earlier one, so the closed forms stand."""
-        N = len(b)
-        if N == 0:
-            return
-        sp = (b.spatial_x.astype(np.int64) * b.spatial_y) > 1  # [N, L, D]
-        moving = np.cumsum(b.temporal > 1, axis=1) > 0  # temporal loop of d at levels <= i
-        flag = np.zeros(N, dtype=bool)
-        for ti, t in enumerate(self.workload.tensors):
-            if t.read_write:
-                continue
-            rel = np.zeros(self.D, dtype=bool)
-            rel[self.tdims[ti]] = True
-            for i in range(self.L - 1):
-                cond = b.keep[:, i + 1, ti].astype(bool) & (sp[:, i, :] & rel).any(axis=1) \
-                    & (moving[:, i, :] & rel).any(axis=1)
-                flag |= cond
+        are re-evaluated with the scalar evaluator; ``LinkFilter`` finds them (an exact
+        necessary condition: elsewhere the closed forms stand)."""
+        flag = self.link_filter.flags(b)
         for r in np.nonzero(flag)[0].tolist():
             ev = evaluate(self.workload, self.arch, decode(self.workload, self.arch, b, r),
                           check=False, options=self.options)
