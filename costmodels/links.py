@@ -68,6 +68,65 @@ def _corner(tensor: Tensor, point: dict[str, int]) -> tuple[int, ...]:
     return tuple(sum(c * point.get(d, 0) for c, d in axis) for axis in tensor.axes)
 
 
+def _delta(ext, move, state, keep_stationary):
+    """The refetch rule at one step: (outcome key, words fetched, new remembered state)."""
+    size = math.prod(ext)
+    if keep_stationary and not any(move):
+        return ("none", None), 0, state
+    if state is _NONE or state == move:
+        if not any(move):
+            return ("none", None), 0, move
+        kept = math.prod(max(0, e - abs(m)) for e, m in zip(ext, move))
+        return (("part", move), size - kept, move) if kept else (("all", None), size, move)
+    return ("all", None), size, _NONE
+
+
+def _deltas(ext, factors, taus, schedule, keep_stationary):
+    """(weight, words fetched, same outcome as the previous visit, tile move since it) of
+    the visits of the temporal loops above a tile: every visit under the ``exact``
+    schedule; under Timeloop's, classes of visits with equal weights summed. When the
+    innermost translation ``tau_k`` is zero, every other visit fetches nothing, so no visit
+    fetches what the one before it did: only the first visit is yielded then.
+
+    Timeloop's schedule visits indices 0 and 1 of every loop (outermost first). A step of
+    loop j moves the tile by ``w_j = tau_j - sum_{i>j} tau_i``; the innermost loop k steps
+    every other visit, after which the remembered state is ``tau_k`` (a step of k finds
+    ``tau_k`` or nothing remembered, with the same outcome). So the visits form classes:
+    a step of j < k (weight ``(N_j - 1) P_j``, ``P_j`` the product of the factors outside
+    j) after a step of k; a step of k after the first visit (weight ``N_k - 1``) or after
+    a step of j' < k (weight ``(N_k - 1)(N_j' - 1) P_j'``)."""
+    m = len(factors)
+    yield 1, math.prod(ext), False, tuple(0 for _ in ext)  # the first visit: the whole tile
+    if m == 0 or not any(taus[-1]):
+        return
+    if schedule == "exact":
+        prev_corner, prev_key, state = None, None, _NONE
+        for idx in itertools.product(*(range(f) for f in factors)):
+            corner = tuple(sum(x * tt[a] for x, tt in zip(idx, taus)) for a in range(len(ext)))
+            if prev_corner is None:  # the first visit, yielded above
+                prev_corner, prev_key = corner, ("all", None)
+                continue
+            mv = tuple(a - b for a, b in zip(corner, prev_corner))
+            key, got, state = _delta(ext, mv, state, keep_stationary)
+            yield 1, got, got > 0 and key == prev_key, mv
+            prev_corner, prev_key = corner, (key if got else ("none", None))
+        return
+    k = m - 1
+    T = taus[k]
+    w = [tuple(taus[j][a] - sum(tt[a] for tt in taus[j + 1:]) for a in range(len(ext)))
+         for j in range(m)]
+    outer = [math.prod(factors[:j]) for j in range(m)]
+    # A step of k: the state is tau_k or nothing, with the same outcome.
+    k_key, k_got, _ = _delta(ext, T, _NONE, keep_stationary)
+    k_key = k_key if k_got else ("none", None)
+    yield factors[k] - 1, k_got, k_got > 0 and k_key == ("all", None), T
+    for j in range(k):
+        key, got, _ = _delta(ext, w[j], T, keep_stationary)
+        wt = (factors[j] - 1) * outer[j]
+        yield wt, got, got > 0 and key == k_key, w[j]
+        yield wt * (factors[k] - 1), k_got, k_got > 0 and k_key == (key if got else ("none", None)), T
+
+
 def link_effects(workload: Workload, arch: Architecture, mapping: Mapping,
                  tile_extents: Sequence[dict[str, tuple[int, ...]]],
                  temporal_above: Sequence[list[tuple[str, int, int]]],
@@ -138,59 +197,35 @@ def link_effects(workload: Workload, arch: Architecture, mapping: Mapping,
             if not diffs & moves:
                 continue
             ext = tile_extents[c][t]
-            size = math.prod(ext)
-            # The refetch rule's outcome per visit (the same for every child).
+            groups_all = len(set(offsets))
+            linked_memo: dict[tuple[int, ...], tuple[int, int]] = {}
+
+            def linked(mv):
+                """(children taking their delta over a link, distinct corners the parent
+                still serves) when the tile moved by ``mv`` since the previous visit:
+                child k links when a neighbour's corner is its own plus ``mv``."""
+                r = linked_memo.get(mv)
+                if r is None:
+                    ks = {k for k in range(len(children)) for j in neighbours[k]
+                          if all(a - b == m for a, b, m in zip(offsets[j], offsets[k], mv))}
+                    r = (len(ks), len({offsets[k] for k in range(len(children))
+                                       if k not in ks}))
+                    linked_memo[mv] = r
+                return r
+
             without = with_ = links = 0
             parent_fills = Fraction(0)
-            prev_key = None  # (kind, translation) of the previous visit's delta
-            prev_corner = None
-            state = _NONE  # the refetch rule's remembered translation
-            for w, idx in _visits([f for _, f, _ in loops], schedule):
-                pt: dict[str, int] = {}
-                for (d, _, s), x in zip(loops, idx):
-                    pt[d] = pt.get(d, 0) + x * s
-                corner = _corner(tensor, pt)
-                if prev_corner is None:
-                    kind, tr = "all", None
-                else:
-                    move = tuple(a - b for a, b in zip(corner, prev_corner))
-                    if keep_stationary and not any(move):
-                        kind, tr = "none", None
-                    elif state is _NONE or state == move:
-                        state = move
-                        kind, tr = ("part", move) if any(move) else ("none", None)
-                    else:
-                        state = _NONE
-                        kind, tr = "all", None
-                    if kind == "part" and math.prod(max(0, e - abs(m))
-                                                    for e, m in zip(ext, tr)) == 0:
-                        kind, tr = "all", None
-                got = 0 if kind == "none" else size if kind == "all" else \
-                    size - math.prod(max(0, e - abs(m)) for e, m in zip(ext, tr))
-                key = (kind, tr)
-                linked: set[int] = set()
-                if got and prev_key == key:
-                    # child k takes neighbour j's previous delta if their corners then
-                    # coincide: offset_j + previous corner == offset_k + corner
-                    mv = tuple(a - b for a, b in zip(corner, prev_corner))
-                    for k in range(len(children)):
-                        ok = offsets[k]
-                        for j in neighbours[k]:
-                            oj = offsets[j]
-                            if all(a - b == m for a, b, m in zip(oj, ok, mv)):
-                                linked.add(k)
-                                break
-                prev_key = key if got else ("none", None)
-                prev_corner = corner
+            for w, got, same, mv in _deltas(ext, [f for _, f, _ in loops], taus, schedule,
+                                            keep_stationary):
                 if not got:
                     continue
-                groups_all = len(set(offsets))
-                rest = [offsets[k] for k in range(len(children)) if k not in linked]
                 without += w * got * groups_all
-                if len(set(rest)) < groups_all:  # decided per visit, as Timeloop does
-                    with_ += w * got * len(set(rest))
-                    links += w * got * len(linked)
-                    parent_fills += Fraction(w * got * len(rest), len(children))
+                n_linked, rest = linked(mv) if same else (0, groups_all)
+                if rest < groups_all:  # decided per visit, as Timeloop does
+                    with_ += w * got * rest
+                    links += w * got * n_linked
+                    parent_fills += Fraction(w * got * (len(children) - n_linked),
+                                             len(children))
                 else:
                     with_ += w * got * groups_all
                     parent_fills += w * got
