@@ -29,8 +29,13 @@ from functools import lru_cache
 import numpy as np
 
 from loopscape.spaces.arch import Architecture
-from loopscape.spaces.encoding import MappingBatch
+from loopscape.spaces.encoding import MappingBatch, decode
+from loopscape.spaces.mapping import Mapping, tile_box
 from loopscape.spaces.workload import Workload
+
+from .links import LinkEffect, link_effects
+from .nest import loop_steps
+from .options import ModelOptions
 
 
 @lru_cache(maxsize=4096)
@@ -57,10 +62,29 @@ def _digit_moves(factors: tuple[int, ...], width: int) -> tuple[tuple[int, ...],
     return tuple(sorted(moves))
 
 
+def mapping_link_effects(workload: Workload, arch: Architecture, mapping: Mapping,
+                         options: ModelOptions, schedule: str = "timeloop"
+                         ) -> dict[tuple[int, str], LinkEffect]:
+    """``link_effects`` of one mapping, its inputs derived as ``nest.analyze`` does."""
+    n = len(arch.levels)
+    loops = loop_steps(mapping, workload.dims)
+    temporal_above = [[(d, f, s) for lvl in loops[:c] for d, f, s, sp in lvl if not sp and f > 1]
+                      for c in range(n)]
+    boxes = [tile_box(mapping, c, workload.dims) for c in range(n)]
+    extents = [{t.name: t.extents(boxes[c]) for t in workload.tensors} for c in range(n)]
+    utilized = [1]
+    for lvl in loops[:-1]:
+        utilized.append(utilized[-1] * math.prod(f for _, f, _, sp in lvl if sp))
+    return link_effects(workload, arch, mapping, extents, temporal_above, utilized, schedule,
+                        options.keeps_stationary_translation)
+
+
 class LinkFilter:
-    """``flags(batch)``: rows where some fanout's children may take data over links."""
+    """``flags(batch)``: rows where some fanout's children may take data over links;
+    ``effects(batch, rows)``: what links change in those rows, for the batched model."""
 
     def __init__(self, workload: Workload, arch: Architecture, keep_stationary: bool):
+        self.workload, self.arch = workload, arch
         dims = workload.dims
         self.D, self.L = len(dims), len(arch.levels)
         self.keep_stationary = keep_stationary
@@ -137,6 +161,23 @@ class LinkFilter:
                                                    base[todo], coef, w[todo], cand[todo], i)]] = True
             flag[rows[hit]] = True
         return flag
+
+    def effects(self, b: MappingBatch, rows: np.ndarray, options: ModelOptions) -> dict:
+        """Per (child level, tensor index): arrays over ``rows`` of the parent's saved
+        words, the child's fills and added reads with links, and whether links apply."""
+        names = self.workload.tensor_names
+        n = len(rows)
+        out: dict = {}
+        for k, r in enumerate(rows.tolist()):
+            m = decode(self.workload, self.arch, b, r)
+            for (c, t), e in mapping_link_effects(self.workload, self.arch, m, options).items():
+                key = (c, names.index(t))
+                if key not in out:
+                    out[key] = [np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
+                                np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)]
+                v = out[key]
+                v[0][k], v[1][k], v[2][k], v[3][k] = e.saved_words, e.fills, e.extra_reads, True
+        return out
 
     def _neighbour_match(self, sy, sx, base, coef, w, cand, i) -> np.ndarray:
         """Rows where some candidate move ``w[r, j]`` (``cand[r, j]``) equals the corner

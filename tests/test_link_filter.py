@@ -81,3 +81,17 @@ def test_filter_on_sampled_eyeriss_rows(layer):
         if _uses_links(w, a, decode(w, a, batch, r), OPTIONS[0]):
             assert flags[r], r
     assert np.count_nonzero(flags) < len(batch) // 4  # most rows keep the closed forms
+
+
+def test_batched_model_with_links_equals_scalar_on_sampled_eyeriss_rows():
+    """Rows where links apply are scored in batch with the scalar link effects patched in."""
+    from test_batched import assert_rows_match
+    w, a = load_layer_preset("resnet50_conv2_x_3x3"), load_arch_preset("eyeriss_like")
+    ms = Mapspace(w, a, resolve_constraints("eyeriss_like_constraints", w, a))
+    _, batch = ms.sample_batch(300, seed=5)
+    for options in OPTIONS:
+        flags = LinkFilter(w, a, options.keeps_stationary_translation).flags(batch)
+        rows = np.nonzero(flags)[0].tolist()[:12] + [0, 1]
+        mappings = [decode(w, a, batch, r) for r in rows]
+        assert sum(_uses_links(w, a, m, options) for m in mappings) >= 3
+        assert_rows_match(w, a, mappings, options)
