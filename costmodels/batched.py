@@ -38,7 +38,7 @@ from loopscape.spaces.arch import Architecture
 from loopscape.spaces.encoding import MappingBatch
 from loopscape.spaces.workload import Workload
 
-from .link_filter import LinkFilter
+from .link_filter import LinkFilter, bypass_served
 from .batched_ops import (BatchResult, Vec, count_origins, is_const, order_table, vadd,
                           vkey, vmul)
 from .options import ModelOptions, model_options
@@ -281,6 +281,8 @@ class BatchEvaluator:
                         content = content - lk[i + 1, t][0]
                     served[i] = content if k is True else \
                         np.where(k, content, vmul(groups[i][t], served[i + 1]))
+                if (i + 1, t) in lk and k is not True:  # children that bypass t used links
+                    served[i] = bypass_served(served[i], served[i + 1], *lk[i + 1, t][4:])
             partition: list[Vec] = [tile(t, incl[0])]
             for i in range(L - 1):
                 if sws_box[i] is None:
@@ -305,7 +307,7 @@ class BatchEvaluator:
                     if above is not False and above is not True:
                         f = f * above
                     if (i, t) in lk:  # this level's fills and reads with link transfers
-                        _, lf, extra, has = lk[i, t]
+                        _, lf, extra, has = lk[i, t][:4]
                         f, r = np.where(has, lf, f), r + extra
                     if k is not True:
                         r, f, u = r * k, f * k, u * k
@@ -390,8 +392,8 @@ class BatchEvaluator:
             return
         effects = self.link_filter.effects(b, rows, self.options)
         used = np.zeros(len(rows), dtype=bool)
-        for *_, has in effects.values():
-            used |= has
+        for v in effects.values():
+            used |= v[3] | (v[5] != 0)
         if not used.any():
             return
         keep = np.nonzero(used)[0]

@@ -117,8 +117,7 @@ class LinkFilter:
         rank = b.rank.astype(np.int64)
         for i in range(L - 1):
             c = i + 1
-            kept = np.stack([keep[:, c, ti] for ti, _, _ in self.tensors], axis=1)
-            rows = np.nonzero(~flag & (S[:, i] > 1).any(axis=1) & kept.any(axis=1))[0]
+            rows = np.nonzero(~flag & (S[:, i] > 1).any(axis=1))[0]
             if len(rows) == 0:
                 continue
             M = c * D
@@ -139,7 +138,7 @@ class LinkFilter:
             base = incl[rows, c]  # steps of the fanout's loops below them
             hit = np.zeros(len(rows), dtype=bool)
             for k, (ti, coef, acoef) in enumerate(self.tensors):
-                sel = kept[rows, k] & (cnt > 0)
+                sel = cnt > 0
                 if not sel.any():
                     continue
                 tau = coef.T[dim_of] * steps[:, :, None]  # [n, M, A]
@@ -164,7 +163,8 @@ class LinkFilter:
 
     def effects(self, b: MappingBatch, rows: np.ndarray, options: ModelOptions) -> dict:
         """Per (child level, tensor index): arrays over ``rows`` of the parent's saved
-        words, the child's fills and added reads with links, and whether links apply."""
+        words, the child's fills and added reads with links, whether they apply, and the
+        numerator and denominator (Python ints; 0: none) of ``bypass_ratio``."""
         names = self.workload.tensor_names
         n = len(rows)
         out: dict = {}
@@ -174,9 +174,14 @@ class LinkFilter:
                 key = (c, names.index(t))
                 if key not in out:
                     out[key] = [np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
-                                np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)]
+                                np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool),
+                                np.zeros(n, dtype=object), np.zeros(n, dtype=object)]
                 v = out[key]
-                v[0][k], v[1][k], v[2][k], v[3][k] = e.saved_words, e.fills, e.extra_reads, True
+                if e.bypass_ratio is not None:  # the children bypass the tensor
+                    v[4][k], v[5][k] = e.bypass_ratio.numerator, e.bypass_ratio.denominator
+                else:
+                    v[0][k], v[1][k], v[2][k], v[3][k] = \
+                        e.saved_words, e.fills, e.extra_reads, True
         return out
 
     def _neighbour_match(self, sy, sx, base, coef, w, cand, i) -> np.ndarray:
@@ -204,3 +209,16 @@ class LinkFilter:
             eq = (w[r][:, :, None, :] == diffs[:, None, :, :]).all(axis=3).any(axis=2)
             out[r] = (eq & cand[r]).any(axis=1)
         return out
+
+
+def bypass_served(served: np.ndarray, child_served, num: np.ndarray, den: np.ndarray
+                  ) -> np.ndarray:
+    """``served`` with the rows where ``den`` > 0 replaced by the words the parent serves
+    to children that bypass the tensor and used links (``links.bypass_served``): the
+    children's words times ``num / den``, truncated, in exact integers."""
+    rows = np.nonzero(den != 0)[0]
+    out = np.array(np.broadcast_to(served, den.shape), dtype=np.int64)
+    child = np.broadcast_to(child_served, den.shape)
+    for r in rows.tolist():
+        out[r] = int(child[r]) * int(num[r]) // int(den[r])
+    return out

@@ -47,6 +47,9 @@ class LinkEffect:
     fills: int  # the child's fills with link transfers (replaces its share)
     extra_reads: int  # peer reads added to the child's reads
     link_words: int  # words moved over links, per parent instance
+    # When the child level bypasses the tensor: the parent serves this many words per word
+    # the child level passes on (instead of the distinct corners); no link words remain.
+    bypass_ratio: Fraction | None = None
 
 
 def _nearest(x: Fraction) -> int:
@@ -180,7 +183,7 @@ def link_effects(workload: Workload, arch: Architecture, mapping: Mapping,
         loops = temporal_above[c]
         for tensor in workload.tensors:
             t = tensor.name
-            if tensor.read_write or t not in mapping.levels[c].keep:
+            if tensor.read_write:
                 continue
             offsets = [_corner(tensor, p) for p, _ in children]
             # A child can only take a neighbour's previous delta if the tile's move between
@@ -229,9 +232,19 @@ def link_effects(workload: Workload, arch: Architecture, mapping: Mapping,
                 else:
                     with_ += w * got * groups_all
                     parent_fills += w * got
-            if links:
+            if links and t not in mapping.levels[c].keep:
+                out[c, t] = LinkEffect(0, 0, 0, 0, Fraction(with_) / parent_fills)
+            elif links:
                 peer = Fraction(links, utilized[c])
                 # Timeloop keeps these averages as doubles and prints them rounded.
                 out[c, t] = LinkEffect(without - with_, math.floor(parent_fills + peer),
                                        _nearest(peer), links)
     return out
+
+
+def bypass_served(effect: LinkEffect, child_served: int) -> int:
+    """Words a fanout's parent serves for a tensor its children bypass, where links were
+    used (``effect.bypass_ratio``): the words the children pass on, all of them, times
+    the parent's words per word received from it (Timeloop rescales the parent's
+    multicast accounting so; doubles, truncated)."""
+    return math.floor(child_served * effect.bypass_ratio)

@@ -28,7 +28,7 @@ from loopscape.spaces.arch import Architecture
 from loopscape.spaces.mapping import Mapping, tile_box
 from loopscape.spaces.workload import Tensor, Workload
 
-from .links import link_effects
+from .links import bypass_served, link_effects
 from .options import ModelOptions, model_options
 
 Vec = tuple[int, ...]
@@ -253,7 +253,8 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
         served = content[:]
         for i in range(n - 2, -1, -1):
             if not kept[i + 1]:
-                served[i] = groups[i] * served[i + 1]
+                served[i] = groups[i] * served[i + 1] if (i + 1, tname) not in links else \
+                    bypass_served(links[i + 1, tname], served[i + 1])
         # Partition: the part of the tensor one instance is responsible for.
         partition = [0] * n
         partition[0] = tiles[0]

@@ -20,12 +20,11 @@ class ModelOptions:
     which a tile does not move keeps the remembered translation); ``"timeloop-pre297"``
     the older analysis (such a step resets it, so the next move refetches the whole tile).
     ``link_transfers``: children of a spatial fanout may take data from a mesh neighbour
-    over a link (costmodels/links.py), as Timeloop does by default; off (the default here,
-    since the batched model then falls back to the scalar one) is Timeloop's
-    ``TIMELOOP_DISABLE_LINK_TRANSFERS=1``."""
+    over a link (costmodels/links.py), on by default as in Timeloop; off is Timeloop's
+    ``TIMELOOP_DISABLE_LINK_TRANSFERS=1``. The sparse model runs without them."""
 
     semantics: str = "timeloop"
-    link_transfers: bool = False
+    link_transfers: bool = True
 
     def __post_init__(self) -> None:
         if self.semantics not in SEMANTICS:
