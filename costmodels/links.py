@@ -28,8 +28,11 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from fractions import Fraction
 from typing import Sequence
+
+import numpy as np
 
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.mapping import Mapping
@@ -130,6 +133,22 @@ def _deltas(ext, factors, taus, schedule, keep_stationary):
         yield wt * (factors[k] - 1), k_got, k_got > 0 and k_key == (key if got else ("none", None)), T
 
 
+@lru_cache(maxsize=1024)
+def _mesh(factors: tuple[int, ...], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Children of a fanout with spatial loops of ``factors`` (outermost first): their
+    spatial indices [children, loops] in linear order (mixed radix), and the (child,
+    neighbour) pairs of the mesh they fill row by row, ``width`` per row: left, right,
+    up and down, no wraparound."""
+    digits = np.array(list(itertools.product(*(range(f) for f in factors))), dtype=np.int64)
+    k = len(digits)
+    lin = np.arange(k)
+    right = lin[((lin % width) + 1 < width) & (lin + 1 < k)]
+    down = lin[lin + width < k]
+    a = np.concatenate([right, right + 1, down, down + width])
+    b = np.concatenate([right + 1, right, down + width, down])
+    return digits, np.stack([a, b], axis=1)
+
+
 def link_effects(workload: Workload, arch: Architecture, mapping: Mapping,
                  tile_extents: Sequence[dict[str, tuple[int, ...]]],
                  temporal_above: Sequence[list[tuple[str, int, int]]],
@@ -164,43 +183,35 @@ def link_effects(workload: Workload, arch: Architecture, mapping: Mapping,
             inner = math.prod(ll.factor for ll, _ in sp[k + 1:] if ll.dim == l.dim)
             loop_steps.append(base[l.dim] * inner)
         lx = math.prod(l.factor for l, a in sp if a == "x")
-        ly = math.prod(l.factor for l, a in sp if a == "y")
-        fx, fy = arch.fanout(i)
-        h_size, v_size = max(fx, lx), max(fy, ly)
-        children = []  # (offset point, (h, v))
-        for idx in itertools.product(*(range(l.factor) for l, _ in sp)):
-            point: dict[str, int] = {}
-            linear = 0
-            for (l, _), x, st in zip(sp, idx, loop_steps):
-                point[l.dim] = point.get(l.dim, 0) + x * st
-                linear = linear * l.factor + x
-            children.append((point, (linear % h_size, linear // h_size)))
-        by_pos = {pos: k for k, (_, pos) in enumerate(children)}
-        neighbours = []
-        for k, (_, (h, v)) in enumerate(children):
-            nb = [by_pos.get(p) for p in ((h, v - 1), (h, v + 1), (h - 1, v), (h + 1, v))]
-            neighbours.append([j for j in nb if j is not None and j != k])
+        digits, pairs = _mesh(tuple(l.factor for l, _ in sp), max(arch.fanout(i)[0], lx))
+        n_children = len(digits)
         loops = temporal_above[c]
         for tensor in workload.tensors:
             t = tensor.name
             if tensor.read_write:
                 continue
-            offsets = [_corner(tensor, p) for p, _ in children]
-            # A child can only take a neighbour's previous delta if the tile's move between
-            # two visits equals their offset difference: skip fanouts where none does.
-            diffs = {tuple(a - b for a, b in zip(offsets[j], offsets[k]))
-                     for k in range(len(children)) for j in neighbours[k]}
+            # Corner of every child's tile, and of the differences between neighbours.
+            unit = np.array([[st * x for x in _corner(tensor, {l.dim: 1})]
+                             for (l, _), st in zip(sp, loop_steps)], dtype=np.int64)
+            offsets = digits @ unit  # [children, axes]
+            nb_diffs = offsets[pairs[:, 1]] - offsets[pairs[:, 0]]
+            diffs = set(map(tuple, nb_diffs.tolist()))
             taus = [_corner(tensor, {d: s}) for d, _, s in loops]
             moves = set()
-            for j, tau in enumerate(taus):
-                wrap = [sum((f - 1 if schedule == "exact" else 1) * tt[a]
-                            for (_, f, _), tt in zip(loops[j + 1:], taus[j + 1:]))
-                        for a in range(len(tau))]
+            wrap = [0] * len(offsets[0])  # where the loops inside loop j wrap back from
+            for (_, f, _), tau in zip(reversed(loops), reversed(taus)):
                 moves.add(tuple(x - y for x, y in zip(tau, wrap)))
+                k = f - 1 if schedule == "exact" else 1
+                wrap = [y + k * x for x, y in zip(tau, wrap)]
+            # A child can only take a neighbour's previous delta if the tile's move between
+            # two visits equals their offset difference: skip fanouts where none does.
             if not diffs & moves:
                 continue
             ext = tile_extents[c][t]
-            groups_all = len(set(offsets))
+            lo = offsets.min(axis=0)
+            radix = np.cumprod(np.concatenate([[1], offsets.max(axis=0)[:-1] - lo[:-1] + 1]))
+            corner_id = (offsets - lo) @ radix  # one integer per distinct corner
+            groups_all = len(np.unique(corner_id))
             linked_memo: dict[tuple[int, ...], tuple[int, int]] = {}
 
             def linked(mv):
@@ -209,10 +220,9 @@ def link_effects(workload: Workload, arch: Architecture, mapping: Mapping,
                 child k links when a neighbour's corner is its own plus ``mv``."""
                 r = linked_memo.get(mv)
                 if r is None:
-                    ks = {k for k in range(len(children)) for j in neighbours[k]
-                          if all(a - b == m for a, b, m in zip(offsets[j], offsets[k], mv))}
-                    r = (len(ks), len({offsets[k] for k in range(len(children))
-                                       if k not in ks}))
+                    ks = np.zeros(n_children, dtype=bool)
+                    ks[pairs[(nb_diffs == np.array(mv)).all(axis=1), 0]] = True
+                    r = (int(ks.sum()), len(np.unique(corner_id[~ks])))
                     linked_memo[mv] = r
                 return r
 
@@ -227,8 +237,7 @@ def link_effects(workload: Workload, arch: Architecture, mapping: Mapping,
                 if rest < groups_all:  # decided per visit, as Timeloop does
                     with_ += w * got * rest
                     links += w * got * n_linked
-                    parent_fills += Fraction(w * got * (len(children) - n_linked),
-                                             len(children))
+                    parent_fills += Fraction(w * got * (n_children - n_linked), n_children)
                 else:
                     with_ += w * got * groups_all
                     parent_fills += w * got
