@@ -70,8 +70,10 @@ def mapping_link_effects(workload: Workload, arch: Architecture, mapping: Mappin
     loops = loop_steps(mapping, workload.dims)
     temporal_above = [[(d, f, s) for lvl in loops[:c] for d, f, s, sp in lvl if not sp and f > 1]
                       for c in range(n)]
-    boxes = [tile_box(mapping, c, workload.dims) for c in range(n)]
-    extents = [{t.name: t.extents(boxes[c]) for t in workload.tensors} for c in range(n)]
+    # extents only below a fanout (the only tiles link_effects looks at)
+    extents = [{t.name: t.extents(tile_box(mapping, c, workload.dims)) for t in workload.tensors}
+               if c and any(l.factor > 1 for l in mapping.levels[c - 1].spatial) else {}
+               for c in range(n)]
     utilized = [1]
     for lvl in loops[:-1]:
         utilized.append(utilized[-1] * math.prod(f for _, f, _, sp in lvl if sp))

@@ -70,8 +70,11 @@ def _visits(factors: Sequence[int], schedule: str):
             yield math.prod(f - 1 for f, x in zip(factors, idx) if x == 1), idx
 
 
-def _corner(tensor: Tensor, point: dict[str, int]) -> tuple[int, ...]:
-    return tuple(sum(c * point.get(d, 0) for c, d in axis) for axis in tensor.axes)
+@lru_cache(maxsize=256)
+def _coefficients(tensor: Tensor) -> dict[str, tuple[int, ...]]:
+    """Per dimension indexing the tensor, how one step of it moves the tile's corner."""
+    return {d: tuple(sum(c for c, dd in axis if dd == d) for axis in tensor.axes)
+            for d in tensor.dims}
 
 
 def _delta(ext, move, state, keep_stationary):
@@ -191,12 +194,13 @@ def link_effects(workload: Workload, arch: Architecture, mapping: Mapping,
             if tensor.read_write:
                 continue
             # Corner of every child's tile, and of the differences between neighbours.
-            unit = np.array([[st * x for x in _corner(tensor, {l.dim: 1})]
+            coef, zero = _coefficients(tensor), (0,) * len(tensor.axes)
+            unit = np.array([[st * x for x in coef.get(l.dim, zero)]
                              for (l, _), st in zip(sp, loop_steps)], dtype=np.int64)
             offsets = digits @ unit  # [children, axes]
             nb_diffs = offsets[pairs[:, 1]] - offsets[pairs[:, 0]]
             diffs = set(map(tuple, nb_diffs.tolist()))
-            taus = [_corner(tensor, {d: s}) for d, _, s in loops]
+            taus = [tuple(s * x for x in coef.get(d, zero)) for d, _, s in loops]
             moves = set()
             wrap = [0] * len(offsets[0])  # where the loops inside loop j wrap back from
             for (_, f, _), tau in zip(reversed(loops), reversed(taus)):
