@@ -115,7 +115,6 @@ class LinkFilter:
         incl = np.ones((N, L + 1, D), dtype=np.int64)  # factors at levels >= l
         for l in range(L - 1, -1, -1):
             incl[:, l] = incl[:, l + 1] * tv[:, l] * S[:, l]
-        keep = b.keep.astype(bool)
         rank = b.rank.astype(np.int64)
         for i in range(L - 1):
             c = i + 1
