@@ -180,13 +180,9 @@ def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objective
     sparsity = network_sparsity(sparsity_file, densities, layers, arch)
     if budget is None and seconds is None:
         budget = 100_000
-    model = options_from_flags(semantics, link_transfers)
-    if sparsity:  # the sparse model runs without link transfers (docs/semantics.md)
-        from loopscape.costmodels.sparse_eval import sparse_model_options
-        model = sparse_model_options(model)
     settings = SweepSettings(strategy=strategy, objectives=tuple(objectives.split(",")),
                              evaluations=budget, seconds=seconds, patience=patience, seed=seed,
-                             model=model)
+                             model=options_from_flags(semantics, link_transfers))
     with _dask_client(scheduler, dask_local) as client:
         backend = "dask" if client is not None else None
         if as_json or quiet:

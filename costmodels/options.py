@@ -20,11 +20,12 @@ class ModelOptions:
     which a tile does not move keeps the remembered translation); ``"timeloop-pre297"``
     the older analysis (such a step resets it, so the next move refetches the whole tile).
     ``link_transfers``: children of a spatial fanout may take data from a mesh neighbour
-    over a link (costmodels/links.py), on by default as in Timeloop; off is Timeloop's
-    ``TIMELOOP_DISABLE_LINK_TRANSFERS=1``. The sparse model runs without them."""
+    over a link (costmodels/links.py), as Timeloop does by default; off (the default here:
+    with them a search costs about five times as much, docs/semantics.md) is Timeloop's
+    ``TIMELOOP_DISABLE_LINK_TRANSFERS=1``."""
 
     semantics: str = "timeloop"
-    link_transfers: bool = True
+    link_transfers: bool = False
 
     def __post_init__(self) -> None:
         if self.semantics not in SEMANTICS:

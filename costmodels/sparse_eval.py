@@ -11,8 +11,6 @@ cost their (usually zero) gated energy but still use bandwidth; skipped ones nei
 
 from __future__ import annotations
 
-import dataclasses
-
 import math
 from dataclasses import dataclass
 
@@ -187,7 +185,7 @@ def evaluate_sparse(workload: Workload, arch: Architecture, mapping: Mapping,
     """Sparse evaluation; ``sparsity=None`` gives ``evaluate``'s dense result. A spec
     without formats or optimizations gives the dense numbers in the sparse form.
     ``options`` selects the Timeloop semantics; link transfers are not modelled together
-    with sparsity (the sparse model runs without them)."""
+    with sparsity (an error)."""
     if sparsity is None:
         return evaluate(workload, arch, mapping, check=check, schedule=schedule,
                         options=options)
@@ -202,11 +200,13 @@ def evaluate_sparse(workload: Workload, arch: Architecture, mapping: Mapping,
 
 
 def sparse_model_options(options: ModelOptions | None) -> ModelOptions:
-    """The model options of a sparse evaluation: any semantics, without link transfers
-    (Sparseloop's statistics and ours do not combine them; results record them off)."""
+    """The model options of a sparse evaluation: any semantics; no link transfers
+    (Sparseloop's statistics and ours do not combine them)."""
     options = model_options(options)
-    return dataclasses.replace(options, link_transfers=False) if options.link_transfers \
-        else options
+    if options.link_transfers:
+        raise SpecError("link transfers are not modelled together with sparsity",
+                        key="link_transfers", fix="drop --link-transfers, or the sparsity")
+    return options
 
 
 def check_sparse_capacity(workload: Workload, arch: Architecture, rec: dict) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from loopscape.costmodels import evaluate
 from loopscape.costmodels.sparse_batched import make_batch_evaluator
-from loopscape.costmodels.sparse_eval import evaluate_sparse, sparse_model_options
+from loopscape.costmodels.sparse_eval import evaluate_sparse
 from loopscape.costmodels.options import ModelOptions, model_options
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.constraints import Constraints
@@ -216,7 +216,7 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     evaluates with the sparse model and checks capacity with compressed tiles
     (docs/sparsity.md).
     """
-    options_ = model_options(options) if sparsity is None else sparse_model_options(options)
+    options_ = model_options(options)
     objectives = parse_objectives(objectives, arch)
     if evaluations is None and seconds is None:
         raise SpecError("give an evaluation budget or a time limit", key="budget",

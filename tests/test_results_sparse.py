@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from loopscape.costmodels import ModelOptions
-
 from loopscape.costmodels.sparse_eval import evaluate_sparse
 from loopscape.mapper.sweep import network_layers
 from loopscape.spaces.io import load_mapping, load_sparsity
@@ -29,19 +27,13 @@ def data():
 def test_recorded_mappings_evaluate_to_the_recorded_numbers(data):
     arch, spec, layers, s, _ = data
     assert [e["name"] for e in s["layers"]] == [l.name for l in layers]
-    # the sweep's model options: a sparse sweep runs without link transfers, its dense
-    # layers too (this run predates recording them: current semantics, no links)
-    options = ModelOptions(semantics=s["settings"].get("semantics", "timeloop"),
-                           link_transfers=s["settings"].get("link_transfers", False))
-    assert not options.link_transfers
     seen = {}
     for layer, e in zip(layers, s["layers"]):
         if e["shape_key"] not in seen:
             # compressed tiles may not fit uncompressed: evaluate_sparse checks capacity
             m = load_mapping({"mapping": e["mapping"]}, layer.workload, arch,
                              check_capacity=False)
-            ev = evaluate_sparse(layer.workload, arch, m, spec.for_layer(layer.name),
-                                 options=options)
+            ev = evaluate_sparse(layer.workload, arch, m, spec.for_layer(layer.name))
             seen[e["shape_key"]] = (ev.energy_pj, ev.cycles, ev.actual_computes)
         assert (e["energy_pj"], e["cycles"], e["actual_computes"]) == seen[e["shape_key"]]
     # conv1 is dense (its own densities), every other layer has weights 0.3, inputs 0.56
