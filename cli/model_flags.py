@@ -18,8 +18,9 @@ def model_option_flags(f):
     f = click.option("--link-transfers/--no-link-transfers", "link_transfers", default=False,
                      show_default=True,
                      help="Let PEs take data from mesh neighbours over links, as Timeloop "
-                          "does by default (off: TIMELOOP_DISABLE_LINK_TRANSFERS=1). Exact "
-                          "but slow in search on row-stationary spaces.")(f)
+                          "does by default (off: TIMELOOP_DISABLE_LINK_TRANSFERS=1). Exact; "
+                          "a search costs about five times as much on row-stationary "
+                          "spaces.")(f)
     f = click.option("--semantics", type=click.Choice(SEMANTICS), default="timeloop",
                      show_default=True,
                      help="timeloop: current Timeloop (after PR #297); timeloop-pre297: "

@@ -35,11 +35,11 @@ import math
 import numpy as np
 
 from loopscape.spaces.arch import Architecture
-from loopscape.spaces.encoding import MappingBatch, decode
+from loopscape.spaces.encoding import MappingBatch
 from loopscape.spaces.workload import Workload
 
 from .batched_fallback import score_rows_scalar
-from .evaluate import evaluate
+from .link_filter import LinkFilter, bypass_served
 from .batched_ops import (BatchResult, Vec, count_origins, is_const, order_table, vadd,
                           vkey, vmul)
 from .options import ModelOptions, model_options
@@ -98,11 +98,28 @@ class BatchEvaluator:
         self.macs = workload.macs
         self.compute_energy = workload.macs * arch.compute.energy_pj
         self.instances = arch.compute.instances
+        self.link_filter = LinkFilter(workload, arch, self.keep_stationary) \
+            if self.options.link_transfers else None
 
     # -- main ---------------------------------------------------------------------------
     def __call__(self, b: MappingBatch) -> BatchResult:
-        N, L, T = len(b), self.L, self.T
-        o = {
+        N = len(b)
+        o = self._outputs(N)
+        for s in range(0, N, max(1, self.chunk)):
+            self._run(b, s, min(N, s + self.chunk), o)
+        if self.options.link_transfers:
+            self._link_rows(b, o)
+        if b.residual is not None:  # residual loops: the scalar model scores those rows
+            score_rows_scalar(self.workload, self.arch, self.options, b, o, b.imperfect_rows)
+        t3 = lambda x: x.transpose(2, 0, 1)  # noqa: E731  [L, T, N] -> [N, L, T] view
+        return BatchResult(o["energy"], o["cycles"], o["cc"], o["util"], o["pes"],
+                           t3(o["tile"]), t3(o["partition"]), t3(o["reads"]), t3(o["fills"]),
+                           t3(o["updates"]), t3(o["kept"]), o["level_energy"].T,
+                           t3(o["tensor_energy"]), o["leak"].T, o["inst"].T)
+
+    def _outputs(self, N: int) -> dict:
+        L, T = self.L, self.T
+        return {
             "tile": np.zeros((L, T, N), dtype=np.int64),
             "partition": np.zeros((L, T, N), dtype=np.int64),
             "reads": np.zeros((L, T, N), dtype=np.int64),
@@ -119,23 +136,15 @@ class BatchEvaluator:
             "util": np.zeros(N),
             "pes": np.zeros(N, dtype=np.int64),
         }
-        for s in range(0, N, max(1, self.chunk)):
-            self._run(b, s, min(N, s + self.chunk), o)
-        if self.options.link_transfers:
-            self._link_rows(b, o)
-        if b.residual is not None:  # residual loops: the scalar model scores those rows
-            score_rows_scalar(self.workload, self.arch, self.options, b, o, b.imperfect_rows)
-        t3 = lambda x: x.transpose(2, 0, 1)  # noqa: E731  [L, T, N] -> [N, L, T] view
-        return BatchResult(o["energy"], o["cycles"], o["cc"], o["util"], o["pes"],
-                           t3(o["tile"]), t3(o["partition"]), t3(o["reads"]), t3(o["fills"]),
-                           t3(o["updates"]), t3(o["kept"]), o["level_energy"].T,
-                           t3(o["tensor_energy"]), o["leak"].T, o["inst"].T)
 
     # -- one chunk ----------------------------------------------------------------------
-    def _run(self, b: MappingBatch, s: int, e: int, o: dict) -> None:
+    def _run(self, b: MappingBatch, s: int, e: int, o: dict, links: dict | None = None) -> None:
+        """Rows s..e of ``b`` into ``o``; ``links``: per (child level, tensor), arrays over
+        the rows of ``b`` of what link transfers change (``LinkFilter.effects``)."""
         L, D, T = self.L, self.D, self.T
         n = e - s
         sl = slice(s, e)
+        lk = {} if links is None else {key: [x[sl] for x in v] for key, v in links.items()}
         # [L, D, n] views: row vectors are contiguous when the batch is stored that way.
         tv = np.moveaxis(b.temporal[sl], 0, -1)
         xv = np.moveaxis(b.spatial_x[sl], 0, -1)
@@ -271,8 +280,12 @@ class BatchEvaluator:
                     served[i] = vmul(groups[i][t], served[i + 1])
                 else:
                     content = vmul(share[i + 1, t], groups[i][t])
+                    if (i + 1, t) in lk:  # children served over links: the parent serves less
+                        content = content - lk[i + 1, t][0]
                     served[i] = content if k is True else \
                         np.where(k, content, vmul(groups[i][t], served[i + 1]))
+                if (i + 1, t) in lk and k is not True:  # children that bypass t used links
+                    served[i] = bypass_served(served[i], served[i + 1], *lk[i + 1, t][4:])
             partition: list[Vec] = [tile(t, incl[0])]
             for i in range(L - 1):
                 if sws_box[i] is None:
@@ -296,6 +309,9 @@ class BatchEvaluator:
                         f = 0 if above is False else share[i, t]
                     if above is not False and above is not True:
                         f = f * above
+                    if (i, t) in lk:  # this level's fills and reads with link transfers
+                        _, lf, extra, has = lk[i, t][:4]
+                        f, r = np.where(has, lf, f), r + extra
                     if k is not True:
                         r, f, u = r * k, f * k, u * k
                         tl, pw = tl * k, partition[i] * k
@@ -372,48 +388,26 @@ class BatchEvaluator:
     # -- link transfers: rows where a link may apply are scored by the scalar model -----
     def _link_rows(self, b: MappingBatch, o: dict) -> None:
         """Rows where some fanout's children may take data over links (costmodels/links.py)
-        are re-evaluated with the scalar evaluator. A row is flagged when a fanout level
-        has a spatial loop over a dimension of a read-only tensor its child level keeps,
-        and a temporal loop at or above that level moves that tensor: without both, no
-        child's delta can equal a neighbour's earlier one, so the closed forms stand."""
-        N = len(b)
-        if N == 0:
+        are re-evaluated with the scalar evaluator; ``LinkFilter`` finds them (an exact
+        necessary condition: elsewhere the closed forms stand)."""
+        rows = np.nonzero(self.link_filter.flags(b))[0]
+        if len(rows) == 0:
             return
-        sp = (b.spatial_x.astype(np.int64) * b.spatial_y) > 1  # [N, L, D]
-        moving = np.cumsum(b.temporal > 1, axis=1) > 0  # temporal loop of d at levels <= i
-        flag = np.zeros(N, dtype=bool)
-        for ti, t in enumerate(self.workload.tensors):
-            if t.read_write:
-                continue
-            rel = np.zeros(self.D, dtype=bool)
-            rel[self.tdims[ti]] = True
-            for i in range(self.L - 1):
-                cond = b.keep[:, i + 1, ti].astype(bool) & (sp[:, i, :] & rel).any(axis=1) \
-                    & (moving[:, i, :] & rel).any(axis=1)
-                flag |= cond
-        for r in np.nonzero(flag)[0].tolist():
-            ev = evaluate(self.workload, self.arch, decode(self.workload, self.arch, b, r),
-                          check=False, options=self.options)
-            names = self.workload.tensor_names
-            for li, lvl in enumerate(ev.levels):
-                o["inst"][li, r] = lvl.utilized_instances
-                o["leak"][li, r] = lvl.leak_energy_pj
-                o["level_energy"][li, r] = lvl.energy_pj
-                for ti, t in enumerate(names):
-                    st = lvl.tensors.get(t)
-                    if st is None:
-                        continue
-                    o["tile"][li, ti, r] = st.tile_words
-                    o["partition"][li, ti, r] = st.partition_words
-                    o["reads"][li, ti, r] = st.reads
-                    o["fills"][li, ti, r] = st.fills
-                    o["updates"][li, ti, r] = st.updates
-                    o["tensor_energy"][li, ti, r] = st.energy_pj
-            o["energy"][r] = ev.energy_pj
-            o["cycles"][r] = ev.cycles
-            o["cc"][r] = ev.compute_cycles
-            o["util"][r] = ev.utilization
-            o["pes"][r] = ev.utilized_pes
+        effects = self.link_filter.effects(b, rows, self.options)
+        used = np.zeros(len(rows), dtype=bool)
+        for v in effects.values():
+            used |= v[3] | (v[5] != 0)
+        if not used.any():
+            return
+        keep = np.nonzero(used)[0]
+        rows = rows[keep]
+        effects = {key: [x[keep] for x in v] for key, v in effects.items()}
+        sub = b.take(rows)
+        o2 = self._outputs(len(rows))
+        for s in range(0, len(rows), max(1, self.chunk)):
+            self._run(sub, s, min(len(rows), s + self.chunk), o2, effects)
+        for key, x in o2.items():
+            o[key][..., rows] = x
 
     # -- refetch (parent access share) of every kept child tile -------------------------
     def _shares(self, b: MappingBatch, sl: slice, n: int, Tv, Sv, incl, prefix_all, kv,

@@ -30,7 +30,7 @@ from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapping import Mapping, tile_box
 from loopscape.spaces.workload import Tensor, Workload
 
-from .links import link_effects
+from .links import bypass_served, link_effects
 from .options import ModelOptions, model_options
 from .residual_walk import ResidualNest
 
@@ -286,7 +286,8 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
         for i in range(n - 2, -1, -1):
             if not kept[i + 1]:
                 to_macs[i] = to_macs[i + 1]
-                served[i] = groups[i] * served[i + 1]
+                served[i] = groups[i] * served[i + 1] if (i + 1, tname) not in links else \
+                    bypass_served(links[i + 1, tname], served[i + 1])
         if rn is not None:  # Timeloop's sharing under imperfect spatial loops, seen on
             # the words an inner level serves straight to the MACs (docs/semantics.md)
             for i in range(n):

@@ -21,8 +21,8 @@ class ModelOptions:
     which a tile does not move keeps the remembered translation); ``"timeloop-pre297"``
     the older analysis (such a step resets it, so the next move refetches the whole tile).
     ``link_transfers``: children of a spatial fanout may take data from a mesh neighbour
-    over a link (costmodels/links.py), as Timeloop does by default; off (the default here,
-    since the batched model then falls back to the scalar one) is Timeloop's
+    over a link (costmodels/links.py), as Timeloop does by default; off (the default here:
+    with them a search costs about five times as much, docs/semantics.md) is Timeloop's
     ``TIMELOOP_DISABLE_LINK_TRANSFERS=1``.
     ``residual_cycles`` (mappings with residual loops only): ``"timeloop"`` counts compute
     cycles as the product of all temporal loop factors (ends) and MACs as the busiest

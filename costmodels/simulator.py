@@ -267,7 +267,7 @@ class _TensorWalk:
         out = None
         sp = self.spatial_at(i)
         if (self.link_transfers and self.arch is not None and i + 1 < self.n and sp
-                and self.keeps(i + 1) and not self.tensor.read_write):
+                and not self.tensor.read_write):
             kids = self.children(i, pos)
             streams = [self.fetch_stream(i + 1, c) for c in kids]
             ny = len(self.mapping.levels[i].spatial_y)  # flatten: Y loops, then X loops
@@ -282,7 +282,7 @@ class _TensorWalk:
             grid = {q: k for k, q in enumerate(where)}
             near = [[grid[q] for q in ((h, v - 1), (h, v + 1), (h - 1, v), (h + 1, v))
                      if q in grid] for h, v in where]
-            saved = links = 0
+            saved = links = served = 0
             fills = Fraction(0)
             for v in range(len(streams[0])):
                 w = streams[0][v][0]
@@ -291,6 +291,7 @@ class _TensorWalk:
                     sets[k] == streams[j][v - 1][1] for j in near[k])}
                 every = sum(len(x) for x in set(sets))
                 rest = sum(len(x) for x in {sets[k] for k in range(len(kids)) if k not in linked})
+                served += w * rest  # the parent's words at this visit, links used or not
                 if linked and rest < every:
                     saved += w * (every - rest)
                     links += w * sum(len(sets[k]) for k in linked)
@@ -298,7 +299,15 @@ class _TensorWalk:
                                               if k not in linked), len(kids))
                 else:
                     fills += Fraction(w * sum(len(x) for x in sets), len(kids))
-            if links:
+            if links and not self.keeps(i + 1):
+                # The children bypass the tensor: the parent serves what they pass on,
+                # all of them, times its words per word received (Timeloop's rescaling),
+                # and no link words remain.
+                passed = sum(words(self.request(i + 1, c)) for c in kids)
+                distinct = sum(words(r) for r in {self.request(i + 1, c) for c in kids})
+                out = (distinct - math.floor(Fraction(passed * served) / (fills * len(kids))),
+                       Fraction(0), 0)
+            elif links:
                 out = (saved, fills, links)
         self._links[key] = out
         return out

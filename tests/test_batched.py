@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from loopscape.costmodels import evaluate
 from loopscape.costmodels.batched import evaluate_batch
+from loopscape.costmodels.options import model_options
 from loopscape.spaces.encoding import MappingBatch, decode, encode
 
 from strategies import problems
@@ -37,6 +38,8 @@ def assert_rows_match(w, a, mappings, options=None):
     batch = encode(w, a, mappings)
     r = evaluate_batch(w, a, batch, options)
     for i, m in enumerate(mappings):
+        if model_options(options).link_transfers:
+            m = decode(w, a, batch, i)  # links: the spatial order places PEs (the batch's)
         s = evaluate(w, a, m, options=options)
         assert r.cycles[i] == s.cycles
         assert r.compute_cycles[i] == s.compute_cycles

@@ -189,7 +189,8 @@ def test_link_transfers_by_hand():
                               ("Weights", "Inputs", "Outputs")),
                  LevelMapping("L1", (), (), (), ("Inputs",))))
     for schedule in SCHEDULES:
-        for options, l0, fills, reads in ((ModelOptions(), 12, 4, 4), (LINKS, 6, 4, 6)):
+        for options, l0, fills, reads in ((ModelOptions(link_transfers=False), 12, 4, 4),
+                                          (LINKS, 6, 4, 6)):
             sim = simulate(w, a, m, schedule, options)
             ana = analyze(w, a, m, schedule, options).traffic
             assert sim[0]["Inputs"].reads == ana[0]["Inputs"].reads == l0

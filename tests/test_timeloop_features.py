@@ -81,7 +81,8 @@ def test_clustered_buffer_cases(case):
 
 @pytest.mark.parametrize("case", _cases("B_link_transfers"))
 def test_link_transfer_cases_without_link_transfers(case):
-    _check("B_link_transfers", case, "timeloop_revert297_no_link_transfers", PRE297)
+    _check("B_link_transfers", case, "timeloop_revert297_no_link_transfers",
+           ModelOptions(semantics="timeloop-pre297", link_transfers=False))
 
 
 def test_simba_like_preset_is_timeloops_design():
@@ -105,14 +106,9 @@ def test_simba_like_preset_is_timeloops_design():
 
 
 LINKS_PRE297 = ModelOptions(semantics="timeloop-pre297", link_transfers=True)
-# Timeloop also changes a parent's multicast accounting at a fanout whose child level
-# bypasses the tensor (the links themselves are then dropped): loopscape does not model
-# that side effect (docs/semantics.md, "Link transfers").
-LINK_CASES_NOT_MATCHED = {"os_c3s1_RP"}
 
 
-@pytest.mark.parametrize("case", [c for c in _cases("B_link_transfers")
-                                  if c not in LINK_CASES_NOT_MATCHED])
+@pytest.mark.parametrize("case", _cases("B_link_transfers"))
 def test_link_transfer_cases(case):
     _check("B_link_transfers", case, "timeloop_revert297", LINKS_PRE297)
     spec = _spec("B_link_transfers", case)
