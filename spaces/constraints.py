@@ -70,12 +70,14 @@ class LevelConstraints:
 class Constraints:
     """All constraints of a mapspace. ``default_min_factor``/``default_max_factor`` apply
     to every temporal factor no level rule names; ``min_pe_utilization`` is the smallest
-    fraction of the MAC units a mapping must use."""
+    fraction of the MAC units a mapping must use; ``imperfect`` lets factorizations
+    use residual loops (docs/mapspace.md, imperfect factors)."""
 
     levels: tuple[LevelConstraints, ...] = ()
     default_min_factor: int | None = None
     default_max_factor: int | None = None
     min_pe_utilization: float = 0.0
+    imperfect: bool = False
     source: str = field(default="<memory>", compare=False)
 
     def level(self, name: str) -> LevelConstraints | None:
