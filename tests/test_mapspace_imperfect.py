@@ -1,0 +1,194 @@
+"""The mapspace's imperfect option: the allowed end sequences, counted, ranked, unranked
+and sampled, checked against an independent brute force that walks the loops."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+
+import pytest
+
+from loopscape.costmodels import evaluate
+from loopscape.spaces.constraints import Constraints, FactorRule, LevelConstraints
+from loopscape.spaces.imperfect import ImperfectDimSpace
+from loopscape.spaces.mapspace import Mapspace
+from loopscape.spaces.presets import load_arch_preset
+from loopscape.spaces.slots import Slot
+from loopscape.spaces.workload import gemm
+
+
+def _visited(ends, resid):
+    """Points a nest of loops (outermost first) visits, walked iteration by iteration:
+    a loop runs its residual on the last pass of all loops around it."""
+    strides = [math.prod(ends[k + 1:]) for k in range(len(ends))]
+    out = []
+
+    def walk(k, last, base):
+        if k == len(ends):
+            out.append(base)
+            return
+        n = resid[k] if last else ends[k]
+        for i in range(n):
+            walk(k + 1, last and i == n - 1, base + i * strides[k])
+
+    walk(0, True, 0)
+    return out
+
+
+def _brute(bound, options, limits=None):
+    """{ends-with-axes: residuals} of every option tuple whose loops, with some choice of
+    residuals and a perfect outermost non-unit loop, visit 0..bound-1 once each, and
+    whose extents (the bound at and outside the outermost loop, the product of the ends
+    inside it) stay within ``limits``."""
+    got = {}
+    for choice in itertools.product(*options):
+        ends = [f for f, _ in choice]
+        outer = next((k for k, f in enumerate(ends) if f > 1), len(ends))
+        sols = []
+        for resid in itertools.product(*[range(1, f + 1) for f in ends]):
+            if outer < len(ends) and resid[outer] != ends[outer]:
+                continue
+            if sorted(_visited(ends, resid)) == list(range(bound)):
+                sols.append(tuple(None if r == f or f == 1 else r
+                                  for r, f in zip(resid, ends)))
+        assert len(sols) <= 1  # the residuals are determined
+        if not sols:
+            continue
+        if limits is not None:
+            ext = [bound if j <= outer else math.prod(ends[j:]) for j in range(len(ends))]
+            if any(lim is not None and e > lim for e, lim in zip(ext, limits)):
+                continue
+        got[choice] = sols[0]
+    return got
+
+
+SLOTS4 = (Slot(0, "T"), Slot(1, "T"), Slot(1, "S"), Slot(2, "T"))
+
+
+def _options(bound, cap=3, rule_slot=None):
+    t = [(f, "") for f in range(1, bound + 1)]
+    s = [(1, "")] + [(f, "X") for f in range(2, cap + 1)] + [(2, "Y")]
+    opts = [t, t, s, t]
+    if rule_slot is not None:
+        opts[rule_slot] = [(f, a) for f, a in opts[rule_slot] if f <= 2]
+    return opts
+
+
+@pytest.mark.parametrize("bound", [1, 2, 5, 6, 7])
+@pytest.mark.parametrize("rule_slot", [None, 1])
+def test_count_rank_unrank_and_residuals_match_brute_force(bound, rule_slot):
+    opts = _options(bound, rule_slot=rule_slot)
+    ds = ImperfectDimSpace(bound, SLOTS4, opts)
+    want = _brute(bound, opts)
+    assert ds.size == len(want)
+    seen = {}
+    for r in range(ds.size):
+        c = ds.unrank(r)
+        assert ds.rank(c) == r
+        seen[c] = ds.residuals(c)
+    assert seen == want
+
+
+@pytest.mark.parametrize("limits", [(None, 4, 3, 2), (None, None, 2, None), (6, 6, 6, 6),
+                                    (None, 7, 3, 3)])
+def test_limits_cap_the_extents_as_brute_force(limits):
+    bound = 7
+    opts = _options(bound)
+    ds = ImperfectDimSpace(bound, SLOTS4, opts)
+    want = _brute(bound, opts, limits)
+    assert ds.count(limits) == len(want)
+    got = [ds.unrank(r, limits) for r in range(ds.count(limits))]
+    assert set(got) == set(want) and len(set(got)) == len(got)
+    # Capped ranks follow the uncapped order.
+    assert [ds.rank(c) for c in got] == sorted(ds.rank(c) for c in got)
+
+
+def test_perfect_factorizations_are_a_subset_and_by_signature_sums_to_the_size():
+    opts = _options(12, cap=4)
+    ds = ImperfectDimSpace(12, SLOTS4, opts)
+    choices = [ds.unrank(r) for r in range(ds.size)]
+    perfect = [c for c in choices if math.prod(f for f, _ in c) == 12]
+    assert all(all(r is None for r in ds.residuals(c)) for c in perfect)
+    brute_perfect = [c for c in itertools.product(*opts) if math.prod(f for f, _ in c) == 12]
+    assert sorted(perfect) == sorted(brute_perfect)
+    sig = ds.by_signature([True, True, False])
+    assert sum(sig.values()) == ds.size
+    # Level 0's and 1's temporal ends > 1, by brute force.
+    brute = {}
+    for c in choices:
+        key = (int(c[0][0] > 1), int(c[1][0] > 1))
+        brute[key] = brute.get(key, 0) + 1
+    assert sig == brute
+
+
+# -- the mapspace ---------------------------------------------------------------------
+
+ARCH = "eyexam_conv1d_array"
+
+
+def _space(imperfect, **kw):
+    return Mapspace(gemm(M=3, N=5, K=2, name="g"), load_arch_preset(ARCH), imperfect=imperfect,
+                    **kw)
+
+
+def test_off_keeps_the_perfect_space_and_its_ids():
+    a, b = _space(False), Mapspace(gemm(M=3, N=5, K=2, name="g"), load_arch_preset(ARCH))
+    assert a.sizes() == b.sizes()
+    for mid in random.Random(0).sample(range(a.size), 50):
+        assert a.mapping(mid) == b.mapping(mid)
+
+
+def test_ids_are_a_bijection_and_every_mapping_covers_the_layer():
+    ms = _space(True)
+    off = _space(False)
+    assert ms.size > off.size
+    w = ms.workload
+    for mid in random.Random(1).sample(range(ms.size), 300):
+        m = ms.mapping(mid)
+        assert ms.id(m) == mid
+        for d in w.dims:  # independent coverage: walk this dimension's loops
+            loops = [l for lm in m.levels for l in lm.temporal + lm.spatial_y + lm.spatial_x
+                     if l.dim == d and l.factor > 1]
+            pts = _visited([l.factor for l in loops], [l.last for l in loops])
+            assert sorted(pts) == list(range(w.bound(d)))
+
+
+def test_pruned_size_counts_the_legal_free_enumeration():
+    ms = Mapspace(gemm(M=3, N=2, K=1, name="g"), load_arch_preset(ARCH), imperfect=True)
+    got = list(ms.enumerate(legal=False))
+    assert len(got) == ms.pruned_size
+    assert len({mid for mid, _ in got}) == len(got)
+
+
+def test_samples_are_legal_points_with_residuals_in_the_batch():
+    ms = _space(True)
+    ids, batch = ms.sample_batch(40, seed=3)
+    assert len(batch) == 40 and batch.residual is not None
+    for mid in ids:
+        m = ms.mapping(int(mid))
+        assert ms.is_legal(m)
+        evaluate(ms.workload, ms.arch, m)  # the model accepts every drawn point
+    ids2, _ = ms.sample_batch(40, seed=3)
+    assert list(ids) == list(ids2)
+
+
+def test_a_mapping_with_wrong_residuals_has_no_id():
+    ms = _space(True)
+    m = next(m for _, m in ms.sample(50, seed=0) if any(
+        l.imperfect for lm in m.levels for l in lm.temporal))
+    import dataclasses
+    lv = [dataclasses.replace(lm, temporal=tuple(
+        dataclasses.replace(l, residual=None) for l in lm.temporal)) for lm in m.levels]
+    with pytest.raises(KeyError):
+        ms.id(dataclasses.replace(m, levels=tuple(lv)))
+    with pytest.raises(KeyError):
+        _space(False).id(m)
+
+
+def test_factor_rules_apply_to_the_ends():
+    c = Constraints((LevelConstraints("DRAM", temporal=(("N", FactorRule(exact=1)),)),))
+    ms = _space(True, constraints=c)
+    for mid in random.Random(2).sample(range(ms.size), 100):
+        lm = ms.mapping(mid).levels[0]
+        assert lm.factor("N", "temporal") == 1
