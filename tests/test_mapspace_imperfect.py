@@ -192,3 +192,37 @@ def test_factor_rules_apply_to_the_ends():
     for mid in random.Random(2).sample(range(ms.size), 100):
         lm = ms.mapping(mid).levels[0]
         assert lm.factor("N", "temporal") == 1
+
+
+# -- search ---------------------------------------------------------------------------
+
+def test_random_search_finds_imperfect_mappings_and_table_strategies_refuse():
+    from loopscape.mapper import search
+    from loopscape.spaces.errors import SpecError
+    from loopscape.spaces.residuals import coverage_problems
+    w = gemm(M=3, N=5, K=2, name="g")
+    a = load_arch_preset(ARCH)
+    r = search(w, a, Constraints(imperfect=True), strategy="random", evaluations=40, seed=0)
+    for p in r.front:  # every front point covers the layer and scores as evaluated alone
+        assert not coverage_problems(p.mapping, w.dims, w.shape)
+        assert p.evaluation["edp_j_cycles"] == pytest.approx(evaluate(w, a, p.mapping).edp)
+    for name in ("local", "bayesian", "optimal"):
+        with pytest.raises(SpecError, match="imperfect"):
+            search(w, a, Constraints(imperfect=True), strategy=name, evaluations=10, seed=0)
+
+
+def test_exhaustive_imperfect_search_beats_or_ties_the_perfect_one():
+    from loopscape.mapper import search
+    w = gemm(M=3, N=1, K=1, name="g")
+    a = load_arch_preset(ARCH)
+    best = {}
+    for imp in (False, True):
+        r = search(w, a, Constraints(imperfect=imp), strategy="exhaustive",
+                   evaluations=10 ** 6, seed=0, objectives="edp")
+        best[imp] = min(p.evaluation["edp_j_cycles"] for p in r.front)
+    # The imperfect space contains the perfect one; its best is no worse, and its best
+    # equals the best over its own enumeration, scored one by one.
+    ms = Mapspace(w, a, imperfect=True)
+    brute = min(evaluate(w, a, m).edp for _, m in ms.enumerate())
+    assert best[True] <= best[False] * (1 + 1e-12)
+    assert best[True] == pytest.approx(brute)
