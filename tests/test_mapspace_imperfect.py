@@ -226,3 +226,26 @@ def test_exhaustive_imperfect_search_beats_or_ties_the_perfect_one():
     brute = min(evaluate(w, a, m).edp for _, m in ms.enumerate())
     assert best[True] <= best[False] * (1 + 1e-12)
     assert best[True] == pytest.approx(brute)
+
+
+def test_cli_and_yaml_switch_on_the_same_space(tmp_path):
+    import json
+    from click.testing import CliRunner
+    from loopscape.cli.main import cli
+    from loopscape.spaces.io.yaml_constraints import (dump_constraints_body,
+                                                      load_constraints_body)
+    from loopscape.spaces.io.strict import Where
+    run = CliRunner().invoke
+    on = json.loads(run(cli, ["space", ARCH, "eyexam_conv1d", "--imperfect", "--json",
+                              "--samples", "0"]).output)
+    off = json.loads(run(cli, ["space", ARCH, "eyexam_conv1d", "--json",
+                               "--samples", "0"]).output)
+    assert on["imperfect"] and not off["imperfect"]
+    assert on["sizes"]["total"] > off["sizes"]["total"]
+    c = load_constraints_body({"imperfect": True}, Where("c.yaml", "constraints"))
+    assert c.imperfect and dump_constraints_body(c)["imperfect"] is True
+    assert not load_constraints_body(dump_constraints_body(c) | {"imperfect": False},
+                                     Where("c.yaml", "constraints")).imperfect
+    from loopscape.spaces.presets import load_workload_preset
+    w = load_workload_preset("eyexam_conv1d")
+    assert Mapspace(w, load_arch_preset(ARCH), c).size == on["sizes"]["total"]
