@@ -3,12 +3,13 @@ run, same strategy, same search budget and seed.
 
 The imperfect arm searches the mapspace's imperfect option (``Constraints(imperfect=
 True)``, ``--imperfect``: every loop end up to the bound, residuals determined;
-docs/mapspace.md). Only strategies that draw or enumerate ids search it, so both arms
-use ``random`` (uniform over the legal mappings of their space). Rows with residual
+docs/mapspace.md). Only strategies that work on ids search it, so both arms use
+``climb`` (hill climbing over ids from uniform draws) or ``random`` (uniform over the
+legal mappings of their space). Rows with residual
 loops are scored by the scalar model (the batched model's fallback), which is slow, so
 budgets are modest. EDP in J x cycles under Timeloop's cycle rule (the default).
 
-    python benchmarks/imperfect.py [EVALUATIONS] [SEED]
+    python benchmarks/imperfect.py [EVALUATIONS] [SEED] [STRATEGY]
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ CASES = [
 ]
 
 
-def best(w, a, imperfect: bool, budget: int, seed: int):
+def best(w, a, imperfect: bool, budget: int, seed: int, strategy: str):
     """(best EDP, its mapping has a residual loop, seconds)."""
     t = time.perf_counter()
-    r = search(w, a, Constraints(imperfect=imperfect), strategy="random",
+    r = search(w, a, Constraints(imperfect=imperfect), strategy=strategy,
                objectives="edp", evaluations=budget, seed=seed)
     p = min(r.front, key=lambda p: p.evaluation["edp_j_cycles"])
     residual = any(l.imperfect for lm in p.mapping.levels for l in lm.temporal + lm.spatial)
@@ -42,16 +43,17 @@ def best(w, a, imperfect: bool, budget: int, seed: int):
 
 
 def main() -> None:
-    budget = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    budget = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-    print(f"strategy random, {budget:,} legal mappings per search, seed {seed}, objective "
+    strategy = sys.argv[3] if len(sys.argv) > 3 else "climb"
+    print(f"strategy {strategy}, {budget:,} legal mappings per search, seed {seed}, objective "
           f"EDP (J x cycles), Timeloop's cycle rule")
     print(f"{'layer':22} {'arch':13} {'perfect':>10} {'imperfect':>10} {'ratio':>6} "
           f"{'best has residual':>17} {'time perfect/imperfect':>23}")
     for label, w, arch_name in CASES:
         a = load_arch_preset(arch_name)
-        p_edp, _, p_s = best(w, a, False, budget, seed)
-        i_edp, resid, i_s = best(w, a, True, budget, seed)
+        p_edp, _, p_s = best(w, a, False, budget, seed, strategy)
+        i_edp, resid, i_s = best(w, a, True, budget, seed, strategy)
         print(f"{label:22} {arch_name:13} {p_edp:10.4g} {i_edp:10.4g} {p_edp / i_edp:5.2f}x "
               f"{'yes' if resid else 'no':>17} {p_s:10.1f} s / {i_s:7.1f} s", flush=True)
 
