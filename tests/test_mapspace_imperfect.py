@@ -7,6 +7,7 @@ import itertools
 import math
 import random
 
+import numpy as np
 import pytest
 
 from loopscape.costmodels import evaluate
@@ -249,3 +250,28 @@ def test_cli_and_yaml_switch_on_the_same_space(tmp_path):
     from loopscape.spaces.presets import load_workload_preset
     w = load_workload_preset("eyexam_conv1d")
     assert Mapspace(w, load_arch_preset(ARCH), c).size == on["sizes"]["total"]
+
+
+@pytest.mark.parametrize("imperfect", [False, True])
+def test_climb_proposes_legal_unseen_points_and_is_deterministic(imperfect):
+    from loopscape.mapper import search
+    from loopscape.mapper.strategy import SearchContext, make_strategy
+    w = gemm(M=6, N=5, K=2, name="g")
+    a = load_arch_preset(ARCH)
+    ms = Mapspace(w, a, imperfect=imperfect)
+    s = make_strategy("climb", init=8)
+    s.setup(SearchContext(ms, ("edp",), (), seed=1))
+    seen = set()
+    for _ in range(6):
+        prop = s.ask(8)
+        assert len(prop) > 0
+        for k, mid in enumerate(prop.ids):
+            m = ms.mapping(mid)
+            assert mid not in seen and ms.is_legal(m)
+            seen.add(mid)
+            assert evaluate(w, a, m).edp > 0
+        s.tell(prop, np.array([[evaluate(w, a, ms.mapping(mid)).edp] for mid in prop.ids]))
+    runs = [search(w, a, Constraints(imperfect=imperfect), strategy="climb", objectives="edp",
+                   evaluations=60, seed=4) for _ in range(2)]
+    assert [p.evaluation["edp_j_cycles"] for p in runs[0].front] == \
+        [p.evaluation["edp_j_cycles"] for p in runs[1].front]
