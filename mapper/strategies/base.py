@@ -67,7 +67,7 @@ class Strategy(ABC):
         if getattr(ctx.space, "imperfect", False) and not self.supports_imperfect:
             raise SpecError(f"strategy {self.name or type(self).__name__!r} does not search "
                             f"imperfect factors", key="strategy",
-                            fix="use --strategy random or exhaustive with --imperfect "
+                            fix="use --strategy climb, random or exhaustive with --imperfect "
                                 "(docs/mapspace.md, imperfect factors)")
         self.ctx = ctx
 
