@@ -67,6 +67,12 @@ class Mapspace:
             self.constraints = dataclasses.replace(self.constraints, imperfect=imperfect)
         #: Whether factorizations may use residual loops (``spaces/imperfect.py``).
         self.imperfect = self.constraints.imperfect
+        unknown = [d for d in self.constraints.imperfect_dims or () if d not in workload.dims]
+        if unknown:
+            raise SpecError(f"imperfect names {', '.join(unknown)}, not a dimension of "
+                            f"{workload.name}", source=self.constraints.source,
+                            key="constraints.imperfect",
+                            fix=f"use dimensions of {', '.join(workload.dims)}")
         self._validate()
         L = len(arch.levels)
         dims = workload.dims
@@ -105,7 +111,7 @@ class Mapspace:
 
     def _dim_space(self, dim: str) -> "DimSpace | ImperfectDimSpace":
         bound = self.workload.bound(dim)
-        make = imperfect_dim_space if self.imperfect else dim_space
+        make = imperfect_dim_space if self.constraints.imperfect_for(dim) else dim_space
         space = make(self.workload, self.arch, self.constraints, dim, self.slots)
         if space.size == 0:
             raise SpecError(f"no split of {dim}={bound} over the levels satisfies the "
@@ -259,7 +265,8 @@ class Mapspace:
         resid: dict[tuple[int, str], int | None] = {}
         for d, ds, r in zip(dims, self._dims, f_idx):
             choice = ds.unrank(r)
-            res = ds.residuals(choice) if self.imperfect else [None] * len(choice)
+            res = ds.residuals(choice) if isinstance(ds, ImperfectDimSpace) \
+                else [None] * len(choice)
             for slot, (f, axis), rr in zip(ds.slots, choice, res):
                 if slot.kind == "T":
                     temporal[slot.level][d] = f
@@ -298,12 +305,11 @@ class Mapspace:
             for i, lm in enumerate(mapping.levels):
                 if not self._has_temporal[i] and lm.factor(d, "temporal") != 1:
                     raise KeyError(f"{lm.target} takes no temporal loops in this mapspace")
-            if self.imperfect:
+            if isinstance(ds, ImperfectDimSpace):
                 self._check_residuals(mapping, d, ds, choice)
             elif any(l.imperfect for lm in mapping.levels for l in lm.temporal + lm.spatial
                      if l.dim == d):
-                raise KeyError(f"{d} has a residual loop; this mapspace is perfect-only "
-                               f"(imperfect=False)")
+                raise KeyError(f"{d} has a residual loop; this mapspace keeps {d} perfect")
             fi = fi * ds.size + ds.rank(choice)
         lp = 0
         for i, lm in enumerate(mapping.levels):

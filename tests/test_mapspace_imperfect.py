@@ -275,3 +275,29 @@ def test_climb_proposes_legal_unseen_points_and_is_deterministic(imperfect):
                    evaluations=60, seed=4) for _ in range(2)]
     assert [p.evaluation["edp_j_cycles"] for p in runs[0].front] == \
         [p.evaluation["edp_j_cycles"] for p in runs[1].front]
+
+
+def test_imperfect_dims_limit_residuals_to_the_listed_dimensions():
+    from loopscape.spaces.errors import SpecError
+    from loopscape.spaces.io.strict import Where
+    from loopscape.spaces.io.yaml_constraints import (dump_constraints_body,
+                                                      load_constraints_body)
+    w, a = gemm(M=3, N=5, K=2, name="g"), load_arch_preset(ARCH)
+    c = load_constraints_body({"imperfect": ["N"]}, Where("c.yaml", "constraints"), w)
+    assert c.imperfect and c.imperfect_dims == ("N",)
+    assert dump_constraints_body(c)["imperfect"] == ["N"]
+    only_n, off, on = Mapspace(w, a, c), Mapspace(w, a), Mapspace(w, a, imperfect=True)
+    per = {d: (ds_off.size, ds_on.size) for d, ds_off, ds_on in
+           zip(w.dims, off.dim_spaces, on.dim_spaces)}
+    # Factorization counts: N from the imperfect space, M and K from the perfect one.
+    want = math.prod(per[d][1] if d == "N" else per[d][0] for d in w.dims)
+    assert only_n.factorization_size == want
+    for mid in random.Random(5).sample(range(only_n.size), 200):
+        m = only_n.mapping(mid)
+        assert only_n.id(m) == mid
+        assert all(l.dim == "N" for lm in m.levels for l in lm.temporal + lm.spatial
+                   if l.imperfect)
+    with pytest.raises(SpecError, match="dimension"):
+        load_constraints_body({"imperfect": ["Z"]}, Where("c.yaml", "constraints"), w)
+    with pytest.raises(SpecError, match="not a dimension"):
+        Mapspace(w, a, Constraints(imperfect=True, imperfect_dims=("Z",)))

@@ -4,7 +4,7 @@
 constraints:
   default_max_factor: 16        # every temporal factor no level rule names
   min_pe_utilization: 0.5       # fraction of the MAC units a mapping must use
-  imperfect: true               # factorizations may use residual loops (docs/mapspace.md)
+  imperfect: true               # residual loops allowed (or [P, Q]: those dims only)
   levels:
     - target: DRAM
       temporal: {N: 1, C: "<=4", M: ">=2", P: all}
@@ -28,7 +28,8 @@ from ..constraints import Constraints, FactorRule, LevelConstraints, rule_text
 from ..feasibility import check_names, validate_constraints
 from ..workload import Workload
 from .yaml_document import read_section, save_document
-from .strict import (Where, describe, expect_bool, expect_int, expect_list, expect_map, expect_number,
+from .strict import (Where, describe, expect_bool, expect_int, expect_list, expect_map,
+                     expect_names, expect_number,
                      expect_str)
 
 __all__ = ["BODY_KEYS", "LEVEL_KEYS", "dump_constraints", "dump_constraints_body",
@@ -64,8 +65,13 @@ def load_constraints_body(body: Any, where: Where, workload: Workload | None = N
     if body.get("min_pe_utilization") is not None:
         util = expect_number(body["min_pe_utilization"], where.at("min_pe_utilization"),
                              maximum=1.0)
-    imperfect = False
-    if body.get("imperfect") is not None:
+    imperfect, imperfect_dims = False, None
+    if isinstance(body.get("imperfect"), list):
+        imperfect = True
+        imperfect_dims = tuple(expect_names(
+            body["imperfect"], where.at("imperfect"), what="dimension",
+            known=workload.dims if workload is not None else None))
+    elif body.get("imperfect") is not None:
         imperfect = expect_bool(body["imperfect"], where.at("imperfect"))
     levels: list[LevelConstraints] = []
     if body.get("levels") is not None:
@@ -82,7 +88,8 @@ def load_constraints_body(body: Any, where: Where, workload: Workload | None = N
             lc = _load_level(raw, e_at, seen)
             seen.append(lc.target)
             levels.append(lc)
-    c = Constraints(tuple(levels), dmin, dmax, util, imperfect, source=where.source)
+    c = Constraints(tuple(levels), dmin, dmax, util, imperfect, imperfect_dims,
+                    source=where.source)
     if workload is not None and arch is not None:
         validate_constraints(c, workload, arch)
     elif workload is not None or arch is not None:
@@ -225,7 +232,7 @@ def dump_constraints_body(c: Constraints) -> dict:
     if c.min_pe_utilization:
         out["min_pe_utilization"] = c.min_pe_utilization
     if c.imperfect:
-        out["imperfect"] = True
+        out["imperfect"] = True if c.imperfect_dims is None else list(c.imperfect_dims)
     levels = []
     for lc in c.levels:
         entry: dict[str, Any] = {"target": lc.target}
