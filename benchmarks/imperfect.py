@@ -1,28 +1,26 @@
-"""Best EDP with perfect factors only vs with residual loops allowed (issue 13), same run,
-same search budget.
+"""Best EDP with perfect factors only vs with imperfect factors allowed (issue 13), same
+run, same strategy, same search budget and seed.
 
-The mapspace enumerates perfect factorizations only, so "imperfect allowed" is found by
-pad-and-trim: the same search (same budget, seed and strategy) on the layer with every
-dimension whose bound is not a power of two rounded up to the next one (R and S kept),
-then every mapping of its Pareto front made into one of the real layer with residual
-loops (``spaces.residuals.trim_to_bounds``) and evaluated on the real layer (Timeloop's
-cycle rule, the default). The better of that and the perfect search is reported as the
-imperfect-allowed best, since perfect mappings are imperfect-allowed too.
+The imperfect arm searches the mapspace's imperfect option (``Constraints(imperfect=
+True)``, ``--imperfect``: every loop end up to the bound, residuals determined;
+docs/mapspace.md). Only strategies that work on ids search it, so both arms use
+``climb`` (hill climbing over ids from uniform draws) or ``random`` (uniform over the
+legal mappings of their space). A third arm allows residuals only in the dimensions
+whose bound is not a power of two (``imperfect_dims``; R and S left out). Rows with residual
+loops are scored by the scalar model (the batched model's fallback), which is slow, so
+budgets are modest. EDP in J x cycles under Timeloop's cycle rule (the default).
 
-    python benchmarks/imperfect.py [EVALUATIONS]
+    python benchmarks/imperfect.py [EVALUATIONS] [SEED] [STRATEGY]
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 
-from loopscape.costmodels import ModelOptions, evaluate
 from loopscape.mapper import search
-from loopscape.spaces.errors import MappingError
+from loopscape.spaces.constraints import Constraints
 from loopscape.spaces.presets import load_arch_preset
-from loopscape.spaces.residuals import trim_to_bounds
 from loopscape.spaces.workload import conv2d, fully_connected, gemm
 
 CASES = [
@@ -35,44 +33,43 @@ CASES = [
 ]
 
 
-def padded(w):
-    bounds = {d: b if d in ("R", "S") or b & (b - 1) == 0 else 1 << b.bit_length()
-              for d, b in w.shape.items()}
-    return dataclasses.replace(w, bounds=tuple(bounds[d] for d in w.dims),
-                               name=w.name + "_padded")
+def ragged(w) -> tuple[str, ...]:
+    """The dimensions whose bound is not a power of two (R and S left out)."""
+    return tuple(d for d in w.dims if d not in ("R", "S") and w.bound(d) & (w.bound(d) - 1))
+
+
+def best(w, a, imperfect: bool, budget: int, seed: int, strategy: str, dims=None):
+    """(best EDP, its mapping has a residual loop, seconds)."""
+    t = time.perf_counter()
+    c = Constraints(imperfect=imperfect, imperfect_dims=dims)
+    r = search(w, a, c, strategy=strategy,
+               objectives="edp", evaluations=budget, seed=seed)
+    p = min(r.front, key=lambda p: p.evaluation["edp_j_cycles"])
+    residual = any(l.imperfect for lm in p.mapping.levels for l in lm.temporal + lm.spatial)
+    return p.evaluation["edp_j_cycles"], residual, time.perf_counter() - t
 
 
 def main() -> None:
-    budget = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
-    exact = ModelOptions(residual_cycles="exact")
-    print(f"budget {budget:,} evaluations per search (energy-cycles front, best EDP on it), strategy local, seed 0;"
-          f" EDP in J x cycles; imperfect columns: best of the perfect search and the trimmed"
-          f" padded front, cycles by Timeloop's rule (product of loop ends) / exact")
-    print(f"{'layer':22} {'arch':13} {'perfect':>10} {'imperf.TL':>10} {'ratio':>6} "
-          f"{'imperf.exact':>12} {'ratio':>6}  trimmed  padded dims")
+    budget = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    strategy = sys.argv[3] if len(sys.argv) > 3 else "climb"
+    print(f"strategy {strategy}, {budget:,} legal mappings per search, seed {seed}, objective "
+          f"EDP (J x cycles), Timeloop's cycle rule")
+    print(f"{'layer':22} {'arch':13} {'perfect':>10} {'imperfect':>10} {'ratio':>6} "
+          f"{'residual':>8} {'time perfect/imperfect':>23}  {'ragged dims':>16} {'ratio':>6}"
+          f" {'residual':>8} {'time':>7}")
     for label, w, arch_name in CASES:
         a = load_arch_preset(arch_name)
-        t = time.perf_counter()
-        perfect = min(p.evaluation["edp_j_cycles"]
-                      for p in search(w, a, evaluations=budget, seed=0).front)
-        pw = padded(w)
-        grown = {d: (w.bound(d), pw.bound(d)) for d in w.dims if pw.bound(d) != w.bound(d)}
-        best_tl = best_exact = perfect
-        n = 0
-        if grown:
-            front = search(pw, a, evaluations=budget, seed=0).front
-            for p in front:
-                m = trim_to_bounds(p.mapping, w.shape)
-                try:
-                    best_tl = min(best_tl, evaluate(w, a, m).edp)
-                    best_exact = min(best_exact, evaluate(w, a, m, options=exact).edp)
-                    n += 1
-                except MappingError:
-                    continue
-        dims = ", ".join(f"{d} {b}->{q}" for d, (b, q) in grown.items()) or "none"
-        print(f"{label:22} {arch_name:13} {perfect:10.4g} {best_tl:10.4g} "
-              f"{perfect / best_tl:5.2f}x {best_exact:12.4g} {perfect / best_exact:5.2f}x "
-              f"{n:8d}  {dims}  ({time.perf_counter() - t:.0f} s)")
+        p_edp, _, p_s = best(w, a, False, budget, seed, strategy)
+        i_edp, resid, i_s = best(w, a, True, budget, seed, strategy)
+        dims = ragged(w)
+        third = f"{'none':>16} {'-':>6} {'-':>8} {'-':>7}"
+        if dims:
+            r_edp, r_res, r_s = best(w, a, True, budget, seed, strategy, dims)
+            third = (f"{','.join(dims) + ' ' + format(r_edp, '.4g'):>16} "
+                     f"{p_edp / r_edp:5.2f}x {'yes' if r_res else 'no':>8} {r_s:5.1f} s")
+        print(f"{label:22} {arch_name:13} {p_edp:10.4g} {i_edp:10.4g} {p_edp / i_edp:5.2f}x "
+              f"{'yes' if resid else 'no':>8} {p_s:10.1f} s / {i_s:7.1f} s  {third}", flush=True)
 
 
 if __name__ == "__main__":

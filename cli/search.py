@@ -19,7 +19,7 @@ from .console import console, err_console, wide_when_piped
 from .outputs import check_output_dir, write_or_rescue
 from .progress import search_progress
 from .model_flags import model_option_flags, options_from_flags
-from .space import load_space_inputs
+from .space import imperfect_option, load_space_inputs
 from .sparse_options import command_sparsity, sparsity_options
 
 
@@ -94,11 +94,12 @@ def _column(objective: str, values: list[float]) -> tuple[str, list[str]]:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--quiet", "-q", is_flag=True,
               help="No live progress display (it is off anyway when stdout is not a terminal).")
+@imperfect_option
 @model_option_flags
 @sparsity_options
 def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, out_dir,
-           constraints_file, from_timeloop, as_json, quiet, semantics, link_transfers,
-           sparsity_file, densities) -> None:
+           constraints_file, from_timeloop, as_json, quiet, imperfect, semantics,
+           link_transfers, sparsity_file, densities) -> None:
     """Search the mapspace; show and save the Pareto-optimal mappings.
 
     ARCH and WORKLOAD are preset names or YAML files.
@@ -110,7 +111,8 @@ def search(inputs, strategy, objectives, budget, seconds, patience, jobs, seed, 
         raise SpecError("give --budget N (legal mappings) or --time SECONDS", key="--budget")
     if out_dir:
         check_output_dir(out_dir)
-    workload, arch, constraints = load_space_inputs(inputs, from_timeloop, constraints_file)
+    workload, arch, constraints = load_space_inputs(inputs, from_timeloop, constraints_file,
+                                                    imperfect)
     sparsity = command_sparsity(inputs, from_timeloop, sparsity_file, densities, workload, arch)
     options = options_from_flags(semantics, link_transfers)
     with search_progress(quiet or as_json) as progress:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
 import click
 from rich.table import Table
 
+from loopscape.spaces.constraints import NO_CONSTRAINTS, Constraints
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapspace import Mapspace
 
@@ -15,8 +17,28 @@ from .ranges import int_range
 from .console import console, wide_when_piped
 
 
-def load_space_inputs(inputs: tuple[str, ...], from_timeloop: bool, constraints_file: str | None):
+imperfect_option = click.option(
+    "--imperfect", is_flag=True,
+    help="Allow imperfect factors: loop ends up to the bound, residuals determined "
+         "(docs/mapspace.md#imperfect-factors).")
+
+
+def with_imperfect(constraints: Constraints | None, imperfect: bool) -> Constraints | None:
+    """``constraints`` with factorizations that may use residual loops, when asked."""
+    if not imperfect:
+        return constraints
+    return dataclasses.replace(constraints or NO_CONSTRAINTS, imperfect=True)
+
+
+def load_space_inputs(inputs: tuple[str, ...], from_timeloop: bool, constraints_file: str | None,
+                      imperfect: bool = False):
     """(workload, arch, constraints) from ARCH WORKLOAD [--constraints] or Timeloop files."""
+    w, a, c = _load_space_inputs(inputs, from_timeloop, constraints_file)
+    return w, a, with_imperfect(c, imperfect)
+
+
+def _load_space_inputs(inputs: tuple[str, ...], from_timeloop: bool,
+                       constraints_file: str | None):
     if from_timeloop:
         from loopscape.spaces.io.timeloop import load_timeloop, timeloop_constraints
         if not inputs:
@@ -54,26 +76,30 @@ def load_space_inputs(inputs: tuple[str, ...], from_timeloop: bool, constraints_
 @click.option("--seed", type=int_range(0, 2**63 - 1), default=0, show_default=True,
               help="Seed of those draws.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@imperfect_option
 def space(inputs: tuple[str, ...], constraints_file: str | None, from_timeloop: bool,
-          samples: int, seed: int, as_json: bool) -> None:
+          samples: int, seed: int, as_json: bool, imperfect: bool) -> None:
     """Size of the mapspace: sub-spaces, total, pruned total, legal fraction of ids.
 
     ARCH and WORKLOAD are preset names or YAML files.
     """
-    workload, arch, constraints = load_space_inputs(inputs, from_timeloop, constraints_file)
+    workload, arch, constraints = load_space_inputs(inputs, from_timeloop, constraints_file,
+                                                    imperfect)
     ms = Mapspace(workload, arch, constraints)
     t0 = time.perf_counter()
     sizes = ms.sizes()
     fraction = ms.legal_fraction(samples, seed) if samples > 0 else None
     elapsed = time.perf_counter() - t0
-    out = {"workload": workload.name, "arch": arch.name, "sizes": sizes,
+    out = {"workload": workload.name, "arch": arch.name, "imperfect": ms.imperfect,
+           "sizes": sizes,
            "legal_fraction_estimate": fraction, "legal_fraction_samples": samples,
            "legal_fraction_seed": seed, "seconds": round(elapsed, 3)}
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
     wide_when_piped()
-    table = Table(title=f"mapspace of {workload.name} on {arch.name}")
+    table = Table(title=f"mapspace of {workload.name} on {arch.name}"
+                  + (" (imperfect factors)" if ms.imperfect else ""))
     table.add_column("sub-space")
     table.add_column("size", justify="right")
     table.add_column("what it counts")

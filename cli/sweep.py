@@ -17,6 +17,7 @@ from loopscape.mapper.units import (CYCLES, ENERGY, column, format_cycles, forma
 from loopscape.mapper.sweep import LayerFront, SweepResult, SweepSettings, network_layers, sweep
 from loopscape.spaces.errors import SpecError
 
+from .space import imperfect_option, with_imperfect
 from .ranges import float_range, int_range
 from .model_flags import model_option_flags, options_from_flags
 from .sparse_options import sparsity_options
@@ -154,12 +155,13 @@ def render(result: SweepResult) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout.")
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress display and no per-layer lines (only the final table).")
+@imperfect_option
 @model_option_flags
 @sparsity_options
 @network_options
 def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objectives, budget,
               seconds, patience, seed, select, jobs, scheduler, dask_local, fresh,
-              as_json, quiet, semantics, link_transfers, sparsity_file, densities,
+              as_json, quiet, imperfect, semantics, link_transfers, sparsity_file, densities,
               **kwargs) -> None:
     """Search every unique layer of NETWORK (a zoo name or an .onnx file) on an
     architecture and total the network; writes OUT/summary.json. Decoder LLMs take
@@ -172,6 +174,7 @@ def sweep_cmd(network, arch_name, constraints_file, out_dir, strategy, objective
     check_output_dir(out_dir)
     arch = resolve_arch(arch_name)
     constraints = resolve_constraints(constraints_file, None, arch) if constraints_file else None
+    constraints = with_imperfect(constraints, imperfect)
     name, layers, unsupported = network_layers(network, **options)
     if unsupported:
         err_console.print(f"[yellow]note:[/] {len(unsupported)} node(s) not imported: "

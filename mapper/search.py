@@ -193,9 +193,9 @@ def _run_worker(workload: Workload, arch: Architecture, constraints: Constraints
     return _WorkerOut(points, evaluated, rejected, stopped_by, best_edp, cert)
 
 
-def _copy_row(batch: MappingBatch, r: int) -> tuple[np.ndarray, ...]:
-    return tuple(np.array(getattr(batch, f)[r:r + 1]) for f in
-                 ("temporal", "spatial_x", "spatial_y", "rank", "keep"))
+def _copy_row(batch: MappingBatch, r: int) -> tuple[np.ndarray | None, ...]:
+    return tuple(None if getattr(batch, f) is None else np.array(getattr(batch, f)[r:r + 1])
+                 for f in ("temporal", "spatial_x", "spatial_y", "rank", "keep", "residual"))
 
 
 def search(workload: Workload, arch: Architecture, constraints: Constraints | None = None, *,

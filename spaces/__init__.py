@@ -13,6 +13,7 @@ from .arrays import Genes, SpaceArrays
 from .legality import BatchLegality, pe_utilization_problems
 from .proposal import ProposalEntry
 from .slots import DimSpace, FactorTable, Slot
+from .imperfect import ImperfectDimSpace, residuals_of
 from .sparse_capacity import capacity_arch
 from .sparsity import (ActionOptimization, Density, SparseLevelCosts, SparsitySpec,
                        TensorFormat, validate_sparsity)
@@ -26,7 +27,7 @@ __all__ = [
     "MappingError", "SpecError", "StorageLevel", "Tensor", "Workload", "batched_matmul",
     "check_mapping", "conv2d", "depthwise_conv2d", "einsum", "fully_connected", "gemm",
     "mapping_problems", "restrict_constraints", "tile_box", "tile_words",
-    "BatchLegality", "DimSpace", "FactorTable", "Genes", "LevelOrder", "ProposalEntry", "Slot",
+    "BatchLegality", "DimSpace", "FactorTable", "Genes", "ImperfectDimSpace", "residuals_of", "LevelOrder", "ProposalEntry", "Slot",
     "SpaceArrays", "pe_utilization_problems",
     "ActionOptimization", "Density", "SparseLevelCosts", "SparsitySpec", "TensorFormat",
     "capacity_arch", "validate_sparsity",

@@ -70,12 +70,16 @@ class LevelConstraints:
 class Constraints:
     """All constraints of a mapspace. ``default_min_factor``/``default_max_factor`` apply
     to every temporal factor no level rule names; ``min_pe_utilization`` is the smallest
-    fraction of the MAC units a mapping must use."""
+    fraction of the MAC units a mapping must use; ``imperfect`` lets factorizations
+    use residual loops (docs/mapspace.md, imperfect factors), for the dimensions in
+    ``imperfect_dims`` only when it is set."""
 
     levels: tuple[LevelConstraints, ...] = ()
     default_min_factor: int | None = None
     default_max_factor: int | None = None
     min_pe_utilization: float = 0.0
+    imperfect: bool = False
+    imperfect_dims: tuple[str, ...] | None = None  # None: every dimension (when imperfect)
     source: str = field(default="<memory>", compare=False)
 
     def level(self, name: str) -> LevelConstraints | None:
@@ -83,6 +87,10 @@ class Constraints:
             if lc.target == name:
                 return lc
         return None
+
+    def imperfect_for(self, dim: str) -> bool:
+        """Whether ``dim``'s factorizations may use residual loops."""
+        return self.imperfect and (self.imperfect_dims is None or dim in self.imperfect_dims)
 
     def temporal_rule(self, level: str, dim: str) -> FactorRule | None:
         """The rule on ``dim``'s temporal factor at ``level``: the level's own, else the

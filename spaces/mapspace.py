@@ -41,7 +41,7 @@ import numpy as np
 from .arch import Architecture
 from .batch_sampling import BatchSampler, as_generator
 from .constraints import NO_CONSTRAINTS, Constraints
-from .encoding import MappingBatch
+from .encoding import MappingBatch, encode
 from .errors import SpecError
 from .factors import rank_permutation
 from .feasibility import capacity_floor_check, validate_constraints
@@ -49,6 +49,7 @@ from .legality import BatchLegality, mapping_problems, pe_utilization_problems
 from .mapping import LevelMapping, Loop, Mapping
 from .loop_orders import LevelOrder, level_orders
 from .proposal import ProposalEntry, build_proposal
+from .imperfect import ImperfectDimSpace, imperfect_dim_space
 from .slots import DimSpace, Slot, dim_space, has_temporal_slot, tiling_slots
 from .workload import Workload
 
@@ -57,10 +58,21 @@ class Mapspace:
     """All mappings of ``workload`` on ``arch`` allowed by ``constraints``."""
 
     def __init__(self, workload: Workload, arch: Architecture,
-                 constraints: Constraints | None = None):
+                 constraints: Constraints | None = None, *, imperfect: bool | None = None):
         self.workload = workload
         self.arch = arch
         self.constraints = constraints or NO_CONSTRAINTS
+        if imperfect is not None and imperfect != self.constraints.imperfect:
+            import dataclasses
+            self.constraints = dataclasses.replace(self.constraints, imperfect=imperfect)
+        #: Whether factorizations may use residual loops (``spaces/imperfect.py``).
+        self.imperfect = self.constraints.imperfect
+        unknown = [d for d in self.constraints.imperfect_dims or () if d not in workload.dims]
+        if unknown:
+            raise SpecError(f"imperfect names {', '.join(unknown)}, not a dimension of "
+                            f"{workload.name}", source=self.constraints.source,
+                            key="constraints.imperfect",
+                            fix=f"use dimensions of {', '.join(workload.dims)}")
         self._validate()
         L = len(arch.levels)
         dims = workload.dims
@@ -97,9 +109,10 @@ class Mapspace:
         validate_constraints(self.constraints, self.workload, self.arch)
         capacity_floor_check(self.workload, self.arch, self.constraints)
 
-    def _dim_space(self, dim: str) -> DimSpace:
+    def _dim_space(self, dim: str) -> "DimSpace | ImperfectDimSpace":
         bound = self.workload.bound(dim)
-        space = dim_space(self.workload, self.arch, self.constraints, dim, self.slots)
+        make = imperfect_dim_space if self.constraints.imperfect_for(dim) else dim_space
+        space = make(self.workload, self.arch, self.constraints, dim, self.slots)
         if space.size == 0:
             raise SpecError(f"no split of {dim}={bound} over the levels satisfies the "
                             f"factor constraints", source=self.constraints.source,
@@ -249,18 +262,23 @@ class Mapspace:
         temporal = [{d: 1 for d in dims} for _ in range(L)]
         sx: list[list[Loop]] = [[] for _ in range(L)]
         sy: list[list[Loop]] = [[] for _ in range(L)]
+        resid: dict[tuple[int, str], int | None] = {}
         for d, ds, r in zip(dims, self._dims, f_idx):
-            for slot, (f, axis) in zip(ds.slots, ds.unrank(r)):
+            choice = ds.unrank(r)
+            res = ds.residuals(choice) if isinstance(ds, ImperfectDimSpace) \
+                else [None] * len(choice)
+            for slot, (f, axis), rr in zip(ds.slots, choice, res):
                 if slot.kind == "T":
                     temporal[slot.level][d] = f
+                    resid[slot.level, d] = rr
                 elif f > 1:
-                    (sx if axis == "X" else sy)[slot.level].append(Loop(d, f))
+                    (sx if axis == "X" else sy)[slot.level].append(Loop(d, f, rr))
         keep_bits = [(by >> k) & 1 for k in range(len(self._keep_free))]
         free_keep = {key: bool(bit) for key, bit in zip(self._keep_free, keep_bits)}
         levels = []
         for i, lvl in enumerate(self.arch.levels):
             order = self._orders[i].unrank(p_idx[i])
-            loops = tuple(Loop(d, temporal[i][d]) for d in order)
+            loops = tuple(Loop(d, temporal[i][d], resid.get((i, d))) for d in order)
             keep = tuple(t for t in self.workload.tensor_names
                          if self._keep_fixed[i].get(t, free_keep.get((i, t), False)))
             levels.append(LevelMapping(lvl.name, loops, tuple(sx[i]), tuple(sy[i]), keep))
@@ -287,6 +305,11 @@ class Mapspace:
             for i, lm in enumerate(mapping.levels):
                 if not self._has_temporal[i] and lm.factor(d, "temporal") != 1:
                     raise KeyError(f"{lm.target} takes no temporal loops in this mapspace")
+            if isinstance(ds, ImperfectDimSpace):
+                self._check_residuals(mapping, d, ds, choice)
+            elif any(l.imperfect for lm in mapping.levels for l in lm.temporal + lm.spatial
+                     if l.dim == d):
+                raise KeyError(f"{d} has a residual loop; this mapspace keeps {d} perfect")
             fi = fi * ds.size + ds.rank(choice)
         lp = 0
         for i, lm in enumerate(mapping.levels):
@@ -300,6 +323,17 @@ class Mapspace:
             if t in mapping.levels[i].keep:
                 by |= 1 << k
         return (fi * self.permutation_size + lp) * self.bypass_size + by
+
+    def _check_residuals(self, mapping: Mapping, d: str, ds, choice) -> None:
+        """KeyError unless ``mapping``'s residuals of ``d`` are those its ends determine."""
+        want = ds.residuals(choice)
+        for slot, (f, _), r in zip(ds.slots, choice, want):
+            lm = mapping.levels[slot.level]
+            loops = lm.temporal if slot.kind == "T" else lm.spatial_x + lm.spatial_y
+            got = [l.residual for l in loops if l.dim == d and l.factor > 1]
+            if (got[0] if got else None) != r:
+                raise KeyError(f"{lm.target}: residual of {d} is {got[0] if got else None}, "
+                               f"its loop ends determine {r}")
 
     def _canonical_order(self, i: int, listed: list[str], lm: LevelMapping) -> tuple[str, ...]:
         """The free-region order of level i: the listed free dims in their order, then the
@@ -447,6 +481,14 @@ class Mapspace:
 
         ``rng`` is a ``numpy.random.Generator`` or a ``random.Random``; the same seed (or
         generator state) gives the same batch. See ``spaces/batch_sampling.py``."""
+        if self.imperfect:  # no factor tables: scalar draws, encoded (residuals included)
+            g = as_generator(seed, rng)
+            drawn = self.sample(n, rng=random.Random(int(g.integers(0, 2 ** 63))),
+                                max_draws=max_draws)
+            batch = encode(self.workload, self.arch, [m for _, m in drawn])
+            ids = np.array([mid for mid, _ in drawn],
+                           dtype=np.int64 if self.size < 2 ** 63 else object)
+            return (ids if with_ids else None), batch
         return self._batch_sampler.sample(n, as_generator(seed, rng), with_ids=with_ids,
                                           max_draws=max_draws)
 

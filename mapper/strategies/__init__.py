@@ -3,13 +3,14 @@ registry by name: ``mapper/strategy.py``)."""
 
 from .base import Proposal, SearchContext, Strategy
 from .bayesian import BayesianSearch
+from .climb import ClimbSearch
 from .exhaustive import ExhaustiveSearch
 from .local import LocalSearch
 from .optimal import OptimalSearch
 from .random_search import RandomSearch
 
 BUILTIN_STRATEGIES: tuple[type[Strategy], ...] = (RandomSearch, ExhaustiveSearch, LocalSearch,
-                                                  BayesianSearch, OptimalSearch)
+                                                  BayesianSearch, OptimalSearch, ClimbSearch)
 
-__all__ = ["BUILTIN_STRATEGIES", "BayesianSearch", "ExhaustiveSearch", "LocalSearch",
+__all__ = ["BUILTIN_STRATEGIES", "BayesianSearch", "ClimbSearch", "ExhaustiveSearch", "LocalSearch",
            "OptimalSearch", "Proposal", "RandomSearch", "SearchContext", "Strategy"]

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from loopscape.spaces.encoding import MappingBatch
+from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapspace import Mapspace
 
 
@@ -57,9 +58,17 @@ class Strategy(ABC):
     declared explicitly by each strategy (a typo is an error, never ignored)."""
 
     name: ClassVar[str] = ""
+    #: Whether the strategy searches imperfect mapspaces (``Constraints.imperfect``):
+    #: those have no factor tables, so only strategies that draw or enumerate ids do.
+    supports_imperfect: ClassVar[bool] = False
 
     def setup(self, ctx: SearchContext) -> None:
         """Called once before the first ``ask``; keep ``ctx`` and seed your RNG here."""
+        if getattr(ctx.space, "imperfect", False) and not self.supports_imperfect:
+            raise SpecError(f"strategy {self.name or type(self).__name__!r} does not search "
+                            f"imperfect factors", key="strategy",
+                            fix="use --strategy climb, random or exhaustive with --imperfect "
+                                "(docs/mapspace.md, imperfect factors)")
         self.ctx = ctx
 
     @abstractmethod

@@ -15,6 +15,7 @@ class ExhaustiveSearch(Strategy):
     factorizations whose index is ``w`` modulo the number of workers."""
 
     name = "exhaustive"
+    supports_imperfect = True
 
     def __init__(self, max_size: int | None = None):
         self.max_size = max_size

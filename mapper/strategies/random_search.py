@@ -14,6 +14,7 @@ class RandomSearch(Strategy):
     likely); seeded per worker so parallel runs are reproducible."""
 
     name = "random"
+    supports_imperfect = True
 
     def setup(self, ctx: SearchContext) -> None:
         super().setup(ctx)

@@ -4,6 +4,7 @@
 constraints:
   default_max_factor: 16        # every temporal factor no level rule names
   min_pe_utilization: 0.5       # fraction of the MAC units a mapping must use
+  imperfect: true               # residual loops allowed (or [P, Q]: those dims only)
   levels:
     - target: DRAM
       temporal: {N: 1, C: "<=4", M: ">=2", P: all}
@@ -27,13 +28,15 @@ from ..constraints import Constraints, FactorRule, LevelConstraints, rule_text
 from ..feasibility import check_names, validate_constraints
 from ..workload import Workload
 from .yaml_document import read_section, save_document
-from .strict import (Where, describe, expect_int, expect_list, expect_map, expect_number,
+from .strict import (Where, describe, expect_bool, expect_int, expect_list, expect_map,
+                     expect_names, expect_number,
                      expect_str)
 
 __all__ = ["BODY_KEYS", "LEVEL_KEYS", "dump_constraints", "dump_constraints_body",
            "load_constraints", "load_constraints_body", "save_constraints"]
 
-BODY_KEYS = ("default_max_factor", "default_min_factor", "min_pe_utilization", "levels")
+BODY_KEYS = ("default_max_factor", "default_min_factor", "min_pe_utilization", "imperfect",
+             "levels")
 LEVEL_KEYS = ("target", "temporal", "spatial", "spatial_x", "spatial_y", "inner", "outer",
               "keep", "bypass")
 _NAME_LISTS = ("spatial_x", "spatial_y", "inner", "outer", "keep", "bypass")
@@ -62,6 +65,14 @@ def load_constraints_body(body: Any, where: Where, workload: Workload | None = N
     if body.get("min_pe_utilization") is not None:
         util = expect_number(body["min_pe_utilization"], where.at("min_pe_utilization"),
                              maximum=1.0)
+    imperfect, imperfect_dims = False, None
+    if isinstance(body.get("imperfect"), list):
+        imperfect = True
+        imperfect_dims = tuple(expect_names(
+            body["imperfect"], where.at("imperfect"), what="dimension",
+            known=workload.dims if workload is not None else None))
+    elif body.get("imperfect") is not None:
+        imperfect = expect_bool(body["imperfect"], where.at("imperfect"))
     levels: list[LevelConstraints] = []
     if body.get("levels") is not None:
         l_at = where.at("levels")
@@ -77,7 +88,8 @@ def load_constraints_body(body: Any, where: Where, workload: Workload | None = N
             lc = _load_level(raw, e_at, seen)
             seen.append(lc.target)
             levels.append(lc)
-    c = Constraints(tuple(levels), dmin, dmax, util, source=where.source)
+    c = Constraints(tuple(levels), dmin, dmax, util, imperfect, imperfect_dims,
+                    source=where.source)
     if workload is not None and arch is not None:
         validate_constraints(c, workload, arch)
     elif workload is not None or arch is not None:
@@ -219,6 +231,8 @@ def dump_constraints_body(c: Constraints) -> dict:
         out["default_min_factor"] = c.default_min_factor
     if c.min_pe_utilization:
         out["min_pe_utilization"] = c.min_pe_utilization
+    if c.imperfect:
+        out["imperfect"] = True if c.imperfect_dims is None else list(c.imperfect_dims)
     levels = []
     for lc in c.levels:
         entry: dict[str, Any] = {"target": lc.target}

@@ -1,0 +1,288 @@
+"""Imperfect factorizations of one dimension over the tiling slots (the mapspace's
+``imperfect`` option, docs/mapspace.md).
+
+A choice gives every slot (outermost first) a loop end ``f_j`` (and a mesh axis for a
+spatial slot with ``f_j > 1``). Allowed are exactly the sequences whose loops cover the
+bound ``N`` under the coverage rule of ``spaces/residuals.py`` with each residual
+determined: the slots outside the outermost non-unit slot ``k`` run 1, the slots inside
+it take any ends with product ``P < N``, and ``f_k = ceil(N / P)`` (the outermost loop
+runs its residual, so it is perfect). The residual of an inner loop is its digit of
+``N - 1`` in the mixed radix of the ends, plus one. Every perfect factorization is one
+of these (``P`` divides ``N``).
+
+Counted by ``G(j, m)``: option tuples over slots ``j..`` whose product is at most ``m``
+(memoised on ``(j, m)``); the tuples with product in ``[lo, hi]`` are
+``G(j, hi) - G(j, lo - 1)``. Order (rank): outermost non-unit slot ``k`` ascending (all
+ones first when ``N == 1``), then slot ``k``'s option, then the inner slots' options
+lexicographically. ``limits`` (per slot, the largest extent covered by that slot and
+inward, as in ``spaces/slots.py``) cap the suffix products; the slots at and outside
+``k`` cover ``N``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Iterator, Sequence
+
+from .constraints import Constraints, FactorRule, allowed_axes
+from .slots import Slot
+
+_FREE = FactorRule()
+
+__all__ = ["ImperfectDimSpace", "imperfect_dim_space", "residuals_of"]
+
+
+def residuals_of(bound: int, ends: Sequence[int]) -> tuple[int | None, ...]:
+    """Per slot, the residual of its loop (None: perfect or unit) for loop ``ends``
+    (outermost first) that cover ``bound``."""
+    out: list[int | None] = []
+    stride = 1
+    strides = []
+    for f in reversed(ends):
+        strides.append(stride)
+        stride *= f
+    strides.reverse()
+    last = bound - 1
+    for f, s in zip(ends, strides):
+        r = (last // s) % f + 1 if f > 1 else None
+        out.append(None if r is None or r == f else r)
+    return tuple(out)
+
+
+def imperfect_dim_space(workload, arch, constraints: Constraints, dim: str,
+                        slots: Sequence[Slot]) -> "ImperfectDimSpace":
+    """The imperfect factorizations of ``dim``: temporal ends 1..bound, spatial ends
+    up to the axis's fanout, each allowed by the constraints' factor rules."""
+    bound = workload.bound(dim)
+    options, uncapped = [], []
+    for slot in slots:
+        name = arch.levels[slot.level].name
+        lc = constraints.level(name)
+        if slot.kind == "T":
+            rule = constraints.temporal_rule(name, dim) or _FREE
+        else:
+            rule = (lc.spatial_rule(dim) if lc is not None else None) or _FREE
+        ends = [f for f in range(1, bound + 1) if rule.allows(f, bound)]
+        uncapped.append([(f, "") for f in ends])
+        if slot.kind == "T":
+            opts = [(f, "") for f in ends]
+        else:
+            fx, fy = arch.fanout(slot.level)
+            opts = [(1, "")] if rule.allows(1, bound) else []
+            for axis, _ in allowed_axes(lc, dim, fx, fy):
+                cap = fx if axis == "X" else fy
+                opts += [(f, axis) for f in ends if 1 < f <= cap]
+        options.append(sorted(opts))
+    return ImperfectDimSpace(bound, slots, options, uncapped)
+
+
+class ImperfectDimSpace:
+    """Imperfect factorizations of one dimension (the module docstring): the interface
+    of ``slots.DimSpace`` that the mapspace uses, plus ``residuals``."""
+
+    imperfect = True
+
+    def __init__(self, bound: int, slots: Sequence[Slot],
+                 options: Sequence[list[tuple[int, str]]],
+                 uncapped: Sequence[list[tuple[int, str]]] | None = None):
+        self.bound = bound
+        self.slots = tuple(slots)
+        self.options = [sorted(o) for o in options]
+        self._uncapped = [sorted(o) for o in uncapped] if uncapped else self.options
+        self._G = lru_cache(maxsize=None)(self._g)
+
+    # -- counting ------------------------------------------------------------------------
+    def _g(self, j: int, m: int, limits: tuple | None, opts_id: int) -> int:
+        """Option tuples over slots ``j..`` with product <= m and suffix products within
+        ``limits``."""
+        if limits is not None and j < len(self.slots) and limits[j] is not None:
+            m = min(m, limits[j])
+        if m < 1:
+            return 0
+        if j == len(self.slots):
+            return 1
+        opts = self.options if opts_id == 0 else self._uncapped
+        total = 0
+        for f, _ in opts[j]:
+            if f > m:
+                break
+            total += self._G(j + 1, m // f, limits, opts_id)
+        return total
+
+    def _between(self, j: int, lo: int, hi: int, limits, opts_id: int = 0) -> int:
+        """Option tuples over slots ``j..`` with product in [lo, hi]."""
+        if hi < lo:
+            return 0
+        return self._G(j, hi, limits, opts_id) - self._G(j, lo - 1, limits, opts_id)
+
+    def _outer_ok(self, k: int, limits, opts_id: int = 0) -> bool:
+        """Slots before ``k`` may run 1 and slots up to ``k`` may cover the bound."""
+        opts = self.options if opts_id == 0 else self._uncapped
+        for j in range(k):
+            if (1, "") not in opts[j]:
+                return False
+        if limits is not None:
+            for j in range(min(k + 1, len(self.slots))):
+                if limits[j] is not None and limits[j] < self.bound:
+                    return False
+        return True
+
+    def _heads(self, limits, opts_id: int = 0) -> Iterator[tuple[int, int, str, int, int]]:
+        """(k, f, axis, lo, hi) blocks in rank order; k == -1: all ones (bound 1)."""
+        S = len(self.slots)
+        opts = self.options if opts_id == 0 else self._uncapped
+        if self.bound == 1:
+            yield -1, 1, "", 1, 1
+            return
+        for k in range(S):
+            if not self._outer_ok(k, limits, opts_id):
+                break
+            for f, axis in opts[k]:
+                if f < 2:
+                    continue
+                lo = -(-self.bound // f)
+                hi = -(-self.bound // (f - 1)) - 1
+                yield k, f, axis, lo, hi
+
+    def _block(self, k, lo, hi, limits, opts_id: int = 0) -> int:
+        if k == -1:
+            return self._G(0, 1, limits, opts_id)
+        return self._between(k + 1, lo, hi, limits, opts_id)
+
+    def count(self, limits: tuple | None = None) -> int:
+        return sum(self._block(k, lo, hi, limits) for k, _, _, lo, hi in self._heads(limits))
+
+    @property
+    def size(self) -> int:
+        return self.count(None)
+
+    def uncapped_count(self) -> int:
+        """Counted as Timeloop does: spatial ends not limited by the fanout, no axis."""
+        return sum(self._block(k, lo, hi, None, 1)
+                   for k, _, _, lo, hi in self._heads(None, 1))
+
+    # -- ranking -------------------------------------------------------------------------
+    def unrank(self, r: int, limits: tuple | None = None) -> tuple[tuple[int, str], ...]:
+        S = len(self.slots)
+        for k, f, axis, lo, hi in self._heads(limits):
+            block = self._block(k, lo, hi, limits)
+            if r >= block:
+                r -= block
+                continue
+            if k == -1:
+                return tuple((1, "") for _ in range(S))
+            out = [(1, "")] * k + [(f, axis)]
+            prod = 1
+            for j in range(k + 1, S):
+                for g, ax in self.options[j]:
+                    p = prod * g
+                    if p > hi:
+                        raise IndexError("rank out of range")  # pragma: no cover
+                    b = self._between(j + 1, -(-lo // p), self._top(j, g, p, hi, limits),
+                                      limits)
+                    if r < b:
+                        out.append((g, ax))
+                        prod = p
+                        break
+                    r -= b
+            return tuple(out)
+        raise IndexError("rank out of range")
+
+    @staticmethod
+    def _top(j: int, g: int, p: int, hi: int, limits) -> int:
+        """Largest product of the slots after ``j`` when slot ``j`` takes ``g`` and the
+        ends so far multiply to ``p``: within ``hi`` and slot ``j``'s limit."""
+        top = hi // p
+        if limits is not None and limits[j] is not None:
+            top = min(top, limits[j] // g)
+        return top
+
+    def rank(self, choice: Sequence[tuple[int, str]], limits: tuple | None = None) -> int:
+        """The rank of ``choice`` (KeyError if it is not a choice of this space)."""
+        choice = [(int(f), a if f > 1 else "") for f, a in choice]
+        S = len(self.slots)
+        if len(choice) != S:
+            raise KeyError("one (end, axis) per slot expected")
+        ks = [j for j, (f, _) in enumerate(choice) if f > 1]
+        k = ks[0] if ks else -1
+        r = 0
+        for k2, f, axis, lo, hi in self._heads(limits):
+            if k2 == k and (k == -1 or (f, axis) == choice[k]):
+                break
+            r += self._block(k2, lo, hi, limits)
+        else:
+            raise KeyError(f"no outermost loop {choice[k] if k >= 0 else ''} in this space")
+        if k == -1:
+            return r
+        prod = 1
+        for j in range(k + 1, S):
+            for g, ax in self.options[j]:
+                if (g, ax) == choice[j]:
+                    break
+                p = prod * g
+                if p <= hi:
+                    r += self._between(j + 1, -(-lo // p), self._top(j, g, p, hi, limits),
+                                       limits)
+            else:
+                raise KeyError((self.slots[j], choice[j]))
+            prod *= choice[j][0]
+        if not lo <= prod <= hi:
+            raise KeyError("the ends do not cover the bound with a perfect outermost loop")
+        return r
+
+    def residuals(self, choice: Sequence[tuple[int, str]]) -> tuple[int | None, ...]:
+        return residuals_of(self.bound, [f for f, _ in choice])
+
+    def walk(self, limits: tuple | None) -> Iterator[tuple[tuple[tuple[int, str], ...], int]]:
+        """The choices within ``limits`` in rank order, with their rank."""
+        for r in range(self.count(limits)):
+            c = self.unrank(r, limits)
+            yield c, self.rank(c)
+
+    def max_factor(self, level: int, kind: str) -> int:
+        best = 1
+        for j, slot in enumerate(self.slots):
+            if slot.level != level:
+                continue
+            for f, axis in self.options[j]:
+                k = "T" if slot.kind == "T" else "S" + axis if axis else ""
+                if k == kind:
+                    best = max(best, f)
+        return best
+
+    def by_signature(self, sig_levels: Sequence[bool]) -> dict[tuple[int, ...], int]:
+        """Counts grouped by which flagged levels get a temporal end > 1."""
+        S = len(self.slots)
+        flag = [s.kind == "T" and sig_levels[s.level] for s in self.slots]
+
+        @lru_cache(maxsize=None)
+        def gs(j: int, m: int) -> dict:
+            if m < 1:
+                return {}
+            if j == S:
+                return {(): 1}
+            out: dict = {}
+            for f, _ in self.options[j]:
+                if f > m:
+                    break
+                for sig, c in gs(j + 1, m // f).items():
+                    key = ((1 if f > 1 else 0,) + sig) if flag[j] else sig
+                    out[key] = out.get(key, 0) + c
+            return out
+
+        total: dict[tuple[int, ...], int] = {}
+        for k, f, _, lo, hi in self._heads(None):
+            if k == -1:
+                parts = {tuple(0 for j in range(S) if flag[j]): 1}
+            else:
+                pre = tuple(0 for j in range(k) if flag[j]) + ((1,) if flag[k] else ())
+                a, b = gs(k + 1, hi), gs(k + 1, lo - 1)
+                parts = {pre + s: c - b.get(s, 0) for s, c in a.items()}
+            for s, c in parts.items():
+                if c:
+                    total[s] = total.get(s, 0) + c
+        return total
+
+    def table(self, levels: int, max_rows: int):
+        """No factor table: imperfect spaces are sampled through ``unrank``."""
+        return None
