@@ -10,6 +10,7 @@ import json
 import click
 from rich.table import Table
 
+from loopscape.mapper.units import ENERGY, column
 from loopscape.spaces.errors import MappingError
 
 from .console import console, wide_when_piped
@@ -57,16 +58,18 @@ def run_sparse_eyexam(workload, arch, mapping, constraints, sparsity, as_json: b
         console.print("dense Eyexam skipped: the mapping's tiles fit only compressed")
     wide_when_piped()
     t = Table(title="with sparsity (Sparseloop semantics)")
-    for col in ("algorithmic MACs", "actual", "gated", "skipped", "cycles", "dense cycles",
-                "MACs/cycle (effective)", "energy_pj", "dense energy_pj"):
-        t.add_column(col, justify="right")
     s = sparse
+    energies = [s["energy_pj"]] + ([] if s["dense_energy_pj"] is None else [s["dense_energy_pj"]])
+    energy_header, energy_cells = column(ENERGY, energies)
+    unit = energy_header[energy_header.index("("):]  # one unit for both energy columns
+    for col in ("algorithmic MACs", "actual", "gated", "skipped", "cycles", "dense cycles",
+                "MACs/cycle (effective)", f"energy {unit}", f"dense energy {unit}"):
+        t.add_column(col, justify="right")
     t.add_row(f"{s['algorithmic_computes']:,}", f"{s['actual_computes']:,}",
               f"{s['gated_computes']:,}", f"{s['skipped_computes']:,}", f"{s['cycles']:,}",
               "-" if s["dense_cycles"] is None else f"{s['dense_cycles']:,}",
               f"{s['effective_macs_per_cycle']:,.1f} of {s['peak_macs_per_cycle']:,}",
-              f"{s['energy_pj']:,.0f}",
-              "-" if s["dense_energy_pj"] is None else f"{s['dense_energy_pj']:,.0f}")
+              energy_cells[0], "-" if s["dense_energy_pj"] is None else energy_cells[1])
     console.print(t)
     if note:
         console.print(note, markup=False)
