@@ -192,3 +192,20 @@ def test_cli_names_the_missing_rank(tmp_path):
     assert r.exit_code == 2
     assert "more compression ranks needed" in r.output and "BackingStorage" in r.output
     assert "Traceback" not in r.output
+
+
+def test_eyexam_with_a_density_prints_the_sparse_table_with_units():
+    """`eyexam --density`: the dense steps, then the sparse table; the algorithmic MACs
+    are the layer's (C32 x M32 x P16 x R3 = 49,152, counted by hand) and a density
+    alone (no format, no gating) changes neither computes nor energy."""
+    from click.testing import CliRunner
+    from loopscape.cli.main import cli
+    r = CliRunner().invoke(cli, ["eyexam", "eyeriss_like", "conv1d_ex04", "--density",
+                                 "Weights=0.5", "--budget", "200"], terminal_width=240)
+    assert r.exit_code == 0, r.output
+    assert "with sparsity" in r.output and "energy (" in r.output
+    row = next(line for line in r.output.splitlines()
+               if "49,152" in line and "│" in line and "of 168" in line)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[0] == "49,152" and cells[1] == "49,152" and cells[2] == "0"
+    assert cells[-1] == cells[-2]  # energy with the density == dense energy
