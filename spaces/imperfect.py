@@ -24,10 +24,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Iterator, Sequence
 
-from .constraints import Constraints, FactorRule, allowed_axes
-from .slots import Slot
+from .constraints import Constraints
+from .slots import Slot, max_factor, slot_options
 
-_FREE = FactorRule()
 
 __all__ = ["ImperfectDimSpace", "imperfect_dim_space", "residuals_of"]
 
@@ -54,25 +53,9 @@ def imperfect_dim_space(workload, arch, constraints: Constraints, dim: str,
     """The imperfect factorizations of ``dim``: temporal ends 1..bound, spatial ends
     up to the axis's fanout, each allowed by the constraints' factor rules."""
     bound = workload.bound(dim)
-    options, uncapped = [], []
-    for slot in slots:
-        name = arch.levels[slot.level].name
-        lc = constraints.level(name)
-        if slot.kind == "T":
-            rule = constraints.temporal_rule(name, dim) or _FREE
-        else:
-            rule = (lc.spatial_rule(dim) if lc is not None else None) or _FREE
-        ends = [f for f in range(1, bound + 1) if rule.allows(f, bound)]
-        uncapped.append([(f, "") for f in ends])
-        if slot.kind == "T":
-            opts = [(f, "") for f in ends]
-        else:
-            fx, fy = arch.fanout(slot.level)
-            opts = [(1, "")] if rule.allows(1, bound) else []
-            for axis, _ in allowed_axes(lc, dim, fx, fy):
-                cap = fx if axis == "X" else fy
-                opts += [(f, axis) for f in ends if 1 < f <= cap]
-        options.append(sorted(opts))
+    options, allowed = slot_options(arch, constraints, dim, bound, slots,
+                                    range(1, bound + 1))
+    uncapped = [[(f, "") for f in a] for a in allowed]
     return ImperfectDimSpace(bound, slots, options, uncapped)
 
 
@@ -240,15 +223,7 @@ class ImperfectDimSpace:
             yield c, self.rank(c)
 
     def max_factor(self, level: int, kind: str) -> int:
-        best = 1
-        for j, slot in enumerate(self.slots):
-            if slot.level != level:
-                continue
-            for f, axis in self.options[j]:
-                k = "T" if slot.kind == "T" else "S" + axis if axis else ""
-                if k == kind:
-                    best = max(best, f)
-        return best
+        return max_factor(self.slots, self.options, level, kind)
 
     def by_signature(self, sig_levels: Sequence[bool]) -> dict[tuple[int, ...], int]:
         """Counts grouped by which flagged levels get a temporal end > 1."""

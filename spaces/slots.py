@@ -54,14 +54,14 @@ def tiling_slots(arch: Architecture) -> tuple[Slot, ...]:
         [Slot(i, "S")] if arch.fanout(i) != (1, 1) else []))
 
 
-def dim_space(workload: Workload, arch: Architecture, constraints: Constraints, dim: str,
-              slots: Sequence[Slot]) -> "DimSpace":
-    """The factorizations of ``dim`` over ``slots`` that the constraints' factor rules,
-    the allowed mesh axes and each axis's fanout permit."""
-    bound = workload.bound(dim)
-    divs = divisors(bound)
-    options = []
-    uncapped = []  # Timeloop counts spatial factors regardless of the fanout
+def slot_options(arch: Architecture, constraints: Constraints, dim: str, bound: int,
+                 slots: Sequence[Slot], candidates: Sequence[int]
+                 ) -> tuple[list[list[tuple[int, str]]], list[list[int]]]:
+    """Per slot, the (factor, axis) pairs among ``candidates`` that the constraints'
+    factor rules, the allowed mesh axes and each axis's fanout permit (axis "" for
+    temporal or 1), and the factors the rules allow whatever the fanout (Timeloop's
+    count). Shared by the perfect (divisors) and imperfect (any end) spaces."""
+    options, uncapped = [], []
     for slot in slots:
         name = arch.levels[slot.level].name
         lc = constraints.level(name)
@@ -69,17 +69,42 @@ def dim_space(workload: Workload, arch: Architecture, constraints: Constraints, 
             rule = constraints.temporal_rule(name, dim) or _FREE
         else:
             rule = (lc.spatial_rule(dim) if lc is not None else None) or _FREE
-        uncapped.append(sorted({f for f in divs if rule.allows(f, bound)}))
+        allowed = [f for f in candidates if rule.allows(f, bound)]
+        uncapped.append(allowed)
         if slot.kind == "T":
             # Rules may forbid 1; a unit factor stays possible only if allowed.
-            opts = [(f, "") for f in divs if rule.allows(f, bound)]
+            opts = [(f, "") for f in allowed]
         else:
             fx, fy = arch.fanout(slot.level)
             opts = [(1, "")] if rule.allows(1, bound) else []
             for axis, _ in allowed_axes(lc, dim, fx, fy):
                 cap = fx if axis == "X" else fy
-                opts += [(f, axis) for f in divs if 1 < f <= cap and rule.allows(f, bound)]
+                opts += [(f, axis) for f in allowed if 1 < f <= cap]
         options.append(opts)
+    return options, uncapped
+
+
+def max_factor(slots: Sequence[Slot], options: Sequence[Sequence[tuple[int, str]]],
+               level: int, kind: str) -> int:
+    """Largest factor the slot ``options`` give a dimension at ``level``: ``kind`` "T"
+    temporal, "SX"/"SY" spatial on one mesh axis (1: never more than 1)."""
+    best = 1
+    for slot, opts in zip(slots, options):
+        if slot.level != level:
+            continue
+        for f, axis in opts:
+            k = "T" if slot.kind == "T" else "S" + axis if axis else ""
+            if k == kind:
+                best = max(best, f)
+    return best
+
+
+def dim_space(workload: Workload, arch: Architecture, constraints: Constraints, dim: str,
+              slots: Sequence[Slot]) -> "DimSpace":
+    """The factorizations of ``dim`` over ``slots`` that the constraints' factor rules,
+    the allowed mesh axes and each axis's fanout permit."""
+    bound = workload.bound(dim)
+    options, uncapped = slot_options(arch, constraints, dim, bound, slots, divisors(bound))
     return DimSpace(bound, slots, options, uncapped)
 
 
@@ -118,17 +143,8 @@ class DimSpace:
         return self._memo(0, self.bound, limits)
 
     def max_factor(self, level: int, kind: str) -> int:
-        """Largest factor this dimension may take at ``level``: ``kind`` "T" temporal,
-        "SX"/"SY" spatial on one mesh axis (1: never more than 1)."""
-        best = 1
-        for j, slot in enumerate(self.slots):
-            if slot.level != level:
-                continue
-            for f, axis in self.options[j]:
-                k = "T" if slot.kind == "T" else "S" + axis if axis else ""
-                if k == kind:
-                    best = max(best, f)
-        return best
+        """Largest factor this dimension may take at ``level`` (see ``max_factor``)."""
+        return max_factor(self.slots, self.options, level, kind)
 
     def unrank(self, r: int, limits: tuple | None = None) -> tuple[tuple[int, str], ...]:
         out = []
