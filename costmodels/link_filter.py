@@ -33,6 +33,7 @@ from loopscape.spaces.encoding import MappingBatch, decode
 from loopscape.spaces.mapping import Mapping, tile_box
 from loopscape.spaces.workload import Workload
 
+from .link_effects_batched import LinkEffectsBatch
 from .links import LinkEffect, link_effects
 from .nest import loop_steps
 from .options import ModelOptions
@@ -83,10 +84,14 @@ def mapping_link_effects(workload: Workload, arch: Architecture, mapping: Mappin
 
 class LinkFilter:
     """``flags(batch)``: rows where some fanout's children may take data over links;
-    ``effects(batch, rows)``: what links change in those rows, for the batched model."""
+    ``effects(batch, rows, options)``: what links change in those rows, for the batched
+    model (in numpy, ``link_effects_batched``); ``scalar_effects``: the same from the
+    scalar ``link_effects`` row by row (the reference)."""
 
-    def __init__(self, workload: Workload, arch: Architecture, keep_stationary: bool):
+    def __init__(self, workload: Workload, arch: Architecture, keep_stationary: bool,
+                 vectorized: bool = True):
         self.workload, self.arch = workload, arch
+        self.vectorized = vectorized
         dims = workload.dims
         self.D, self.L = len(dims), len(arch.levels)
         self.keep_stationary = keep_stationary
@@ -102,6 +107,7 @@ class LinkFilter:
                     c[a, dims.index(d)] += k
                     ac[a, dims.index(d)] += abs(k)
             self.tensors.append((ti, c, ac))
+        self.batched = LinkEffectsBatch(workload, arch, keep_stationary)
 
     def flags(self, b: MappingBatch) -> np.ndarray:
         N, L, D = len(b), self.L, self.D
@@ -165,7 +171,15 @@ class LinkFilter:
     def effects(self, b: MappingBatch, rows: np.ndarray, options: ModelOptions) -> dict:
         """Per (child level, tensor index): arrays over ``rows`` of the parent's saved
         words, the child's fills and added reads with links, whether they apply, and the
-        numerator and denominator (Python ints; 0: none) of ``bypass_ratio``."""
+        numerator and denominator (0: none) of ``bypass_ratio``: in numpy, or with
+        ``vectorized=False`` from ``scalar_effects``."""
+        if self.vectorized:
+            return self.batched.effects(b, rows)
+        return self.scalar_effects(b, rows, options)
+
+    def scalar_effects(self, b: MappingBatch, rows: np.ndarray, options: ModelOptions
+                       ) -> dict:
+        """``effects`` from the scalar ``link_effects``, one row at a time (the reference)."""
         names = self.workload.tensor_names
         n = len(rows)
         out: dict = {}

@@ -137,7 +137,7 @@ def _deltas(ext, factors, taus, schedule, keep_stationary):
 
 
 @lru_cache(maxsize=1024)
-def _mesh(factors: tuple[int, ...], width: int) -> tuple[np.ndarray, np.ndarray]:
+def mesh(factors: tuple[int, ...], width: int) -> tuple[np.ndarray, np.ndarray]:
     """Children of a fanout with spatial loops of ``factors`` (outermost first): their
     spatial indices [children, loops] in linear order (mixed radix), and the (child,
     neighbour) pairs of the mesh they fill row by row, ``width`` per row: left, right,
@@ -186,7 +186,7 @@ def link_effects(workload: Workload, arch: Architecture, mapping: Mapping,
             inner = math.prod(ll.factor for ll, _ in sp[k + 1:] if ll.dim == l.dim)
             loop_steps.append(base[l.dim] * inner)
         lx = math.prod(l.factor for l, a in sp if a == "x")
-        digits, pairs = _mesh(tuple(l.factor for l, _ in sp), max(arch.fanout(i)[0], lx))
+        digits, pairs = mesh(tuple(l.factor for l, _ in sp), max(arch.fanout(i)[0], lx))
         n_children = len(digits)
         loops = temporal_above[c]
         for tensor in workload.tensors:
