@@ -37,24 +37,24 @@ from .links import mesh
 def nest_loops(b: MappingBatch, rows: np.ndarray, c: int, incl: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The non-unit temporal loops above level ``c`` of ``rows``, outermost first (level by
-    level, each level's loops by rank), left-aligned in ``M = c * D`` slots:
-    (factors [n, M], steps [n, M], dim index [n, M], count [n]); unused slots have factor 1
-    and step 0. ``incl[r, l, d]``: the factors of dim d at levels >= l of row ``rows[r]``."""
+    level, each level's loops by rank), left-aligned in as many slots as the most loops of
+    a row: (factors [n, M], steps [n, M], dim index [n, M], count [n]); unused slots have
+    factor 1 and step 0. ``incl[r, l, d]``: the factors of dim d at levels >= l of row
+    ``rows[r]``."""
     n, D = len(rows), b.temporal.shape[2]
-    M = c * D
-    fac = b.temporal[rows, :c].astype(np.int64).reshape(n, M)
+    fac = b.temporal[rows, :c].astype(np.int64).reshape(n, c * D)
     nonunit = fac > 1
-    lvl = np.repeat(np.arange(c), D)[None, :]
-    key = np.where(nonunit, lvl * D + b.rank[rows, :c].astype(np.int64).reshape(n, M), 1 << 40)
-    order = np.argsort(key, axis=1, kind="stable")
     cnt = nonunit.sum(axis=1)
+    M = max(1, int(cnt.max(initial=0)))
+    key = np.where(nonunit, np.repeat(np.arange(c) * D, D)[None, :] +
+                   b.rank[rows, :c].reshape(n, c * D), 1 << 30)
+    order = np.argsort(key, axis=1, kind="stable")[:, :M]
     S = (b.spatial_x[rows, :c] * b.spatial_y[rows, :c]).astype(np.int64)
-    steps = (incl[:, 1:c + 1] * S).reshape(n, M)
     valid = np.arange(M)[None, :] < cnt[:, None]
-    steps = np.where(valid, np.take_along_axis(steps, order, axis=1), 0)
+    steps = np.where(valid, np.take_along_axis((incl[:, 1:c + 1] * S).reshape(n, c * D),
+                                               order, axis=1), 0)
     fac = np.where(valid, np.take_along_axis(fac, order, axis=1), 1)
-    dim_of = np.take_along_axis(np.broadcast_to(np.tile(np.arange(D), c), (n, M)), order, axis=1)
-    return fac, steps, dim_of, cnt
+    return fac, steps, order % D, cnt
 
 
 def _distinct(ids: np.ndarray, drop: np.ndarray | None = None) -> np.ndarray:
@@ -66,28 +66,62 @@ def _distinct(ids: np.ndarray, drop: np.ndarray | None = None) -> np.ndarray:
     return (new & (s >= 0)).sum(axis=-1)
 
 
-class _Mesh:
-    """The children of one set of spatial factors (loops outermost first) on a mesh
-    ``width`` wide: their spatial indices, the distinct index differences between
-    neighbours, and per difference which children have a neighbour that far."""
+class _Meshes:
+    """Per fanout, the children of every set of spatial factors seen (a row's Y factors
+    then X factors per dim, ``2D`` slots): their spatial indices per slot, the distinct
+    index differences between mesh neighbours, and per difference which children have a
+    neighbour that far; stacked and padded for the sets of a batch."""
 
-    def __init__(self, factors: tuple[int, ...], width: int):
-        self.digits, pairs = mesh(factors, width)
-        self.n = len(self.digits)
-        diff = self.digits[pairs[:, 1]] - self.digits[pairs[:, 0]]
-        self.moves, cls = np.unique(diff, axis=0, return_inverse=True)
-        self.has = np.zeros((len(self.moves), self.n), dtype=bool)  # [K, children]
-        self.has[cls.reshape(-1), pairs[:, 0]] = True
+    def __init__(self, D: int, width: int):
+        self.D, self.width, self.cache = D, width, {}
+
+    def _one(self, key: tuple[int, ...]):
+        if key not in self.cache:
+            D = self.D
+            slots = [s for s in range(2 * D) if key[s] > 1]
+            lx = math.prod(key[D:])
+            digits, pairs = mesh(tuple(key[s] for s in slots), max(self.width, lx))
+            full = np.zeros((len(digits), 2 * D), dtype=np.int64)
+            full[:, slots] = digits
+            diff = full[pairs[:, 1]] - full[pairs[:, 0]]
+            moves, cls = np.unique(diff, axis=0, return_inverse=True)
+            has = np.zeros((len(moves), len(digits)), dtype=bool)
+            has[cls.reshape(-1), pairs[:, 0]] = True
+            self.cache[key] = (full, moves, has)
+        return self.cache[key]
+
+    def stack(self, keys: np.ndarray):
+        """For the distinct ``keys`` [U, 2D]: children indices [U, n, s] and their count
+        [U], neighbour moves [U, K, s] with a validity mask [U, K], which children have a
+        neighbour at each move [U, K, n] (padding: zeros / False), and the slots ``s``
+        that some key uses."""
+        ones = [self._one(tuple(k)) for k in keys.tolist()]
+        U = len(ones)
+        n = max(len(o[0]) for o in ones)
+        K = max(len(o[1]) for o in ones)
+        digits = np.zeros((U, n, 2 * self.D), dtype=np.int64)
+        moves = np.zeros((U, K, 2 * self.D), dtype=np.int64)
+        mvalid = np.zeros((U, K), dtype=bool)
+        has = np.zeros((U, K, n), dtype=bool)
+        count = np.zeros(U, dtype=np.int64)
+        for u, (d, mv, h) in enumerate(ones):
+            digits[u, :len(d)], count[u] = d, len(d)
+            moves[u, :len(mv)], mvalid[u, :len(mv)] = mv, True
+            has[u, :len(mv), :len(d)] = h
+        slots = np.nonzero((keys > 1).any(axis=0))[0]  # the slots some key uses
+        return digits[:, :, slots], count, moves[:, :, slots], mvalid, has, slots
 
 
 class LinkEffectsBatch:
     """``effects(b, rows)``: what link transfers change in ``rows`` of a batch, for the
-    batched model, equal to ``links.link_effects`` under Timeloop's schedule."""
+    batched model, equal to ``links.link_effects`` under Timeloop's schedule;
+    ``candidates(b)``: the rows where some visit may take data over a link (an exact
+    necessary condition, much cheaper: the children's corners are not counted)."""
 
     def __init__(self, workload: Workload, arch: Architecture, keep_stationary: bool):
         self.D, self.L = len(workload.dims), len(arch.levels)
         self.keep_stationary = keep_stationary
-        self.width = [arch.fanout(i)[0] for i in range(self.L - 1)]
+        self.meshes = [_Meshes(self.D, arch.fanout(i)[0]) for i in range(self.L - 1)]
         self.tensors = []  # (index, signed coefficients [A, D], |coefficients| [A, D])
         for ti, t in enumerate(workload.tensors):
             if t.read_write:
@@ -99,87 +133,83 @@ class LinkEffectsBatch:
                     c[a, workload.dims.index(d)] += k
                     ac[a, workload.dims.index(d)] += abs(k)
             self.tensors.append((ti, c, ac))
-        self.meshes: dict[tuple, _Mesh] = {}
 
-    def _mesh(self, factors: tuple[int, ...], width: int) -> _Mesh:
-        key = (factors, width)
-        if key not in self.meshes:
-            self.meshes[key] = _Mesh(factors, width)
-        return self.meshes[key]
+    def candidates(self, b: MappingBatch) -> np.ndarray:
+        flag = np.zeros(len(b), dtype=bool)
+        self._scan(b, np.arange(len(b)), flag, None)
+        return flag
 
     def effects(self, b: MappingBatch, rows: np.ndarray) -> dict:
         """Per (child level, tensor index): arrays over ``rows`` of the parent's saved
         words, the child's fills and added reads with links, whether they apply, and the
         numerator and denominator of ``bypass_ratio`` (0: none)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        n, L, D = len(rows), self.L, self.D
         out: dict = {}
+        self._scan(b, np.asarray(rows, dtype=np.int64), None, out)
+        return out
+
+    def _scan(self, b: MappingBatch, rows: np.ndarray, flag, out) -> None:
+        """Every fanout and tensor of ``rows``: mark ``flag[r]`` (batch rows) where a visit
+        may link (then skip the row's later fanouts), or store the effects in ``out``."""
+        n, L, D = len(rows), self.L, self.D
         if n == 0 or not self.tensors:
-            return out
+            return
         S = (b.spatial_x[rows] * b.spatial_y[rows]).astype(np.int64)  # [n, L, D]
         incl = np.ones((n, L + 1, D), dtype=np.int64)  # factors at levels >= l
         for l in range(L - 1, -1, -1):
             incl[:, l] = incl[:, l + 1] * b.temporal[rows, l].astype(np.int64) * S[:, l]
-        utilized = np.cumprod(np.concatenate([np.ones((n, 1), dtype=np.int64),
-                                              S.prod(axis=2)], axis=1), axis=1)  # [n, L+1]
         for i in range(L - 1):
             c = i + 1
-            sel = np.nonzero((S[:, i] > 1).any(axis=1))[0]
+            act = (S[:, i] > 1).any(axis=1)
+            if flag is not None:
+                act &= ~flag[rows]
+            sel = np.nonzero(act)[0]
             if len(sel) == 0:
                 continue
             fac, steps, dim_of, cnt = nest_loops(b, rows[sel], c, incl[sel])
-            has_loops = cnt > 0
-            sel, fac, steps, dim_of, cnt = (x[has_loops] for x in (sel, fac, steps, dim_of, cnt))
+            keep = np.nonzero(cnt > 0)[0]
+            sel, fac, steps, dim_of, cnt = sel[keep], fac[keep], steps[keep], dim_of[keep], \
+                cnt[keep]
             if len(sel) == 0:
                 continue
-            r_all = rows[sel]
-            key = np.concatenate([b.spatial_y[r_all, i], b.spatial_x[r_all, i]], axis=1)
-            keys, inverse = np.unique(key, axis=0, return_inverse=True)
-            inverse = inverse.reshape(-1)
-            for g, kk in enumerate(keys.tolist()):
-                loops = [(d, f) for d, f in enumerate(kk[:D]) if f > 1] + \
-                        [(d, f) for d, f in enumerate(kk[D:]) if f > 1]
-                lx = math.prod(kk[D:])
-                m = self._mesh(tuple(f for _, f in loops), max(self.width[i], lx))
-                inner = [math.prod(f for dd, f in loops[a + 1:] if dd == d)
-                         for a, (d, _) in enumerate(loops)]
-                gi = np.nonzero(inverse == g)[0]
-                sg = sel[gi]
-                for ti, coef, acoef in self.tensors:
-                    res = self._fanout(m, loops, inner, coef, acoef, incl[sg, c],
-                                       fac[gi], steps[gi], dim_of[gi], cnt[gi])
-                    if res is None:
-                        continue
-                    hit, without, with_, links, pfn = res
-                    self._store(out, (c, ti), sg[hit], without[hit], with_[hit], links[hit],
-                                pfn[hit], m.n, utilized[sg[hit], c],
-                                b.keep[rows[sg[hit]], c, ti], n)
-        return out
+            key = np.concatenate([b.spatial_y[rows[sel], i], b.spatial_x[rows[sel], i]],
+                                 axis=1).astype(np.int64)
+            keys, kid = np.unique(key, axis=0, return_inverse=True)
+            kid = kid.reshape(-1)
+            tables = self.meshes[i].stack(keys)
+            # the point move of one step of each spatial slot: Y slots step over the X
+            # loop of the same dim
+            box = incl[sel, c]
+            slot_step = np.concatenate([box * key[:, D:], box], axis=1)[:, tables[5]]
+            for ti, coef, acoef in self.tensors:
+                live = np.ones(len(sel), dtype=bool) if flag is None else ~flag[rows[sel]]
+                res = self._fanout(tables, kid, slot_step, coef, acoef, box, fac, steps,
+                                   dim_of, cnt, live, flag is not None)
+                if res is None:
+                    continue
+                if flag is not None:
+                    flag[rows[sel[res]]] = True
+                    continue
+                hit, without, with_, links, pfn, nchild = res
+                at = sel[hit]
+                self._store(out, (c, ti), at, without, with_, links, pfn, nchild,
+                            S[at, :c].prod(axis=(1, 2)), b.keep[rows[at], c, ti], n)
 
-    def _fanout(self, m: _Mesh, loops, inner, coef, acoef, box, fac, steps, dim_of, cnt):
-        """Words served by the parent without and with links, link words and the parent's
-        fills times the children (numpy over rows sharing the spatial factors ``loops``);
-        None when no row uses a link."""
+    def _fanout(self, tables, kid, slot_step, coef, acoef, box, fac, steps, dim_of, cnt,
+                live, flags_only):
+        """One fanout and tensor over rows with spatial factors ``kid`` (into ``tables``):
+        with ``flags_only`` the rows where some visit may link, else (rows using links,
+        and per such row the words served by the parent without and with links, link
+        words, the parent's fills times the children, the children); None: no row."""
+        digits_t, count_t, moves_t, mvalid_t, has_t, slot_dims = tables
+        coef_slots = coef.T[slot_dims % self.D]  # [slots, A]
         R, M = fac.shape
         ar = np.arange(R)
-        # children's corners: spatial index times the point move of each loop
-        unit = np.zeros((R, len(loops), coef.shape[0]), dtype=np.int64)
-        for a, (d, _) in enumerate(loops):
-            unit[:, a, :] = (inner[a] * box[:, d])[:, None] * coef[:, d][None, :]
-        offsets = np.einsum("ks,rsa->rka", m.digits, unit)  # [R, n, A]
-        lo = offsets.min(axis=1)
-        span = offsets.max(axis=1) - lo + 1
-        radix = np.cumprod(np.concatenate([np.ones((R, 1), dtype=np.int64), span[:, :-1]],
-                                          axis=1), axis=1)
-        cid = ((offsets - lo[:, None, :]) * radix[:, None, :]).sum(axis=2)  # [R, n]
-        nb = np.einsum("ks,rsa->rka", m.moves, unit)  # neighbour corner differences [R, K, A]
         # tile moves and refetch outcomes of the visit classes
         tau = coef.T[dim_of] * steps[:, :, None]  # [R, M, A]
-        suffix = np.cumsum(tau[:, ::-1], axis=1)[:, ::-1]
-        w = 2 * tau - suffix
+        w = 2 * tau - np.cumsum(tau[:, ::-1], axis=1)[:, ::-1]  # tau_j - sum_{i>j} tau_i
         last = cnt - 1
         T = tau[ar, last]
-        moving = T.any(axis=1)
+        moving = T.any(axis=1) & live
         if not moving.any():
             return None
         ext = 1 + (box - 1) @ acoef.T
@@ -194,50 +224,71 @@ class LinkEffectsBatch:
             got = np.where(w.any(axis=2), got, 0)
         got = got * jv
         same = (got > 0) & (isT | off[:, None])
+        # which visit classes may link: moves w_j (j < k), and T
+        need = np.concatenate([same, (moving & (off | same.any(axis=1)))[:, None]], axis=1)
+        rows_n = np.nonzero(need.any(axis=1))[0]
+        if len(rows_n) == 0:
+            return None
+        cand = np.concatenate([w, T[:, None, :]], axis=1)[rows_n]  # [Rn, M + 1, A]
+        # neighbours' corner differences of those rows: [Rn, K, A]
+        unit = slot_step[rows_n][:, :, None] * coef_slots[None]
+        nb = np.matmul(moves_t[kid[rows_n]], unit)
+        match = (nb[:, None, :, :] == cand[:, :, None, :]).all(axis=3) & \
+            mvalid_t[kid[rows_n]][:, None, :] & need[rows_n][:, :, None]  # [Rn, M + 1, K]
+        qr, cc = np.nonzero(match.any(axis=2))
+        if len(qr) == 0:
+            return None
+        rr = rows_n[qr]
+        if flags_only:
+            return np.unique(rr)
+        match = match[qr, cc]  # [Q, K]
+        # the children's corners (distinct ids) of the rows with a linking candidate
+        rows_m, back = np.unique(rr, return_inverse=True)
+        back = back.reshape(-1)
+        unit_m = slot_step[rows_m][:, :, None] * coef_slots[None]
+        offsets = np.matmul(digits_t[kid[rows_m]], unit_m)  # [Rm, n, A]
+        nmax = offsets.shape[1]
+        pad = np.arange(nmax)[None, :] >= count_t[kid[rows_m]][:, None]
+        lo = offsets.min(axis=1)
+        span = offsets.max(axis=1) - lo + 1
+        radix = np.cumprod(np.concatenate([np.ones((len(rows_m), 1), dtype=np.int64),
+                                           span[:, :-1]], axis=1), axis=1)
+        cid = np.where(pad, -1, ((offsets - lo[:, None, :]) * radix[:, None, :]).sum(axis=2))
+        Gm = _distinct(cid)
+        ks = np.einsum("qk,qkn->qn", match.astype(np.int64),
+                       has_t[kid[rows_m[back]]].astype(np.int64)) > 0  # [Q, n]
+        G = np.zeros(R, dtype=np.int64)
+        G[rows_m] = Gm
+        n_linked = np.zeros((R, M + 1), dtype=np.int64)
+        rest = np.broadcast_to(G[:, None], (R, M + 1)).copy()
+        n_linked[rr, cc] = ks.sum(axis=1)
+        rest[rr, cc] = _distinct(cid[back], ks)
+        # per row: weights times words fetched of each visit class
+        use = rest < G[:, None]
+        nl = np.where(use, n_linked, 0)
+        rs = np.where(use, rest, G[:, None])
+        fk = fac[ar, last]
         outer = np.cumprod(np.concatenate([np.ones((R, 1), dtype=np.int64), fac[:, :-1]],
                                           axis=1), axis=1)
         W = (fac - 1) * outer * jv
-        fk = fac[ar, last]
-        # which visit classes may link: moves w_j (j < k) and T
-        cand = np.concatenate([w, T[:, None, :]], axis=1)  # [R, M + 1, A]
-        need = np.concatenate([same, (moving & (off | same.any(axis=1)))[:, None]], axis=1)
-        G = _distinct(cid)
-        n_linked = np.zeros((R, M + 1), dtype=np.int64)
-        rest = np.broadcast_to(G[:, None], (R, M + 1)).copy()
-        rr, cc = np.nonzero(need)
-        if len(rr) == 0:
-            return None
-        match = (nb[rr][:, :, :] == cand[rr, cc][:, None, :]).all(axis=2)  # [Q, K]
-        q = np.nonzero(match.any(axis=1))[0]
-        if len(q) == 0:
-            return None
-        rr, cc, match = rr[q], cc[q], match[q]
-        ks = (match.astype(np.int64) @ m.has.astype(np.int64)) > 0  # [Q, children]
-        n_linked[rr, cc] = ks.sum(axis=1)
-        rest[rr, cc] = _distinct(cid[rr], ks)
-        use = need & (rest < G[:, None])
-        nl = np.where(use, n_linked, 0)
-        rs = np.where(use, rest, G[:, None])
-        n = m.n
-        # weights times words fetched per class, and the class's candidate column
-        wk = (fk - 1) * K * moving  # steps of k after the first visit: T, if off
-        wj = W * got  # steps of j: w_j
-        wkj = W * ((fk - 1) * K)[:, None] * jv  # steps of k after a step of j: T, if j repeated
-        use_kj = same & use[:, M:M + 1]
-        nl_T, rs_T = nl[:, M], rs[:, M]
+        wk = (fk - 1) * K * moving  # steps of k after the first visit: move T, if off
+        wj = W * got  # steps of j: move w_j, if it repeats
+        wkj = W * ((fk - 1) * K)[:, None]  # steps of k after one of j: T, if j repeated
         k_used = off & use[:, M]
+        kj_used = same & use[:, M:M + 1]
+        nl_T, rs_T = nl[:, M], rs[:, M]
         total = wk + wj.sum(axis=1) + wkj.sum(axis=1)
-        without = size * G + total * G
+        without = (size + total) * G
         with_ = size * G + wk * np.where(k_used, rs_T, G) + (wj * rs[:, :M]).sum(axis=1) + \
-            (wkj * np.where(use_kj, rs_T[:, None], G[:, None])).sum(axis=1)
+            (wkj * np.where(kj_used, rs_T[:, None], G[:, None])).sum(axis=1)
         links = wk * np.where(k_used, nl_T, 0) + (wj * nl[:, :M]).sum(axis=1) + \
-            (wkj * np.where(use_kj, nl_T[:, None], 0)).sum(axis=1)
-        pfn = size * n + total * n - (wk * np.where(k_used, nl_T, 0)) - \
-            (wj * nl[:, :M]).sum(axis=1) - (wkj * np.where(use_kj, nl_T[:, None], 0)).sum(axis=1)
+            (wkj * np.where(kj_used, nl_T[:, None], 0)).sum(axis=1)
         hit = np.nonzero(links > 0)[0]
         if len(hit) == 0:
             return None
-        return hit, without, with_, links, pfn
+        nchild = count_t[kid[hit]]
+        pfn = (size[hit] + total[hit]) * nchild - links[hit]
+        return hit, without[hit], with_[hit], links[hit], pfn, nchild
 
     @staticmethod
     def _store(out, key, at, without, with_, links, pfn, n, utilized, keep, n_rows) -> None:
@@ -248,14 +299,16 @@ class LinkEffectsBatch:
                         np.zeros(n_rows, dtype=np.int64), np.zeros(n_rows, dtype=bool),
                         np.zeros(n_rows, dtype=object), np.zeros(n_rows, dtype=object)]
         v = out[key]
+        keep = keep.astype(bool)
         byp = ~keep
         if byp.any():  # the children bypass the tensor: the parent's words per child word
-            v[4][at[byp]] = with_[byp].astype(object) * n
+            v[4][at[byp]] = with_[byp].astype(object) * n[byp]
             v[5][at[byp]] = pfn[byp].astype(object)
         k = keep
         if k.any():
             lk, u, p = links[k].astype(object), utilized[k].astype(object), pfn[k].astype(object)
+            nk = n[k].astype(object)
             v[0][at[k]] = without[k] - with_[k]
-            v[1][at[k]] = np.array((p * u + lk * n) // (u * n), dtype=np.int64)
+            v[1][at[k]] = np.array((p * u + lk * nk) // (u * nk), dtype=np.int64)
             v[2][at[k]] = np.array((2 * lk + u) // (2 * u), dtype=np.int64)
             v[3][at[k]] = True
