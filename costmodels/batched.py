@@ -385,14 +385,12 @@ class BatchEvaluator:
         o["pes"][sl] = pes
 
 
-    # -- link transfers: rows where a link may apply are scored by the scalar model -----
+    # -- link transfers: rows where links apply are scored again with their effects -----
     def _link_rows(self, b: MappingBatch, o: dict) -> None:
-        """Rows where some fanout's children may take data over links (costmodels/links.py)
-        are re-evaluated with the scalar evaluator; ``LinkFilter`` finds them (an exact
-        necessary condition: elsewhere the closed forms stand)."""
-        rows = np.nonzero(self.link_filter.flags(b))[0]
-        if len(rows) == 0:
-            return
+        """Rows where some fanout's children take data over links (costmodels/links.py)
+        are re-evaluated with what links change (``LinkFilter.effects``, which finds them:
+        elsewhere the closed forms stand)."""
+        rows = np.arange(len(b))
         effects = self.link_filter.effects(b, rows, self.options)
         used = np.zeros(len(rows), dtype=bool)
         for v in effects.values():

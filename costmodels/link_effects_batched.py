@@ -47,8 +47,9 @@ def nest_loops(b: MappingBatch, rows: np.ndarray, c: int, incl: np.ndarray
     cnt = nonunit.sum(axis=1)
     M = max(1, int(cnt.max(initial=0)))
     key = np.where(nonunit, np.repeat(np.arange(c) * D, D)[None, :] +
-                   b.rank[rows, :c].reshape(n, c * D), 1 << 30)
-    order = np.argsort(key, axis=1, kind="stable")[:, :M]
+                   b.rank[rows, :c].reshape(n, c * D), c * D)
+    order = np.argsort(key.astype(np.int16 if c * D < 1 << 15 else np.int64), axis=1,
+                       kind="stable")[:, :M]
     S = (b.spatial_x[rows, :c] * b.spatial_y[rows, :c]).astype(np.int64)
     valid = np.arange(M)[None, :] < cnt[:, None]
     steps = np.where(valid, np.take_along_axis((incl[:, 1:c + 1] * S).reshape(n, c * D),
@@ -64,6 +65,40 @@ def _distinct(ids: np.ndarray, drop: np.ndarray | None = None) -> np.ndarray:
     new = np.ones(s.shape, dtype=bool)
     new[..., 1:] = s[..., 1:] != s[..., :-1]
     return (new & (s >= 0)).sum(axis=-1)
+
+
+def _codes(bound: np.ndarray) -> np.ndarray:
+    """Weights [A, G] such that ``v @ weights`` is zero only for ``v == 0`` among integer
+    vectors with ``|v[a]| <= bound[a]`` (mixed radix, a new column when one would not fit
+    in 62 bits): moves are compared by their G codes (usually one) instead of A entries."""
+    cols: list[list[int]] = []
+    radix = 1 << 62
+    for a, bnd in enumerate(bound.tolist()):
+        base = 2 * int(bnd) + 1
+        if radix * base >= 1 << 62:
+            cols.append([0] * len(bound))
+            radix = 1
+        cols[-1][a] = radix
+        radix *= base
+    return np.array(cols, dtype=np.int64).T
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Equality of codes along the last axis (broadcast)."""
+    return a[..., 0] == b[..., 0] if a.shape[-1] == 1 == b.shape[-1] else (a == b).all(axis=-1)
+
+
+def _distinct_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a non-negative integer array and each row's index among them
+    (one integer per row in mixed radix when it fits, else ``np.unique`` over rows)."""
+    cols = np.nonzero(key.max(axis=0) > 1)[0]
+    radix = key[:, cols].max(axis=0) + 1
+    if math.prod(radix.tolist()) < 1 << 62:
+        code = key[:, cols] @ np.cumprod(np.concatenate([[1], radix[:-1]]))
+        _, first, kid = np.unique(code, return_index=True, return_inverse=True)
+        return key[first], kid.reshape(-1)
+    keys, kid = np.unique(key, axis=0, return_inverse=True)
+    return keys, kid.reshape(-1)
 
 
 class _Meshes:
@@ -157,33 +192,43 @@ class LinkEffectsBatch:
         incl = np.ones((n, L + 1, D), dtype=np.int64)  # factors at levels >= l
         for l in range(L - 1, -1, -1):
             incl[:, l] = incl[:, l + 1] * b.temporal[rows, l].astype(np.int64) * S[:, l]
-        for i in range(L - 1):
+        # every move is a difference of two corners of a tensor's whole extents
+        codes_t = [_codes(2 * (1 + (incl[:, 0] - 1) @ acoef.T).max(axis=0))
+                   for _, _, acoef in self.tensors]
+        fanouts = [i for i in range(L - 1) if (S[:, i] > 1).any()]
+        if not fanouts:
+            return
+        # the temporal loops above the deepest fanout's children, in nest order: those
+        # above a fanout's children are the first ``counts[:, c]`` of them
+        nest = nest_loops(b, rows, fanouts[-1] + 1, incl)
+        counts = np.concatenate([np.zeros((n, 1), dtype=np.int64), np.cumsum(
+            (b.temporal[rows, :fanouts[-1] + 1] > 1).sum(axis=2), axis=1)], axis=1)
+        for i in fanouts:
             c = i + 1
-            act = (S[:, i] > 1).any(axis=1)
+            act = (S[:, i] > 1).any(axis=1) & (counts[:, c] > 0)
             if flag is not None:
                 act &= ~flag[rows]
             sel = np.nonzero(act)[0]
             if len(sel) == 0:
                 continue
-            fac, steps, dim_of, cnt = nest_loops(b, rows[sel], c, incl[sel])
-            keep = np.nonzero(cnt > 0)[0]
-            sel, fac, steps, dim_of, cnt = sel[keep], fac[keep], steps[keep], dim_of[keep], \
-                cnt[keep]
-            if len(sel) == 0:
-                continue
+            cnt = counts[sel, c]
+            M = int(cnt.max())
+            valid = np.arange(M)[None, :] < cnt[:, None]
+            fac = np.where(valid, nest[0][sel, :M], 1)
+            steps = np.where(valid, nest[1][sel, :M], 0)
+            dim_of = nest[2][sel, :M]
             key = np.concatenate([b.spatial_y[rows[sel], i], b.spatial_x[rows[sel], i]],
                                  axis=1).astype(np.int64)
-            keys, kid = np.unique(key, axis=0, return_inverse=True)
-            kid = kid.reshape(-1)
+            keys, kid = _distinct_rows(key)
             tables = self.meshes[i].stack(keys)
             # the point move of one step of each spatial slot: Y slots step over the X
             # loop of the same dim
             box = incl[sel, c]
             slot_step = np.concatenate([box * key[:, D:], box], axis=1)[:, tables[5]]
-            for ti, coef, acoef in self.tensors:
+            for (ti, coef, acoef), codes in zip(self.tensors, codes_t):
                 live = np.ones(len(sel), dtype=bool) if flag is None else ~flag[rows[sel]]
-                res = self._fanout(tables, kid, slot_step, coef, acoef, box, fac, steps,
-                                   dim_of, cnt, live, flag is not None)
+                res = self._fanout(tables, kid, slot_step, coef, acoef, codes, box, fac,
+                                   steps, dim_of, cnt, live, flag is not None)
                 if res is None:
                     continue
                 if flag is not None:
@@ -194,58 +239,64 @@ class LinkEffectsBatch:
                 self._store(out, (c, ti), at, without, with_, links, pfn, nchild,
                             S[at, :c].prod(axis=(1, 2)), b.keep[rows[at], c, ti], n)
 
-    def _fanout(self, tables, kid, slot_step, coef, acoef, box, fac, steps, dim_of, cnt,
-                live, flags_only):
+    def _fanout(self, tables, kid, slot_step, coef, acoef, codes, box, fac, steps, dim_of,
+                cnt, live, flags_only):
         """One fanout and tensor over rows with spatial factors ``kid`` (into ``tables``):
         with ``flags_only`` the rows where some visit may link, else (rows using links,
         and per such row the words served by the parent without and with links, link
         words, the parent's fills times the children, the children); None: no row."""
         digits_t, count_t, moves_t, mvalid_t, has_t, slot_dims = tables
-        coef_slots = coef.T[slot_dims % self.D]  # [slots, A]
+        # moves compared as codes (``_codes``): [.., G] integers per move
+        cw = coef.T @ codes  # [D, G]
+        cw_slots = cw[slot_dims % self.D]
+        # only rows whose innermost loop moves the tile can link
+        last = cnt - 1
+        ar = np.arange(len(fac))
+        Tc = cw[dim_of[ar, last]] * steps[ar, last][:, None]  # [R, G]
+        idx = np.nonzero(Tc.any(axis=1) & live)[0]
+        if len(idx) == 0:
+            return None
+        kid, slot_step, box, fac, steps, dim_of, last, Tc = (
+            x[idx] for x in (kid, slot_step, box, fac, steps, dim_of, last, Tc))
         R, M = fac.shape
         ar = np.arange(R)
+        T = coef.T[dim_of[ar, last]] * steps[ar, last][:, None]  # [R, A]
         # tile moves and refetch outcomes of the visit classes
-        tau = coef.T[dim_of] * steps[:, :, None]  # [R, M, A]
+        tau = cw[dim_of] * steps[:, :, None]  # [R, M, G]
         w = 2 * tau - np.cumsum(tau[:, ::-1], axis=1)[:, ::-1]  # tau_j - sum_{i>j} tau_i
-        last = cnt - 1
-        T = tau[ar, last]
-        moving = T.any(axis=1) & live
-        if not moving.any():
-            return None
         ext = 1 + (box - 1) @ acoef.T
         size = ext.prod(axis=1)
         kept = np.clip(ext - np.abs(T), 0, None).prod(axis=1)
         off = kept == 0  # a T step refetches the whole tile
         K = size - kept
-        jv = (np.arange(M)[None, :] < last[:, None]) & moving[:, None]
-        isT = (w == T[:, None, :]).all(axis=2)
+        jv = np.arange(M)[None, :] < last[:, None]
+        isT = _equal(w, Tc[:, None, :])
         got = np.where(isT, K[:, None], size[:, None])
         if self.keep_stationary:
             got = np.where(w.any(axis=2), got, 0)
         got = got * jv
         same = (got > 0) & (isT | off[:, None])
         # which visit classes may link: moves w_j (j < k), and T
-        need = np.concatenate([same, (moving & (off | same.any(axis=1)))[:, None]], axis=1)
+        need = np.concatenate([same, (off | same.any(axis=1))[:, None]], axis=1)
         rows_n = np.nonzero(need.any(axis=1))[0]
         if len(rows_n) == 0:
             return None
-        cand = np.concatenate([w, T[:, None, :]], axis=1)[rows_n]  # [Rn, M + 1, A]
-        # neighbours' corner differences of those rows: [Rn, K, A]
-        unit = slot_step[rows_n][:, :, None] * coef_slots[None]
-        nb = np.matmul(moves_t[kid[rows_n]], unit)
-        match = (nb[:, None, :, :] == cand[:, :, None, :]).all(axis=3) & \
+        cand = np.concatenate([w[rows_n], Tc[rows_n][:, None, :]], axis=1)  # [Rn, M + 1, G]
+        # neighbours' corner differences of those rows: [Rn, K, G]
+        nb = np.matmul(moves_t[kid[rows_n]], slot_step[rows_n][:, :, None] * cw_slots[None])
+        match = _equal(nb[:, None, :, :], cand[:, :, None, :]) & \
             mvalid_t[kid[rows_n]][:, None, :] & need[rows_n][:, :, None]  # [Rn, M + 1, K]
         qr, cc = np.nonzero(match.any(axis=2))
         if len(qr) == 0:
             return None
         rr = rows_n[qr]
         if flags_only:
-            return np.unique(rr)
+            return idx[np.unique(rr)]
         match = match[qr, cc]  # [Q, K]
         # the children's corners (distinct ids) of the rows with a linking candidate
         rows_m, back = np.unique(rr, return_inverse=True)
         back = back.reshape(-1)
-        unit_m = slot_step[rows_m][:, :, None] * coef_slots[None]
+        unit_m = slot_step[rows_m][:, :, None] * coef.T[slot_dims % self.D][None]
         offsets = np.matmul(digits_t[kid[rows_m]], unit_m)  # [Rm, n, A]
         nmax = offsets.shape[1]
         pad = np.arange(nmax)[None, :] >= count_t[kid[rows_m]][:, None]
@@ -271,7 +322,7 @@ class LinkEffectsBatch:
         outer = np.cumprod(np.concatenate([np.ones((R, 1), dtype=np.int64), fac[:, :-1]],
                                           axis=1), axis=1)
         W = (fac - 1) * outer * jv
-        wk = (fk - 1) * K * moving  # steps of k after the first visit: move T, if off
+        wk = (fk - 1) * K  # steps of k after the first visit: move T, if off
         wj = W * got  # steps of j: move w_j, if it repeats
         wkj = W * ((fk - 1) * K)[:, None]  # steps of k after one of j: T, if j repeated
         k_used = off & use[:, M]
@@ -288,7 +339,7 @@ class LinkEffectsBatch:
             return None
         nchild = count_t[kid[hit]]
         pfn = (size[hit] + total[hit]) * nchild - links[hit]
-        return hit, without[hit], with_[hit], links[hit], pfn, nchild
+        return idx[hit], without[hit], with_[hit], links[hit], pfn, nchild
 
     @staticmethod
     def _store(out, key, at, without, with_, links, pfn, n, utilized, keep, n_rows) -> None:

@@ -68,11 +68,13 @@ class LinkFilter:
 
     def scalar_effects(self, b: MappingBatch, rows: np.ndarray, options: ModelOptions
                        ) -> dict:
-        """``effects`` from the scalar ``link_effects``, one row at a time (the reference)."""
+        """``effects`` from the scalar ``link_effects``, one row at a time (the reference),
+        for the rows ``flags`` marks (elsewhere links change nothing)."""
         names = self.workload.tensor_names
         n = len(rows)
         out: dict = {}
-        for k, r in enumerate(rows.tolist()):
+        for k in np.nonzero(self.flags(b.take(rows)))[0].tolist():
+            r = int(rows[k])
             m = decode(self.workload, self.arch, b, r)
             for (c, t), e in mapping_link_effects(self.workload, self.arch, m, options).items():
                 key = (c, names.index(t))
