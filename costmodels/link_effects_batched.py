@@ -83,6 +83,17 @@ def _codes(bound: np.ndarray) -> np.ndarray:
     return np.array(cols, dtype=np.int64).T
 
 
+_NO_MOVE = np.iinfo(np.int64).max  # a code no move has (codes stay below 2**62)
+
+
+def _column_product(x: np.ndarray) -> np.ndarray:
+    """Product of the few columns of a 2-D array (faster than ``prod(axis=1)``)."""
+    out = x[:, 0].copy()
+    for a in range(1, x.shape[1]):
+        out *= x[:, a]
+    return out
+
+
 def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Equality of codes along the last axis (broadcast)."""
     return a[..., 0] == b[..., 0] if a.shape[-1] == 1 == b.shape[-1] else (a == b).all(axis=-1)
@@ -99,6 +110,27 @@ def _distinct_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return key[first], kid.reshape(-1)
     keys, kid = np.unique(key, axis=0, return_inverse=True)
     return keys, kid.reshape(-1)
+
+
+_CHUNK_WORDS = 1 << 20  # rows x children counted at once (bounds memory on big arrays)
+
+
+def _corners(digits, unit, match, has, row):
+    """For rows whose children have spatial indices ``digits`` [n, s] and whose slots
+    move the corner by ``unit`` [r, s, A]: the distinct corners of each row's children,
+    and for each candidate move q (of row ``row[q]``; ``match[q]``: the neighbour moves
+    it equals; ``has``: which children have a neighbour at each move) the children that
+    take it over a link and the distinct corners of the others."""
+    offsets = np.einsum("ns,rsa->rna", digits, unit)  # [r, n, A]
+    lo = offsets.min(axis=1)
+    span = offsets.max(axis=1) - lo + 1
+    radix = np.cumprod(np.concatenate([np.ones((len(offsets), 1), dtype=np.int64),
+                                       span[:, :-1]], axis=1), axis=1)
+    cid = ((offsets - lo[:, None, :]) * radix[:, None, :]).sum(axis=2)  # [r, n]
+    qi, ki = np.nonzero(match[:, :len(has)])
+    linked = np.zeros((len(match), len(digits)), dtype=bool)
+    np.logical_or.at(linked, qi, has[ki])
+    return _distinct(cid), linked.sum(axis=1), _distinct(cid[row], linked)
 
 
 class _Meshes:
@@ -126,25 +158,18 @@ class _Meshes:
         return self.cache[key]
 
     def stack(self, keys: np.ndarray):
-        """For the distinct ``keys`` [U, 2D]: children indices [U, n, s] and their count
-        [U], neighbour moves [U, K, s] with a validity mask [U, K], which children have a
-        neighbour at each move [U, K, n] (padding: zeros / False), and the slots ``s``
-        that some key uses."""
+        """For the distinct ``keys`` [U, 2D]: the slots ``s`` some key uses, the neighbour
+        moves [U, K, s] with a validity mask [U, K] (padding: zeros, False), and per key
+        its children's indices [n, s] and which children have a neighbour at each of its
+        moves [K_u, n]."""
         ones = [self._one(tuple(k)) for k in keys.tolist()]
-        U = len(ones)
-        n = max(len(o[0]) for o in ones)
+        slots = np.nonzero((keys > 1).any(axis=0))[0]
         K = max(len(o[1]) for o in ones)
-        digits = np.zeros((U, n, 2 * self.D), dtype=np.int64)
-        moves = np.zeros((U, K, 2 * self.D), dtype=np.int64)
-        mvalid = np.zeros((U, K), dtype=bool)
-        has = np.zeros((U, K, n), dtype=bool)
-        count = np.zeros(U, dtype=np.int64)
-        for u, (d, mv, h) in enumerate(ones):
-            digits[u, :len(d)], count[u] = d, len(d)
-            moves[u, :len(mv)], mvalid[u, :len(mv)] = mv, True
-            has[u, :len(mv), :len(d)] = h
-        slots = np.nonzero((keys > 1).any(axis=0))[0]  # the slots some key uses
-        return digits[:, :, slots], count, moves[:, :, slots], mvalid, has, slots
+        moves = np.zeros((len(ones), K, len(slots)), dtype=np.int64)
+        mvalid = np.zeros((len(ones), K), dtype=bool)
+        for u, (_, mv, _) in enumerate(ones):
+            moves[u, :len(mv)], mvalid[u, :len(mv)] = mv[:, slots], True
+        return slots, moves, mvalid, [(d[:, slots], h) for d, _, h in ones]
 
 
 class LinkEffectsBatch:
@@ -224,7 +249,7 @@ class LinkEffectsBatch:
             # the point move of one step of each spatial slot: Y slots step over the X
             # loop of the same dim
             box = incl[sel, c]
-            slot_step = np.concatenate([box * key[:, D:], box], axis=1)[:, tables[5]]
+            slot_step = np.concatenate([box * key[:, D:], box], axis=1)[:, tables[0]]
             for (ti, coef, acoef), codes in zip(self.tensors, codes_t):
                 live = np.ones(len(sel), dtype=bool) if flag is None else ~flag[rows[sel]]
                 res = self._fanout(tables, kid, slot_step, coef, acoef, codes, box, fac,
@@ -245,10 +270,10 @@ class LinkEffectsBatch:
         with ``flags_only`` the rows where some visit may link, else (rows using links,
         and per such row the words served by the parent without and with links, link
         words, the parent's fills times the children, the children); None: no row."""
-        digits_t, count_t, moves_t, mvalid_t, has_t, slot_dims = tables
+        slots, moves_t, mvalid_t, per_key = tables
         # moves compared as codes (``_codes``): [.., G] integers per move
         cw = coef.T @ codes  # [D, G]
-        cw_slots = cw[slot_dims % self.D]
+        cw_slots = cw[slots % self.D]
         # only rows whose innermost loop moves the tile can link
         last = cnt - 1
         ar = np.arange(len(fac))
@@ -265,8 +290,8 @@ class LinkEffectsBatch:
         tau = cw[dim_of] * steps[:, :, None]  # [R, M, G]
         w = 2 * tau - np.cumsum(tau[:, ::-1], axis=1)[:, ::-1]  # tau_j - sum_{i>j} tau_i
         ext = 1 + (box - 1) @ acoef.T
-        size = ext.prod(axis=1)
-        kept = np.clip(ext - np.abs(T), 0, None).prod(axis=1)
+        size = _column_product(ext)
+        kept = _column_product(np.clip(ext - np.abs(T), 0, None))
         off = kept == 0  # a T step refetches the whole tile
         K = size - kept
         jv = np.arange(M)[None, :] < last[:, None]
@@ -283,37 +308,41 @@ class LinkEffectsBatch:
             return None
         cand = np.concatenate([w[rows_n], Tc[rows_n][:, None, :]], axis=1)  # [Rn, M + 1, G]
         # neighbours' corner differences of those rows: [Rn, K, G]
-        nb = np.matmul(moves_t[kid[rows_n]], slot_step[rows_n][:, :, None] * cw_slots[None])
-        match = _equal(nb[:, None, :, :], cand[:, :, None, :]) & \
-            mvalid_t[kid[rows_n]][:, None, :] & need[rows_n][:, :, None]  # [Rn, M + 1, K]
-        qr, cc = np.nonzero(match.any(axis=2))
+        mv, step = moves_t[kid[rows_n]], slot_step[rows_n]
+        nb = sum(mv[:, :, s, None] * (step[:, s, None] * cw_slots[s])[:, None, :]
+                 for s in range(mv.shape[2]))
+        nb = np.where(mvalid_t[kid[rows_n]][:, :, None], nb, _NO_MOVE)  # padding never matches
+        match = _equal(nb[:, None, :, :], cand[:, :, None, :])  # [Rn, M + 1, K]
+        qr, cc = np.nonzero(match.any(axis=2) & need[rows_n])
         if len(qr) == 0:
             return None
         rr = rows_n[qr]
         if flags_only:
             return idx[np.unique(rr)]
         match = match[qr, cc]  # [Q, K]
-        # the children's corners (distinct ids) of the rows with a linking candidate
-        rows_m, back = np.unique(rr, return_inverse=True)
-        back = back.reshape(-1)
-        unit_m = slot_step[rows_m][:, :, None] * coef.T[slot_dims % self.D][None]
-        offsets = np.matmul(digits_t[kid[rows_m]], unit_m)  # [Rm, n, A]
-        nmax = offsets.shape[1]
-        pad = np.arange(nmax)[None, :] >= count_t[kid[rows_m]][:, None]
-        lo = offsets.min(axis=1)
-        span = offsets.max(axis=1) - lo + 1
-        radix = np.cumprod(np.concatenate([np.ones((len(rows_m), 1), dtype=np.int64),
-                                           span[:, :-1]], axis=1), axis=1)
-        cid = np.where(pad, -1, ((offsets - lo[:, None, :]) * radix[:, None, :]).sum(axis=2))
-        Gm = _distinct(cid)
-        ks = np.einsum("qk,qkn->qn", match.astype(np.int64),
-                       has_t[kid[rows_m[back]]].astype(np.int64)) > 0  # [Q, n]
+        # per row with a linking candidate: its children's distinct corners, and per
+        # candidate the children that link and the distinct corners of the others (rows
+        # grouped by spatial factors, which share the children)
         G = np.zeros(R, dtype=np.int64)
-        G[rows_m] = Gm
         n_linked = np.zeros((R, M + 1), dtype=np.int64)
-        rest = np.broadcast_to(G[:, None], (R, M + 1)).copy()
-        n_linked[rr, cc] = ks.sum(axis=1)
-        rest[rr, cc] = _distinct(cid[back], ks)
+        rest = np.zeros((R, M + 1), dtype=np.int64)
+        unit = coef.T[slots % self.D]  # [s, A]
+        for u in np.unique(kid[rr]).tolist():
+            digits, has = per_key[u]
+            qs = np.nonzero(kid[rr] == u)[0]
+            rows_u, back = np.unique(rr[qs], return_inverse=True)
+            back = back.reshape(-1)
+            chunk = max(1, _CHUNK_WORDS // len(digits))
+            for lo in range(0, len(rows_u), chunk):
+                part = rows_u[lo:lo + chunk]
+                sel = np.nonzero((back >= lo) & (back < lo + chunk))[0]
+                q = qs[sel]
+                g, nl_q, rest_q = _corners(digits, slot_step[part][:, :, None] * unit[None],
+                                           match[q], has, back[sel] - lo)
+                G[part] = g
+                n_linked[rr[q], cc[q]] = nl_q
+                rest[rr[q], cc[q]] = rest_q
+        rest = np.where(n_linked > 0, rest, G[:, None])
         # per row: weights times words fetched of each visit class
         use = rest < G[:, None]
         nl = np.where(use, n_linked, 0)
@@ -337,7 +366,7 @@ class LinkEffectsBatch:
         hit = np.nonzero(links > 0)[0]
         if len(hit) == 0:
             return None
-        nchild = count_t[kid[hit]]
+        nchild = np.array([len(d) for d, _ in per_key], dtype=np.int64)[kid[hit]]
         pfn = (size[hit] + total[hit]) * nchild - links[hit]
         return idx[hit], without[hit], with_[hit], links[hit], pfn, nchild
 
