@@ -151,9 +151,10 @@ class _Meshes:
             full = np.zeros((len(digits), 2 * D), dtype=np.int64)
             full[:, slots] = digits
             diff = full[pairs[:, 1]] - full[pairs[:, 0]]
-            moves, cls = np.unique(diff, axis=0, return_inverse=True)
+            moves, cls = _distinct_rows(diff - diff.min(axis=0, initial=0))
+            moves = moves + diff.min(axis=0, initial=0)
             has = np.zeros((len(moves), len(digits)), dtype=bool)
-            has[cls.reshape(-1), pairs[:, 0]] = True
+            has[cls, pairs[:, 0]] = True
             self.cache[key] = (full, moves, has)
         return self.cache[key]
 

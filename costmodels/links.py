@@ -142,8 +142,9 @@ def mesh(factors: tuple[int, ...], width: int) -> tuple[np.ndarray, np.ndarray]:
     spatial indices [children, loops] in linear order (mixed radix), and the (child,
     neighbour) pairs of the mesh they fill row by row, ``width`` per row: left, right,
     up and down, no wraparound."""
-    digits = np.array(list(itertools.product(*(range(f) for f in factors))), dtype=np.int64)
-    k = len(digits)
+    k = math.prod(factors)
+    digits = np.stack(np.unravel_index(np.arange(k), factors), axis=1).astype(np.int64) \
+        if factors else np.zeros((1, 0), dtype=np.int64)
     lin = np.arange(k)
     right = lin[((lin % width) + 1 < width) & (lin + 1 < k)]
     down = lin[lin + width < k]
