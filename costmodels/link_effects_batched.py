@@ -17,8 +17,10 @@ move and one refetch outcome (``links._deltas``): a step of loop ``j`` moves the
 
 When a visit repeats the previous outcome, a child whose mesh neighbour's corner is its
 own plus the move takes its delta over the link; the parent serves the distinct corners
-of the other children. Those counts depend only on the move and the children's corners,
-which rows sharing the fanout's spatial factors compute together.
+of the other children. So a row can use links only if some repeating class's move equals
+a corner difference of two mesh neighbours (``candidates``, an exact necessary condition;
+moves are compared as one integer code each). Only those rows have their children's
+corners counted, rows sharing the fanout's spatial factors (and so the mesh) together.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from loopscape.spaces.workload import Workload
 from .links import mesh
 
 
-def nest_loops(b: MappingBatch, rows: np.ndarray, c: int, incl: np.ndarray
+def _nest_loops(b: MappingBatch, rows: np.ndarray, c: int, incl: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The non-unit temporal loops above level ``c`` of ``rows``, outermost first (level by
     level, each level's loops by rank), left-aligned in as many slots as the most loops of
@@ -196,6 +198,7 @@ class LinkEffectsBatch:
             self.tensors.append((ti, c, ac))
 
     def candidates(self, b: MappingBatch) -> np.ndarray:
+        """Per row of ``b``: whether some visit may take data over a link."""
         flag = np.zeros(len(b), dtype=bool)
         self._scan(b, np.arange(len(b)), flag, None)
         return flag
@@ -226,7 +229,7 @@ class LinkEffectsBatch:
             return
         # the temporal loops above the deepest fanout's children, in nest order: those
         # above a fanout's children are the first ``counts[:, c]`` of them
-        nest = nest_loops(b, rows, fanouts[-1] + 1, incl)
+        nest = _nest_loops(b, rows, fanouts[-1] + 1, incl)
         counts = np.concatenate([np.zeros((n, 1), dtype=np.int64), np.cumsum(
             (b.temporal[rows, :fanouts[-1] + 1] > 1).sum(axis=2), axis=1)], axis=1)
         for i in fanouts:
