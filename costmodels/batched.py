@@ -389,8 +389,8 @@ class BatchEvaluator:
     def _link_rows(self, b: MappingBatch, o: dict) -> None:
         """Rows where some fanout's children take data over links (costmodels/links.py)
         are re-evaluated with what links change (``LinkFilter.effects``, which finds them:
-        elsewhere the closed forms stand)."""
-        rows = np.arange(len(b))
+        elsewhere the closed forms stand). Rows with residual loops are scored elsewhere."""
+        rows = np.setdiff1d(np.arange(len(b)), b.imperfect_rows)
         effects = self.link_filter.effects(b, rows, self.options)
         used = np.zeros(len(rows), dtype=bool)
         for v in effects.values():

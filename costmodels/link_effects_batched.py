@@ -102,12 +102,13 @@ def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _distinct_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of a non-negative integer array and each row's index among them
-    (one integer per row in mixed radix when it fits, else ``np.unique`` over rows)."""
-    cols = np.nonzero(key.max(axis=0) > 1)[0]
-    radix = key[:, cols].max(axis=0) + 1
+    """The distinct rows of an integer array and each row's index among them (one
+    integer per row in mixed radix when it fits, else ``np.unique`` over rows)."""
+    lo = key.min(axis=0)
+    cols = np.nonzero(key.max(axis=0) > lo)[0]  # the columns that vary
+    radix = key[:, cols].max(axis=0) - lo[cols] + 1
     if math.prod(radix.tolist()) < 1 << 62:
-        code = key[:, cols] @ np.cumprod(np.concatenate([[1], radix[:-1]]))
+        code = (key[:, cols] - lo[cols]) @ np.cumprod(np.concatenate([[1], radix]))[:-1]
         _, first, kid = np.unique(code, return_index=True, return_inverse=True)
         return key[first], kid.reshape(-1)
     keys, kid = np.unique(key, axis=0, return_inverse=True)
@@ -153,8 +154,7 @@ class _Meshes:
             full = np.zeros((len(digits), 2 * D), dtype=np.int64)
             full[:, slots] = digits
             diff = full[pairs[:, 1]] - full[pairs[:, 0]]
-            moves, cls = _distinct_rows(diff - diff.min(axis=0, initial=0))
-            moves = moves + diff.min(axis=0, initial=0)
+            moves, cls = _distinct_rows(diff)
             has = np.zeros((len(moves), len(digits)), dtype=bool)
             has[cls, pairs[:, 0]] = True
             self.cache[key] = (full, moves, has)
