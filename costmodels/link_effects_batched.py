@@ -26,6 +26,7 @@ corners counted, rows sharing the fanout's spatial factors (and so the mesh) tog
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -115,7 +116,7 @@ def _distinct_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys, kid.reshape(-1)
 
 
-_CHUNK_WORDS = 1 << 20  # rows x children counted at once (bounds memory on big arrays)
+_CHUNK_WORDS = 1 << 18  # rows x children counted at once (bounds memory on big arrays)
 
 
 def _corners(digits, unit, match, has, row):
@@ -136,43 +137,61 @@ def _corners(digits, unit, match, has, row):
     return _distinct(cid), linked.sum(axis=1), _distinct(cid[row], linked)
 
 
+@lru_cache(maxsize=64)
+def _children(factors: tuple[int, ...], width: int):
+    """The children of a fanout with spatial loops ``factors`` (outermost first) on a mesh
+    ``width`` wide: their spatial indices [n, loops], the distinct index differences
+    between mesh neighbours [K, loops], and which children have a neighbour at each
+    [K, n]. Few are kept: on big arrays they are large."""
+    digits, pairs = mesh(factors, width)
+    moves, cls = _distinct_rows(digits[pairs[:, 1]] - digits[pairs[:, 0]])
+    has = np.zeros((len(moves), len(digits)), dtype=bool)
+    has[cls, pairs[:, 0]] = True
+    return digits, moves, has
+
+
 class _Meshes:
-    """Per fanout, the children of every set of spatial factors seen (a row's Y factors
-    then X factors per dim, ``2D`` slots): their spatial indices per slot, the distinct
-    index differences between mesh neighbours, and per difference which children have a
-    neighbour that far; stacked and padded for the sets of a batch."""
+    """Per fanout, the neighbour moves of every set of spatial factors seen (a row's Y
+    factors then X factors per dim, ``2D`` slots), stacked and padded for the sets of a
+    batch; and the children of one set (``_children``)."""
 
     def __init__(self, D: int, width: int):
         self.D, self.width, self.cache = D, width, {}
 
-    def _one(self, key: tuple[int, ...]):
+    def _loops(self, key: tuple[int, ...]) -> tuple[list[int], tuple[int, ...], int]:
+        slots = [s for s in range(2 * self.D) if key[s] > 1]
+        return slots, tuple(key[s] for s in slots), max(self.width, math.prod(key[self.D:]))
+
+    def _moves(self, key: tuple[int, ...]) -> np.ndarray:
         if key not in self.cache:
-            D = self.D
-            slots = [s for s in range(2 * D) if key[s] > 1]
-            lx = math.prod(key[D:])
-            digits, pairs = mesh(tuple(key[s] for s in slots), max(self.width, lx))
-            full = np.zeros((len(digits), 2 * D), dtype=np.int64)
-            full[:, slots] = digits
-            diff = full[pairs[:, 1]] - full[pairs[:, 0]]
-            moves, cls = _distinct_rows(diff)
-            has = np.zeros((len(moves), len(digits)), dtype=bool)
-            has[cls, pairs[:, 0]] = True
-            self.cache[key] = (full, moves, has)
+            slots, factors, width = self._loops(key)
+            moves = np.zeros((len(_children(factors, width)[1]), 2 * self.D), dtype=np.int64)
+            moves[:, slots] = _children(factors, width)[1]
+            self.cache[key] = moves
         return self.cache[key]
 
     def stack(self, keys: np.ndarray):
         """For the distinct ``keys`` [U, 2D]: the slots ``s`` some key uses, the neighbour
         moves [U, K, s] with a validity mask [U, K] (padding: zeros, False), and per key
-        its children's indices [n, s] and which children have a neighbour at each of its
-        moves [K_u, n]."""
-        ones = [self._one(tuple(k)) for k in keys.tolist()]
+        its children's count [U] and a function giving their indices [n, s] and which
+        of them have a neighbour at each of its moves [K_u, n]."""
+        keys_t = [tuple(k) for k in keys.tolist()]
+        ones = [self._moves(k) for k in keys_t]
         slots = np.nonzero((keys > 1).any(axis=0))[0]
-        K = max(len(o[1]) for o in ones)
+        K = max(len(o) for o in ones)
         moves = np.zeros((len(ones), K, len(slots)), dtype=np.int64)
         mvalid = np.zeros((len(ones), K), dtype=bool)
-        for u, (_, mv, _) in enumerate(ones):
+        for u, mv in enumerate(ones):
             moves[u, :len(mv)], mvalid[u, :len(mv)] = mv[:, slots], True
-        return slots, moves, mvalid, [(d[:, slots], h) for d, _, h in ones]
+
+        def children(u: int) -> tuple[np.ndarray, np.ndarray]:
+            own, factors, width = self._loops(keys_t[u])
+            digits, _, has = _children(factors, width)
+            full = np.zeros((len(digits), len(slots)), dtype=np.int64)
+            full[:, np.searchsorted(slots, own)] = digits
+            return full, has
+
+        return slots, moves, mvalid, keys.prod(axis=1), children
 
 
 class LinkEffectsBatch:
@@ -274,7 +293,7 @@ class LinkEffectsBatch:
         with ``flags_only`` the rows where some visit may link, else (rows using links,
         and per such row the words served by the parent without and with links, link
         words, the parent's fills times the children, the children); None: no row."""
-        slots, moves_t, mvalid_t, per_key = tables
+        slots, moves_t, mvalid_t, count_t, per_key = tables
         # moves compared as codes (``_codes``): [.., G] integers per move
         cw = coef.T @ codes  # [D, G]
         cw_slots = cw[slots % self.D]
@@ -332,7 +351,7 @@ class LinkEffectsBatch:
         rest = np.zeros((R, M + 1), dtype=np.int64)
         unit = coef.T[slots % self.D]  # [s, A]
         for u in np.unique(kid[rr]).tolist():
-            digits, has = per_key[u]
+            digits, has = per_key(u)
             qs = np.nonzero(kid[rr] == u)[0]
             rows_u, back = np.unique(rr[qs], return_inverse=True)
             back = back.reshape(-1)
@@ -370,7 +389,7 @@ class LinkEffectsBatch:
         hit = np.nonzero(links > 0)[0]
         if len(hit) == 0:
             return None
-        nchild = np.array([len(d) for d, _ in per_key], dtype=np.int64)[kid[hit]]
+        nchild = count_t[kid[hit]]
         pfn = (size[hit] + total[hit]) * nchild - links[hit]
         return idx[hit], without[hit], with_[hit], links[hit], pfn, nchild
 

@@ -136,7 +136,7 @@ def _deltas(ext, factors, taus, schedule, keep_stationary):
         yield wt * (factors[k] - 1), k_got, k_got > 0 and k_key == (key if got else ("none", None)), T
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)  # big arrays give big meshes: keep few
 def mesh(factors: tuple[int, ...], width: int) -> tuple[np.ndarray, np.ndarray]:
     """Children of a fanout with spatial loops of ``factors`` (outermost first): their
     spatial indices [children, loops] in linear order (mixed radix), and the (child,
