@@ -12,7 +12,8 @@ from functools import lru_cache
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from strategies import problems
+from hypothesis import strategies as st
+from strategies import architectures, layers, mappings, problems
 
 from loopscape.costmodels import ModelOptions
 from loopscape.costmodels.link_effects_batched import LinkEffectsBatch
@@ -96,6 +97,24 @@ def test_random_problems(problem):
     for options in OPTIONS:
         if assert_effects_match(w, a, batch, options):
             assert_rows_match(w, a, [decode(w, a, batch, 0)], options)
+
+
+@st.composite
+def several_mappings(draw):
+    """One layer and design, 2 to 6 random mappings of it in one batch (different spatial
+    factors and loop nests side by side)."""
+    w = draw(layers(max_macs=2000))
+    a = draw(architectures())
+    return w, a, draw(st.lists(mappings(w, a), min_size=2, max_size=6))
+
+
+@settings(max_examples=50, derandomize=True)
+@given(problem=several_mappings())
+def test_batches_of_random_mappings(problem):
+    w, a, ms = problem
+    batch = encode(w, a, ms)
+    for options in OPTIONS:
+        assert_effects_match(w, a, batch, options)
 
 
 @settings(max_examples=150, derandomize=True)
