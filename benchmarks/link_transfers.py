@@ -8,7 +8,7 @@ flagged row), and links on with the link effects computed in numpy for the whole
 2. the README's search (resnet50_conv2_x_3x3 on eyeriss_like, `local`, 20,000 evaluations,
    seed 0): wall time and best EDP.
 
-Each figure is the best of three runs.
+Each figure is the best of five rounds that interleave the three paths.
 
     python benchmarks/link_transfers.py
 """
@@ -39,12 +39,15 @@ def evaluator(w, a, links: bool, vectorized: bool | None) -> BatchEvaluator:
     return ev
 
 
-def best_of(f, runs: int = 3):
-    out, best = None, float("inf")
+def best_of(fns, runs: int = 5):
+    """Per function: its least wall time over ``runs`` rounds and its last result; the
+    rounds interleave the functions, so a busy spell on a shared machine hits them alike."""
+    best, out = [float("inf")] * len(fns), [None] * len(fns)
     for _ in range(runs):
-        t = time.perf_counter()
-        out = f()
-        best = min(best, time.perf_counter() - t)
+        for k, f in enumerate(fns):
+            t = time.perf_counter()
+            out[k] = f()
+            best[k] = min(best[k], time.perf_counter() - t)
     return best, out
 
 
@@ -54,32 +57,30 @@ def throughput(layer: str) -> None:
     _, batch = ms.sample_batch(20000, seed=1)
     flagged = np.count_nonzero(LinkFilter(w, a, True).flags(batch))
     print(f"{layer}, {len(batch):,} sampled mappings ({flagged:,} flagged by the pre-filter)")
-    energies = []
-    for name, links, vec in PATHS:
-        ev = evaluator(w, a, links, vec)
-        dt, r = best_of(lambda: ev(batch))
-        energies.append(r.energy_pj)
+    evs = [evaluator(w, a, links, vec) for _, links, vec in PATHS]
+    times, results = best_of([lambda ev=ev: ev(batch) for ev in evs])
+    for (name, _, _), dt, r in zip(PATHS, times, results):
         print(f"  batched, {name:24s}: {len(batch) / dt:10,.0f} mappings/s, "
               f"least energy {r.energy_pj.min():,.0f} pJ")
-    assert np.array_equal(energies[1], energies[2])  # both links-on paths agree on every row
+    # both links-on paths agree on every row
+    assert np.array_equal(results[1].energy_pj, results[2].energy_pj)
 
 
 def searches() -> None:
     w, a = load_layer_preset("resnet50_conv2_x_3x3"), load_arch_preset("eyeriss_like")
     c = resolve_constraints("eyeriss_like_constraints", w, a)
     print("search resnet50_conv2_x_3x3 on eyeriss_like, local, 20,000 evaluations, seed 0")
-    base = None
-    for name, links, vec in PATHS:
-        def run():
-            # the search builds its evaluator: give it the path under test
-            with mock.patch.object(search_module, "make_batch_evaluator",
-                                   lambda w_, a_, sparsity, options: evaluator(w_, a_, links, vec)):
-                return search(w, a, c, evaluations=20000, seed=0,
-                              options=ModelOptions(link_transfers=links))
-        dt, res = best_of(run)
-        base = base or dt
+    def run(links, vec):
+        # the search builds its evaluator: give it the path under test
+        with mock.patch.object(search_module, "make_batch_evaluator",
+                               lambda w_, a_, sparsity, options: evaluator(w_, a_, links, vec)):
+            return search(w, a, c, evaluations=20000, seed=0,
+                          options=ModelOptions(link_transfers=links))
+
+    times, results = best_of([lambda p=p: run(p[1], p[2]) for p in PATHS])
+    for (name, _, _), dt, res in zip(PATHS, times, results):
         best = min(p.objectives["energy_pj"] * 1e-12 * p.objectives["cycles"] for p in res.front)
-        print(f"  {name:24s}: {dt:5.2f} s ({dt / base:4.2f}x links off), "
+        print(f"  {name:24s}: {dt:5.2f} s ({dt / times[0]:4.2f}x links off), "
               f"best EDP {best:.4g} J*cycle")
 
 

@@ -47,7 +47,7 @@ def _nest_loops(b: MappingBatch, rows: np.ndarray, c: int, incl: np.ndarray
     n, D = len(rows), b.temporal.shape[2]
     fac = b.temporal[rows, :c].astype(np.int64).reshape(n, c * D)
     nonunit = fac > 1
-    cnt = nonunit.sum(axis=1)
+    cnt = np.count_nonzero(nonunit, axis=1)
     M = max(1, int(cnt.max(initial=0)))
     key = np.where(nonunit, np.repeat(np.arange(c) * D, D)[None, :] +
                    b.rank[rows, :c].reshape(n, c * D), c * D)
@@ -116,6 +116,7 @@ def _distinct_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys, kid.reshape(-1)
 
 
+_CHUNK_ROWS = 2048  # rows scanned at once (their arrays stay in cache)
 _CHUNK_WORDS = 1 << 18  # rows x children counted at once (bounds memory on big arrays)
 
 
@@ -219,7 +220,8 @@ class LinkEffectsBatch:
     def candidates(self, b: MappingBatch) -> np.ndarray:
         """Per row of ``b``: whether some visit may take data over a link."""
         flag = np.zeros(len(b), dtype=bool)
-        self._scan(b, np.arange(len(b)), flag, None)
+        for s in range(0, len(b), _CHUNK_ROWS):
+            self._scan(b, np.arange(s, min(len(b), s + _CHUNK_ROWS)), flag, None)
         return flag
 
     def effects(self, b: MappingBatch, rows: np.ndarray) -> dict:
@@ -227,12 +229,16 @@ class LinkEffectsBatch:
         words, the child's fills and added reads with links, whether they apply, and the
         numerator and denominator of ``bypass_ratio`` (0: none)."""
         out: dict = {}
-        self._scan(b, np.asarray(rows, dtype=np.int64), None, out)
+        rows = np.asarray(rows, dtype=np.int64)
+        for s in range(0, len(rows), _CHUNK_ROWS):
+            self._scan(b, rows[s:s + _CHUNK_ROWS], None, out, s, len(rows))
         return out
 
-    def _scan(self, b: MappingBatch, rows: np.ndarray, flag, out) -> None:
+    def _scan(self, b: MappingBatch, rows: np.ndarray, flag, out, first: int = 0,
+              total: int = 0) -> None:
         """Every fanout and tensor of ``rows``: mark ``flag[r]`` (batch rows) where a visit
-        may link (then skip the row's later fanouts), or store the effects in ``out``."""
+        may link (then skip the row's later fanouts), or store the effects in ``out`` at
+        positions ``first + k`` of arrays of ``total`` entries."""
         n, L, D = len(rows), self.L, self.D
         if n == 0 or not self.tensors:
             return
@@ -284,8 +290,8 @@ class LinkEffectsBatch:
                     continue
                 hit, without, with_, links, pfn, nchild = res
                 at = sel[hit]
-                self._store(out, (c, ti), at, without, with_, links, pfn, nchild,
-                            S[at, :c].prod(axis=(1, 2)), b.keep[rows[at], c, ti], n)
+                self._store(out, (c, ti), first + at, without, with_, links, pfn, nchild,
+                            S[at, :c].prod(axis=(1, 2)), b.keep[rows[at], c, ti], total)
 
     def _fanout(self, tables, kid, slot_step, coef, acoef, codes, box, fac, steps, dim_of,
                 cnt, live, flags_only):
@@ -335,14 +341,16 @@ class LinkEffectsBatch:
         nb = sum(mv[:, :, s, None] * (step[:, s, None] * cw_slots[s])[:, None, :]
                  for s in range(mv.shape[2]))
         nb = np.where(mvalid_t[kid[rows_n]][:, :, None], nb, _NO_MOVE)  # padding never matches
-        match = _equal(nb[:, None, :, :], cand[:, :, None, :])  # [Rn, M + 1, K]
-        qr, cc = np.nonzero(match.any(axis=2) & need[rows_n])
+        hit = np.zeros(cand.shape[:2], dtype=bool)  # [Rn, M + 1]: equals some move
+        for k in range(nb.shape[1]):
+            hit |= _equal(cand, nb[:, None, k, :])
+        qr, cc = np.nonzero(hit & need[rows_n])
         if len(qr) == 0:
             return None
         rr = rows_n[qr]
         if flags_only:
             return idx[np.unique(rr)]
-        match = match[qr, cc]  # [Q, K]
+        match = _equal(nb[qr], cand[qr, cc][:, None, :])  # [Q, K]
         # per row with a linking candidate: its children's distinct corners, and per
         # candidate the children that link and the distinct corners of the others (rows
         # grouped by spatial factors, which share the children)
