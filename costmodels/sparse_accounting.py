@@ -136,7 +136,8 @@ def _codec_count(rec: dict, l: int, t: str, workload, n: int, which: str) -> int
     return rec[(parent, t)]["cur"][2] if workload.tensor(t).read_write else 0
 
 
-def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
+def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs,
+            link_transfers: bool = False):
     n = len(names)
     for r in rec.values():
         r["cur"] = list(r["act"])
@@ -246,6 +247,8 @@ def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
                 d["gated_metadata_" + kind] = gfmt[k]
                 d["skipped_metadata_" + kind] = sum(m + q for m, q in r["skipped_fmt"][k])
             d["format_max_words"] = [list(x) for x in r["format_max"]]
+            if link_transfers:  # dense: words over links are not scaled by sparsity
+                d["link_transfers"] = nest.traffic[i][t].link_transfers
             tensors[t] = d
         slow = bandwidth_slowdown(lvl, rd, wr)
         level_cycles.append(int(math.ceil(cc / slow)))
