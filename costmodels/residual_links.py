@@ -132,23 +132,46 @@ class _FanoutWalk:
         yield from walk(0, 1)
 
     def children(self, idx: dict[int, int]) -> list[tuple[int, tuple[int, ...]]]:
-        """(linear mesh index, spatial digits) of the children present at this visit."""
+        """(linear mesh index, offset in steps of each spatial loop) of the children
+        present at this visit, as Timeloop extrapolates them: the first child (all
+        indices 0) is analysed; along the innermost loop of the first row each child is
+        the one before moved by that loop's step; in any other row, a child is the one
+        ``s`` places before it (``s`` the product of the current trips of the loops
+        inside the innermost outer loop at a non-zero index) moved by that loop's step.
+        With full trips this is each child's own offset; on a residual pass the linear
+        index uses the residual as radix, so it can differ (and an index met twice keeps
+        the first child, as Timeloop's map does)."""
         rn = self.rn
-        out = []
+        m = len(self.sp)
+        unit = [tuple(int(a == b) for b in range(m)) for a in range(m)]
+        out: dict[int, tuple[int, ...]] = {}
 
-        def rec(k: int, lin: int, digits: tuple[int, ...]):
-            if k == len(self.sp):
-                out.append((lin, digits))
-                return
+        def moved(src: int, k: int, own: tuple[int, ...]) -> tuple[int, ...]:
+            base = out.get(src)
+            if base is None:  # nothing to extrapolate from: the child's own offset
+                return own
+            return tuple(a + b for a, b in zip(base, unit[k]))
+
+        def rec(k: int, lin: int, s: int, level: int, digits: tuple[int, ...]):
             j = self.sp[k]
             n = rn.trips(j, idx)
             for x in range(n):
                 idx[j] = x
-                rec(k + 1, lin * n + x, digits + (x,))
+                here = lin * n + x
+                if k + 1 < m:
+                    rec(k + 1, here, 1 if x else s * n, k if x else level, digits + (x,))
+                elif s == 0:  # the first row
+                    out.setdefault(here, (0,) * m if x == 0 else
+                                   moved(here - 1, k, digits + (x,)))
+                else:
+                    out.setdefault(here, moved(here - s * n, level, digits + (x,)))
             idx[j] = 0
 
-        rec(0, 0, ())
-        return out
+        if m:
+            rec(0, 0, 0, -1, ())
+        else:
+            out[0] = ()
+        return list(out.items())
 
     def first_box(self, tensor: Tensor, idx: dict[int, int]) -> Box:
         """The first child's tile of ``tensor`` at this visit."""
@@ -165,10 +188,11 @@ class _FanoutWalk:
             hi.append(a + sum(k * (ext[d] - 1) for k, d in axis if k > 0))
         return tuple(lo), tuple(hi)
 
-    def offset(self, tensor: Tensor, digits: tuple[int, ...]) -> tuple[int, ...]:
-        """How far a child's tile sits from the first child's."""
+    def offset(self, tensor: Tensor, steps: tuple[int, ...]) -> tuple[int, ...]:
+        """How far a child's tile sits from the first child's: ``steps`` of each
+        spatial loop."""
         out = [0] * len(tensor.axes)
-        for j, x in zip(self.sp, digits):
+        for j, x in zip(self.sp, steps):
             if x:
                 l = self.rn.loops[j]
                 for a, axis in enumerate(tensor.axes):
@@ -227,7 +251,7 @@ def residual_link_effects(workload: Workload, arch: Architecture, mapping: Mappi
                 key = delta_key(cur, inter)
                 got = _size(cur) - (0 if inter is None else _size(inter))
                 kids = fw.children(idx)
-                offs = {lin: fw.offset(tensor, digits) for lin, digits in kids}
+                offs = {lin: fw.offset(tensor, steps) for lin, steps in kids}
                 if got:
                     groups = len(set(offs.values()))
                     linked = set()
