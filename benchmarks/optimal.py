@@ -28,6 +28,7 @@ import json
 import time
 from pathlib import Path
 
+from loopscape.costmodels import ModelOptions
 from loopscape.mapper import search
 from loopscape.spaces.io import load_timeloop
 from loopscape.spaces.mapspace import Mapspace
@@ -60,6 +61,10 @@ def _row(label: str, r, size: int) -> dict:
     return out
 
 
+# optimal refuses link transfers (on by default): every search here runs without them
+NOLINKS = ModelOptions(link_transfers=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
@@ -72,11 +77,11 @@ def main() -> None:
     spec = load_timeloop([EX05 / "parsed-processed-input.yaml", EX05 / "timeloop-mapper.ERT.yaml"])
     w, a = spec.workload, spec.arch
     size = Mapspace(w, a).pruned_size
-    opt = search(w, a, strategy="optimal", seconds=600)
+    opt = search(w, a, strategy="optimal", seconds=600, options=NOLINKS)
     rows.append(_row("ex05 (no constraints)", opt, size))
     if not args.quick:
         t = time.perf_counter()
-        ex = search(w, a, strategy="exhaustive", evaluations=10**7)
+        ex = search(w, a, strategy="exhaustive", evaluations=10**7, options=NOLINKS)
         rows.append(_row("ex05 (no constraints)", ex, size))
         same = sorted(tuple(p.objectives.values()) for p in ex.front) == \
             sorted(tuple(p.objectives.values()) for p in opt.front)
@@ -94,7 +99,7 @@ def main() -> None:
         size = Mapspace(layer, arch, c).pruned_size
         label = f"conv2_x 3x3 {arch_name}" + (" +constraints" if cons else "")
         for strategy in ("local", "optimal"):
-            r = search(layer, arch, c, strategy=strategy, seconds=secs)
+            r = search(layer, arch, c, strategy=strategy, seconds=secs, options=NOLINKS)
             rows.append(_row(label, r, size))
     print(f"Timeloop's random mapper, conv2_x 3x3 eyeriss_like +constraints: EDP {TIMELOOP_EDP} "
           f"J*cycle after 154 s (recorded)")

@@ -69,6 +69,9 @@ def render(result: Evaluation) -> None:
         if lvl.leak_energy_pj:
             table.add_row("", "", "(leak)", "", "", "", "", _pj(lvl.leak_energy_pj),
                           f"{100 * lvl.leak_energy_pj / total:.1f}%")
+        if lvl.link_energy_pj:
+            table.add_row("", "", "(links)", "", "", "", "", _pj(lvl.link_energy_pj),
+                          f"{100 * lvl.link_energy_pj / total:.1f}%")
         table.add_section()
     table.add_row("compute", str(result.utilized_pes), "MACs", "", f"{result.macs:,}", "", "",
                   _pj(result.compute_energy_pj),
@@ -88,7 +91,8 @@ def render(result: Evaluation) -> None:
         for name, s in lvl.tensors.items():
             if s.link_transfers:
                 console.print(f"{lvl.name} {name}: {s.link_transfers:,} words over inter-PE "
-                              f"links per parent instance (link energy not modelled: 0 pJ)")
+                              f"links per parent instance, {format_energy(s.link_energy_pj)} "
+                              f"in all (the fanout parent's link energy; 0 when none given)")
     print(f"semantics {result.options.semantics}, link transfers "
           f"{'on' if result.options.link_transfers else 'off'}; "
           "per-instance access counts; energies are totals over utilized instances")

@@ -15,12 +15,11 @@ def _remember(ctx: click.Context, _param, value):
 
 def model_option_flags(f):
     """Add ``--semantics`` and ``--link-transfers/--no-link-transfers`` to a click command."""
-    f = click.option("--link-transfers/--no-link-transfers", "link_transfers", default=False,
+    f = click.option("--link-transfers/--no-link-transfers", "link_transfers", default=True,
                      show_default=True,
                      help="Let PEs take data from mesh neighbours over links, as Timeloop "
-                          "does by default (off: TIMELOOP_DISABLE_LINK_TRANSFERS=1). Exact; "
-                          "a search costs about five times as much on row-stationary "
-                          "spaces.")(f)
+                          "does by default; --no-link-transfers is Timeloop's "
+                          "TIMELOOP_DISABLE_LINK_TRANSFERS=1.")(f)
     f = click.option("--semantics", type=click.Choice(SEMANTICS), default="timeloop",
                      show_default=True,
                      help="timeloop: current Timeloop (after PR #297); timeloop-pre297: "

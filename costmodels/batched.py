@@ -399,6 +399,9 @@ class BatchEvaluator:
             return
         keep = np.nonzero(used)[0]
         rows = rows[keep]
+        if any(l.link_energy_pj for l in self.arch.levels):  # priced link words: scalar
+            score_rows_scalar(self.workload, self.arch, self.options, b, o, rows)
+            return
         effects = {key: [x[keep] for x in v] for key, v in effects.items()}
         sub = b.take(rows)
         o2 = self._outputs(len(rows))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from loopscape.spaces.arch import Architecture, StorageLevel
 from loopscape.spaces.mapping import Mapping, check_mapping
@@ -33,8 +34,10 @@ class TensorStats:
     updates: int
     energy_pj: float  # all utilized instances
     # Words received over inter-PE links per parent instance; None: links not modelled
-    # in this evaluation. Their energy is 0: loopscape reads no network energies.
+    # in this evaluation. Their energy (all parent instances): the words times the fanout
+    # parent's ``link_energy_pj`` (0 when the architecture gives none).
     link_transfers: int | None = None
+    link_energy_pj: float = 0.0
 
     def to_dict(self) -> dict:
         d = {"tile_words": self.tile_words, "partition_words": self.partition_words,
@@ -42,7 +45,7 @@ class TensorStats:
              "energy_pj": self.energy_pj}
         if self.link_transfers is not None:
             d["link_transfers"] = self.link_transfers
-            d["link_energy_pj"] = 0.0
+            d["link_energy_pj"] = self.link_energy_pj
         return d
 
 
@@ -59,10 +62,11 @@ class LevelStats:
     cycles: int
     cluster_size: int = 1  # instances sharing one array (Timeloop's cluster_size)
     utilized_clusters: int = 0  # arrays accessed (== utilized_instances unless clustered)
+    link_energy_pj: float = 0.0  # words its instances took over links, priced
 
     @property
     def energy_pj(self) -> float:
-        return self.access_energy_pj + self.leak_energy_pj
+        return self.access_energy_pj + self.leak_energy_pj + self.link_energy_pj
 
     def to_dict(self) -> dict:
         d: dict = {t: s.to_dict() for t, s in self.tensors.items()}
@@ -72,6 +76,8 @@ class LevelStats:
         d["utilized_instances"] = self.utilized_instances
         d["cycles"] = self.cycles
         d["slowdown"] = self.slowdown
+        if self.link_energy_pj:
+            d["link_energy_pj"] = self.link_energy_pj
         if self.cluster_size != 1:
             d["cluster_size"] = self.cluster_size
             d["utilized_clusters"] = self.utilized_clusters
@@ -158,6 +164,15 @@ def bandwidth_slowdown(lvl: StorageLevel, read_words_per_cycle: float,
         slow = min(slow, lvl.shared_bandwidth / (rd + wr))
     return slow
 
+def link_energy(arch: Architecture, utilized: Sequence[int], child: int, words: int) -> float:
+    """Energy of ``words`` taken over links (per parent instance) by the children of the
+    fanout above level ``child``, over all utilized parent instances (Timeloop: link
+    transfers x (energy per hop + 2 x router energy) x the network's instances)."""
+    if not words or child == 0:
+        return 0.0
+    return words * arch.levels[child - 1].link_energy_pj * utilized[child - 1]
+
+
 def evaluate(workload: Workload, arch: Architecture, mapping: Mapping, *,
              check: bool = True, schedule: str = "timeloop",
              options: ModelOptions | None = None) -> Evaluation:
@@ -196,7 +211,7 @@ def evaluate(workload: Workload, arch: Architecture, mapping: Mapping, *,
     for i, lvl in enumerate(arch.levels):
         inst = nest.utilized_instances[i]
         tensors = {}
-        access = 0.0
+        access = link_e = 0.0
         for t in workload.tensor_names:
             s = nest.traffic[i].get(t)
             if s is None:
@@ -209,13 +224,15 @@ def evaluate(workload: Workload, arch: Architecture, mapping: Mapping, *,
             # once per utilized cluster (docs/timeloop.md, "Clustered buffers").
             e = per_instance * lvl.utilized_clusters(inst)
             access += e
+            le = link_energy(arch, nest.utilized_instances, i, s.link_transfers)
+            link_e += le
             tensors[t] = TensorStats(s.tile_words, s.partition_words, s.reads, s.fills,
                                      s.updates, e,
-                                     s.link_transfers if options.link_transfers else None)
+                                     s.link_transfers if options.link_transfers else None, le)
         leak = lvl.leak_energy_pj * cycles * inst
         levels.append(LevelStats(lvl.name, inst, tensors, access, leak, demand[i][0],
                                  demand[i][1], slowdowns[i], level_cycles[i],
-                                 lvl.cluster_size, lvl.utilized_clusters(inst)))
+                                 lvl.cluster_size, lvl.utilized_clusters(inst), link_e))
     compute_energy = nest.macs * arch.compute.energy_pj
     energy = compute_energy + sum(l.energy_pj for l in levels)
     utilization = nest.macs / (arch.compute.instances * cycles)

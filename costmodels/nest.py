@@ -26,12 +26,12 @@ from functools import lru_cache
 from typing import Sequence
 
 from loopscape.spaces.arch import Architecture
-from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapping import Mapping, tile_box
 from loopscape.spaces.workload import Tensor, Workload
 
 from .links import bypass_served, link_effects
 from .options import ModelOptions, model_options
+from .residual_links import residual_link_effects
 from .residual_walk import ResidualNest
 
 Vec = tuple[int, ...]
@@ -226,10 +226,6 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
     rn = None
     macs = workload.macs
     if mapping.imperfect:
-        if options.link_transfers:
-            raise SpecError("link transfers are not modelled with residual loops",
-                            key="link_transfers", fix="turn link transfers off "
-                            "(--no-link-transfers) or use perfect factors")
         rn = ResidualNest(mapping, dims, schedule, options.keeps_stationary_translation)
         boxes = [rn.tile_box(c) for c in range(n)]
         utilized = [int(rn.utilized(c)) for c in range(n)]
@@ -241,7 +237,9 @@ def analyze(workload: Workload, arch: Architecture, mapping: Mapping,
 
     traffic: list[dict[str, TensorTraffic]] = [dict() for _ in range(n)]
     links = {}
-    if options.link_transfers:
+    if options.link_transfers and rn is not None:
+        links = residual_link_effects(workload, arch, mapping, rn, utilized)
+    elif options.link_transfers:
         temporal_above = [[(d, f, s) for lvl in loops[:c] for d, f, s, sp in lvl
                            if not sp and f > 1] for c in range(n)]
         extents = [{t.name: t.extents(boxes[c]) for t in workload.tensors} for c in range(n)]

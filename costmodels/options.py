@@ -21,16 +21,15 @@ class ModelOptions:
     which a tile does not move keeps the remembered translation); ``"timeloop-pre297"``
     the older analysis (such a step resets it, so the next move refetches the whole tile).
     ``link_transfers``: children of a spatial fanout may take data from a mesh neighbour
-    over a link (costmodels/links.py), as Timeloop does by default; off (the default here:
-    with them a search costs about five times as much, docs/semantics.md) is Timeloop's
-    ``TIMELOOP_DISABLE_LINK_TRANSFERS=1``.
+    over a link (costmodels/links.py), as Timeloop does by default (on); off is
+    Timeloop's ``TIMELOOP_DISABLE_LINK_TRANSFERS=1``.
     ``residual_cycles`` (mappings with residual loops only): ``"timeloop"`` counts compute
     cycles as the product of all temporal loop factors (ends) and MACs as the busiest
     PE's MACs times the average number of PEs in use, as Timeloop does; ``"exact"``
     counts the cycles the busiest PE really runs and the layer's true MAC count."""
 
     semantics: str = "timeloop"
-    link_transfers: bool = False
+    link_transfers: bool = True
     residual_cycles: str = "timeloop"
 
     def __post_init__(self) -> None:

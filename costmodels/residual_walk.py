@@ -127,6 +127,10 @@ class ResidualNest:
                 return False
         return True
 
+    def on_last(self, idx: dict[int, int], upto: int, dim: str) -> bool:
+        """Whether every loop of ``dim`` before position ``upto`` is at its last index."""
+        return self._on_last(idx, upto, dim)
+
     def trips(self, j: int, idx: dict[int, int]) -> int:
         l = self.loops[j]
         return l.last if self._on_last(idx, j, l.dim) else l.factor

@@ -226,6 +226,23 @@ class _TensorWalk:
             prev, prev_c = tile, centre
         return tuple(out)
 
+    def aligned_stream(self, j: int, pos: tuple[int, ...]) -> Stream:
+        """``fetch_stream`` with None at every visit where the instance is idle, so the
+        streams of all children of a fanout line up visit by visit."""
+        stream = iter(self.fetch_stream(j, pos))
+        return tuple(next(stream) if active else (w, None) for w, active in self.activity(j, pos))
+
+    def activity(self, j: int, pos: tuple[int, ...]) -> list[tuple[int, bool]]:
+        """(weight, whether the instance runs) per visit of the temporal loops above ``j``."""
+        above = self.temporal_above(j)
+        if self.bound is None:
+            return [(w, True) for w, _ in visits(above, self.schedule)]
+        base = _point(self.spatial_above(j), pos, self.ndims)
+        box = _sub_box([l for l in self.loops if l.level >= j], self.ndims)
+        return [(w, bool(((base + _point(above, idx, self.ndims) + box) < self.bound)
+                         .all(axis=1).any()))
+                for w, idx in visits(above, self.schedule)]
+
     # -- what a child asks of its parent -----------------------------------------------
     def children(self, j: int, pos: tuple[int, ...]) -> list[tuple[int, ...]]:
         """Spatial positions of the children of the instance of level ``j`` at ``pos``."""
@@ -269,7 +286,12 @@ class _TensorWalk:
         if (self.link_transfers and self.arch is not None and i + 1 < self.n and sp
                 and not self.tensor.read_write):
             kids = self.children(i, pos)
-            streams = [self.fetch_stream(i + 1, c) for c in kids]
+            # Every child's set per visit of the parent, empty where the child is idle
+            # (residual loops): a neighbour idle at the previous visit lends nothing.
+            # Visits where every child is idle do not run at all.
+            streams = [self.aligned_stream(i + 1, c) for c in kids]
+            runs = [v for v in range(len(streams[0])) if any(st[v][1] is not None for st in streams)]
+            streams = [tuple((st[v][0], st[v][1] or frozenset()) for v in runs) for st in streams]
             ny = len(self.mapping.levels[i].spatial_y)  # flatten: Y loops, then X loops
             lx = math.prod(l.factor for l in sp[ny:])
             h_size = max(self.arch.fanout(i)[0], lx)
@@ -360,9 +382,8 @@ def simulate(workload: Workload, arch: Architecture, mapping: Mapping,
         raise ValueError(f"unknown schedule {schedule!r}; use one of {SCHEDULES}")
     options = model_options(options)
     check_mapping(workload, arch, mapping, check_capacity=False)
-    if mapping.imperfect and (schedule != "exact" or options.link_transfers):
-        raise ValueError("the simulator walks residual loops with schedule='exact' and "
-                         "link transfers off")
+    if mapping.imperfect and schedule != "exact":
+        raise ValueError("the simulator walks residual loops with schedule='exact' only")
     out: list[dict[str, SimCounts]] = [dict() for _ in mapping.levels]
     for tensor in workload.tensors:
         walk = _TensorWalk(workload, mapping, tensor, schedule,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from .evaluate import bandwidth_slowdown
+from .evaluate import bandwidth_slowdown, link_energy
 from .sparse_result import SparseEvaluation
 from .sparse_density import expected_occupancy
 
@@ -136,7 +136,8 @@ def _codec_count(rec: dict, l: int, t: str, workload, n: int, which: str) -> int
     return rec[(parent, t)]["cur"][2] if workload.tensor(t).read_write else 0
 
 
-def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
+def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs,
+            link_transfers: bool = False):
     n = len(names)
     for r in rec.values():
         r["cur"] = list(r["act"])
@@ -191,7 +192,7 @@ def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
         costs = sparsity.costs(lvl.name)
         mdw = costs.metadata_storage_width_bits
         rd = wr = 0.0
-        access = 0.0
+        access = link_e = 0.0
         tensors = {}
         for t in workload.tensor_names:
             r = rec.get((l, t))
@@ -234,6 +235,9 @@ def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
             e += _codec_count(rec, l, t, workload, n, "compression") * costs.compression_pj
             inst = nest.utilized_instances[i] * r["inst_scale"]
             access += e * inst
+            if link_transfers:  # dense words over links, priced at the fanout's parent
+                link_e += link_energy(arch, nest.utilized_instances, i,
+                                      nest.traffic[i][t].link_transfers)
             d = {"tile_words": r["shape"], "occupancy_words": r["occupancy"],
                  "format": list(r["ranks"]), "energy_pj": e * inst}
             for k, kind in enumerate(KINDS):
@@ -246,20 +250,26 @@ def account(workload, arch, sparsity, nest, nests, names, kept, rec, probs):
                 d["gated_metadata_" + kind] = gfmt[k]
                 d["skipped_metadata_" + kind] = sum(m + q for m, q in r["skipped_fmt"][k])
             d["format_max_words"] = [list(x) for x in r["format_max"]]
+            if link_transfers:  # dense: words over links are not scaled by sparsity
+                d["link_transfers"] = nest.traffic[i][t].link_transfers
+                d["link_energy_pj"] = link_energy(arch, nest.utilized_instances, i,
+                                                  d["link_transfers"])
             tensors[t] = d
         slow = bandwidth_slowdown(lvl, rd, wr)
         level_cycles.append(int(math.ceil(cc / slow)))
-        energies.append((lvl, tensors, access))
+        energies.append((lvl, tensors, access, link_e))
     cycles = max([cc] + level_cycles)
     total = 0.0
-    for (lvl, tensors, access), lc in zip(energies, level_cycles):
+    for (lvl, tensors, access, link_e), lc in zip(energies, level_cycles):
         i = arch.index(lvl.name)
         leak = lvl.leak_energy_pj * cycles * nest.utilized_instances[i]
         d = dict(tensors)
-        d.update(energy_pj=access + leak, access_energy_pj=access, leak_energy_pj=leak,
-                 utilized_instances=nest.utilized_instances[i], cycles=lc)
+        d.update(energy_pj=access + leak + link_e, access_energy_pj=access,
+                 leak_energy_pj=leak, utilized_instances=nest.utilized_instances[i], cycles=lc)
+        if link_e:
+            d["link_energy_pj"] = link_e
         levels_out[lvl.name] = d
-        total += access + leak
+        total += access + leak + link_e
     ce = arch.compute.energy_pj
     compute_e = (actual_c * ce
                  + gated_c * (sparsity.compute_gated_pj if sparsity.compute_gated_pj is not None else ce)

@@ -16,7 +16,7 @@ from loopscape.spaces.sparsity import SparsitySpec
 from loopscape.spaces.workload import Workload
 
 from .batched import BatchEvaluator, BatchResult
-from .nest import NestAnalysis, TensorTraffic
+from .nest import NestAnalysis, TensorTraffic, analyze
 from .options import ModelOptions
 from .sparse_eval import sparse_from_nest, sparse_model_options
 
@@ -27,7 +27,11 @@ class SparseBatchEvaluator:
     def __init__(self, workload: Workload, arch: Architecture, sparsity: SparsitySpec,
                  options: ModelOptions | None = None):
         self.workload, self.arch, self.sparsity = workload, arch, sparsity
-        self.dense = BatchEvaluator(workload, arch, options=sparse_model_options(options))
+        self.options = sparse_model_options(options)
+        self.dense = BatchEvaluator(workload, arch, options=self.options)
+        # Priced link words are not in the batched counts: those rows take the scalar nest.
+        self.scalar_nest = self.options.link_transfers and any(
+            l.link_energy_pj for l in arch.levels)
 
     def __call__(self, batch: MappingBatch) -> BatchResult:
         w, a = self.workload, self.arch
@@ -50,8 +54,12 @@ class SparseBatchEvaluator:
                  for t in range(T) if d.kept[r, i, t]} for i in range(L))
             nest = NestAnalysis(traffic, tuple(int(x) for x in d.utilized_instances[r]),
                                 int(d.utilized_pes[r]), int(d.compute_cycles[r]), w.macs)
+            m = decode(w, a, batch, r)
+            if self.scalar_nest:
+                nest = analyze(w, a, m, options=self.options)
             try:
-                ev, _ = sparse_from_nest(w, a, decode(w, a, batch, r), self.sparsity, nest)
+                ev, _ = sparse_from_nest(w, a, m, self.sparsity, nest,
+                                         link_transfers=self.options.link_transfers)
             except MappingError:  # e.g. a compressed tile split by more loops than ranks
                 energy[r], cycles[r], ccyc[r], util[r] = np.inf, np.iinfo(np.int64).max, 0, 0.0
                 level_e[r] = np.inf

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from loopscape.spaces.arch import Architecture
-from loopscape.spaces.errors import MappingError, SpecError
+from loopscape.spaces.errors import MappingError
 from loopscape.spaces.mapping import Mapping, check_mapping
 from loopscape.spaces.sparsity import SparsitySpec
 from loopscape.spaces.workload import Workload
@@ -149,8 +149,9 @@ def evaluate_sparse(workload: Workload, arch: Architecture, mapping: Mapping,
                     schedule: str = "timeloop", options: ModelOptions | None = None):
     """Sparse evaluation; ``sparsity=None`` gives ``evaluate``'s dense result. A spec
     without formats or optimizations gives the dense numbers in the sparse form.
-    ``options`` selects the Timeloop semantics; link transfers are not modelled together
-    with sparsity (an error)."""
+    ``options`` selects the Timeloop semantics and link transfers: as in Sparseloop, the
+    sparse layer scales the dense counts, which include the link transfers' peer reads and
+    fills; the words moved over links stay dense (docs/sparsity.md)."""
     if sparsity is None:
         return evaluate(workload, arch, mapping, check=check, schedule=schedule,
                         options=options)
@@ -158,20 +159,16 @@ def evaluate_sparse(workload: Workload, arch: Architecture, mapping: Mapping,
     if check:
         check_mapping(workload, arch, mapping, check_capacity=False)
     result, rec = sparse_from_nest(workload, arch, mapping, sparsity,
-                                   analyze(workload, arch, mapping, schedule, options))
+                                   analyze(workload, arch, mapping, schedule, options),
+                                   link_transfers=options.link_transfers)
     if check:
         check_sparse_capacity(workload, arch, rec)
     return result
 
 
 def sparse_model_options(options: ModelOptions | None) -> ModelOptions:
-    """The model options of a sparse evaluation: any semantics; no link transfers
-    (Sparseloop's statistics and ours do not combine them)."""
-    options = model_options(options)
-    if options.link_transfers:
-        raise SpecError("link transfers are not modelled together with sparsity",
-                        key="link_transfers", fix="drop --link-transfers, or the sparsity")
-    return options
+    """The model options of a sparse evaluation: any semantics, links on or off."""
+    return model_options(options)
 
 
 def check_sparse_capacity(workload: Workload, arch: Architecture, rec: dict) -> None:
@@ -195,8 +192,9 @@ def check_sparse_capacity(workload: Workload, arch: Architecture, rec: dict) -> 
 
 
 def sparse_from_nest(workload: Workload, arch: Architecture, mapping: Mapping,
-                     sparsity: SparsitySpec, nest) -> tuple:
-    """(SparseEvaluation, per level/tensor records) from a dense nest analysis."""
+                     sparsity: SparsitySpec, nest, *, link_transfers: bool = False) -> tuple:
+    """(SparseEvaluation, per level/tensor records) from a dense nest analysis;
+    ``link_transfers``: report the nest's link words per level and tensor."""
     n = len(arch.levels)
     names = [arch.levels[n - 1 - l].name for l in range(n)]  # Timeloop order
     nests = _complete_nests(workload, arch, mapping)
@@ -253,4 +251,5 @@ def sparse_from_nest(workload: Workload, arch: Architecture, mapping: Mapping,
         old = probs.get((tl, a.target))
         if old is None or old[1] < p:
             probs[(tl, a.target)] = (a.kind, p)
-    return account(workload, arch, sparsity, nest, nests, names, kept, rec, probs), rec
+    return account(workload, arch, sparsity, nest, nests, names, kept, rec, probs,
+                   link_transfers), rec

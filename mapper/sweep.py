@@ -68,10 +68,12 @@ class SweepSettings:
     @classmethod
     def from_dict(cls, d: dict) -> "SweepSettings":
         """The inverse of ``to_dict`` (e.g. a sweep.json's or summary.json's settings);
-        settings written before the model options were recorded read as the defaults."""
+        settings written before the model options were recorded read as the defaults,
+        except link transfers: those sweeps ran without them (then the default)."""
         d = dict(d)
-        model = ModelOptions(**{k: d.pop(k) for k in ("semantics", "link_transfers")
-                                if k in d})
+        model = ModelOptions(**{"link_transfers": False,
+                                **{k: d.pop(k) for k in ("semantics", "link_transfers")
+                                   if k in d}})
         return cls(**{k: tuple(v) if k == "objectives" else v for k, v in d.items()},
                    model=model)
 

@@ -43,6 +43,9 @@ class StorageLevel:
     # Instances that share one physical array (Timeloop's cluster_size): an access
     # energy is per access of the shared array, charged once per utilized cluster.
     cluster_size: int = 1
+    # Energy of one word that a child of this level's fanout takes from a mesh neighbour
+    # over a link (Timeloop: energy_per_hop + 2 x router_energy of the level's network).
+    link_energy_pj: float = 0.0
 
     def bits(self, tensor: str) -> int:
         """Bits per word of ``tensor`` at this level."""
@@ -191,7 +194,7 @@ def validate_architecture(a: Architecture) -> None:
                                     key=f"{key}.tensor_bits")
                 check_limit(b, "word_bits", key=f"{key}.tensor_bits.{t}")
             for attr in ("read_energy_pj", "fill_energy_pj", "update_energy_pj",
-                         "leak_energy_pj"):
+                         "leak_energy_pj", "link_energy_pj"):
                 v = getattr(l, attr)
                 if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
                     raise SpecError(f"{attr} must be a non-negative number, got {v!r}", key=key)

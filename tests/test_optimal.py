@@ -26,9 +26,15 @@ from loopscape.spaces.sparsity import Density, SparsitySpec
 from strategies import architectures, layers
 
 EX05 = Path(__file__).parent / "fixtures" / "timeloop"
+# 'optimal' refuses link transfers (on by default): every search here turns them off.
+NOLINKS = ModelOptions(link_transfers=False)
 
 
-def brute_front(ms: Mapspace, objectives, model: ModelOptions | None = None
+def _model(semantics: str) -> ModelOptions:
+    return ModelOptions(semantics=semantics, link_transfers=False)
+
+
+def brute_front(ms: Mapspace, objectives, model: ModelOptions = NOLINKS
                 ) -> dict[int, tuple[float, ...]]:
     """Every id scored by the scalar model (under ``model``); the non-dominated values,
     each with the lowest canonical id reaching it (all objectives minimized)."""
@@ -50,7 +56,7 @@ def brute_front(ms: Mapspace, objectives, model: ModelOptions | None = None
 
 
 def check_exact(ms: Mapspace, constraints, objectives=("energy_pj", "cycles"),
-                model: ModelOptions | None = None, **options):
+                model: ModelOptions = NOLINKS, **options):
     res = search(ms.workload, ms.arch, constraints, strategy="optimal", objectives=objectives,
                  strategy_options=options, seconds=600, options=model)
     got = {p.mapspace_id: tuple(p.objectives[o] for o in res.objectives) for p in res.front}
@@ -78,7 +84,7 @@ def _ex05(case: str):
 def test_ex05_with_constraints_equals_brute_force(case, semantics):
     w, a, c = _ex05(case)
     ms = Mapspace(w, a, c)
-    model = ModelOptions(semantics=semantics)
+    model = _model(semantics)
     check_exact(ms, c, model=model)
     check_exact(ms, c, model=model, warm_start=0)  # without the incumbent seed, same front
 
@@ -178,7 +184,7 @@ def small_spaces(draw, constrained: bool = False):
 @given(small_spaces(), st.sampled_from([("energy_pj", "cycles"), ("edp",), ("energy_pj",),
                                         ("cycles", "dram_words")]), st.sampled_from(SEMANTICS))
 def test_random_small_spaces_equal_brute_force(ms, objectives, semantics):
-    check_exact(ms, None, objectives, ModelOptions(semantics=semantics), block=8,
+    check_exact(ms, None, objectives, _model(semantics), block=8,
                 warm_start=32)
 
 
@@ -187,7 +193,7 @@ def test_random_small_spaces_equal_brute_force(ms, objectives, semantics):
 @given(small_spaces(constrained=True), st.sampled_from([("energy_pj", "cycles"), ("edp",)]),
        st.sampled_from(SEMANTICS))
 def test_random_constrained_spaces_equal_brute_force(ms, objectives, semantics):
-    check_exact(ms, ms.constraints, objectives, ModelOptions(semantics=semantics), block=8,
+    check_exact(ms, ms.constraints, objectives, _model(semantics), block=8,
                 warm_start=32)
 
 
@@ -200,18 +206,20 @@ def test_clustered_level_equals_brute_force(semantics):
     lv[2] = dataclasses.replace(lv[2], cluster_size=2)
     a = dataclasses.replace(a, levels=tuple(lv))
     ms = Mapspace(w, a)
-    check_exact(ms, None, ("energy_pj", "cycles"), ModelOptions(semantics=semantics),
+    check_exact(ms, None, ("energy_pj", "cycles"), _model(semantics),
                 block=4, warm_start=64)
 
 
 def test_link_transfers_and_sparsity_are_refused():
     w, a, c = _ex05("ex05_mapper_conv1d_oc_3level_freebypass")
-    with pytest.raises(SpecError, match="link_transfers: .*optimal.*fix: search without link"):
+    with pytest.raises(SpecError, match="link_transfers: .*optimal.*fix: turn them off"):
         search(w, a, c, strategy="optimal", evaluations=100,
                options=ModelOptions(link_transfers=True))
     with pytest.raises(SpecError, match="sparsity: .*optimal.*fix: search the dense layer"):
-        search(w, a, c, strategy="optimal", evaluations=100,
+        search(w, a, c, strategy="optimal", evaluations=100, options=NOLINKS,
                sparsity=SparsitySpec(((w.tensor_names[0], Density(density=0.5)),)))
+    with pytest.raises(SpecError, match="link_transfers: .*on by default"):  # the default
+        search(w, a, c, strategy="optimal", evaluations=100)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True,
@@ -227,7 +235,7 @@ def test_bounds_are_admissible(ms, seed, semantics):
         m = ms.mapping(int(mid))
         if not ms.is_legal(m):
             continue
-        ev = evaluate(ms.workload, ms.arch, m, options=ModelOptions(semantics=semantics))
+        ev = evaluate(ms.workload, ms.arch, m, options=_model(semantics))
         fi = int(mid) // (st_.permutation_size * st_.bypass_size)
         rows = []
         for s in reversed(st_.dim_sizes):
@@ -257,7 +265,8 @@ def test_bounds_are_admissible(ms, seed, semantics):
 
 def test_stopped_early_reports_a_proven_gap():
     w, a, _ = _ex05("ex05_mapper_conv1d_oc_3level_null")
-    res = search(w, a, strategy="optimal", evaluations=5000, strategy_options={"warm_start": 0})
+    res = search(w, a, strategy="optimal", evaluations=5000, strategy_options={"warm_start": 0},
+                 options=NOLINKS)
     s = res.stats
     assert s.optimal is False and s.gap is not None and s.gap > 0
     cert = s.certificate
@@ -270,8 +279,8 @@ def test_stopped_early_reports_a_proven_gap():
 
 def test_two_jobs_same_front_as_one():
     w, a, c = _ex05("ex05_mapper_conv1d_oc_3level_freebypass")
-    one = search(w, a, c, strategy="optimal", seconds=600)
-    two = search(w, a, c, strategy="optimal", seconds=600, jobs=2)
+    one = search(w, a, c, strategy="optimal", seconds=600, options=NOLINKS)
+    two = search(w, a, c, strategy="optimal", seconds=600, jobs=2, options=NOLINKS)
     assert [(p.mapspace_id, p.objectives) for p in one.front] == \
         [(p.mapspace_id, p.objectives) for p in two.front]
     assert two.stats.optimal is True
@@ -286,10 +295,10 @@ def test_sweep_summary_states_optimal_and_gap():
     net = [ZooLayer("l0", fully_connected(C=2, M=2, name="net.l0"), "test"),
            ZooLayer("l1", fully_connected(C=2, M=1, name="net.l1"), "test")]
     done = sweep(net, arch, None, network="net",
-                 settings=SweepSettings(strategy="optimal", evaluations=10**7))
+                 settings=SweepSettings(strategy="optimal", evaluations=10**7, model=NOLINKS))
     assert [(v["optimal"], v["gap"]) for v in done.summary["searches"].values()] == \
         [(True, 0.0)] * 2
     cut = sweep(net[:1], arch, None, network="net",
-                settings=SweepSettings(strategy="optimal", evaluations=50))
+                settings=SweepSettings(strategy="optimal", evaluations=50, model=NOLINKS))
     (only,) = cut.summary["searches"].values()
     assert only["optimal"] is False

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from loopscape.costmodels.sparse_eval import evaluate_sparse
-from loopscape.mapper.sweep import network_layers
+from loopscape.mapper.sweep import SweepSettings, network_layers
 from loopscape.spaces.io import load_mapping, load_sparsity
 from loopscape.spaces.presets import resolve_arch
 
@@ -27,13 +27,16 @@ def data():
 def test_recorded_mappings_evaluate_to_the_recorded_numbers(data):
     arch, spec, layers, s, _ = data
     assert [e["name"] for e in s["layers"]] == [l.name for l in layers]
+    recorded = json.loads((DIR / "sweep" / "sweep.json").read_text())["settings"]
+    model = SweepSettings.from_dict(recorded).model  # the model options the sweep used
     seen = {}
     for layer, e in zip(layers, s["layers"]):
         if e["shape_key"] not in seen:
             # compressed tiles may not fit uncompressed: evaluate_sparse checks capacity
             m = load_mapping({"mapping": e["mapping"]}, layer.workload, arch,
                              check_capacity=False)
-            ev = evaluate_sparse(layer.workload, arch, m, spec.for_layer(layer.name))
+            ev = evaluate_sparse(layer.workload, arch, m, spec.for_layer(layer.name),
+                                 options=model)
             seen[e["shape_key"]] = (ev.energy_pj, ev.cycles, ev.actual_computes)
         assert (e["energy_pj"], e["cycles"], e["actual_computes"]) == seen[e["shape_key"]]
     # conv1 is dense (its own densities), every other layer has weights 0.3, inputs 0.56
@@ -54,10 +57,13 @@ def test_comparison_agrees_with_the_sweeps(data):
     arch, spec, layers, s, c = data
     dense = json.loads((DIR.parent / "resnet50_eyeriss_like" / "sweep" / "summary.json")
                        .read_text())
+    recorded = json.loads((DIR / "sweep" / "sweep.json").read_text())["settings"]
+    model = SweepSettings.from_dict(recorded).model  # the model options the sweep used
     for layer, row, a, d in list(zip(layers, c["layers"], s["layers"], dense["layers"]))[:6]:
         assert row["aware"]["energy_pj"] == a["energy_pj"]
         m = load_mapping({"mapping": d["mapping"]}, layer.workload, arch)
-        ev = evaluate_sparse(layer.workload, arch, m, spec.for_layer(layer.name))
+        ev = evaluate_sparse(layer.workload, arch, m, spec.for_layer(layer.name),
+                             options=model)
         assert row["dense_committed"]["energy_pj"] == pytest.approx(ev.energy_pj)
         assert row["dense_committed"]["cycles"] == ev.cycles
     tot = c["totals_with_sparsity"]["aware"]

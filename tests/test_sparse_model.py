@@ -11,12 +11,17 @@ import pytest
 from click.testing import CliRunner
 
 from loopscape.cli.main import cli
+from loopscape.costmodels import ModelOptions
+from loopscape.costmodels.sparse_batched import SparseBatchEvaluator
 from loopscape.costmodels.sparse_eval import evaluate_sparse
+from loopscape.spaces import Architecture, ComputeLevel, LevelMapping, Loop, Mapping, StorageLevel
+from loopscape.spaces.encoding import encode
 from loopscape.spaces.errors import MappingError, SpecError
 from loopscape.spaces.io.timeloop import load_timeloop
 from loopscape.spaces.io.yaml_sparsity import sparsity_from_data
 from loopscape.spaces.sparsity import (Density, SparsitySpec, TensorFormat,
                                        parse_density_overrides, validate_sparsity)
+from loopscape.spaces.workload import einsum
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "sparseloop"
 
@@ -209,3 +214,37 @@ def test_eyexam_with_a_density_prints_the_sparse_table_with_units():
     cells = [c.strip() for c in row.strip("│ ").split("│")]
     assert cells[0] == "49,152" and cells[1] == "49,152" and cells[2] == "0"
     assert cells[-1] == cells[-2]  # energy with the density == dense energy
+
+
+def test_link_transfers_under_sparsity_by_hand():
+    # The hand example of tests/test_semantics.py (Inputs[p + r], P = 4 at L0, R = 3 on
+    # L0's Y fanout to one-word registers): with links L0 serves 6 Input words, each
+    # register fills 4 and reads 4 + 2 peer words = 6; 6 words move over links. Gating
+    # the registers' Input reads on Weights (density 0.5: a one-word Weights tile is empty
+    # with probability 0.5; R indexes both, so the condition tile stays one word) gates
+    # floor(6 x 0.5) = 3 reads (floor(4 x 0.5) = 2 without links). As in Sparseloop, the
+    # peer reads are gated like any read, and the link words stay dense.
+    w = einsum("Outputs[m,p] += Weights[c,m,r] * Inputs[c,r+p]", {"c": 1, "m": 1, "r": 3, "p": 4})
+    a = Architecture("row", (StorageLevel("L0", read_energy_pj=2.0),
+                             StorageLevel("L1", 3, 1, 3, read_energy_pj=1.0, fill_energy_pj=1.0)),
+                     ComputeLevel("MAC", 3, 1, 3, energy_pj=0.5))
+    m = Mapping((LevelMapping("L0", (Loop("p", 4),), (), (Loop("r", 3),),
+                              ("Weights", "Inputs", "Outputs")),
+                 LevelMapping("L1", (), (), (), ("Inputs",))))
+    gate = sparsity_from_data({"sparsity": {"densities": {"Weights": 0.5}, "actions": [
+        {"level": "L1", "type": "gating", "target": "Inputs", "condition_on": ["Weights"]}]}},
+        "s.yaml")
+    density_only = sparsity_from_data({"sparsity": {"densities": {"Weights": 0.5}}}, "s.yaml")
+    for links, l0, reads, gated, link_words in ((False, 12, 4, 2, None), (True, 6, 6, 3, 6)):
+        opts = ModelOptions(link_transfers=links)
+        plain = evaluate_sparse(w, a, m, density_only, options=opts).to_dict()["levels"]
+        assert (plain["L0"]["Inputs"]["reads"], plain["L1"]["Inputs"]["fills"],
+                plain["L1"]["Inputs"]["reads"]) == (l0, 4, reads)
+        ev = evaluate_sparse(w, a, m, gate, options=opts)
+        r = ev.to_dict()["levels"]["L1"]["Inputs"]
+        batched = SparseBatchEvaluator(w, a, gate, opts)(encode(w, a, [m]))
+        assert (batched.energy_pj[0], batched.reads[0, 1, w.tensor_names.index("Inputs")]) == \
+            (pytest.approx(ev.energy_pj), r["actual_reads"])
+        assert (r["algorithmic_reads"], r["gated_reads"], r["actual_reads"], r["fills"]) == \
+            (reads, gated, reads - gated, 4)
+        assert r.get("link_transfers") == link_words

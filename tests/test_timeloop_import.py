@@ -461,10 +461,6 @@ def test_ert_errors_name_the_ert_file(tmp_path):
     ert = _ert()
     ert["ERT"]["tables"][1]["actions"][0]["energy"] = "lots"
     _error(tmp_path, _base(), "ERT.tables[1].actions[0].energy", ert=ert, file="ert.yaml")
-    ert = _ert()
-    ert["ERT"]["tables"].append({"name": "system.wire", "actions": [
-        {"name": "transfer_random", "energy": 0.2}]})
-    _error(tmp_path, _base(), "ERT.tables[3]", ert=ert, file="ert.yaml")
 
 
 def test_file_level_errors(tmp_path):

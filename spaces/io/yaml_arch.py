@@ -20,7 +20,7 @@ ARCH_KEYS = ("name", "description", "levels", "compute")
 LEVEL_KEYS = ("name", "capacity_words", "word_bits", "tensor_bits", "block_size", "energy_pj",
               "bandwidth", "mesh", "instances", "keeps", "dummy", "multiple_buffering",
               "cluster_size", "min_utilization", "technology")
-ENERGY_KEYS = ("read", "fill", "update", "leak")
+ENERGY_KEYS = ("read", "fill", "update", "leak", "link")
 BANDWIDTH_KEYS = ("read", "write", "shared")
 COMPUTE_KEYS = ("name", "mesh", "instances", "energy_pj")
 
@@ -111,10 +111,10 @@ def _load_level(raw: Any, where: Where, levels_where: Where) -> StorageLevel:
         if isinstance(raw.get("energy_pj"), dict) and "write" in raw["energy_pj"]:
             raise ew.at("write").error("unknown key 'write'",
                                        fix="Timeloop's write energy is called fill here "
-                                           "(allowed keys: read, fill, update, leak)")
+                                           "(allowed keys: read, fill, update, leak, link)")
         e = expect_map(raw.get("energy_pj"), ew, allowed=ENERGY_KEYS,
                        required=("read", "fill", "update"),
-                       what="a map of per-access energies (read, fill, update, leak)")
+                       what="a map of per-access energies (read, fill, update, leak, link)")
         for k, v in e.items():
             energies[k] = expect_number(v, ew.at(k))
     bandwidth: dict[str, float | None] = {k: None for k in BANDWIDTH_KEYS}
@@ -138,7 +138,7 @@ def _load_level(raw: Any, where: Where, levels_where: Where) -> StorageLevel:
         word_bits=word_bits, tensor_bits=tensor_bits, block_size=block,
         read_energy_pj=energies["read"], fill_energy_pj=energies["fill"],
         update_energy_pj=energies["update"], leak_energy_pj=energies["leak"],
-        read_bandwidth=bandwidth["read"], write_bandwidth=bandwidth["write"],
+        link_energy_pj=energies["link"], read_bandwidth=bandwidth["read"], write_bandwidth=bandwidth["write"],
         shared_bandwidth=bandwidth["shared"], keeps=keeps, dummy=dummy,
         multiple_buffering=mb, min_utilization=mu, technology=tech, cluster_size=cluster)
 
@@ -185,6 +185,8 @@ def _dump_level(l: StorageLevel) -> dict:
         d["block_size"] = l.block_size
     energies = {"read": l.read_energy_pj, "fill": l.fill_energy_pj,
                 "update": l.update_energy_pj, "leak": l.leak_energy_pj}
+    if l.link_energy_pj:
+        energies["link"] = l.link_energy_pj
     if not l.dummy or any(energies.values()):
         d["energy_pj"] = energies
     bw = {k: v for k, v in (("read", l.read_bandwidth), ("write", l.write_bandwidth),

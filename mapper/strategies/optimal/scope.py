@@ -8,18 +8,19 @@ from __future__ import annotations
 from dataclasses import replace
 
 from loopscape.spaces.arch import Architecture
+from loopscape.costmodels.options import model_options
 from loopscape.spaces.errors import SpecError
 
 
 def check_model(extra: dict) -> None:
     """Refuse the model options whose effect the bounds' arguments do not cover."""
-    options = extra.get("options")
-    if options is not None and options.link_transfers:
-        raise SpecError("strategy 'optimal' cannot be used with link transfers: its bounds "
-                        "count every child's words as served by its parent, and links "
-                        "replace some of those reads", key="link_transfers",
-                        fix="search without link transfers (--no-link-transfers, the "
-                            "default), or use strategy 'local'")
+    if model_options(extra.get("options")).link_transfers:  # on by default
+        raise SpecError("strategy 'optimal' cannot be used with link transfers (on by "
+                        "default): its bounds count every child's words as served by its "
+                        "parent, and links replace some of those reads",
+                        key="link_transfers",
+                        fix="turn them off (--no-link-transfers, or "
+                            "ModelOptions(link_transfers=False)), or use strategy 'local'")
     if extra.get("sparsity") is not None:
         raise SpecError("strategy 'optimal' cannot be used with sparsity: its bounds count "
                         "dense traffic and dense capacity", key="sparsity",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Iterable
 
 from ...arch import Architecture, ComputeLevel, StorageLevel
@@ -12,6 +13,7 @@ from .attributes import check_supported, known_attributes
 from .cluster import block_and_cluster
 from .common import RANGE_RE
 from .ert import compute_energy, storage_energy
+from .network import link_energy_pj, wire_energy_pj
 
 __all__ = ["parse_architecture"]
 
@@ -117,6 +119,25 @@ def _components(arch: dict, at: Where, extra: frozenset[str]
 
 
 
+def _priced_links(levels: list[StorageLevel], compute: ComputeLevel,
+                  where: dict[str, Where]) -> list[StorageLevel]:
+    """Levels whose link energy needs a hop length (a priced wire, no tile_width): an
+    error where the level fans out, else no links and 0."""
+    out = []
+    for i, l in enumerate(levels):
+        if l.link_energy_pj != l.link_energy_pj:  # NaN: unknown hop length
+            below = levels[i + 1].instances if i + 1 < len(levels) else compute.instances
+            if below > l.instances:
+                raise where[l.name].at("tile_width").error(
+                    f"the ERT's wire energy prices {l.name}'s link transfers per mm, and "
+                    f"the hop length needs the tile width, which Timeloop takes from its "
+                    f"area model", fix=f"give {l.name} a tile_width (um) or an "
+                    f"energy_per_hop (pJ) attribute")
+            l = dataclasses.replace(l, link_energy_pj=0.0)
+        out.append(l)
+    return out
+
+
 def parse_architecture(raw: Any, at: Where, ert: dict[str, dict[str, float]] | None, *,
                        extra_attributes: Iterable[str] = ()) -> Architecture:
     """The architecture under ``architecture:``; ``ert`` gives the energies. Component and
@@ -126,6 +147,7 @@ def parse_architecture(raw: Any, at: Where, ert: dict[str, dict[str, float]] | N
     arch = expect_map(raw, at)
     root, comps = _components(arch, at, extra)
     levels: list[StorageLevel] = []
+    level_at: dict[str, Where] = {}
     compute: ComputeLevel | None = None
     for comp, c_at, mult in comps:
         for key in comp:
@@ -151,6 +173,7 @@ def parse_architecture(raw: Any, at: Where, ert: dict[str, dict[str, float]] | N
                              fix="list storage levels outermost first and the compute unit last")
         if any(s in cls for s in _BUFFER_CLASSES):
             levels.append(_storage_level(base, count * mult, cls, attrs, a_at, ert))
+            level_at[base] = a_at
         elif any(s in cls for s in _COMPUTE_CLASSES):
             check_supported(attrs, a_at)
             inst, mx, my = _mesh(attrs, count * mult, a_at)
@@ -172,6 +195,7 @@ def parse_architecture(raw: Any, at: Where, ert: dict[str, dict[str, float]] | N
     if compute is None:
         raise at.error("the architecture has no compute unit",
                        fix="add a component of class intmac (or mac/compute) last")
+    levels = _priced_links(levels, compute, level_at)
     try:
         return Architecture(root, tuple(levels), compute)
     except SpecError as e:
@@ -224,9 +248,13 @@ def _storage_level(name: str, instances: int, cls: str, attrs: dict, at: Where,
                                        at.at("vector_access_energy"), lenient=True)
     elif ert is not None and name in ert:
         read, fill, update, leak = storage_energy(ert[name])
+    link = link_energy_pj(attrs, at, word_bits, wire_energy_pj(ert))
+    if link is None:  # checked where the level fans out (parse_architecture)
+        link = float("nan")
     return StorageLevel(
         name=name, instances=inst, mesh_x=mx, mesh_y=my, capacity_words=capacity,
         word_bits=word_bits, block_size=block, read_energy_pj=read, fill_energy_pj=fill,
         update_energy_pj=update, leak_energy_pj=leak, read_bandwidth=bw["read"],
         write_bandwidth=bw["write"], shared_bandwidth=bw["shared"], keeps=None, dummy=dummy,
-        multiple_buffering=mb, min_utilization=mu, technology=tech, cluster_size=cluster)
+        multiple_buffering=mb, min_utilization=mu, technology=tech, cluster_size=cluster,
+        link_energy_pj=link)

@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from ..strict import Where, did_you_mean, expect_map, expect_number
 from .common import is_empty
+from .network import NETWORK_ATTRS
 
 __all__ = ["KNOWN_ATTRS", "READ_ATTRS", "UNREAD_ATTRS", "UNSUPPORTED_ATTRS",
            "check_supported", "compound_attributes", "known_attributes"]
@@ -23,7 +24,7 @@ READ_ATTRS = ("word_bits", "word_width", "datawidth", "block_size", "n_words", "
               "metadata_storage_width", "metadata_width", "metadata_storage_depth",
               "metadata_depth", "metadata_block_size", "compression_supported",
               "decompression_supported", "vector_access_energy", "instances", "meshX",
-              "meshY", "energy")
+              "meshY", "energy") + NETWORK_ATTRS
 
 # Attributes that change nothing loopscape or Timeloop's model computes from an ERT:
 # Timeloop's own port/bank/area inputs (used only by its built-in energy tables, which

@@ -84,10 +84,5 @@ def parse_ert(raw: Any, at: Where) -> dict[str, dict[str, float]]:
             else:
                 e = expect_number(entry, e_at.at(str(aname)), lenient=True)
             energies[aname] = max(e, energies.get(aname, 0.0))
-        if base.lower() == "wire":
-            if any(v for v in energies.values()):
-                raise e_at.error("wire (network transfer) energy is not supported",
-                                 fix="remove the wire entry or set its energy to 0")
-            continue
-        out[base] = energies
+        out[base] = energies  # a "wire" entry prices link transfers (network.py)
     return out

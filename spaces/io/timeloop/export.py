@@ -228,6 +228,8 @@ def _storage_component(i: int, lvl: StorageLevel) -> dict:
         attrs["technology"] = lvl.technology
     attrs["meshX"] = lvl.mesh_x
     attrs["meshY"] = lvl.mesh_y
+    if lvl.link_energy_pj:  # Timeloop prices a link transfer at energy_per_hop (no routers)
+        attrs["energy_per_hop"] = lvl.link_energy_pj
     return {"name": _ranged(lvl.name, lvl.instances), "class": cls, "attributes": attrs}
 
 
