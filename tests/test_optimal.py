@@ -240,14 +240,18 @@ def test_bounds_are_admissible(ms, seed, semantics):
                 pos = pos * bd.dims[di].pos[rows[di]]
                 neg = neg * bd.dims[di].neg[rows[di]]
             ext = np.ones((1, len(ms.arch.levels), len(rows)), dtype=np.int64)
+            tem = np.ones_like(ext)
             for di in range(depth):
                 ext[0, :, di] = bd.dims[di].ext[rows[di]]
-            e, c = bd.bound(pos[None], neg[None], ce=bd.compound_extents(ext))
+                tem[0, :, di] = bd.dims[di].temporal[rows[di]]
+            e, c = bd.bound(pos[None], neg[None], ce=bd.tiling_extents(tem, ext))
             assert e[0] <= ev.energy_pj and c[0] <= ev.cycles, (depth, e[0], ev.energy_pj)
-        # the full tiling with its compound extents (B6), and keep_bound: the bound of
-        # the mapping's own keep choice
+        # the full tiling with its compound extents (B6) and its order-aware refetch
+        # factors (B7), and keep_bound: the bound of the mapping's own keep choice
         ext = np.stack([bd.dims[di].ext[r] for di, r in enumerate(rows)], axis=1)[None]
-        ce = bd.compound_extents(ext)
+        temporal = np.stack([bd.dims[di].temporal[r] for di, r in enumerate(rows)], axis=1)[None]
+        ce = bd.tiling_extents(temporal, ext)
+        assert (ce >= bd.compound_extents(ext)).all()
         e, c = bd.bound(pos[None], neg[None], ce=ce)
         assert e[0] <= ev.energy_pj and c[0] <= ev.cycles
         keep = np.array([[t in lm.keep for t in ms.workload.tensor_names] for lm in m.levels])

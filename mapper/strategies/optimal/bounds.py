@@ -20,6 +20,7 @@ import numpy as np
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.workload import Tensor, Workload
 
+from .runs import RunBound
 from .scope import per_instance_floor
 from .structure import SpaceStructure
 
@@ -100,6 +101,7 @@ class Bounder:
                            for t in tensors]
         self.compound = [[axis for axis in t.axes if len(axis) > 1] for t in tensors]
         self.col_ce = {key: n for n, key in enumerate(self.col_r)}
+        self.runs = RunBound(workload, st, self.col_ce)  # rule B7
         self.dims = [self._features(di) for di in range(len(st.dims))]
         self.pos_min = [f.pos.min(axis=0) for f in self.dims]
         self.neg_max = [f.neg.max(axis=0) if n_neg else np.zeros(0) for f in self.dims]
@@ -168,6 +170,12 @@ class Bounder:
                 out[:, col] *= 1 + sum(abs(c) * (ext[:, k, dims.index(d)] - 1) for c, d in axis)
         return out
 
+    def tiling_extents(self, temporal: np.ndarray, ext: np.ndarray) -> np.ndarray:
+        """[N, n_ce]: the factor on B6's words of full tilings (``temporal`` factors and
+        per-level extents ``ext``, both [N, L, D]): compound extents times rule B7's
+        order-aware refetch factor (runs.py). Pass it as ``ce``."""
+        return self.compound_extents(ext) * self.runs.factors(temporal, ext)
+
     def chain_energy(self, ti: int, chain: tuple[int, ...], pos: np.ndarray,
                      neg: np.ndarray, skip_top: bool = False,
                      ce: np.ndarray | None = None) -> np.ndarray:
@@ -195,12 +203,23 @@ class Bounder:
             lv = arch.levels[c]
             bw = lv.block_words(t.name)
             base = w * pos[:, self.col_r[(ti, c)]]
-            if a > 0 and not t.read_write and not (skip_top and a == 1):
-                e = e + (lv.fill_energy_pj / bw) * base * self._ce(ce, ti, c)
+            if a > 0 and not (skip_top and a == 1):
+                words = base * self._ce(ce, ti, c)
+                if t.read_write:  # fills = share - partition (B7 can exceed it)
+                    words = np.maximum(words - self._held(ti, c, neg), 0.0)
+                e = e + (lv.fill_energy_pj / bw) * words
             if a < len(chain) - 1 and not (skip_top and a == 0):
-                per_word = (lv.update_energy_pj if t.read_write else lv.read_energy_pj) / bw
-                e = e + per_word * base * self._ce(ce, ti, chain[a + 1])
+                words = base * self._ce(ce, ti, chain[a + 1])
+                if t.read_write:  # updates = served, reads = served - partition
+                    e = e + (lv.update_energy_pj / bw) * words + (lv.read_energy_pj / bw) * \
+                        np.maximum(words - self._held(ti, c, neg), 0.0)
+                else:
+                    e = e + (lv.read_energy_pj / bw) * words
         return e
+
+    def _held(self, ti: int, k: int, neg: np.ndarray) -> np.ndarray:
+        """An upper bound of instances x partition of tensor ``ti`` at level ``k``."""
+        return self.words[ti] * neg[:, self.col_q[(ti, k)]]
 
     def _ce(self, ce: np.ndarray | None, ti: int, k: int):
         return 1.0 if ce is None else ce[:, self.col_ce[(ti, k)]]

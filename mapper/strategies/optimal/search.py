@@ -159,11 +159,15 @@ class OptimalSearch(Strategy):
         alive = (csp[:, 0] <= fx).all(axis=1) & (csp[:, 1] <= fy).all(axis=1)
         rp, rn = bd.relaxed(depth + 1)
         # Compound extents from the assigned dimensions (unassigned ones: extent 1).
+        # B7 on the reduced tiling (unassigned dimensions' factors 1: runs.py).
         cext = np.ones((len(f.pos), bd.L, self.D), dtype=np.int64)
+        ctem = np.ones((len(f.pos), bd.L, self.D), dtype=np.int64)
         for di, r in enumerate(rows):
             cext[:, :, di] = bd.dims[di].ext[r]
+            ctem[:, :, di] = bd.dims[di].temporal[r]
         cext[:, :, depth] = f.ext
-        energy, cycles = bd.bound(cpos * rp, cneg * rn, ce=bd.compound_extents(cext))
+        ctem[:, :, depth] = f.temporal
+        energy, cycles = bd.bound(cpos * rp, cneg * rn, ce=bd.tiling_extents(ctem, cext))
         # B1 with the fanout: the unassigned dimensions' spatial factors fit in what the
         # assigned ones leave of each level's fanout, so their temporal product is at
         # least their bounds' product over that room.
@@ -259,7 +263,7 @@ class OptimalSearch(Strategy):
         nk = keep_ok.sum(axis=1)
         self.illegal["capacity"] += int((combos[ok_pe] * (self.B - nk[ok_pe])).sum())
         live = ok_pe & (nk > 0)
-        ce = bd.compound_extents(ext)
+        ce = bd.tiling_extents(temporal, ext)  # B6 extents with B7
         lb = self._lb_vec(*bd.bound(P, Q, ce=ce))
         dom = live & self._dominated(lb)
         self.removed["tiling_bound"] += int((combos[dom] * nk[dom]).sum())
