@@ -329,8 +329,14 @@ class OptimalSearch(Strategy):
                 if mask.any():
                     self.ready.append((rec, tables, mask))
         rec, tables, mask = self.ready.popleft()
-        per0 = combo_count(tables[1:]) * len(rec[4])
-        self.cursor = [rec, tables, 0, combo_count(tables) * len(rec[4]), mask, per0]
+        nk = len(rec[4])
+        deeper = combo_count(tables[1:])
+        # Leaves left (combo-major, keep-minor): every deeper order of each surviving
+        # (outermost order, keep choice) pair, in id order.
+        o, k = np.nonzero(mask)
+        first = o * (deeper * nk) + k
+        idx = (first[:, None] + np.arange(deeper, dtype=np.int64)[None] * nk).ravel()
+        self.cursor = [rec, tables, np.sort(idx), 0]
         return True
 
     def ask(self, n: int) -> Proposal | None:
@@ -356,15 +362,10 @@ class OptimalSearch(Strategy):
                     return Proposal(self._empty, [])
                 if not moved:
                     break
-            rec, tables, start, total, mask, per0 = self.cursor
-            nk = len(rec[4])
-            # Skip whole blocks of a removed outermost order.
-            while start < total and not mask[start // per0].any():
-                start = (start // per0 + 1) * per0
-            stop = min(total, start + n - got, (start // per0 + 1) * per0)
-            idx = np.arange(start, stop, dtype=np.int64)
-            idx = idx[mask[idx // per0, idx % nk]] if start < total else idx[:0]
-            self.cursor = None if stop >= total else [rec, tables, stop, total, mask, per0]
+            rec, tables, left, start = self.cursor
+            stop = min(len(left), start + n - got)
+            idx = left[start:stop]
+            self.cursor = None if stop >= len(left) else [rec, tables, left, stop]
             if not len(idx):
                 continue
             t, sx, sy, rk, kp, per, by = materialize(tables, rec[1], rec[2], rec[3], rec[4],
