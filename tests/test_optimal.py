@@ -204,30 +204,60 @@ def test_clustered_level_equals_brute_force(semantics):
                 block=4, warm_start=64)
 
 
-def test_link_transfers_and_sparsity_are_refused():
+def test_sparsity_is_refused():
     w, a, c = _ex05("ex05_mapper_conv1d_oc_3level_freebypass")
-    with pytest.raises(SpecError, match="link_transfers: .*optimal.*fix: search without link"):
-        search(w, a, c, strategy="optimal", evaluations=100,
-               options=ModelOptions(link_transfers=True))
     with pytest.raises(SpecError, match="sparsity: .*optimal.*fix: search the dense layer"):
         search(w, a, c, strategy="optimal", evaluations=100,
                sparsity=SparsitySpec(((w.tensor_names[0], Density(density=0.5)),)))
 
 
+LINKS = [ModelOptions(semantics=s, link_transfers=True) for s in SEMANTICS]
+
+
+@pytest.mark.parametrize("model", LINKS, ids=SEMANTICS)
+def test_link_transfers_equal_brute_force(model):
+    """Row-stationary conv1d (docs/semantics.md, link transfers): R spread over 3
+    registers, P temporal above them. Links lower the buffer's Inputs reads of some
+    mappings of this space (checked), the bounds leave out what links can lower, and the
+    optimal front under links equals brute force under links."""
+    w, a = _ex05_small({"K": 1, "R": 3, "P": 4}, 3)
+    ms = Mapspace(w, a)
+    plain = dataclasses.replace(model, link_transfers=False)
+    lowered = 0
+    for mid in range(0, ms.size, 7):
+        m = ms.mapping(mid)
+        if ms.is_legal(m) and evaluate(w, a, m, options=model).energy_pj < \
+                evaluate(w, a, m, options=plain).energy_pj:
+            lowered += 1
+    assert lowered > 0
+    check_exact(ms, None, ("energy_pj", "cycles"), model, block=4, warm_start=0)
+    check_exact(ms, None, ("edp",), model, block=4, warm_start=16)
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(small_spaces(), st.sampled_from([("energy_pj", "cycles"), ("edp",), ("energy_pj",)]),
+       st.sampled_from(LINKS))
+def test_random_small_spaces_with_links_equal_brute_force(ms, objectives, model):
+    check_exact(ms, None, objectives, model, block=8, warm_start=32)
+
+
 @settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
-@given(small_spaces(), st.integers(0, 2**31), st.sampled_from(SEMANTICS))
-def test_bounds_are_admissible(ms, seed, semantics):
-    """Rules B1-B6: the tiling bound is below the energy and cycles of every mapping of
-    the tiling, and the subtree bound below every tiling's bound."""
+@given(small_spaces(), st.integers(0, 2**31), st.sampled_from(SEMANTICS), st.booleans())
+def test_bounds_are_admissible(ms, seed, semantics, links):
+    """Rules B1-B7 (with link transfers: the link rule): the tiling bound is below the
+    energy and cycles of every mapping of the tiling, and the subtree bound below every
+    tiling's bound."""
     st_ = structure(ms)
-    bd = Bounder(ms.workload, ms.arch, st_)
+    bd = Bounder(ms.workload, ms.arch, st_, links=links)
     rng = np.random.default_rng(seed)
     for mid in rng.integers(0, ms.size, 30):
         m = ms.mapping(int(mid))
         if not ms.is_legal(m):
             continue
-        ev = evaluate(ms.workload, ms.arch, m, options=ModelOptions(semantics=semantics))
+        ev = evaluate(ms.workload, ms.arch, m,
+                      options=ModelOptions(semantics=semantics, link_transfers=links))
         fi = int(mid) // (st_.permutation_size * st_.bypass_size)
         rows = []
         for s in reversed(st_.dim_sizes):

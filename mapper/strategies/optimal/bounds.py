@@ -56,11 +56,16 @@ class DimFeatures:
 class Bounder:
     """Features per dimension and the bound formulas over their products."""
 
-    def __init__(self, workload: Workload, arch: Architecture, st: SpaceStructure):
+    def __init__(self, workload: Workload, arch: Architecture, st: SpaceStructure,
+                 links: bool = False):
         # Clustered levels' access energies per instance, floored (scope.py).
         self.workload, self.arch, self.st = workload, per_instance_floor(arch), st
         L = len(arch.levels)
         self.L = L
+        # Link transfers (docs/optimal.md, L-rule): a read-only tensor's term is kept only
+        # where no fanout of the architecture lies on its path (links act at fanouts).
+        self.links = links
+        self.fans = [arch.fanout(i) != (1, 1) for i in range(L)]
         tensors = workload.tensors
         self.simple = [is_simple(t) for t in tensors]
         # Per tensor: levels forced to keep it (always level 0) and levels with a free
@@ -185,6 +190,7 @@ class Bounder:
         accesses and the next keeper's fills (the caller knows them exactly)."""
         t = self.workload.tensors[ti]
         arch = self.arch
+        L = self.L
         k = chain[-1]
         lvl = arch.levels[k]
         bw = lvl.block_words(t.name)
@@ -195,6 +201,8 @@ class Bounder:
                 (lvl.read_energy_pj / bw) * np.maximum(served - held, 0.0)
         else:
             e = (lvl.read_energy_pj / bw) * served
+            if not self.linkless(k, L):  # B3: links may feed the MACs' parents
+                e = 0.0 * served
         # B5/B6: every keeper k_a receives, per instance, at least its tile times the
         # solo-dimension loops above it (fills, read-only tensors), and serves the next
         # keeper at least that keeper's share (reads; updates for outputs).
@@ -203,7 +211,9 @@ class Bounder:
             lv = arch.levels[c]
             bw = lv.block_words(t.name)
             base = w * pos[:, self.col_r[(ti, c)]]
-            if a > 0 and not (skip_top and a == 1):
+            ro_linked = not t.read_write  # read-only: links may lower these words
+            if a > 0 and not (skip_top and a == 1) and \
+                    not (ro_linked and not self.linkless(c - 1, c)):
                 words = base * self._ce(ce, ti, c)
                 if t.read_write:  # fills = share - partition (B7 can exceed it)
                     words = np.maximum(words - self._held(ti, c, neg), 0.0)
@@ -213,9 +223,14 @@ class Bounder:
                 if t.read_write:  # updates = served, reads = served - partition
                     e = e + (lv.update_energy_pj / bw) * words + (lv.read_energy_pj / bw) * \
                         np.maximum(words - self._held(ti, c, neg), 0.0)
-                else:
+                elif self.linkless(c, chain[a + 1]):
                     e = e + (lv.read_energy_pj / bw) * words
         return e
+
+    def linkless(self, lo: int, hi: int) -> bool:
+        """No link transfer can change the words of read-only tensors moved through
+        levels ``lo`` .. ``hi - 1``'s fanouts (always true without links)."""
+        return not self.links or not any(self.fans[lo:hi])
 
     def _held(self, ti: int, k: int, neg: np.ndarray) -> np.ndarray:
         """An upper bound of instances x partition of tensor ``ti`` at level ``k``."""

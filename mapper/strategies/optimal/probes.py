@@ -78,7 +78,10 @@ class OrderProbe:
             for k in range(nk):
                 for ti in range(len(tensors)):
                     chain = tuple(np.nonzero(kp[k, :, ti])[0].tolist())
-                    top[k, ti] = len(chain) > 1 and chain[1] == 1
+                    # exact only where no link can change them (read-only tensors
+                    # through a fanout of the outermost level: bounds.py, linkless)
+                    top[k, ti] = len(chain) > 1 and chain[1] == 1 and \
+                        (tensors[ti].read_write or self.bd.linkless(0, 1))
                     per_keep[k] += float(self.bd.chain_energy(
                         ti, chain, pos, neg, skip_top=top[k, ti], ce=rec[9][None])[0])
             ex = exact[rows].reshape(n0, nk, -1)

@@ -56,7 +56,9 @@ class OptimalSearch(Strategy):
         space = ctx.space
         self.wl, self.arch = space.workload, space.arch
         self.st = structure(space)
-        self.bd = Bounder(self.wl, self.arch, self.st)
+        options = ctx.extra.get("options")
+        self.bd = Bounder(self.wl, self.arch, self.st,
+                          links=bool(options is not None and options.link_transfers))
         self.orders = OrderTables(self.wl, self.arch, self.st)
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
         self.utilization_scale = self.wl.macs / self.arch.compute.instances
