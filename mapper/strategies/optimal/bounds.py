@@ -268,9 +268,28 @@ class Bounder:
 
     def relaxed(self, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Products of the relaxed features of the dimensions from ``depth`` on."""
+        return self.relaxed_over(range(depth, len(self.dims)))
+
+    def relaxed_over(self, dims) -> tuple[np.ndarray, np.ndarray]:
+        """Products of the relaxed features of the dimensions ``dims`` (indices)."""
         pos = np.ones(self.n_pos)
         neg = np.ones(self.n_neg)
-        for di in range(depth, len(self.dims)):
+        for di in dims:
             pos = pos * self.pos_min[di]
             neg = neg * self.neg_max[di]
         return pos, neg
+
+    def assigned_energy(self, rows: dict[int, np.ndarray]) -> np.ndarray:
+        """Energy bounds [N] of the subtrees that fix dimension ``di`` to row
+        ``rows[di][n]`` (the others relaxed; B7 on the reduced tiling)."""
+        N = len(next(iter(rows.values())))
+        D = len(self.dims)
+        pos, neg = (x[None].repeat(N, axis=0) for x in
+                    self.relaxed_over([d for d in range(D) if d not in rows]))
+        ext = np.ones((N, self.L, D), dtype=np.int64)
+        tem = np.ones((N, self.L, D), dtype=np.int64)
+        for di, r in rows.items():
+            f = self.dims[di]
+            pos, neg = pos * f.pos[r], neg * f.neg[r]
+            ext[:, :, di], tem[:, :, di] = f.ext[r], f.temporal[r]
+        return self.bound(pos, neg, ce=self.tiling_extents(tem, ext))[0]

@@ -29,6 +29,7 @@ from .probes import OrderProbe
 from .scope import check_model
 from .warm import warm_start
 from .structure import structure
+from .tree_order import branching_order
 
 RULES = ("subtree_bound", "tiling_bound", "keep_bound", "order_bound")
 ILLEGAL = ("fanout", "pe_utilization", "capacity")
@@ -63,7 +64,11 @@ class OptimalSearch(Strategy):
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
         self.utilization_scale = self.wl.macs / self.arch.compute.instances
         self.D = len(self.st.dims)
-        self.sizes = self.st.dim_sizes
+        # The tree fixes the dimensions in ``perm`` order (tree_order.py); ``sizes`` are
+        # in that order, ``radix`` turns a tiling's rows back into its mapspace index.
+        self.perm = branching_order(self.bd, self.st.dim_sizes)
+        self.sizes = tuple(self.st.dim_sizes[di] for di in self.perm)
+        self.radix = [math.prod(self.st.dim_sizes[di + 1:]) for di in range(self.D)]
         self.P, self.B = self.st.permutation_size, self.st.bypass_size
         # The streams share the tilings by their prefix of the first ``split`` dimensions
         # (the shortest with a prefix per stream): stream w owns the prefixes whose index
@@ -83,7 +88,7 @@ class OptimalSearch(Strategy):
         self.incumbent = np.empty((0, len(ctx.objectives)))  # internal orientation
         self.told = np.empty((0, len(ctx.objectives)))
         self.count = lru_cache(maxsize=None)(self._count)
-        self.sig = [self._signatures(di) for di in range(self.D)]
+        self.sig = [self._signatures(di) for di in self.perm]
         root = (0, (), np.ones(self.bd.n_pos), np.ones(self.bd.n_neg),
                 np.ones((2, len(self.arch.levels)), dtype=np.int64), 0,
                 (0,) * len(self.arch.levels))
@@ -152,30 +157,30 @@ class OptimalSearch(Strategy):
         if remaining <= self.block:
             self._block(depth, rows, pos, neg, sp, fi)
             return
-        f = bd.dims[depth]
+        f = bd.dims[self.perm[depth]]
         cpos = pos[None] * f.pos
         cneg = neg[None] * f.neg
         csp = np.stack([sp[0][None] * f.sx, sp[1][None] * f.sy], axis=1)  # [R, 2, L]
         fx = np.array([bd.fanout[i][0] for i in range(bd.L)])
         fy = np.array([bd.fanout[i][1] for i in range(bd.L)])
         alive = (csp[:, 0] <= fx).all(axis=1) & (csp[:, 1] <= fy).all(axis=1)
-        rp, rn = bd.relaxed(depth + 1)
+        rp, rn = bd.relaxed_over(self.perm[depth + 1:])
         # Compound extents from the assigned dimensions (unassigned ones: extent 1).
         # B7 on the reduced tiling (unassigned dimensions' factors 1: runs.py).
         cext = np.ones((len(f.pos), bd.L, self.D), dtype=np.int64)
         ctem = np.ones((len(f.pos), bd.L, self.D), dtype=np.int64)
-        for di, r in enumerate(rows):
-            cext[:, :, di] = bd.dims[di].ext[r]
-            ctem[:, :, di] = bd.dims[di].temporal[r]
-        cext[:, :, depth] = f.ext
-        ctem[:, :, depth] = f.temporal
+        for k, r in enumerate(rows):
+            cext[:, :, self.perm[k]] = bd.dims[self.perm[k]].ext[r]
+            ctem[:, :, self.perm[k]] = bd.dims[self.perm[k]].temporal[r]
+        cext[:, :, self.perm[depth]] = f.ext
+        ctem[:, :, self.perm[depth]] = f.temporal
         energy, cycles = bd.bound(cpos * rp, cneg * rn, ce=bd.tiling_extents(ctem, cext))
         # B1 with the fanout: the unassigned dimensions' spatial factors fit in what the
         # assigned ones leave of each level's fanout, so their temporal product is at
         # least their bounds' product over that room.
         room = (fx[None] // np.maximum(csp[:, 0], 1)).prod(axis=1) * \
             (fy[None] // np.maximum(csp[:, 1], 1)).prod(axis=1)
-        rest = float(math.prod(self.st.bounds[depth + 1:]))
+        rest = float(math.prod(self.st.bounds[di] for di in self.perm[depth + 1:]))
         cycles = np.maximum(cycles, np.ceil(cpos[:, 0] * rest / np.maximum(room, 1)))
         lb = self._lb_vec(energy, cycles)
         pruned = alive & self._dominated(lb)
@@ -220,7 +225,7 @@ class OptimalSearch(Strategy):
         bd, D = self.bd, self.D
         if D == depth:
             grid = np.zeros((1, 0), dtype=np.int64)
-        else:  # C order = id order
+        else:
             grid = np.indices(self.sizes[depth:]).reshape(D - depth, -1).T
         if depth < self.split and self.ctx.workers > 1:
             prefix = fi
@@ -239,19 +244,20 @@ class OptimalSearch(Strategy):
         ext = np.ones((N, L, D), dtype=np.int64)
         full = np.concatenate([np.broadcast_to(np.array(rows, dtype=np.int64), (N, depth)),
                                grid], axis=1)
-        for di in range(D):
+        for k in range(D):  # tree order k, dimension di
+            di = self.perm[k]
             f = bd.dims[di]
-            r = full[:, di]
+            r = full[:, k]
             temporal[:, :, di], sx[:, :, di], sy[:, :, di] = f.temporal[r], f.sx[r], f.sy[r]
             ext[:, :, di] = f.ext[r]
-            if di >= depth:
+            if k >= depth:
                 P *= f.pos[r]
                 Q *= f.neg[r]
         fx = np.array([bd.fanout[i][0] for i in range(L)])
         fy = np.array([bd.fanout[i][1] for i in range(L)])
         nonunit = np.zeros((N, L), dtype=np.int64)
-        for di in range(D):
-            nonunit += bd.dims[di].nonunit[full[:, di]]
+        for k in range(D):
+            nonunit += bd.dims[self.perm[k]].nonunit[full[:, k]]
         fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=object)
         combos = np.prod(fact[nonunit], axis=1)  # Python ints
         ok_fan = (sx.prod(axis=2) <= fx).all(axis=1) & (sy.prod(axis=2) <= fy).all(axis=1)
@@ -269,10 +275,9 @@ class OptimalSearch(Strategy):
         lb = self._lb_vec(*bd.bound(P, Q, ce=ce))
         dom = live & self._dominated(lb)
         self.removed["tiling_bound"] += int((combos[dom] * nk[dom]).sum())
-        base = fi * math.prod(self.sizes[depth:])
-        radix = [math.prod(self.sizes[di + 1:]) for di in range(depth, D)]
+        radix = [self.radix[di] for di in self.perm]
         for n in np.nonzero(live & ~dom)[0]:
-            tfi = base + sum(int(g) * w for g, w in zip(grid[n], radix))
+            tfi = sum(int(g) * w for g, w in zip(full[n], radix))  # the mapspace's index
             self.pending.append((tfi, temporal[n], sx[n], sy[n], np.nonzero(keep_ok[n])[0],
                                  lb[n], int(combos[n]), P[n], Q[n], ce[n]))
 
