@@ -217,24 +217,19 @@ def test_sparsity_is_refused():
 LINKS = [ModelOptions(semantics=s, link_transfers=True) for s in SEMANTICS]
 
 
-@pytest.mark.parametrize("model", LINKS, ids=SEMANTICS)
-def test_link_transfers_equal_brute_force(model):
+def test_link_transfers_equal_brute_force():
     """Row-stationary conv1d (docs/semantics.md, link transfers): R spread over 3
     registers, P temporal above them. Links lower the buffer's Inputs reads of some
     mappings of this space (checked), the bounds leave out what links can lower, and the
     optimal front under links equals brute force under links."""
+    model = LINKS[0]  # the default semantics (both: the hypothesis test below)
     w, a = _ex05_small({"K": 1, "R": 3, "P": 4}, 3)
     ms = Mapspace(w, a)
     plain = dataclasses.replace(model, link_transfers=False)
-    lowered = 0
-    for mid in range(0, ms.size, 7):
-        m = ms.mapping(mid)
-        if ms.is_legal(m) and evaluate(w, a, m, options=model).energy_pj < \
-                evaluate(w, a, m, options=plain).energy_pj:
-            lowered += 1
-    assert lowered > 0
-    check_exact(ms, None, ("energy_pj", "cycles"), model, block=4, warm_start=0)
-    check_exact(ms, None, ("edp",), model, block=4, warm_start=16)
+    legal = (ms.mapping(mid) for mid in range(0, ms.size, 7))
+    assert any(evaluate(w, a, m, options=model).energy_pj <
+               evaluate(w, a, m, options=plain).energy_pj for m in legal if ms.is_legal(m))
+    check_exact(ms, None, ("energy_pj", "cycles"), model, block=4, warm_start=16)
 
 
 @settings(max_examples=15, deadline=None, derandomize=True,
