@@ -270,16 +270,19 @@ class OptimalSearch(Strategy):
             keep_ok[ok_pe] = self.orders.legal_keeps(ext[ok_pe])
         nk = keep_ok.sum(axis=1)
         self.illegal["capacity"] += int((combos[ok_pe] * (self.B - nk[ok_pe])).sum())
-        live = ok_pe & (nk > 0)
-        ce = bd.tiling_extents(temporal, ext)  # B6 extents with B7
-        lb = self._lb_vec(*bd.bound(P, Q, ce=ce))
-        dom = live & self._dominated(lb)
-        self.removed["tiling_bound"] += int((combos[dom] * nk[dom]).sum())
+        live = np.nonzero(ok_pe & (nk > 0))[0]  # bounds only for the legal tilings
+        if not len(live):
+            return
+        ce = bd.tiling_extents(temporal[live], ext[live])  # B6 extents with B7
+        lb = self._lb_vec(*bd.bound(P[live], Q[live], ce=ce))
+        dom = self._dominated(lb)
+        self.removed["tiling_bound"] += int((combos[live[dom]] * nk[live[dom]]).sum())
         radix = [self.radix[di] for di in self.perm]
-        for n in np.nonzero(live & ~dom)[0]:
+        for j in np.nonzero(~dom)[0]:
+            n = live[j]
             tfi = sum(int(g) * w for g, w in zip(full[n], radix))  # the mapspace's index
             self.pending.append((tfi, temporal[n], sx[n], sy[n], np.nonzero(keep_ok[n])[0],
-                                 lb[n], int(combos[n]), P[n], Q[n], ce[n]))
+                                 lb[j], int(combos[n]), P[n], Q[n], ce[j]))
 
     @staticmethod
     def _cycles(rec) -> float:
