@@ -403,7 +403,10 @@ class OptimalSearch(Strategy):
         # Equal values: the lowest id wins (the warm start's rows came first).
         front = {tuple(v) for v in self.told.tolist()}
         self.lowest = {k: v for k, v in self.lowest.items() if k in front}
-        for r in range(len(x)):
+        # Only rows equal (in the first objective, then exactly) to a row of the batch's
+        # own non-dominated set can be on the front: the others are skipped at once.
+        firsts = x[nondominated_mask(x), 0]
+        for r in np.nonzero(np.isin(x[:, 0], firsts))[0]:
             if tuple(x[r].tolist()) in front:
                 key = tuple(values[r].tolist())
                 mid = int(proposal.ids[r])
