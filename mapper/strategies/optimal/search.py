@@ -381,10 +381,12 @@ class OptimalSearch(Strategy):
             t, sx, sy, rk, kp, per, by = materialize(tables, rec[1], rec[2], rec[3], rec[4],
                                                      self.orders.keep_sets, idx)
             parts.append(MappingBatch(t, sx, sy, rk, kp))
-            lp = np.zeros(len(idx), dtype=object)
+            # ids in int64 when every id of the space fits, else as Python ints
+            kind = np.int64 if self.ctx.space.size < 2 ** 63 else object
+            lp = np.zeros(len(idx), dtype=kind)
             for i, pc in enumerate(self.st.perm_count):
-                lp = lp * pc + per[i].astype(object)
-            ids.extend(int(x) for x in (rec[0] * self.P + lp) * self.B + by.astype(object))
+                lp = lp * pc + per[i].astype(kind)
+            ids.extend(((rec[0] * self.P + lp) * self.B + by.astype(kind)).tolist())
             got += len(idx)
         if not parts:
             self.done = True
