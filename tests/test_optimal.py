@@ -287,6 +287,42 @@ def test_bounds_are_admissible(ms, seed, semantics, links):
         assert e[0] <= ev.energy_pj
 
 
+def test_b7_counts_a_sliding_windows_runs_by_hand():
+    """Rule B7 on conv1d Inputs[c, r + p] (C2 M2 P4 R3): MainMemory loops m2 c2 p2 over a
+    Buffer holding r3 p2. Hand count: whatever the order, the input channel changes at
+    least twice (2 runs, C is the only solo dimension); within a run the window slides
+    over p = 0..3, so the Buffer receives at least the union 4 + 3 - 1 = 6 words: 12.
+    B6 counts one tile (2 + 3 - 1 = 4) per C step: 8. The model's fills over the six
+    MainMemory orders: none below 12, and 12 at (c, p, m), which puts the loop Inputs
+    ignores innermost."""
+    from itertools import permutations
+    from loopscape.spaces import (Architecture, ComputeLevel, LevelMapping, Loop, Mapping,
+                                  StorageLevel, einsum)
+    w = einsum("Outputs[m,p] += Weights[m,c,r] * Inputs[c,r+p]",
+               {"m": 2, "c": 2, "r": 3, "p": 4}, name="conv1d")
+    arch = Architecture("two", (StorageLevel("MainMemory"), StorageLevel("Buffer")),
+                        ComputeLevel("MAC", 1, 1, 1))
+    bd = Bounder(w, arch, structure(Mapspace(w, arch)))
+    want = {"m": (2, 1), "c": (2, 1), "r": (1, 3), "p": (2, 2)}  # (MainMemory, Buffer)
+    rows = [next(i for i, t in enumerate(bd.dims[di].temporal) if tuple(t) == want[d])
+            for di, d in enumerate(w.dims)]
+    tem = np.stack([bd.dims[di].temporal[r] for di, r in enumerate(rows)], axis=1)[None]
+    ext = np.stack([bd.dims[di].ext[r] for di, r in enumerate(rows)], axis=1)[None]
+    pos = np.prod([bd.dims[di].pos[r] for di, r in enumerate(rows)], axis=0)
+    ti = w.tensor_names.index("Inputs")
+    col = bd.col_ce[(ti, 1)]
+    words = bd.solo_words[ti] * pos[bd.col_r[(ti, 1)]]
+    assert words * bd.compound_extents(ext)[0, col] == 8  # B6
+    assert words * bd.tiling_extents(tem, ext)[0, col] == 12  # B7
+    fills = {}
+    for order in permutations("mcp"):
+        m = Mapping((LevelMapping("MainMemory", tuple(Loop(d, 2) for d in order),
+                                  keep=w.tensor_names),
+                     LevelMapping("Buffer", (Loop("p", 2), Loop("r", 3)), keep=w.tensor_names)))
+        fills["".join(order)] = evaluate(w, arch, m).level("Buffer").tensors["Inputs"].fills
+    assert min(fills.values()) == 12 and fills["cpm"] == 12
+
+
 def test_stopped_early_reports_a_proven_gap():
     w, a, _ = _ex05("ex05_mapper_conv1d_oc_3level_null")
     res = search(w, a, strategy="optimal", evaluations=5000, strategy_options={"warm_start": 0})
