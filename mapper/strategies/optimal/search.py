@@ -258,8 +258,11 @@ class OptimalSearch(Strategy):
         nonunit = np.zeros((N, L), dtype=np.int64)
         for k in range(D):
             nonunit += bd.dims[self.perm[k]].nonunit[full[:, k]]
-        fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=object)
-        combos = np.prod(fact[nonunit], axis=1)  # Python ints
+        # Orders per tiling (at most permutation_size): int64 while a block's sums of
+        # them times the keep choices fit, Python ints otherwise.
+        kind = np.int64 if N * self.P * self.B < 2 ** 62 else object
+        fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=kind)
+        combos = np.prod(fact[nonunit], axis=1)
         ok_fan = (sx.prod(axis=2) <= fx).all(axis=1) & (sy.prod(axis=2) <= fy).all(axis=1)
         self.illegal["fanout"] += int((combos[~ok_fan]).sum()) * self.B
         pes = (sx * sy).prod(axis=(1, 2))
