@@ -12,7 +12,7 @@ rows (the maximum for the one subtracted term).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 
 import numpy as np
@@ -40,6 +40,17 @@ def is_simple(tensor: Tensor) -> bool:
     return len(ds) == len(tensor.axes) and len(set(ds)) == len(ds)
 
 
+def without_unit_terms(workload: Workload) -> Workload:
+    """``workload`` with every axis term of a dimension of bound 1 left out (its index is
+    always 0, so every tile and coordinate is the same): a 1x1 convolution's ``p + r``
+    axis becomes ``p``, which makes P solo (rules B3, B6, B7)."""
+    def reduced(t: Tensor) -> Tensor:
+        axes = tuple(tuple(term for term in axis if workload.bound(term[1]) > 1) or axis
+                     for axis in t.axes)
+        return replace(t, axes=axes)
+    return replace(workload, tensors=tuple(reduced(t) for t in workload.tensors))
+
+
 @dataclass
 class DimFeatures:
     """Per-row features of one dimension's factorizations."""
@@ -59,6 +70,7 @@ class Bounder:
     def __init__(self, workload: Workload, arch: Architecture, st: SpaceStructure,
                  links: bool = False):
         # Clustered levels' access energies per instance, floored (scope.py).
+        workload = without_unit_terms(workload)
         self.workload, self.arch, self.st = workload, per_instance_floor(arch), st
         L = len(arch.levels)
         self.L = L
