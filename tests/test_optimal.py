@@ -285,6 +285,14 @@ def test_bounds_are_admissible(ms, seed, semantics, links):
         keep = np.array([[t in lm.keep for t in ms.workload.tensor_names] for lm in m.levels])
         e, _ = bd.bound(pos[None], neg[None], keep[None], ce=ce)
         assert e[0] <= ev.energy_pj
+        # B7 with the mapping's own outermost order (rule order_bound's probes)
+        outer = [l.dim for l in m.levels[0].temporal]
+        order0 = np.array([[outer.index(d) if d in outer else len(outer) + i
+                            for i, d in enumerate(ms.workload.dims)]])
+        ce0 = bd.tiling_extents(temporal, ext, order0=order0)
+        assert (ce0 >= ce).all()
+        e, _ = bd.bound(pos[None], neg[None], keep[None], ce=ce0)
+        assert e[0] <= ev.energy_pj
 
 
 def test_b7_counts_a_sliding_windows_runs_by_hand():

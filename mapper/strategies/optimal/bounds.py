@@ -187,11 +187,13 @@ class Bounder:
                 out[:, col] *= 1 + sum(abs(c) * (ext[:, k, dims.index(d)] - 1) for c, d in axis)
         return out
 
-    def tiling_extents(self, temporal: np.ndarray, ext: np.ndarray) -> np.ndarray:
+    def tiling_extents(self, temporal: np.ndarray, ext: np.ndarray,
+                       order0: np.ndarray | None = None) -> np.ndarray:
         """[N, n_ce]: the factor on B6's words of full tilings (``temporal`` factors and
         per-level extents ``ext``, both [N, L, D]): compound extents times rule B7's
-        order-aware refetch factor (runs.py). Pass it as ``ce``."""
-        return self.compound_extents(ext) * self.runs.factors(temporal, ext)
+        order-aware refetch factor (runs.py; ``order0``: the outermost level's order, if
+        known). Pass it as ``ce``."""
+        return self.compound_extents(ext) * self.runs.factors(temporal, ext, order0)
 
     def chain_energy(self, ti: int, chain: tuple[int, ...], pos: np.ndarray,
                      neg: np.ndarray, skip_top: bool = False,

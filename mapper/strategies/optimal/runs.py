@@ -91,9 +91,12 @@ class RunBound:
             out[:, d] = case_z | ns[:, d]
         return out
 
-    def factors(self, temporal: np.ndarray, ext: np.ndarray) -> np.ndarray:
+    def factors(self, temporal: np.ndarray, ext: np.ndarray,
+                order0: np.ndarray | None = None) -> np.ndarray:
         """[N, n_columns]: B7's factor over B6 for tilings with ``temporal`` factors and
-        per-level extents ``ext`` (both [N, L, D])."""
+        per-level extents ``ext`` (both [N, L, D]); with ``order0`` [N, D] (each
+        dimension's position in the outermost level's loop order, 0 outermost) the
+        outermost level's order is that one instead of the least over its orders."""
         N = temporal.shape[0]
         out = np.ones((N, len(self.columns)))
         for (ti, c), col in self.columns.items():
@@ -111,7 +114,12 @@ class RunBound:
                 above = jstar > lv
                 ofac[above] *= T[above, lv]
                 at = jstar == lv
-                if at.any():
+                if at.any() and lv == 0 and order0 is not None:
+                    # the given order: loops at or outside the innermost non-unit solo one
+                    o = order0[at]
+                    inner = np.where(T[at, 0][:, solo] > 1, o[:, solo], -1).max(axis=1)
+                    ofac[at] *= np.where(o <= inner[:, None], T[at, 0], 1)
+                elif at.any():
                     mask = self._outer_mask(T[at, lv], lv, solo)
                     ofac[at] *= np.where(mask, T[at, lv], 1)
             nonsolo = [d for d in range(self.D) if d not in solo]

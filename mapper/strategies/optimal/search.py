@@ -285,7 +285,7 @@ class OptimalSearch(Strategy):
             n = live[j]
             tfi = sum(int(g) * w for g, w in zip(full[n], radix))  # the mapspace's index
             self.pending.append((tfi, temporal[n], sx[n], sy[n], np.nonzero(keep_ok[n])[0],
-                                 lb[j], int(combos[n]), P[n], Q[n], ce[j]))
+                                 lb[j], int(combos[n]), P[n], Q[n], ce[j], ext[n]))
 
     @staticmethod
     def _cycles(rec) -> float:
