@@ -9,14 +9,21 @@ Cases (seed 0):
    pruned mappings): ``optimal`` for ``--seconds`` (certified, or its proven gap) beside
    ``local`` for the same time;
 3. the same layer on ``eyeriss_like`` and on ``simba_like`` without constraints: the
-   proven gap after ``--seconds``, beside ``local``.
+   proven gap after ``--seconds``, beside ``local``;
+4. case 2 run to the end (at most ``--certify`` seconds, one job): the time to a
+   certified optimum (issue 14's target: 10 s);
+5. with ``--sweep``: every unique ResNet-50 layer on ``eyeriss_like`` with its
+   constraints, ``--jobs 2``, ``optimal`` with ``--sweep-seconds`` per layer beside
+   ``local`` with the same time: the wall time and how many layers are certified
+   (issue 14's target: all 24 in 2 minutes).
 
 For each run it prints the best EDP (J*cycle) and energy (uJ), whether the front is
 certified exact (``optimal``), the proven EDP gap, the certificate's counts and the
 time. Timeloop's random mapper reached EDP 203.4 J*cycle on case 2 after 154 s (its
 recorded best, tests/fixtures/timeloop/design_eyeriss_like).
 
-    python benchmarks/optimal.py [--seconds 60] [--quick] [--json FILE]
+    python benchmarks/optimal.py [--seconds 60] [--certify 600] [--sweep]
+                                 [--sweep-seconds 120] [--quick] [--json FILE]
 
 ``--quick``: 10 s per search and case 1 only with ``optimal`` (a smoke run).
 """
@@ -28,7 +35,6 @@ import json
 import time
 from pathlib import Path
 
-from loopscape.costmodels import ModelOptions
 from loopscape.mapper import search
 from loopscape.spaces.io import load_timeloop
 from loopscape.spaces.mapspace import Mapspace
@@ -61,13 +67,39 @@ def _row(label: str, r, size: int) -> dict:
     return out
 
 
-# optimal refuses link transfers (on by default): every search here runs without them
-NOLINKS = ModelOptions(link_transfers=False)
+def _sweep(seconds: float) -> list[dict]:
+    """Every unique ResNet-50 layer on eyeriss_like with its constraints, 2 jobs."""
+    from loopscape.mapper.sweep import SweepSettings, sweep
+    from loopscape.spaces.workloads.zoo import network
+
+    layers = network("resnet50")
+    arch = load_arch_preset("eyeriss_like")
+    out = []
+    for strategy in ("local", "optimal"):
+        c = resolve_constraints("eyeriss_like_constraints", None, arch)
+        t = time.perf_counter()
+        done = sweep(layers, arch, c, network="resnet50", jobs=2,
+                     settings=SweepSettings(strategy=strategy, evaluations=None,
+                                            seconds=seconds))
+        wall = time.perf_counter() - t
+        s = done.summary["searches"]
+        certified = sum(1 for v in s.values() if v.get("optimal"))
+        gaps = [v["gap"] for v in s.values() if v.get("gap") is not None]
+        worst = f"{100 * max(gaps):.2f} %" if gaps else "-"
+        print(f"sweep resnet50 eyeriss_like +c      {strategy:<10} {wall:7.1f} s  "
+              f"{len(s)} layers, {certified} certified, worst gap {worst}", flush=True)
+        out.append({"case": "sweep resnet50", "strategy": strategy, "seconds": wall,
+                    "layers": len(s), "certified": certified,
+                    "gaps": {k: v.get("gap") for k, v in s.items()}})
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--certify", type=float, default=600.0)
+    ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--sweep-seconds", type=float, default=120.0)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
@@ -77,11 +109,11 @@ def main() -> None:
     spec = load_timeloop([EX05 / "parsed-processed-input.yaml", EX05 / "timeloop-mapper.ERT.yaml"])
     w, a = spec.workload, spec.arch
     size = Mapspace(w, a).pruned_size
-    opt = search(w, a, strategy="optimal", seconds=600, options=NOLINKS)
+    opt = search(w, a, strategy="optimal", seconds=600)
     rows.append(_row("ex05 (no constraints)", opt, size))
     if not args.quick:
         t = time.perf_counter()
-        ex = search(w, a, strategy="exhaustive", evaluations=10**7, options=NOLINKS)
+        ex = search(w, a, strategy="exhaustive", evaluations=10**7)
         rows.append(_row("ex05 (no constraints)", ex, size))
         same = sorted(tuple(p.objectives.values()) for p in ex.front) == \
             sorted(tuple(p.objectives.values()) for p in opt.front)
@@ -99,8 +131,16 @@ def main() -> None:
         size = Mapspace(layer, arch, c).pruned_size
         label = f"conv2_x 3x3 {arch_name}" + (" +constraints" if cons else "")
         for strategy in ("local", "optimal"):
-            r = search(layer, arch, c, strategy=strategy, seconds=secs, options=NOLINKS)
+            r = search(layer, arch, c, strategy=strategy, seconds=secs)
             rows.append(_row(label, r, size))
+    if not args.quick:
+        arch = load_arch_preset("eyeriss_like")
+        c = resolve_constraints("eyeriss_like_constraints", layer, arch)
+        r = search(layer, arch, c, strategy="optimal", seconds=args.certify)
+        rows.append(_row("conv2_x 3x3 eyeriss_like +c, to the end", r,
+                         Mapspace(layer, arch, c).pruned_size))
+    if args.sweep:
+        rows += _sweep(args.sweep_seconds)
     print(f"Timeloop's random mapper, conv2_x 3x3 eyeriss_like +constraints: EDP {TIMELOOP_EDP} "
           f"J*cycle after 154 s (recorded)")
     if args.json:

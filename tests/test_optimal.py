@@ -110,18 +110,21 @@ def _ex05_small(bounds: dict, pes: int = 1):
     return dataclasses.replace(w, bounds=tuple(bounds[d] for d in w.dims)), a
 
 
-@pytest.mark.parametrize("bounds, pes, objectives, rules", [
-    # cycles are bounded exactly by B1: whole subtrees and tilings go
-    ({"K": 4, "R": 3, "P": 1}, 4, ("cycles",), ("subtree_bound", "tiling_bound")),
-    # B3-B5 per keep choice
-    ({"K": 4, "R": 3, "P": 1}, 4, ("edp",), ("keep_bound",)),
+@pytest.mark.parametrize("bounds, pes, objectives, rules, block", [
+    # cycles are bounded exactly by B1: whole subtrees go (small blocks), or whole tilings
+    # (blocks holding every completion of the first dimension)
+    ({"K": 4, "R": 3, "P": 1}, 4, ("cycles",), ("subtree_bound",), 4),
+    ({"K": 4, "R": 3, "P": 1}, 4, ("cycles",), ("tiling_bound",), 64),
+    # B3-B7 per keep choice
+    ({"K": 4, "R": 3, "P": 1}, 4, ("edp",), ("keep_bound",), 4),
     # the exact outermost-level traffic of one order per (outermost order, keep choice)
-    ({"K": 4, "R": 1, "P": 4}, 1, ("energy_pj",), ("order_bound",)),
+    ({"K": 4, "R": 1, "P": 4}, 1, ("energy_pj",), ("order_bound",), 4),
 ])
-def test_each_rule_removes_mappings_and_the_front_stays_exact(bounds, pes, objectives, rules):
+def test_each_rule_removes_mappings_and_the_front_stays_exact(bounds, pes, objectives, rules,
+                                                              block):
     w, a = _ex05_small(bounds, pes)
     ms = Mapspace(w, a)
-    res = check_exact(ms, None, objectives, block=4, warm_start=64)
+    res = check_exact(ms, None, objectives, block=block, warm_start=64)
     for rule in rules:
         assert res.stats.certificate["pruned"][rule] > 0, rule
 
@@ -210,32 +213,55 @@ def test_clustered_level_equals_brute_force(semantics):
                 block=4, warm_start=64)
 
 
-def test_link_transfers_and_sparsity_are_refused():
+def test_sparsity_is_refused():
     w, a, c = _ex05("ex05_mapper_conv1d_oc_3level_freebypass")
-    with pytest.raises(SpecError, match="link_transfers: .*optimal.*fix: turn them off"):
-        search(w, a, c, strategy="optimal", evaluations=100,
-               options=ModelOptions(link_transfers=True))
     with pytest.raises(SpecError, match="sparsity: .*optimal.*fix: search the dense layer"):
         search(w, a, c, strategy="optimal", evaluations=100, options=NOLINKS,
                sparsity=SparsitySpec(((w.tensor_names[0], Density(density=0.5)),)))
-    with pytest.raises(SpecError, match="link_transfers: .*on by default"):  # the default
-        search(w, a, c, strategy="optimal", evaluations=100)
+
+
+LINKS = [ModelOptions(semantics=s, link_transfers=True) for s in SEMANTICS]
+
+
+def test_link_transfers_equal_brute_force():
+    """Row-stationary conv1d (docs/semantics.md, link transfers): R spread over 3
+    registers, P temporal above them. Links lower the buffer's Inputs reads of some
+    mappings of this space (checked), the bounds leave out what links can lower, and the
+    optimal front under links equals brute force under links."""
+    model = LINKS[0]  # the default semantics (both: the hypothesis test below)
+    w, a = _ex05_small({"K": 1, "R": 3, "P": 4}, 3)
+    ms = Mapspace(w, a)
+    plain = dataclasses.replace(model, link_transfers=False)
+    legal = (ms.mapping(mid) for mid in range(0, ms.size, 7))
+    assert any(evaluate(w, a, m, options=model).energy_pj <
+               evaluate(w, a, m, options=plain).energy_pj for m in legal if ms.is_legal(m))
+    check_exact(ms, None, ("energy_pj", "cycles"), model, block=4, warm_start=16)
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(small_spaces(), st.sampled_from([("energy_pj", "cycles"), ("edp",), ("energy_pj",)]),
+       st.sampled_from(LINKS))
+def test_random_small_spaces_with_links_equal_brute_force(ms, objectives, model):
+    check_exact(ms, None, objectives, model, block=8, warm_start=32)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
-@given(small_spaces(), st.integers(0, 2**31), st.sampled_from(SEMANTICS))
-def test_bounds_are_admissible(ms, seed, semantics):
-    """Rules B1-B6: the tiling bound is below the energy and cycles of every mapping of
-    the tiling, and the subtree bound below every tiling's bound."""
+@given(small_spaces(), st.integers(0, 2**31), st.sampled_from(SEMANTICS), st.booleans())
+def test_bounds_are_admissible(ms, seed, semantics, links):
+    """Rules B1-B7 (with link transfers: the link rule): the tiling bound is below the
+    energy and cycles of every mapping of the tiling, and the subtree bound below every
+    tiling's bound."""
     st_ = structure(ms)
-    bd = Bounder(ms.workload, ms.arch, st_)
+    bd = Bounder(ms.workload, ms.arch, st_, links=links)
     rng = np.random.default_rng(seed)
     for mid in rng.integers(0, ms.size, 30):
         m = ms.mapping(int(mid))
         if not ms.is_legal(m):
             continue
-        ev = evaluate(ms.workload, ms.arch, m, options=_model(semantics))
+        ev = evaluate(ms.workload, ms.arch, m,
+                      options=ModelOptions(semantics=semantics, link_transfers=links))
         fi = int(mid) // (st_.permutation_size * st_.bypass_size)
         rows = []
         for s in reversed(st_.dim_sizes):
@@ -248,19 +274,67 @@ def test_bounds_are_admissible(ms, seed, semantics):
                 pos = pos * bd.dims[di].pos[rows[di]]
                 neg = neg * bd.dims[di].neg[rows[di]]
             ext = np.ones((1, len(ms.arch.levels), len(rows)), dtype=np.int64)
+            tem = np.ones_like(ext)
             for di in range(depth):
                 ext[0, :, di] = bd.dims[di].ext[rows[di]]
-            e, c = bd.bound(pos[None], neg[None], ce=bd.compound_extents(ext))
+                tem[0, :, di] = bd.dims[di].temporal[rows[di]]
+            e, c = bd.bound(pos[None], neg[None], ce=bd.tiling_extents(tem, ext))
             assert e[0] <= ev.energy_pj and c[0] <= ev.cycles, (depth, e[0], ev.energy_pj)
-        # the full tiling with its compound extents (B6), and keep_bound: the bound of
-        # the mapping's own keep choice
+        # the full tiling with its compound extents (B6) and its order-aware refetch
+        # factors (B7), and keep_bound: the bound of the mapping's own keep choice
         ext = np.stack([bd.dims[di].ext[r] for di, r in enumerate(rows)], axis=1)[None]
-        ce = bd.compound_extents(ext)
+        temporal = np.stack([bd.dims[di].temporal[r] for di, r in enumerate(rows)], axis=1)[None]
+        ce = bd.tiling_extents(temporal, ext)
+        assert (ce >= bd.compound_extents(ext)).all()
         e, c = bd.bound(pos[None], neg[None], ce=ce)
         assert e[0] <= ev.energy_pj and c[0] <= ev.cycles
         keep = np.array([[t in lm.keep for t in ms.workload.tensor_names] for lm in m.levels])
         e, _ = bd.bound(pos[None], neg[None], keep[None], ce=ce)
         assert e[0] <= ev.energy_pj
+        # B7 with the mapping's own outermost order (rule order_bound's probes)
+        outer = [l.dim for l in m.levels[0].temporal]
+        order0 = np.array([[outer.index(d) if d in outer else len(outer) + i
+                            for i, d in enumerate(ms.workload.dims)]])
+        ce0 = bd.tiling_extents(temporal, ext, order0=order0)
+        assert (ce0 >= ce).all()
+        e, _ = bd.bound(pos[None], neg[None], keep[None], ce=ce0)
+        assert e[0] <= ev.energy_pj
+
+
+def test_b7_counts_a_sliding_windows_runs_by_hand():
+    """Rule B7 on conv1d Inputs[c, r + p] (C2 M2 P4 R3): MainMemory loops m2 c2 p2 over a
+    Buffer holding r3 p2. Hand count: whatever the order, the input channel changes at
+    least twice (2 runs, C is the only solo dimension); within a run the window slides
+    over p = 0..3, so the Buffer receives at least the union 4 + 3 - 1 = 6 words: 12.
+    B6 counts one tile (2 + 3 - 1 = 4) per C step: 8. The model's fills over the six
+    MainMemory orders: none below 12, and 12 at (c, p, m), which puts the loop Inputs
+    ignores innermost."""
+    from itertools import permutations
+    from loopscape.spaces import (Architecture, ComputeLevel, LevelMapping, Loop, Mapping,
+                                  StorageLevel, einsum)
+    w = einsum("Outputs[m,p] += Weights[m,c,r] * Inputs[c,r+p]",
+               {"m": 2, "c": 2, "r": 3, "p": 4}, name="conv1d")
+    arch = Architecture("two", (StorageLevel("MainMemory"), StorageLevel("Buffer")),
+                        ComputeLevel("MAC", 1, 1, 1))
+    bd = Bounder(w, arch, structure(Mapspace(w, arch)))
+    want = {"m": (2, 1), "c": (2, 1), "r": (1, 3), "p": (2, 2)}  # (MainMemory, Buffer)
+    rows = [next(i for i, t in enumerate(bd.dims[di].temporal) if tuple(t) == want[d])
+            for di, d in enumerate(w.dims)]
+    tem = np.stack([bd.dims[di].temporal[r] for di, r in enumerate(rows)], axis=1)[None]
+    ext = np.stack([bd.dims[di].ext[r] for di, r in enumerate(rows)], axis=1)[None]
+    pos = np.prod([bd.dims[di].pos[r] for di, r in enumerate(rows)], axis=0)
+    ti = w.tensor_names.index("Inputs")
+    col = bd.col_ce[(ti, 1)]
+    words = bd.solo_words[ti] * pos[bd.col_r[(ti, 1)]]
+    assert words * bd.compound_extents(ext)[0, col] == 8  # B6
+    assert words * bd.tiling_extents(tem, ext)[0, col] == 12  # B7
+    fills = {}
+    for order in permutations("mcp"):
+        m = Mapping((LevelMapping("MainMemory", tuple(Loop(d, 2) for d in order),
+                                  keep=w.tensor_names),
+                     LevelMapping("Buffer", (Loop("p", 2), Loop("r", 3)), keep=w.tensor_names)))
+        fills["".join(order)] = evaluate(w, arch, m).level("Buffer").tensors["Inputs"].fills
+    assert min(fills.values()) == 12 and fills["cpm"] == 12
 
 
 def test_stopped_early_reports_a_proven_gap():

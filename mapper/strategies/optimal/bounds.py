@@ -12,7 +12,7 @@ rows (the maximum for the one subtracted term).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 
 import numpy as np
@@ -20,6 +20,7 @@ import numpy as np
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.workload import Tensor, Workload
 
+from .runs import RunBound
 from .scope import per_instance_floor
 from .structure import SpaceStructure
 
@@ -39,6 +40,17 @@ def is_simple(tensor: Tensor) -> bool:
     return len(ds) == len(tensor.axes) and len(set(ds)) == len(ds)
 
 
+def without_unit_terms(workload: Workload) -> Workload:
+    """``workload`` with every axis term of a dimension of bound 1 left out (its index is
+    always 0, so every tile and coordinate is the same): a 1x1 convolution's ``p + r``
+    axis becomes ``p``, which makes P solo (rules B3, B6, B7)."""
+    def reduced(t: Tensor) -> Tensor:
+        axes = tuple(tuple(term for term in axis if workload.bound(term[1]) > 1) or axis
+                     for axis in t.axes)
+        return replace(t, axes=axes)
+    return replace(workload, tensors=tuple(reduced(t) for t in workload.tensors))
+
+
 @dataclass
 class DimFeatures:
     """Per-row features of one dimension's factorizations."""
@@ -55,11 +67,17 @@ class DimFeatures:
 class Bounder:
     """Features per dimension and the bound formulas over their products."""
 
-    def __init__(self, workload: Workload, arch: Architecture, st: SpaceStructure):
+    def __init__(self, workload: Workload, arch: Architecture, st: SpaceStructure,
+                 links: bool = False):
         # Clustered levels' access energies per instance, floored (scope.py).
+        workload = without_unit_terms(workload)
         self.workload, self.arch, self.st = workload, per_instance_floor(arch), st
         L = len(arch.levels)
         self.L = L
+        # Link transfers (docs/optimal.md, L-rule): a read-only tensor's term is kept only
+        # where no fanout of the architecture lies on its path (links act at fanouts).
+        self.links = links
+        self.fans = [arch.fanout(i) != (1, 1) for i in range(L)]
         tensors = workload.tensors
         self.simple = [is_simple(t) for t in tensors]
         # Per tensor: levels forced to keep it (always level 0) and levels with a free
@@ -100,6 +118,7 @@ class Bounder:
                            for t in tensors]
         self.compound = [[axis for axis in t.axes if len(axis) > 1] for t in tensors]
         self.col_ce = {key: n for n, key in enumerate(self.col_r)}
+        self.runs = RunBound(workload, st, self.col_ce)  # rule B7
         self.dims = [self._features(di) for di in range(len(st.dims))]
         self.pos_min = [f.pos.min(axis=0) for f in self.dims]
         self.neg_max = [f.neg.max(axis=0) if n_neg else np.zeros(0) for f in self.dims]
@@ -168,6 +187,14 @@ class Bounder:
                 out[:, col] *= 1 + sum(abs(c) * (ext[:, k, dims.index(d)] - 1) for c, d in axis)
         return out
 
+    def tiling_extents(self, temporal: np.ndarray, ext: np.ndarray,
+                       order0: np.ndarray | None = None) -> np.ndarray:
+        """[N, n_ce]: the factor on B6's words of full tilings (``temporal`` factors and
+        per-level extents ``ext``, both [N, L, D]): compound extents times rule B7's
+        order-aware refetch factor (runs.py; ``order0``: the outermost level's order, if
+        known). Pass it as ``ce``."""
+        return self.compound_extents(ext) * self.runs.factors(temporal, ext, order0)
+
     def chain_energy(self, ti: int, chain: tuple[int, ...], pos: np.ndarray,
                      neg: np.ndarray, skip_top: bool = False,
                      ce: np.ndarray | None = None) -> np.ndarray:
@@ -177,6 +204,7 @@ class Bounder:
         accesses and the next keeper's fills (the caller knows them exactly)."""
         t = self.workload.tensors[ti]
         arch = self.arch
+        L = self.L
         k = chain[-1]
         lvl = arch.levels[k]
         bw = lvl.block_words(t.name)
@@ -187,6 +215,8 @@ class Bounder:
                 (lvl.read_energy_pj / bw) * np.maximum(served - held, 0.0)
         else:
             e = (lvl.read_energy_pj / bw) * served
+            if not self.linkless(k, L):  # B3: links may feed the MACs' parents
+                e = 0.0 * served
         # B5/B6: every keeper k_a receives, per instance, at least its tile times the
         # solo-dimension loops above it (fills, read-only tensors), and serves the next
         # keeper at least that keeper's share (reads; updates for outputs).
@@ -195,12 +225,30 @@ class Bounder:
             lv = arch.levels[c]
             bw = lv.block_words(t.name)
             base = w * pos[:, self.col_r[(ti, c)]]
-            if a > 0 and not t.read_write and not (skip_top and a == 1):
-                e = e + (lv.fill_energy_pj / bw) * base * self._ce(ce, ti, c)
+            ro_linked = not t.read_write  # read-only: links may lower these words
+            if a > 0 and not (skip_top and a == 1) and \
+                    not (ro_linked and not self.linkless(c - 1, c)):
+                words = base * self._ce(ce, ti, c)
+                if t.read_write:  # fills = share - partition (B7 can exceed it)
+                    words = np.maximum(words - self._held(ti, c, neg), 0.0)
+                e = e + (lv.fill_energy_pj / bw) * words
             if a < len(chain) - 1 and not (skip_top and a == 0):
-                per_word = (lv.update_energy_pj if t.read_write else lv.read_energy_pj) / bw
-                e = e + per_word * base * self._ce(ce, ti, chain[a + 1])
+                words = base * self._ce(ce, ti, chain[a + 1])
+                if t.read_write:  # updates = served, reads = served - partition
+                    e = e + (lv.update_energy_pj / bw) * words + (lv.read_energy_pj / bw) * \
+                        np.maximum(words - self._held(ti, c, neg), 0.0)
+                elif self.linkless(c, chain[a + 1]):
+                    e = e + (lv.read_energy_pj / bw) * words
         return e
+
+    def linkless(self, lo: int, hi: int) -> bool:
+        """No link transfer can change the words of read-only tensors moved through
+        levels ``lo`` .. ``hi - 1``'s fanouts (always true without links)."""
+        return not self.links or not any(self.fans[lo:hi])
+
+    def _held(self, ti: int, k: int, neg: np.ndarray) -> np.ndarray:
+        """An upper bound of instances x partition of tensor ``ti`` at level ``k``."""
+        return self.words[ti] * neg[:, self.col_q[(ti, k)]]
 
     def _ce(self, ce: np.ndarray | None, ti: int, k: int):
         return 1.0 if ce is None else ce[:, self.col_ce[(ti, k)]]
@@ -234,9 +282,28 @@ class Bounder:
 
     def relaxed(self, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Products of the relaxed features of the dimensions from ``depth`` on."""
+        return self.relaxed_over(range(depth, len(self.dims)))
+
+    def relaxed_over(self, dims) -> tuple[np.ndarray, np.ndarray]:
+        """Products of the relaxed features of the dimensions ``dims`` (indices)."""
         pos = np.ones(self.n_pos)
         neg = np.ones(self.n_neg)
-        for di in range(depth, len(self.dims)):
+        for di in dims:
             pos = pos * self.pos_min[di]
             neg = neg * self.neg_max[di]
         return pos, neg
+
+    def assigned_energy(self, rows: dict[int, np.ndarray]) -> np.ndarray:
+        """Energy bounds [N] of the subtrees that fix dimension ``di`` to row
+        ``rows[di][n]`` (the others relaxed; B7 on the reduced tiling)."""
+        N = len(next(iter(rows.values())))
+        D = len(self.dims)
+        pos, neg = (x[None].repeat(N, axis=0) for x in
+                    self.relaxed_over([d for d in range(D) if d not in rows]))
+        ext = np.ones((N, self.L, D), dtype=np.int64)
+        tem = np.ones((N, self.L, D), dtype=np.int64)
+        for di, r in rows.items():
+            f = self.dims[di]
+            pos, neg = pos * f.pos[r], neg * f.neg[r]
+            ext[:, :, di], tem[:, :, di] = f.ext[r], f.temporal[r]
+        return self.bound(pos, neg, ce=self.tiling_extents(tem, ext))[0]

@@ -56,6 +56,13 @@ class OrderProbe:
             return out, np.empty((0, len(self.objectives)))
         batch = MappingBatch.concat(parts)
         res = self.evaluator(batch)
+        # B7 with each probed outermost order (runs.py), all tilings of the group at once
+        probed = [group[g] for g, _ in spans]
+        ce_all = self.bd.tiling_extents(
+            np.concatenate([np.repeat(rec[1][None], len(tb[0][0]), axis=0) for rec, tb in probed]),
+            np.concatenate([np.repeat(rec[10][None], len(tb[0][0]), axis=0) for rec, tb in probed]),
+            order0=np.concatenate([tb[0][1] for _, tb in probed]))
+        ce_start = 0
         lvl1 = self.arch.levels[1]
         tensors = self.wl.tensors
         fill1 = np.zeros((len(batch), len(tensors)))
@@ -72,15 +79,20 @@ class OrderProbe:
             start += n
             kp = batch.keep[rows]
             pos, neg = rec[7][None], rec[8][None]
+            ce = ce_all[ce_start:ce_start + n0]  # [n0, n_ce]
+            ce_start += n0
             # Rows run over (order, keep), keep-minor: row k (< nk) has keep choice k.
-            per_keep = np.full(nk, self.base_energy(rec))
+            per_keep = np.full((n0, nk), self.base_energy(rec))
             top = np.zeros((nk, len(tensors)), dtype=bool)
             for k in range(nk):
                 for ti in range(len(tensors)):
                     chain = tuple(np.nonzero(kp[k, :, ti])[0].tolist())
-                    top[k, ti] = len(chain) > 1 and chain[1] == 1
-                    per_keep[k] += float(self.bd.chain_energy(
-                        ti, chain, pos, neg, skip_top=top[k, ti], ce=rec[9][None])[0])
+                    # exact only where no link can change them (read-only tensors
+                    # through a fanout of the outermost level: bounds.py, linkless)
+                    top[k, ti] = len(chain) > 1 and chain[1] == 1 and \
+                        (tensors[ti].read_write or self.bd.linkless(0, 1))
+                    per_keep[:, k] += self.bd.chain_energy(ti, chain, pos, neg,
+                                                           skip_top=top[k, ti], ce=ce)
             ex = exact[rows].reshape(n0, nk, -1)
-            out[g] = per_keep[None] * SAFETY + (ex * top[None]).sum(axis=2)
+            out[g] = per_keep * SAFETY + (ex * top[None]).sum(axis=2)
         return out, objective_values(self.objectives, res, self.arch)

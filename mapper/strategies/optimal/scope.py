@@ -1,26 +1,20 @@
 """What ``optimal``'s bounds cover of the cost model (docs/optimal.md, "Soundness under
 model options"): both Timeloop semantics and clustered buffers are covered (the bounds
 charge a clustered level's accesses per instance divided by ``cluster_size``, never
-more than the model's per-cluster charge); link transfers and sparsity are refused."""
+more than the model's per-cluster charge), and link transfers (the bounder leaves out the
+read-only terms a link can lower); sparsity is refused."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from loopscape.spaces.arch import Architecture
-from loopscape.costmodels.options import model_options
 from loopscape.spaces.errors import SpecError
 
 
 def check_model(extra: dict) -> None:
-    """Refuse the model options whose effect the bounds' arguments do not cover."""
-    if model_options(extra.get("options")).link_transfers:  # on by default
-        raise SpecError("strategy 'optimal' cannot be used with link transfers (on by "
-                        "default): its bounds count every child's words as served by its "
-                        "parent, and links replace some of those reads",
-                        key="link_transfers",
-                        fix="turn them off (--no-link-transfers, or "
-                            "ModelOptions(link_transfers=False)), or use strategy 'local'")
+    """Refuse the model options whose effect the bounds' arguments do not cover (link
+    transfers are covered: bounds.py drops the terms links can lower)."""
     if extra.get("sparsity") is not None:
         raise SpecError("strategy 'optimal' cannot be used with sparsity: its bounds count "
                         "dense traffic and dense capacity", key="sparsity",

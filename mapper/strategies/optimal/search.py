@@ -29,6 +29,7 @@ from .probes import OrderProbe
 from .scope import check_model
 from .warm import warm_start
 from .structure import structure
+from .tree_order import branching_order
 
 RULES = ("subtree_bound", "tiling_bound", "keep_bound", "order_bound")
 ILLEGAL = ("fanout", "pe_utilization", "capacity")
@@ -56,12 +57,18 @@ class OptimalSearch(Strategy):
         space = ctx.space
         self.wl, self.arch = space.workload, space.arch
         self.st = structure(space)
-        self.bd = Bounder(self.wl, self.arch, self.st)
+        options = ctx.extra.get("options")
+        self.bd = Bounder(self.wl, self.arch, self.st,
+                          links=bool(options is not None and options.link_transfers))
         self.orders = OrderTables(self.wl, self.arch, self.st)
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
         self.utilization_scale = self.wl.macs / self.arch.compute.instances
         self.D = len(self.st.dims)
-        self.sizes = self.st.dim_sizes
+        # The tree fixes the dimensions in ``perm`` order (tree_order.py); ``sizes`` are
+        # in that order, ``radix`` turns a tiling's rows back into its mapspace index.
+        self.perm = branching_order(self.bd, self.st.dim_sizes)
+        self.sizes = tuple(self.st.dim_sizes[di] for di in self.perm)
+        self.radix = [math.prod(self.st.dim_sizes[di + 1:]) for di in range(self.D)]
         self.P, self.B = self.st.permutation_size, self.st.bypass_size
         # The streams share the tilings by their prefix of the first ``split`` dimensions
         # (the shortest with a prefix per stream): stream w owns the prefixes whose index
@@ -81,7 +88,7 @@ class OptimalSearch(Strategy):
         self.incumbent = np.empty((0, len(ctx.objectives)))  # internal orientation
         self.told = np.empty((0, len(ctx.objectives)))
         self.count = lru_cache(maxsize=None)(self._count)
-        self.sig = [self._signatures(di) for di in range(self.D)]
+        self.sig = [self._signatures(di) for di in self.perm]
         root = (0, (), np.ones(self.bd.n_pos), np.ones(self.bd.n_neg),
                 np.ones((2, len(self.arch.levels)), dtype=np.int64), 0,
                 (0,) * len(self.arch.levels))
@@ -150,26 +157,30 @@ class OptimalSearch(Strategy):
         if remaining <= self.block:
             self._block(depth, rows, pos, neg, sp, fi)
             return
-        f = bd.dims[depth]
+        f = bd.dims[self.perm[depth]]
         cpos = pos[None] * f.pos
         cneg = neg[None] * f.neg
         csp = np.stack([sp[0][None] * f.sx, sp[1][None] * f.sy], axis=1)  # [R, 2, L]
         fx = np.array([bd.fanout[i][0] for i in range(bd.L)])
         fy = np.array([bd.fanout[i][1] for i in range(bd.L)])
         alive = (csp[:, 0] <= fx).all(axis=1) & (csp[:, 1] <= fy).all(axis=1)
-        rp, rn = bd.relaxed(depth + 1)
+        rp, rn = bd.relaxed_over(self.perm[depth + 1:])
         # Compound extents from the assigned dimensions (unassigned ones: extent 1).
+        # B7 on the reduced tiling (unassigned dimensions' factors 1: runs.py).
         cext = np.ones((len(f.pos), bd.L, self.D), dtype=np.int64)
-        for di, r in enumerate(rows):
-            cext[:, :, di] = bd.dims[di].ext[r]
-        cext[:, :, depth] = f.ext
-        energy, cycles = bd.bound(cpos * rp, cneg * rn, ce=bd.compound_extents(cext))
+        ctem = np.ones((len(f.pos), bd.L, self.D), dtype=np.int64)
+        for k, r in enumerate(rows):
+            cext[:, :, self.perm[k]] = bd.dims[self.perm[k]].ext[r]
+            ctem[:, :, self.perm[k]] = bd.dims[self.perm[k]].temporal[r]
+        cext[:, :, self.perm[depth]] = f.ext
+        ctem[:, :, self.perm[depth]] = f.temporal
+        energy, cycles = bd.bound(cpos * rp, cneg * rn, ce=bd.tiling_extents(ctem, cext))
         # B1 with the fanout: the unassigned dimensions' spatial factors fit in what the
         # assigned ones leave of each level's fanout, so their temporal product is at
         # least their bounds' product over that room.
         room = (fx[None] // np.maximum(csp[:, 0], 1)).prod(axis=1) * \
             (fy[None] // np.maximum(csp[:, 1], 1)).prod(axis=1)
-        rest = float(math.prod(self.st.bounds[depth + 1:]))
+        rest = float(math.prod(self.st.bounds[di] for di in self.perm[depth + 1:]))
         cycles = np.maximum(cycles, np.ceil(cpos[:, 0] * rest / np.maximum(room, 1)))
         lb = self._lb_vec(energy, cycles)
         pruned = alive & self._dominated(lb)
@@ -214,7 +225,7 @@ class OptimalSearch(Strategy):
         bd, D = self.bd, self.D
         if D == depth:
             grid = np.zeros((1, 0), dtype=np.int64)
-        else:  # C order = id order
+        else:
             grid = np.indices(self.sizes[depth:]).reshape(D - depth, -1).T
         if depth < self.split and self.ctx.workers > 1:
             prefix = fi
@@ -233,21 +244,25 @@ class OptimalSearch(Strategy):
         ext = np.ones((N, L, D), dtype=np.int64)
         full = np.concatenate([np.broadcast_to(np.array(rows, dtype=np.int64), (N, depth)),
                                grid], axis=1)
-        for di in range(D):
+        for k in range(D):  # tree order k, dimension di
+            di = self.perm[k]
             f = bd.dims[di]
-            r = full[:, di]
+            r = full[:, k]
             temporal[:, :, di], sx[:, :, di], sy[:, :, di] = f.temporal[r], f.sx[r], f.sy[r]
             ext[:, :, di] = f.ext[r]
-            if di >= depth:
+            if k >= depth:
                 P *= f.pos[r]
                 Q *= f.neg[r]
         fx = np.array([bd.fanout[i][0] for i in range(L)])
         fy = np.array([bd.fanout[i][1] for i in range(L)])
         nonunit = np.zeros((N, L), dtype=np.int64)
-        for di in range(D):
-            nonunit += bd.dims[di].nonunit[full[:, di]]
-        fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=object)
-        combos = np.prod(fact[nonunit], axis=1)  # Python ints
+        for k in range(D):
+            nonunit += bd.dims[self.perm[k]].nonunit[full[:, k]]
+        # Orders per tiling (at most permutation_size): int64 while a block's sums of
+        # them times the keep choices fit, Python ints otherwise.
+        kind = np.int64 if N * self.P * self.B < 2 ** 62 else object
+        fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=kind)
+        combos = np.prod(fact[nonunit], axis=1)
         ok_fan = (sx.prod(axis=2) <= fx).all(axis=1) & (sy.prod(axis=2) <= fy).all(axis=1)
         self.illegal["fanout"] += int((combos[~ok_fan]).sum()) * self.B
         pes = (sx * sy).prod(axis=(1, 2))
@@ -258,17 +273,19 @@ class OptimalSearch(Strategy):
             keep_ok[ok_pe] = self.orders.legal_keeps(ext[ok_pe])
         nk = keep_ok.sum(axis=1)
         self.illegal["capacity"] += int((combos[ok_pe] * (self.B - nk[ok_pe])).sum())
-        live = ok_pe & (nk > 0)
-        ce = bd.compound_extents(ext)
-        lb = self._lb_vec(*bd.bound(P, Q, ce=ce))
-        dom = live & self._dominated(lb)
-        self.removed["tiling_bound"] += int((combos[dom] * nk[dom]).sum())
-        base = fi * math.prod(self.sizes[depth:])
-        radix = [math.prod(self.sizes[di + 1:]) for di in range(depth, D)]
-        for n in np.nonzero(live & ~dom)[0]:
-            tfi = base + sum(int(g) * w for g, w in zip(grid[n], radix))
+        live = np.nonzero(ok_pe & (nk > 0))[0]  # bounds only for the legal tilings
+        if not len(live):
+            return
+        ce = bd.tiling_extents(temporal[live], ext[live])  # B6 extents with B7
+        lb = self._lb_vec(*bd.bound(P[live], Q[live], ce=ce))
+        dom = self._dominated(lb)
+        self.removed["tiling_bound"] += int((combos[live[dom]] * nk[live[dom]]).sum())
+        radix = [self.radix[di] for di in self.perm]
+        for j in np.nonzero(~dom)[0]:
+            n = live[j]
+            tfi = sum(int(g) * w for g, w in zip(full[n], radix))  # the mapspace's index
             self.pending.append((tfi, temporal[n], sx[n], sy[n], np.nonzero(keep_ok[n])[0],
-                                 lb[n], int(combos[n]), P[n], Q[n], ce[n]))
+                                 lb[j], int(combos[n]), P[n], Q[n], ce[j], ext[n]))
 
     @staticmethod
     def _cycles(rec) -> float:
@@ -325,8 +342,14 @@ class OptimalSearch(Strategy):
                 if mask.any():
                     self.ready.append((rec, tables, mask))
         rec, tables, mask = self.ready.popleft()
-        per0 = combo_count(tables[1:]) * len(rec[4])
-        self.cursor = [rec, tables, 0, combo_count(tables) * len(rec[4]), mask, per0]
+        nk = len(rec[4])
+        deeper = combo_count(tables[1:])
+        # Leaves left (combo-major, keep-minor): every deeper order of each surviving
+        # (outermost order, keep choice) pair, in id order.
+        o, k = np.nonzero(mask)
+        first = o * (deeper * nk) + k
+        idx = (first[:, None] + np.arange(deeper, dtype=np.int64)[None] * nk).ravel()
+        self.cursor = [rec, tables, np.sort(idx), 0]
         return True
 
     def ask(self, n: int) -> Proposal | None:
@@ -352,24 +375,21 @@ class OptimalSearch(Strategy):
                     return Proposal(self._empty, [])
                 if not moved:
                     break
-            rec, tables, start, total, mask, per0 = self.cursor
-            nk = len(rec[4])
-            # Skip whole blocks of a removed outermost order.
-            while start < total and not mask[start // per0].any():
-                start = (start // per0 + 1) * per0
-            stop = min(total, start + n - got, (start // per0 + 1) * per0)
-            idx = np.arange(start, stop, dtype=np.int64)
-            idx = idx[mask[idx // per0, idx % nk]] if start < total else idx[:0]
-            self.cursor = None if stop >= total else [rec, tables, stop, total, mask, per0]
+            rec, tables, left, start = self.cursor
+            stop = min(len(left), start + n - got)
+            idx = left[start:stop]
+            self.cursor = None if stop >= len(left) else [rec, tables, left, stop]
             if not len(idx):
                 continue
             t, sx, sy, rk, kp, per, by = materialize(tables, rec[1], rec[2], rec[3], rec[4],
                                                      self.orders.keep_sets, idx)
             parts.append(MappingBatch(t, sx, sy, rk, kp))
-            lp = np.zeros(len(idx), dtype=object)
+            # ids in int64 when every id of the space fits, else as Python ints
+            kind = np.int64 if self.ctx.space.size < 2 ** 63 else object
+            lp = np.zeros(len(idx), dtype=kind)
             for i, pc in enumerate(self.st.perm_count):
-                lp = lp * pc + per[i].astype(object)
-            ids.extend(int(x) for x in (rec[0] * self.P + lp) * self.B + by.astype(object))
+                lp = lp * pc + per[i].astype(kind)
+            ids.extend(((rec[0] * self.P + lp) * self.B + by.astype(kind)).tolist())
             got += len(idx)
         if not parts:
             self.done = True
@@ -388,7 +408,10 @@ class OptimalSearch(Strategy):
         # Equal values: the lowest id wins (the warm start's rows came first).
         front = {tuple(v) for v in self.told.tolist()}
         self.lowest = {k: v for k, v in self.lowest.items() if k in front}
-        for r in range(len(x)):
+        # Only rows equal (in the first objective, then exactly) to a row of the batch's
+        # own non-dominated set can be on the front: the others are skipped at once.
+        firsts = x[nondominated_mask(x), 0]
+        for r in np.nonzero(np.isin(x[:, 0], firsts))[0]:
             if tuple(x[r].tolist()) in front:
                 key = tuple(values[r].tolist())
                 mid = int(proposal.ids[r])

@@ -1,0 +1,136 @@
+"""Rule B7 (docs/optimal.md): the order-aware refetch bound of one tiling, as a factor on
+rule B6's words.
+
+For a tensor ``t`` and a level ``c`` that keeps it, B6 counts (over the instances)
+``instances x share(c) >= solo_words x (non-solo spatial factors above c) x tile's
+compound extents``. B7 sharpens it for every loop order at once. Call a temporal loop
+above ``c`` *solo* when its dimension alone makes up an axis of ``t``. Split the loops
+above ``c`` (flattened, outermost first) after the innermost non-unit solo loop: the
+outer part ``O`` and the inner part ``I``. Every step of a loop in ``O`` changes the
+tile's position along a solo axis by a multiple of its extent (the loop steps, or a
+solo loop inside it wraps), so the new tile shares nothing with the last one; between
+two such steps (a *run*) the level receives at least the union of the tiles the loops
+of ``I`` visit (it holds nothing of them when the run starts, and it fetches at least
+``X \\ S`` at each visit). So ``share(c) >= prod(O factors) x |union of a run's tiles|``.
+
+Moving a non-solo loop from ``O`` to ``I`` divides the first factor by its factor
+``f`` and multiplies the union by at most ``f`` (``f`` translated copies), so the
+minimum over orders is reached with the fewest loops in ``O``: every loop of the levels
+above the innermost level ``j*`` with a non-unit solo loop, and at ``j*`` the solo
+loops plus the loops the level's pinned order forces outside them. Along an axis of
+``t`` that is a sum of dimensions the union of a run's tiles is an interval of
+``1 + sum |coef| x (span_d - 1)`` when every step ``|coef| x extent_d`` is at most the
+tile's width (the sums of arithmetic progressions then leave no gap), where ``span_d``
+is the dimension's extent in the tile times its factors in ``I``; otherwise the tile's
+own width is used. Axes are multiplied together only when no dimension of ``I`` lies in
+two of them (the origins then form a product set).
+
+``run_factors`` returns, per (tensor, level) column of the bounder, the factor by which
+B7 exceeds B6 (>= 1). It holds for both Timeloop semantics (it uses only that a visit
+fetches at least ``X \\ S`` and that a tile sharing nothing with the last is fetched
+whole).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from loopscape.spaces.workload import Workload
+
+from .structure import SpaceStructure
+
+
+class RunBound:
+    """Per (tensor, level) column: the B7 factor of full tilings."""
+
+    def __init__(self, workload: Workload, st: SpaceStructure, columns: dict):
+        self.columns = columns  # (tensor index, level) -> column
+        dims = list(st.dims)
+        self.D = len(dims)
+        L = len(st.free)
+        # Per level: fixed outer sequence A, free set F, pinned inner sequence Z.
+        self.A, self.F, self.Z = [], [], []
+        for i in range(L):
+            a = list(st.outer[i]) + (list(st.rest[i]) if not st.free[i] else [])
+            z = list(st.inner[i])
+            f = [d for d in dims if d not in a and d not in z]  # free and unit-only loops
+            self.A.append([dims.index(d) for d in a])
+            self.F.append([dims.index(d) for d in f])
+            self.Z.append([dims.index(d) for d in z])
+        self.solo, self.axes, self.grow = [], [], []
+        for t in workload.tensors:
+            solo = sorted({dims.index(ax[0][1]) for ax in t.axes
+                           if len(ax) == 1 and ax[0][0] != 0})
+            compound = [[(abs(k), dims.index(d)) for k, d in ax] for ax in t.axes if len(ax) > 1]
+            seen: list[int] = []
+            for ax in compound:
+                seen += [d for _, d in ax if d not in solo]
+            self.solo.append(solo)
+            self.axes.append(compound)
+            self.grow.append(len(seen) == len(set(seen)))
+
+    def _outer_mask(self, T: np.ndarray, level: int, solo: list[int]) -> np.ndarray:
+        """bool [N, D]: loops of ``level`` that every order puts outside its innermost
+        non-unit solo loop (for the tilings whose ``j*`` is this level)."""
+        N = T.shape[0]
+        ns = np.zeros((N, self.D), dtype=bool)
+        ns[:, solo] = T[:, solo] > 1
+        out = np.zeros((N, self.D), dtype=bool)
+        Z, A, F = self.Z[level], self.A[level], self.F[level]
+        suf = np.zeros(N, dtype=bool)
+        for d in reversed(Z):
+            suf = suf | ns[:, d]
+            out[:, d] = suf
+        case_z = suf
+        case_f = ~case_z & (ns[:, F].any(axis=1) if F else np.zeros(N, dtype=bool))
+        suf = np.zeros(N, dtype=bool)
+        for d in reversed(A):
+            suf = suf | ns[:, d]
+            out[:, d] = suf | case_z | case_f
+        for d in F:
+            out[:, d] = case_z | ns[:, d]
+        return out
+
+    def factors(self, temporal: np.ndarray, ext: np.ndarray,
+                order0: np.ndarray | None = None) -> np.ndarray:
+        """[N, n_columns]: B7's factor over B6 for tilings with ``temporal`` factors and
+        per-level extents ``ext`` (both [N, L, D]); with ``order0`` [N, D] (each
+        dimension's position in the outermost level's loop order, 0 outermost) the
+        outermost level's order is that one instead of the least over its orders."""
+        N = temporal.shape[0]
+        out = np.ones((N, len(self.columns)))
+        for (ti, c), col in self.columns.items():
+            if c == 0:
+                continue
+            solo = self.solo[ti]
+            T = temporal[:, :c, :]
+            if solo:
+                has = (T[:, :, solo] > 1).any(axis=2)  # [N, c]
+                jstar = np.where(has.any(axis=1), c - 1 - np.argmax(has[:, ::-1], axis=1), -1)
+            else:
+                jstar = np.full(N, -1)
+            ofac = np.ones((N, self.D), dtype=np.int64)
+            for lv in range(c):
+                above = jstar > lv
+                ofac[above] *= T[above, lv]
+                at = jstar == lv
+                if at.any() and lv == 0 and order0 is not None:
+                    # the given order: loops at or outside the innermost non-unit solo one
+                    o = order0[at]
+                    inner = np.where(T[at, 0][:, solo] > 1, o[:, solo], -1).max(axis=1)
+                    ofac[at] *= np.where(o <= inner[:, None], T[at, 0], 1)
+                elif at.any():
+                    mask = self._outer_mask(T[at, lv], lv, solo)
+                    ofac[at] *= np.where(mask, T[at, lv], 1)
+            nonsolo = [d for d in range(self.D) if d not in solo]
+            f = ofac[:, nonsolo].prod(axis=1).astype(np.float64)
+            span = ext[:, c, :] * (T.prod(axis=1) // ofac)
+            for ax in self.axes[ti]:
+                width = 1 + sum(k * (ext[:, c, d] - 1) for k, d in ax)
+                union = 1 + sum(k * (span[:, d] - 1) for k, d in ax)
+                ok = np.ones(N, dtype=bool) if self.grow[ti] else np.zeros(N, dtype=bool)
+                for k, d in ax:
+                    ok &= (span[:, d] == ext[:, c, d]) | (k * ext[:, c, d] <= width)
+                f = f * np.where(ok, union / width, 1.0)
+            out[:, col] = f
+        return out
