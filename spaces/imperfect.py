@@ -21,6 +21,7 @@ inward, as in ``spaces/slots.py``) cap the suffix products; the slots at and out
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from functools import lru_cache
 from typing import Iterator, Sequence
 
@@ -73,6 +74,7 @@ class ImperfectDimSpace:
         self.options = [sorted(o) for o in options]
         self._uncapped = [sorted(o) for o in uncapped] if uncapped else self.options
         self._G = lru_cache(maxsize=None)(self._g)
+        self._heads_memo: dict = {}
 
     # -- counting ------------------------------------------------------------------------
     def _g(self, j: int, m: int, limits: tuple | None, opts_id: int) -> int:
@@ -132,8 +134,21 @@ class ImperfectDimSpace:
             return self._G(0, 1, limits, opts_id)
         return self._between(k + 1, lo, hi, limits, opts_id)
 
+    def _head_table(self, limits) -> tuple[list, list[int], dict]:
+        """The heads in rank order, the ranks where their blocks start (plus the total)
+        and the position of each (k, end, axis); memoised per ``limits``."""
+        got = self._heads_memo.get(limits)
+        if got is None:
+            heads = list(self._heads(limits))
+            starts = [0]
+            for k, _, _, lo, hi in heads:
+                starts.append(starts[-1] + self._block(k, lo, hi, limits))
+            where = {(k, f, axis): x for x, (k, f, axis, _, _) in enumerate(heads)}
+            got = self._heads_memo[limits] = (heads, starts, where)
+        return got
+
     def count(self, limits: tuple | None = None) -> int:
-        return sum(self._block(k, lo, hi, limits) for k, _, _, lo, hi in self._heads(limits))
+        return self._head_table(limits)[1][-1]
 
     @property
     def size(self) -> int:
@@ -147,11 +162,12 @@ class ImperfectDimSpace:
     # -- ranking -------------------------------------------------------------------------
     def unrank(self, r: int, limits: tuple | None = None) -> tuple[tuple[int, str], ...]:
         S = len(self.slots)
-        for k, f, axis, lo, hi in self._heads(limits):
-            block = self._block(k, lo, hi, limits)
-            if r >= block:
-                r -= block
-                continue
+        heads, starts, _ = self._head_table(limits)
+        if not 0 <= r < starts[-1]:
+            raise IndexError("rank out of range")
+        x = bisect_right(starts, r) - 1
+        r -= starts[x]
+        for k, f, axis, lo, hi in heads[x:x + 1]:
             if k == -1:
                 return tuple((1, "") for _ in range(S))
             out = [(1, "")] * k + [(f, axis)]
@@ -188,13 +204,12 @@ class ImperfectDimSpace:
             raise KeyError("one (end, axis) per slot expected")
         ks = [j for j, (f, _) in enumerate(choice) if f > 1]
         k = ks[0] if ks else -1
-        r = 0
-        for k2, f, axis, lo, hi in self._heads(limits):
-            if k2 == k and (k == -1 or (f, axis) == choice[k]):
-                break
-            r += self._block(k2, lo, hi, limits)
-        else:
+        heads, starts, where = self._head_table(limits)
+        x = where.get((k, 1, "") if k == -1 else (k,) + tuple(choice[k]))
+        if x is None:
             raise KeyError(f"no outermost loop {choice[k] if k >= 0 else ''} in this space")
+        r = starts[x]
+        _, f, axis, lo, hi = heads[x]
         if k == -1:
             return r
         prod = 1
