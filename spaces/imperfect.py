@@ -21,6 +21,7 @@ inward, as in ``spaces/slots.py``) cap the suffix products; the slots at and out
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from functools import lru_cache
 from typing import Iterator, Sequence
@@ -29,7 +30,8 @@ from .constraints import Constraints
 from .slots import Slot, max_factor, slot_options
 
 
-__all__ = ["ImperfectDimSpace", "imperfect_dim_space", "residuals_of"]
+__all__ = ["END_MOVES", "ImperfectDimSpace", "cover_bound", "imperfect_dim_space", "move_end",
+           "residuals_of"]
 
 
 def residuals_of(bound: int, ends: Sequence[int]) -> tuple[int | None, ...]:
@@ -275,4 +277,49 @@ class ImperfectDimSpace:
 
     def table(self, levels: int, max_rows: int):
         """No factor table: imperfect spaces are sampled through ``unrank``."""
+        return None
+
+
+END_MOVES = 5  # the kinds of ``move_end``
+
+
+def move_end(ds, rank: int, slot: int, how: int, pick) -> int | None:
+    """A neighbour of factorization ``rank`` of a dimension space (perfect or imperfect):
+    slot ``slot``'s end doubles (``how`` 0), halves (1), grows by one (2), shrinks by one
+    (3) or becomes an allowed end drawn by ``pick`` (4), keeping its mesh axis when it can;
+    then the outermost non-unit loop takes the end that covers the bound again (the
+    residuals follow). ``pick(options)`` chooses one element of a non-empty list (a
+    seeded generator's choice). None when the result is not a point of the space (in a
+    perfect space: when the inner ends do not divide the bound)."""
+    choice = list(ds.unrank(rank))
+    f, axis = choice[slot]
+    opts = ds.options[slot]
+    new = {0: f * 2, 1: f // 2, 2: f + 1, 3: f - 1}.get(how)
+    if new is None:
+        choice[slot] = pick(opts)
+    else:
+        same_axis = [o for o in opts if o[0] == new and (o[1] == axis or new == 1 or f == 1)]
+        if not same_axis:
+            return None
+        choice[slot] = pick(same_axis)
+    return cover_bound(ds, choice)
+
+
+def cover_bound(ds, choice: Sequence[tuple[int, str]]) -> int | None:
+    """The rank of ``choice`` after its outermost non-unit loop takes the end that covers
+    the bound (``ceil(bound / inner ends)``); None when no point of ``ds`` has these ends."""
+    choice = list(choice)
+    ends = [c[0] for c in choice]
+    k = next((i for i, e in enumerate(ends) if e > 1), None)
+    if k is None:
+        return ds.rank(choice) if ds.bound == 1 else None
+    inner = math.prod(ends[k + 1:])
+    if inner >= ds.bound:
+        return None
+    if ds.bound % inner and not getattr(ds, "imperfect", False):
+        return None
+    choice[k] = (-(-ds.bound // inner), choice[k][1])
+    try:
+        return ds.rank(choice)
+    except KeyError:
         return None
