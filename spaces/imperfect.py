@@ -280,28 +280,41 @@ class ImperfectDimSpace:
         return None
 
 
-END_MOVES = 5  # the kinds of ``move_end``
+END_MOVES = 6  # the kinds of ``move_end``
 
 
 def move_end(ds, rank: int, slot: int, how: int, pick) -> int | None:
     """A neighbour of factorization ``rank`` of a dimension space (perfect or imperfect):
     slot ``slot``'s end doubles (``how`` 0), halves (1), grows by one (2), shrinks by one
-    (3) or becomes an allowed end drawn by ``pick`` (4), keeping its mesh axis when it can;
-    then the outermost non-unit loop takes the end that covers the bound again (the
-    residuals follow). ``pick(options)`` chooses one element of a non-empty list (a
-    seeded generator's choice). None when the result is not a point of the space (in a
-    perfect space: when the inner ends do not divide the bound)."""
+    (3), becomes an allowed end drawn by ``pick`` (4), or trades ends with another slot
+    drawn by ``pick`` (5), keeping mesh axes where it can; then the outermost non-unit
+    loop takes the end that covers the bound again (the residuals follow).
+    ``pick(options)`` chooses one element of a non-empty list (a seeded generator's
+    choice). None when the result is not a point of the space (in a perfect space: when
+    the inner ends do not divide the bound)."""
     choice = list(ds.unrank(rank))
     f, axis = choice[slot]
-    opts = ds.options[slot]
-    new = {0: f * 2, 1: f // 2, 2: f + 1, 3: f - 1}.get(how)
-    if new is None:
-        choice[slot] = pick(opts)
-    else:
-        same_axis = [o for o in opts if o[0] == new and (o[1] == axis or new == 1 or f == 1)]
-        if not same_axis:
+
+    def set_end(j: int, new: int, was_axis: str, was: int) -> bool:
+        same = [o for o in ds.options[j]
+                if o[0] == new and (o[1] == was_axis or new == 1 or was == 1)]
+        if not same:
+            return False
+        choice[j] = pick(same)
+        return True
+
+    if how == 4:
+        choice[slot] = pick(ds.options[slot])
+    elif how == 5:
+        others = [j for j, o in enumerate(ds.options) if len(o) > 1 and j != slot]
+        if not others:
             return None
-        choice[slot] = pick(same_axis)
+        j = pick(others)
+        g, gaxis = choice[j]
+        if not (set_end(slot, g, axis, f) and set_end(j, f, gaxis, g)):
+            return None
+    elif not set_end(slot, {0: f * 2, 1: f // 2, 2: f + 1, 3: f - 1}[how], axis, f):
+        return None
     return cover_bound(ds, choice)
 
 
