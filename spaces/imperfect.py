@@ -27,10 +27,11 @@ from functools import lru_cache
 from typing import Iterator, Sequence
 
 from .constraints import Constraints
+from .factors import prime_factors
 from .slots import Slot, max_factor, slot_options
 
 
-__all__ = ["END_MOVES", "ImperfectDimSpace", "cover_bound", "imperfect_dim_space", "move_end",
+__all__ = ["END_MOVES", "PRIME_MOVE", "ImperfectDimSpace", "cover_bound", "imperfect_dim_space", "move_end",
            "residuals_of"]
 
 
@@ -280,14 +281,17 @@ class ImperfectDimSpace:
         return None
 
 
-END_MOVES = 6  # the kinds of ``move_end``
+END_MOVES = 7  # the kinds of ``move_end``
+PRIME_MOVE = 6  # the one that moves a prime factor
 
 
 def move_end(ds, rank: int, slot: int, how: int, pick) -> int | None:
     """A neighbour of factorization ``rank`` of a dimension space (perfect or imperfect):
     slot ``slot``'s end doubles (``how`` 0), halves (1), grows by one (2), shrinks by one
-    (3), becomes an allowed end drawn by ``pick`` (4), or trades ends with another slot
-    drawn by ``pick`` (5), keeping mesh axes where it can; then the outermost non-unit
+    (3), becomes an allowed end drawn by ``pick`` (4), trades ends with another slot
+    drawn by ``pick`` (5), or gives one prime factor of its end to another slot (6: a
+    perfect factorization stays perfect), keeping mesh axes where it can; then the
+    outermost non-unit
     loop takes the end that covers the bound again (the residuals follow).
     ``pick(options)`` chooses one element of a non-empty list (a seeded generator's
     choice). None when the result is not a point of the space (in a perfect space: when
@@ -305,13 +309,18 @@ def move_end(ds, rank: int, slot: int, how: int, pick) -> int | None:
 
     if how == 4:
         choice[slot] = pick(ds.options[slot])
-    elif how == 5:
+    elif how in (5, 6):
         others = [j for j, o in enumerate(ds.options) if len(o) > 1 and j != slot]
-        if not others:
+        if not others or (how == 6 and f == 1):
             return None
         j = pick(others)
         g, gaxis = choice[j]
-        if not (set_end(slot, g, axis, f) and set_end(j, f, gaxis, g)):
+        if how == 5:
+            ends = (g, f)
+        else:
+            p = pick(prime_factors(f))
+            ends = (f // p, g * p)
+        if not (set_end(slot, ends[0], axis, f) and set_end(j, ends[1], gaxis, g)):
             return None
     elif not set_end(slot, {0: f * 2, 1: f // 2, 2: f + 1, 3: f - 1}[how], axis, f):
         return None

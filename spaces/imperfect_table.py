@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .imperfect import END_MOVES, ImperfectDimSpace, move_end
+from .imperfect import PRIME_MOVE, ImperfectDimSpace, move_end
 from .slots import AXIS_CODES
 
 __all__ = ["ImperfectTable"]
@@ -89,14 +89,15 @@ class ImperfectTable:
         return None
 
     def move(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """A neighbour of each row (``imperfect.move_end`` at a random open slot), or -1
-        where the move leaves the space."""
+        """A neighbour of each row (``imperfect.move_end`` at a random open slot: half of
+        them prime-factor moves, which keep a perfect row perfect, the rest any other
+        end move), or -1 where the move leaves the space."""
         n = len(rows)
         out = np.full(n, -1, dtype=np.int64)
         if not len(self.open_slots) or not n:
             return out
         slots = self.open_slots[rng.integers(0, len(self.open_slots), size=n)]
-        hows = rng.integers(0, END_MOVES, size=n)
+        hows = np.where(rng.random(n) < 0.5, PRIME_MOVE, rng.integers(0, PRIME_MOVE, size=n))
         u = rng.random(n)
         for x, r in enumerate(np.asarray(rows).tolist()):
             got = move_end(self.ds, r, int(slots[x]), int(hows[x]),
