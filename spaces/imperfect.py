@@ -60,6 +60,12 @@ def imperfect_dim_space(workload, arch, constraints: Constraints, dim: str,
     options, allowed = slot_options(arch, constraints, dim, bound, slots,
                                     range(1, bound + 1))
     uncapped = [[(f, "") for f in a] for a in allowed]
+    if constraints.imperfect_levels is not None:  # residuals at the listed levels only
+        from .imperfect_levels import LevelImperfectDimSpace
+        names = arch.level_names
+        return LevelImperfectDimSpace(bound, slots, options, uncapped,
+                                      [names[s.level] in constraints.imperfect_levels
+                                       for s in slots])
     return ImperfectDimSpace(bound, slots, options, uncapped)
 
 
@@ -180,8 +186,7 @@ class ImperfectDimSpace:
                     p = prod * g
                     if p > hi:
                         raise IndexError("rank out of range")  # pragma: no cover
-                    b = self._between(j + 1, -(-lo // p), self._top(j, g, p, hi, limits),
-                                      limits)
+                    b = self._inner(j, g, p, lo, hi, limits, out[k + 1:])
                     if r < b:
                         out.append((g, ax))
                         prod = p
@@ -189,6 +194,14 @@ class ImperfectDimSpace:
                     r -= b
             return tuple(out)
         raise IndexError("rank out of range")
+
+    def _inner(self, j: int, g: int, p: int, lo: int, hi: int, limits,
+               between: Sequence[tuple[int, str]] = ()) -> int:
+        """Choices of the slots after ``j`` when slot ``j`` takes end ``g``, the ends
+        from the slot after the outermost loop through ``j`` multiply to ``p`` (those
+        before ``j``: ``between``) and all of them must multiply to a product in
+        ``[lo, hi]``."""
+        return self._between(j + 1, -(-lo // p), self._top(j, g, p, hi, limits), limits)
 
     @staticmethod
     def _top(j: int, g: int, p: int, hi: int, limits) -> int:
@@ -222,8 +235,7 @@ class ImperfectDimSpace:
                     break
                 p = prod * g
                 if p <= hi:
-                    r += self._between(j + 1, -(-lo // p), self._top(j, g, p, hi, limits),
-                                       limits)
+                    r += self._inner(j, g, p, lo, hi, limits, choice[k + 1:j])
             else:
                 raise KeyError((self.slots[j], choice[j]))
             prod *= choice[j][0]

@@ -73,6 +73,13 @@ class Mapspace:
                             f"{workload.name}", source=self.constraints.source,
                             key="constraints.imperfect",
                             fix=f"use dimensions of {', '.join(workload.dims)}")
+        unknown = [n for n in self.constraints.imperfect_levels or ()
+                   if n not in arch.level_names]
+        if unknown:
+            raise SpecError(f"imperfect levels name {', '.join(unknown)}, not a level of "
+                            f"{arch.name}", source=self.constraints.source,
+                            key="constraints.imperfect.levels",
+                            fix=f"use levels of {', '.join(arch.level_names)}")
         self._validate()
         L = len(arch.levels)
         dims = workload.dims
