@@ -60,6 +60,7 @@ class SpaceArrays:
         w, arch = space.workload, space.arch
         self.L, self.D, self.T = len(arch.levels), len(w.dims), len(w.tensors)
         self.tables = [self._table(ds, max_rows) for ds in space.dim_spaces]
+        self._perfect: Mapspace | None = None  # the perfect part of an imperfect space
         self.slot_level = np.array([s.level for s in space.slots], dtype=np.int64)
         self.slot_temporal = np.array([s.kind == "T" for s in space.slots])
         dims = w.dims
@@ -236,6 +237,24 @@ class SpaceArrays:
             except SpecError:  # too few legal mappings found: fall back on raw draws
                 pass
         return self.draw(n, rng)
+
+    @property
+    def imperfect(self) -> bool:
+        """Whether some dimension takes imperfect factors (its rows are ranks)."""
+        return any(getattr(t, "imperfect", False) for t in self.tables)
+
+    def fresh_perfect(self, n: int, rng: np.random.Generator) -> Genes | None:
+        """``n`` candidates drawn uniformly from the perfect factorizations of an
+        imperfect space (a subset of it), or None when too few of them are legal."""
+        if self._perfect is None:
+            space = self.space
+            self._perfect = Mapspace(space.workload, space.arch, space.constraints,
+                                     imperfect=False)
+        try:
+            _, b = self._perfect.sample_batch(n, rng=rng, with_ids=False)
+        except SpecError:
+            return None
+        return self.genes(b)
 
     # -- sampling ---------------------------------------------------------------------------
     def random_orders(self, n: int, rng: np.random.Generator) -> np.ndarray:

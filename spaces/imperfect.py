@@ -31,7 +31,8 @@ from .factors import prime_factors
 from .slots import Slot, max_factor, slot_options
 
 
-__all__ = ["END_MOVES", "PRIME_MOVE", "ImperfectDimSpace", "cover_bound", "imperfect_dim_space", "move_end",
+__all__ = ["END_MOVES", "PRIME_MOVE", "ImperfectDimSpace", "cover_bound", "end_options",
+           "imperfect_dim_space", "move_end",
            "residuals_of"]
 
 
@@ -57,16 +58,15 @@ def imperfect_dim_space(workload, arch, constraints: Constraints, dim: str,
     """The imperfect factorizations of ``dim``: temporal ends 1..bound, spatial ends
     up to the axis's fanout, each allowed by the constraints' factor rules."""
     bound = workload.bound(dim)
+    return ImperfectDimSpace(bound, slots, *end_options(arch, constraints, dim, bound, slots))
+
+
+def end_options(arch, constraints: Constraints, dim: str, bound: int, slots: Sequence[Slot]):
+    """Per slot, the (end, axis) options the constraints allow, and the same uncapped
+    by the fanout and without axes (Timeloop's count)."""
     options, allowed = slot_options(arch, constraints, dim, bound, slots,
                                     range(1, bound + 1))
-    uncapped = [[(f, "") for f in a] for a in allowed]
-    if constraints.imperfect_levels is not None:  # residuals at the listed levels only
-        from .imperfect_levels import LevelImperfectDimSpace
-        names = arch.level_names
-        return LevelImperfectDimSpace(bound, slots, options, uncapped,
-                                      [names[s.level] in constraints.imperfect_levels
-                                       for s in slots])
-    return ImperfectDimSpace(bound, slots, options, uncapped)
+    return options, [[(f, "") for f in a] for a in allowed]
 
 
 class ImperfectDimSpace:

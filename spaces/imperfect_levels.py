@@ -24,12 +24,24 @@ from typing import Sequence
 import numpy as np
 
 from .errors import SpecError
-from .imperfect import ImperfectDimSpace
+from .constraints import Constraints
+from .imperfect import ImperfectDimSpace, end_options
 from .slots import Slot
 
-__all__ = ["LevelImperfectDimSpace"]
+__all__ = ["LevelImperfectDimSpace", "level_imperfect_dim_space"]
 
 _COUNT_LIMIT = 2 ** 61  # counts per product stay exact in int64 below this
+
+
+def level_imperfect_dim_space(workload, arch, constraints: Constraints, dim: str,
+                              slots: Sequence[Slot]) -> "LevelImperfectDimSpace":
+    """``imperfect.imperfect_dim_space`` with residuals only at the slots of the levels
+    in ``constraints.imperfect_levels``."""
+    bound = workload.bound(dim)
+    names = arch.level_names
+    return LevelImperfectDimSpace(bound, slots, *end_options(arch, constraints, dim, bound, slots),
+                                  [names[s.level] in constraints.imperfect_levels
+                                   for s in slots])
 
 
 class LevelImperfectDimSpace(ImperfectDimSpace):

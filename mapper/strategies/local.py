@@ -36,7 +36,6 @@ from loopscape.spaces.arrays import Genes, SpaceArrays
 from loopscape.spaces.encoding import MappingBatch
 from loopscape.spaces.errors import SpecError
 from loopscape.spaces.factors import permutation_table
-from loopscape.spaces.mapspace import Mapspace
 
 from ..pareto import nondominated_mask
 from .base import Proposal, SearchContext, Strategy
@@ -98,10 +97,6 @@ class LocalSearch(Strategy):
         super().setup(ctx)
         self.rng = np.random.default_rng(ctx.seed)
         self.arrays = SpaceArrays(ctx.space)
-        # In an imperfect space, a share of the fresh samples come from its perfect part.
-        self.perfect = Mapspace(ctx.space.workload, ctx.space.arch, ctx.space.constraints,
-                                imperfect=False) \
-            if getattr(ctx.space, "imperfect", False) and self.perfect_share > 0 else None
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
         self.seen: set[int] = set()
         K = self.islands
@@ -184,17 +179,11 @@ class LocalSearch(Strategy):
         """About ``n`` uniform samples of the space; in an imperfect space, a share
         ``perfect_share`` of them uniform over its perfect factorizations."""
         A, rng = self.arrays, self.rng
-        k = int(round(self.perfect_share * n)) if self.perfect is not None else 0
-        parts = []
-        if k:
-            try:
-                _, b = self.perfect.sample_batch(k, rng=rng, with_ids=False)
-                parts.append(A.genes(b))
-            except SpecError:  # too few legal perfect mappings: all from the whole space
-                k = 0
-        if n - k:
-            parts.append(A.fresh(n - k, rng))
-        return Genes.concat(parts) if len(parts) > 1 else parts[0]
+        k = int(round(self.perfect_share * n)) if A.imperfect else 0
+        perfect = A.fresh_perfect(k, rng) if k else None
+        if perfect is None:
+            return A.fresh(n, rng)
+        return Genes.concat([perfect, A.fresh(n - k, rng)]) if n > k else perfect
 
     def _parents(self, n: int) -> tuple[Genes, np.ndarray]:
         """``n`` parents and their island labels (-1: the front): ``front_share`` drawn
