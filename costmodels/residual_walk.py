@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import add
 from fractions import Fraction
 from typing import Sequence
 
@@ -156,31 +157,22 @@ class ResidualNest:
         nxt = temporal[1:] + [boundary]
         clear_after = [spatial_clear(temporal[k] + 1, nxt[k]) for k in range(len(temporal))]
         clear_first = spatial_clear(0, temporal[0] if temporal else boundary)
-        # Box shape per mask of dimensions on their last pass: (lo, hi) offsets per axis.
-        shapes: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        # Box shape per mask of dimensions on their last pass: (lo, hi) offsets per axis
+        # and the box's size.
+        shapes: dict[int, tuple[tuple[int, ...], tuple[int, ...], int]] = {}
 
         def shape(mask: int):
             r = shapes.get(mask)
             if r is None:
                 ext = {d: last[d] if mask & bit[d] else full[d] for d in dims}
-                r = (tuple(sum(k * (ext[d] - 1) for k, d in axis if k < 0) for axis in axes),
-                     tuple(sum(k * (ext[d] - 1) for k, d in axis if k > 0) for axis in axes))
-                shapes[mask] = r
+                lo = tuple(sum(k * (ext[d] - 1) for k, d in axis if k < 0) for axis in axes)
+                hi = tuple(sum(k * (ext[d] - 1) for k, d in axis if k > 0) for axis in axes)
+                r = shapes[mask] = (lo, hi, math.prod(h - l + 1 for l, h in zip(lo, hi)))
             return r
 
-        def size(b) -> int:
-            return math.prod(h - l + 1 for l, h in zip(*b))
-
-        def overlap(a, b) -> int:
-            return math.prod(max(0, min(ah, bh) - max(al, bl) + 1)
-                             for al, ah, bl, bh in zip(a[0], a[1], b[0], b[1]))
-
-        def move(prev, cur) -> tuple[int, ...]:
-            out = []
-            for pl, ph, cl, ch in zip(prev[0], prev[1], cur[0], cur[1]):
-                diff = (cl + ch - pl - ph) / 2
-                out.append(int(math.copysign(math.floor(abs(diff) + 0.5), diff)))
-            return tuple(out)
+        def half(d2: int) -> int:
+            """``d2 / 2`` rounded half away from zero (Timeloop's move of a box centre)."""
+            return (d2 + 1) // 2 if d2 >= 0 else -((1 - d2) // 2)
 
         def shift(b, base, sign: int):
             if b is None:
@@ -190,19 +182,22 @@ class ResidualNest:
 
         def visit(state, base, mask):
             prev, trans = state
-            lo, hi = shape(mask)
-            cur = (tuple(o + x for o, x in zip(base, lo)), tuple(o + x for o, x in zip(base, hi)))
+            lo, hi, size = shape(mask)
+            cur = (tuple(map(add, base, lo)), tuple(map(add, base, hi)))
             if prev is None:
-                return (cur, _NULL), size(cur)
-            t = move(prev, cur)
-            new = size(cur) - overlap(cur, prev)
+                return (cur, _NULL), size
+            plo, phi = prev
+            clo, chi = cur
+            t = tuple(half(cl + ch - pl - ph) for pl, ph, cl, ch in zip(plo, phi, clo, chi))
+            new = size - math.prod(max(0, min(ah, bh) - max(al, bl) + 1)
+                                   for al, ah, bl, bh in zip(clo, chi, plo, phi))
             if self.keep_stationary and not any(t):
                 return (cur, trans), new  # a tile that did not move keeps the history
             if trans is _NULL:
                 return (cur, t), new
             if t == trans:
                 return (cur, trans), new
-            return (cur, _NULL), size(cur)
+            return (cur, _NULL), size
 
         # Whether the innermost temporal loop above sits right above the tile (the
         # parent's innermost loop, no fanout in between), where Timeloop reuses deltas.
@@ -256,7 +251,7 @@ class ResidualNest:
                 m2 = (mask if x == l.last - 1 else mask & ~b) & clear_after[k]
                 if x == 0:  # holds the first visit
                     if k + 1 == K:
-                        lo, hi = shape(m2)
+                        lo, hi, _ = shape(m2)
                         state, got = ((lo, hi), trans), 0
                     else:
                         state, got = tail(k + 1, m2, trans)
