@@ -20,12 +20,16 @@ the same instance).
   iterations (first, second weighted by the iterations in between, and the second-last
   and last where a residual changes what runs); ``schedule="exact"`` visits every
   iteration.
+* Each walk is memoised (``ResidualNest.refetch``), so a row costs milliseconds: the
+  visits of a subtree after its first depend only on its position relative to the
+  subtree's origin, the dimensions on their last pass and the remembered translation.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import add
 from fractions import Fraction
 from typing import Sequence
 
@@ -119,7 +123,7 @@ class ResidualNest:
         moved = {l.dim for l in self.loops if l.level < c}
         return {d: full[d] if d in moved else last[d] for d in self.dims}
 
-    def _on_last(self, idx: dict[int, int], upto: int, dim: str) -> bool:
+    def on_last(self, idx: dict[int, int], upto: int, dim: str) -> bool:
         """Whether every loop of ``dim`` before position ``upto`` is at its last index."""
         for j in range(upto):
             l = self.loops[j]
@@ -127,91 +131,151 @@ class ResidualNest:
                 return False
         return True
 
-    def on_last(self, idx: dict[int, int], upto: int, dim: str) -> bool:
-        """Whether every loop of ``dim`` before position ``upto`` is at its last index."""
-        return self._on_last(idx, upto, dim)
-
     def trips(self, j: int, idx: dict[int, int]) -> int:
+        """Iterations loop ``j`` runs at index ``idx`` of the loops outside it: its
+        residual on the last pass of its dimension, else its factor."""
         l = self.loops[j]
-        return l.last if self._on_last(idx, j, l.dim) else l.factor
+        return l.last if self.on_last(idx, j, l.dim) else l.factor
 
     def refetch(self, tensor: Tensor, c: int) -> int:
-        """Words the instance 0 of level ``c`` fetches from above over the whole run."""
+        """Words the instance 0 of level ``c`` fetches from above over the whole run.
+
+        The walk visits the temporal loops above the tile at their representative (or, for
+        ``schedule="exact"``, all) iterations. What a subtree of the walk fetches depends
+        only on which dimensions are on their last pass there (a bit mask) and on the
+        remembered state relative to the subtree's origin (the refetch rule only compares
+        boxes with each other), so subtrees are memoised on that key."""
         above = [j for j, l in enumerate(self.loops) if l.level < c]
         temporal = [j for j in above if not self.loops[j].spatial]
         full, last = self.extents(c)
         boundary = len(above)  # loops before this position are above the tile
+        dims = self.dims
+        bit = {d: 1 << i for i, d in enumerate(dims)}
+        all_last = (1 << len(dims)) - 1
+        axes = tensor.axes
+        A = len(axes)
+        # Per loop: the translation of the tensor's axes per index step.
+        tvec = [tuple(sum(k * self.loops[j].step for k, d in axis if d == self.loops[j].dim)
+                      for axis in axes) for j in range(boundary)]
+        # Mask of the dimensions still on their last pass after the spatial loops at
+        # positions p..q-1: instance 0 sits at index 0 of each, which is that loop's
+        # last index only when its residual is 1.
+        def spatial_clear(p: int, q: int) -> int:
+            m = all_last
+            for j in range(p, q):
+                l = self.loops[j]
+                if l.last != 1:
+                    m &= ~bit[l.dim]
+            return m
 
-        def box(idx: dict[int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-            ext = {d: last[d] if self._on_last(idx, boundary, d) else full[d]
-                   for d in self.dims}
-            origin = {d: 0 for d in self.dims}
-            for j in above:
-                origin[self.loops[j].dim] += idx.get(j, 0) * self.loops[j].step
-            lo, hi = [], []
-            for axis in tensor.axes:
-                a = sum(k * origin[d] for k, d in axis)
-                lo.append(a + sum(k * (ext[d] - 1) for k, d in axis if k < 0))
-                hi.append(a + sum(k * (ext[d] - 1) for k, d in axis if k > 0))
-            return tuple(lo), tuple(hi)
+        nxt = temporal[1:] + [boundary]
+        clear_after = [spatial_clear(temporal[k] + 1, nxt[k]) for k in range(len(temporal))]
+        clear_first = spatial_clear(0, temporal[0] if temporal else boundary)
+        # Box shape per mask of dimensions on their last pass: (lo, hi) offsets per axis
+        # and the box's size.
+        shapes: dict[int, tuple[tuple[int, ...], tuple[int, ...], int]] = {}
 
-        def size(b) -> int:
-            return math.prod(h - l + 1 for l, h in zip(*b))
+        def shape(mask: int):
+            r = shapes.get(mask)
+            if r is None:
+                ext = {d: last[d] if mask & bit[d] else full[d] for d in dims}
+                lo = tuple(sum(k * (ext[d] - 1) for k, d in axis if k < 0) for axis in axes)
+                hi = tuple(sum(k * (ext[d] - 1) for k, d in axis if k > 0) for axis in axes)
+                r = shapes[mask] = (lo, hi, math.prod(h - l + 1 for l, h in zip(lo, hi)))
+            return r
 
-        def overlap(a, b) -> int:
-            return math.prod(max(0, min(ah, bh) - max(al, bl) + 1)
-                             for al, ah, bl, bh in zip(a[0], a[1], b[0], b[1]))
+        def half(d2: int) -> int:
+            """``d2 / 2`` rounded half away from zero (Timeloop's move of a box centre)."""
+            return (d2 + 1) // 2 if d2 >= 0 else -((1 - d2) // 2)
 
-        def move(prev, cur) -> tuple[int, ...]:
-            out = []
-            for pl, ph, cl, ch in zip(prev[0], prev[1], cur[0], cur[1]):
-                diff = (cl + ch - pl - ph) / 2
-                out.append(int(math.copysign(math.floor(abs(diff) + 0.5), diff)))
-            return tuple(out)
+        def shift(b, base, sign: int):
+            if b is None:
+                return None
+            return (tuple(x + sign * o for x, o in zip(b[0], base)),
+                    tuple(x + sign * o for x, o in zip(b[1], base)))
 
-        def visit(state, idx):
+        def visit(state, base, mask):
             prev, trans = state
-            cur = box(idx)
+            lo, hi, size = shape(mask)
+            cur = (tuple(map(add, base, lo)), tuple(map(add, base, hi)))
             if prev is None:
-                return (cur, _NULL), size(cur)
-            t = move(prev, cur)
-            new = size(cur) - overlap(cur, prev)
+                return (cur, _NULL), size
+            plo, phi = prev
+            clo, chi = cur
+            t = tuple(half(cl + ch - pl - ph) for pl, ph, cl, ch in zip(plo, phi, clo, chi))
+            new = size - math.prod(max(0, min(ah, bh) - max(al, bl) + 1)
+                                   for al, ah, bl, bh in zip(clo, chi, plo, phi))
             if self.keep_stationary and not any(t):
                 return (cur, trans), new  # a tile that did not move keeps the history
             if trans is _NULL:
                 return (cur, t), new
             if t == trans:
                 return (cur, trans), new
-            return (cur, _NULL), size(cur)
+            return (cur, _NULL), size
 
         # Whether the innermost temporal loop above sits right above the tile (the
         # parent's innermost loop, no fanout in between), where Timeloop reuses deltas.
         right_above = bool(temporal) and self.loops[temporal[-1]].level == c - 1 \
             and not any(self.loops[j].spatial and self.loops[j].level == c - 1
                         for j in above)
+        K = len(temporal)
+        # Mask clearing of the first leaf below position k (every loop at index 0).
+        first_clear = [all_last] * (K + 1)
+        for k in range(K - 1, -1, -1):
+            l = self.loops[temporal[k]]
+            m = first_clear[k + 1] & clear_after[k]
+            first_clear[k] = m if l.last == 1 else m & ~bit[l.dim]
+        memo: dict = {}
 
-        def walk(k: int, state, idx: dict[int, int]):
-            if k == len(temporal):
-                return visit(state, idx)
+        def its_of(k: int, mask: int):
+            l = self.loops[temporal[k]]
+            on_last = bool(mask & bit[l.dim])
+            n = l.last if on_last else l.factor
+            if self.schedule == "exact":
+                return [(x, 1, False) for x in range(n)]
+            run_last = self.first_imperfect.get(l.dim, -1) > temporal[k] and on_last
+            return representative(n, run_last, l.last != l.factor)
+
+        def walk(k: int, state, base: tuple[int, ...], mask: int):
+            """(state after, words fetched) of the loops ``temporal[k:]`` from ``state``;
+            ``mask``: the dimensions whose loops before this position are all at their
+            last index. The first visit is the only one that sees ``state``; the rest
+            depends on the translation it leaves (``tail``)."""
+            if k == K:
+                return visit(state, base, mask)
+            first, got = visit(state, base, mask & first_clear[k])
+            end, rest = tail(k, mask, first[1])
+            return (shift(end[0], base, 1), end[1]), got + rest
+
+        def tail(k: int, mask: int, trans):
+            """The walk of ``temporal[k:]`` at origin 0 after its first visit, which left
+            ``trans`` remembered: (final state at origin 0, words fetched after it)."""
+            key = (k, mask, trans)
+            hit = memo.get(key)
+            if hit is not None:
+                return hit
             j = temporal[k]
             l = self.loops[j]
-            n = self.trips(j, idx)
-            if self.schedule == "exact":
-                its = [(x, 1, False) for x in range(n)]
-            else:
-                run_last = self.first_imperfect.get(l.dim, -1) > j \
-                    and self._on_last(idx, j, l.dim)
-                its = representative(n, run_last, l.last != l.factor)
+            b = bit[l.dim]
+            step = tvec[j]
             total = 0
             counted = 0
-            for x, w, reuse in its:
-                idx[j] = x
-                state, got = walk(k + 1, state, idx)
-                if reuse and k == len(temporal) - 1 and right_above:
+            state = None
+            for x, w, reuse in its_of(k, mask):
+                m2 = (mask if x == l.last - 1 else mask & ~b) & clear_after[k]
+                if x == 0:  # holds the first visit
+                    if k + 1 == K:
+                        lo, hi, _ = shape(m2)
+                        state, got = ((lo, hi), trans), 0
+                    else:
+                        state, got = tail(k + 1, m2, trans)
+                else:
+                    state, got = walk(k + 1, state, tuple(x * s for s in step), m2)
+                if reuse and k == K - 1 and right_above:
                     got = counted
                 counted = got
                 total += w * got
-            idx[j] = 0
+            memo[key] = (state, total)
             return state, total
 
         if self.schedule == "exact":
@@ -221,7 +285,7 @@ class ResidualNest:
                                 f"{visits:,} visits above level {c} exceed "
                                 f"{EXACT_VISIT_LIMIT:,}", key="schedule",
                                 fix="use the default schedule 'timeloop'")
-        return walk(0, (None, _NULL), {})[1]
+        return walk(0, (None, _NULL), (0,) * A, all_last & clear_first)[1]
 
     # -- work of the representative instance ------------------------------------------
     def macs0(self) -> int:

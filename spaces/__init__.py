@@ -13,7 +13,9 @@ from .arrays import Genes, SpaceArrays
 from .legality import BatchLegality, pe_utilization_problems
 from .proposal import ProposalEntry
 from .slots import DimSpace, FactorTable, Slot
-from .imperfect import ImperfectDimSpace, residuals_of
+from .imperfect import ImperfectDimSpace, cover_bound, move_end, residuals_of
+from .imperfect_levels import LevelImperfectDimSpace
+from .imperfect_table import ImperfectTable
 from .sparse_capacity import capacity_arch
 from .sparsity import (ActionOptimization, Density, SparseLevelCosts, SparsitySpec,
                        TensorFormat, validate_sparsity)
@@ -27,7 +29,8 @@ __all__ = [
     "MappingError", "SpecError", "StorageLevel", "Tensor", "Workload", "batched_matmul",
     "check_mapping", "conv2d", "depthwise_conv2d", "einsum", "fully_connected", "gemm",
     "mapping_problems", "restrict_constraints", "tile_box", "tile_words",
-    "BatchLegality", "DimSpace", "FactorTable", "Genes", "ImperfectDimSpace", "residuals_of", "LevelOrder", "ProposalEntry", "Slot",
+    "BatchLegality", "DimSpace", "FactorTable", "Genes", "ImperfectDimSpace", "ImperfectTable",
+    "LevelImperfectDimSpace", "cover_bound", "move_end", "residuals_of", "LevelOrder", "ProposalEntry", "Slot",
     "SpaceArrays", "pe_utilization_problems",
     "ActionOptimization", "Density", "SparseLevelCosts", "SparsitySpec", "TensorFormat",
     "capacity_arch", "validate_sparsity",

@@ -2,7 +2,8 @@
 of them built, checked, canonicalised, hashed and numbered with numpy (``SpaceArrays``).
 
 A candidate is a point of the mapspace: a factorization row per dimension (rows of the
-dimension's ``slots.FactorTable``, in the mapspace's rank order), a loop position per
+dimension's ``slots.FactorTable``, in the mapspace's rank order; with imperfect factors,
+its rank in the ``ImperfectDimSpace``: ``spaces/imperfect_table.py``), a loop position per
 level and dimension, and the keep bits. ``SpaceArrays`` turns them into ``MappingBatch``
 rows and mapspace ids, checks legality with the space's ``batch_legality`` (the
 vectorized twin of ``Mapspace.problems``), puts unit loops in canonical position, hashes
@@ -21,6 +22,7 @@ import numpy as np
 from .encoding import MappingBatch
 from .errors import SpecError
 from .factors import lehmer_rank
+from .imperfect_table import ImperfectTable
 from .mapspace import Mapspace
 from .repair import repair_row
 from .slots import FactorTable
@@ -58,6 +60,7 @@ class SpaceArrays:
         w, arch = space.workload, space.arch
         self.L, self.D, self.T = len(arch.levels), len(w.dims), len(w.tensors)
         self.tables = [self._table(ds, max_rows) for ds in space.dim_spaces]
+        self._perfect: Mapspace | None = None  # the perfect part of an imperfect space
         self.slot_level = np.array([s.level for s in space.slots], dtype=np.int64)
         self.slot_temporal = np.array([s.kind == "T" for s in space.slots])
         dims = w.dims
@@ -112,7 +115,9 @@ class SpaceArrays:
         self._hash = [rs.integers(1, 2 ** 63, size=s, dtype=np.uint64)
                       for s in (self.D, self.L * self.D, self.L * self.T)]
 
-    def _table(self, ds, max_rows: int) -> FactorTable:
+    def _table(self, ds, max_rows: int) -> "FactorTable | ImperfectTable":
+        if getattr(ds, "imperfect", False):  # rows are ranks, unranked on demand
+            return ImperfectTable(ds, self.L)
         table = ds.table(self.L, max_rows)
         if table is None:
             raise SpecError(f"a dimension of bound {ds.bound} has more than {max_rows:,} "
@@ -125,9 +130,15 @@ class SpaceArrays:
         """The ``MappingBatch`` of candidates ``g``."""
         N = len(g)
         tsxy = np.empty((3, N, self.L, self.D), dtype=np.int64)
+        residual = None
         for d, tab in enumerate(self.tables):
-            tsxy[:, :, :, d] = tab.per_level[g.fi[:, d]].transpose(1, 0, 2)
-        return MappingBatch(tsxy[0], tsxy[1], tsxy[2], g.rank.copy(), g.keep.copy())
+            tsxy[:, :, :, d] = tab.per_level_of(g.fi[:, d]).transpose(1, 0, 2)
+            if getattr(tab, "imperfect", False):
+                if residual is None:
+                    residual = np.zeros((N, 3, self.L, self.D), dtype=np.int64)
+                residual[:, :, :, d] = tab.residual_of(g.fi[:, d])
+        return MappingBatch(tsxy[0], tsxy[1], tsxy[2], g.rank.copy(), g.keep.copy(),
+                            residual)
 
     def legal(self, b: MappingBatch) -> np.ndarray:
         """Which rows are legal (fanout per axis, capacity and its minimum utilization,
@@ -196,6 +207,10 @@ class SpaceArrays:
         N = len(b)
         fi = np.zeros((N, self.D), dtype=np.int64)
         for d, tab in enumerate(self.tables):
+            if getattr(tab, "imperfect", False):
+                fi[:, d] = tab.rows_of(b.temporal[:, :, d], b.spatial_x[:, :, d],
+                                       b.spatial_y[:, :, d])
+                continue
             opt = np.zeros((N, len(self.slot_level)), dtype=np.int64)
             for j, lvl in enumerate(self.slot_level):
                 if self.slot_temporal[j]:
@@ -222,6 +237,24 @@ class SpaceArrays:
             except SpecError:  # too few legal mappings found: fall back on raw draws
                 pass
         return self.draw(n, rng)
+
+    @property
+    def imperfect(self) -> bool:
+        """Whether some dimension takes imperfect factors (its rows are ranks)."""
+        return any(getattr(t, "imperfect", False) for t in self.tables)
+
+    def fresh_perfect(self, n: int, rng: np.random.Generator) -> Genes | None:
+        """``n`` candidates drawn uniformly from the perfect factorizations of an
+        imperfect space (a subset of it), or None when too few of them are legal."""
+        if self._perfect is None:
+            space = self.space
+            self._perfect = Mapspace(space.workload, space.arch, space.constraints,
+                                     imperfect=False)
+        try:
+            _, b = self._perfect.sample_batch(n, rng=rng, with_ids=False)
+        except SpecError:
+            return None
+        return self.genes(b)
 
     # -- sampling ---------------------------------------------------------------------------
     def random_orders(self, n: int, rng: np.random.Generator) -> np.ndarray:

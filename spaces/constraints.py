@@ -72,7 +72,8 @@ class Constraints:
     to every temporal factor no level rule names; ``min_pe_utilization`` is the smallest
     fraction of the MAC units a mapping must use; ``imperfect`` lets factorizations
     use residual loops (docs/mapspace.md, imperfect factors), for the dimensions in
-    ``imperfect_dims`` only when it is set."""
+    ``imperfect_dims`` only when it is set, and at the levels (the loops a level holds:
+    temporal, and spatial over its fanout) in ``imperfect_levels`` only when that is set."""
 
     levels: tuple[LevelConstraints, ...] = ()
     default_min_factor: int | None = None
@@ -80,6 +81,7 @@ class Constraints:
     min_pe_utilization: float = 0.0
     imperfect: bool = False
     imperfect_dims: tuple[str, ...] | None = None  # None: every dimension (when imperfect)
+    imperfect_levels: tuple[str, ...] | None = None  # None: every level (when imperfect)
     source: str = field(default="<memory>", compare=False)
 
     def level(self, name: str) -> LevelConstraints | None:

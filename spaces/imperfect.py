@@ -21,14 +21,19 @@ inward, as in ``spaces/slots.py``) cap the suffix products; the slots at and out
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from functools import lru_cache
 from typing import Iterator, Sequence
 
 from .constraints import Constraints
+from .factors import prime_factors
 from .slots import Slot, max_factor, slot_options
 
 
-__all__ = ["ImperfectDimSpace", "imperfect_dim_space", "residuals_of"]
+__all__ = ["END_MOVES", "PRIME_MOVE", "ImperfectDimSpace", "cover_bound", "end_options",
+           "imperfect_dim_space", "move_end",
+           "residuals_of"]
 
 
 def residuals_of(bound: int, ends: Sequence[int]) -> tuple[int | None, ...]:
@@ -53,10 +58,15 @@ def imperfect_dim_space(workload, arch, constraints: Constraints, dim: str,
     """The imperfect factorizations of ``dim``: temporal ends 1..bound, spatial ends
     up to the axis's fanout, each allowed by the constraints' factor rules."""
     bound = workload.bound(dim)
+    return ImperfectDimSpace(bound, slots, *end_options(arch, constraints, dim, bound, slots))
+
+
+def end_options(arch, constraints: Constraints, dim: str, bound: int, slots: Sequence[Slot]):
+    """Per slot, the (end, axis) options the constraints allow, and the same uncapped
+    by the fanout and without axes (Timeloop's count)."""
     options, allowed = slot_options(arch, constraints, dim, bound, slots,
                                     range(1, bound + 1))
-    uncapped = [[(f, "") for f in a] for a in allowed]
-    return ImperfectDimSpace(bound, slots, options, uncapped)
+    return options, [[(f, "") for f in a] for a in allowed]
 
 
 class ImperfectDimSpace:
@@ -73,6 +83,7 @@ class ImperfectDimSpace:
         self.options = [sorted(o) for o in options]
         self._uncapped = [sorted(o) for o in uncapped] if uncapped else self.options
         self._G = lru_cache(maxsize=None)(self._g)
+        self._heads_memo: dict = {}
 
     # -- counting ------------------------------------------------------------------------
     def _g(self, j: int, m: int, limits: tuple | None, opts_id: int) -> int:
@@ -132,8 +143,21 @@ class ImperfectDimSpace:
             return self._G(0, 1, limits, opts_id)
         return self._between(k + 1, lo, hi, limits, opts_id)
 
+    def _head_table(self, limits) -> tuple[list, list[int], dict]:
+        """The heads in rank order, the ranks where their blocks start (plus the total)
+        and the position of each (k, end, axis); memoised per ``limits``."""
+        got = self._heads_memo.get(limits)
+        if got is None:
+            heads = list(self._heads(limits))
+            starts = [0]
+            for k, _, _, lo, hi in heads:
+                starts.append(starts[-1] + self._block(k, lo, hi, limits))
+            where = {(k, f, axis): x for x, (k, f, axis, _, _) in enumerate(heads)}
+            got = self._heads_memo[limits] = (heads, starts, where)
+        return got
+
     def count(self, limits: tuple | None = None) -> int:
-        return sum(self._block(k, lo, hi, limits) for k, _, _, lo, hi in self._heads(limits))
+        return self._head_table(limits)[1][-1]
 
     @property
     def size(self) -> int:
@@ -147,11 +171,12 @@ class ImperfectDimSpace:
     # -- ranking -------------------------------------------------------------------------
     def unrank(self, r: int, limits: tuple | None = None) -> tuple[tuple[int, str], ...]:
         S = len(self.slots)
-        for k, f, axis, lo, hi in self._heads(limits):
-            block = self._block(k, lo, hi, limits)
-            if r >= block:
-                r -= block
-                continue
+        heads, starts, _ = self._head_table(limits)
+        if not 0 <= r < starts[-1]:
+            raise IndexError("rank out of range")
+        x = bisect_right(starts, r) - 1
+        r -= starts[x]
+        for k, f, axis, lo, hi in heads[x:x + 1]:
             if k == -1:
                 return tuple((1, "") for _ in range(S))
             out = [(1, "")] * k + [(f, axis)]
@@ -161,8 +186,7 @@ class ImperfectDimSpace:
                     p = prod * g
                     if p > hi:
                         raise IndexError("rank out of range")  # pragma: no cover
-                    b = self._between(j + 1, -(-lo // p), self._top(j, g, p, hi, limits),
-                                      limits)
+                    b = self._inner(j, g, p, lo, hi, limits, out[k + 1:])
                     if r < b:
                         out.append((g, ax))
                         prod = p
@@ -170,6 +194,14 @@ class ImperfectDimSpace:
                     r -= b
             return tuple(out)
         raise IndexError("rank out of range")
+
+    def _inner(self, j: int, g: int, p: int, lo: int, hi: int, limits,
+               between: Sequence[tuple[int, str]] = ()) -> int:
+        """Choices of the slots after ``j`` when slot ``j`` takes end ``g``, the ends
+        from the slot after the outermost loop through ``j`` multiply to ``p`` (those
+        before ``j``: ``between``) and all of them must multiply to a product in
+        ``[lo, hi]``."""
+        return self._between(j + 1, -(-lo // p), self._top(j, g, p, hi, limits), limits)
 
     @staticmethod
     def _top(j: int, g: int, p: int, hi: int, limits) -> int:
@@ -188,13 +220,12 @@ class ImperfectDimSpace:
             raise KeyError("one (end, axis) per slot expected")
         ks = [j for j, (f, _) in enumerate(choice) if f > 1]
         k = ks[0] if ks else -1
-        r = 0
-        for k2, f, axis, lo, hi in self._heads(limits):
-            if k2 == k and (k == -1 or (f, axis) == choice[k]):
-                break
-            r += self._block(k2, lo, hi, limits)
-        else:
+        heads, starts, where = self._head_table(limits)
+        x = where.get((k, 1, "") if k == -1 else (k,) + tuple(choice[k]))
+        if x is None:
             raise KeyError(f"no outermost loop {choice[k] if k >= 0 else ''} in this space")
+        r = starts[x]
+        _, f, axis, lo, hi = heads[x]
         if k == -1:
             return r
         prod = 1
@@ -204,8 +235,7 @@ class ImperfectDimSpace:
                     break
                 p = prod * g
                 if p <= hi:
-                    r += self._between(j + 1, -(-lo // p), self._top(j, g, p, hi, limits),
-                                       limits)
+                    r += self._inner(j, g, p, lo, hi, limits, choice[k + 1:j])
             else:
                 raise KeyError((self.slots[j], choice[j]))
             prod *= choice[j][0]
@@ -260,4 +290,70 @@ class ImperfectDimSpace:
 
     def table(self, levels: int, max_rows: int):
         """No factor table: imperfect spaces are sampled through ``unrank``."""
+        return None
+
+
+END_MOVES = 7  # the kinds of ``move_end``
+PRIME_MOVE = 6  # the one that moves a prime factor
+
+
+def move_end(ds, rank: int, slot: int, how: int, pick) -> int | None:
+    """A neighbour of factorization ``rank`` of a dimension space (perfect or imperfect):
+    slot ``slot``'s end doubles (``how`` 0), halves (1), grows by one (2), shrinks by one
+    (3), becomes an allowed end drawn by ``pick`` (4), trades ends with another slot
+    drawn by ``pick`` (5), or gives one prime factor of its end to another slot (6: a
+    perfect factorization stays perfect), keeping mesh axes where it can; then the
+    outermost non-unit
+    loop takes the end that covers the bound again (the residuals follow).
+    ``pick(options)`` chooses one element of a non-empty list (a seeded generator's
+    choice). None when the result is not a point of the space (in a perfect space: when
+    the inner ends do not divide the bound)."""
+    choice = list(ds.unrank(rank))
+    f, axis = choice[slot]
+
+    def set_end(j: int, new: int, was_axis: str, was: int) -> bool:
+        same = [o for o in ds.options[j]
+                if o[0] == new and (o[1] == was_axis or new == 1 or was == 1)]
+        if not same:
+            return False
+        choice[j] = pick(same)
+        return True
+
+    if how == 4:
+        choice[slot] = pick(ds.options[slot])
+    elif how in (5, 6):
+        others = [j for j, o in enumerate(ds.options) if len(o) > 1 and j != slot]
+        if not others or (how == 6 and f == 1):
+            return None
+        j = pick(others)
+        g, gaxis = choice[j]
+        if how == 5:
+            ends = (g, f)
+        else:
+            p = pick(prime_factors(f))
+            ends = (f // p, g * p)
+        if not (set_end(slot, ends[0], axis, f) and set_end(j, ends[1], gaxis, g)):
+            return None
+    elif not set_end(slot, {0: f * 2, 1: f // 2, 2: f + 1, 3: f - 1}[how], axis, f):
+        return None
+    return cover_bound(ds, choice)
+
+
+def cover_bound(ds, choice: Sequence[tuple[int, str]]) -> int | None:
+    """The rank of ``choice`` after its outermost non-unit loop takes the end that covers
+    the bound (``ceil(bound / inner ends)``); None when no point of ``ds`` has these ends."""
+    choice = list(choice)
+    ends = [c[0] for c in choice]
+    k = next((i for i, e in enumerate(ends) if e > 1), None)
+    if k is None:
+        return ds.rank(choice) if ds.bound == 1 else None
+    inner = math.prod(ends[k + 1:])
+    if inner >= ds.bound:
+        return None
+    if ds.bound % inner and not getattr(ds, "imperfect", False):
+        return None
+    choice[k] = (-(-ds.bound // inner), choice[k][1])
+    try:
+        return ds.rank(choice)
+    except KeyError:
         return None

@@ -50,6 +50,7 @@ from .mapping import LevelMapping, Loop, Mapping
 from .loop_orders import LevelOrder, level_orders
 from .proposal import ProposalEntry, build_proposal
 from .imperfect import ImperfectDimSpace, imperfect_dim_space
+from .imperfect_levels import level_imperfect_dim_space
 from .slots import DimSpace, Slot, dim_space, has_temporal_slot, tiling_slots
 from .workload import Workload
 
@@ -73,6 +74,13 @@ class Mapspace:
                             f"{workload.name}", source=self.constraints.source,
                             key="constraints.imperfect",
                             fix=f"use dimensions of {', '.join(workload.dims)}")
+        unknown = [n for n in self.constraints.imperfect_levels or ()
+                   if n not in arch.level_names]
+        if unknown:
+            raise SpecError(f"imperfect levels name {', '.join(unknown)}, not a level of "
+                            f"{arch.name}", source=self.constraints.source,
+                            key="constraints.imperfect.levels",
+                            fix=f"use levels of {', '.join(arch.level_names)}")
         self._validate()
         L = len(arch.levels)
         dims = workload.dims
@@ -111,7 +119,10 @@ class Mapspace:
 
     def _dim_space(self, dim: str) -> "DimSpace | ImperfectDimSpace":
         bound = self.workload.bound(dim)
-        make = imperfect_dim_space if self.constraints.imperfect_for(dim) else dim_space
+        make = dim_space
+        if self.constraints.imperfect_for(dim):
+            make = imperfect_dim_space if self.constraints.imperfect_levels is None \
+                else level_imperfect_dim_space
         space = make(self.workload, self.arch, self.constraints, dim, self.slots)
         if space.size == 0:
             raise SpecError(f"no split of {dim}={bound} over the levels satisfies the "

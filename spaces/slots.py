@@ -326,6 +326,10 @@ class FactorTable:
         """Index of the divisor(s) ``f`` of the bound in ``divs``."""
         return np.searchsorted(self.divs, f)
 
+    def per_level_of(self, rows: np.ndarray) -> np.ndarray:
+        """Factors [n, 3, L] (temporal, X, Y per level) of table rows."""
+        return self.per_level[rows]
+
     def factors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Factors and axis codes [n, S] of table rows."""
         return self.fac[rows].astype(np.int64), self.ax[rows]

@@ -197,7 +197,7 @@ def test_factor_rules_apply_to_the_ends():
 
 # -- search ---------------------------------------------------------------------------
 
-def test_random_search_finds_imperfect_mappings_and_table_strategies_refuse():
+def test_random_search_finds_imperfect_mappings_and_bayesian_optimal_refuse():
     from loopscape.mapper import search
     from loopscape.spaces.errors import SpecError
     from loopscape.spaces.residuals import coverage_problems
@@ -207,7 +207,7 @@ def test_random_search_finds_imperfect_mappings_and_table_strategies_refuse():
     for p in r.front:  # every front point covers the layer and scores as evaluated alone
         assert not coverage_problems(p.mapping, w.dims, w.shape)
         assert p.evaluation["edp_j_cycles"] == pytest.approx(evaluate(w, a, p.mapping).edp)
-    for name in ("local", "bayesian", "optimal"):
+    for name in ("bayesian", "optimal"):
         with pytest.raises(SpecError, match="imperfect"):
             search(w, a, Constraints(imperfect=True), strategy=name, evaluations=10, seed=0)
 

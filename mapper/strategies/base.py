@@ -59,7 +59,7 @@ class Strategy(ABC):
 
     name: ClassVar[str] = ""
     #: Whether the strategy searches imperfect mapspaces (``Constraints.imperfect``):
-    #: those have no factor tables, so only strategies that draw or enumerate ids do.
+    #: those have no factor tables (``SpaceArrays`` holds their rows as ranks).
     supports_imperfect: ClassVar[bool] = False
 
     def setup(self, ctx: SearchContext) -> None:
@@ -67,8 +67,8 @@ class Strategy(ABC):
         if getattr(ctx.space, "imperfect", False) and not self.supports_imperfect:
             raise SpecError(f"strategy {self.name or type(self).__name__!r} does not search "
                             f"imperfect factors", key="strategy",
-                            fix="use --strategy climb, random or exhaustive with --imperfect "
-                                "(docs/mapspace.md, imperfect factors)")
+                            fix="use --strategy local, climb, random or exhaustive with "
+                                "--imperfect (docs/mapspace.md, imperfect factors)")
         self.ctx = ctx
 
     @abstractmethod

@@ -13,12 +13,12 @@ Reads the mapspace through its public API (``dim_spaces``, ``mapping``, ``id``,
 
 from __future__ import annotations
 
-import math
 import random
 
 import numpy as np
 
 from loopscape.spaces.encoding import encode
+from loopscape.spaces.imperfect import END_MOVES, move_end
 
 from .base import Proposal, SearchContext, Strategy
 
@@ -66,37 +66,11 @@ class ClimbSearch(Strategy):
     # -- moves -----------------------------------------------------------------------------
     def _move_dim(self, ds, rank: int) -> int | None:
         rng = self.rng
-        choice = list(ds.unrank(rank))
         open_slots = [j for j, o in enumerate(ds.options) if len(o) > 1]
         if not open_slots:
             return None
         j = rng.choice(open_slots)
-        f, axis = choice[j]
-        how = rng.randrange(5)
-        new = {0: f * 2, 1: f // 2, 2: f + 1, 3: f - 1}.get(how)
-        opts = ds.options[j]
-        if new is None:
-            choice[j] = rng.choice(opts)
-        else:
-            same_axis = [o for o in opts if o[0] == new and (o[1] == axis or new == 1 or f == 1)]
-            if not same_axis:
-                return None
-            choice[j] = rng.choice(same_axis)
-        # The outermost loop takes the end that covers the bound again.
-        ends = [c[0] for c in choice]
-        k = next((i for i, e in enumerate(ends) if e > 1), None)
-        if k is None:
-            return ds.rank(choice) if ds.bound == 1 else None
-        inner = math.prod(ends[k + 1:])
-        if inner >= ds.bound:
-            return None
-        if ds.bound % inner and not getattr(ds, "imperfect", False):
-            return None
-        choice[k] = (-(-ds.bound // inner), choice[k][1])
-        try:
-            return ds.rank(choice)
-        except KeyError:
-            return None
+        return move_end(ds, rank, j, rng.randrange(END_MOVES), rng.choice)
 
     def _neighbour(self, mid: int) -> int | None:
         ranks, lp, by = self._split(mid)

@@ -9,7 +9,10 @@ its best candidates by the product of the objectives (EDP for energy and cycles)
 proposes neighbours of those parents:
 
 * move one prime factor of a dimension from one tiling slot to another (or re-draw the
-  dimension's whole factorization);
+  dimension's whole factorization); in an imperfect space (``--imperfect``), change one
+  slot's loop end instead (x2, /2, +1, -1 or any allowed end) and let the outermost loop
+  of the dimension cover the bound again, the residuals following
+  (``spaces.imperfect.move_end``);
 * swap two loops of a level, or try every order of a level's non-unit loops at once
   (the batched evaluator scores thousands of rows per call);
 * flip one free keep bit;
@@ -56,16 +59,21 @@ class LocalSearch(Strategy):
     * ``init``: uniform samples evaluated before the first neighbours (default 1000);
     * ``restart``: an island whose best has not improved for this many of its
       evaluations starts again from fresh samples (default 20,000);
-    * ``generation``: at most this many candidates per ask (default 2048).
+    * ``generation``: at most this many candidates per ask (default 2048);
+    * ``perfect_share``: in an imperfect space (``--imperfect``), the share of fresh
+      samples drawn uniformly from its perfect factorizations (default 0.5); the rest
+      are uniform over the whole space, and moves reach every point of it.
     """
 
     name = "local"
+    supports_imperfect = True
 
     def __init__(self, islands: int = 4, elite: int = 8, front_size: int = 32,
                  front_share: float = 0.25, fresh: float = 0.05, sweep: float = 0.25,
                  max_sweep: int = 120, init: int = 1000, restart: int = 20_000,
-                 generation: int = 2048):
-        for name, v in (("front_share", front_share), ("fresh", fresh), ("sweep", sweep)):
+                 generation: int = 2048, perfect_share: float = 0.5):
+        for name, v in (("front_share", front_share), ("fresh", fresh), ("sweep", sweep),
+                        ("perfect_share", perfect_share)):
             if not 0 <= v <= 1:
                 raise SpecError(f"local: {name} is a share in [0, 1], got {v}", key="strategy")
         for name, v in (("islands", islands), ("elite", elite), ("front_size", front_size),
@@ -83,6 +91,7 @@ class LocalSearch(Strategy):
         self.init = init
         self.restart = restart
         self.generation = generation
+        self.perfect_share = perfect_share
 
     def setup(self, ctx: SearchContext) -> None:
         super().setup(ctx)
@@ -113,7 +122,7 @@ class LocalSearch(Strategy):
             tries += 1
             want = n - have
             if self.front is None or self.told < self.init:
-                g = A.fresh(want, rng)
+                g = self._fresh(want)
                 cand = [(g, np.arange(len(g)) % K)]
             else:
                 m = int(want / max(self._accept, 0.05) * 1.1) + 8
@@ -121,7 +130,7 @@ class LocalSearch(Strategy):
                 empty = [k for k in range(K) if self.isl[k] is None]
                 n_fresh = int(round(self.fresh * want)) + len(empty) * want // K
                 if n_fresh:
-                    g = A.fresh(n_fresh, rng)
+                    g = self._fresh(n_fresh)
                     pool = np.array(empty or list(range(K)))  # restarted islands first
                     labels = pool[np.arange(len(g)) % len(pool)]
                     cand.append((g, labels))
@@ -165,6 +174,16 @@ class LocalSearch(Strategy):
         proposal = Proposal(batch, A.ids(g), rejected=rejected)
         self.pending[id(batch)] = (g, labels)
         return proposal
+
+    def _fresh(self, n: int) -> Genes:
+        """About ``n`` uniform samples of the space; in an imperfect space, a share
+        ``perfect_share`` of them uniform over its perfect factorizations."""
+        A, rng = self.arrays, self.rng
+        k = int(round(self.perfect_share * n)) if A.imperfect else 0
+        perfect = A.fresh_perfect(k, rng) if k else None
+        if perfect is None:
+            return A.fresh(n, rng)
+        return Genes.concat([perfect, A.fresh(n - k, rng)]) if n > k else perfect
 
     def _parents(self, n: int) -> tuple[Genes, np.ndarray]:
         """``n`` parents and their island labels (-1: the front): ``front_share`` drawn
@@ -231,6 +250,11 @@ class LocalSearch(Strategy):
         for d in np.unique(dsel):
             r = rows[dsel == d]
             tab = self.arrays.tables[d]
+            if getattr(tab, "imperfect", False):  # end moves; the outermost loop covers
+                new = tab.move(g.fi[r, d], rng)
+                ok = new >= 0
+                g.fi[r[ok], d] = new[ok]
+                continue
             f, a = tab.factors(g.fi[r, d])
             m, S = f.shape
             src = np.argmax(rng.random((m, S)) * (f > 1), axis=1)
@@ -305,7 +329,8 @@ class LocalSearch(Strategy):
         for i in np.unique(lv):
             rows = np.nonzero(lv == i)[0]
             fd = A.free[i]
-            t = np.stack([A.tables[d].per_level[parents.fi[rows, d], 0, i] for d in fd], axis=1)
+            t = np.stack([A.tables[d].per_level_of(parents.fi[rows, d])[:, 0, i] for d in fd],
+                         axis=1)
             units[int(i)] = t == 1
             k = (t > 1).sum(axis=1)
             counts[rows] = np.where(k >= 2, np.minimum([math.factorial(x) for x in k],

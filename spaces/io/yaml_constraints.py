@@ -4,7 +4,8 @@
 constraints:
   default_max_factor: 16        # every temporal factor no level rule names
   min_pe_utilization: 0.5       # fraction of the MAC units a mapping must use
-  imperfect: true               # residual loops allowed (or [P, Q]: those dims only)
+  imperfect: true               # residual loops allowed (or [P, Q]: those dims only,
+                                # or {dims: [P, Q], levels: [GlobalBuffer]})
   levels:
     - target: DRAM
       temporal: {N: 1, C: "<=4", M: ">=2", P: all}
@@ -65,13 +66,27 @@ def load_constraints_body(body: Any, where: Where, workload: Workload | None = N
     if body.get("min_pe_utilization") is not None:
         util = expect_number(body["min_pe_utilization"], where.at("min_pe_utilization"),
                              maximum=1.0)
-    imperfect, imperfect_dims = False, None
-    if isinstance(body.get("imperfect"), list):
+    imperfect, imperfect_dims, imperfect_levels = False, None, None
+    raw_imp = body.get("imperfect")
+    if isinstance(raw_imp, dict):
+        i_at = where.at("imperfect")
+        expect_map(raw_imp, i_at, allowed=("dims", "levels"),
+                   what="a map with dims and/or levels")
+        imperfect = True
+        if raw_imp.get("dims") is not None:
+            imperfect_dims = tuple(expect_names(
+                raw_imp["dims"], i_at.at("dims"), what="dimension",
+                known=workload.dims if workload is not None else None))
+        if raw_imp.get("levels") is not None:
+            imperfect_levels = tuple(expect_names(
+                raw_imp["levels"], i_at.at("levels"), what="level",
+                known=arch.level_names if arch is not None else None))
+    elif isinstance(raw_imp, list):
         imperfect = True
         imperfect_dims = tuple(expect_names(
-            body["imperfect"], where.at("imperfect"), what="dimension",
+            raw_imp, where.at("imperfect"), what="dimension",
             known=workload.dims if workload is not None else None))
-    elif body.get("imperfect") is not None:
+    elif raw_imp is not None:
         imperfect = expect_bool(body["imperfect"], where.at("imperfect"))
     levels: list[LevelConstraints] = []
     if body.get("levels") is not None:
@@ -89,7 +104,7 @@ def load_constraints_body(body: Any, where: Where, workload: Workload | None = N
             seen.append(lc.target)
             levels.append(lc)
     c = Constraints(tuple(levels), dmin, dmax, util, imperfect, imperfect_dims,
-                    source=where.source)
+                    imperfect_levels, source=where.source)
     if workload is not None and arch is not None:
         validate_constraints(c, workload, arch)
     elif workload is not None or arch is not None:
@@ -231,7 +246,11 @@ def dump_constraints_body(c: Constraints) -> dict:
         out["default_min_factor"] = c.default_min_factor
     if c.min_pe_utilization:
         out["min_pe_utilization"] = c.min_pe_utilization
-    if c.imperfect:
+    if c.imperfect and c.imperfect_levels is not None:
+        out["imperfect"] = {"levels": list(c.imperfect_levels)}
+        if c.imperfect_dims is not None:
+            out["imperfect"] = {"dims": list(c.imperfect_dims)} | out["imperfect"]
+    elif c.imperfect:
         out["imperfect"] = True if c.imperfect_dims is None else list(c.imperfect_dims)
     levels = []
     for lc in c.levels:
