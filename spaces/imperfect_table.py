@@ -52,21 +52,21 @@ class ImperfectTable:
             got = self._rows[r] = (ends, res)
         return got
 
+    def _gather(self, rows: np.ndarray, part: int, blank: int) -> np.ndarray:
+        """Part ``part`` (0: ends, 1: residuals) [n, 3, L] of the rows (ranks) ``rows``."""
+        rows = np.asarray(rows).ravel()
+        out = np.full((len(rows), 3, self.levels), blank, dtype=np.int64)
+        for x, r in enumerate(rows.tolist()):
+            out[x] = self._row(r)[part]
+        return out
+
     def per_level_of(self, rows: np.ndarray) -> np.ndarray:
         """Ends [n, 3, L] of the rows (ranks) ``rows``."""
-        rows = np.asarray(rows).ravel()
-        out = np.ones((len(rows), 3, self.levels), dtype=np.int64)
-        for x, r in enumerate(rows.tolist()):
-            out[x] = self._row(r)[0]
-        return out
+        return self._gather(rows, 0, 1)
 
     def residual_of(self, rows: np.ndarray) -> np.ndarray:
         """Residuals [n, 3, L] of the rows (0: perfect or no loop)."""
-        rows = np.asarray(rows).ravel()
-        out = np.zeros((len(rows), 3, self.levels), dtype=np.int64)
-        for x, r in enumerate(rows.tolist()):
-            out[x] = self._row(r)[1]
-        return out
+        return self._gather(rows, 1, 0)
 
     def rows_of(self, temporal: np.ndarray, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
         """Ranks of rows given this dimension's ends per level ([n, L] each; a spatial
