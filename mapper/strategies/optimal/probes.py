@@ -9,6 +9,8 @@ off the scored mapping. Every other term comes from the bounds B1-B6.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from loopscape.costmodels.batched import BatchEvaluator
@@ -17,7 +19,8 @@ from loopscape.spaces.arch import Architecture
 from loopscape.spaces.encoding import MappingBatch
 from loopscape.spaces.workload import Workload
 
-from ...objectives import objective_values
+from ...objectives import maximized, objective_values
+from ...pareto import nondominated_mask
 from .bounds import SAFETY, Bounder
 from .orders import OrderTables, combo_count, materialize
 
@@ -29,6 +32,14 @@ class OrderProbe:
         self.wl, self.arch, self.bd, self.orders = workload, arch, bounder, orders
         self.objectives = objectives
         self.evaluator = BatchEvaluator(workload, arch, options=options)  # the search's model
+        # The terms read off a probe (outermost-level energies, level 1's fills) are ones
+        # link transfers never change (``top`` below): under links the probes are scored
+        # without them (much cheaper), and only the probes on that batch's own front are
+        # scored again with links before they join the incumbent (docs/optimal.md).
+        self.linked = options is None or options.link_transfers
+        self.plain = BatchEvaluator(workload, arch, options=replace(
+            options or ModelOptions(), link_transfers=False)) if self.linked else self.evaluator
+        self.scored = 0  # probes scored so far (certificate: ``probes``)
 
     def base_energy(self, rec) -> float:
         """MAC energy and leakage at the compute cycles (B1, B2)."""
@@ -55,7 +66,8 @@ class OrderProbe:
         if not parts:
             return out, np.empty((0, len(self.objectives)))
         batch = MappingBatch.concat(parts)
-        res = self.evaluator(batch)
+        self.scored += len(batch)
+        res = self.plain(batch)
         # B7 with each probed outermost order (runs.py), all tilings of the group at once
         probed = [group[g] for g, _ in spans]
         ce_all = self.bd.tiling_extents(
@@ -95,4 +107,15 @@ class OrderProbe:
                                                            skip_top=top[k, ti], ce=ce)
             ex = exact[rows].reshape(n0, nk, -1)
             out[g] = per_keep * SAFETY + (ex * top[None]).sum(axis=2)
-        return out, objective_values(self.objectives, res, self.arch)
+        values = objective_values(self.objectives, res, self.arch)
+        if self.linked:
+            values = self._rescored(batch, values)
+        return out, values
+
+    def _rescored(self, batch: MappingBatch, values: np.ndarray) -> np.ndarray:
+        """The search's model (links on) on the probes that are on the front of their
+        link-free values: true values of real mappings, so the incumbent stays sound."""
+        signs = np.array([-1.0 if o in maximized(self.objectives) else 1.0
+                          for o in self.objectives])
+        rows = np.nonzero(nondominated_mask(values * signs))[0]
+        return objective_values(self.objectives, self.evaluator(batch.take(rows)), self.arch)

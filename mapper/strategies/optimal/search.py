@@ -297,8 +297,8 @@ class OptimalSearch(Strategy):
         """Per (tiling, tables) of ``group``: which (outermost order, keep choice) pairs
         may still hold a front mapping (docs/optimal.md, order_bound)."""
         energies, values = self.probe(group)
+        self.probes = self.probe.scored
         if len(values):
-            self.probes += len(values)
             self._add_incumbent(values * self.signs)
         masks = []
         for (rec, tables), energy in zip(group, energies):
