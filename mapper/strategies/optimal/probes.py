@@ -96,6 +96,7 @@ class OrderProbe:
             # Rows run over (order, keep), keep-minor: row k (< nk) has keep choice k.
             per_keep = np.full((n0, nk), self.base_energy(rec))
             top = np.zeros((nk, len(tensors)), dtype=bool)
+            terms: dict = {}  # keep choices share chains: each is bounded once
             for k in range(nk):
                 for ti in range(len(tensors)):
                     chain = tuple(np.nonzero(kp[k, :, ti])[0].tolist())
@@ -103,8 +104,11 @@ class OrderProbe:
                     # through a fanout of the outermost level: bounds.py, linkless)
                     top[k, ti] = len(chain) > 1 and chain[1] == 1 and \
                         (tensors[ti].read_write or self.bd.linkless(0, 1))
-                    per_keep[:, k] += self.bd.chain_energy(ti, chain, pos, neg,
-                                                           skip_top=top[k, ti], ce=ce)
+                    key = (ti, chain)
+                    if key not in terms:
+                        terms[key] = self.bd.chain_energy(ti, chain, pos, neg,
+                                                          skip_top=top[k, ti], ce=ce)
+                    per_keep[:, k] += terms[key]
             ex = exact[rows].reshape(n0, nk, -1)
             out[g] = per_keep * SAFETY + (ex * top[None]).sum(axis=2)
         values = objective_values(self.objectives, res, self.arch)
