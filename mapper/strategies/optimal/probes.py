@@ -22,7 +22,7 @@ from loopscape.spaces.workload import Workload
 from ...objectives import maximized, objective_values
 from ...pareto import nondominated_mask
 from .bounds import SAFETY, Bounder
-from .orders import OrderTables, combo_count, materialize
+from .orders import OrderTables, combo_count
 
 
 class OrderProbe:
@@ -52,20 +52,15 @@ class OrderProbe:
         (None when the tiling has a single outermost order or nothing deeper to order),
         and the objective values of every scored mapping (user orientation)."""
         out: list = [None] * len(group)
-        parts, spans = [], []
+        spans = []
         for g, (rec, tables) in enumerate(group):
             n0, nk = len(tables[0][0]), len(rec[4])
-            deeper = combo_count(tables[1:])
-            if n0 < 2 or deeper < 2 or len(self.arch.levels) < 2:
+            if n0 < 2 or combo_count(tables[1:]) < 2 or len(self.arch.levels) < 2:
                 continue
-            idx = (np.arange(n0)[:, None] * deeper * nk + np.arange(nk)[None]).ravel()
-            t, sx, sy, rk, kp, _, _ = materialize(tables, rec[1], rec[2], rec[3], rec[4],
-                                                  self.orders.keep_sets, idx)
-            parts.append(MappingBatch(t, sx, sy, rk, kp))
-            spans.append((g, len(idx)))
-        if not parts:
+            spans.append((g, n0 * nk))
+        if not spans:
             return out, np.empty((0, len(self.objectives)))
-        batch = MappingBatch.concat(parts)
+        batch = self._rows([group[g] for g, _ in spans])
         self.scored += len(batch)
         res = self.plain(batch)
         # B7 with each probed outermost order (runs.py), all tilings of the group at once
@@ -115,6 +110,25 @@ class OrderProbe:
         if self.linked:
             values = self._rescored(batch, values)
         return out, values
+
+    def _rows(self, probed: list) -> MappingBatch:
+        """Every probe of the tilings ``probed``, tiling by tiling, (outermost order,
+        keep choice) keep-minor: the outermost level in each of its orders, every deeper
+        level in its first canonical order (the rows ``materialize`` gives for the ids
+        ``order x deeper x n_keeps + keep``)."""
+        reps = np.array([len(tb[0][0]) * len(rec[4]) for rec, tb in probed])
+        t, sx, sy = (np.repeat(np.stack([rec[j] for rec, _ in probed]), reps, axis=0)
+                     for j in (1, 2, 3))
+        ranks = []
+        for rec, tables in probed:
+            n0 = len(tables[0][0])
+            rk = np.empty((n0, len(tables), tables[0][1].shape[1]), dtype=np.int64)
+            rk[:, 0] = tables[0][1]
+            for i in range(1, len(tables)):
+                rk[:, i] = tables[i][1][0]
+            ranks.append(np.repeat(rk, len(rec[4]), axis=0))
+        by = np.concatenate([np.tile(rec[4], len(tb[0][0])) for rec, tb in probed])
+        return MappingBatch(t, sx, sy, np.concatenate(ranks), self.orders.keep_sets[by])
 
     def _rescored(self, batch: MappingBatch, values: np.ndarray) -> np.ndarray:
         """The search's model (links on) on the probes that are on the front of their
