@@ -9,6 +9,8 @@ off the scored mapping. Every other term comes from the bounds B1-B6.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from loopscape.costmodels.batched import BatchEvaluator
@@ -17,9 +19,10 @@ from loopscape.spaces.arch import Architecture
 from loopscape.spaces.encoding import MappingBatch
 from loopscape.spaces.workload import Workload
 
-from ...objectives import objective_values
+from ...objectives import maximized, objective_values
+from ...pareto import nondominated_mask
 from .bounds import SAFETY, Bounder
-from .orders import OrderTables, combo_count, materialize
+from .orders import OrderTables, combo_count
 
 
 class OrderProbe:
@@ -29,6 +32,14 @@ class OrderProbe:
         self.wl, self.arch, self.bd, self.orders = workload, arch, bounder, orders
         self.objectives = objectives
         self.evaluator = BatchEvaluator(workload, arch, options=options)  # the search's model
+        # The terms read off a probe (outermost-level energies, level 1's fills) are ones
+        # link transfers never change (``top`` below): under links the probes are scored
+        # without them (much cheaper), and only the probes on that batch's own front are
+        # scored again with links before they join the incumbent (docs/optimal.md).
+        self.linked = options is None or options.link_transfers
+        self.plain = BatchEvaluator(workload, arch, options=replace(
+            options or ModelOptions(), link_transfers=False)) if self.linked else self.evaluator
+        self.scored = 0  # probes scored so far (certificate: ``probes``)
 
     def base_energy(self, rec) -> float:
         """MAC energy and leakage at the compute cycles (B1, B2)."""
@@ -41,21 +52,17 @@ class OrderProbe:
         (None when the tiling has a single outermost order or nothing deeper to order),
         and the objective values of every scored mapping (user orientation)."""
         out: list = [None] * len(group)
-        parts, spans = [], []
+        spans = []
         for g, (rec, tables) in enumerate(group):
             n0, nk = len(tables[0][0]), len(rec[4])
-            deeper = combo_count(tables[1:])
-            if n0 < 2 or deeper < 2 or len(self.arch.levels) < 2:
+            if n0 < 2 or combo_count(tables[1:]) < 2 or len(self.arch.levels) < 2:
                 continue
-            idx = (np.arange(n0)[:, None] * deeper * nk + np.arange(nk)[None]).ravel()
-            t, sx, sy, rk, kp, _, _ = materialize(tables, rec[1], rec[2], rec[3], rec[4],
-                                                  self.orders.keep_sets, idx)
-            parts.append(MappingBatch(t, sx, sy, rk, kp))
-            spans.append((g, len(idx)))
-        if not parts:
+            spans.append((g, n0 * nk))
+        if not spans:
             return out, np.empty((0, len(self.objectives)))
-        batch = MappingBatch.concat(parts)
-        res = self.evaluator(batch)
+        batch = self._rows([group[g] for g, _ in spans])
+        self.scored += len(batch)
+        res = self.plain(batch)
         # B7 with each probed outermost order (runs.py), all tilings of the group at once
         probed = [group[g] for g, _ in spans]
         ce_all = self.bd.tiling_extents(
@@ -84,6 +91,7 @@ class OrderProbe:
             # Rows run over (order, keep), keep-minor: row k (< nk) has keep choice k.
             per_keep = np.full((n0, nk), self.base_energy(rec))
             top = np.zeros((nk, len(tensors)), dtype=bool)
+            terms: dict = {}  # keep choices share chains: each is bounded once
             for k in range(nk):
                 for ti in range(len(tensors)):
                     chain = tuple(np.nonzero(kp[k, :, ti])[0].tolist())
@@ -91,8 +99,41 @@ class OrderProbe:
                     # through a fanout of the outermost level: bounds.py, linkless)
                     top[k, ti] = len(chain) > 1 and chain[1] == 1 and \
                         (tensors[ti].read_write or self.bd.linkless(0, 1))
-                    per_keep[:, k] += self.bd.chain_energy(ti, chain, pos, neg,
-                                                           skip_top=top[k, ti], ce=ce)
+                    key = (ti, chain)
+                    if key not in terms:
+                        terms[key] = self.bd.chain_energy(ti, chain, pos, neg,
+                                                          skip_top=top[k, ti], ce=ce)
+                    per_keep[:, k] += terms[key]
             ex = exact[rows].reshape(n0, nk, -1)
             out[g] = per_keep * SAFETY + (ex * top[None]).sum(axis=2)
-        return out, objective_values(self.objectives, res, self.arch)
+        values = objective_values(self.objectives, res, self.arch)
+        if self.linked:
+            values = self._rescored(batch, values)
+        return out, values
+
+    def _rows(self, probed: list) -> MappingBatch:
+        """Every probe of the tilings ``probed``, tiling by tiling, (outermost order,
+        keep choice) keep-minor: the outermost level in each of its orders, every deeper
+        level in its first canonical order (the rows ``materialize`` gives for the ids
+        ``order x deeper x n_keeps + keep``)."""
+        reps = np.array([len(tb[0][0]) * len(rec[4]) for rec, tb in probed])
+        t, sx, sy = (np.repeat(np.stack([rec[j] for rec, _ in probed]), reps, axis=0)
+                     for j in (1, 2, 3))
+        ranks = []
+        for rec, tables in probed:
+            n0 = len(tables[0][0])
+            rk = np.empty((n0, len(tables), tables[0][1].shape[1]), dtype=np.int64)
+            rk[:, 0] = tables[0][1]
+            for i in range(1, len(tables)):
+                rk[:, i] = tables[i][1][0]
+            ranks.append(np.repeat(rk, len(rec[4]), axis=0))
+        by = np.concatenate([np.tile(rec[4], len(tb[0][0])) for rec, tb in probed])
+        return MappingBatch(t, sx, sy, np.concatenate(ranks), self.orders.keep_sets[by])
+
+    def _rescored(self, batch: MappingBatch, values: np.ndarray) -> np.ndarray:
+        """The search's model (links on) on the probes that are on the front of their
+        link-free values: true values of real mappings, so the incumbent stays sound."""
+        signs = np.array([-1.0 if o in maximized(self.objectives) else 1.0
+                          for o in self.objectives])
+        rows = np.nonzero(nondominated_mask(values * signs))[0]
+        return objective_values(self.objectives, self.evaluator(batch.take(rows)), self.arch)

@@ -280,10 +280,12 @@ class OptimalSearch(Strategy):
         lb = self._lb_vec(*bd.bound(P[live], Q[live], ce=ce))
         dom = self._dominated(lb)
         self.removed["tiling_bound"] += int((combos[live[dom]] * nk[live[dom]]).sum())
-        radix = [self.radix[di] for di in self.perm]
-        for j in np.nonzero(~dom)[0]:
+        radix = np.array([self.radix[di] for di in self.perm],
+                         dtype=np.int64 if math.prod(self.st.dim_sizes) < 2 ** 62 else object)
+        keep = np.nonzero(~dom)[0]
+        tfis = (full[live[keep]].astype(radix.dtype) * radix[None]).sum(axis=1).tolist()
+        for j, tfi in zip(keep.tolist(), tfis):  # tfi: the mapspace's index of the tiling
             n = live[j]
-            tfi = sum(int(g) * w for g, w in zip(full[n], radix))  # the mapspace's index
             self.pending.append((tfi, temporal[n], sx[n], sy[n], np.nonzero(keep_ok[n])[0],
                                  lb[j], int(combos[n]), P[n], Q[n], ce[j], ext[n]))
 
@@ -297,8 +299,8 @@ class OptimalSearch(Strategy):
         """Per (tiling, tables) of ``group``: which (outermost order, keep choice) pairs
         may still hold a front mapping (docs/optimal.md, order_bound)."""
         energies, values = self.probe(group)
+        self.probes = self.probe.scored
         if len(values):
-            self.probes += len(values)
             self._add_incumbent(values * self.signs)
         masks = []
         for (rec, tables), energy in zip(group, energies):
