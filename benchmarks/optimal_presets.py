@@ -20,11 +20,12 @@ A pair whose layer fits no mapping of the architecture (no strategy finds a lega
 or the mapspace refuses the pair) is skipped and the reason printed.
 
     python benchmarks/optimal_presets.py [--seconds 60] [--seeds 3]
-        [--optimal-seconds S] [--evaluations N] [--arch NAME ...] [--layer NAME ...]
-        [--json FILE]
+        [--optimal-seconds S] [--evaluations N] [--optimal-evaluations N]
+        [--arch NAME ...] [--layer NAME ...] [--json FILE]
 
 ``--evaluations N`` gives each heuristic run an evaluation budget instead of a time
-limit (then the heuristics' results depend only on the seeds, not on machine speed);
+limit, ``--optimal-evaluations N`` does the same for ``optimal`` (with both, the run's
+results depend only on the seeds, not on machine speed);
 ``--arch``/``--layer`` restrict the pairs. ``--json FILE`` writes the rows (written
 atomically). The defaults are issue 14's (60 s, 3 seeds: about 10 minutes a pair).
 """
@@ -165,13 +166,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="time limit of optimal (default: --seconds)")
     ap.add_argument("--evaluations", type=int, default=None,
                     help="evaluation budget per heuristic run instead of --seconds")
+    ap.add_argument("--optimal-evaluations", type=int, default=None,
+                    help="evaluation budget of optimal instead of its time limit")
     ap.add_argument("--arch", nargs="+", default=None, help="only these architectures")
     ap.add_argument("--layer", nargs="+", default=None, help="only these layers")
     ap.add_argument("--json", type=Path, default=None, help="write the rows to this file")
     args = ap.parse_args(argv)
     for name, v in (("--seconds", args.seconds), ("--seeds", args.seeds),
                     ("--optimal-seconds", args.optimal_seconds),
-                    ("--evaluations", args.evaluations)):
+                    ("--evaluations", args.evaluations),
+                    ("--optimal-evaluations", args.optimal_evaluations)):
         if v is not None and v <= 0:
             ap.error(f"{name} must be positive, got {v}")
     presets = list_presets()
@@ -185,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     layers = [w for w in layers if not args.layer or w in args.layer]
     budget = (f"{args.evaluations} evaluations" if args.evaluations
               else f"{args.seconds:g} s") + f" x {args.seeds} seeds"
-    print(f"optimal ({args.optimal_seconds or args.seconds:g} s) vs local/random/bayesian "
+    limit = (f"{args.optimal_evaluations} evaluations" if args.optimal_evaluations
+             else f"{args.optimal_seconds or args.seconds:g} s")
+    print(f"optimal ({limit}) vs local/random/bayesian "
           f"({budget}); min EDP in J*cycle; gap = proven relative EDP gap", flush=True)
     print(HEADER, flush=True)
     rows, bugs = [], 0
@@ -194,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         for ln in layers:
             row = compare_pair(load_layer_preset(ln), arch, seconds=args.seconds,
                                evaluations=args.evaluations, seeds=args.seeds,
-                               optimal_seconds=args.optimal_seconds)
+                               optimal_seconds=args.optimal_seconds,
+                               optimal_evaluations=args.optimal_evaluations)
             rows.append(row)
             bugs += row["bug"]
             print(format_row(row), flush=True)
@@ -206,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         write_json_atomic({"seconds": args.seconds, "seeds": args.seeds,
                            "optimal_seconds": args.optimal_seconds or args.seconds,
-                           "evaluations": args.evaluations, "unit": "J*cycle",
+                           "evaluations": args.evaluations,
+                           "optimal_evaluations": args.optimal_evaluations, "unit": "J*cycle",
                            "rows": rows}, args.json)
     if bugs:
         print(f"BUG: {bugs} pair(s) where a certified optimum or a proven bound was beaten",
