@@ -231,24 +231,23 @@ class LocalSearch(Strategy):
                       0.3 if A.orderable else 0, 0.1 if A.keep_free else 0])
         return p / p.sum() if p.sum() else np.full(4, 0.25)
 
-    def _move_redraw(self, g: Genes, rows: np.ndarray) -> None:
+    def _rows_by_dim(self, rows: np.ndarray):
+        """Draw one searchable dimension per row; yield (dimension, its rows)."""
         if not self.dims:
             return
-        rng = self.rng
-        dsel = np.array(self.dims)[rng.integers(0, len(self.dims), size=len(rows))]
+        dsel = np.array(self.dims)[self.rng.integers(0, len(self.dims), size=len(rows))]
         for d in np.unique(dsel):
-            r = rows[dsel == d]
-            g.fi[r, d] = rng.integers(0, self.arrays.tables[d].size, size=len(r))
+            yield d, rows[dsel == d]
+
+    def _move_redraw(self, g: Genes, rows: np.ndarray) -> None:
+        for d, r in self._rows_by_dim(rows):
+            g.fi[r, d] = self.rng.integers(0, self.arrays.tables[d].size, size=len(r))
 
     def _move_prime(self, g: Genes, rows: np.ndarray) -> None:
         """Move one prime factor of one dimension from a slot to another (the spatial
         axis of a new spatial factor drawn among the allowed ones)."""
-        if not self.dims:
-            return
         rng = self.rng
-        dsel = np.array(self.dims)[rng.integers(0, len(self.dims), size=len(rows))]
-        for d in np.unique(dsel):
-            r = rows[dsel == d]
+        for d, r in self._rows_by_dim(rows):
             tab = self.arrays.tables[d]
             if getattr(tab, "imperfect", False):  # end moves; the outermost loop covers
                 new = tab.move(g.fi[r, d], rng)
