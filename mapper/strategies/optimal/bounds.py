@@ -228,15 +228,17 @@ class Bounder:
             e = (lvl.read_energy_pj / bw) * served
         # B5/B6/B7: every keeper k_a receives, per instance, at least its tile times the
         # solo-dimension loops above it (fills, read-only tensors), and serves the next
-        # keeper at least that keeper's share (reads; updates for outputs). Under links,
-        # a read-only keeper right below a fanout counts B7's outer part only (rule L).
+        # keeper at least that keeper's share (reads; updates for outputs). Under links
+        # the serve terms stay (rule L: every solo group keeps a child served by the
+        # parent), and a read-only keeper right below a fanout counts only B7's outer
+        # part in its fills.
         w = self.solo_words[ti]
         for a, c in enumerate(chain):
             lv = arch.levels[c]
             bw = lv.block_words(t.name)
             base = w * pos[:, self.col_r[(ti, c)]]
             if a > 0 and not (skip_top and a == 1):
-                words = base * self._ce(ce, ti, c)
+                words = base * self._ce(ce, ti, c, fills=True)
                 if t.read_write:  # fills = share - partition (B7 can exceed it)
                     words = np.maximum(words - self._held(ti, c, neg), 0.0)
                 e = e + (lv.fill_energy_pj / bw) * words
@@ -255,10 +257,8 @@ class Bounder:
         return not self.links or not any(self.fans[lo:hi])
 
     def linked_child(self, ti: int, k: int) -> bool:
-        """Whether links can lower tensor ``ti``'s fills of keeper ``k`` and the words
-        its parent serves it: a read-only tensor, link transfers on, and a fanout at
-        level ``k - 1`` (links act only at the fanout right above a keeper; a bypassing
-        child's links keep the solo multicast groups: rule L)."""
+        """Whether links can lower tensor ``ti``'s fills of keeper ``k``: a read-only
+        tensor, link transfers on, and a fanout at level ``k - 1`` (rule L)."""
         return self.links and k > 0 and self.fans[k - 1] and \
             not self.workload.tensors[ti].read_write
 
@@ -266,13 +266,13 @@ class Bounder:
         """An upper bound of instances x partition of tensor ``ti`` at level ``k``."""
         return self.words[ti] * neg[:, self.col_q[(ti, k)]]
 
-    def _ce(self, ce: np.ndarray | None, ti: int, k: int):
-        """The extents factor of keeper ``k``'s share of tensor ``ti``: B7's, or its
-        link-safe outer part (rule L) where a link can lower it."""
+    def _ce(self, ce: np.ndarray | None, ti: int, k: int, fills: bool = False):
+        """The extents factor of keeper ``k``'s share of tensor ``ti``: B7's, or for
+        ``fills`` that links can lower, its link-safe outer part (rule L)."""
         if ce is None:
             return 1.0
         col = self.col_ce[(ti, k)]
-        return ce[:, col + self.n_ce] if self.linked_child(ti, k) else ce[:, col]
+        return ce[:, col + self.n_ce] if fills and self.linked_child(ti, k) else ce[:, col]
 
     def bound(self, pos: np.ndarray, neg: np.ndarray, keep_sets: np.ndarray | None = None,
               ce: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
