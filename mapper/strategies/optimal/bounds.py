@@ -1,4 +1,4 @@
-"""Admissible lower bounds for sets of tilings (docs/optimal.md, rules B1-B6).
+"""Admissible lower bounds for sets of tilings (docs/optimal.md, rules B1-B7 and L).
 
 A *tiling* fixes every factor (and mesh axis) of every dimension: one row of each
 dimension's factorization list. Loop orders and keep/bypass choices are left open. For
