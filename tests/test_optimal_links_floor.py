@@ -131,11 +131,14 @@ def _tiny_eyeriss_space():
 
 @pytest.mark.parametrize("model", LINKS, ids=SEMANTICS)
 def test_front_under_links_equals_brute_force(model):
-    """The row-stationary conv1d (3 registers, R spread, P temporal above) and the tiny
-    mini Eyeriss space: links lower some mappings' energy in both, and the optimal front
-    under links equals the brute-force front under links, both semantics."""
-    w, a = _ex05_small({"K": 1, "R": 3, "P": 4}, 3)
-    check_exact(Mapspace(w, a), None, ("energy_pj", "cycles"), model, block=4, warm_start=16)
+    """The tiny mini Eyeriss space (and, under timeloop-pre297, the row-stationary conv1d
+    of tests/test_optimal.py, which checks it under the default semantics): links lower
+    some mappings' energy, and the optimal front under links equals the brute-force front
+    under links."""
+    if model.semantics != "timeloop":
+        w, a = _ex05_small({"K": 1, "R": 3, "P": 4}, 3)
+        check_exact(Mapspace(w, a), None, ("energy_pj", "cycles"), model, block=4,
+                    warm_start=16)
     ms, c = _tiny_eyeriss_space()
     plain = dataclasses.replace(model, link_transfers=False)
     lower = [evaluate(ms.workload, ms.arch, m, options=model).energy_pj <
