@@ -23,6 +23,7 @@ from loopscape.spaces.io import load_timeloop, timeloop_constraints
 from loopscape.spaces.mapspace import Mapspace
 from loopscape.spaces.sparsity import Density, SparsitySpec
 
+from optimal_checks import assert_admissible
 from strategies import architectures, layers
 
 EX05 = Path(__file__).parent / "fixtures" / "timeloop"
@@ -262,43 +263,7 @@ def test_bounds_are_admissible(ms, seed, semantics, links):
             continue
         ev = evaluate(ms.workload, ms.arch, m,
                       options=ModelOptions(semantics=semantics, link_transfers=links))
-        fi = int(mid) // (st_.permutation_size * st_.bypass_size)
-        rows = []
-        for s in reversed(st_.dim_sizes):
-            rows.append(fi % s)
-            fi //= s
-        rows.reverse()
-        for depth in range(len(rows) + 1):
-            pos, neg = bd.relaxed(depth)
-            for di in range(depth):
-                pos = pos * bd.dims[di].pos[rows[di]]
-                neg = neg * bd.dims[di].neg[rows[di]]
-            ext = np.ones((1, len(ms.arch.levels), len(rows)), dtype=np.int64)
-            tem = np.ones_like(ext)
-            for di in range(depth):
-                ext[0, :, di] = bd.dims[di].ext[rows[di]]
-                tem[0, :, di] = bd.dims[di].temporal[rows[di]]
-            e, c = bd.bound(pos[None], neg[None], ce=bd.tiling_extents(tem, ext))
-            assert e[0] <= ev.energy_pj and c[0] <= ev.cycles, (depth, e[0], ev.energy_pj)
-        # the full tiling with its compound extents (B6) and its order-aware refetch
-        # factors (B7), and keep_bound: the bound of the mapping's own keep choice
-        ext = np.stack([bd.dims[di].ext[r] for di, r in enumerate(rows)], axis=1)[None]
-        temporal = np.stack([bd.dims[di].temporal[r] for di, r in enumerate(rows)], axis=1)[None]
-        ce = bd.tiling_extents(temporal, ext)
-        assert (ce >= bd.compound_extents(ext)).all()
-        e, c = bd.bound(pos[None], neg[None], ce=ce)
-        assert e[0] <= ev.energy_pj and c[0] <= ev.cycles
-        keep = np.array([[t in lm.keep for t in ms.workload.tensor_names] for lm in m.levels])
-        e, _ = bd.bound(pos[None], neg[None], keep[None], ce=ce)
-        assert e[0] <= ev.energy_pj
-        # B7 with the mapping's own outermost order (rule order_bound's probes)
-        outer = [l.dim for l in m.levels[0].temporal]
-        order0 = np.array([[outer.index(d) if d in outer else len(outer) + i
-                            for i, d in enumerate(ms.workload.dims)]])
-        ce0 = bd.tiling_extents(temporal, ext, order0=order0)
-        assert (ce0 >= ce).all()
-        e, _ = bd.bound(pos[None], neg[None], keep[None], ce=ce0)
-        assert e[0] <= ev.energy_pj
+        assert_admissible(ms, bd, st_, int(mid), ev)
 
 
 def test_b7_counts_a_sliding_windows_runs_by_hand():

@@ -1,4 +1,4 @@
-"""Admissible lower bounds for sets of tilings (docs/optimal.md, rules B1-B6).
+"""Admissible lower bounds for sets of tilings (docs/optimal.md, rules B1-B7 and L).
 
 A *tiling* fixes every factor (and mesh axis) of every dimension: one row of each
 dimension's factorization list. Loop orders and keep/bypass choices are left open. For
@@ -74,8 +74,10 @@ class Bounder:
         self.workload, self.arch, self.st = workload, per_instance_floor(arch), st
         L = len(arch.levels)
         self.L = L
-        # Link transfers (docs/optimal.md, L-rule): a read-only tensor's term is kept only
-        # where no fanout of the architecture lies on its path (links act at fanouts).
+        # Link transfers (docs/optimal.md, rule L): a read-only tensor's fills of a keeper
+        # right below a fanout, and its parent's reads serving it, keep only the visits
+        # that step a loop outside the innermost solo loop (B7's outer part): links can
+        # serve none of them. With links the extents ``ce`` carry both versions.
         self.links = links
         self.fans = [arch.fanout(i) != (1, 1) for i in range(L)]
         tensors = workload.tensors
@@ -118,6 +120,7 @@ class Bounder:
                            for t in tensors]
         self.compound = [[axis for axis in t.axes if len(axis) > 1] for t in tensors]
         self.col_ce = {key: n for n, key in enumerate(self.col_r)}
+        self.n_ce = len(self.col_ce)
         self.runs = RunBound(workload, st, self.col_ce)  # rule B7
         self.dims = [self._features(di) for di in range(len(st.dims))]
         self.pos_min = [f.pos.min(axis=0) for f in self.dims]
@@ -179,56 +182,63 @@ class Bounder:
     def compound_extents(self, ext: np.ndarray) -> np.ndarray:
         """[N, n_ce]: per (tensor, level) column, the product of the tile's extents along
         the tensor's compound axes, for tilings with dimension extents ``ext`` [N, L, D]
-        (1 when the tensor has none)."""
+        (1 when the tensor has none). With links, [N, 2 n_ce]: the same twice (the
+        link-safe half, see ``tiling_extents``)."""
         dims = self.st.dims
-        out = np.ones((ext.shape[0], len(self.col_ce)))
+        out = np.ones((ext.shape[0], self.n_ce))
         for (ti, k), col in self.col_ce.items():
             for axis in self.compound[ti]:
                 out[:, col] *= 1 + sum(abs(c) * (ext[:, k, dims.index(d)] - 1) for c, d in axis)
-        return out
+        return np.hstack([out, out]) if self.links else out
 
     def tiling_extents(self, temporal: np.ndarray, ext: np.ndarray,
                        order0: np.ndarray | None = None) -> np.ndarray:
         """[N, n_ce]: the factor on B6's words of full tilings (``temporal`` factors and
         per-level extents ``ext``, both [N, L, D]): compound extents times rule B7's
         order-aware refetch factor (runs.py; ``order0``: the outermost level's order, if
-        known). Pass it as ``ce``."""
-        return self.compound_extents(ext) * self.runs.factors(temporal, ext, order0)
+        known). Pass it as ``ce``. With links, [N, 2 n_ce]: then the columns from n_ce
+        on hold the link-safe factor (compound extents times B7's outer part alone, rule
+        L), used for the terms a link can lower."""
+        full, outer = self.runs.factor_pair(temporal, ext, order0)
+        if self.links:
+            return self.compound_extents(ext) * np.hstack([full, outer])
+        return self.compound_extents(ext) * full
 
     def chain_energy(self, ti: int, chain: tuple[int, ...], pos: np.ndarray,
                      neg: np.ndarray, skip_top: bool = False,
                      ce: np.ndarray | None = None) -> np.ndarray:
         """Lower bound of tensor ``ti``'s access energy when exactly the levels of
-        ``chain`` keep it (rules B3, B5, B6); ``ce``: the tilings' compound extents
-        (``compound_extents``), None for a subtree (taken as 1). ``skip_top`` leaves out the outermost level's
-        accesses and the next keeper's fills (the caller knows them exactly)."""
+        ``chain`` keep it (rules B3, B5, B6, B7; L under links); ``ce``: the tilings'
+        extents (``tiling_extents``), None for a subtree (taken as 1). ``skip_top``
+        leaves out the outermost level's accesses and the next keeper's fills (the caller
+        knows them exactly)."""
         t = self.workload.tensors[ti]
         arch = self.arch
-        L = self.L
         k = chain[-1]
         lvl = arch.levels[k]
         bw = lvl.block_words(t.name)
         served = pos[:, self.col_a[(ti, k)]]
+        # B3 holds under links too (rule L: a bypassing level's words per word it passes
+        # on stay at least its solo multicast groups).
         if t.read_write:
             held = self.words[ti] * neg[:, self.col_q[(ti, k)]]
             e = (lvl.update_energy_pj / bw) * served + \
                 (lvl.read_energy_pj / bw) * np.maximum(served - held, 0.0)
         else:
             e = (lvl.read_energy_pj / bw) * served
-            if not self.linkless(k, L):  # B3: links may feed the MACs' parents
-                e = 0.0 * served
-        # B5/B6: every keeper k_a receives, per instance, at least its tile times the
+        # B5/B6/B7: every keeper k_a receives, per instance, at least its tile times the
         # solo-dimension loops above it (fills, read-only tensors), and serves the next
-        # keeper at least that keeper's share (reads; updates for outputs).
+        # keeper at least that keeper's share (reads; updates for outputs). Under links
+        # the serve terms stay (rule L: every solo group keeps a child served by the
+        # parent), and a read-only keeper right below a fanout counts only B7's outer
+        # part in its fills.
         w = self.solo_words[ti]
         for a, c in enumerate(chain):
             lv = arch.levels[c]
             bw = lv.block_words(t.name)
             base = w * pos[:, self.col_r[(ti, c)]]
-            ro_linked = not t.read_write  # read-only: links may lower these words
-            if a > 0 and not (skip_top and a == 1) and \
-                    not (ro_linked and not self.linkless(c - 1, c)):
-                words = base * self._ce(ce, ti, c)
+            if a > 0 and not (skip_top and a == 1):
+                words = base * self._ce(ce, ti, c, fills=True)
                 if t.read_write:  # fills = share - partition (B7 can exceed it)
                     words = np.maximum(words - self._held(ti, c, neg), 0.0)
                 e = e + (lv.fill_energy_pj / bw) * words
@@ -237,7 +247,7 @@ class Bounder:
                 if t.read_write:  # updates = served, reads = served - partition
                     e = e + (lv.update_energy_pj / bw) * words + (lv.read_energy_pj / bw) * \
                         np.maximum(words - self._held(ti, c, neg), 0.0)
-                elif self.linkless(c, chain[a + 1]):
+                else:
                     e = e + (lv.read_energy_pj / bw) * words
         return e
 
@@ -246,12 +256,23 @@ class Bounder:
         levels ``lo`` .. ``hi - 1``'s fanouts (always true without links)."""
         return not self.links or not any(self.fans[lo:hi])
 
+    def linked_child(self, ti: int, k: int) -> bool:
+        """Whether links can lower tensor ``ti``'s fills of keeper ``k``: a read-only
+        tensor, link transfers on, and a fanout at level ``k - 1`` (rule L)."""
+        return self.links and k > 0 and self.fans[k - 1] and \
+            not self.workload.tensors[ti].read_write
+
     def _held(self, ti: int, k: int, neg: np.ndarray) -> np.ndarray:
         """An upper bound of instances x partition of tensor ``ti`` at level ``k``."""
         return self.words[ti] * neg[:, self.col_q[(ti, k)]]
 
-    def _ce(self, ce: np.ndarray | None, ti: int, k: int):
-        return 1.0 if ce is None else ce[:, self.col_ce[(ti, k)]]
+    def _ce(self, ce: np.ndarray | None, ti: int, k: int, fills: bool = False):
+        """The extents factor of keeper ``k``'s share of tensor ``ti``: B7's, or for
+        ``fills`` that links can lower, its link-safe outer part (rule L)."""
+        if ce is None:
+            return 1.0
+        col = self.col_ce[(ti, k)]
+        return ce[:, col + self.n_ce] if fills and self.linked_child(ti, k) else ce[:, col]
 
     def bound(self, pos: np.ndarray, neg: np.ndarray, keep_sets: np.ndarray | None = None,
               ce: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -97,8 +97,17 @@ class RunBound:
         per-level extents ``ext`` (both [N, L, D]); with ``order0`` [N, D] (each
         dimension's position in the outermost level's loop order, 0 outermost) the
         outermost level's order is that one instead of the least over its orders."""
+        return self.factor_pair(temporal, ext, order0)[0]
+
+    def factor_pair(self, temporal: np.ndarray, ext: np.ndarray,
+                    order0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(B7's factor, its outer part alone), both [N, n_columns]. The outer part is
+        the product of the non-solo factors of ``O``, without the union of a run's tiles
+        along compound axes: it counts only the visits that step a loop of ``O``, which
+        link transfers cannot serve (docs/optimal.md, rule L)."""
         N = temporal.shape[0]
         out = np.ones((N, len(self.columns)))
+        outer = np.ones((N, len(self.columns)))
         for (ti, c), col in self.columns.items():
             if c == 0:
                 continue
@@ -124,6 +133,7 @@ class RunBound:
                     ofac[at] *= np.where(mask, T[at, lv], 1)
             nonsolo = [d for d in range(self.D) if d not in solo]
             f = ofac[:, nonsolo].prod(axis=1).astype(np.float64)
+            outer[:, col] = f
             span = ext[:, c, :] * (T.prod(axis=1) // ofac)
             for ax in self.axes[ti]:
                 width = 1 + sum(k * (ext[:, c, d] - 1) for k, d in ax)
@@ -133,4 +143,4 @@ class RunBound:
                     ok &= (span[:, d] == ext[:, c, d]) | (k * ext[:, c, d] <= width)
                 f = f * np.where(ok, union / width, 1.0)
             out[:, col] = f
-        return out
+        return out, outer

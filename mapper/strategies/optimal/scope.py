@@ -1,8 +1,8 @@
 """What ``optimal``'s bounds cover of the cost model (docs/optimal.md, "Soundness under
 model options"): both Timeloop semantics and clustered buffers are covered (the bounds
 charge a clustered level's accesses per instance divided by ``cluster_size``, never
-more than the model's per-cluster charge), and link transfers (the bounder leaves out the
-read-only terms a link can lower); sparsity is refused."""
+more than the model's per-cluster charge), and link transfers (rule L: the bounder leaves
+out the part of a read-only keeper's fills a link can supply); sparsity is refused."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from loopscape.spaces.errors import SpecError
 
 def check_model(extra: dict) -> None:
     """Refuse the model options whose effect the bounds' arguments do not cover (link
-    transfers are covered: bounds.py drops the terms links can lower)."""
+    transfers are covered: bounds.py, rule L)."""
     if extra.get("sparsity") is not None:
         raise SpecError("strategy 'optimal' cannot be used with sparsity: its bounds count "
                         "dense traffic and dense capacity", key="sparsity",
