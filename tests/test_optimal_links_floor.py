@@ -188,3 +188,22 @@ def test_serve_term_kept_under_links_by_hand():
         ce = bd.tiling_extents(tem, ext)
         terms[links] = float(bd.chain_energy(ti, (0, 1, 2), pos, neg, ce=ce)[0])
     assert terms == {False: pytest.approx(4.0), True: pytest.approx(4.0)}
+
+
+def test_setup_without_options_bounds_the_default_model():
+    """A strategy set up without model options is scored with the default model (link
+    transfers on), so its bounder must assume links too: the kept fill terms of rule L
+    would not be admissible for a linked model bounded as a link-free one."""
+    from loopscape.costmodels.options import DEFAULT_OPTIONS
+    from loopscape.mapper.strategies.base import SearchContext
+    from loopscape.mapper.strategies.optimal.search import OptimalSearch
+
+    arch = mini_eyeriss()
+    space = Mapspace(conv2d(C=2, M=2, P=3, Q=1, R=3, S=1), arch, None)
+    strat = OptimalSearch(warm_start=0)
+    strat.setup(SearchContext(space, ("energy_pj", "cycles"), (), seed=0))
+    assert DEFAULT_OPTIONS.link_transfers and strat.bd.links
+    strat = OptimalSearch(warm_start=0)
+    strat.setup(SearchContext(space, ("energy_pj", "cycles"), (), seed=0,
+                              extra={"options": ModelOptions(link_transfers=False)}))
+    assert not strat.bd.links

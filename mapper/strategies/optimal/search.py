@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from loopscape.costmodels.options import model_options
 from loopscape.spaces.encoding import MappingBatch
 
 from ...pareto import nondominated_mask
@@ -57,9 +58,10 @@ class OptimalSearch(Strategy):
         space = ctx.space
         self.wl, self.arch = space.workload, space.arch
         self.st = structure(space)
-        options = ctx.extra.get("options")
-        self.bd = Bounder(self.wl, self.arch, self.st,
-                          links=bool(options is not None and options.link_transfers))
+        # The bounds must cover the model the leaves are scored with: no options means the
+        # default model, which has link transfers on.
+        options = model_options(ctx.extra.get("options"))
+        self.bd = Bounder(self.wl, self.arch, self.st, links=options.link_transfers)
         self.orders = OrderTables(self.wl, self.arch, self.st)
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
         self.utilization_scale = self.wl.macs / self.arch.compute.instances
