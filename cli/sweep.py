@@ -131,8 +131,9 @@ def render(result: SweepResult) -> None:
               help="Constraints YAML file or preset, applied to every layer.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Output directory (resumable: a rerun skips finished layers).")
-@click.option("--strategy", default="local", show_default=True,
-              help="Search strategy per layer (docs/strategies.md); local is the strongest.")
+@click.option("--strategy", default="auto", show_default=True,
+              help="Search strategy per layer (docs/strategies.md): auto runs local, then optimal "
+                   "warm-started from it; the summary says which layers are certified.")
 @click.option("--objectives", default="energy_pj,cycles", show_default=True,
               help="Objectives of each layer's Pareto front.")
 @click.option("--budget", type=int_range(1), default=None,
