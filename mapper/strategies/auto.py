@@ -33,6 +33,9 @@ from .local import LocalSearch
 from .optimal import OptimalSearch, check_model, describe_certificate, merge, worth_warming
 
 
+DRY_ASKS = 3  # local's empty asks in a row after which optimal takes over
+
+
 def refusal(ctx: SearchContext) -> str | None:
     """Why ``optimal`` cannot search this space (one phrase), or None when it can."""
     if ctx.extra.get("sparsity") is not None:
@@ -75,6 +78,7 @@ class AutoSearch(Strategy):
         self.local_evals: int | None = None
         self.local_until: float | None = None
         self.skipped_local = False
+        self.dry = 0  # local's consecutive asks without a new legal mapping
         if self.reason is None and (self.local_share == 0 or not worth_warming(
                 ctx.space.pruned_size, OptimalSearch().warm_start)):
             self.skipped_local = True
@@ -93,6 +97,8 @@ class AutoSearch(Strategy):
     def _local_done(self) -> bool:
         if self.reason is not None:
             return False  # local keeps the whole budget
+        if self.dry >= DRY_ASKS:
+            return True  # a small space has run dry for local: optimal walks the rest
         if self.local_evals is not None and self.local_told >= self.local_evals:
             return True
         return self.local_until is not None and time.perf_counter() >= self.local_until
@@ -107,6 +113,8 @@ class AutoSearch(Strategy):
                 if self.local_evals is not None:
                     n = min(n, self.local_evals - self.local_told)
                 proposal = self.local.ask(n)
+                if proposal is not None:
+                    self.dry = self.dry + 1 if len(proposal) == 0 else 0
                 if proposal is not None or self.reason is not None:
                     return proposal
             self._start_optimal()  # local's share is spent (or its space ran dry)
