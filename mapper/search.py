@@ -210,6 +210,8 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
            sparsity: SparsitySpec | None = None) -> SearchResult:
     """Search the mapspace and return its Pareto front (energy vs. cycles by default).
 
+    The default strategy, ``auto``, runs ``local`` and then ``optimal`` seeded with its
+    front: ``stats.optimal``/``stats.gap`` say what is proven (docs/search.md).
     The search runs ``streams`` independent seeded streams, each with an equal share of
     ``evaluations``, and merges their fronts by increasing mapspace id (equal points: the
     lowest id wins); ``jobs`` worker processes
