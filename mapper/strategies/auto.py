@@ -167,7 +167,7 @@ def describe(optimal: bool, gap: float | None, cert: dict | None) -> str:
         return f"not certified: {cert['reason']} (searched by local alone)"
     line = describe_certificate(optimal, gap, cert)
     if "found_by" in cert:
-        line += (f"; auto: local scored {cert['local_evaluated']:,} first, "
-                 f"{cert['found_by'].count('local')} of {len(cert['found_by'])} front "
-                 f"point(s) found by local")
+        line += (f"; auto: local scored {cert['local_evaluated']:,} first, then optimal "
+                 f"{cert.get('evaluated', 0):,}; {cert['found_by'].count('local')} of "
+                 f"{len(cert['found_by'])} front point(s) found by local")
     return line
