@@ -74,7 +74,7 @@ def searches() -> None:
         # the search builds its evaluator: give it the path under test
         with mock.patch.object(search_module, "make_batch_evaluator",
                                lambda w_, a_, sparsity, options: evaluator(w_, a_, links, vec)):
-            return search(w, a, c, evaluations=20000, seed=0,
+            return search(w, a, c, strategy="local", evaluations=20000, seed=0,
                           options=ModelOptions(link_transfers=links))
 
     times, results = best_of([lambda p=p: run(p[1], p[2]) for p in PATHS])

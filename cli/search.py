@@ -11,6 +11,7 @@ from rich.table import Table
 from loopscape.mapper.result_dir import write_result_dir
 from loopscape.mapper.search import STREAMS, SearchResult, search as run_search
 from loopscape.mapper.strategy import strategy_names
+from loopscape.mapper.strategies.auto import describe
 from loopscape.mapper.units import CYCLES, EDP, ENERGY, column
 from loopscape.spaces.errors import SpecError
 
@@ -49,8 +50,7 @@ def render(result: SearchResult) -> None:
                   f"seed {s.seed}, {s.jobs} job(s); semantics {result.options.semantics}, "
                   f"link transfers {'on' if result.options.link_transfers else 'off'}")
     if s.optimal is not None:
-        from loopscape.mapper.strategies.optimal import describe_certificate
-        console.print(describe_certificate(s.optimal, s.gap, s.certificate))
+        console.print(describe(s.optimal, s.gap, s.certificate), highlight=False)
 
 
 def _column(objective: str, values: list[float]) -> tuple[str, list[str]]:
@@ -68,8 +68,9 @@ def _column(objective: str, values: list[float]) -> tuple[str, list[str]]:
 
 @click.command()
 @click.argument("inputs", nargs=-1, metavar="ARCH WORKLOAD")
-@click.option("--strategy", default="local", show_default=True,
-              help="Search strategy (see docs/strategies.md); local is the strongest.")
+@click.option("--strategy", default="auto", show_default=True,
+              help="Search strategy (docs/strategies.md): auto runs local, then optimal "
+                   "warm-started from it, and prints what it proved.")
 @click.option("--objectives", default="energy_pj,cycles", show_default=True,
               help="Comma-separated objectives: energy_pj, cycles, edp, utilization, "
                    "dram_words, accesses:LEVEL, energy:LEVEL.")

@@ -61,9 +61,25 @@ def _best_text(lf: LayerFront) -> str:
     p = min(lf.data["front"], key=lambda p: p["metrics"]["edp_j_cycles"])["metrics"]
     more = f" (+{len(lf.names) - 1} of this shape)" if len(lf.names) > 1 else ""
     how = "resumed" if lf.resumed else f"{lf.data['stats']['seconds']:.1f} s"
+    proof = _proof_text(lf.data["stats"])
+    how += {"-": "", "yes": ", optimal"}.get(proof, f", optimal: {proof}")
     return (f"{lf.names[0]}{more}: least EDP {format_edp(p['edp_j_cycles'])} = "
             f"{format_energy(p['energy_pj'])} x {format_cycles(p['cycles'])}, "
             f"{100 * p['utilization']:.0f}% of PEs [{how}]")
+
+
+def _proof_text(search: dict) -> str:
+    """What the layer's search proved: "yes" (certified optimal), its proven gap, "no"
+    (nothing proven: e.g. a sparse layer under auto) or "-" (a heuristic strategy)."""
+    if search.get("optimal") is None:
+        return "-"
+    if search["optimal"]:
+        return "yes"
+    return "no" if search.get("gap") is None else f"gap {_percent(search['gap'])}"
+
+
+def _percent(share: float) -> str:
+    return f"{100 * share:.3g}%" if share < 10 else f"{100 * share:,.0f}%"
 
 
 def _exam_text(summary: dict | None) -> str:
@@ -107,20 +123,27 @@ def render(result: SweepResult) -> None:
     energy_h, energy = column(ENERGY, [e["energy_pj"] for e in entries])
     cycles_h, cycles = column(CYCLES, [e["cycles"] for e in entries])
     for col in ("#", "layer", "x", "MACs", energy_h, cycles_h, "utilization", "pJ/MAC",
-                "most lost (Eyexam)"):
+                "optimal", "most lost (Eyexam)"):
         table.add_column(col, justify="left" if col in ("layer", "most lost (Eyexam)")
                          else "right")
     for k, (index, name, count, e) in enumerate(rows):
         table.add_row(str(index), name, str(count), f"{e['macs']:,}", energy[k], cycles[k],
                       f"{100 * e['utilization']:.1f}%", f"{e['energy_pj'] / e['macs']:.2f}",
-                      _exam_text(e["eyexam"]))
+                      _proof_text(s["searches"][e["shape_key"]]), _exam_text(e["eyexam"]))
     table.add_section()
     table.add_row("", "network (every layer)", str(len(s["layers"])), f"{s['macs']:,}",
                   energy[-1], cycles[-1], f"{100 * s['utilization']:.1f}%",
-                  f"{s['energy_pj'] / s['macs']:.2f}", "")
+                  f"{s['energy_pj'] / s['macs']:.2f}", "", "")
     console.print(table)
     console.print(f"network: {format_energy(s['energy_pj'])}, {format_cycles(s['cycles'])}, "
                   f"EDP {format_edp(s['edp_j_cycles'])}, {s['macs'] / 1e9:.3f} G MACs")
+    proofs = [v for v in s["searches"].values() if v.get("optimal") is not None]
+    if proofs:
+        gaps = [v["gap"] for v in proofs if not v["optimal"] and v.get("gap") is not None]
+        console.print(f"certified optimal: {sum(bool(v['optimal']) for v in proofs)} of "
+                      f"{len(s['searches'])} unique shapes"
+                      + (f"; largest proven gap {_percent(max(gaps))}" if gaps else ""),
+                      highlight=False)
     render_bottlenecks(s)
 
 
@@ -131,8 +154,9 @@ def render(result: SweepResult) -> None:
               help="Constraints YAML file or preset, applied to every layer.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Output directory (resumable: a rerun skips finished layers).")
-@click.option("--strategy", default="local", show_default=True,
-              help="Search strategy per layer (docs/strategies.md); local is the strongest.")
+@click.option("--strategy", default="auto", show_default=True,
+              help="Search strategy per layer (docs/strategies.md): auto runs local, then optimal "
+                   "warm-started from it; the summary says which layers are certified.")
 @click.option("--objectives", default="energy_pj,cycles", show_default=True,
               help="Objectives of each layer's Pareto front.")
 @click.option("--budget", type=int_range(1), default=None,

@@ -30,6 +30,7 @@ from loopscape.spaces.workload import Workload
 
 from .objectives import MAXIMIZED, maximized, objective_values, parse_objectives
 from .pareto import ParetoArchive, nondominated_mask
+from .strategies.auto import merge_auto
 from .strategies.optimal import mapping_of, merge
 from .strategy import SearchContext, Strategy, make_strategy
 
@@ -57,9 +58,10 @@ class SearchStats:
     rejected: int  # illegal proposals dropped by the strategies
     seconds: float
     stopped_by: str  # "evaluations", "time", "patience", "exhausted" or "stalled"
-    optimal: bool | None = None  # strategy "optimal": the front is proven exact
-    gap: float | None = None  # strategy "optimal": proven relative gap (0 when optimal)
-    certificate: dict | None = None  # strategy "optimal": rule counts, bounds
+    optimal: bool | None = None  # "optimal", "auto": the front is proven exact
+    gap: float | None = None  # "optimal", "auto": proven relative gap (0 when optimal)
+    certificate: dict | None = None  # "optimal", "auto": rule counts, bounds (or the
+    # reason nothing is proven: "auto" on a space optimal does not search)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -138,7 +140,7 @@ def _run_worker(workload: Workload, arch: Architecture, constraints: Constraints
     maximize = maximized(objectives)
     strat.setup(SearchContext(space, objectives, maximize, seed, worker, workers, evaluations,
                               {"total_budget": total_budget, "options": options,
-                               "sparsity": sparsity}))
+                               "sparsity": sparsity, "seconds": seconds}))
     evaluator = make_batch_evaluator(workload, arch, sparsity, options)
     archive = ParetoArchive(objectives, maximize=maximize)
     signs = np.array([-1.0 if o in maximize else 1.0 for o in objectives])
@@ -199,7 +201,7 @@ def _copy_row(batch: MappingBatch, r: int) -> tuple[np.ndarray | None, ...]:
 
 
 def search(workload: Workload, arch: Architecture, constraints: Constraints | None = None, *,
-           strategy: str | Strategy = "local", strategy_options: dict | None = None,
+           strategy: str | Strategy = "auto", strategy_options: dict | None = None,
            objectives: Sequence[str] | str = ("energy_pj", "cycles"),
            evaluations: int | None = None, seconds: float | None = None,
            patience: int | None = None, jobs: int = 1, seed: int = 0, batch_size: int = 4096,
@@ -208,6 +210,8 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
            sparsity: SparsitySpec | None = None) -> SearchResult:
     """Search the mapspace and return its Pareto front (energy vs. cycles by default).
 
+    The default strategy, ``auto``, runs ``local`` and then ``optimal`` seeded with its
+    front: ``stats.optimal``/``stats.gap`` say what is proven (docs/search.md).
     The search runs ``streams`` independent seeded streams, each with an equal share of
     ``evaluations``, and merges their fronts by increasing mapspace id (equal points: the
     lowest id wins); ``jobs`` worker processes
@@ -302,11 +306,12 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
                      [(p[1], p[2]) for p in pts])
     proof: tuple = ()
     lowest: dict = {}
-    if all(o.certificate is not None for o in outs):  # strategy "optimal": its certificate
-        proof = merge([o.certificate for o in outs], objectives,
-                      np.array([p.values for p in merged.front]).reshape(-1, len(objectives)),
-                      maximize)
-        lowest = proof[2].pop("lowest_ids")
+    if all(o.certificate is not None for o in outs):  # "optimal", "auto": their certificate
+        certs = [o.certificate for o in outs]
+        proof = (merge_auto if "auto" in certs[0] else merge)(
+            certs, objectives,
+            np.array([p.values for p in merged.front]).reshape(-1, len(objectives)), maximize)
+        lowest = proof[2].pop("lowest_ids", {})
     front = []
     for p in merged.front:
         arrays, mid = p.item

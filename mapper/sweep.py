@@ -52,7 +52,7 @@ LAYERS_DIR = "layers"
 class SweepSettings:
     """How each unique layer is searched (the same for every layer)."""
 
-    strategy: str = "local"
+    strategy: str = "auto"
     objectives: tuple[str, ...] = ("energy_pj", "cycles")
     evaluations: int | None = 100_000
     seconds: float | None = None

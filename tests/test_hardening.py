@@ -275,11 +275,12 @@ def test_a_finished_search_is_rescued_when_its_output_cannot_be_written(tmp_path
     assert data["stats"]["evaluated"] == 300 and data["front"]
 
 
-def test_search_defaults_to_local_and_reports_no_progress_when_piped():
+def test_search_defaults_to_auto_and_reports_no_progress_when_piped():
     r = _run("search", "simple_weight_stationary", "conv1d_ex04", "--budget", "300", "--json")
     assert r.exit_code == 0
     data = json.loads(r.output)  # nothing but the JSON on stdout
-    assert data["stats"]["strategy"] == "local"
+    assert data["stats"]["strategy"] == "auto"
+    assert data["stats"]["optimal"] is False and data["stats"]["gap"] > 0  # 300: not enough
 
 
 def test_progress_callback_reports_evaluations_and_best_edp():

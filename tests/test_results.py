@@ -84,10 +84,12 @@ def test_resnet50_sweep_spec_is_what_the_command_writes_today():
     assert spec["architecture"] == dump_arch(arch)
     assert spec["constraints"] == dump_constraints(
         resolve_constraints("eyeriss_like_constraints", None, arch))
-    # today's settings; the model options are the recorded ones (the coordinator
-    # regenerates results/ when a default changes; the tests above re-evaluate with them)
-    assert dataclasses.replace(_r50_settings(), model=SweepSettings().model) == SweepSettings()
-    assert "--out sweep --fresh" in (R50 / "regenerate.sh").read_text()
+    # today's settings with the strategy the script pins (local); the model options are
+    # the recorded ones (the coordinator regenerates results/ when a default changes; the
+    # tests above re-evaluate with them)
+    assert dataclasses.replace(_r50_settings(), model=SweepSettings().model) == \
+        SweepSettings(strategy="local")
+    assert "--strategy local --jobs 2 --out sweep --fresh" in (R50 / "regenerate.sh").read_text()
 
 
 def test_resnet50_csv_matches_the_summary():

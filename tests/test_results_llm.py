@@ -70,8 +70,10 @@ def test_spec_is_what_the_script_writes(arch_name, phase):
     # today's settings; the model options are the recorded ones (the coordinator
     # regenerates results/ when a default changes; the test above re-evaluates with them)
     settings = _settings(arch_name, phase)
-    assert dataclasses.replace(settings, model=SweepSettings().model) == SweepSettings()
+    assert dataclasses.replace(settings, model=SweepSettings().model) == \
+        SweepSettings(strategy="local")  # the strategy the script pins
     script = (DIR / "regenerate.sh").read_text()
+    assert script.count('--arch "$arch" --strategy local') == 2
     assert "--seq 2048 --blocks 1 --no-lm-head" in script
     assert "--context 4096 --blocks 1 --no-lm-head" in script
 

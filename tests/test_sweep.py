@@ -263,7 +263,7 @@ def test_sigkill_loses_only_layers_in_flight(tmp_path):
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "loopscape.cli.main", "sweep", "resnet18", "--arch",
            "eyeriss_like", "--constraints", "eyeriss_like_constraints", "--budget", "3000",
-           "--out", str(out), "--json"]
+           "--strategy", "local", "--out", str(out), "--json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     layers = out / "layers"
     deadline = time.time() + 120

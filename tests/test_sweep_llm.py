@@ -31,7 +31,8 @@ def test_decode_sweep_dedups_blocks_and_is_dram_bound():
     name, layers, _ = network_layers("llama3_8b", phase="decode", context=256, blocks=2,
                                      lm_head=False)
     assert name == "llama3_8b[phase=decode,context=256,blocks=2,lm_head=False]"
-    r = sweep(layers, arch, None, network=name, settings=SweepSettings(evaluations=300))
+    r = sweep(layers, arch, None, network=name,
+              settings=SweepSettings(strategy="local", evaluations=300))
     s = r.summary
     # 2 blocks x 9 layers; q/o, k/v, gate/up share shapes: 6 searches for 18 layers
     assert len(s["layers"]) == 18 and s["unique_shapes"] == 6 == s["run"]["searched"]
@@ -59,6 +60,7 @@ def test_cli_zoo_and_sweep_take_network_options(tmp_path):
     assert scores["dims"] == {"B": 1, "G": 8, "H": 4, "M": 1, "N": 4096, "D": 128}
     r = runner.invoke(cli, ["sweep", "gpt2", "--phase", "prefill", "--seq", "64",
                             "--blocks", "1", "--arch", "tpu_like", "--budget", "200",
+                            "--strategy", "local",
                             "--out", str(tmp_path / "s"), "--json"])
     assert r.exit_code == 0, r.output
     s = json.loads(r.output)

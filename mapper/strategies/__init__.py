@@ -1,6 +1,7 @@
 """The built-in search strategies, one module each (the interface: ``base.py``; the
 registry by name: ``mapper/strategy.py``)."""
 
+from .auto import AutoSearch
 from .base import Proposal, SearchContext, Strategy
 from .bayesian import BayesianSearch
 from .climb import ClimbSearch
@@ -10,7 +11,8 @@ from .optimal import OptimalSearch
 from .random_search import RandomSearch
 
 BUILTIN_STRATEGIES: tuple[type[Strategy], ...] = (RandomSearch, ExhaustiveSearch, LocalSearch,
-                                                  BayesianSearch, OptimalSearch, ClimbSearch)
+                                                  BayesianSearch, OptimalSearch, ClimbSearch,
+                                                  AutoSearch)
 
-__all__ = ["BUILTIN_STRATEGIES", "BayesianSearch", "ClimbSearch", "ExhaustiveSearch", "LocalSearch",
+__all__ = ["AutoSearch", "BUILTIN_STRATEGIES", "BayesianSearch", "ClimbSearch", "ExhaustiveSearch", "LocalSearch",
            "OptimalSearch", "Proposal", "RandomSearch", "SearchContext", "Strategy"]

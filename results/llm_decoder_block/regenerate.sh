@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates everything in this directory: one Llama 3 8B decoder block (no LM head),
 # prefill of 2048 tokens and decode of one token at context 4096, swept on the
-# simba_like and tpu_like presets (default search settings: strategy local, 100,000
+# simba_like and tpu_like presets (search settings: strategy local, pinned, 100,000
 # legal mappings per unique layer shape, seed 0; one mapping per layer by least EDP),
 # then one CSV row per layer per sweep and phases.csv (one row per preset and phase).
 #   bash results/llm_decoder_block/regenerate.sh
@@ -9,9 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 for arch in simba_like tpu_like; do
     loopscape sweep llama3_8b --phase prefill --seq 2048 --blocks 1 --no-lm-head \
-        --arch "$arch" --jobs 2 --out "$arch/prefill" --fresh
+        --arch "$arch" --strategy local --jobs 2 --out "$arch/prefill" --fresh
     loopscape sweep llama3_8b --phase decode --context 4096 --blocks 1 --no-lm-head \
-        --arch "$arch" --jobs 2 --out "$arch/decode" --fresh
+        --arch "$arch" --strategy local --jobs 2 --out "$arch/decode" --fresh
     for phase in prefill decode; do
         loopscape export "$arch/$phase" --format csv --out "$arch/$phase.csv"
     done

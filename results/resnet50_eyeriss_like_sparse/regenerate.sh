@@ -11,5 +11,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 loopscape sweep resnet50 --arch eyeriss_like --constraints eyeriss_like_constraints \
-    --sparsity sparsity.yaml --budget 20000 --jobs 2 --out sweep --fresh
+    --sparsity sparsity.yaml --strategy local --budget 20000 --jobs 2 --out sweep --fresh
 python3 compare.py 2 > compare.json

@@ -28,7 +28,7 @@ from .dominance import objective_bounds, strictly_dominated
 from .orders import OrderTables, combo_count, materialize
 from .probes import OrderProbe
 from .scope import check_model
-from .warm import warm_start
+from .warm import warm_start, worth_warming
 from .structure import structure
 from .tree_order import branching_order
 
@@ -43,8 +43,9 @@ class OptimalSearch(Strategy):
     name = "optimal"
 
     def __init__(self, warm_start: int = 8192, warm_seconds: float = 2.0, block: int = 4096,
-                 group: int = 512, max_open: int = 100_000):
+                 group: int = 512, max_open: int = 100_000, incumbent=None):
         self.max_open = max_open
+        self.seed_values = incumbent  # objective vectors the caller holds (replace warm start)
         self.slice_seconds = 1.0  # longest ask without a proposal
         self.warm_start = warm_start
         self.warm_seconds = warm_seconds
@@ -114,8 +115,10 @@ class OptimalSearch(Strategy):
         self.done = False
         self.seed_rows = None
         self.lowest: dict[tuple, int] = {}  # told front values -> lowest id reaching them
-        # A space a few times the warm start is cheaper to walk than to warm up for.
-        if self.warm_start and space.pruned_size > 16 * self.warm_start:
+        if self.seed_values is not None:  # the caller merges these points into the result
+            self._add_incumbent(np.asarray(self.seed_values, dtype=float).reshape(
+                -1, len(ctx.objectives)) * self.signs)
+        elif worth_warming(space.pruned_size, self.warm_start):
             self._warm(space)
 
     def _warm(self, space) -> None:

@@ -18,6 +18,15 @@ from ..base import SearchContext
 from ..local import LocalSearch
 
 
+WARM_FACTOR = 16  # a space under this many times the warm start is walked at once
+
+
+def worth_warming(pruned_size: int, evaluations: int) -> bool:
+    """Whether a warm start of ``evaluations`` pays on a space of ``pruned_size``: a
+    space a few times the warm start is cheaper to walk than to warm up for."""
+    return bool(evaluations) and pruned_size > WARM_FACTOR * evaluations
+
+
 def warm_start(space: Mapspace, ctx: SearchContext, evaluations: int, seconds: float
                ) -> tuple[np.ndarray, tuple[MappingBatch, list[int]] | None]:
     """(the non-dominated values found, all minimized; (their rows, their ids) or None)

@@ -1,0 +1,173 @@
+"""``auto``, the default strategy: ``local`` for a share of the budget, then ``optimal``
+with its incumbent seeded by local's front (docs/search.md, "The default strategy").
+
+Per search stream:
+
+* when ``optimal`` cannot search the space (sparsity, imperfect factors, whatever its
+  scope check refuses), ``local`` runs with the whole budget and the certificate says
+  why nothing is proven;
+* when the pruned space is small (optimal's own rule for skipping its warm start),
+  ``optimal`` runs alone, so small spaces are certified at once;
+* otherwise ``local`` gets ``local_share`` of the stream's evaluations and of its time,
+  then ``optimal`` the rest, its incumbent seeded with every non-dominated point local
+  scored (in place of its own warm start).
+
+The driver scores every proposal of both phases, so the stream's front holds local's
+points and optimal's. Optimal prunes only subtrees strictly dominated by points the
+front holds (or dominates), so the merged front is exact when every stream's optimal
+completed, and otherwise the gap of the merged best against optimal's proven lower
+bound is sound (``merge_auto``; it can only shrink by merging).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from loopscape.spaces.errors import SpecError
+
+from ..pareto import nondominated_mask
+from .base import Proposal, SearchContext, Strategy
+from .local import LocalSearch
+from .optimal import OptimalSearch, check_model, describe_certificate, merge, worth_warming
+
+
+DRY_ASKS = 3  # local's empty asks in a row after which optimal takes over
+
+
+def refusal(ctx: SearchContext) -> str | None:
+    """Why ``optimal`` cannot search this space (one phrase), or None when it can."""
+    if ctx.extra.get("sparsity") is not None:
+        return "optimal does not search sparse spaces"
+    if getattr(ctx.space, "imperfect", False):
+        return "optimal does not search imperfect factors"
+    try:
+        check_model(ctx.extra)
+    except SpecError as e:
+        return e.message
+    return None
+
+
+class AutoSearch(Strategy):
+    """``local``, then ``optimal`` warm-started from local's front (module docstring).
+
+    Option (constructor keyword): ``local_share``, the share of each stream's evaluation
+    budget and of its time given to ``local`` before ``optimal`` starts (default 0.5; 0
+    runs ``optimal`` alone, with its own warm start; 1 leaves ``optimal`` only its proven
+    bound at the start).
+    """
+
+    name = "auto"
+    supports_imperfect = True  # searched by local alone, with the reason recorded
+
+    def __init__(self, local_share: float = 0.5):
+        if not 0 <= local_share <= 1:
+            raise SpecError(f"auto: local_share is a share in [0, 1], got {local_share}",
+                            key="strategy", fix="e.g. strategy_options={'local_share': 0.5}")
+        self.local_share = local_share
+
+    def setup(self, ctx: SearchContext) -> None:
+        super().setup(ctx)
+        self.reason = refusal(ctx)
+        self.local: LocalSearch | None = None
+        self.optimal: OptimalSearch | None = None
+        self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
+        self.seeds = np.empty((0, len(ctx.objectives)))  # local's front, minimized
+        self.local_told = 0
+        self.local_evals: int | None = None
+        self.local_until: float | None = None
+        self.skipped_local = False
+        self.dry = 0  # local's consecutive asks without a new legal mapping
+        if self.reason is None and (self.local_share == 0 or not worth_warming(
+                ctx.space.pruned_size, OptimalSearch().warm_start)):
+            self.skipped_local = True
+            self.optimal = OptimalSearch()  # small space or no local share: optimal alone
+            self.optimal.setup(ctx)
+            return
+        if self.reason is None:
+            if ctx.budget is not None:
+                self.local_evals = int(self.local_share * ctx.budget)
+            seconds = ctx.extra.get("seconds")
+            if seconds is not None:
+                self.local_until = time.perf_counter() + self.local_share * seconds
+        self.local = LocalSearch()
+        self.local.setup(ctx)
+
+    def _local_done(self) -> bool:
+        if self.reason is not None:
+            return False  # local keeps the whole budget
+        if self.dry >= DRY_ASKS:
+            return True  # a small space has run dry for local: optimal walks the rest
+        if self.local_evals is not None and self.local_told >= self.local_evals:
+            return True
+        return self.local_until is not None and time.perf_counter() >= self.local_until
+
+    def _start_optimal(self) -> None:
+        self.optimal = OptimalSearch(incumbent=self.seeds * self.signs)
+        self.optimal.setup(self.ctx)
+
+    def ask(self, n: int) -> Proposal | None:
+        if self.optimal is None:
+            if not self._local_done():
+                if self.local_evals is not None:
+                    n = min(n, self.local_evals - self.local_told)
+                proposal = self.local.ask(n)
+                if proposal is not None:
+                    self.dry = self.dry + 1 if len(proposal) == 0 else 0
+                if proposal is not None or self.reason is not None:
+                    return proposal
+            self._start_optimal()  # local's share is spent (or its space ran dry)
+        return self.optimal.ask(n)
+
+    def tell(self, proposal: Proposal, values: np.ndarray) -> None:
+        if self.optimal is not None:
+            self.optimal.tell(proposal, values)
+            return
+        self.local.tell(proposal, values)
+        self.local_told += len(proposal)
+        x = np.vstack([self.seeds, np.asarray(values, dtype=float) * self.signs])
+        self.seeds = x[nondominated_mask(x)]
+
+    def certificate(self) -> dict:
+        """Optimal's certificate with this stream's local phase (``auto``); a stream
+        stopped before the switch still holds optimal's bound at the root."""
+        if self.reason is not None:
+            return {"auto": {"reason": self.reason, "local_evaluated": self.local_told}}
+        if self.optimal is None:
+            self._start_optimal()
+        cert = dict(self.optimal.certificate())
+        cert["auto"] = {"local_evaluated": self.local_told, "skipped_local": self.skipped_local,
+                        "local_front": (self.seeds * self.signs).tolist()}
+        return cert
+
+
+def merge_auto(certs: list[dict], objectives, front: np.ndarray, maximize=()
+               ) -> tuple[bool, float | None, dict]:
+    """(optimal, gap, certificate) of an ``auto`` search from its streams' certificates and
+    the merged front (``front`` [n, k], user orientation, in front order): optimal's merge
+    over the merged front, plus which phase first scored each front point (``found_by``)."""
+    reason = certs[0]["auto"].get("reason")
+    local_evaluated = sum(c["auto"]["local_evaluated"] for c in certs)
+    if reason is not None:
+        return False, None, {"reason": reason, "local_evaluated": local_evaluated}
+    optimal, gap, out = merge([{k: v for k, v in c.items() if k != "auto"} for c in certs],
+                              objectives, front, maximize)
+    local = {tuple(v) for c in certs for v in c["auto"]["local_front"]}
+    out["found_by"] = ["local" if tuple(v) in local else "optimal" for v in front.tolist()]
+    out["local_evaluated"] = local_evaluated
+    out["skipped_local"] = all(c["auto"]["skipped_local"] for c in certs)
+    return optimal, gap, out
+
+
+def describe(optimal: bool, gap: float | None, cert: dict | None) -> str:
+    """One line for the CLI: what was proven (any strategy with a certificate)."""
+    cert = cert or {}
+    if cert.get("reason"):
+        return f"not certified: {cert['reason']} (searched by local alone)"
+    line = describe_certificate(optimal, gap, cert)
+    if "found_by" in cert:
+        line += (f"; auto: local scored {cert['local_evaluated']:,} first, then optimal "
+                 f"{cert.get('evaluated', 0):,}; {cert['found_by'].count('local')} of "
+                 f"{len(cert['found_by'])} front point(s) found by local")
+    return line

@@ -1,0 +1,184 @@
+"""``auto``, the default strategy: local for a share of the budget, then optimal seeded
+with local's front (docs/search.md, "The default strategy"). Checked against brute force
+on a small space, against optimal's own certified optimum on a stopped run, against
+local alone where optimal cannot run, and for determinism across jobs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from loopscape.cli.main import cli
+from loopscape.costmodels.options import ModelOptions
+from loopscape.mapper import search
+from loopscape.mapper.strategies import auto as auto_module
+from loopscape.mapper.strategy import make_strategy
+from loopscape.spaces.constraints import NO_CONSTRAINTS
+from loopscape.spaces.errors import SpecError
+from loopscape.spaces.mapspace import Mapspace
+from loopscape.spaces.sparsity import Density, SparsitySpec
+
+from test_optimal import EX05, _ex05, _ex05_small, brute_front
+
+LINKS = ModelOptions()  # the default model: link transfers on
+
+
+def _front(res) -> list:
+    return [(p.mapspace_id, tuple(p.objectives.values())) for p in res.front]
+
+
+def _ex05_open():
+    """ex05's unconstrained space (263,360 pruned mappings: above optimal's warm-start
+    rule, so auto runs local first), whose optimum optimal certifies in about a second."""
+    w, a, _ = _ex05("ex05_mapper_conv1d_oc_3level_null")
+    return w, a
+
+
+def test_default_strategy_is_auto():
+    w, a, c = _ex05("ex05_mapper_conv1d_oc_3level_freebypass")
+    res = search(w, a, c, evaluations=10_000)
+    assert res.stats.strategy == "auto"
+    assert res.stats.optimal is True and res.stats.gap == 0.0  # 64 mappings: walked at once
+    assert res.stats.certificate["skipped_local"] is True
+
+
+@pytest.mark.parametrize("force_local", [False, True])
+def test_small_space_front_equals_brute_force_and_is_certified(monkeypatch, force_local):
+    w, a = _ex05_small({"K": 4, "R": 3, "P": 1}, 4)
+    ms = Mapspace(w, a)
+    if force_local:  # the local-then-optimal path on a space small enough to brute force
+        monkeypatch.setattr(auto_module, "worth_warming", lambda size, n: True)
+    # 8,000 evaluations (3,072 pruned mappings): local scores 1,000 per stream, and
+    # optimal completes within the rest
+    res = search(w, a, evaluations=8000, seed=3)
+    assert {p.mapspace_id: tuple(p.objectives.values()) for p in res.front} == \
+        brute_front(ms, res.objectives, LINKS)  # values, and the lowest id of each
+    s = res.stats
+    assert s.optimal is True and s.gap == 0.0
+    cert = s.certificate
+    assert cert["skipped_local"] is not force_local
+    assert (cert["local_evaluated"] > 0) is force_local
+    assert len(cert["found_by"]) == len(res.front)
+
+
+def test_stopped_run_merges_local_and_keeps_a_sound_gap():
+    w, a = _ex05_open()
+    budget = 8000  # per stream 2000: 1000 for local, 1000 for optimal
+    res = search(w, a, evaluations=budget, seed=1)
+    s, cert = res.stats, res.stats.certificate
+    assert s.optimal is False and cert["local_evaluated"] == budget // 2
+    # local's share alone, same seed and streams: the same first half of every stream
+    local = search(w, a, strategy="local", evaluations=budget // 2, seed=1)
+    mine = res.values()
+    for v in local.values():
+        assert ((mine <= v).all(axis=1)).any()  # every local point is matched or beaten
+    edp = [p.objectives["energy_pj"] * 1e-12 * p.objectives["cycles"] for p in res.front]
+    assert cert["best"] == pytest.approx(min(edp))
+    assert s.gap == pytest.approx(cert["best"] / cert["lower_bound"] - 1)
+    # the bound is proven: optimal's certified optimum lies between it and the best
+    exact = search(w, a, strategy="optimal", seconds=600)
+    assert exact.stats.optimal is True
+    true_min = min(p.objectives["energy_pj"] * 1e-12 * p.objectives["cycles"]
+                   for p in exact.front)
+    assert cert["lower_bound"] <= true_min * (1 + 1e-12) <= cert["best"] * (1 + 1e-12)
+    assert set(cert["found_by"]) <= {"local", "optimal"}
+
+
+def test_enough_budget_certifies_after_local():
+    w, a = _ex05_open()
+    res = search(w, a, evaluations=40_000, seed=0)  # 20,000 for local; optimal needs ~2,000
+    exact = search(w, a, strategy="optimal", seconds=600)
+    assert res.stats.optimal is True and res.stats.gap == 0.0
+    assert res.stats.certificate["local_evaluated"] > 0
+    assert _front(res) == _front(exact)  # the exact front, ties at the lowest id
+
+
+def test_sparse_space_falls_back_to_local_with_the_reason():
+    w, a, c = _ex05("ex05_mapper_conv1d_oc_3level_freebypass")
+    sp = SparsitySpec(((w.tensor_names[0], Density(density=0.5)),))
+    res = search(w, a, c, evaluations=300, sparsity=sp)
+    s = res.stats
+    assert s.optimal is False and s.gap is None
+    assert "sparse" in s.certificate["reason"]
+    local = search(w, a, c, strategy="local", evaluations=300, sparsity=sp)
+    assert _front(res) == _front(local)  # local with the whole budget
+
+
+def test_imperfect_space_falls_back_to_local_with_the_reason():
+    w, a, c = _ex05("ex05_mapper_conv1d_oc_3level_freebypass")
+    c = dataclasses.replace(c or NO_CONSTRAINTS, imperfect=True)
+    res = search(w, a, c, evaluations=400)
+    assert res.stats.optimal is False and res.stats.gap is None
+    assert "imperfect" in res.stats.certificate["reason"]
+    assert _front(res) == _front(search(w, a, c, strategy="local", evaluations=400))
+
+
+def test_same_seed_and_budget_same_front_for_any_jobs():
+    w, a = _ex05_open()
+    one = search(w, a, evaluations=6000, seed=5)
+    again = search(w, a, evaluations=6000, seed=5)
+    two = search(w, a, evaluations=6000, seed=5, jobs=2)
+    assert _front(one) == _front(again) == _front(two)
+    assert (one.stats.gap, one.stats.certificate["lower_bound"]) == \
+        (two.stats.gap, two.stats.certificate["lower_bound"])
+
+
+def test_local_share_option():
+    with pytest.raises(SpecError, match="local_share"):
+        make_strategy("auto", local_share=1.5)
+    w, a = _ex05_open()
+    res = search(w, a, evaluations=4000, strategy_options={"local_share": 0.25})
+    assert res.stats.certificate["local_evaluated"] == 4 * 250
+
+
+def test_optimal_incumbent_hook_keeps_the_exact_front():
+    # seeded with points of the space (local's front), a completed walk is still exact
+    w, a = _ex05_small({"K": 4, "R": 3, "P": 1}, 4)
+    ms = Mapspace(w, a)
+    seeds = search(w, a, strategy="local", evaluations=200).values()
+    res = search(w, a, strategy="optimal", strategy_options={"incumbent": seeds.tolist()},
+                 seconds=600)
+    assert res.stats.optimal is True
+    assert {p.mapspace_id: tuple(p.objectives.values()) for p in res.front} == \
+        brute_front(ms, res.objectives, LINKS)
+
+
+def test_cli_search_prints_the_certificate(tmp_path):
+    runner = CliRunner()
+    case = EX05 / "ex05_mapper_conv1d_oc_3level_freebypass"
+    r = runner.invoke(cli, ["search", "--from-timeloop", str(case / "parsed-processed-input.yaml"),
+                            str(case / "timeloop-mapper.ERT.yaml"), "--budget", "1000",
+                            "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    assert "(auto," in r.output and "optimal: the front is exact" in r.output
+    stats = json.loads((tmp_path / "o" / "front.json").read_text())["stats"]
+    assert stats["strategy"] == "auto" and stats["optimal"] is True and stats["gap"] == 0.0
+    r = runner.invoke(cli, ["search", "eyeriss_like", "resnet50_conv2_x_3x3", "--budget",
+                            "4000", "--constraints", "eyeriss_like_constraints"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "not optimal: min edp" in text and "% of optimal (proven lower bound" in text
+    r = runner.invoke(cli, ["search", "simple_weight_stationary", "conv1d_ex04", "--budget",
+                            "500", "--strategy", "local"])
+    assert r.exit_code == 0 and "optimal" not in r.output  # a heuristic proves nothing
+
+
+def test_cli_sweep_records_optimal_and_gap(tmp_path):
+    pytest.importorskip("onnx")
+    from test_sweep import _onnx_net
+    model = tmp_path / "tiny.onnx"
+    _onnx_net(model)
+    r = CliRunner().invoke(cli, ["sweep", str(model), "--arch", "simple_weight_stationary",
+                                 "--budget", "2000", "--out", str(tmp_path / "s")])
+    assert r.exit_code == 0, r.output
+    s = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert s["settings"]["strategy"] == "auto"
+    for v in s["searches"].values():
+        assert isinstance(v["optimal"], bool)
+        assert v["gap"] == 0.0 if v["optimal"] else v["gap"] > 0
+    assert "optimal" in r.output and "certified optimal:" in r.output
+    assert np.isfinite([v["gap"] for v in s["searches"].values()]).all()
