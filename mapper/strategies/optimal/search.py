@@ -313,6 +313,20 @@ class OptimalSearch(Strategy):
             masks.append(~dom)
         return masks
 
+    def _keep_bound(self, rec):
+        """Rule keep_bound: each keep choice's own chains; the record without the
+        dominated keep choices, or None when none is left."""
+        if len(rec[4]) < 2:
+            return rec
+        e, _ = self.bd.bound(rec[7][None], rec[8][None], self.orders.keep_sets[rec[4]],
+                             ce=rec[9][None])
+        dom = self._dominated(self._lb_vec(e, np.full(len(e), self._cycles(rec))))
+        if not dom.any():
+            return rec
+        self.removed["keep_bound"] += rec[6] * int(dom.sum())
+        rec = rec[:4] + (rec[4][~dom],) + rec[5:]
+        return rec if len(rec[4]) else None
+
     # -- ask / tell ----------------------------------------------------------------------
     def _next_tiling(self, deadline: float) -> bool | None:
         """Move the cursor to the next tiling with leaves left (rules tiling_bound,
@@ -326,20 +340,17 @@ class OptimalSearch(Strategy):
                 return False
             group = []
             while self.pending and len(group) < self.group:
-                rec = self.pending.popleft()
-                if self._dominated(rec[5][None])[0]:
-                    self.removed["tiling_bound"] += rec[6] * len(rec[4])
-                    continue
-                if len(rec[4]) > 1:  # rule keep_bound: each keep choice's own chains
-                    e, _ = self.bd.bound(rec[7][None], rec[8][None],
-                                         self.orders.keep_sets[rec[4]], ce=rec[9][None])
-                    dom = self._dominated(self._lb_vec(e, np.full(len(e), self._cycles(rec))))
-                    if dom.any():
-                        self.removed["keep_bound"] += rec[6] * int(dom.sum())
-                        rec = rec[:4] + (rec[4][~dom],) + rec[5:]
-                        if not len(rec[4]):
-                            continue
-                group.append((rec, self.orders.level_tables(rec[1])))
+                # rule tiling_bound again (the front may have improved), a batch at once
+                recs = [self.pending.popleft()
+                        for _ in range(min(self.group - len(group), len(self.pending)))]
+                gone = self._dominated(np.stack([rec[5] for rec in recs]))
+                for rec, dom in zip(recs, gone.tolist()):
+                    if dom:
+                        self.removed["tiling_bound"] += rec[6] * len(rec[4])
+                        continue
+                    rec = self._keep_bound(rec)
+                    if rec is not None:
+                        group.append((rec, self.orders.level_tables(rec[1])))
             for (rec, tables), mask in zip(group, self._order_masks(group)):
                 if mask.any():
                     self.ready.append((rec, tables, mask))
