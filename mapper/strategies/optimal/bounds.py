@@ -195,6 +195,12 @@ class Bounder:
         known). Pass it as ``ce``."""
         return self.compound_extents(ext) * self.runs.factors(temporal, ext, order0)
 
+    def ordered_extents(self, temporal: np.ndarray, ext: np.ndarray,
+                        ranks: np.ndarray) -> np.ndarray:
+        """``tiling_extents`` of full mappings: B7 with every level's loop order given
+        (``ranks`` [N, L, D], each loop's position in its level, 0 outermost)."""
+        return self.compound_extents(ext) * self.runs.factors(temporal, ext, ranks=ranks)
+
     def chain_energy(self, ti: int, chain: tuple[int, ...], pos: np.ndarray,
                      neg: np.ndarray, skip_top: bool = False,
                      ce: np.ndarray | None = None) -> np.ndarray:

@@ -47,11 +47,14 @@ class OrderProbe:
         return self.wl.macs * self.arch.compute.energy_pj + sum(
             lvl.leak_energy_pj * float(pos[1 + l]) for l, lvl in enumerate(self.arch.levels))
 
-    def __call__(self, group: list) -> tuple[list, np.ndarray]:
+    def __call__(self, group: list) -> tuple[list, list, np.ndarray]:
         """Per (tiling record, order tables) of ``group``: energy lower bounds [n0, n_keeps]
         (None when the tiling has a single outermost order or nothing deeper to order),
-        and the objective values of every scored mapping (user orientation)."""
+        the exact terms read off the probes (``(exact [n0, n_keeps], top [n_keeps, T])``:
+        their energy and which tensors' terms they are; None likewise), and the
+        objective values of every scored mapping (user orientation)."""
         out: list = [None] * len(group)
+        exact_out: list = [None] * len(group)
         spans = []
         for g, (rec, tables) in enumerate(group):
             n0, nk = len(tables[0][0]), len(rec[4])
@@ -59,7 +62,7 @@ class OrderProbe:
                 continue
             spans.append((g, n0 * nk))
         if not spans:
-            return out, np.empty((0, len(self.objectives)))
+            return out, exact_out, np.empty((0, len(self.objectives)))
         batch = self._rows([group[g] for g, _ in spans])
         self.scored += len(batch)
         res = self.plain(batch)
@@ -125,12 +128,13 @@ class OrderProbe:
             for k in range(nk):
                 for key in keys[k]:
                     per_keep[:, k] += terms[key][s]
-            ex = exact[rows].reshape(n0, nk, -1)
-            out[g] = per_keep * SAFETY + (ex * top[None]).sum(axis=2)
+            ex = (exact[rows].reshape(n0, nk, -1) * top[None]).sum(axis=2)
+            out[g] = per_keep * SAFETY + ex
+            exact_out[g] = (ex, top)
         values = objective_values(self.objectives, res, self.arch)
         if self.linked:
             values = self._rescored(batch, values)
-        return out, values
+        return out, exact_out, values
 
     def _exact_top(self, ti: int, chain: tuple[int, ...]) -> bool:
         """Whether tensor ``ti``'s outermost accesses and level 1's fills are read off the

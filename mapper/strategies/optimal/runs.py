@@ -92,11 +92,18 @@ class RunBound:
         return out
 
     def factors(self, temporal: np.ndarray, ext: np.ndarray,
-                order0: np.ndarray | None = None) -> np.ndarray:
+                order0: np.ndarray | None = None,
+                ranks: np.ndarray | None = None) -> np.ndarray:
         """[N, n_columns]: B7's factor over B6 for tilings with ``temporal`` factors and
         per-level extents ``ext`` (both [N, L, D]); with ``order0`` [N, D] (each
         dimension's position in the outermost level's loop order, 0 outermost) the
-        outermost level's order is that one instead of the least over its orders."""
+        outermost level's order is that one instead of the least over its orders; with
+        ``ranks`` [N, L, D] every level's order is the given one (a full mapping's)."""
+        given: dict[int, np.ndarray] = {}
+        if order0 is not None:
+            given[0] = order0
+        if ranks is not None:
+            given = {lv: ranks[:, lv] for lv in range(ranks.shape[1])}
         N = temporal.shape[0]
         out = np.ones((N, len(self.columns)))
         for (ti, c), col in self.columns.items():
@@ -114,11 +121,11 @@ class RunBound:
                 above = jstar > lv
                 ofac[above] *= T[above, lv]
                 at = jstar == lv
-                if at.any() and lv == 0 and order0 is not None:
+                if at.any() and lv in given:
                     # the given order: loops at or outside the innermost non-unit solo one
-                    o = order0[at]
-                    inner = np.where(T[at, 0][:, solo] > 1, o[:, solo], -1).max(axis=1)
-                    ofac[at] *= np.where(o <= inner[:, None], T[at, 0], 1)
+                    o = given[lv][at]
+                    inner = np.where(T[at, lv][:, solo] > 1, o[:, solo], -1).max(axis=1)
+                    ofac[at] *= np.where(o <= inner[:, None], T[at, lv], 1)
                 elif at.any():
                     mask = self._outer_mask(T[at, lv], lv, solo)
                     ofac[at] *= np.where(mask, T[at, lv], 1)

@@ -24,6 +24,7 @@ from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
 from .bounds import Bounder
 from .dominance import objective_bounds, strictly_dominated
+from .leaves import LeafBound, leaf_indices
 from .orders import OrderTables, combo_count, materialize
 from .probes import OrderProbe
 from .scope import check_model
@@ -31,7 +32,7 @@ from .warm import warm_start
 from .structure import structure
 from .tree_order import branching_order
 
-RULES = ("subtree_bound", "tiling_bound", "keep_bound", "order_bound")
+RULES = ("subtree_bound", "tiling_bound", "keep_bound", "order_bound", "leaf_bound")
 ILLEGAL = ("fanout", "pe_utilization", "capacity")
 
 
@@ -42,13 +43,14 @@ class OptimalSearch(Strategy):
     name = "optimal"
 
     def __init__(self, warm_start: int = 8192, warm_seconds: float = 2.0, block: int = 4096,
-                 group: int = 512, max_open: int = 100_000):
+                 group: int = 512, max_open: int = 100_000, leaf_bound: bool = True):
         self.max_open = max_open
         self.slice_seconds = 1.0  # longest ask without a proposal
         self.warm_start = warm_start
         self.warm_seconds = warm_seconds
         self.block = block
         self.group = group
+        self.leaf_bound = leaf_bound
 
     # -- setup ---------------------------------------------------------------------------
     def setup(self, ctx: SearchContext) -> None:
@@ -85,6 +87,8 @@ class OptimalSearch(Strategy):
         self.L = len(self.arch.levels)
         self.probe = OrderProbe(self.wl, self.arch, self.bd, self.orders, ctx.objectives,
                                 ctx.extra.get("options"))
+        self.T = len(self.wl.tensors)
+        self.leaf = LeafBound(self.bd, self.orders.keep_sets, self.T)
         self.incumbent = np.empty((0, len(ctx.objectives)))  # internal orientation
         self.told = np.empty((0, len(ctx.objectives)))
         self.count = lru_cache(maxsize=None)(self._count)
@@ -107,7 +111,7 @@ class OptimalSearch(Strategy):
                                    np.zeros((0, L, D), dtype=np.int64),
                                    np.zeros((0, L, T), dtype=bool))
         self.pending: deque = deque()  # tilings awaiting their leaves
-        self.ready: deque = deque()  # tilings past every rule, with their order masks
+        self.ready: deque = deque()  # tilings past every rule, with their leaves left
         self.cursor = None  # (tiling record, next row)
         self.done = False
         self.seed_rows = None
@@ -294,24 +298,42 @@ class OptimalSearch(Strategy):
         """Compute cycles of a pending tiling (product of its temporal factors)."""
         return float(np.prod(rec[1]))
 
-    # -- rule order_bound ------------------------------------------------------------------
-    def _order_masks(self, group: list) -> list[np.ndarray]:
-        """Per (tiling, tables) of ``group``: which (outermost order, keep choice) pairs
-        may still hold a front mapping (docs/optimal.md, order_bound)."""
-        energies, values = self.probe(group)
+    # -- rules order_bound and leaf_bound ---------------------------------------------------
+    def _leaves(self, group: list) -> list:
+        """Per (tiling, tables) of ``group`` with leaves left: ``(rec, tables, leaves)``, the
+        leaves (combo-major, keep-minor indices) past rules order_bound and leaf_bound
+        (docs/optimal.md)."""
+        energies, exacts, values = self.probe(group)
         self.probes = self.probe.scored
         if len(values):
             self._add_incumbent(values * self.signs)
-        masks = []
-        for (rec, tables), energy in zip(group, energies):
-            if energy is None:
-                masks.append(np.ones((len(tables[0][0]), len(rec[4])), dtype=bool))
-                continue
-            lb = self._lb_vec(energy.ravel(), np.full(energy.size, self._cycles(rec)))
-            dom = self._dominated(lb).reshape(energy.shape)
-            self.removed["order_bound"] += int(dom.sum()) * combo_count(tables[1:])
-            masks.append(~dom)
-        return masks
+        items = []
+        for (rec, tables), energy, ex in zip(group, energies, exacts):
+            nk, deeper = len(rec[4]), combo_count(tables[1:])
+            mask = np.ones((len(tables[0][0]), nk), dtype=bool)
+            if energy is not None:
+                lb = self._lb_vec(energy.ravel(), np.full(energy.size, self._cycles(rec)))
+                mask = ~self._dominated(lb).reshape(energy.shape)
+                self.removed["order_bound"] += int((~mask).sum()) * deeper
+            if mask.any():
+                items.append((rec, tables, leaf_indices(mask, deeper), ex))
+        if not self.leaf_bound:
+            return [it[:3] for it in items]
+        bounded = [(rec, tables, idx, self.probe.base_energy(rec)) +
+                   (ex if ex is not None else (np.zeros((len(tables[0][0]), len(rec[4]))),
+                                               np.zeros((len(rec[4]), self.T), dtype=bool)))
+                   for rec, tables, idx, ex in items if len(idx) > 1]
+        lbs = iter(self.leaf(bounded))
+        out = []
+        for rec, tables, idx, _ in items:
+            if len(idx) > 1:
+                e = next(lbs)
+                dom = self._dominated(self._lb_vec(e, np.full(len(e), self._cycles(rec))))
+                self.removed["leaf_bound"] += int(dom.sum())
+                idx = idx[~dom]
+            if len(idx):
+                out.append((rec, tables, idx))
+        return out
 
     def _keep_bound(self, rec):
         """Rule keep_bound: each keep choice's own chains; the record without the
@@ -351,18 +373,9 @@ class OptimalSearch(Strategy):
                     rec = self._keep_bound(rec)
                     if rec is not None:
                         group.append((rec, self.orders.level_tables(rec[1])))
-            for (rec, tables), mask in zip(group, self._order_masks(group)):
-                if mask.any():
-                    self.ready.append((rec, tables, mask))
-        rec, tables, mask = self.ready.popleft()
-        nk = len(rec[4])
-        deeper = combo_count(tables[1:])
-        # Leaves left (combo-major, keep-minor): every deeper order of each surviving
-        # (outermost order, keep choice) pair, in id order.
-        o, k = np.nonzero(mask)
-        first = o * (deeper * nk) + k
-        idx = (first[:, None] + np.arange(deeper, dtype=np.int64)[None] * nk).ravel()
-        self.cursor = [rec, tables, np.sort(idx), 0]
+            self.ready.extend(self._leaves(group))
+        rec, tables, idx = self.ready.popleft()
+        self.cursor = [rec, tables, idx, 0]
         return True
 
     def ask(self, n: int) -> Proposal | None:

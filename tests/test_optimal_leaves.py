@@ -1,0 +1,107 @@
+"""Rule leaf_bound of the optimal strategy (docs/optimal.md): B7 with every level's loop
+order known, plus the exact outermost terms of rule order_bound's probe, is below the
+model's energy of every mapping; it removes leaves, and the front still equals brute
+force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from loopscape.costmodels import evaluate
+from loopscape.costmodels.options import SEMANTICS, ModelOptions
+from loopscape.mapper import search
+from loopscape.mapper.strategies.optimal.bounds import Bounder
+from loopscape.mapper.strategies.optimal.leaves import LeafBound, leaf_indices
+from loopscape.mapper.strategies.optimal.orders import OrderTables
+from loopscape.mapper.strategies.optimal.probes import OrderProbe
+from loopscape.mapper.strategies.optimal.structure import structure
+from loopscape.spaces.mapspace import Mapspace
+
+from test_optimal import _ex05_small, check_exact, small_spaces
+
+
+def _record(bd: Bounder, orders: OrderTables, st_, mid: int):
+    """The search's record of the tiling of mapping ``mid``, its order tables, and the
+    mapping's leaf index within the tiling (combo-major, keep-minor)."""
+    P, B = st_.permutation_size, st_.bypass_size
+    fi, rest = divmod(mid, P * B)
+    lp, by = divmod(rest, B)
+    rows = []
+    for s in reversed(st_.dim_sizes):
+        rows.append(fi % s)
+        fi //= s
+    rows.reverse()
+    f = [bd.dims[di] for di in range(len(rows))]
+    stack = lambda a: np.stack([getattr(x, a)[r] for x, r in zip(f, rows)], axis=1)  # noqa
+    temporal, sx, sy, ext = stack("temporal"), stack("sx"), stack("sy"), stack("ext")
+    pos = np.prod([x.pos[r] for x, r in zip(f, rows)], axis=0)
+    neg = np.prod([x.neg[r] for x, r in zip(f, rows)], axis=0) if bd.n_neg else np.ones(0)
+    keeps = np.nonzero(orders.legal_keeps(ext[None])[0])[0]
+    ce = bd.tiling_extents(temporal[None], ext[None])[0]
+    rec = (0, temporal, sx, sy, keeps, None, 1, pos, neg, ce, ext)
+    tables = orders.level_tables(temporal)
+    combo = 0
+    for i, pc in enumerate(st_.perm_count):  # each level's Lehmer rank -> its table row
+        lp_i = (lp // int(np.prod(st_.perm_count[i + 1:], dtype=np.int64))) % pc
+        combo = combo * len(tables[i][0]) + int(np.searchsorted(tables[i][0], lp_i))
+    return rec, tables, combo * len(keeps) + int(np.searchsorted(keeps, by))
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(small_spaces(), st.integers(0, 2**31), st.sampled_from(SEMANTICS), st.booleans())
+def test_leaf_bound_is_admissible(ms, seed, semantics, links):
+    """On drawn canonical legal mappings: the leaf bound of the mapping's own leaf, with
+    the exact terms of the probe of its outermost order and keep choice (the real
+    OrderProbe), and without them, is at most the model's energy; B7 with every order
+    given is at least B7 with the outermost order alone."""
+    model = ModelOptions(semantics=semantics, link_transfers=links)
+    st_ = structure(ms)
+    bd = Bounder(ms.workload, ms.arch, st_, links=links)
+    orders = OrderTables(ms.workload, ms.arch, st_)
+    probe = OrderProbe(ms.workload, ms.arch, bd, orders, ("energy_pj", "cycles"), model)
+    leaf = LeafBound(bd, orders.keep_sets, len(ms.workload.tensors))
+    T = len(ms.workload.tensors)
+    rng = np.random.default_rng(seed)
+    for mid in rng.integers(0, ms.size, 40).tolist():
+        m = ms.mapping(mid)
+        if not ms.is_legal(m) or not ms.is_canonical(mid):
+            continue
+        energy = evaluate(ms.workload, ms.arch, m, options=model).energy_pj
+        rec, tables, j = _record(bd, orders, st_, mid)
+        nk, n0 = len(rec[4]), len(tables[0][0])
+        idx = np.array([j])
+        base = probe.base_energy(rec)
+        free = (np.zeros((n0, nk)), np.zeros((nk, T), dtype=bool))
+        (e,) = leaf([(rec, tables, idx, base) + free])
+        assert e[0] <= energy
+        _, exacts, _ = probe([(rec, tables)])
+        if exacts[0] is not None:
+            (e,) = leaf([(rec, tables, idx, base) + exacts[0]])
+            assert e[0] <= energy, (e[0], energy)
+
+
+def test_leaf_indices_are_every_deeper_order_of_the_kept_pairs():
+    mask = np.array([[True, False], [False, True], [False, False]])  # 3 orders, 2 keeps
+    # combo = order x 4 + deeper, leaf = combo x 2 + keep
+    want = sorted([(0 * 4 + d) * 2 + 0 for d in range(4)] + [(1 * 4 + d) * 2 + 1 for d in range(4)])
+    assert leaf_indices(mask, 4).tolist() == want
+
+
+@pytest.mark.parametrize("bounds, pes, objectives", [
+    ({"K": 4, "R": 3, "P": 4}, 1, ("energy_pj",)),
+    ({"K": 4, "R": 3, "P": 4}, 1, ("energy_pj", "cycles")),
+])
+def test_leaf_bound_removes_leaves_and_the_front_stays_exact(bounds, pes, objectives):
+    w, a = _ex05_small(bounds, pes)
+    ms = Mapspace(w, a)
+    res = check_exact(ms, None, objectives, block=4, warm_start=0)
+    assert res.stats.certificate["pruned"]["leaf_bound"] > 0
+    off = search(w, a, strategy="optimal", objectives=objectives, seconds=600,
+                 strategy_options={"block": 4, "warm_start": 0, "leaf_bound": False},
+                 options=ModelOptions(link_transfers=False))
+    assert off.stats.certificate["pruned"]["leaf_bound"] == 0
+    assert off.stats.evaluated > res.stats.evaluated
