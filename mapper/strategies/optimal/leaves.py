@@ -87,8 +87,16 @@ class LeafBound:
             skip[sl] = top[kk]
             lb[sl] = base * SAFETY + exact[combo // combo_count(tables[1:]), kk]
             at += m
-        ce = bd.ordered_extents(temporal, ext, rank)
-        energy = np.zeros(total)
+        # Leaves of one tiling and keep choice whose orders B7 reads alike have equal
+        # terms: each such class is bounded once (runs.py, signature).
+        tile = np.repeat(np.arange(len(which)), sizes)
+        key = np.concatenate([tile[:, None], by[:, None], skip.astype(np.int64),
+                              bd.runs.signature(temporal, rank).astype(np.int64)], axis=1)
+        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
+        ce = bd.ordered_extents(temporal[first], ext[first], rank[first])
+        by, skip, pos, neg = by[first], skip[first], pos[first], neg[first]
+        energy = np.zeros(len(first))
         for ti in range(self.T):
             # one chain_energy call per (keep chain, skip) of this tensor
             code = self.keep_sets[by][:, :, ti].astype(np.int64) @ (1 << np.arange(L)) * 2 + \
@@ -98,6 +106,7 @@ class LeafBound:
                 chain = tuple(i for i in range(L) if (u >> 1) >> i & 1)
                 energy[r] += bd.chain_energy(ti, chain, pos[r], neg[r], skip_top=bool(u & 1),
                                              ce=ce[r])
+        energy = energy[inverse]
         lb += energy * SAFETY
         at = 0
         for n, m in zip(which, sizes):
