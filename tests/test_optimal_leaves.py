@@ -109,3 +109,37 @@ def test_leaf_bound_removes_leaves_and_the_front_stays_exact(equation, sizes):
                  options=ModelOptions(link_transfers=False))
     assert off.stats.certificate["pruned"]["leaf_bound"] == 0
     assert off.stats.evaluated > res.stats.evaluated
+
+
+def test_leaves_with_equal_signatures_have_equal_b7_factors():
+    """RunBound.signature is all B7 reads of the orders: on every tiling of a sliding
+    window layer, the leaves (all orders of all levels) that share a signature share
+    their B7 factors, and the leaves differ in factors on some tiling."""
+    _, a, _ = _ex05("ex05_mapper_conv1d_oc_3level_null")
+    w = einsum("Outputs[m,p] += Weights[m,c,r] * Inputs[c,r+p]",
+               {"m": 2, "c": 2, "r": 3, "p": 4}, name="small")
+    ms = Mapspace(w, a)
+    st_ = structure(ms)
+    bd = Bounder(w, a, st_)
+    orders = OrderTables(w, a, st_)
+    P, B = st_.permutation_size, st_.bypass_size
+    rng = np.random.default_rng(0)
+    differ = False
+    for fi in rng.integers(0, ms.size // (P * B), 40).tolist():
+        rec, tables, _ = _record(bd, orders, st_, fi * P * B)
+        n = int(np.prod([len(t[0]) for t in tables]))
+        rank = np.empty((n, len(tables), len(w.dims)), dtype=np.int64)
+        rem = np.arange(n)
+        for i in range(len(tables) - 1, -1, -1):
+            rem, j = np.divmod(rem, len(tables[i][0]))
+            rank[:, i] = tables[i][1][j]
+        tem = np.repeat(rec[1][None], n, axis=0)
+        ext = np.repeat(rec[10][None], n, axis=0)
+        f = bd.runs.factors(tem, ext, ranks=rank)
+        sig = bd.runs.signature(tem, rank)
+        _, inv = np.unique(sig, axis=0, return_inverse=True)
+        for u in np.unique(inv):
+            same = f[inv.ravel() == u]
+            assert (same == same[0]).all()
+        differ |= len(np.unique(f, axis=0)) > 1
+    assert differ
