@@ -67,22 +67,35 @@ def test_leaf_bound_is_admissible(ms, seed, semantics, links):
     leaf = LeafBound(bd, orders.keep_sets, len(ms.workload.tensors))
     T = len(ms.workload.tensors)
     rng = np.random.default_rng(seed)
+    drawn = []  # (record, tables, own leaf, model energy)
     for mid in rng.integers(0, ms.size, 40).tolist():
         m = ms.mapping(mid)
         if not ms.is_legal(m) or not ms.is_canonical(mid):
             continue
-        energy = evaluate(ms.workload, ms.arch, m, options=model).energy_pj
         rec, tables, j = _record(bd, orders, st_, mid)
-        nk, n0 = len(rec[4]), len(tables[0][0])
-        idx = np.array([j])
-        base = probe.base_energy(rec)
-        free = (np.zeros((n0, nk)), np.zeros((nk, T), dtype=bool))
-        (e,) = leaf([(rec, tables, idx, base) + free])
-        assert e[0] <= energy
-        _, exacts, _ = probe([(rec, tables)])
-        if exacts[0] is not None:
-            (e,) = leaf([(rec, tables, idx, base) + exacts[0]])
-            assert e[0] <= energy, (e[0], energy)
+        drawn.append((rec, tables, j, evaluate(ms.workload, ms.arch, m, options=model).energy_pj))
+    if not drawn:
+        return
+    # every leaf of every drawn tiling, in one group (as the search bounds them)
+    _, exacts, _ = probe([(rec, tables) for rec, tables, _, _ in drawn])
+    for with_probe in (False, True):
+        items = []
+        for (rec, tables, _, _), ex in zip(drawn, exacts):
+            nk, n0 = len(rec[4]), len(tables[0][0])
+            if ex is None or not with_probe:
+                ex = (np.zeros((n0, nk)), np.zeros((nk, T), dtype=bool))
+            leaves = np.arange(int(np.prod([len(t[0]) for t in tables])) * nk)
+            items.append((rec, tables, leaves, probe.base_energy(rec)) + ex)
+        for (_, _, j, energy), e in zip(drawn, leaf(items)):
+            assert e[j] <= energy, (with_probe, e[j], energy)
+    # alone, a leaf's bound is the same as in the group
+    rec, tables, j, _ = drawn[0]
+    nk, n0 = len(rec[4]), len(tables[0][0])
+    free = (np.zeros((n0, nk)), np.zeros((nk, T), dtype=bool))
+    (alone,) = leaf([(rec, tables, np.array([j]), probe.base_energy(rec)) + free])
+    leaves = np.arange(int(np.prod([len(t[0]) for t in tables])) * nk)
+    (grouped,) = leaf([(rec, tables, leaves, probe.base_energy(rec)) + free])
+    assert alone[0] == pytest.approx(grouped[j], rel=1e-12)
 
 
 def test_leaf_indices_are_every_deeper_order_of_the_kept_pairs():
