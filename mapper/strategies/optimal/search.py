@@ -239,15 +239,42 @@ class OptimalSearch(Strategy):
         N = len(grid)
         if N == 0:  # another stream's share
             return
+        L = bd.L
+        full = np.concatenate([np.broadcast_to(np.array(rows, dtype=np.int64), (N, depth)),
+                               grid], axis=1)
+        # Legality first (fanout, PE utilization), from the spatial products alone; the
+        # tilings' arrays and bounds are formed for the legal ones only.
+        fx = np.array([bd.fanout[i][0] for i in range(L)])
+        fy = np.array([bd.fanout[i][1] for i in range(L)])
+        spx = np.ones((N, L), dtype=np.int64)
+        spy = np.ones((N, L), dtype=np.int64)
+        nonunit = np.zeros((N, L), dtype=np.int64)
+        for k in range(D):
+            f = bd.dims[self.perm[k]]
+            r = full[:, k]
+            spx *= f.sx[r]
+            spy *= f.sy[r]
+            nonunit += f.nonunit[r]
+        # Orders per tiling (at most permutation_size): int64 while a block's sums of
+        # them times the keep choices fit, Python ints otherwise.
+        kind = np.int64 if N * self.P * self.B < 2 ** 62 else object
+        fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=kind)
+        combos = np.prod(fact[nonunit], axis=1)
+        ok_fan = (spx <= fx).all(axis=1) & (spy <= fy).all(axis=1)
+        self.illegal["fanout"] += int((combos[~ok_fan]).sum()) * self.B
+        pes = (spx * spy).prod(axis=1)
+        ok_pe = ok_fan & (pes >= self.need_pes)
+        self.illegal["pe_utilization"] += int((combos[ok_fan & ~ok_pe]).sum()) * self.B
+        sel = np.nonzero(ok_pe)[0]
+        if not len(sel):
+            return
+        full, combos, N = full[sel], combos[sel], len(sel)
         P = np.broadcast_to(pos, (N, bd.n_pos)).copy()
         Q = np.broadcast_to(neg, (N, bd.n_neg)).copy()
-        L = bd.L
         temporal = np.ones((N, L, D), dtype=np.int64)
         sx = np.ones((N, L, D), dtype=np.int64)
         sy = np.ones((N, L, D), dtype=np.int64)
         ext = np.ones((N, L, D), dtype=np.int64)
-        full = np.concatenate([np.broadcast_to(np.array(rows, dtype=np.int64), (N, depth)),
-                               grid], axis=1)
         for k in range(D):  # tree order k, dimension di
             di = self.perm[k]
             f = bd.dims[di]
@@ -257,27 +284,10 @@ class OptimalSearch(Strategy):
             if k >= depth:
                 P *= f.pos[r]
                 Q *= f.neg[r]
-        fx = np.array([bd.fanout[i][0] for i in range(L)])
-        fy = np.array([bd.fanout[i][1] for i in range(L)])
-        nonunit = np.zeros((N, L), dtype=np.int64)
-        for k in range(D):
-            nonunit += bd.dims[self.perm[k]].nonunit[full[:, k]]
-        # Orders per tiling (at most permutation_size): int64 while a block's sums of
-        # them times the keep choices fit, Python ints otherwise.
-        kind = np.int64 if N * self.P * self.B < 2 ** 62 else object
-        fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=kind)
-        combos = np.prod(fact[nonunit], axis=1)
-        ok_fan = (sx.prod(axis=2) <= fx).all(axis=1) & (sy.prod(axis=2) <= fy).all(axis=1)
-        self.illegal["fanout"] += int((combos[~ok_fan]).sum()) * self.B
-        pes = (sx * sy).prod(axis=(1, 2))
-        ok_pe = ok_fan & (pes >= self.need_pes)
-        self.illegal["pe_utilization"] += int((combos[ok_fan & ~ok_pe]).sum()) * self.B
-        keep_ok = np.zeros((N, self.B), dtype=bool)
-        if ok_pe.any():
-            keep_ok[ok_pe] = self.orders.legal_keeps(ext[ok_pe])
+        keep_ok = self.orders.legal_keeps(ext)
         nk = keep_ok.sum(axis=1)
-        self.illegal["capacity"] += int((combos[ok_pe] * (self.B - nk[ok_pe])).sum())
-        live = np.nonzero(ok_pe & (nk > 0))[0]  # bounds only for the legal tilings
+        self.illegal["capacity"] += int((combos * (self.B - nk)).sum())
+        live = np.nonzero(nk > 0)[0]  # bounds only for the legal tilings
         if not len(live):
             return
         ce = bd.tiling_extents(temporal[live], ext[live])  # B6 extents with B7
