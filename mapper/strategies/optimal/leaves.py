@@ -37,6 +37,7 @@ class LeafBound:
         self.bd = bounder
         self.keep_sets = keep_sets  # [B, L, T]
         self.T = n_tensors
+        self.cache: dict[bytes, tuple] = {}  # non-unit loop pattern -> order classes
 
     def __call__(self, items: list) -> list[np.ndarray]:
         """Per item ``(rec, tables, idx, base_pj, exact, top)``: energy lower bounds of
@@ -57,62 +58,77 @@ class LeafBound:
             self._pass(items, batch, out)
         return out
 
+    def _classes(self, temporal: np.ndarray, tables: list) -> tuple:
+        """Per level: each order's class, a first order of each class, and the class
+        count. B7 reads a level's order only through the non-unit loops at or outside
+        each column's innermost solo loop (RunBound.signature), which depends on the
+        tiling only through which loops are non-unit: the classes are cached by that."""
+        key = (temporal > 1).tobytes()
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        L = len(tables)
+        first = np.stack([tables[j][1][0] for j in range(L)])  # [L, D]
+        cls, rep, m = [], [], []
+        for j in range(L):
+            n = len(tables[j][0])
+            if n == 1:
+                cls.append(np.zeros(1, dtype=np.int64))
+                rep.append(np.zeros(1, dtype=np.int64))
+                m.append(1)
+                continue
+            ranks = np.repeat(first[None], n, axis=0)
+            ranks[:, j] = tables[j][1]
+            sig = self.bd.runs.signature(np.repeat(temporal[None], n, axis=0), ranks)
+            _, firsts, inv = np.unique(sig, axis=0, return_index=True, return_inverse=True)
+            cls.append(inv.ravel().astype(np.int64))
+            rep.append(firsts.astype(np.int64))
+            m.append(len(firsts))
+        hit = (cls, rep, tuple(m))
+        self.cache[key] = hit
+        return hit
+
     def _pass(self, items: list, which: list[int], out: list) -> None:
         """Bound the leaves of the tilings ``which`` (vectorized over all of them)."""
         bd = self.bd
         its = [items[n] for n in which]
         nT = len(its)
         L, D = its[0][0][1].shape
-        # Every level's order tables of these tilings, concatenated (tilings with the
-        # same non-unit loops share them): tiling t's level-j table starts at off[t, j].
-        big: list[list] = [[] for _ in range(L)]
-        at = [0] * L
+        # 1. Per distinct pattern of non-unit loops among these tilings: its order tables
+        # and classes, concatenated per level; tiling t's level-j table starts at
+        # off[t, j] (its classes likewise), its class representatives at roff[t, j].
+        tab: list[list] = [[] for _ in range(L)]
+        cl: list[list] = [[] for _ in range(L)]
+        rp: list[list] = [[] for _ in range(L)]
+        at, rat = [0] * L, [0] * L
         off = np.zeros((nT, L), dtype=np.int64)
+        roff = np.zeros((nT, L), dtype=np.int64)
         nrows = np.zeros((nT, L), dtype=np.int64)
-        seen: dict[int, tuple] = {}
+        m = np.ones((nT, L), dtype=np.int64)
+        seen: dict[bytes, tuple] = {}
         for t, it in enumerate(its):
-            tables = it[1]
-            hit = seen.get(id(tables))
+            key = (it[0][1] > 1).tobytes()
+            hit = seen.get(key)
             if hit is None:
+                tables = it[1]
+                cls, rep, mm = self._classes(it[0][1], tables)
+                hit = (tuple(at), tuple(rat), tuple(len(tb[0]) for tb in tables), mm)
                 for j in range(L):
-                    big[j].append(tables[j][1])
-                hit = (tuple(at), tuple(len(tb[0]) for tb in tables))
-                for j in range(L):
+                    tab[j].append(tables[j][1])
+                    cl[j].append(cls[j])
+                    rp[j].append(rep[j])
                     at[j] += len(tables[j][0])
-                seen[id(tables)] = hit
-            off[t], nrows[t] = hit
-        rows_of = [np.concatenate(b) for b in big]  # per level [rows, D]
+                    rat[j] += len(rep[j])
+                seen[key] = hit
+            off[t], roff[t], nrows[t], m[t] = hit
+        rows_of = [np.concatenate(b) for b in tab]  # per level [rows, D]
+        cls_of = [np.concatenate(b) for b in cl]
+        rep_of = [np.concatenate(b) for b in rp]
         temporal = np.stack([it[0][1] for it in its])
         ext = np.stack([it[0][10] for it in its])
         pos = np.stack([it[0][7] for it in its])
         neg = np.stack([it[0][8] for it in its])
         nk = np.array([len(it[0][4]) for it in its], dtype=np.int64)
-        first_rank = np.stack([rows_of[j][off[:, j]] for j in range(L)], axis=1)  # [nT, L, D]
-        # 1. Classes of each level's orders: B7 reads a level's order only through the
-        # non-unit loops at or outside each column's innermost solo loop (signature).
-        m = np.ones((nT, L), dtype=np.int64)  # classes per (tiling, level)
-        cls = [None] * L  # per level: (segment start row per tiling, class of each row)
-        rep = [None] * L  # per level: first table row of each class, class base per tiling
-        for j in range(L):
-            ts = np.nonzero(nrows[:, j] > 1)[0]
-            if not len(ts):
-                continue
-            cnt = nrows[ts, j]
-            seg = np.zeros(nT, dtype=np.int64)
-            seg[ts] = np.cumsum(cnt) - cnt
-            t_of = np.repeat(ts, cnt)
-            r = np.arange(len(t_of)) - seg[t_of]
-            ranks = first_rank[t_of]
-            ranks[:, j] = rows_of[j][off[t_of, j] + r]
-            key = np.concatenate([t_of[:, None], bd.runs.signature(temporal[t_of], ranks)
-                                  .astype(np.int64)], axis=1)
-            _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
-            inv = inv.ravel()
-            base = np.zeros(nT, dtype=np.int64)
-            base[ts] = np.minimum.reduceat(inv, seg[ts])
-            m[ts, j] = np.maximum.reduceat(inv, seg[ts]) - base[ts] + 1
-            cls[j] = (seg, inv - base[t_of])
-            rep[j] = (r[first], base)
         # 2. One row per (tiling, class of every level, keep choice): its B3-B7 terms.
         keeps = np.concatenate([it[0][4] for it in its])
         tops = np.concatenate([it[5] for it in its])
@@ -124,9 +140,7 @@ class LeafBound:
         rank = np.empty((len(t_of), L, D), dtype=np.int64)
         for j in range(L - 1, -1, -1):
             cflat, c = np.divmod(cflat, m[t_of, j])
-            r = 0 if rep[j] is None else rep[j][0][np.minimum(rep[j][1][t_of] + c,
-                                                                len(rep[j][0]) - 1)]
-            rank[:, j] = rows_of[j][off[t_of, j] + np.where(m[t_of, j] > 1, r, 0)]
+            rank[:, j] = rows_of[j][off[t_of, j] + rep_of[j][roff[t_of, j] + c]]
         by = keeps[koff[t_of] + k]
         skip = tops[koff[t_of] + k]
         ce = bd.ordered_extents(temporal[t_of], ext[t_of], rank)
@@ -150,12 +164,7 @@ class LeafBound:
             combo, o[j] = np.divmod(combo, nrows[t_of, j])
         cflat = np.zeros(len(t_of), dtype=np.int64)
         for j in range(L):
-            c = 0
-            if cls[j] is not None:
-                seg, of_row = cls[j]
-                c = np.where(nrows[t_of, j] > 1,
-                             of_row[np.minimum(seg[t_of] + o[j], len(of_row) - 1)], 0)
-            cflat = cflat * m[t_of, j] + c
+            cflat = cflat * m[t_of, j] + cls_of[j][off[t_of, j] + o[j]]
         exact = np.concatenate([it[4].ravel() for it in its])
         xoff = np.cumsum(nrows[:, 0] * nk) - nrows[:, 0] * nk
         base = np.array([it[3] for it in its])
