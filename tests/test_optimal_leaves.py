@@ -88,6 +88,10 @@ def test_leaf_bound_is_admissible(ms, seed, semantics, links):
             items.append((rec, tables, leaves, probe.base_energy(rec)) + ex)
         for (_, _, j, energy), e in zip(drawn, leaf(items)):
             assert e[j] <= energy, (with_probe, e[j], energy)
+    # the least over a tiling's leaves (rule leaf_bound on whole tilings)
+    least = leaf.least([(rec, tables, probe.base_energy(rec)) for rec, tables, _, _ in drawn])
+    for (_, _, _, energy), e in zip(drawn, least):
+        assert e <= energy
     # alone, a leaf's bound is the same as in the group
     rec, tables, j, _ = drawn[0]
     nk, n0 = len(rec[4]), len(tables[0][0])

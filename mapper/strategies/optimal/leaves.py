@@ -88,10 +88,49 @@ class LeafBound:
         self.cache[key] = hit
         return hit
 
+    def least(self, items: list) -> np.ndarray:
+        """Per ``(rec, tables, base_pj)``: the least leaf bound over every leaf of the
+        tiling (no probe terms: B3-B7 with each leaf's own orders), a bound of the whole
+        tiling."""
+        prep = self._prepare([(rec, tables) for rec, tables, _ in items])
+        nk = prep["nk"]
+        tops = np.zeros((int(nk.sum()), self.T), dtype=bool)
+        energy, eoff = self._class_energy(prep, [rec for rec, _, _ in items], tops)
+        base = np.array([b for _, _, b in items])
+        return (base + np.minimum.reduceat(energy, eoff)) * SAFETY
+
     def _pass(self, items: list, which: list[int], out: list) -> None:
         """Bound the leaves of the tilings ``which`` (vectorized over all of them)."""
-        bd = self.bd
         its = [items[n] for n in which]
+        prep = self._prepare([it[:2] for it in its])
+        energy, eoff = self._class_energy(prep, [it[0] for it in its],
+                                          np.concatenate([it[5] for it in its]))
+        L = len(prep["rows_of"])
+        nT, nk, nrows, m = len(its), prep["nk"], prep["nrows"], prep["m"]
+        off, cls_of = prep["off"], prep["cls_of"]
+        # 3. Each leaf: its classes' row, plus the probe's exact terms of its (outermost
+        # order, keep choice).
+        sizes = [len(it[2]) for it in its]
+        t_of = np.repeat(np.arange(nT), sizes)
+        combo, k = np.divmod(np.concatenate([it[2] for it in its]), nk[t_of])
+        o = [None] * L
+        for j in range(L - 1, -1, -1):
+            combo, o[j] = np.divmod(combo, nrows[t_of, j])
+        cflat = np.zeros(len(t_of), dtype=np.int64)
+        for j in range(L):
+            cflat = cflat * m[t_of, j] + cls_of[j][off[t_of, j] + o[j]]
+        exact = np.concatenate([it[4].ravel() for it in its])
+        xoff = np.cumsum(nrows[:, 0] * nk) - nrows[:, 0] * nk
+        base = np.array([it[3] for it in its])
+        lb = base[t_of] * SAFETY + exact[xoff[t_of] + o[0] * nk[t_of] + k] + \
+            energy[eoff[t_of] + cflat * nk[t_of] + k] * SAFETY
+        start = 0
+        for n, size in zip(which, sizes):
+            out[n] = lb[start:start + size]
+            start += size
+
+    def _prepare(self, its: list) -> dict:
+        """The order tables and classes of the tilings ``its`` ((rec, tables) pairs)."""
         nT = len(its)
         L, D = its[0][0][1].shape
         # 1. Per distinct pattern of non-unit loops among these tilings: its order tables
@@ -129,9 +168,19 @@ class LeafBound:
         pos = np.stack([it[0][7] for it in its])
         neg = np.stack([it[0][8] for it in its])
         nk = np.array([len(it[0][4]) for it in its], dtype=np.int64)
-        # 2. One row per (tiling, class of every level, keep choice): its B3-B7 terms.
-        keeps = np.concatenate([it[0][4] for it in its])
-        tops = np.concatenate([it[5] for it in its])
+        return dict(off=off, roff=roff, nrows=nrows, m=m, rows_of=rows_of, cls_of=cls_of,
+                    rep_of=rep_of, temporal=temporal, ext=ext, pos=pos, neg=neg, nk=nk)
+
+    def _class_energy(self, prep: dict, recs: list, tops: np.ndarray):
+        """2. One row per (tiling, class of every level, keep choice): its B3-B7 energy
+        (``tops`` [sum of keep choices, T]: the terms left to the probe), and where each
+        tiling's rows start."""
+        bd = self.bd
+        nk, m, off, roff = prep["nk"], prep["m"], prep["off"], prep["roff"]
+        rows_of, rep_of = prep["rows_of"], prep["rep_of"]
+        pos, neg = prep["pos"], prep["neg"]
+        nT, L, D = prep["temporal"].shape
+        keeps = np.concatenate([rec[4] for rec in recs])
         koff = np.cumsum(nk) - nk
         per = m.prod(axis=1) * nk
         t_of = np.repeat(np.arange(nT), per)
@@ -143,7 +192,7 @@ class LeafBound:
             rank[:, j] = rows_of[j][off[t_of, j] + rep_of[j][roff[t_of, j] + c]]
         by = keeps[koff[t_of] + k]
         skip = tops[koff[t_of] + k]
-        ce = bd.ordered_extents(temporal[t_of], ext[t_of], rank)
+        ce = bd.ordered_extents(prep["temporal"][t_of], prep["ext"][t_of], rank)
         energy = np.zeros(len(t_of))
         for ti in range(self.T):
             # one chain_energy call per (keep chain, skip) of this tensor
@@ -154,23 +203,4 @@ class LeafBound:
                 chain = tuple(i for i in range(L) if (u >> 1) >> i & 1)
                 energy[r] += bd.chain_energy(ti, chain, pos[t_of[r]], neg[t_of[r]],
                                              skip_top=bool(u & 1), ce=ce[r])
-        # 3. Each leaf: its classes' row, plus the probe's exact terms of its (outermost
-        # order, keep choice).
-        sizes = [len(it[2]) for it in its]
-        t_of = np.repeat(np.arange(nT), sizes)
-        combo, k = np.divmod(np.concatenate([it[2] for it in its]), nk[t_of])
-        o = [None] * L
-        for j in range(L - 1, -1, -1):
-            combo, o[j] = np.divmod(combo, nrows[t_of, j])
-        cflat = np.zeros(len(t_of), dtype=np.int64)
-        for j in range(L):
-            cflat = cflat * m[t_of, j] + cls_of[j][off[t_of, j] + o[j]]
-        exact = np.concatenate([it[4].ravel() for it in its])
-        xoff = np.cumsum(nrows[:, 0] * nk) - nrows[:, 0] * nk
-        base = np.array([it[3] for it in its])
-        lb = base[t_of] * SAFETY + exact[xoff[t_of] + o[0] * nk[t_of] + k] + \
-            energy[eoff[t_of] + cflat * nk[t_of] + k] * SAFETY
-        start = 0
-        for n, size in zip(which, sizes):
-            out[n] = lb[start:start + size]
-            start += size
+        return energy, eoff

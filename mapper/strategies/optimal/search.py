@@ -345,6 +345,20 @@ class OptimalSearch(Strategy):
                 out.append((rec, tables, idx))
         return out
 
+    def _least_leaf(self, group: list) -> list:
+        """Rule leaf_bound on whole tilings before their probes: the least bound over a
+        tiling's leaves (without the probe's terms) removes it or raises its bound."""
+        e = self.leaf.least([(rec, tables, self.probe.base_energy(rec)) for rec, tables in group])
+        lb = np.maximum(np.stack([rec[5] for rec, _ in group]),
+                        self._lb_vec(e, np.array([self._cycles(rec) for rec, _ in group])))
+        out = []
+        for (rec, tables), dom, v in zip(group, self._dominated(lb).tolist(), lb):
+            if dom:
+                self.removed["leaf_bound"] += rec[6] * len(rec[4])
+            else:
+                out.append((rec[:5] + (v,) + rec[6:], tables))
+        return out
+
     def _keep_bound(self, rec):
         """Rule keep_bound: each keep choice's own chains; the record without the
         dominated keep choices, or None when none is left."""
@@ -383,6 +397,8 @@ class OptimalSearch(Strategy):
                     rec = self._keep_bound(rec)
                     if rec is not None:
                         group.append((rec, self.orders.level_tables(rec[1])))
+            if self.leaf_bound and group:
+                group = self._least_leaf(group)
             self.ready.extend(self._leaves(group))
         rec, tables, idx = self.ready.popleft()
         self.cursor = [rec, tables, idx, 0]
