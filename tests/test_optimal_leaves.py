@@ -129,9 +129,10 @@ def test_leaf_bound_removes_leaves_and_the_front_stays_exact(equation, sizes):
 
 
 def test_leaves_with_equal_signatures_have_equal_b7_factors():
-    """RunBound.signature is all B7 reads of the orders: on every tiling of a sliding
-    window layer, the leaves (all orders of all levels) that share a signature share
-    their B7 factors, and the leaves differ in factors on some tiling."""
+    """RunBound.signature is all B7 reads of the orders, and each column reads one
+    level's (levels_read): on drawn tilings of a sliding window layer, the leaves (all
+    orders of all levels) that share a signature share their B7 factors, and so do those
+    that share that level's order in the column; the leaves differ on some tiling."""
     _, a, _ = _ex05("ex05_mapper_conv1d_oc_3level_null")
     w = einsum("Outputs[m,p] += Weights[m,c,r] * Inputs[c,r+p]",
                {"m": 2, "c": 2, "r": 3, "p": 4}, name="small")
@@ -159,4 +160,13 @@ def test_leaves_with_equal_signatures_have_equal_b7_factors():
             same = f[inv.ravel() == u]
             assert (same == same[0]).all()
         differ |= len(np.unique(f, axis=0)) > 1
+        # each column reads one level's order (levels_read): leaves with the same order
+        # there have the same factor in that column
+        reads = bd.runs.levels_read(rec[1][None])[0]
+        for col, j in enumerate(reads.tolist()):
+            lv = rank[:, max(j, 0)] if j >= 0 else np.zeros((n, 1), dtype=np.int64)
+            _, inv = np.unique(lv, axis=0, return_inverse=True)
+            for u in np.unique(inv):
+                same = f[inv.ravel() == u, col]
+                assert (same == same[0]).all()
     assert differ

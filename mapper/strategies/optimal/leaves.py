@@ -182,17 +182,36 @@ class LeafBound:
         nT, L, D = prep["temporal"].shape
         keeps = np.concatenate([rec[4] for rec in recs])
         koff = np.cumsum(nk) - nk
+        # B7's factor of a column reads one level's order (its j*): the factors are
+        # computed once per (tiling, level, class of that level) and gathered per row.
+        joff = np.cumsum(m, axis=1) - m
+        nf = m.sum(axis=1)
+        fbase = np.cumsum(nf) - nf
+        t_f = np.repeat(np.arange(nT), nf)
+        q = np.arange(len(t_f)) - fbase[t_f]
+        j_f = (q[:, None] >= joff[t_f]).sum(axis=1) - 1
+        c_f = q - joff[t_f, j_f]
+        rank = np.empty((len(t_f), L, D), dtype=np.int64)
+        for j in range(L):
+            c = np.where(j_f == j, c_f, 0)  # the other levels at their first class
+            rank[:, j] = rows_of[j][off[t_f, j] + rep_of[j][roff[t_f, j] + c]]
+        F = bd.ordered_extents(prep["temporal"][t_f], prep["ext"][t_f], rank)
+        reads = bd.runs.levels_read(prep["temporal"])  # [nT, columns]
+        # One row per (tiling, class of every level, keep choice).
         per = m.prod(axis=1) * nk
         t_of = np.repeat(np.arange(nT), per)
         eoff = np.cumsum(per) - per
         cflat, k = np.divmod(np.arange(len(t_of)) - eoff[t_of], nk[t_of])
-        rank = np.empty((len(t_of), L, D), dtype=np.int64)
+        cls = np.empty((len(t_of), L), dtype=np.int64)
         for j in range(L - 1, -1, -1):
-            cflat, c = np.divmod(cflat, m[t_of, j])
-            rank[:, j] = rows_of[j][off[t_of, j] + rep_of[j][roff[t_of, j] + c]]
+            cflat, cls[:, j] = np.divmod(cflat, m[t_of, j])
+        ce = np.empty((len(t_of), F.shape[1]))
+        rows = np.arange(len(t_of))
+        for col in range(F.shape[1]):
+            jc = np.maximum(reads[t_of, col], 0)  # -1: order-free, any row will do
+            ce[:, col] = F[fbase[t_of] + joff[t_of, jc] + cls[rows, jc], col]
         by = keeps[koff[t_of] + k]
         skip = tops[koff[t_of] + k]
-        ce = bd.ordered_extents(prep["temporal"][t_of], prep["ext"][t_of], rank)
         energy = np.zeros(len(t_of))
         for ti in range(self.T):
             # one chain_energy call per (keep chain, skip) of this tensor

@@ -91,6 +91,20 @@ class RunBound:
             out[:, d] = case_z | ns[:, d]
         return out
 
+    def levels_read(self, temporal: np.ndarray) -> np.ndarray:
+        """int [N, n_columns]: the one level whose loop order ``factors`` reads for each
+        column (its ``j*``), or -1 when it reads none (no non-unit solo loop above the
+        keeper, or the outermost level's own column)."""
+        N = temporal.shape[0]
+        out = np.full((N, len(self.columns)), -1, dtype=np.int64)
+        for (ti, c), col in self.columns.items():
+            solo = self.solo[ti]
+            if c == 0 or not solo:
+                continue
+            has = (temporal[:, :c, solo] > 1).any(axis=2)
+            out[:, col] = np.where(has.any(axis=1), c - 1 - np.argmax(has[:, ::-1], axis=1), -1)
+        return out
+
     def signature(self, temporal: np.ndarray, ranks: np.ndarray) -> np.ndarray:
         """uint8 [N, bytes]: what ``factors(temporal, ext, ranks=ranks)`` reads of the
         orders, packed: per column, the non-unit loops at or outside the innermost
