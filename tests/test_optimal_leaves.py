@@ -170,3 +170,33 @@ def test_leaves_with_equal_signatures_have_equal_b7_factors():
                 same = f[inv.ravel() == u, col]
                 assert (same == same[0]).all()
     assert differ
+
+
+def test_least_in_chunks_equals_one_pass_and_skips_oversized_tilings(monkeypatch):
+    """LeafBound.least in several passes gives the values of one pass; a tiling with more
+    class rows than a pass holds gets no bound (0) rather than an oversized pass."""
+    import loopscape.mapper.strategies.optimal.leaves as leaves_mod
+    _, a, _ = _ex05("ex05_mapper_conv1d_oc_3level_null")
+    w = einsum("Outputs[m,p] += Weights[m,c,r] * Inputs[c,r+p]",
+               {"m": 2, "c": 2, "r": 3, "p": 4}, name="small")
+    ms = Mapspace(w, a)
+    st_ = structure(ms)
+    bd = Bounder(w, a, st_)
+    orders = OrderTables(w, a, st_)
+    probe = OrderProbe(w, a, bd, orders, ("energy_pj", "cycles"))
+    P, B = st_.permutation_size, st_.bypass_size
+    items = []
+    for fi in range(0, ms.size // (P * B), 7):
+        rec, tables, _ = _record(bd, orders, st_, fi * P * B)
+        if len(rec[4]):
+            items.append((rec, tables, probe.base_energy(rec)))
+    leaf = LeafBound(bd, orders.keep_sets, len(w.tensors))
+    whole = leaf.least(items)
+    assert (whole > 0).all()
+    rows = leaf.class_rows([it[:2] for it in items])
+    monkeypatch.setattr(leaves_mod, "CHUNK", int(rows.max()))
+    assert np.array_equal(leaf.least(items), whole)
+    monkeypatch.setattr(leaves_mod, "CHUNK", int(rows.max()) - 1)
+    got = leaf.least(items)
+    big = rows > rows.max() - 1
+    assert (got[big] == 0).all() and np.array_equal(got[~big], whole[~big])

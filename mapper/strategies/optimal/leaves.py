@@ -19,7 +19,7 @@ import numpy as np
 from .bounds import SAFETY, Bounder
 from .orders import combo_count
 
-CHUNK = 65536  # leaves bounded in one pass (memory: a few [CHUNK, L, D] arrays)
+CHUNK = 65536  # leaves (or class rows) bounded in one pass (memory: [CHUNK, L, D] arrays)
 
 
 def leaf_indices(mask: np.ndarray, deeper: int) -> np.ndarray:
@@ -92,12 +92,28 @@ class LeafBound:
         """Per ``(rec, tables, base_pj)``: the least leaf bound over every leaf of the
         tiling (no probe terms: B3-B7 with each leaf's own orders), a bound of the whole
         tiling."""
-        prep = self._prepare([(rec, tables) for rec, tables, _ in items])
-        nk = prep["nk"]
-        tops = np.zeros((int(nk.sum()), self.T), dtype=bool)
-        energy, eoff = self._class_energy(prep, [rec for rec, _, _ in items], tops)
-        base = np.array([b for _, _, b in items])
-        return (base + np.minimum.reduceat(energy, eoff)) * SAFETY
+        rows = self.class_rows([(rec, tables) for rec, tables, _ in items])
+        out = np.zeros(len(items))  # 0: no bound (a tiling with too many classes)
+        chunk: list[int] = []
+        size = 0
+        for n, r in enumerate(rows.tolist() + [0]):
+            if chunk and (n == len(items) or size + r > CHUNK):
+                sub = [items[i] for i in chunk]
+                p = self._prepare([(rec, tables) for rec, tables, _ in sub])
+                tops = np.zeros((int(p["nk"].sum()), self.T), dtype=bool)
+                energy, eoff = self._class_energy(p, [rec for rec, _, _ in sub], tops)
+                base = np.array([b for _, _, b in sub])
+                out[chunk] = (base + np.minimum.reduceat(energy, eoff)) * SAFETY
+                chunk, size = [], 0
+            if n < len(items) and r <= CHUNK:
+                chunk.append(n)
+                size += r
+        return out
+
+    def class_rows(self, pairs: list) -> np.ndarray:
+        """Per (tiling record, tables): its rows (class of every level x keep choice)."""
+        prep = self._prepare(pairs)
+        return prep["m"].prod(axis=1) * prep["nk"]
 
     def _pass(self, items: list, which: list[int], out: list) -> None:
         """Bound the leaves of the tilings ``which`` (vectorized over all of them)."""
