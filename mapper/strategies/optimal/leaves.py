@@ -8,8 +8,15 @@ level's order is the leaf's own, so the B7 factor of every (tensor, keeper) colu
 the one of that exact order (``Bounder.ordered_extents``); the terms ``order_bound``
 read exactly off its probe (outermost accesses and level 1's fills, where rule L allows)
 are that probe's, which depend only on the outermost order and the keep choice. The
-bound is computed for a group's leaves at once (one pass per (tensor, keep chain)) and
-the dominated leaves are removed (docs/optimal.md, rule leaf_bound).
+dominated leaves are removed (docs/optimal.md, rule leaf_bound).
+
+B7 reads a level's order only through, per (tensor, keeper) column, the non-unit loops
+at or outside the innermost solo loop of that column's level ``j*``
+(``RunBound.signature``, ``RunBound.levels_read``). So each level's orders fall into
+classes (cached per pattern of non-unit loops), the B7 factors are computed once per
+(tiling, level, class), and the energy once per (tiling, class of every level, keep
+choice); a leaf only indexes its classes' row. ``least`` is the same bound without the
+probe's terms, least over a tiling's leaves: a bound of the whole tiling.
 """
 
 from __future__ import annotations
