@@ -11,7 +11,8 @@ Cases (seed 0):
 3. the same layer on ``eyeriss_like`` and on ``simba_like`` without constraints: the
    proven gap after ``--seconds``, beside ``local``;
 4. case 2 run to the end (at most ``--certify`` seconds, one job): the time to a
-   certified optimum (issue 14's target: 10 s);
+   certified optimum (issue 14's target: 10 s), with rule ``leaf_bound`` off (the
+   rules before it) and on, side by side, wall and CPU seconds;
 5. with ``--sweep``: every unique ResNet-50 layer on ``eyeriss_like`` with its
    constraints, ``--jobs 2``, ``optimal`` with ``--sweep-seconds`` per layer beside
    ``local`` with the same time: the wall time and how many layers are certified
@@ -136,9 +137,16 @@ def main() -> None:
     if not args.quick:
         arch = load_arch_preset("eyeriss_like")
         c = resolve_constraints("eyeriss_like_constraints", layer, arch)
-        r = search(layer, arch, c, strategy="optimal", seconds=args.certify)
-        rows.append(_row("conv2_x 3x3 eyeriss_like +c, to the end", r,
-                         Mapspace(layer, arch, c).pruned_size))
+        # without rule leaf_bound (the rules before it) and with it, side by side; one
+        # job, CPU seconds too (the machine may be shared)
+        for label, opts in (("no leaf_bound", {"leaf_bound": False}), ("leaf_bound", {})):
+            cpu = time.process_time()
+            r = search(layer, arch, c, strategy="optimal", seconds=args.certify,
+                       strategy_options=opts)
+            rows.append(_row(f"conv2_x 3x3 eyeriss_like +c, end, {label}", r,
+                             Mapspace(layer, arch, c).pruned_size))
+            rows[-1]["cpu_seconds"] = round(time.process_time() - cpu, 1)
+            print(f"{'':<34} {rows[-1]['cpu_seconds']} s of CPU", flush=True)
     if args.sweep:
         rows += _sweep(args.sweep_seconds)
     print(f"Timeloop's random mapper, conv2_x 3x3 eyeriss_like +constraints: EDP {TIMELOOP_EDP} "

@@ -70,6 +70,7 @@ def check_exact(ms: Mapspace, constraints, objectives=("energy_pj", "cycles"),
     assert cert["evaluated"] + sum(cert["pruned"].values()) + sum(cert["illegal"].values()) \
         == ms.pruned_size
     return res
+    return res
 
 
 def _ex05(case: str):
@@ -304,7 +305,7 @@ def test_b7_counts_a_sliding_windows_runs_by_hand():
 
 def test_stopped_early_reports_a_proven_gap():
     w, a, _ = _ex05("ex05_mapper_conv1d_oc_3level_null")
-    res = search(w, a, strategy="optimal", evaluations=5000, strategy_options={"warm_start": 0},
+    res = search(w, a, strategy="optimal", evaluations=2000, strategy_options={"warm_start": 0},
                  options=NOLINKS)
     s = res.stats
     assert s.optimal is False and s.gap is not None and s.gap > 0

@@ -204,6 +204,16 @@ class Bounder:
             return self.compound_extents(ext) * np.hstack([full, outer])
         return self.compound_extents(ext) * full
 
+    def ordered_extents(self, temporal: np.ndarray, ext: np.ndarray,
+                        ranks: np.ndarray) -> np.ndarray:
+        """``tiling_extents`` of full mappings: B7 with every level's loop order given
+        (``ranks`` [N, L, D], each loop's position in its level, 0 outermost). With
+        links, [N, 2 n_ce] as ``tiling_extents``."""
+        full, outer = self.runs.factor_pair(temporal, ext, ranks=ranks)
+        if self.links:
+            return self.compound_extents(ext) * np.hstack([full, outer])
+        return self.compound_extents(ext) * full
+
     def chain_energy(self, ti: int, chain: tuple[int, ...], pos: np.ndarray,
                      neg: np.ndarray, skip_top: bool = False,
                      ce: np.ndarray | None = None) -> np.ndarray:

@@ -38,6 +38,10 @@ class OrderTables:
                               for lvl in arch.levels], dtype=np.int64)  # [L, T]
         self.L = L
         self.table = lru_cache(maxsize=None)(self._table)
+        # [L, D]: the free loops of each level; tilings with the same non-unit free loops
+        # share their tables (``level_tables``)
+        self.free_mask = np.array([[d in st.free[i] for d in self.dims] for i in range(L)])
+        self.by_mask: dict[bytes, list] = {}
 
     def _table(self, level: int, nonunit: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         st = self.st
@@ -60,12 +64,16 @@ class OrderTables:
 
     def level_tables(self, temporal: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Order tables of each level for one tiling (``temporal`` [L, D])."""
-        out = []
-        for i in range(self.L):
-            nonunit = tuple(d for di, d in enumerate(self.dims)
-                            if d in self.st.free[i] and temporal[i, di] > 1)
-            out.append(self.table(i, nonunit))
-        return out
+        key = ((temporal > 1) & self.free_mask).tobytes()
+        hit = self.by_mask.get(key)
+        if hit is None:
+            hit = []
+            for i in range(self.L):
+                nonunit = tuple(d for di, d in enumerate(self.dims)
+                                if d in self.st.free[i] and temporal[i, di] > 1)
+                hit.append(self.table(i, nonunit))
+            self.by_mask[key] = hit
+        return hit
 
     def legal_keeps(self, ext: np.ndarray) -> np.ndarray:
         """bool [N, B]: keep choices whose kept tiles fit every level (and reach its

@@ -47,11 +47,14 @@ class OrderProbe:
         return self.wl.macs * self.arch.compute.energy_pj + sum(
             lvl.leak_energy_pj * float(pos[1 + l]) for l, lvl in enumerate(self.arch.levels))
 
-    def __call__(self, group: list) -> tuple[list, np.ndarray]:
+    def __call__(self, group: list) -> tuple[list, list, np.ndarray]:
         """Per (tiling record, order tables) of ``group``: energy lower bounds [n0, n_keeps]
         (None when the tiling has a single outermost order or nothing deeper to order),
-        and the objective values of every scored mapping (user orientation)."""
+        the exact terms read off the probes (``(exact [n0, n_keeps], top [n_keeps, T])``:
+        their energy and which tensors' terms they are; None likewise), and the
+        objective values of every scored mapping (user orientation)."""
         out: list = [None] * len(group)
+        exact_out: list = [None] * len(group)
         spans = []
         for g, (rec, tables) in enumerate(group):
             n0, nk = len(tables[0][0]), len(rec[4])
@@ -59,7 +62,7 @@ class OrderProbe:
                 continue
             spans.append((g, n0 * nk))
         if not spans:
-            return out, np.empty((0, len(self.objectives)))
+            return out, exact_out, np.empty((0, len(self.objectives)))
         batch = self._rows([group[g] for g, _ in spans])
         self.scored += len(batch)
         res = self.plain(batch)
@@ -69,7 +72,6 @@ class OrderProbe:
             np.concatenate([np.repeat(rec[1][None], len(tb[0][0]), axis=0) for rec, tb in probed]),
             np.concatenate([np.repeat(rec[10][None], len(tb[0][0]), axis=0) for rec, tb in probed]),
             order0=np.concatenate([tb[0][1] for _, tb in probed]))
-        ce_start = 0
         lvl1 = self.arch.levels[1]
         tensors = self.wl.tensors
         fill1 = np.zeros((len(batch), len(tensors)))
@@ -78,38 +80,68 @@ class OrderProbe:
                 batch.keep[:, 1, ti], np.ceil(res.fills[:, 1, ti] / lvl1.block_words(tensor.name))
                 * lvl1.fill_energy_pj * lvl1.utilized_clusters(res.utilized_instances[:, 1]), 0.0)
         exact = (res.tensor_energy_pj[:, 0, :] + fill1) * SAFETY  # [rows, T]
-        start = 0
-        for g, n in spans:
+        # Which (tensor, chain) terms each (tiling, keep choice) needs; each term is then
+        # bounded once for all the tilings of the group that need it (one call per term).
+        plan = []  # per span: (n0, nk, row slice, ce rows, top [nk, T], keys [nk][T])
+        users: dict = {}  # (tensor, chain) -> spans using it
+        start = ce_start = 0
+        for s, (g, n) in enumerate(spans):
             rec, tables = group[g]
             n0, nk = len(tables[0][0]), len(rec[4])
-            rows = slice(start, start + n)
-            start += n
-            kp = batch.keep[rows]
-            pos, neg = rec[7][None], rec[8][None]
-            ce = ce_all[ce_start:ce_start + n0]  # [n0, n_ce]
-            ce_start += n0
-            # Rows run over (order, keep), keep-minor: row k (< nk) has keep choice k.
-            per_keep = np.full((n0, nk), self.base_energy(rec))
+            kp = batch.keep[start:start + n]
             top = np.zeros((nk, len(tensors)), dtype=bool)
-            terms: dict = {}  # keep choices share chains: each is bounded once
+            keys = []
             for k in range(nk):
+                row = []
                 for ti in range(len(tensors)):
                     chain = tuple(np.nonzero(kp[k, :, ti])[0].tolist())
-                    # exact only where no link can change them (read-only tensors
-                    # through a fanout of the outermost level: bounds.py, linkless)
-                    top[k, ti] = len(chain) > 1 and chain[1] == 1 and \
-                        (tensors[ti].read_write or self.bd.linkless(0, 1))
+                    top[k, ti] = self._exact_top(ti, chain)
                     key = (ti, chain)
-                    if key not in terms:
-                        terms[key] = self.bd.chain_energy(ti, chain, pos, neg,
-                                                          skip_top=top[k, ti], ce=ce)
-                    per_keep[:, k] += terms[key]
-            ex = exact[rows].reshape(n0, nk, -1)
-            out[g] = per_keep * SAFETY + (ex * top[None]).sum(axis=2)
+                    row.append(key)
+                    spans_of = users.setdefault(key, [])
+                    if not spans_of or spans_of[-1] != s:
+                        spans_of.append(s)
+                keys.append(row)
+            plan.append((n0, nk, slice(start, start + n), slice(ce_start, ce_start + n0),
+                         top, keys))
+            start += n
+            ce_start += n0
+        pos_rows = np.repeat(np.stack([group[g][0][7] for g, _ in spans]),
+                             [p[0] for p in plan], axis=0)
+        neg_rows = np.repeat(np.stack([group[g][0][8] for g, _ in spans]),
+                             [p[0] for p in plan], axis=0)
+        terms: dict = {}  # (tensor, chain) -> {span: its n0 energies}
+        for (ti, chain), used in users.items():
+            idx = np.concatenate([np.arange(plan[s][3].start, plan[s][3].stop) for s in used])
+            e = self.bd.chain_energy(ti, chain, pos_rows[idx], neg_rows[idx],
+                                     skip_top=self._exact_top(ti, chain), ce=ce_all[idx])
+            at, parts = 0, {}
+            for s in used:
+                parts[s] = e[at:at + plan[s][0]]
+                at += plan[s][0]
+            terms[(ti, chain)] = parts
+        for s, (g, _) in enumerate(spans):
+            rec = group[g][0]
+            n0, nk, rows, _, top, keys = plan[s]
+            # Rows run over (order, keep), keep-minor: row k (< nk) has keep choice k.
+            per_keep = np.full((n0, nk), self.base_energy(rec))
+            for k in range(nk):
+                for key in keys[k]:
+                    per_keep[:, k] += terms[key][s]
+            ex = (exact[rows].reshape(n0, nk, -1) * top[None]).sum(axis=2)
+            out[g] = per_keep * SAFETY + ex
+            exact_out[g] = (ex, top)
         values = objective_values(self.objectives, res, self.arch)
         if self.linked:
             values = self._rescored(batch, values)
-        return out, values
+        return out, exact_out, values
+
+    def _exact_top(self, ti: int, chain: tuple[int, ...]) -> bool:
+        """Whether tensor ``ti``'s outermost accesses and level 1's fills are read off the
+        probe: level 1 keeps it, and no link can change them (read-only tensors through a
+        fanout of the outermost level: bounds.py, linkless)."""
+        return len(chain) > 1 and chain[1] == 1 and \
+            (self.wl.tensors[ti].read_write or self.bd.linkless(0, 1))
 
     def _rows(self, probed: list) -> MappingBatch:
         """Every probe of the tilings ``probed``, tiling by tiling, (outermost order,

@@ -91,20 +91,70 @@ class RunBound:
             out[:, d] = case_z | ns[:, d]
         return out
 
+    def levels_read(self, temporal: np.ndarray) -> np.ndarray:
+        """int [N, n_columns]: the one level whose loop order ``factors`` reads for each
+        column (its ``j*``), or -1 when it reads none (no non-unit solo loop above the
+        keeper, or the outermost level's own column)."""
+        N = temporal.shape[0]
+        out = np.full((N, len(self.columns)), -1, dtype=np.int64)
+        for (ti, c), col in self.columns.items():
+            solo = self.solo[ti]
+            if c == 0 or not solo:
+                continue
+            has = (temporal[:, :c, solo] > 1).any(axis=2)
+            out[:, col] = np.where(has.any(axis=1), c - 1 - np.argmax(has[:, ::-1], axis=1), -1)
+        return out
+
+    def signature(self, temporal: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+        """uint8 [N, bytes]: what ``factors(temporal, ext, ranks=ranks)`` reads of the
+        orders, packed: per column, the non-unit loops at or outside the innermost
+        non-unit solo loop of its level ``j*``. Rows of one tiling with equal signatures
+        have equal factors (the loop order enters ``factors`` only through that set)."""
+        N = temporal.shape[0]
+        parts = []
+        for (ti, c), _ in self.columns.items():
+            solo = self.solo[ti]
+            if c == 0 or not solo:
+                continue
+            T = temporal[:, :c, :]
+            has = (T[:, :, solo] > 1).any(axis=2)
+            jstar = np.where(has.any(axis=1), c - 1 - np.argmax(has[:, ::-1], axis=1), -1)
+            mask = np.zeros((N, self.D), dtype=bool)
+            for lv in range(c):
+                at = jstar == lv
+                if not at.any():
+                    continue
+                o, t = ranks[at, lv], T[at, lv]
+                inner = np.where(t[:, solo] > 1, o[:, solo], -1).max(axis=1)
+                mask[at] = (o <= inner[:, None]) & (t > 1)
+            parts.append(mask)
+        if not parts:
+            return np.zeros((N, 1), dtype=np.uint8)
+        return np.packbits(np.concatenate(parts, axis=1), axis=1)
+
     def factors(self, temporal: np.ndarray, ext: np.ndarray,
-                order0: np.ndarray | None = None) -> np.ndarray:
+                order0: np.ndarray | None = None,
+                ranks: np.ndarray | None = None) -> np.ndarray:
         """[N, n_columns]: B7's factor over B6 for tilings with ``temporal`` factors and
         per-level extents ``ext`` (both [N, L, D]); with ``order0`` [N, D] (each
         dimension's position in the outermost level's loop order, 0 outermost) the
-        outermost level's order is that one instead of the least over its orders."""
-        return self.factor_pair(temporal, ext, order0)[0]
+        outermost level's order is that one instead of the least over its orders; with
+        ``ranks`` [N, L, D] every level's order is the given one (a full mapping's)."""
+        return self.factor_pair(temporal, ext, order0, ranks)[0]
 
     def factor_pair(self, temporal: np.ndarray, ext: np.ndarray,
-                    order0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(B7's factor, its outer part alone), both [N, n_columns]. The outer part is
-        the product of the non-solo factors of ``O``, without the union of a run's tiles
-        along compound axes: it counts only the visits that step a loop of ``O``, which
-        link transfers cannot serve (docs/optimal.md, rule L)."""
+                    order0: np.ndarray | None = None,
+                    ranks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(B7's factor, its outer part alone), both [N, n_columns] (arguments as
+        ``factors``). The outer part is the product of the non-solo factors of ``O``,
+        without the union of a run's tiles along compound axes: it counts only the visits
+        that step a loop of ``O``, which link transfers cannot serve (docs/optimal.md,
+        rule L)."""
+        given: dict[int, np.ndarray] = {}
+        if order0 is not None:
+            given[0] = order0
+        if ranks is not None:
+            given = {lv: ranks[:, lv] for lv in range(ranks.shape[1])}
         N = temporal.shape[0]
         out = np.ones((N, len(self.columns)))
         outer = np.ones((N, len(self.columns)))
@@ -123,11 +173,11 @@ class RunBound:
                 above = jstar > lv
                 ofac[above] *= T[above, lv]
                 at = jstar == lv
-                if at.any() and lv == 0 and order0 is not None:
+                if at.any() and lv in given:
                     # the given order: loops at or outside the innermost non-unit solo one
-                    o = order0[at]
-                    inner = np.where(T[at, 0][:, solo] > 1, o[:, solo], -1).max(axis=1)
-                    ofac[at] *= np.where(o <= inner[:, None], T[at, 0], 1)
+                    o = given[lv][at]
+                    inner = np.where(T[at, lv][:, solo] > 1, o[:, solo], -1).max(axis=1)
+                    ofac[at] *= np.where(o <= inner[:, None], T[at, lv], 1)
                 elif at.any():
                     mask = self._outer_mask(T[at, lv], lv, solo)
                     ofac[at] *= np.where(mask, T[at, lv], 1)

@@ -25,25 +25,28 @@ from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
 from .bounds import Bounder
 from .dominance import objective_bounds, strictly_dominated
-from .orders import OrderTables, combo_count, materialize
+from .leaves import LeafBound
+from .orders import OrderTables, materialize
 from .probes import OrderProbe
+from .rules import TilingRules
 from .scope import check_model
 from .warm import warm_start, worth_warming
 from .structure import structure
 from .tree_order import branching_order
 
-RULES = ("subtree_bound", "tiling_bound", "keep_bound", "order_bound")
+RULES = ("subtree_bound", "tiling_bound", "keep_bound", "order_bound", "leaf_bound")
 ILLEGAL = ("fanout", "pe_utilization", "capacity")
 
 
 
-class OptimalSearch(Strategy):
+class OptimalSearch(TilingRules, Strategy):
     """Exact front by branch and bound (docs/optimal.md)."""
 
     name = "optimal"
 
     def __init__(self, warm_start: int = 8192, warm_seconds: float = 2.0, block: int = 4096,
-                 group: int = 512, max_open: int = 100_000, incumbent=None):
+                 group: int = 512, max_open: int = 100_000, leaf_bound: bool = True,
+                 incumbent=None):
         self.max_open = max_open
         self.seed_values = incumbent  # objective vectors the caller holds (replace warm start)
         self.slice_seconds = 1.0  # longest ask without a proposal
@@ -51,6 +54,7 @@ class OptimalSearch(Strategy):
         self.warm_seconds = warm_seconds
         self.block = block
         self.group = group
+        self.leaf_bound = leaf_bound
 
     # -- setup ---------------------------------------------------------------------------
     def setup(self, ctx: SearchContext) -> None:
@@ -88,6 +92,8 @@ class OptimalSearch(Strategy):
         self.L = len(self.arch.levels)
         self.probe = OrderProbe(self.wl, self.arch, self.bd, self.orders, ctx.objectives,
                                 ctx.extra.get("options"))
+        self.T = len(self.wl.tensors)
+        self.leaf = LeafBound(self.bd, self.orders.keep_sets, self.T)
         self.incumbent = np.empty((0, len(ctx.objectives)))  # internal orientation
         self.told = np.empty((0, len(ctx.objectives)))
         self.count = lru_cache(maxsize=None)(self._count)
@@ -110,7 +116,7 @@ class OptimalSearch(Strategy):
                                    np.zeros((0, L, D), dtype=np.int64),
                                    np.zeros((0, L, T), dtype=bool))
         self.pending: deque = deque()  # tilings awaiting their leaves
-        self.ready: deque = deque()  # tilings past every rule, with their order masks
+        self.ready: deque = deque()  # tilings past every rule, with their leaves left
         self.cursor = None  # (tiling record, next row)
         self.done = False
         self.seed_rows = None
@@ -240,15 +246,42 @@ class OptimalSearch(Strategy):
         N = len(grid)
         if N == 0:  # another stream's share
             return
+        L = bd.L
+        full = np.concatenate([np.broadcast_to(np.array(rows, dtype=np.int64), (N, depth)),
+                               grid], axis=1)
+        # Legality first (fanout, PE utilization), from the spatial products alone; the
+        # tilings' arrays and bounds are formed for the legal ones only.
+        fx = np.array([bd.fanout[i][0] for i in range(L)])
+        fy = np.array([bd.fanout[i][1] for i in range(L)])
+        spx = np.ones((N, L), dtype=np.int64)
+        spy = np.ones((N, L), dtype=np.int64)
+        nonunit = np.zeros((N, L), dtype=np.int64)
+        for k in range(D):
+            f = bd.dims[self.perm[k]]
+            r = full[:, k]
+            spx *= f.sx[r]
+            spy *= f.sy[r]
+            nonunit += f.nonunit[r]
+        # Orders per tiling (at most permutation_size): int64 while a block's sums of
+        # them times the keep choices fit, Python ints otherwise.
+        kind = np.int64 if N * self.P * self.B < 2 ** 62 else object
+        fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=kind)
+        combos = np.prod(fact[nonunit], axis=1)
+        ok_fan = (spx <= fx).all(axis=1) & (spy <= fy).all(axis=1)
+        self.illegal["fanout"] += int((combos[~ok_fan]).sum()) * self.B
+        pes = (spx * spy).prod(axis=1)
+        ok_pe = ok_fan & (pes >= self.need_pes)
+        self.illegal["pe_utilization"] += int((combos[ok_fan & ~ok_pe]).sum()) * self.B
+        sel = np.nonzero(ok_pe)[0]
+        if not len(sel):
+            return
+        full, combos, N = full[sel], combos[sel], len(sel)
         P = np.broadcast_to(pos, (N, bd.n_pos)).copy()
         Q = np.broadcast_to(neg, (N, bd.n_neg)).copy()
-        L = bd.L
         temporal = np.ones((N, L, D), dtype=np.int64)
         sx = np.ones((N, L, D), dtype=np.int64)
         sy = np.ones((N, L, D), dtype=np.int64)
         ext = np.ones((N, L, D), dtype=np.int64)
-        full = np.concatenate([np.broadcast_to(np.array(rows, dtype=np.int64), (N, depth)),
-                               grid], axis=1)
         for k in range(D):  # tree order k, dimension di
             di = self.perm[k]
             f = bd.dims[di]
@@ -258,27 +291,10 @@ class OptimalSearch(Strategy):
             if k >= depth:
                 P *= f.pos[r]
                 Q *= f.neg[r]
-        fx = np.array([bd.fanout[i][0] for i in range(L)])
-        fy = np.array([bd.fanout[i][1] for i in range(L)])
-        nonunit = np.zeros((N, L), dtype=np.int64)
-        for k in range(D):
-            nonunit += bd.dims[self.perm[k]].nonunit[full[:, k]]
-        # Orders per tiling (at most permutation_size): int64 while a block's sums of
-        # them times the keep choices fit, Python ints otherwise.
-        kind = np.int64 if N * self.P * self.B < 2 ** 62 else object
-        fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=kind)
-        combos = np.prod(fact[nonunit], axis=1)
-        ok_fan = (sx.prod(axis=2) <= fx).all(axis=1) & (sy.prod(axis=2) <= fy).all(axis=1)
-        self.illegal["fanout"] += int((combos[~ok_fan]).sum()) * self.B
-        pes = (sx * sy).prod(axis=(1, 2))
-        ok_pe = ok_fan & (pes >= self.need_pes)
-        self.illegal["pe_utilization"] += int((combos[ok_fan & ~ok_pe]).sum()) * self.B
-        keep_ok = np.zeros((N, self.B), dtype=bool)
-        if ok_pe.any():
-            keep_ok[ok_pe] = self.orders.legal_keeps(ext[ok_pe])
+        keep_ok = self.orders.legal_keeps(ext)
         nk = keep_ok.sum(axis=1)
-        self.illegal["capacity"] += int((combos[ok_pe] * (self.B - nk[ok_pe])).sum())
-        live = np.nonzero(ok_pe & (nk > 0))[0]  # bounds only for the legal tilings
+        self.illegal["capacity"] += int((combos * (self.B - nk)).sum())
+        live = np.nonzero(nk > 0)[0]  # bounds only for the legal tilings
         if not len(live):
             return
         ce = bd.tiling_extents(temporal[live], ext[live])  # B6 extents with B7
@@ -299,25 +315,6 @@ class OptimalSearch(Strategy):
         """Compute cycles of a pending tiling (product of its temporal factors)."""
         return float(np.prod(rec[1]))
 
-    # -- rule order_bound ------------------------------------------------------------------
-    def _order_masks(self, group: list) -> list[np.ndarray]:
-        """Per (tiling, tables) of ``group``: which (outermost order, keep choice) pairs
-        may still hold a front mapping (docs/optimal.md, order_bound)."""
-        energies, values = self.probe(group)
-        self.probes = self.probe.scored
-        if len(values):
-            self._add_incumbent(values * self.signs)
-        masks = []
-        for (rec, tables), energy in zip(group, energies):
-            if energy is None:
-                masks.append(np.ones((len(tables[0][0]), len(rec[4])), dtype=bool))
-                continue
-            lb = self._lb_vec(energy.ravel(), np.full(energy.size, self._cycles(rec)))
-            dom = self._dominated(lb).reshape(energy.shape)
-            self.removed["order_bound"] += int(dom.sum()) * combo_count(tables[1:])
-            masks.append(~dom)
-        return masks
-
     # -- ask / tell ----------------------------------------------------------------------
     def _next_tiling(self, deadline: float) -> bool | None:
         """Move the cursor to the next tiling with leaves left (rules tiling_bound,
@@ -331,32 +328,22 @@ class OptimalSearch(Strategy):
                 return False
             group = []
             while self.pending and len(group) < self.group:
-                rec = self.pending.popleft()
-                if self._dominated(rec[5][None])[0]:
-                    self.removed["tiling_bound"] += rec[6] * len(rec[4])
-                    continue
-                if len(rec[4]) > 1:  # rule keep_bound: each keep choice's own chains
-                    e, _ = self.bd.bound(rec[7][None], rec[8][None],
-                                         self.orders.keep_sets[rec[4]], ce=rec[9][None])
-                    dom = self._dominated(self._lb_vec(e, np.full(len(e), self._cycles(rec))))
-                    if dom.any():
-                        self.removed["keep_bound"] += rec[6] * int(dom.sum())
-                        rec = rec[:4] + (rec[4][~dom],) + rec[5:]
-                        if not len(rec[4]):
-                            continue
-                group.append((rec, self.orders.level_tables(rec[1])))
-            for (rec, tables), mask in zip(group, self._order_masks(group)):
-                if mask.any():
-                    self.ready.append((rec, tables, mask))
-        rec, tables, mask = self.ready.popleft()
-        nk = len(rec[4])
-        deeper = combo_count(tables[1:])
-        # Leaves left (combo-major, keep-minor): every deeper order of each surviving
-        # (outermost order, keep choice) pair, in id order.
-        o, k = np.nonzero(mask)
-        first = o * (deeper * nk) + k
-        idx = (first[:, None] + np.arange(deeper, dtype=np.int64)[None] * nk).ravel()
-        self.cursor = [rec, tables, np.sort(idx), 0]
+                # rule tiling_bound again (the front may have improved), a batch at once
+                recs = [self.pending.popleft()
+                        for _ in range(min(self.group - len(group), len(self.pending)))]
+                gone = self._dominated(np.stack([rec[5] for rec in recs]))
+                for rec, dom in zip(recs, gone.tolist()):
+                    if dom:
+                        self.removed["tiling_bound"] += rec[6] * len(rec[4])
+                        continue
+                    rec = self._keep_bound(rec)
+                    if rec is not None:
+                        group.append((rec, self.orders.level_tables(rec[1])))
+            if self.leaf_bound and group:
+                group = self._least_leaf(group)
+            self.ready.extend(self._leaves(group))
+        rec, tables, idx = self.ready.popleft()
+        self.cursor = [rec, tables, idx, 0]
         return True
 
     def ask(self, n: int) -> Proposal | None:

@@ -1,0 +1,250 @@
+"""Rule ``leaf_bound``: B7 with every level's loop order known, per leaf, before scoring.
+
+A leaf (one loop order per level and a keep choice of a tiling) is scored by the
+evaluator unless a cheaper bound already shows it cannot reach the front. Rule B7
+(runs.py) holds for each loop order separately; ``order_bound`` evaluates it with the
+outermost level's order fixed and the least over the deeper levels' orders. Here every
+level's order is the leaf's own, so the B7 factor of every (tensor, keeper) column is
+the one of that exact order (``Bounder.ordered_extents``); the terms ``order_bound``
+read exactly off its probe (outermost accesses and level 1's fills, where rule L allows)
+are that probe's, which depend only on the outermost order and the keep choice. The
+dominated leaves are removed (docs/optimal.md, rule leaf_bound).
+
+B7 reads a level's order only through, per (tensor, keeper) column, the non-unit loops
+at or outside the innermost solo loop of that column's level ``j*``
+(``RunBound.signature``, ``RunBound.levels_read``). So each level's orders fall into
+classes (cached per pattern of non-unit loops), the B7 factors are computed once per
+(tiling, level, class), and the energy once per (tiling, class of every level, keep
+choice); a leaf only indexes its classes' row. ``least`` is the same bound without the
+probe's terms, least over a tiling's leaves: a bound of the whole tiling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .bounds import SAFETY, Bounder
+from .orders import combo_count
+
+CHUNK = 65536  # leaves (or class rows) bounded in one pass (memory: [CHUNK, L, D] arrays)
+
+
+def leaf_indices(mask: np.ndarray, deeper: int) -> np.ndarray:
+    """Leaves (combo-major, keep-minor: ``materialize``'s indices) of the (outermost
+    order, keep choice) pairs of ``mask`` [n0, nk], with ``deeper`` orders of the other
+    levels each, in increasing order (id order)."""
+    nk = mask.shape[1]
+    o, k = np.nonzero(mask)
+    first = o * (deeper * nk) + k
+    return np.sort((first[:, None] + np.arange(deeper, dtype=np.int64)[None] * nk).ravel())
+
+
+class LeafBound:
+    def __init__(self, bounder: Bounder, keep_sets: np.ndarray, n_tensors: int):
+        self.bd = bounder
+        self.keep_sets = keep_sets  # [B, L, T]
+        self.T = n_tensors
+        self.cache: dict[bytes, tuple] = {}  # non-unit loop pattern -> order classes
+
+    def __call__(self, items: list) -> list[np.ndarray]:
+        """Per item ``(rec, tables, idx, base_pj, exact, top)``: energy lower bounds of
+        the leaves ``idx`` (combo-major, keep-minor, as ``materialize``) of the tiling
+        record ``rec``. ``exact`` [n0, nk]: the probe's exact outermost terms per
+        (outermost order, keep choice) (zeros without a probe), ``top`` [nk, T]: the
+        tensors whose terms they are (B5's outermost serve and level-1 fill left out)."""
+        out: list = [None] * len(items)
+        batch: list = []
+        rows = 0
+        for n, item in enumerate(items):
+            batch.append(n)
+            rows += len(item[2])
+            if rows >= CHUNK:
+                self._pass(items, batch, out)
+                batch, rows = [], 0
+        if batch:
+            self._pass(items, batch, out)
+        return out
+
+    def _classes(self, temporal: np.ndarray, tables: list) -> tuple:
+        """Per level: each order's class, a first order of each class, and the class
+        count. B7 reads a level's order only through the non-unit loops at or outside
+        each column's innermost solo loop (RunBound.signature), which depends on the
+        tiling only through which loops are non-unit: the classes are cached by that."""
+        key = (temporal > 1).tobytes()
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        L = len(tables)
+        first = np.stack([tables[j][1][0] for j in range(L)])  # [L, D]
+        cls, rep, m = [], [], []
+        for j in range(L):
+            n = len(tables[j][0])
+            if n == 1:
+                cls.append(np.zeros(1, dtype=np.int64))
+                rep.append(np.zeros(1, dtype=np.int64))
+                m.append(1)
+                continue
+            ranks = np.repeat(first[None], n, axis=0)
+            ranks[:, j] = tables[j][1]
+            sig = self.bd.runs.signature(np.repeat(temporal[None], n, axis=0), ranks)
+            _, firsts, inv = np.unique(sig, axis=0, return_index=True, return_inverse=True)
+            cls.append(inv.ravel().astype(np.int64))
+            rep.append(firsts.astype(np.int64))
+            m.append(len(firsts))
+        hit = (cls, rep, tuple(m))
+        self.cache[key] = hit
+        return hit
+
+    def least(self, items: list) -> np.ndarray:
+        """Per ``(rec, tables, base_pj)``: the least leaf bound over every leaf of the
+        tiling (no probe terms: B3-B7 with each leaf's own orders), a bound of the whole
+        tiling."""
+        rows = self.class_rows([(rec, tables) for rec, tables, _ in items])
+        out = np.zeros(len(items))  # 0: no bound (a tiling with too many classes)
+        chunk: list[int] = []
+        size = 0
+        for n, r in enumerate(rows.tolist() + [0]):
+            if chunk and (n == len(items) or size + r > CHUNK):
+                sub = [items[i] for i in chunk]
+                p = self._prepare([(rec, tables) for rec, tables, _ in sub])
+                tops = np.zeros((int(p["nk"].sum()), self.T), dtype=bool)
+                energy, eoff = self._class_energy(p, [rec for rec, _, _ in sub], tops)
+                base = np.array([b for _, _, b in sub])
+                out[chunk] = (base + np.minimum.reduceat(energy, eoff)) * SAFETY
+                chunk, size = [], 0
+            if n < len(items) and r <= CHUNK:
+                chunk.append(n)
+                size += r
+        return out
+
+    def class_rows(self, pairs: list) -> np.ndarray:
+        """Per (tiling record, tables): its rows (class of every level x keep choice)."""
+        prep = self._prepare(pairs)
+        return prep["m"].prod(axis=1) * prep["nk"]
+
+    def _pass(self, items: list, which: list[int], out: list) -> None:
+        """Bound the leaves of the tilings ``which`` (vectorized over all of them)."""
+        its = [items[n] for n in which]
+        prep = self._prepare([it[:2] for it in its])
+        energy, eoff = self._class_energy(prep, [it[0] for it in its],
+                                          np.concatenate([it[5] for it in its]))
+        L = len(prep["rows_of"])
+        nT, nk, nrows, m = len(its), prep["nk"], prep["nrows"], prep["m"]
+        off, cls_of = prep["off"], prep["cls_of"]
+        # 3. Each leaf: its classes' row, plus the probe's exact terms of its (outermost
+        # order, keep choice).
+        sizes = [len(it[2]) for it in its]
+        t_of = np.repeat(np.arange(nT), sizes)
+        combo, k = np.divmod(np.concatenate([it[2] for it in its]), nk[t_of])
+        o = [None] * L
+        for j in range(L - 1, -1, -1):
+            combo, o[j] = np.divmod(combo, nrows[t_of, j])
+        cflat = np.zeros(len(t_of), dtype=np.int64)
+        for j in range(L):
+            cflat = cflat * m[t_of, j] + cls_of[j][off[t_of, j] + o[j]]
+        exact = np.concatenate([it[4].ravel() for it in its])
+        xoff = np.cumsum(nrows[:, 0] * nk) - nrows[:, 0] * nk
+        base = np.array([it[3] for it in its])
+        lb = base[t_of] * SAFETY + exact[xoff[t_of] + o[0] * nk[t_of] + k] + \
+            energy[eoff[t_of] + cflat * nk[t_of] + k] * SAFETY
+        start = 0
+        for n, size in zip(which, sizes):
+            out[n] = lb[start:start + size]
+            start += size
+
+    def _prepare(self, its: list) -> dict:
+        """The order tables and classes of the tilings ``its`` ((rec, tables) pairs)."""
+        nT = len(its)
+        L, D = its[0][0][1].shape
+        # 1. Per distinct pattern of non-unit loops among these tilings: its order tables
+        # and classes, concatenated per level; tiling t's level-j table starts at
+        # off[t, j] (its classes likewise), its class representatives at roff[t, j].
+        tab: list[list] = [[] for _ in range(L)]
+        cl: list[list] = [[] for _ in range(L)]
+        rp: list[list] = [[] for _ in range(L)]
+        at, rat = [0] * L, [0] * L
+        off = np.zeros((nT, L), dtype=np.int64)
+        roff = np.zeros((nT, L), dtype=np.int64)
+        nrows = np.zeros((nT, L), dtype=np.int64)
+        m = np.ones((nT, L), dtype=np.int64)
+        seen: dict[bytes, tuple] = {}
+        for t, it in enumerate(its):
+            key = (it[0][1] > 1).tobytes()
+            hit = seen.get(key)
+            if hit is None:
+                tables = it[1]
+                cls, rep, mm = self._classes(it[0][1], tables)
+                hit = (tuple(at), tuple(rat), tuple(len(tb[0]) for tb in tables), mm)
+                for j in range(L):
+                    tab[j].append(tables[j][1])
+                    cl[j].append(cls[j])
+                    rp[j].append(rep[j])
+                    at[j] += len(tables[j][0])
+                    rat[j] += len(rep[j])
+                seen[key] = hit
+            off[t], roff[t], nrows[t], m[t] = hit
+        rows_of = [np.concatenate(b) for b in tab]  # per level [rows, D]
+        cls_of = [np.concatenate(b) for b in cl]
+        rep_of = [np.concatenate(b) for b in rp]
+        temporal = np.stack([it[0][1] for it in its])
+        ext = np.stack([it[0][10] for it in its])
+        pos = np.stack([it[0][7] for it in its])
+        neg = np.stack([it[0][8] for it in its])
+        nk = np.array([len(it[0][4]) for it in its], dtype=np.int64)
+        return dict(off=off, roff=roff, nrows=nrows, m=m, rows_of=rows_of, cls_of=cls_of,
+                    rep_of=rep_of, temporal=temporal, ext=ext, pos=pos, neg=neg, nk=nk)
+
+    def _class_energy(self, prep: dict, recs: list, tops: np.ndarray):
+        """2. One row per (tiling, class of every level, keep choice): its B3-B7 energy
+        (``tops`` [sum of keep choices, T]: the terms left to the probe), and where each
+        tiling's rows start."""
+        bd = self.bd
+        nk, m, off, roff = prep["nk"], prep["m"], prep["off"], prep["roff"]
+        rows_of, rep_of = prep["rows_of"], prep["rep_of"]
+        pos, neg = prep["pos"], prep["neg"]
+        nT, L, D = prep["temporal"].shape
+        keeps = np.concatenate([rec[4] for rec in recs])
+        koff = np.cumsum(nk) - nk
+        # B7's factor of a column reads one level's order (its j*): the factors are
+        # computed once per (tiling, level, class of that level) and gathered per row.
+        joff = np.cumsum(m, axis=1) - m
+        nf = m.sum(axis=1)
+        fbase = np.cumsum(nf) - nf
+        t_f = np.repeat(np.arange(nT), nf)
+        q = np.arange(len(t_f)) - fbase[t_f]
+        j_f = (q[:, None] >= joff[t_f]).sum(axis=1) - 1
+        c_f = q - joff[t_f, j_f]
+        rank = np.empty((len(t_f), L, D), dtype=np.int64)
+        for j in range(L):
+            c = np.where(j_f == j, c_f, 0)  # the other levels at their first class
+            rank[:, j] = rows_of[j][off[t_f, j] + rep_of[j][roff[t_f, j] + c]]
+        F = bd.ordered_extents(prep["temporal"][t_f], prep["ext"][t_f], rank)
+        reads = bd.runs.levels_read(prep["temporal"])  # [nT, columns]
+        # One row per (tiling, class of every level, keep choice).
+        per = m.prod(axis=1) * nk
+        t_of = np.repeat(np.arange(nT), per)
+        eoff = np.cumsum(per) - per
+        cflat, k = np.divmod(np.arange(len(t_of)) - eoff[t_of], nk[t_of])
+        cls = np.empty((len(t_of), L), dtype=np.int64)
+        for j in range(L - 1, -1, -1):
+            cflat, cls[:, j] = np.divmod(cflat, m[t_of, j])
+        ce = np.empty((len(t_of), F.shape[1]))
+        rows = np.arange(len(t_of))
+        for col in range(F.shape[1]):
+            # -1: order-free, any row will do; under links F repeats the columns for
+            # rule L's outer part, which reads the same level's order
+            jc = np.maximum(reads[t_of, col % reads.shape[1]], 0)
+            ce[:, col] = F[fbase[t_of] + joff[t_of, jc] + cls[rows, jc], col]
+        by = keeps[koff[t_of] + k]
+        skip = tops[koff[t_of] + k]
+        energy = np.zeros(len(t_of))
+        for ti in range(self.T):
+            # one chain_energy call per (keep chain, skip) of this tensor
+            code = self.keep_sets[by][:, :, ti].astype(np.int64) @ (1 << np.arange(L)) * 2 + \
+                skip[:, ti]
+            for u in np.unique(code).tolist():
+                r = np.nonzero(code == u)[0]
+                chain = tuple(i for i in range(L) if (u >> 1) >> i & 1)
+                energy[r] += bd.chain_energy(ti, chain, pos[t_of[r]], neg[t_of[r]],
+                                             skip_top=bool(u & 1), ce=ce[r])
+        return energy, eoff

@@ -1,0 +1,82 @@
+"""The per-tiling rules of ``optimal`` between a tiling's bound and its leaves' scores:
+keep_bound, order_bound (one probe per outermost order and keep choice) and leaf_bound
+(on whole tilings before their probes, then on each leaf), as methods of the search
+(docs/optimal.md). They read the search's incumbent and update its rule counts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .leaves import leaf_indices
+from .orders import combo_count
+
+
+class TilingRules:
+    """Mixed into OptimalSearch: needs ``probe``, ``leaf``, ``bd``, ``orders``, ``removed``,
+    ``leaf_bound``, ``signs``, ``T`` and the search's bound helpers."""
+
+    # -- rules order_bound and leaf_bound ---------------------------------------------------
+    def _leaves(self, group: list) -> list:
+        """Per (tiling, tables) of ``group`` with leaves left: ``(rec, tables, leaves)``, the
+        leaves (combo-major, keep-minor indices) past rules order_bound and leaf_bound
+        (docs/optimal.md)."""
+        energies, exacts, values = self.probe(group)
+        self.probes = self.probe.scored
+        if len(values):
+            self._add_incumbent(values * self.signs)
+        items = []
+        for (rec, tables), energy, ex in zip(group, energies, exacts):
+            nk, deeper = len(rec[4]), combo_count(tables[1:])
+            mask = np.ones((len(tables[0][0]), nk), dtype=bool)
+            if energy is not None:
+                lb = self._lb_vec(energy.ravel(), np.full(energy.size, self._cycles(rec)))
+                mask = ~self._dominated(lb).reshape(energy.shape)
+                self.removed["order_bound"] += int((~mask).sum()) * deeper
+            if mask.any():
+                items.append((rec, tables, leaf_indices(mask, deeper), ex))
+        if not self.leaf_bound:
+            return [it[:3] for it in items]
+        bounded = [(rec, tables, idx, self.probe.base_energy(rec)) +
+                   (ex if ex is not None else (np.zeros((len(tables[0][0]), len(rec[4]))),
+                                               np.zeros((len(rec[4]), self.T), dtype=bool)))
+                   for rec, tables, idx, ex in items if len(idx) > 1]
+        lbs = iter(self.leaf(bounded))
+        out = []
+        for rec, tables, idx, _ in items:
+            if len(idx) > 1:
+                e = next(lbs)
+                dom = self._dominated(self._lb_vec(e, np.full(len(e), self._cycles(rec))))
+                self.removed["leaf_bound"] += int(dom.sum())
+                idx = idx[~dom]
+            if len(idx):
+                out.append((rec, tables, idx))
+        return out
+
+    def _least_leaf(self, group: list) -> list:
+        """Rule leaf_bound on whole tilings before their probes: the least bound over a
+        tiling's leaves (without the probe's terms) removes it or raises its bound."""
+        e = self.leaf.least([(rec, tables, self.probe.base_energy(rec)) for rec, tables in group])
+        lb = np.maximum(np.stack([rec[5] for rec, _ in group]),
+                        self._lb_vec(e, np.array([self._cycles(rec) for rec, _ in group])))
+        out = []
+        for (rec, tables), dom, v in zip(group, self._dominated(lb).tolist(), lb):
+            if dom:
+                self.removed["leaf_bound"] += rec[6] * len(rec[4])
+            else:
+                out.append((rec[:5] + (v,) + rec[6:], tables))
+        return out
+
+    def _keep_bound(self, rec):
+        """Rule keep_bound: each keep choice's own chains; the record without the
+        dominated keep choices, or None when none is left."""
+        if len(rec[4]) < 2:
+            return rec
+        e, _ = self.bd.bound(rec[7][None], rec[8][None], self.orders.keep_sets[rec[4]],
+                             ce=rec[9][None])
+        dom = self._dominated(self._lb_vec(e, np.full(len(e), self._cycles(rec))))
+        if not dom.any():
+            return rec
+        self.removed["keep_bound"] += rec[6] * int(dom.sum())
+        rec = rec[:4] + (rec[4][~dom],) + rec[5:]
+        return rec if len(rec[4]) else None
