@@ -128,11 +128,9 @@ def test_leaf_bound_removes_leaves_and_the_front_stays_exact(equation, sizes):
     assert off.stats.evaluated > res.stats.evaluated
 
 
-def test_leaves_with_equal_signatures_have_equal_b7_factors():
-    """RunBound.signature is all B7 reads of the orders, and each column reads one
-    level's (levels_read): on drawn tilings of a sliding window layer, the leaves (all
-    orders of all levels) that share a signature share their B7 factors, and so do those
-    that share that level's order in the column; the leaves differ on some tiling."""
+def _sliding_space():
+    """A small sliding-window layer on ex05's architecture, with its mapspace, structure,
+    bounder and order tables."""
     _, a, _ = _ex05("ex05_mapper_conv1d_oc_3level_null")
     w = einsum("Outputs[m,p] += Weights[m,c,r] * Inputs[c,r+p]",
                {"m": 2, "c": 2, "r": 3, "p": 4}, name="small")
@@ -140,6 +138,15 @@ def test_leaves_with_equal_signatures_have_equal_b7_factors():
     st_ = structure(ms)
     bd = Bounder(w, a, st_)
     orders = OrderTables(w, a, st_)
+    return w, a, ms, st_, bd, orders
+
+
+def test_leaves_with_equal_signatures_have_equal_b7_factors():
+    """RunBound.signature is all B7 reads of the orders, and each column reads one
+    level's (levels_read): on drawn tilings of a sliding window layer, the leaves (all
+    orders of all levels) that share a signature share their B7 factors, and so do those
+    that share that level's order in the column; the leaves differ on some tiling."""
+    w, a, ms, st_, bd, orders = _sliding_space()
     P, B = st_.permutation_size, st_.bypass_size
     rng = np.random.default_rng(0)
     differ = False
@@ -176,13 +183,7 @@ def test_least_in_chunks_equals_one_pass_and_skips_oversized_tilings(monkeypatch
     """LeafBound.least in several passes gives the values of one pass; a tiling with more
     class rows than a pass holds gets no bound (0) rather than an oversized pass."""
     import loopscape.mapper.strategies.optimal.leaves as leaves_mod
-    _, a, _ = _ex05("ex05_mapper_conv1d_oc_3level_null")
-    w = einsum("Outputs[m,p] += Weights[m,c,r] * Inputs[c,r+p]",
-               {"m": 2, "c": 2, "r": 3, "p": 4}, name="small")
-    ms = Mapspace(w, a)
-    st_ = structure(ms)
-    bd = Bounder(w, a, st_)
-    orders = OrderTables(w, a, st_)
+    w, a, ms, st_, bd, orders = _sliding_space()
     probe = OrderProbe(w, a, bd, orders, ("energy_pj", "cycles"))
     P, B = st_.permutation_size, st_.bypass_size
     items = []
