@@ -138,13 +138,16 @@ def _run_worker(workload: Workload, arch: Architecture, constraints: Constraints
     space = Mapspace(workload, capacity_arch(arch, workload, sparsity), constraints)
     strat = make_strategy(strategy, **strategy_options)
     maximize = maximized(objectives)
+    # The stream's time counts from here: a strategy's setup (optimal's tables, a warm
+    # start) spends it too, and ``deadline`` lets a strategy cut its own work short.
+    start = time.perf_counter()
     strat.setup(SearchContext(space, objectives, maximize, seed, worker, workers, evaluations,
                               {"total_budget": total_budget, "options": options,
-                               "sparsity": sparsity, "seconds": seconds}))
+                               "sparsity": sparsity, "seconds": seconds,
+                               "deadline": None if seconds is None else start + seconds}))
     evaluator = make_batch_evaluator(workload, arch, sparsity, options)
     archive = ParetoArchive(objectives, maximize=maximize)
     signs = np.array([-1.0 if o in maximize else 1.0 for o in objectives])
-    start = time.perf_counter()
     evaluated = rejected = empty_asks = 0
     best_edp = float("inf")
     last_change_at = 0

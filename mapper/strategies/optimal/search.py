@@ -129,9 +129,16 @@ class OptimalSearch(TilingRules, Strategy):
 
     def _warm(self, space) -> None:
         """Seed the incumbent with a short run of ``local``; its front is proposed first."""
-        x, self.seed_rows = warm_start(space, self.ctx, self.warm_start, self.warm_seconds)
+        x, self.seed_rows = warm_start(space, self.ctx, self.warm_start,
+                                       min(self.warm_seconds, self._time_left()))
         if len(x):
             self._add_incumbent(x)
+
+    def _time_left(self) -> float:
+        """Seconds to the stream's deadline (``ctx.extra["deadline"]``, set by the search
+        driver when the search has a time limit), so no ask overruns it; inf without."""
+        deadline = self.ctx.extra.get("deadline")
+        return math.inf if deadline is None else max(0.0, deadline - time.perf_counter())
 
     def _add_incumbent(self, x: np.ndarray) -> None:
         allx = np.vstack([self.incumbent, x])
@@ -359,7 +366,7 @@ class OptimalSearch(TilingRules, Strategy):
                                             "keep"))), ids[:m])
         parts, ids = [], []
         got = 0
-        deadline = time.perf_counter() + self.slice_seconds
+        deadline = time.perf_counter() + min(self.slice_seconds, self._time_left())
         while got < n:
             if self.cursor is None:
                 moved = self._next_tiling(deadline)
