@@ -221,7 +221,8 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     run the streams, so the job count changes only the speed: with an evaluation budget
     the same seed gives the same front for any ``jobs``. A stream stops after its share of
     ``evaluations``, after its share of ``seconds`` of wall time (``seconds`` x jobs /
-    streams, so the whole search takes about ``seconds``), after ``patience``
+    streams, so the whole search takes about ``seconds``; with one job, time an early
+    stream leaves unused goes to the streams after it), after ``patience``
     evaluations without a change of its front, or when the strategy has nothing left.
     At least one of ``evaluations``/``seconds`` is required. A strategy instance (not a
     registered name) runs as one stream. ``progress`` receives a
@@ -281,7 +282,10 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
 
     outs: list[_WorkerOut] = []
     if jobs_used == 1:
-        for a in args:
+        for w, a in enumerate(args):
+            if seconds is not None:  # what earlier streams left unused goes to the rest
+                left = seconds - (time.perf_counter() - start)
+                a = a[:10] + (max(left, 1e-3) / (streams - w),) + a[11:]
             outs.append(_run_worker(*a, progress=tick if progress is not None else None,
                                     sparsity=sparsity))
             state["done"] += 1
