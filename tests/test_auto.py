@@ -199,3 +199,26 @@ def test_time_limit_holds_with_the_proof_running():
     wall = time.perf_counter() - t
     assert res.stats.stopped_by == "time" and res.stats.certificate["local_evaluated"] > 0
     assert wall < 2.0 + 1.2  # before: about 5 s (each stream overran by ~0.75 s)
+
+
+def test_optimal_first_certifies_a_space_it_finishes_fast_without_local():
+    """``first_share``: optimal runs first, without a warm start; on ex05 unconstrained
+    (above the size at which local would run first) it finishes within its first share,
+    so the front is certified with no local evaluation, and equals optimal's exact front
+    (ties at the lowest id). With ``first_share=0`` local runs first, as before."""
+    w, a = _ex05_open()
+    res = search(w, a, seconds=60, seed=0, strategy_options={"first_share": 0.5,
+                                                             "local_share": 0.5})
+    assert res.stats.optimal is True and res.stats.certificate["local_evaluated"] == 0
+    exact = search(w, a, strategy="optimal", seconds=600)
+    assert _front(res) == _front(exact)
+    old = search(w, a, evaluations=4000, seed=0, strategy_options={"first_share": 0.0})
+    assert old.stats.certificate["local_evaluated"] == 2000
+
+
+def test_first_share_must_leave_room_for_local():
+    with pytest.raises(SpecError, match="first_share"):
+        search(*_ex05_open(), evaluations=100, strategy_options={"first_share": 0.6})
+    # local_share 1 alone is valid: the default first share shrinks to what is left (0)
+    res = search(*_ex05_open(), evaluations=400, seed=0, strategy_options={"local_share": 1})
+    assert res.stats.certificate["local_evaluated"] == 400

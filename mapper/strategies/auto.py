@@ -8,9 +8,11 @@ Per search stream:
   why nothing is proven;
 * when the pruned space is small (optimal's own rule for skipping its warm start),
   ``optimal`` runs alone, so small spaces are certified at once;
-* otherwise ``local`` gets ``local_share`` of the stream's evaluations and of its time,
-  then ``optimal`` the rest, its incumbent seeded with every non-dominated point local
-  scored (in place of its own warm start).
+* otherwise ``optimal`` first gets ``first_share`` of the stream's evaluations and of
+  its time (a space it can finish that fast is certified without ``local``), then
+  ``local`` gets ``local_share``, then the same ``optimal`` walk resumes for the rest,
+  every non-dominated point local scored added to its incumbent (in place of its own
+  warm start).
 
 The driver scores every proposal of both phases, so the stream's front holds local's
 points and optimal's. Optimal prunes only subtrees strictly dominated by points the
@@ -52,20 +54,29 @@ def refusal(ctx: SearchContext) -> str | None:
 class AutoSearch(Strategy):
     """``local``, then ``optimal`` warm-started from local's front (module docstring).
 
-    Option (constructor keyword): ``local_share``, the share of each stream's evaluation
-    budget and of its time given to ``local`` before ``optimal`` starts (default 0.5; 0
-    runs ``optimal`` alone, with its own warm start; 1 leaves ``optimal`` only its proven
-    bound at the start).
+    Options (constructor keywords): ``local_share``, the share of each stream's
+    evaluation budget and of its time given to ``local`` (default 0.5; 0 runs ``optimal``
+    alone, with its own warm start; 1 leaves ``optimal`` only its proven bound at the
+    start), and ``first_share``, the share ``optimal`` gets before ``local`` (default
+    0.1 or ``1 - local_share`` if less; at most ``1 - local_share``; 0 starts with
+    ``local``).
     """
 
     name = "auto"
     supports_imperfect = True  # searched by local alone, with the reason recorded
 
-    def __init__(self, local_share: float = 0.5):
+    def __init__(self, local_share: float = 0.5, first_share: float | None = None):
         if not 0 <= local_share <= 1:
             raise SpecError(f"auto: local_share is a share in [0, 1], got {local_share}",
                             key="strategy", fix="e.g. strategy_options={'local_share': 0.5}")
+        if first_share is None:
+            first_share = min(0.1, 1 - local_share)
+        if not 0 <= first_share <= 1 - local_share:
+            raise SpecError(f"auto: first_share is a share in [0, 1 - local_share], got "
+                            f"{first_share} with local_share {local_share}",
+                            key="strategy", fix="e.g. strategy_options={'first_share': 0.1}")
         self.local_share = local_share
+        self.first_share = first_share
 
     def setup(self, ctx: SearchContext) -> None:
         super().setup(ctx)
@@ -84,15 +95,39 @@ class AutoSearch(Strategy):
             self.skipped_local = True
             self.optimal = OptimalSearch()  # small space or no local share: optimal alone
             self.optimal.setup(ctx)
+            self.phase = "rest"
             return
+        self.first_told = 0
+        self.first_evals: int | None = None
+        self.first_until: float | None = None
         if self.reason is None:
             if ctx.budget is not None:
                 self.local_evals = int(self.local_share * ctx.budget)
+                self.first_evals = int(self.first_share * ctx.budget)
             seconds = ctx.extra.get("seconds")
             if seconds is not None:
-                self.local_until = time.perf_counter() + self.local_share * seconds
+                self.first_until = time.perf_counter() + self.first_share * seconds
+            if self.first_share > 0:  # optimal first: small spaces need no local
+                self.optimal = OptimalSearch(warm_start=0)
+                self.optimal.setup(ctx)
+                if seconds is not None:  # no ask of the first phase outlasts it by much
+                    self.optimal.slice_seconds = min(self.optimal.slice_seconds,
+                                                     max(0.05, self.first_share * seconds))
         self.local = LocalSearch()
         self.local.setup(ctx)
+        self.phase = "first" if self.optimal is not None else "local"
+        self._local_clock()
+
+    def _local_clock(self) -> None:
+        """local's time share counts from when local starts."""
+        seconds = self.ctx.extra.get("seconds")
+        if self.phase == "local" and self.reason is None and seconds is not None:
+            self.local_until = time.perf_counter() + self.local_share * seconds
+
+    def _first_done(self) -> bool:
+        if self.first_evals is not None and self.first_told >= self.first_evals:
+            return True
+        return self.first_until is not None and time.perf_counter() >= self.first_until
 
     def _local_done(self) -> bool:
         if self.reason is not None:
@@ -104,11 +139,26 @@ class AutoSearch(Strategy):
         return self.local_until is not None and time.perf_counter() >= self.local_until
 
     def _start_optimal(self) -> None:
-        self.optimal = OptimalSearch(incumbent=self.seeds * self.signs)
-        self.optimal.setup(self.ctx)
+        """optimal takes over for the rest: the walk begun first resumes with local's front
+        in its incumbent, or a new walk starts seeded with it."""
+        self.phase = "rest"
+        if self.optimal is None:
+            self.optimal = OptimalSearch(incumbent=self.seeds * self.signs)
+            self.optimal.setup(self.ctx)
+        else:
+            self.optimal.slice_seconds = OptimalSearch().slice_seconds
+            if len(self.seeds):
+                self.optimal.add_incumbent(self.seeds * self.signs)
 
     def ask(self, n: int) -> Proposal | None:
-        if self.optimal is None:
+        if self.phase == "first":
+            if not self._first_done():
+                if self.first_evals is not None:
+                    n = min(n, self.first_evals - self.first_told)
+                return self.optimal.ask(n)  # None: optimal finished, the front is exact
+            self.phase = "local"
+            self._local_clock()
+        if self.phase == "local":
             if not self._local_done():
                 if self.local_evals is not None:
                     n = min(n, self.local_evals - self.local_told)
@@ -121,7 +171,11 @@ class AutoSearch(Strategy):
         return self.optimal.ask(n)
 
     def tell(self, proposal: Proposal, values: np.ndarray) -> None:
-        if self.optimal is not None:
+        if self.phase == "first":
+            self.optimal.tell(proposal, values)
+            self.first_told += len(proposal)
+            return
+        if self.phase == "rest":
             self.optimal.tell(proposal, values)
             return
         self.local.tell(proposal, values)
@@ -167,7 +221,7 @@ def describe(optimal: bool, gap: float | None, cert: dict | None) -> str:
         return f"not certified: {cert['reason']} (searched by local alone)"
     line = describe_certificate(optimal, gap, cert)
     if "found_by" in cert:
-        line += (f"; auto: local scored {cert['local_evaluated']:,} first, then optimal "
+        line += (f"; auto: local scored {cert['local_evaluated']:,} and optimal "
                  f"{cert.get('evaluated', 0):,}; {cert['found_by'].count('local')} of "
                  f"{len(cert['found_by'])} front point(s) found by local")
     return line

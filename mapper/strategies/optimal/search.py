@@ -140,6 +140,13 @@ class OptimalSearch(TilingRules, Strategy):
         deadline = self.ctx.extra.get("deadline")
         return math.inf if deadline is None else max(0.0, deadline - time.perf_counter())
 
+    def add_incumbent(self, values) -> None:
+        """Prune against these objective vectors (user orientation) from now on. Like the
+        ``incumbent`` option they are never proposed: the caller must hold mappings with
+        these values and merge them into the result (the default strategy ``auto`` does)."""
+        self._add_incumbent(np.asarray(values, dtype=float).reshape(
+            -1, len(self.ctx.objectives)) * self.signs)
+
     def _add_incumbent(self, x: np.ndarray) -> None:
         allx = np.vstack([self.incumbent, x])
         self.incumbent = allx[nondominated_mask(allx)]
