@@ -261,10 +261,10 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
          for w in range(streams)]
     stream_seconds = None if seconds is None else seconds * jobs_used / streams
     start = time.perf_counter()
-    args = [(workload, arch, constraints, strategy, options, objectives, int(seeds[w]), w,
-             streams, shares[w], stream_seconds, patience, batch_size, evaluations,
-             options_)
-            for w in range(streams)]
+
+    def stream_args(w: int, secs: float | None) -> tuple:
+        return (workload, arch, constraints, strategy, options, objectives, int(seeds[w]), w,
+                streams, shares[w], secs, patience, batch_size, evaluations, options_)
     state = {"evaluated": 0, "best": float("inf"), "done": 0}
 
     def report() -> None:
@@ -282,11 +282,12 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
 
     outs: list[_WorkerOut] = []
     if jobs_used == 1:
-        for w, a in enumerate(args):
+        for w in range(streams):
+            secs = None
             if seconds is not None:  # what earlier streams left unused goes to the rest
-                left = seconds - (time.perf_counter() - start)
-                a = a[:10] + (max(left, 1e-3) / (streams - w),) + a[11:]
-            outs.append(_run_worker(*a, progress=tick if progress is not None else None,
+                secs = max(seconds - (time.perf_counter() - start), 1e-3) / (streams - w)
+            outs.append(_run_worker(*stream_args(w, secs),
+                                    progress=tick if progress is not None else None,
                                     sparsity=sparsity))
             state["done"] += 1
             report()
@@ -296,7 +297,8 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
                             key="strategy", fix="pass its registered name, or use jobs=1")
         from joblib import Parallel, delayed
         for out in Parallel(n_jobs=jobs_used, return_as="generator")(
-                delayed(_run_worker)(*a, sparsity=sparsity) for a in args):
+                delayed(_run_worker)(*stream_args(w, stream_seconds), sparsity=sparsity)
+                for w in range(streams)):
             outs.append(out)  # in stream order, whatever order they finish in
             state["evaluated"] += out.evaluated
             state["best"] = min(state["best"], out.best_edp)

@@ -110,8 +110,9 @@ class AutoSearch(Strategy):
             if self.first_share > 0:  # optimal first: small spaces need no local
                 self.optimal = OptimalSearch(warm_start=0)
                 self.optimal.setup(ctx)
+                self.slice_seconds = self.optimal.slice_seconds  # restored after local
                 if seconds is not None:  # no ask of the first phase outlasts it by much
-                    self.optimal.slice_seconds = min(self.optimal.slice_seconds,
+                    self.optimal.slice_seconds = min(self.slice_seconds,
                                                      max(0.05, self.first_share * seconds))
         self.local = LocalSearch()
         self.local.setup(ctx)
@@ -146,7 +147,7 @@ class AutoSearch(Strategy):
             self.optimal = OptimalSearch(incumbent=self.seeds * self.signs)
             self.optimal.setup(self.ctx)
         else:
-            self.optimal.slice_seconds = OptimalSearch().slice_seconds
+            self.optimal.slice_seconds = self.slice_seconds
             if len(self.seeds):
                 self.optimal.add_incumbent(self.seeds * self.signs)
 

@@ -192,24 +192,16 @@ class Bounder:
         return np.hstack([out, out]) if self.links else out
 
     def tiling_extents(self, temporal: np.ndarray, ext: np.ndarray,
-                       order0: np.ndarray | None = None) -> np.ndarray:
+                       order0: np.ndarray | None = None,
+                       ranks: np.ndarray | None = None) -> np.ndarray:
         """[N, n_ce]: the factor on B6's words of full tilings (``temporal`` factors and
         per-level extents ``ext``, both [N, L, D]): compound extents times rule B7's
         order-aware refetch factor (runs.py; ``order0``: the outermost level's order, if
-        known). Pass it as ``ce``. With links, [N, 2 n_ce]: then the columns from n_ce
-        on hold the link-safe factor (compound extents times B7's outer part alone, rule
-        L), used for the terms a link can lower."""
-        full, outer = self.runs.factor_pair(temporal, ext, order0)
-        if self.links:
-            return self.compound_extents(ext) * np.hstack([full, outer])
-        return self.compound_extents(ext) * full
-
-    def ordered_extents(self, temporal: np.ndarray, ext: np.ndarray,
-                        ranks: np.ndarray) -> np.ndarray:
-        """``tiling_extents`` of full mappings: B7 with every level's loop order given
-        (``ranks`` [N, L, D], each loop's position in its level, 0 outermost). With
-        links, [N, 2 n_ce] as ``tiling_extents``."""
-        full, outer = self.runs.factor_pair(temporal, ext, ranks=ranks)
+        known; ``ranks`` [N, L, D]: every level's order, for full mappings). Pass it as
+        ``ce``. With links, [N, 2 n_ce]: then the columns from n_ce on hold the link-safe
+        factor (compound extents times B7's outer part alone, rule L), used for the terms
+        a link can lower."""
+        full, outer = self.runs.factor_pair(temporal, ext, order0, ranks)
         if self.links:
             return self.compound_extents(ext) * np.hstack([full, outer])
         return self.compound_extents(ext) * full

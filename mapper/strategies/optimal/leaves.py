@@ -5,7 +5,7 @@ evaluator unless a cheaper bound already shows it cannot reach the front. Rule B
 (runs.py) holds for each loop order separately; ``order_bound`` evaluates it with the
 outermost level's order fixed and the least over the deeper levels' orders. Here every
 level's order is the leaf's own, so the B7 factor of every (tensor, keeper) column is
-the one of that exact order (``Bounder.ordered_extents``); the terms ``order_bound``
+the one of that exact order (``Bounder.tiling_extents`` with ``ranks``); the terms ``order_bound``
 read exactly off its probe (outermost accesses and level 1's fills, where rule L allows)
 are that probe's, which depend only on the outermost order and the keep choice. The
 dominated leaves are removed (docs/optimal.md, rule leaf_bound).
@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 
 from .bounds import SAFETY, Bounder
-from .orders import combo_count
 
 CHUNK = 65536  # leaves (or class rows) bounded in one pass (memory: [CHUNK, L, D] arrays)
 
@@ -119,8 +118,8 @@ class LeafBound:
 
     def class_rows(self, pairs: list) -> np.ndarray:
         """Per (tiling record, tables): its rows (class of every level x keep choice)."""
-        prep = self._prepare(pairs)
-        return prep["m"].prod(axis=1) * prep["nk"]
+        return np.array([np.prod(self._classes(rec[1], tables)[2], dtype=np.int64) *
+                         len(rec[4]) for rec, tables in pairs], dtype=np.int64)
 
     def _pass(self, items: list, which: list[int], out: list) -> None:
         """Bound the leaves of the tilings ``which`` (vectorized over all of them)."""
@@ -218,7 +217,7 @@ class LeafBound:
         for j in range(L):
             c = np.where(j_f == j, c_f, 0)  # the other levels at their first class
             rank[:, j] = rows_of[j][off[t_f, j] + rep_of[j][roff[t_f, j] + c]]
-        F = bd.ordered_extents(prep["temporal"][t_f], prep["ext"][t_f], rank)
+        F = bd.tiling_extents(prep["temporal"][t_f], prep["ext"][t_f], ranks=rank)
         reads = bd.runs.levels_read(prep["temporal"])  # [nT, columns]
         # One row per (tiling, class of every level, keep choice).
         per = m.prod(axis=1) * nk

@@ -177,7 +177,7 @@ class OptimalSearch(TilingRules, Strategy):
     def _expand(self) -> None:
         node = self.stack.pop() if self.stack else heapq.heappop(self.heap)[2]
         depth, rows, pos, neg, sp, fi, state, _ = node
-        bd, st = self.bd, self.st
+        bd = self.bd
         remaining = math.prod(self.sizes[depth:])
         if remaining <= self.block:
             self._block(depth, rows, pos, neg, sp, fi)
