@@ -20,6 +20,7 @@ import numpy as np
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.workload import Tensor, Workload
 
+from . import kernels
 from .runs import RunBound
 from .scope import per_instance_floor
 from .structure import SpaceStructure
@@ -184,11 +185,7 @@ class Bounder:
         the tensor's compound axes, for tilings with dimension extents ``ext`` [N, L, D]
         (1 when the tensor has none). With links, [N, 2 n_ce]: the same twice (the
         link-safe half, see ``tiling_extents``)."""
-        dims = self.st.dims
-        out = np.ones((ext.shape[0], self.n_ce))
-        for (ti, k), col in self.col_ce.items():
-            for axis in self.compound[ti]:
-                out[:, col] *= 1 + sum(abs(c) * (ext[:, k, dims.index(d)] - 1) for c, d in axis)
+        out = kernels.compound_extents(ext, self.runs.tables)
         return np.hstack([out, out]) if self.links else out
 
     def tiling_extents(self, temporal: np.ndarray, ext: np.ndarray,

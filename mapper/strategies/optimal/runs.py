@@ -37,6 +37,7 @@ import numpy as np
 
 from loopscape.spaces.workload import Workload
 
+from . import kernels
 from .structure import SpaceStructure
 
 
@@ -68,28 +69,9 @@ class RunBound:
             self.solo.append(solo)
             self.axes.append(compound)
             self.grow.append(len(seen) == len(set(seen)))
-
-    def _outer_mask(self, T: np.ndarray, level: int, solo: list[int]) -> np.ndarray:
-        """bool [N, D]: loops of ``level`` that every order puts outside its innermost
-        non-unit solo loop (for the tilings whose ``j*`` is this level)."""
-        N = T.shape[0]
-        ns = np.zeros((N, self.D), dtype=bool)
-        ns[:, solo] = T[:, solo] > 1
-        out = np.zeros((N, self.D), dtype=bool)
-        Z, A, F = self.Z[level], self.A[level], self.F[level]
-        suf = np.zeros(N, dtype=bool)
-        for d in reversed(Z):
-            suf = suf | ns[:, d]
-            out[:, d] = suf
-        case_z = suf
-        case_f = ~case_z & (ns[:, F].any(axis=1) if F else np.zeros(N, dtype=bool))
-        suf = np.zeros(N, dtype=bool)
-        for d in reversed(A):
-            suf = suf | ns[:, d]
-            out[:, d] = suf | case_z | case_f
-        for d in F:
-            out[:, d] = case_z | ns[:, d]
-        return out
+        # the same, flat, for the compiled kernel (kernels.py)
+        self.tables = kernels.run_tables(columns, self.D, self.solo, self.axes, self.grow,
+                                         self.A, self.F, self.Z)
 
     def levels_read(self, temporal: np.ndarray) -> np.ndarray:
         """int [N, n_columns]: the one level whose loop order ``factors`` reads for each
@@ -150,47 +132,6 @@ class RunBound:
         without the union of a run's tiles along compound axes: it counts only the visits
         that step a loop of ``O``, which link transfers cannot serve (docs/optimal.md,
         rule L)."""
-        given: dict[int, np.ndarray] = {}
-        if order0 is not None:
-            given[0] = order0
-        if ranks is not None:
-            given = {lv: ranks[:, lv] for lv in range(ranks.shape[1])}
-        N = temporal.shape[0]
-        out = np.ones((N, len(self.columns)))
-        outer = np.ones((N, len(self.columns)))
-        for (ti, c), col in self.columns.items():
-            if c == 0:
-                continue
-            solo = self.solo[ti]
-            T = temporal[:, :c, :]
-            if solo:
-                has = (T[:, :, solo] > 1).any(axis=2)  # [N, c]
-                jstar = np.where(has.any(axis=1), c - 1 - np.argmax(has[:, ::-1], axis=1), -1)
-            else:
-                jstar = np.full(N, -1)
-            ofac = np.ones((N, self.D), dtype=np.int64)
-            for lv in range(c):
-                above = jstar > lv
-                ofac[above] *= T[above, lv]
-                at = jstar == lv
-                if at.any() and lv in given:
-                    # the given order: loops at or outside the innermost non-unit solo one
-                    o = given[lv][at]
-                    inner = np.where(T[at, lv][:, solo] > 1, o[:, solo], -1).max(axis=1)
-                    ofac[at] *= np.where(o <= inner[:, None], T[at, lv], 1)
-                elif at.any():
-                    mask = self._outer_mask(T[at, lv], lv, solo)
-                    ofac[at] *= np.where(mask, T[at, lv], 1)
-            nonsolo = [d for d in range(self.D) if d not in solo]
-            f = ofac[:, nonsolo].prod(axis=1).astype(np.float64)
-            outer[:, col] = f
-            span = ext[:, c, :] * (T.prod(axis=1) // ofac)
-            for ax in self.axes[ti]:
-                width = 1 + sum(k * (ext[:, c, d] - 1) for k, d in ax)
-                union = 1 + sum(k * (span[:, d] - 1) for k, d in ax)
-                ok = np.ones(N, dtype=bool) if self.grow[ti] else np.zeros(N, dtype=bool)
-                for k, d in ax:
-                    ok &= (span[:, d] == ext[:, c, d]) | (k * ext[:, c, d] <= width)
-                f = f * np.where(ok, union / width, 1.0)
-            out[:, col] = f
-        return out, outer
+        given = ranks if ranks is not None else \
+            (order0[:, None] if order0 is not None else None)
+        return kernels.factor_pair(temporal, ext, given, self.tables)
