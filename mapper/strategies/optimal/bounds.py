@@ -127,6 +127,15 @@ class Bounder:
         self.pos_min = [f.pos.min(axis=0) for f in self.dims]
         self.neg_max = [f.neg.max(axis=0) if n_neg else np.zeros(0) for f in self.dims]
         self.fanout = [arch.fanout(i) for i in range(L)]
+        # chain_energy's per-word energies and columns, flat for the kernel (kernels.py)
+        lv, names = self.arch.levels, [t.name for t in tensors]
+        self.chain_tables = kernels.chain_tables(
+            self.col_a, self.col_r, self.col_q, self.col_ce, len(tensors), L,
+            [[lv[k].read_energy_pj / lv[k].block_words(n) for n in names] for k in range(L)],
+            [[lv[k].update_energy_pj / lv[k].block_words(n) for n in names] for k in range(L)],
+            [[lv[k].fill_energy_pj / lv[k].block_words(n) for n in names] for k in range(L)],
+            [[self.linked_child(ti, k) for k in range(L)] for ti in range(len(tensors))],
+            [t.read_write for t in tensors], self.words, self.solo_words, self.n_ce)
 
     def _features(self, di: int) -> DimFeatures:
         st, L = self.st, self.L
@@ -211,44 +220,7 @@ class Bounder:
         extents (``tiling_extents``), None for a subtree (taken as 1). ``skip_top``
         leaves out the outermost level's accesses and the next keeper's fills (the caller
         knows them exactly)."""
-        t = self.workload.tensors[ti]
-        arch = self.arch
-        k = chain[-1]
-        lvl = arch.levels[k]
-        bw = lvl.block_words(t.name)
-        served = pos[:, self.col_a[(ti, k)]]
-        # B3 holds under links too (rule L: a bypassing level's words per word it passes
-        # on stay at least its solo multicast groups).
-        if t.read_write:
-            held = self.words[ti] * neg[:, self.col_q[(ti, k)]]
-            e = (lvl.update_energy_pj / bw) * served + \
-                (lvl.read_energy_pj / bw) * np.maximum(served - held, 0.0)
-        else:
-            e = (lvl.read_energy_pj / bw) * served
-        # B5/B6/B7: every keeper k_a receives, per instance, at least its tile times the
-        # solo-dimension loops above it (fills, read-only tensors), and serves the next
-        # keeper at least that keeper's share (reads; updates for outputs). Under links
-        # the serve terms stay (rule L: every solo group keeps a child served by the
-        # parent), and a read-only keeper right below a fanout counts only B7's outer
-        # part in its fills.
-        w = self.solo_words[ti]
-        for a, c in enumerate(chain):
-            lv = arch.levels[c]
-            bw = lv.block_words(t.name)
-            base = w * pos[:, self.col_r[(ti, c)]]
-            if a > 0 and not (skip_top and a == 1):
-                words = base * self._ce(ce, ti, c, fills=True)
-                if t.read_write:  # fills = share - partition (B7 can exceed it)
-                    words = np.maximum(words - self._held(ti, c, neg), 0.0)
-                e = e + (lv.fill_energy_pj / bw) * words
-            if a < len(chain) - 1 and not (skip_top and a == 0):
-                words = base * self._ce(ce, ti, chain[a + 1])
-                if t.read_write:  # updates = served, reads = served - partition
-                    e = e + (lv.update_energy_pj / bw) * words + (lv.read_energy_pj / bw) * \
-                        np.maximum(words - self._held(ti, c, neg), 0.0)
-                else:
-                    e = e + (lv.read_energy_pj / bw) * words
-        return e
+        return kernels.chain_energy(ti, chain, skip_top, pos, neg, ce, self.chain_tables)
 
     def linkless(self, lo: int, hi: int) -> bool:
         """No link transfer can change the words of read-only tensors moved through
@@ -260,18 +232,6 @@ class Bounder:
         tensor, link transfers on, and a fanout at level ``k - 1`` (rule L)."""
         return self.links and k > 0 and self.fans[k - 1] and \
             not self.workload.tensors[ti].read_write
-
-    def _held(self, ti: int, k: int, neg: np.ndarray) -> np.ndarray:
-        """An upper bound of instances x partition of tensor ``ti`` at level ``k``."""
-        return self.words[ti] * neg[:, self.col_q[(ti, k)]]
-
-    def _ce(self, ce: np.ndarray | None, ti: int, k: int, fills: bool = False):
-        """The extents factor of keeper ``k``'s share of tensor ``ti``: B7's, or for
-        ``fills`` that links can lower, its link-safe outer part (rule L)."""
-        if ce is None:
-            return 1.0
-        col = self.col_ce[(ti, k)]
-        return ce[:, col + self.n_ce] if fills and self.linked_child(ti, k) else ce[:, col]
 
     def bound(self, pos: np.ndarray, neg: np.ndarray, keep_sets: np.ndarray | None = None,
               ce: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

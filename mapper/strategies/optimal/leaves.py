@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
 from .bounds import SAFETY, Bounder
 
 CHUNK = 65536  # leaves (or class rows) bounded in one pass (memory: [CHUNK, L, D] arrays)
@@ -198,52 +199,6 @@ class LeafBound:
         (``tops`` [sum of keep choices, T]: the terms left to the probe), and where each
         tiling's rows start."""
         bd = self.bd
-        nk, m, off, roff = prep["nk"], prep["m"], prep["off"], prep["roff"]
-        rows_of, rep_of = prep["rows_of"], prep["rep_of"]
-        pos, neg = prep["pos"], prep["neg"]
-        nT, L, D = prep["temporal"].shape
         keeps = np.concatenate([rec[4] for rec in recs])
-        koff = np.cumsum(nk) - nk
-        # B7's factor of a column reads one level's order (its j*): the factors are
-        # computed once per (tiling, level, class of that level) and gathered per row.
-        joff = np.cumsum(m, axis=1) - m
-        nf = m.sum(axis=1)
-        fbase = np.cumsum(nf) - nf
-        t_f = np.repeat(np.arange(nT), nf)
-        q = np.arange(len(t_f)) - fbase[t_f]
-        j_f = (q[:, None] >= joff[t_f]).sum(axis=1) - 1
-        c_f = q - joff[t_f, j_f]
-        rank = np.empty((len(t_f), L, D), dtype=np.int64)
-        for j in range(L):
-            c = np.where(j_f == j, c_f, 0)  # the other levels at their first class
-            rank[:, j] = rows_of[j][off[t_f, j] + rep_of[j][roff[t_f, j] + c]]
-        F = bd.tiling_extents(prep["temporal"][t_f], prep["ext"][t_f], ranks=rank)
-        reads = bd.runs.levels_read(prep["temporal"])  # [nT, columns]
-        # One row per (tiling, class of every level, keep choice).
-        per = m.prod(axis=1) * nk
-        t_of = np.repeat(np.arange(nT), per)
-        eoff = np.cumsum(per) - per
-        cflat, k = np.divmod(np.arange(len(t_of)) - eoff[t_of], nk[t_of])
-        cls = np.empty((len(t_of), L), dtype=np.int64)
-        for j in range(L - 1, -1, -1):
-            cflat, cls[:, j] = np.divmod(cflat, m[t_of, j])
-        ce = np.empty((len(t_of), F.shape[1]))
-        rows = np.arange(len(t_of))
-        for col in range(F.shape[1]):
-            # -1: order-free, any row will do; under links F repeats the columns for
-            # rule L's outer part, which reads the same level's order
-            jc = np.maximum(reads[t_of, col % reads.shape[1]], 0)
-            ce[:, col] = F[fbase[t_of] + joff[t_of, jc] + cls[rows, jc], col]
-        by = keeps[koff[t_of] + k]
-        skip = tops[koff[t_of] + k]
-        energy = np.zeros(len(t_of))
-        for ti in range(self.T):
-            # one chain_energy call per (keep chain, skip) of this tensor
-            code = self.keep_sets[by][:, :, ti].astype(np.int64) @ (1 << np.arange(L)) * 2 + \
-                skip[:, ti]
-            for u in np.unique(code).tolist():
-                r = np.nonzero(code == u)[0]
-                chain = tuple(i for i in range(L) if (u >> 1) >> i & 1)
-                energy[r] += bd.chain_energy(ti, chain, pos[t_of[r]], neg[t_of[r]],
-                                             skip_top=bool(u & 1), ce=ce[r])
-        return energy, eoff
+        return kernels.class_energy(prep, keeps, self.keep_sets, tops, bd.runs.tables,
+                                    bd.chain_tables, bd.links)
