@@ -124,6 +124,7 @@ class Bounder:
         self.n_ce = len(self.col_ce)
         self.runs = RunBound(workload, st, self.col_ce)  # rule B7
         self.dims = [self._features(di) for di in range(len(st.dims))]
+        self.dim_tables = kernels.dim_tables(self.dims)  # the same, padded (kernels.py)
         self.pos_min = [f.pos.min(axis=0) for f in self.dims]
         self.neg_max = [f.neg.max(axis=0) if n_neg else np.zeros(0) for f in self.dims]
         self.fanout = [arch.fanout(i) for i in range(L)]

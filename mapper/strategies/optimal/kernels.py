@@ -32,9 +32,6 @@ with warnings.catch_warnings():
     from numba import njit
 
 
-MASK_TABLE_DIMS = 12  # tabulate rule B7's outer masks up to 2^12 patterns per level
-
-
 def _offsets(groups) -> tuple[np.ndarray, np.ndarray]:
     """CSR form of a list of int lists: (offsets [n + 1], values)."""
     off = np.zeros(len(groups) + 1, dtype=np.int64)
@@ -63,12 +60,8 @@ def run_tables(columns: dict, D: int, solo: list, axes: list, grow: list,
     a_off, a_d = _offsets(A)
     f_off, f_d = _offsets(F)
     z_off, z_d = _offsets(Z)
-    L = len(A)
-    # the outer masks of every pattern, tabulated while that is small (else computed)
-    table = _mask_table(L, D, a_off, a_d, f_off, f_d, z_off, z_d) if D <= MASK_TABLE_DIMS \
-        else np.zeros((L, 0), dtype=np.int64)
     return (col_ti, col_c, is_solo, np.array(grow, dtype=np.bool_), ax_off, term_off,
-            term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d, table)
+            term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d)
 
 
 def _c(x: np.ndarray, dtype) -> np.ndarray:
@@ -76,28 +69,29 @@ def _c(x: np.ndarray, dtype) -> np.ndarray:
 
 
 # -- rule B7 and compound extents -----------------------------------------------------------
-@njit(cache=True)
-def _row_prep(tem, rt, pre, ns):
-    """Per tiling (``tem`` [L, D]), what every column reads: ``pre`` [L + 1, D] the
+# Inner helpers take their tables as separate arrays and index rows (no tuples, no row
+# views): numba pays reference counting for each array it takes out of a tuple or slices.
+@njit(cache=True, inline="always")
+def _row_prep(tem, r, is_solo, pre, ns):
+    """Per tiling ``tem[r]`` [L, D], what every column reads: ``pre`` [L + 1, D] the
     products of the factors above each level, ``ns`` [T, L] the level's non-unit solo
     loops of the tensor (bit d: dimension d)."""
-    is_solo = rt[2]
-    L, D = tem.shape
+    L, D = tem.shape[1], tem.shape[2]
     for d in range(D):
         pre[0, d] = 1
     for lv in range(L):
         for d in range(D):
-            pre[lv + 1, d] = pre[lv, d] * tem[lv, d]
+            pre[lv + 1, d] = pre[lv, d] * tem[r, lv, d]
     for ti in range(is_solo.shape[0]):
         for lv in range(L):
             bits = 0
             for d in range(D):
-                if is_solo[ti, d] and tem[lv, d] > 1:
+                if is_solo[ti, d] and tem[r, lv, d] > 1:
                     bits |= 1 << d
             ns[ti, lv] = bits
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _jstar(ns, c, ti):
     """The innermost level above ``c`` with a non-unit solo loop of tensor ``ti``, or -1."""
     for lv in range(c - 1, -1, -1):
@@ -106,8 +100,8 @@ def _jstar(ns, c, ti):
     return -1
 
 
-@njit(cache=True)
-def _outer_mask(ns, lv, D, a_off, a_d, f_off, f_d, z_off, z_d):
+@njit(cache=True, inline="always")
+def _outer_mask(ns, lv, a_off, a_d, f_off, f_d, z_off, z_d):
     """The loops of level ``lv`` (bit d: dimension d) that every order puts outside its
     innermost non-unit solo loop, when ``ns`` (bits) are the level's non-unit solo loops
     (runs.py)."""
@@ -133,64 +127,48 @@ def _outer_mask(ns, lv, D, a_off, a_d, f_off, f_d, z_off, z_d):
     return out
 
 
-@njit(cache=True)
-def _mask_table(L, D, a_off, a_d, f_off, f_d, z_off, z_d):
-    """``_outer_mask`` of every level and pattern of non-unit solo loops, [L, 2^D]."""
-    out = np.zeros((L, 1 << D), dtype=np.int64)
-    for lv in range(L):
-        for ns in range(1 << D):
-            out[lv, ns] = _outer_mask(ns, lv, D, a_off, a_d, f_off, f_d, z_off, z_d)
-    return out
-
-
-@njit(cache=True)
-def _factor_col(tem, ext, given, rt, col, pre, ns, ofac, mask, span):
-    """Rule B7 for one tiling (``tem``, ``ext`` [L, D]; ``pre``, ``ns`` from ``_row_prep``)
-    and one column: (its factor over B6, its outer part alone). Levels below
-    ``given.shape[0]`` take the order ``given[level]`` (each dimension's position), the
-    others the least over their orders. ``ofac``, ``mask`` (bool), ``span``: scratch [D]."""
-    col_ti, col_c, is_solo, grow = rt[0], rt[1], rt[2], rt[3]
-    ax_off, term_off, term_k, term_d = rt[4], rt[5], rt[6], rt[7]
-    D = tem.shape[1]
+@njit(cache=True, inline="always")
+def _factor_col(tem, ext, r, given, g, col, pre, ns, ofac, span, col_ti, col_c, is_solo,
+                grow, ax_off, term_off, term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d):
+    """Rule B7 for tiling ``r`` (``tem``, ``ext`` [N, L, D]; ``pre``, ``ns`` from
+    ``_row_prep``) and one column: (its factor over B6, its outer part alone). Levels
+    below ``given.shape[1]`` take the order ``given[g, level]`` (each dimension's
+    position), the others the least over their orders. ``ofac``, ``span``: scratch [D]."""
+    D = tem.shape[2]
     c = col_c[col]
     ti = col_ti[col]
     if c == 0:
         return 1.0, 1.0
     js = _jstar(ns, c, ti)
     # O: every loop above j*, and at j* the loops outside its innermost non-unit solo
-    # one (``mask``); ``span``: the tile's extent times the factors of I
+    # one (bits ``out``); ``span``: the tile's extent times the factors of I
     if js < 0:
         for d in range(D):
             ofac[d] = 1
-            span[d] = ext[c, d] * pre[c, d]
+            span[d] = ext[r, c, d] * pre[c, d]
     else:
-        if js < given.shape[0]:
+        if js < given.shape[1]:
             # the given order: loops at or outside the innermost non-unit solo one
             inner = -1
             for d in range(D):
-                if is_solo[ti, d] and tem[js, d] > 1 and given[js, d] > inner:
-                    inner = given[js, d]
+                if ns[ti, js] >> d & 1 and given[g, js, d] > inner:
+                    inner = given[g, js, d]
+            out = 0
             for d in range(D):
-                mask[d] = given[js, d] <= inner
+                if given[g, js, d] <= inner:
+                    out |= 1 << d
         else:
-            table = rt[14]
-            if table.shape[1]:
-                bits = table[js, ns[ti, js]]
-            else:
-                bits = _outer_mask(ns[ti, js], js, D, rt[8], rt[9], rt[10], rt[11], rt[12],
-                                   rt[13])
-            for d in range(D):
-                mask[d] = bits >> d & 1 == 1
+            out = _outer_mask(ns[ti, js], js, a_off, a_d, f_off, f_d, z_off, z_d)
         for d in range(D):
             q = 1
             for lv in range(js + 1, c):
-                q *= tem[lv, d]
-            if mask[d]:
-                ofac[d] = pre[js, d] * tem[js, d]
+                q *= tem[r, lv, d]
+            if out >> d & 1:
+                ofac[d] = pre[js, d] * tem[r, js, d]
             else:
                 ofac[d] = pre[js, d]
-                q *= tem[js, d]
-            span[d] = ext[c, d] * q
+                q *= tem[r, js, d]
+            span[d] = ext[r, c, d] * q
     prod = 1
     for d in range(D):
         if not is_solo[ti, d]:
@@ -202,32 +180,35 @@ def _factor_col(tem, ext, given, rt, col, pre, ns, ofac, mask, span):
         union = 1
         for i in range(term_off[a], term_off[a + 1]):
             k, d = term_k[i], term_d[i]
-            width += k * (ext[c, d] - 1)
+            width += k * (ext[r, c, d] - 1)
             union += k * (span[d] - 1)
         ok = grow[ti]
         for i in range(term_off[a], term_off[a + 1]):
             k, d = term_k[i], term_d[i]
-            ok = ok and (span[d] == ext[c, d] or k * ext[c, d] <= width)
+            ok = ok and (span[d] == ext[r, c, d] or k * ext[r, c, d] <= width)
         f = f * (union / width if ok else 1.0)
     return f, outer
 
 
 @njit(cache=True)
 def _factor_rows(temporal, ext, given, rt):
+    col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
+    a_off, a_d, f_off, f_d, z_off, z_d = rt[8:]
     N, L, D = temporal.shape
-    n = rt[0].shape[0]
+    n = col_ti.shape[0]
     full = np.ones((N, n))
     outer = np.ones((N, n))
     ofac = np.ones(D, dtype=np.int64)
-    mask = np.zeros(D, dtype=np.bool_)
     span = np.ones(D, dtype=np.int64)
     pre = np.ones((L + 1, D), dtype=np.int64)
-    ns = np.zeros((rt[2].shape[0], L), dtype=np.int64)
+    ns = np.zeros((is_solo.shape[0], L), dtype=np.int64)
     for r in range(N):
-        _row_prep(temporal[r], rt, pre, ns)
+        _row_prep(temporal, r, is_solo, pre, ns)
         for col in range(n):
-            full[r, col], outer[r, col] = _factor_col(temporal[r], ext[r], given[r], rt, col,
-                                                      pre, ns, ofac, mask, span)
+            full[r, col], outer[r, col] = _factor_col(
+                temporal, ext, r, given, r, col, pre, ns, ofac, span, col_ti, col_c,
+                is_solo, grow, ax_off, term_off, term_k, term_d, a_off, a_d, f_off, f_d,
+                z_off, z_d)
     return full, outer
 
 
@@ -241,26 +222,27 @@ def factor_pair(temporal: np.ndarray, ext: np.ndarray, given: np.ndarray | None,
     return _factor_rows(_c(temporal, np.int64), _c(ext, np.int64), _c(given, np.int64), rt)
 
 
-@njit(cache=True)
-def _compound_row(ext, rt, out):
-    """Per column: the product of the tile's extents along the tensor's compound axes."""
-    col_ti, col_c, ax_off, term_off, term_k, term_d = rt[0], rt[1], rt[4], rt[5], rt[6], rt[7]
-    for col in range(col_ti.shape[0]):
-        ti, c = col_ti[col], col_c[col]
-        v = 1.0
-        for a in range(ax_off[ti], ax_off[ti + 1]):
-            w = 1
-            for i in range(term_off[a], term_off[a + 1]):
-                w += term_k[i] * (ext[c, term_d[i]] - 1)
-            v *= w
-        out[col] = v
+@njit(cache=True, inline="always")
+def _compound_col(ext, r, col, col_ti, col_c, ax_off, term_off, term_k, term_d):
+    """The product of tiling ``r``'s tile extents along the column's compound axes."""
+    ti, c = col_ti[col], col_c[col]
+    v = 1.0
+    for a in range(ax_off[ti], ax_off[ti + 1]):
+        w = 1
+        for i in range(term_off[a], term_off[a + 1]):
+            w += term_k[i] * (ext[r, c, term_d[i]] - 1)
+        v *= w
+    return v
 
 
 @njit(cache=True)
 def _compound_rows(ext, rt):
-    out = np.ones((ext.shape[0], rt[0].shape[0]))
+    col_ti, col_c, ax_off, term_off, term_k, term_d = rt[0], rt[1], rt[4], rt[5], rt[6], rt[7]
+    out = np.ones((ext.shape[0], col_ti.shape[0]))
     for r in range(ext.shape[0]):
-        _compound_row(ext[r], rt, out[r])
+        for col in range(col_ti.shape[0]):
+            out[r, col] = _compound_col(ext, r, col, col_ti, col_c, ax_off, term_off, term_k,
+                                        term_d)
     return out
 
 
@@ -287,42 +269,44 @@ def chain_tables(col_a: dict, col_r: dict, col_q: dict, col_ce: dict, n_tensors:
             np.array(read_write, dtype=np.bool_), f(words), f(solo_words), n_ce)
 
 
-@njit(cache=True)
-def _ce_factor(ce, has_ce, ti, k, fills, ct):
-    """The extents factor of keeper ``k``'s share of tensor ``ti`` (``Bounder._ce``)."""
-    if not has_ce:
-        return 1.0
-    col = ct[3][ti, k]
-    if fills and ct[7][ti, k]:
-        return ce[col + ct[11]]
-    return ce[col]
-
-
-@njit(cache=True)
-def _chain_row(ti, chain, n, skip_top, pos, neg, ce, has_ce, ct):
+@njit(cache=True, inline="always")
+def _chain_row(ti, chain, n, skip_top, pos, neg, r, ce, rc, has_ce, col_a, col_r, col_q,
+               col_ce, rd, up, fl, linked, rw_, words_, solo_, n_ce):
     """Tensor ``ti``'s access energy bound when exactly the levels ``chain[:n]`` keep it,
-    for one row (``Bounder.chain_energy``; the same terms in the same order)."""
-    col_a, col_r, col_q = ct[0], ct[1], ct[2]
-    rd, up, fl, rw, words, w = ct[4], ct[5], ct[6], ct[8][ti], ct[9][ti], ct[10][ti]
+    for row ``r`` of ``pos``/``neg`` and row ``rc`` of the extents ``ce``
+    (``Bounder.chain_energy``: the same terms in the same order)."""
+    rw, words, w = rw_[ti], words_[ti], solo_[ti]
     k = chain[n - 1]
-    served = pos[col_a[ti, k]]
+    # B3: the innermost keeper serves the MACs (holds under links too, rule L: a
+    # bypassing level's words per word it passes on stay at least its solo multicast
+    # groups)
+    served = pos[r, col_a[ti, k]]
     if rw:
-        held = words * neg[col_q[ti, k]]
+        held = words * neg[r, col_q[ti, k]]
         e = up[k, ti] * served + rd[k, ti] * max(served - held, 0.0)
     else:
         e = rd[k, ti] * served
+    # B5/B6/B7: every keeper receives, per instance, at least its tile times the solo
+    # loops above it (fills, read-only tensors) and serves the next keeper at least that
+    # keeper's share (reads; updates for outputs). Under links the serve terms stay, and
+    # a read-only keeper right below a fanout counts only B7's outer part in its fills.
     for a in range(n):
         c = chain[a]
-        base = w * pos[col_r[ti, c]]
+        base = w * pos[r, col_r[ti, c]]
         if a > 0 and not (skip_top and a == 1):
-            x = base * _ce_factor(ce, has_ce, ti, c, True, ct)
-            if rw:  # fills = share - partition
-                x = max(x - words * neg[col_q[ti, c]], 0.0)
+            x = base
+            if has_ce:
+                col = col_ce[ti, c]
+                x = base * (ce[rc, col + n_ce] if linked[ti, c] else ce[rc, col])
+            if rw:  # fills = share - partition (B7 can exceed it)
+                x = max(x - words * neg[r, col_q[ti, c]], 0.0)
             e = e + fl[c, ti] * x
         if a < n - 1 and not (skip_top and a == 0):
-            x = base * _ce_factor(ce, has_ce, ti, chain[a + 1], False, ct)
+            x = base
+            if has_ce:
+                x = base * ce[rc, col_ce[ti, chain[a + 1]]]
             if rw:  # updates = served, reads = served - partition
-                e = e + up[c, ti] * x + rd[c, ti] * max(x - words * neg[col_q[ti, c]], 0.0)
+                e = e + up[c, ti] * x + rd[c, ti] * max(x - words * neg[r, col_q[ti, c]], 0.0)
             else:
                 e = e + rd[c, ti] * x
     return e
@@ -330,10 +314,12 @@ def _chain_row(ti, chain, n, skip_top, pos, neg, ce, has_ce, ct):
 
 @njit(cache=True)
 def _chain_rows(ti, chain, skip_top, pos, neg, ce, has_ce, ct):
+    col_a, col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce = ct
     out = np.empty(pos.shape[0])
     for r in range(pos.shape[0]):
-        out[r] = _chain_row(ti, chain, chain.shape[0], skip_top, pos[r], neg[r],
-                            ce[r] if has_ce else ce[0], has_ce, ct)
+        out[r] = _chain_row(ti, chain, chain.shape[0], skip_top, pos, neg, r, ce,
+                            r if has_ce else 0, has_ce, col_a, col_r, col_q, col_ce, rd, up,
+                            fl, linked, rw, words, solo, n_ce)
     return out
 
 
@@ -350,9 +336,11 @@ def chain_energy(ti: int, chain, skip_top: bool, pos: np.ndarray, neg: np.ndarra
 @njit(cache=True)
 def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, temporal, ext,
                   pos, neg, keeps, keep_sets, tops, rt, ct, links):
+    col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
+    a_off, a_d, f_off, f_d, z_off, z_d = rt[8:]
+    col_a, col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce = ct
     nT, L, D = temporal.shape
     T = keep_sets.shape[2]
-    n_ce = rt[0].shape[0]
     W = 2 * n_ce if links else n_ce
     eoff = np.zeros(nT, dtype=np.int64)
     total = 0
@@ -363,17 +351,16 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
             p *= m[t, j]
         total += p
     energy = np.zeros(total)
-    rank = np.empty((L, D), dtype=np.int64)
+    rank = np.empty((1, L, D), dtype=np.int64)
     pre = np.ones((L + 1, D), dtype=np.int64)
-    ns = np.zeros((rt[2].shape[0], L), dtype=np.int64)
+    ns = np.zeros((is_solo.shape[0], L), dtype=np.int64)
     comp = np.ones(n_ce)
     ofac = np.ones(D, dtype=np.int64)
-    mask = np.zeros(D, dtype=np.bool_)
     span = np.ones(D, dtype=np.int64)
     joff = np.zeros(L, dtype=np.int64)
     reads = np.zeros(n_ce, dtype=np.int64)
     cls = np.zeros(L, dtype=np.int64)
-    ce = np.ones(W)
+    ce = np.ones((1, W))
     chain = np.zeros(L, dtype=np.int64)
     # per (tiling, keep choice) and tensor: its chain of keepers (bit i + 1: level i
     # keeps it) and whether the probe's terms are left out (bit 0)
@@ -390,31 +377,34 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
     stamp = 0
     koff = 0
     for t in range(nT):
-        tem, ex = temporal[t], ext[t]
-        # B7's factors once per (level, class of that level), the others at their first
-        # class: a column reads one level's order (its j*)
-        _row_prep(tem, rt, pre, ns)
+        _row_prep(temporal, t, is_solo, pre, ns)
         for col in range(n_ce):
-            # -1 (order-free): any class will do
-            reads[col] = max(_jstar(ns, rt[1][col], rt[0][col]), 0)
+            # B7's factor of a column reads one level's order (its j*; -1, order-free:
+            # any class will do)
+            reads[col] = max(_jstar(ns, col_c[col], col_ti[col]), 0)
+            comp[col] = _compound_col(ext, t, col, col_ti, col_c, ax_off, term_off, term_k,
+                                      term_d)
+        # the factors once per (level, class of that level), the others at their first
+        # class, only for the columns that read that level
         nf = 0
         for j in range(L):
             joff[j] = nf
             nf += m[t, j]
         F = np.empty((nf, W))
-        _compound_row(ex, rt, comp)
         for j in range(L):
             for c in range(m[t, j]):
                 for jj in range(L):
                     cc = c if jj == j else 0
-                    r = off[t, jj] + rep_cat[rep_lvl[jj] + roff[t, jj] + cc]
+                    q = off[t, jj] + rep_cat[rep_lvl[jj] + roff[t, jj] + cc]
                     for d in range(D):
-                        rank[jj, d] = rows_cat[row_lvl[jj] + r, d]
+                        rank[0, jj, d] = rows_cat[row_lvl[jj] + q, d]
                 q = joff[j] + c
                 for col in range(n_ce):
                     if reads[col] != j:
-                        continue  # read at another level's class
-                    fv, ov = _factor_col(tem, ex, rank, rt, col, pre, ns, ofac, mask, span)
+                        continue
+                    fv, ov = _factor_col(temporal, ext, t, rank, 0, col, pre, ns, ofac, span,
+                                         col_ti, col_c, is_solo, grow, ax_off, term_off,
+                                         term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d)
                     F[q, col] = comp[col] * fv
                     if links:
                         F[q, n_ce + col] = comp[col] * ov
@@ -428,7 +418,7 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
                 rem //= m[t, j]
             for col in range(W):
                 jc = reads[col % n_ce]
-                ce[col] = F[joff[jc] + cls[jc], col]
+                ce[0, col] = F[joff[jc] + cls[jc], col]
             # each (tensor, chain, skip) once per class row: keep choices share them
             stamp += 1
             for k in range(nk[t]):
@@ -441,8 +431,9 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
                             if code >> (i + 1) & 1:
                                 chain[n] = i
                                 n += 1
-                        memo[ti, code] = _chain_row(ti, chain, n, code & 1 == 1, pos[t],
-                                                    neg[t], ce, True, ct)
+                        memo[ti, code] = _chain_row(
+                            ti, chain, n, code & 1 == 1, pos, neg, t, ce, 0, True, col_a,
+                            col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce)
                         seen[ti, code] = stamp
                     e += memo[ti, code]
                 energy[eoff[t] + q * nk[t] + k] = e
@@ -464,3 +455,84 @@ def class_energy(prep: dict, keeps: np.ndarray, keep_sets: np.ndarray, tops: np.
                          _c(prep["ext"], i8), _c(prep["pos"], f8), _c(prep["neg"], f8),
                          _c(keeps, i8), _c(keep_sets, np.bool_), _c(tops, np.bool_),
                          rt, ct, links)
+
+
+# -- a block of tilings (search.py ``_block``) ---------------------------------------------
+def dim_tables(dims: list) -> tuple:
+    """Every dimension's per-row features (``Bounder.dims``), padded to the most rows:
+    temporal, sx, sy, ext, nonunit [D, rows, L] (int64), pos [D, rows, n_pos], neg
+    [D, rows, n_neg]."""
+    R = max(len(f.pos) for f in dims)
+
+    def pad(name, dtype):
+        a = [getattr(f, name) for f in dims]
+        out = np.zeros((len(a), R) + a[0].shape[1:], dtype=dtype)
+        for i, x in enumerate(a):
+            out[i, :len(x)] = x
+        return out
+    return tuple(pad(n, np.int64) for n in ("temporal", "sx", "sy", "ext", "nonunit")) + \
+        tuple(pad(n, np.float64) for n in ("pos", "neg"))
+
+
+@njit(cache=True)
+def _spatial(full, perm, dt):
+    f_sx, f_sy, f_nonunit = dt[1], dt[2], dt[4]
+    N, D = full.shape
+    L = f_sx.shape[2]
+    spx = np.ones((N, L), dtype=np.int64)
+    spy = np.ones((N, L), dtype=np.int64)
+    nonunit = np.zeros((N, L), dtype=np.int64)
+    for n in range(N):
+        for k in range(D):
+            di, r = perm[k], full[n, k]
+            for lv in range(L):
+                spx[n, lv] *= f_sx[di, r, lv]
+                spy[n, lv] *= f_sy[di, r, lv]
+                nonunit[n, lv] += f_nonunit[di, r, lv]
+    return spx, spy, nonunit
+
+
+def block_spatial(full: np.ndarray, perm, dt: tuple):
+    """(spatial products on X, on Y, non-unit free loops) [N, L] per level of the tilings
+    whose rows (in tree order ``perm``) are ``full`` [N, D]."""
+    return _spatial(_c(full, np.int64), np.array(perm, dtype=np.int64), dt)
+
+
+@njit(cache=True)
+def _arrays(full, perm, depth, pos, neg, dt):
+    f_tem, f_sx, f_sy, f_ext, _, f_pos, f_neg = dt
+    N, D = full.shape
+    L = f_tem.shape[2]
+    temporal = np.empty((N, L, D), dtype=np.int64)
+    sx = np.empty((N, L, D), dtype=np.int64)
+    sy = np.empty((N, L, D), dtype=np.int64)
+    ext = np.empty((N, L, D), dtype=np.int64)
+    P = np.empty((N, pos.shape[0]))
+    Q = np.empty((N, neg.shape[0]))
+    for n in range(N):
+        for j in range(pos.shape[0]):
+            P[n, j] = pos[j]
+        for j in range(neg.shape[0]):
+            Q[n, j] = neg[j]
+        for k in range(D):
+            di, r = perm[k], full[n, k]
+            for lv in range(L):
+                temporal[n, lv, di] = f_tem[di, r, lv]
+                sx[n, lv, di] = f_sx[di, r, lv]
+                sy[n, lv, di] = f_sy[di, r, lv]
+                ext[n, lv, di] = f_ext[di, r, lv]
+            if k >= depth:
+                for j in range(pos.shape[0]):
+                    P[n, j] *= f_pos[di, r, j]
+                for j in range(neg.shape[0]):
+                    Q[n, j] *= f_neg[di, r, j]
+    return temporal, sx, sy, ext, P, Q
+
+
+def block_arrays(full: np.ndarray, perm, depth: int, pos: np.ndarray, neg: np.ndarray,
+                 dt: tuple):
+    """The tilings' temporal, sx, sy, ext [N, L, D] and bound features ``pos`` [N, n_pos],
+    ``neg`` [N, n_neg]: the subtree's ``pos``/``neg`` times the rows' from tree position
+    ``depth`` on."""
+    return _arrays(_c(full, np.int64), np.array(perm, dtype=np.int64), depth,
+                   _c(pos, np.float64), _c(neg, np.float64), dt)

@@ -23,6 +23,7 @@ from loopscape.spaces.encoding import MappingBatch
 
 from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
+from . import kernels
 from .bounds import Bounder
 from .dominance import objective_bounds, strictly_dominated
 from .leaves import LeafBound
@@ -267,15 +268,7 @@ class OptimalSearch(TilingRules, Strategy):
         # tilings' arrays and bounds are formed for the legal ones only.
         fx = np.array([bd.fanout[i][0] for i in range(L)])
         fy = np.array([bd.fanout[i][1] for i in range(L)])
-        spx = np.ones((N, L), dtype=np.int64)
-        spy = np.ones((N, L), dtype=np.int64)
-        nonunit = np.zeros((N, L), dtype=np.int64)
-        for k in range(D):
-            f = bd.dims[self.perm[k]]
-            r = full[:, k]
-            spx *= f.sx[r]
-            spy *= f.sy[r]
-            nonunit += f.nonunit[r]
+        spx, spy, nonunit = kernels.block_spatial(full, self.perm, bd.dim_tables)
         # Orders per tiling (at most permutation_size): int64 while a block's sums of
         # them times the keep choices fit, Python ints otherwise.
         kind = np.int64 if N * self.P * self.B < 2 ** 62 else object
@@ -290,21 +283,8 @@ class OptimalSearch(TilingRules, Strategy):
         if not len(sel):
             return
         full, combos, N = full[sel], combos[sel], len(sel)
-        P = np.broadcast_to(pos, (N, bd.n_pos)).copy()
-        Q = np.broadcast_to(neg, (N, bd.n_neg)).copy()
-        temporal = np.ones((N, L, D), dtype=np.int64)
-        sx = np.ones((N, L, D), dtype=np.int64)
-        sy = np.ones((N, L, D), dtype=np.int64)
-        ext = np.ones((N, L, D), dtype=np.int64)
-        for k in range(D):  # tree order k, dimension di
-            di = self.perm[k]
-            f = bd.dims[di]
-            r = full[:, k]
-            temporal[:, :, di], sx[:, :, di], sy[:, :, di] = f.temporal[r], f.sx[r], f.sy[r]
-            ext[:, :, di] = f.ext[r]
-            if k >= depth:
-                P *= f.pos[r]
-                Q *= f.neg[r]
+        temporal, sx, sy, ext, P, Q = kernels.block_arrays(full, self.perm, depth, pos, neg,
+                                                           bd.dim_tables)
         keep_ok = self.orders.legal_keeps(ext)
         nk = keep_ok.sum(axis=1)
         self.illegal["capacity"] += int((combos * (self.B - nk)).sum())
