@@ -29,7 +29,19 @@ import numpy as np
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from numba import njit
+    from numba import njit as _njit
+
+
+def njit(*args, **kwargs):
+    """numba's ``njit`` with the on-disk cache when some cache directory is writable (its
+    own directory, ``NUMBA_CACHE_DIR`` or the user's cache), else compiled per process:
+    numba refuses ``cache=True`` when no directory can be written."""
+    def wrap(f):
+        try:
+            return _njit(*args, **kwargs)(f)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return _njit(*args, **{**kwargs, "cache": False})(f)
+    return wrap
 
 
 def _offsets(groups) -> tuple[np.ndarray, np.ndarray]:
@@ -351,7 +363,7 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
             p *= m[t, j]
         total += p
     energy = np.zeros(total)
-    rank = np.empty((1, L, D), dtype=np.int64)
+    rank = np.zeros((1, L, D), dtype=np.int64)
     pre = np.ones((L + 1, D), dtype=np.int64)
     ns = np.zeros((is_solo.shape[0], L), dtype=np.int64)
     comp = np.ones(n_ce)
@@ -393,11 +405,10 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
         F = np.empty((nf, W))
         for j in range(L):
             for c in range(m[t, j]):
-                for jj in range(L):
-                    cc = c if jj == j else 0
-                    q = off[t, jj] + rep_cat[rep_lvl[jj] + roff[t, jj] + cc]
-                    for d in range(D):
-                        rank[0, jj, d] = rows_cat[row_lvl[jj] + q, d]
+                # a column that reads level j uses only that level's order
+                q = off[t, j] + rep_cat[rep_lvl[j] + roff[t, j] + c]
+                for d in range(D):
+                    rank[0, j, d] = rows_cat[row_lvl[j] + q, d]
                 q = joff[j] + c
                 for col in range(n_ce):
                     if reads[col] != j:
