@@ -346,6 +346,33 @@ def chain_energy(ti: int, chain, skip_top: bool, pos: np.ndarray, neg: np.ndarra
 
 # -- rule leaf_bound: one energy per (tiling, class of every level, keep choice) -------------
 @njit(cache=True)
+def _class_factors(temporal, ext, t, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl,
+                   reads, comp, joff, F, rank, pre, ns, ofac, span, rt, links):
+    """Rows ``F`` of tiling ``t``: B7's factors once per (level j, class of j), the other
+    levels at their first class, for the columns that read level j (``reads``)."""
+    col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
+    a_off, a_d, f_off, f_d, z_off, z_d = rt[8:]
+    L, D = temporal.shape[1], temporal.shape[2]
+    n_ce = col_ti.shape[0]
+    for j in range(L):
+        for c in range(m[t, j]):
+            # a column that reads level j uses only that level's order
+            q = off[t, j] + rep_cat[rep_lvl[j] + roff[t, j] + c]
+            for d in range(D):
+                rank[0, j, d] = rows_cat[row_lvl[j] + q, d]
+            q = joff[j] + c
+            for col in range(n_ce):
+                if reads[col] != j:
+                    continue
+                fv, ov = _factor_col(temporal, ext, t, rank, 0, col, pre, ns, ofac, span,
+                                     col_ti, col_c, is_solo, grow, ax_off, term_off,
+                                     term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d)
+                F[q, col] = comp[col] * fv
+                if links:
+                    F[q, n_ce + col] = comp[col] * ov
+
+
+@njit(cache=True)
 def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, temporal, ext,
                   pos, neg, keeps, keep_sets, tops, rt, ct, links):
     col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
@@ -403,22 +430,8 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
             joff[j] = nf
             nf += m[t, j]
         F = np.empty((nf, W))
-        for j in range(L):
-            for c in range(m[t, j]):
-                # a column that reads level j uses only that level's order
-                q = off[t, j] + rep_cat[rep_lvl[j] + roff[t, j] + c]
-                for d in range(D):
-                    rank[0, j, d] = rows_cat[row_lvl[j] + q, d]
-                q = joff[j] + c
-                for col in range(n_ce):
-                    if reads[col] != j:
-                        continue
-                    fv, ov = _factor_col(temporal, ext, t, rank, 0, col, pre, ns, ofac, span,
-                                         col_ti, col_c, is_solo, grow, ax_off, term_off,
-                                         term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d)
-                    F[q, col] = comp[col] * fv
-                    if links:
-                        F[q, n_ce + col] = comp[col] * ov
+        _class_factors(temporal, ext, t, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl,
+                       reads, comp, joff, F, rank, pre, ns, ofac, span, rt, links)
         ncls = 1
         for j in range(L):
             ncls *= m[t, j]
