@@ -349,7 +349,8 @@ def chain_energy(ti: int, chain, skip_top: bool, pos: np.ndarray, neg: np.ndarra
 def _class_factors(temporal, ext, t, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl,
                    reads, comp, joff, F, rank, pre, ns, ofac, span, rt, links):
     """Rows ``F`` of tiling ``t``: B7's factors once per (level j, class of j), the other
-    levels at their first class, for the columns that read level j (``reads``)."""
+    levels at their first class, for the columns that read level j (``reads``); the
+    order-free columns (-1) only in row 0."""
     col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
     a_off, a_d, f_off, f_d, z_off, z_d = rt[8:]
     L, D = temporal.shape[1], temporal.shape[2]
@@ -362,7 +363,8 @@ def _class_factors(temporal, ext, t, m, off, roff, rows_cat, row_lvl, rep_cat, r
                 rank[0, j, d] = rows_cat[row_lvl[j] + q, d]
             q = joff[j] + c
             for col in range(n_ce):
-                if reads[col] != j:
+                # an order-free column (-1) once, in the first row
+                if reads[col] != j and not (reads[col] < 0 and q == 0):
                     continue
                 fv, ov = _factor_col(temporal, ext, t, rank, 0, col, pre, ns, ofac, span,
                                      col_ti, col_c, is_solo, grow, ax_off, term_off,
@@ -418,9 +420,9 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
     for t in range(nT):
         _row_prep(temporal, t, is_solo, pre, ns)
         for col in range(n_ce):
-            # B7's factor of a column reads one level's order (its j*; -1, order-free:
-            # any class will do)
-            reads[col] = max(_jstar(ns, col_c[col], col_ti[col]), 0)
+            # B7's factor of a column reads one level's order (its j*), or none (-1:
+            # order-free, computed once)
+            reads[col] = _jstar(ns, col_c[col], col_ti[col])
             comp[col] = _compound_col(ext, t, col, col_ti, col_c, ax_off, term_off, term_k,
                                       term_d)
         # the factors once per (level, class of that level), the others at their first
@@ -442,7 +444,7 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
                 rem //= m[t, j]
             for col in range(W):
                 jc = reads[col % n_ce]
-                ce[0, col] = F[joff[jc] + cls[jc], col]
+                ce[0, col] = F[0, col] if jc < 0 else F[joff[jc] + cls[jc], col]
             # each (tensor, chain, skip) once per class row: keep choices share them
             stamp += 1
             for k in range(nk[t]):
