@@ -20,7 +20,8 @@ import numpy as np
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.workload import Tensor, Workload
 
-from . import kernels
+from .kernels import chain_energy as chain_rows, chain_tables, dim_tables
+from .kernels import compound_extents as compound_rows
 from .runs import RunBound
 from .scope import per_instance_floor
 from .structure import SpaceStructure
@@ -124,13 +125,13 @@ class Bounder:
         self.n_ce = len(self.col_ce)
         self.runs = RunBound(workload, st, self.col_ce)  # rule B7
         self.dims = [self._features(di) for di in range(len(st.dims))]
-        self.dim_tables = kernels.dim_tables(self.dims)  # the same, padded (kernels.py)
+        self.dim_tables = dim_tables(self.dims)  # the same, padded (kernels.py)
         self.pos_min = [f.pos.min(axis=0) for f in self.dims]
         self.neg_max = [f.neg.max(axis=0) if n_neg else np.zeros(0) for f in self.dims]
         self.fanout = [arch.fanout(i) for i in range(L)]
         # chain_energy's per-word energies and columns, flat for the kernel (kernels.py)
         lv, names = self.arch.levels, [t.name for t in tensors]
-        self.chain_tables = kernels.chain_tables(
+        self.chain_tables = chain_tables(
             self.col_a, self.col_r, self.col_q, self.col_ce, len(tensors), L,
             [[lv[k].read_energy_pj / lv[k].block_words(n) for n in names] for k in range(L)],
             [[lv[k].update_energy_pj / lv[k].block_words(n) for n in names] for k in range(L)],
@@ -195,7 +196,7 @@ class Bounder:
         the tensor's compound axes, for tilings with dimension extents ``ext`` [N, L, D]
         (1 when the tensor has none). With links, [N, 2 n_ce]: the same twice (the
         link-safe half, see ``tiling_extents``)."""
-        out = kernels.compound_extents(ext, self.runs.tables)
+        out = compound_rows(ext, self.runs.tables)
         return np.hstack([out, out]) if self.links else out
 
     def tiling_extents(self, temporal: np.ndarray, ext: np.ndarray,
@@ -221,7 +222,7 @@ class Bounder:
         extents (``tiling_extents``), None for a subtree (taken as 1). ``skip_top``
         leaves out the outermost level's accesses and the next keeper's fills (the caller
         knows them exactly)."""
-        return kernels.chain_energy(ti, chain, skip_top, pos, neg, ce, self.chain_tables)
+        return chain_rows(ti, chain, skip_top, pos, neg, ce, self.chain_tables)
 
     def linkless(self, lo: int, hi: int) -> bool:
         """No link transfer can change the words of read-only tensors moved through

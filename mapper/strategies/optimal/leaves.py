@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
 from .bounds import SAFETY, Bounder
+from .kernels import class_energy
 
 CHUNK = 65536  # leaves (or class rows) bounded in one pass (memory: [CHUNK, L, D] arrays)
 
@@ -200,5 +200,5 @@ class LeafBound:
         tiling's rows start."""
         bd = self.bd
         keeps = np.concatenate([rec[4] for rec in recs])
-        return kernels.class_energy(prep, keeps, self.keep_sets, tops, bd.runs.tables,
+        return class_energy(prep, keeps, self.keep_sets, tops, bd.runs.tables,
                                     bd.chain_tables, bd.links)

@@ -37,7 +37,7 @@ import numpy as np
 
 from loopscape.spaces.workload import Workload
 
-from . import kernels
+from .kernels import factor_pair as factor_rows, run_tables
 from .structure import SpaceStructure
 
 
@@ -70,7 +70,7 @@ class RunBound:
             self.axes.append(compound)
             self.grow.append(len(seen) == len(set(seen)))
         # the same, flat, for the compiled kernel (kernels.py)
-        self.tables = kernels.run_tables(columns, self.D, self.solo, self.axes, self.grow,
+        self.tables = run_tables(columns, self.D, self.solo, self.axes, self.grow,
                                          self.A, self.F, self.Z)
 
     def levels_read(self, temporal: np.ndarray) -> np.ndarray:
@@ -134,4 +134,4 @@ class RunBound:
         rule L)."""
         given = ranks if ranks is not None else \
             (order0[:, None] if order0 is not None else None)
-        return kernels.factor_pair(temporal, ext, given, self.tables)
+        return factor_rows(temporal, ext, given, self.tables)

@@ -23,7 +23,7 @@ from loopscape.spaces.encoding import MappingBatch
 
 from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
-from . import kernels
+from .kernels import block_arrays, block_spatial
 from .bounds import Bounder
 from .dominance import objective_bounds, strictly_dominated
 from .leaves import LeafBound
@@ -268,7 +268,7 @@ class OptimalSearch(TilingRules, Strategy):
         # tilings' arrays and bounds are formed for the legal ones only.
         fx = np.array([bd.fanout[i][0] for i in range(L)])
         fy = np.array([bd.fanout[i][1] for i in range(L)])
-        spx, spy, nonunit = kernels.block_spatial(full, self.perm, bd.dim_tables)
+        spx, spy, nonunit = block_spatial(full, self.perm, bd.dim_tables)
         # Orders per tiling (at most permutation_size): int64 while a block's sums of
         # them times the keep choices fit, Python ints otherwise.
         kind = np.int64 if N * self.P * self.B < 2 ** 62 else object
@@ -283,7 +283,7 @@ class OptimalSearch(TilingRules, Strategy):
         if not len(sel):
             return
         full, combos, N = full[sel], combos[sel], len(sel)
-        temporal, sx, sy, ext, P, Q = kernels.block_arrays(full, self.perm, depth, pos, neg,
+        temporal, sx, sy, ext, P, Q = block_arrays(full, self.perm, depth, pos, neg,
                                                            bd.dim_tables)
         keep_ok = self.orders.legal_keeps(ext)
         nk = keep_ok.sum(axis=1)
