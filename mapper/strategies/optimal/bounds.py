@@ -315,18 +315,3 @@ class Bounder:
             pos = pos * self.pos_min[di]
             neg = neg * self.neg_max[di]
         return pos, neg
-
-    def assigned_energy(self, rows: dict[int, np.ndarray]) -> np.ndarray:
-        """Energy bounds [N] of the subtrees that fix dimension ``di`` to row
-        ``rows[di][n]`` (the others relaxed; B7 on the reduced tiling)."""
-        N = len(next(iter(rows.values())))
-        D = len(self.dims)
-        pos, neg = (x[None].repeat(N, axis=0) for x in
-                    self.relaxed_over([d for d in range(D) if d not in rows]))
-        ext = np.ones((N, self.L, D), dtype=np.int64)
-        tem = np.ones((N, self.L, D), dtype=np.int64)
-        for di, r in rows.items():
-            f = self.dims[di]
-            pos, neg = pos * f.pos[r], neg * f.neg[r]
-            ext[:, :, di], tem[:, :, di] = f.ext[r], f.temporal[r]
-        return self.bound(pos, neg, ce=self.tiling_extents(tem, ext))[0]

@@ -25,6 +25,7 @@ from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
 from .bounds import Bounder
 from .dominance import objective_bounds, strictly_dominated
+from .joint import JointFloor
 from .leaves import LeafBound
 from .orders import OrderTables, materialize
 from .probes import OrderProbe
@@ -67,13 +68,14 @@ class OptimalSearch(TilingRules, Strategy):
         # default model, which has link transfers on.
         options = model_options(ctx.extra.get("options"))
         self.bd = Bounder(self.wl, self.arch, self.st, links=options.link_transfers)
+        self.joint = JointFloor(self.bd)  # rule J: the unassigned dimensions share the room
         self.orders = OrderTables(self.wl, self.arch, self.st)
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
         self.utilization_scale = self.wl.macs / self.arch.compute.instances
         self.D = len(self.st.dims)
         # The tree fixes the dimensions in ``perm`` order (tree_order.py); ``sizes`` are
         # in that order, ``radix`` turns a tiling's rows back into its mapspace index.
-        self.perm = branching_order(self.bd, self.st.dim_sizes)
+        self.perm = branching_order(self.joint, self.st.dim_sizes)
         self.sizes = tuple(self.st.dim_sizes[di] for di in self.perm)
         self.radix = [math.prod(self.st.dim_sizes[di + 1:]) for di in range(self.D)]
         self.P, self.B = self.st.permutation_size, self.st.bypass_size
@@ -101,7 +103,9 @@ class OptimalSearch(TilingRules, Strategy):
         root = (0, (), np.ones(self.bd.n_pos), np.ones(self.bd.n_neg),
                 np.ones((2, len(self.arch.levels)), dtype=np.int64), 0,
                 (0,) * len(self.arch.levels))
-        e0, c0 = self.bd.bound(*(x[None] for x in self.bd.relaxed(0)))
+        ones = np.ones((1, self.L), dtype=np.int64)
+        e0, c0 = self.bd.bound(self.joint.relaxed(range(self.D), ones, ones),
+                               self.bd.relaxed(0)[1][None])
         pes = math.prod(fx * fy for fx, fy in self.bd.fanout)
         c0 = np.maximum(c0, math.ceil(math.prod(self.st.bounds) / pes))
         # Open subtrees: a heap by the lower bound of the gap objective (best first, so
@@ -189,7 +193,8 @@ class OptimalSearch(TilingRules, Strategy):
         fx = np.array([bd.fanout[i][0] for i in range(bd.L)])
         fy = np.array([bd.fanout[i][1] for i in range(bd.L)])
         alive = (csp[:, 0] <= fx).all(axis=1) & (csp[:, 1] <= fy).all(axis=1)
-        rp, rn = bd.relaxed_over(self.perm[depth + 1:])
+        _, rn = bd.relaxed_over(self.perm[depth + 1:])
+        rp = self.joint.relaxed(self.perm[depth + 1:], csp[:, 0], csp[:, 1])  # rule J
         # Compound extents from the assigned dimensions (unassigned ones: extent 1).
         # B7 on the reduced tiling (unassigned dimensions' factors 1: runs.py).
         cext = np.ones((len(f.pos), bd.L, self.D), dtype=np.int64)
