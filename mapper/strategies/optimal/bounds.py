@@ -281,12 +281,8 @@ class Bounder:
         """(energy_pj lower bound, cycles lower bound) from the per-column products over
         dimensions (``pos`` [N, n_pos], ``neg`` [N, n_neg]). With ``keep_sets`` [B, L, T]
         (and N = 1): the energy bound of each keep choice, shape [B]."""
-        arch = self.arch
         cycles = pos[:, 0]
-        base = np.full(len(pos), self.workload.macs * arch.compute.energy_pj)
-        for l, lvl in enumerate(arch.levels):
-            if lvl.leak_energy_pj:
-                base = base + lvl.leak_energy_pj * pos[:, 1 + l]
+        base = self.fixed_energy(pos)
         if keep_sets is None:
             energy = base
             for ti in range(len(self.workload.tensors)):
@@ -302,6 +298,14 @@ class Bounder:
                     cache[ch] = float(self.chain_energy(ti, ch, pos, neg, ce=ce)[0])
                 energy[b] += cache[ch]
         return energy * SAFETY, cycles
+
+    def fixed_energy(self, pos: np.ndarray) -> np.ndarray:
+        """[N]: MAC energy plus leakage (rules B1, B2) from the columns ``pos``."""
+        base = np.full(len(pos), self.workload.macs * self.arch.compute.energy_pj)
+        for l, lvl in enumerate(self.arch.levels):
+            if lvl.leak_energy_pj:
+                base = base + lvl.leak_energy_pj * pos[:, 1 + l]
+        return base
 
     def relaxed(self, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Products of the relaxed features of the dimensions from ``depth`` on."""

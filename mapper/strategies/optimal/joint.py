@@ -34,7 +34,8 @@ from .bounds import Bounder, solo_dims
 
 
 class JointFloor:
-    """Per column: the constants ``c``, the largest ``s`` and the suffix's first level."""
+    """Per column: the constants ``c``, the largest ``s``, the suffix's first level and
+    the dimensions whose spatial factors ``s`` counts."""
 
     def __init__(self, bd: Bounder):
         self.bd = bd
@@ -42,34 +43,66 @@ class JointFloor:
         self.fx = np.array([f[0] for f in bd.fanout], dtype=np.int64)
         self.fy = np.array([f[1] for f in bd.fanout], dtype=np.int64)
         start = np.full(bd.n_pos, L, dtype=np.int64)  # room(L) = 1: no floor
+        counted = [frozenset()] * bd.n_pos  # dimensions in ``s`` per column
         self.c = np.ones((D, bd.n_pos))
         self.smax = np.ones((D, bd.n_pos))
+        start[0], counted[0] = 0, frozenset(range(D))
+        for l in range(L):
+            start[1 + l], counted[1 + l] = l, frozenset(range(D))
+        for (ti, k), col in bd.col_a.items():
+            solo = solo_dims(bd.workload.tensors[ti])
+            start[col] = k
+            counted[col] = frozenset(di for di, d in enumerate(bd.st.dims) if d not in solo)
         for di, f in enumerate(bd.dims):
             sp = (f.sx * f.sy).astype(np.float64)  # [rows, L]
             below = np.cumprod(sp[:, ::-1], axis=1)[:, ::-1]  # spatial at levels >= l
             s = np.ones_like(f.pos)
-            s[:, 0] = below[:, 0]
-            start[0] = 0
-            for l in range(L):
-                s[:, 1 + l] = below[:, l]
-                start[1 + l] = l
-            d = bd.st.dims[di]
-            for (ti, k), col in bd.col_a.items():
-                if d not in solo_dims(bd.workload.tensors[ti]):
-                    s[:, col] = below[:, k]
-                start[col] = k
+            for col in range(bd.n_pos):
+                if start[col] < L and di in counted[col]:
+                    s[:, col] = below[:, start[col]]
             self.c[di] = (f.pos * s).min(axis=0)
             self.smax[di] = s.max(axis=0)
-        self.start = start
+        self.start, self.counted = start, counted
+        # Per dimension, level and mesh axis: the spatial factors its rows take there.
+        self.values = [[(sorted(set(f.sx[:, l].tolist())), sorted(set(f.sy[:, l].tolist())))
+                        for l in range(L)] for f in bd.dims]
+        self._best: dict = {}
 
-    def room(self, spx: np.ndarray, spy: np.ndarray) -> np.ndarray:
-        """[N, L + 1]: at index ``k``, the product over levels ``l >= k`` of the spatial
-        room the assigned factors ``spx``, ``spy`` ([N, L], products per mesh axis) leave."""
-        per = (self.fx[None] // np.maximum(spx, 1)) * (self.fy[None] // np.maximum(spy, 1))
-        N, L = per.shape
-        out = np.ones((N, L + 1))
-        out[:, :L] = np.cumprod(per[:, ::-1].astype(np.float64), axis=1)[:, ::-1]
-        return out
+    def _most(self, dims: tuple[int, ...], l: int, axis: int, room: int) -> int:
+        """The largest product, at most ``room``, of one spatial factor per dimension of
+        ``dims`` on mesh axis ``axis`` of level ``l``, each a value its rows take there."""
+        key = (dims, l, axis, room)
+        if key not in self._best:
+            reach = {1}
+            for di in dims:
+                vals = self.values[di][l][axis]
+                reach = {a * v for a in reach for v in vals if a * v <= room}
+            self._best[key] = max(reach, default=0)  # room 0: an illegal node
+        return self._best[key]
+
+    def spatial_most(self, dims, spx: np.ndarray, spy: np.ndarray) -> np.ndarray:
+        """[N, n_pos]: per column, an upper bound of the product over the unassigned
+        ``dims`` of the spatial factors ``s`` counts, for assigned spatial products
+        ``spx``, ``spy`` [N, L]: per level ``l >= start`` and mesh axis, the largest product
+        of the dimensions' own factor values that fits in the room (rule L1)."""
+        bd, L = self.bd, self.bd.L
+        U = frozenset(dims)
+        rx = self.fx[None] // np.maximum(spx, 1)
+        ry = self.fy[None] // np.maximum(spy, 1)
+        rooms, inv = np.unique(np.hstack([rx, ry]), axis=0, return_inverse=True)
+        out = np.ones((len(rooms), bd.n_pos))
+        groups: dict = {}
+        for col in range(bd.n_pos):
+            if self.start[col] < L:
+                groups.setdefault((tuple(sorted(U & self.counted[col])),
+                                   int(self.start[col])), []).append(col)
+        for u, room in enumerate(rooms.tolist()):
+            for (ds, k), cols in groups.items():
+                v = 1.0
+                for l in range(k, L):
+                    v *= self._most(ds, l, 0, room[l]) * self._most(ds, l, 1, room[L + l])
+                out[u, cols] = v
+        return out[np.asarray(inv).reshape(-1)]
 
     def relaxed(self, dims, spx: np.ndarray, spy: np.ndarray) -> np.ndarray:
         """[N, n_pos]: a lower bound of each column's product over the unassigned
@@ -82,9 +115,10 @@ class JointFloor:
             return np.broadcast_to(rp, (len(spx), len(rp))).copy()
         c = self.c[dims].prod(axis=0)
         smax = self.smax[dims].prod(axis=0)
-        room = self.room(spx, spy)[:, self.start]  # [N, n_pos]
-        # (room 0: the assigned factors already overflow a fanout; such nodes are illegal)
-        floor = c[None] / np.maximum(np.minimum(room, smax[None]), 1e-300)
+        most = np.minimum(self.spatial_most(dims, spx, spy), smax[None])
+        # (0 when the assigned factors already overflow a fanout: such nodes are illegal
+        # and keep the plain minima)
+        floor = np.where(most > 0, c[None] / np.maximum(most, 1.0), 0.0)
         return np.maximum(rp[None], floor)
 
     def assigned_energy(self, rows: dict[int, np.ndarray]) -> np.ndarray:

@@ -25,10 +25,12 @@ from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
 from .bounds import Bounder
 from .dominance import objective_bounds, strictly_dominated
+from .capacity import CapacityRelax
 from .joint import JointFloor
 from .leaves import LeafBound
 from .orders import OrderTables, materialize
 from .probes import OrderProbe
+from .profiles import SpatialProfiles
 from .rules import TilingRules
 from .scope import check_model
 from .warm import warm_start, worth_warming
@@ -47,7 +49,7 @@ class OptimalSearch(TilingRules, Strategy):
 
     def __init__(self, warm_start: int = 8192, warm_seconds: float = 2.0, block: int = 4096,
                  group: int = 512, max_open: int = 100_000, leaf_bound: bool = True,
-                 incumbent=None):
+                 incumbent=None, spatial_profiles: bool = True):
         self.max_open = max_open
         self.seed_values = incumbent  # objective vectors the caller holds (replace warm start)
         self.slice_seconds = 1.0  # longest ask without a proposal
@@ -56,6 +58,7 @@ class OptimalSearch(TilingRules, Strategy):
         self.block = block
         self.group = group
         self.leaf_bound = leaf_bound
+        self.spatial_profiles = spatial_profiles
 
     # -- setup ---------------------------------------------------------------------------
     def setup(self, ctx: SearchContext) -> None:
@@ -69,6 +72,8 @@ class OptimalSearch(TilingRules, Strategy):
         options = model_options(ctx.extra.get("options"))
         self.bd = Bounder(self.wl, self.arch, self.st, links=options.link_transfers)
         self.joint = JointFloor(self.bd)  # rule J: the unassigned dimensions share the room
+        self.capacity = CapacityRelax(self.bd)  # rule K: their rows must fit the keepers
+        self.profiles = SpatialProfiles(self.bd)  # rule P: one bound per spatial profile
         self.orders = OrderTables(self.wl, self.arch, self.st)
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
         self.utilization_scale = self.wl.macs / self.arch.compute.instances
@@ -104,8 +109,10 @@ class OptimalSearch(TilingRules, Strategy):
                 np.ones((2, len(self.arch.levels)), dtype=np.int64), 0,
                 (0,) * len(self.arch.levels))
         ones = np.ones((1, self.L), dtype=np.int64)
-        e0, c0 = self.bd.bound(self.joint.relaxed(range(self.D), ones, ones),
-                               self.bd.relaxed(0)[1][None])
+        rp0, rn0 = self.joint.relaxed(range(self.D), ones, ones), self.bd.relaxed(0)[1][None]
+        e0 = self.capacity.bound(range(self.D), np.ones_like(rp0), np.ones_like(rn0), rp0, rn0,
+                                 np.ones((1, self.L, self.D), dtype=np.int64), None)
+        c0 = rp0[:, 0]
         pes = math.prod(fx * fy for fx, fy in self.bd.fanout)
         c0 = np.maximum(c0, math.ceil(math.prod(self.st.bounds) / pes))
         # Open subtrees: a heap by the lower bound of the gap objective (best first, so
@@ -114,7 +121,7 @@ class OptimalSearch(TilingRules, Strategy):
         self.heap: list = []
         self.stack: list = []
         self.seq = 0
-        self._push([root + (self._lb_vec(e0, c0)[0],)])
+        self._push([root + (self._lb_vec(e0, c0)[0], 0.0, False)])
         L, D, T = len(self.arch.levels), len(self.st.dims), len(self.wl.tensors)
         self._empty = MappingBatch(*(np.ones((0, L, D), dtype=np.int64) for _ in range(3)),
                                    np.zeros((0, L, D), dtype=np.int64),
@@ -179,13 +186,18 @@ class OptimalSearch(TilingRules, Strategy):
 
     # -- the walk ------------------------------------------------------------------------
     def _expand(self) -> None:
-        node = self.stack.pop() if self.stack else heapq.heappop(self.heap)[2]
-        depth, rows, pos, neg, sp, fi, state, _ = node
+        from_heap = not self.stack
+        node = heapq.heappop(self.heap)[2] if from_heap else self.stack.pop()
+        depth, rows, pos, neg, sp, fi, state = node[:7]
         bd = self.bd
         remaining = math.prod(self.sizes[depth:])
         if remaining <= self.block:
             self._block(depth, rows, pos, neg, sp, fi)
             return
+        if self.spatial_profiles and not node[9]:
+            done, node = self._profile(node, from_heap)
+            if done:
+                return
         f = bd.dims[self.perm[depth]]
         cpos = pos[None] * f.pos
         cneg = neg[None] * f.neg
@@ -204,7 +216,11 @@ class OptimalSearch(TilingRules, Strategy):
             ctem[:, :, self.perm[k]] = bd.dims[self.perm[k]].temporal[r]
         cext[:, :, self.perm[depth]] = f.ext
         ctem[:, :, self.perm[depth]] = f.temporal
-        energy, cycles = bd.bound(cpos * rp, cneg * rn, ce=bd.tiling_extents(ctem, cext))
+        ce = bd.tiling_extents(ctem, cext)
+        cycles = cpos[:, 0] * rp[:, 0]  # rule B1 (rule J's floor included)
+        # rules J and K: the chains priced with the rows that fit their keepers
+        energy = self.capacity.bound(self.perm[depth + 1:], cpos, cneg, rp, rn[None],
+                                     cext, ce)
         # B1 with the fanout: the unassigned dimensions' spatial factors fit in what the
         # assigned ones leave of each level's fanout, so their temporal product is at
         # least their bounds' product over that room.
@@ -233,14 +249,53 @@ class OptimalSearch(TilingRules, Strategy):
                     self.removed["subtree_bound"] += n
                 continue
             new.append((depth + 1, rows + (r,), cpos[r], cneg[r], csp[r], child_fi + r,
-                        cstate, lb[r]))
+                        cstate, lb[r], node[8], False))
         self._push(new)
 
-    def _key(self, lb: np.ndarray) -> float:
+    def _keys(self, lb: np.ndarray) -> np.ndarray:
+        """The gap objective's lower bounds (EDP in pJ x cycles, or the first objective)
+        of objective bounds ``lb`` [N, n_objectives]."""
         objs = self.ctx.objectives
         if "energy_pj" in objs and "cycles" in objs:
-            return float(lb[objs.index("energy_pj")] * lb[objs.index("cycles")])
-        return float(lb[0])
+            return lb[:, objs.index("energy_pj")] * lb[:, objs.index("cycles")]
+        return lb[:, 0]
+
+    def _key(self, node) -> float:
+        """A node's heap key: its gap objective's bound, at least its floor (rule P)."""
+        return max(float(self._keys(node[7][None])[0]), node[8])
+
+    def _profile(self, node, from_heap: bool) -> tuple[bool, tuple]:
+        """Rule P on a node about to be expanded: its bound per spatial profile of the
+        unassigned dimensions. True when the node is done with here: removed (every
+        profile's bound dominated, or none fits the fanout) or pushed back with its
+        tighter key; with the node, tightened (its children inherit the floor)."""
+        depth, rows, pos, neg, sp, fi, state = node[:7]
+        ext = np.ones((1, self.L, self.D), dtype=np.int64)
+        tem = np.ones((1, self.L, self.D), dtype=np.int64)
+        for k, r in enumerate(rows):
+            ext[0, :, self.perm[k]] = self.bd.dims[self.perm[k]].ext[r]
+            tem[0, :, self.perm[k]] = self.bd.dims[self.perm[k]].temporal[r]
+        got = self.profiles.bound(self.perm[depth:], pos, neg, sp[0], sp[1],
+                                  self.bd.tiling_extents(tem, ext))
+        if got is None:
+            return False, node
+        energy, cycles = got
+        shared = depth < self.split and self.ctx.workers > 1
+        if not len(energy):
+            if shared:
+                return False, node
+            self.illegal["fanout"] += self.count(depth, state)
+            return True, node
+        lbs = self._lb_vec(energy, cycles)
+        if not shared and self._dominated(lbs).all():
+            self.removed["subtree_bound"] += self.count(depth, state)
+            return True, node
+        tight = node[:7] + (np.maximum(node[7], lbs.min(axis=0)),
+                            max(node[8], float(self._keys(lbs).min())), True)
+        if from_heap and self._key(tight) > self._key(node) * (1 + 1e-9):
+            self._push([tight])  # expanded when its tighter key comes up
+            return True, tight
+        return False, tight
 
     def _push(self, nodes: list) -> None:
         if self.stack or len(self.heap) + len(nodes) > self.max_open:
@@ -248,7 +303,7 @@ class OptimalSearch(TilingRules, Strategy):
             return
         for node in nodes:
             self.seq += 1
-            heapq.heappush(self.heap, (self._key(node[7]), self.seq, node))
+            heapq.heappush(self.heap, (self._key(node), self.seq, node))
 
     def _block(self, depth, rows, pos, neg, sp, fi) -> None:
         """Every completion of a prefix at once: exact bounds, legality, pruning."""
@@ -435,11 +490,13 @@ class OptimalSearch(TilingRules, Strategy):
     def certificate(self) -> dict:
         """What was proven: rule counts and, if stopped early, the lower bound of every
         objective (and of EDP) over the part not explored."""
-        lbs = [node[7] for node in self.stack] + [h[2][7] for h in self.heap] + \
-            [rec[5] for rec in self.pending] + \
+        nodes = self.stack + [h[2] for h in self.heap]
+        lbs = [node[7] for node in nodes] + [rec[5] for rec in self.pending] + \
             [r[0][5] for r in self.ready]
+        floors = [node[8] for node in nodes] + [0.0] * (len(lbs) - len(nodes))  # rule P
         if self.cursor is not None:
             lbs.append(self.cursor[0][5])
+            floors.append(0.0)
         complete = self.done and not lbs
         objs = list(self.ctx.objectives)
         unexplored = None
@@ -448,7 +505,7 @@ class OptimalSearch(TilingRules, Strategy):
             unexplored = {o: float(arr[:, j].min() * self.signs[j]) for j, o in enumerate(objs)}
             if "energy_pj" in objs and "cycles" in objs:
                 e, c = arr[:, objs.index("energy_pj")], arr[:, objs.index("cycles")]
-                unexplored["edp"] = float((e * c * 1e-12).min())
+                unexplored["edp"] = float((np.maximum(e * c, floors) * 1e-12).min())
         return {"lowest_ids": [[list(k), v] for k, v in self.lowest.items()],
                 "complete": complete, "evaluated": self.evaluated, "probes": self.probes,
                 "pruned": dict(self.removed), "illegal": dict(self.illegal),
