@@ -24,8 +24,8 @@ from loopscape.spaces.encoding import MappingBatch
 from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
 from .bounds import Bounder
-from .dominance import objective_bounds, strictly_dominated
 from .capacity import CapacityRelax
+from .dominance import objective_bounds, strictly_dominated
 from .joint import JointFloor
 from .leaves import LeafBound
 from .orders import OrderTables, materialize
@@ -121,6 +121,9 @@ class OptimalSearch(TilingRules, Strategy):
         self.heap: list = []
         self.stack: list = []
         self.seq = 0
+        # A node: (depth, rows, column products, subtracted products, spatial products
+        # [2, L], prefix index, non-unit loops per level, objective bounds, the gap
+        # objective's floor from rule P (inherited by the children), whether rule P ran).
         self._push([root + (self._lb_vec(e0, c0)[0], 0.0, False)])
         L, D, T = len(self.arch.levels), len(self.st.dims), len(self.wl.tensors)
         self._empty = MappingBatch(*(np.ones((0, L, D), dtype=np.int64) for _ in range(3)),
