@@ -88,7 +88,7 @@ def main() -> None:
         t2 = time.process_time()
         ek = cap.bound(U, pos[None], neg[None], pj, rn[None], ext, ce)
         t3 = time.process_time()
-        pe, pc = prof.bound(U, pos, neg, spx, spy, ce)
+        pe, pc, _ = prof.bound(U, pos, neg, spx, spy, ce)
         t4 = time.process_time()
         for k, dt in zip(cpu, (t1 - t, t2 - t1, t3 - t2, t4 - t3)):
             cpu[k] += dt

@@ -123,8 +123,9 @@ class OptimalSearch(TilingRules, Strategy):
         self.seq = 0
         # A node: (depth, rows, column products, subtracted products, spatial products
         # [2, L], prefix index, non-unit loops per level, objective bounds, the gap
-        # objective's floor from rule P (inherited by the children), whether rule P ran).
-        self._push([root + (self._lb_vec(e0, c0)[0], 0.0, False)])
+        # objective's floor from rule P, and rule P's bounds per profile of the next
+        # dimension's rows once it ran (None before): the children's floors and bounds).
+        self._push([root + (self._lb_vec(e0, c0)[0], 0.0, None)])
         L, D, T = len(self.arch.levels), len(self.st.dims), len(self.wl.tensors)
         self._empty = MappingBatch(*(np.ones((0, L, D), dtype=np.int64) for _ in range(3)),
                                    np.zeros((0, L, D), dtype=np.int64),
@@ -197,7 +198,7 @@ class OptimalSearch(TilingRules, Strategy):
         if remaining <= self.block:
             self._block(depth, rows, pos, neg, sp, fi)
             return
-        if self.spatial_profiles and not node[9]:
+        if self.spatial_profiles and node[9] is None:
             done, node = self._profile(node, from_heap)
             if done:
                 return
@@ -232,7 +233,16 @@ class OptimalSearch(TilingRules, Strategy):
         rest = float(math.prod(self.st.bounds[di] for di in self.perm[depth + 1:]))
         cycles = np.maximum(cycles, np.ceil(cpos[:, 0] * rest / np.maximum(room, 1)))
         lb = self._lb_vec(energy, cycles)
+        floors = np.full(len(lb), node[8])
+        if node[9] is not None:  # rule P's bounds per profile of this dimension's rows
+            gfloor, glb, gdom, gempty = node[9]
+            g = self.profiles.group[self.perm[depth]]
+            alive &= ~gempty[g]  # no completion of such a row fits the fanout
+            lb = np.where(gempty[g][:, None], lb, np.maximum(lb, glb[g]))
+            floors = np.where(gempty[g], floors, np.maximum(floors, gfloor[g]))
         pruned = alive & self._dominated(lb)
+        if node[9] is not None:
+            pruned |= alive & gdom[g]
         child_fi = fi * self.sizes[depth]
         nu = f.nonunit.astype(np.int64)
         new = []
@@ -252,7 +262,7 @@ class OptimalSearch(TilingRules, Strategy):
                     self.removed["subtree_bound"] += n
                 continue
             new.append((depth + 1, rows + (r,), cpos[r], cneg[r], csp[r], child_fi + r,
-                        cstate, lb[r], node[8], False))
+                        cstate, lb[r], float(floors[r]), None))
         self._push(new)
 
     def _keys(self, lb: np.ndarray) -> np.ndarray:
@@ -282,7 +292,7 @@ class OptimalSearch(TilingRules, Strategy):
                                   self.bd.tiling_extents(tem, ext))
         if got is None:
             return False, node
-        energy, cycles = got
+        energy, cycles, first = got
         shared = depth < self.split and self.ctx.workers > 1
         if not len(energy):
             if shared:
@@ -290,11 +300,23 @@ class OptimalSearch(TilingRules, Strategy):
             self.illegal["fanout"] += self.count(depth, state)
             return True, node
         lbs = self._lb_vec(energy, cycles)
-        if not shared and self._dominated(lbs).all():
+        dom = self._dominated(lbs)
+        if not shared and dom.all():
             self.removed["subtree_bound"] += self.count(depth, state)
             return True, node
+        # Per profile of the next dimension's rows (the children): the least bounds of
+        # the combinations with that profile, and whether all of them are dominated.
+        keys = self._keys(lbs)
+        G = len(self.profiles.keys[self.perm[depth]])
+        gfloor = np.full(G, np.inf)
+        np.minimum.at(gfloor, first, keys)
+        glb = np.full((G, lbs.shape[1]), np.inf)
+        np.minimum.at(glb, first, lbs)
+        gdom = np.ones(G, dtype=bool)
+        np.logical_and.at(gdom, first, dom)
+        gempty = ~np.isin(np.arange(G), first)
         tight = node[:7] + (np.maximum(node[7], lbs.min(axis=0)),
-                            max(node[8], float(self._keys(lbs).min())), True)
+                            max(node[8], float(keys.min())), (gfloor, glb, gdom, gempty))
         if from_heap and self._key(tight) > self._key(node) * (1 + 1e-9):
             self._push([tight])  # expanded when its tighter key comes up
             return True, tight
