@@ -72,8 +72,7 @@ class OptimalSearch(TilingRules, Strategy):
         options = model_options(ctx.extra.get("options"))
         self.bd = Bounder(self.wl, self.arch, self.st, links=options.link_transfers)
         self.joint = JointFloor(self.bd)  # rule J: the unassigned dimensions share the room
-        self.capacity = CapacityRelax(self.bd)  # rule K: their rows must fit the keepers
-        self.profiles = SpatialProfiles(self.bd)  # rule P: one bound per spatial profile
+        self._capacity = self._profiles = None  # rules K and P, built on first use
         self.orders = OrderTables(self.wl, self.arch, self.st)
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
         self.utilization_scale = self.wl.macs / self.arch.compute.instances
@@ -109,10 +108,8 @@ class OptimalSearch(TilingRules, Strategy):
                 np.ones((2, len(self.arch.levels)), dtype=np.int64), 0,
                 (0,) * len(self.arch.levels))
         ones = np.ones((1, self.L), dtype=np.int64)
-        rp0, rn0 = self.joint.relaxed(range(self.D), ones, ones), self.bd.relaxed(0)[1][None]
-        e0 = self.capacity.bound(range(self.D), np.ones_like(rp0), np.ones_like(rn0), rp0, rn0,
-                                 np.ones((1, self.L, self.D), dtype=np.int64), None)
-        c0 = rp0[:, 0]
+        rp0 = self.joint.relaxed(range(self.D), ones, ones)  # rule J (K and P: on expanding)
+        e0, c0 = self.bd.bound(rp0, self.bd.relaxed(0)[1][None])
         pes = math.prod(fx * fy for fx, fy in self.bd.fanout)
         c0 = np.maximum(c0, math.ceil(math.prod(self.st.bounds) / pes))
         # Open subtrees: a heap by the lower bound of the gap objective (best first, so
@@ -148,6 +145,21 @@ class OptimalSearch(TilingRules, Strategy):
                                        min(self.warm_seconds, self._time_left()))
         if len(x):
             self._add_incumbent(x)
+
+    @property
+    def capacity(self) -> CapacityRelax:
+        """Rule K: the unassigned dimensions' rows must fit the keepers (built on first
+        use: a search stopped before its first subtree never pays for the tables)."""
+        if self._capacity is None:
+            self._capacity = CapacityRelax(self.bd)
+        return self._capacity
+
+    @property
+    def profiles(self) -> SpatialProfiles:
+        """Rule P: one bound per spatial profile (built on first use)."""
+        if self._profiles is None:
+            self._profiles = SpatialProfiles(self.bd)
+        return self._profiles
 
     def _time_left(self) -> float:
         """Seconds to the stream's deadline (``ctx.extra["deadline"]``, set by the search
