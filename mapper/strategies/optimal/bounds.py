@@ -240,12 +240,8 @@ class Bounder:
         """(energy_pj lower bound, cycles lower bound) from the per-column products over
         dimensions (``pos`` [N, n_pos], ``neg`` [N, n_neg]). With ``keep_sets`` [B, L, T]
         (and N = 1): the energy bound of each keep choice, shape [B]."""
-        arch = self.arch
         cycles = pos[:, 0]
-        base = np.full(len(pos), self.workload.macs * arch.compute.energy_pj)
-        for l, lvl in enumerate(arch.levels):
-            if lvl.leak_energy_pj:
-                base = base + lvl.leak_energy_pj * pos[:, 1 + l]
+        base = self.fixed_energy(pos)
         if keep_sets is None:
             energy = base
             for ti in range(len(self.workload.tensors)):
@@ -262,6 +258,14 @@ class Bounder:
                 energy[b] += cache[ch]
         return energy * SAFETY, cycles
 
+    def fixed_energy(self, pos: np.ndarray) -> np.ndarray:
+        """[N]: MAC energy plus leakage (rules B1, B2) from the columns ``pos``."""
+        base = np.full(len(pos), self.workload.macs * self.arch.compute.energy_pj)
+        for l, lvl in enumerate(self.arch.levels):
+            if lvl.leak_energy_pj:
+                base = base + lvl.leak_energy_pj * pos[:, 1 + l]
+        return base
+
     def relaxed(self, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Products of the relaxed features of the dimensions from ``depth`` on."""
         return self.relaxed_over(range(depth, len(self.dims)))
@@ -274,18 +278,3 @@ class Bounder:
             pos = pos * self.pos_min[di]
             neg = neg * self.neg_max[di]
         return pos, neg
-
-    def assigned_energy(self, rows: dict[int, np.ndarray]) -> np.ndarray:
-        """Energy bounds [N] of the subtrees that fix dimension ``di`` to row
-        ``rows[di][n]`` (the others relaxed; B7 on the reduced tiling)."""
-        N = len(next(iter(rows.values())))
-        D = len(self.dims)
-        pos, neg = (x[None].repeat(N, axis=0) for x in
-                    self.relaxed_over([d for d in range(D) if d not in rows]))
-        ext = np.ones((N, self.L, D), dtype=np.int64)
-        tem = np.ones((N, self.L, D), dtype=np.int64)
-        for di, r in rows.items():
-            f = self.dims[di]
-            pos, neg = pos * f.pos[r], neg * f.neg[r]
-            ext[:, :, di], tem[:, :, di] = f.ext[r], f.temporal[r]
-        return self.bound(pos, neg, ce=self.tiling_extents(tem, ext))[0]

@@ -25,10 +25,13 @@ from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
 from .kernels import block_arrays, block_spatial
 from .bounds import Bounder
+from .capacity import CapacityRelax
 from .dominance import objective_bounds, strictly_dominated
+from .joint import JointFloor
 from .leaves import LeafBound
 from .orders import OrderTables, materialize
 from .probes import OrderProbe
+from .profiles import SpatialProfiles
 from .rules import TilingRules
 from .scope import check_model
 from .warm import warm_start, worth_warming
@@ -47,7 +50,7 @@ class OptimalSearch(TilingRules, Strategy):
 
     def __init__(self, warm_start: int = 8192, warm_seconds: float = 2.0, block: int = 4096,
                  group: int = 512, max_open: int = 100_000, leaf_bound: bool = True,
-                 incumbent=None):
+                 incumbent=None, spatial_profiles: bool = True):
         self.max_open = max_open
         self.seed_values = incumbent  # objective vectors the caller holds (replace warm start)
         self.slice_seconds = 1.0  # longest ask without a proposal
@@ -56,6 +59,7 @@ class OptimalSearch(TilingRules, Strategy):
         self.block = block
         self.group = group
         self.leaf_bound = leaf_bound
+        self.spatial_profiles = spatial_profiles
 
     # -- setup ---------------------------------------------------------------------------
     def setup(self, ctx: SearchContext) -> None:
@@ -68,13 +72,15 @@ class OptimalSearch(TilingRules, Strategy):
         # default model, which has link transfers on.
         options = model_options(ctx.extra.get("options"))
         self.bd = Bounder(self.wl, self.arch, self.st, links=options.link_transfers)
+        self.joint = JointFloor(self.bd)  # rule J: the unassigned dimensions share the room
+        self._capacity = self._profiles = None  # rules K and P, built on first use
         self.orders = OrderTables(self.wl, self.arch, self.st)
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
         self.utilization_scale = self.wl.macs / self.arch.compute.instances
         self.D = len(self.st.dims)
         # The tree fixes the dimensions in ``perm`` order (tree_order.py); ``sizes`` are
         # in that order, ``radix`` turns a tiling's rows back into its mapspace index.
-        self.perm = branching_order(self.bd, self.st.dim_sizes)
+        self.perm = branching_order(self.joint, self.st.dim_sizes)
         self.sizes = tuple(self.st.dim_sizes[di] for di in self.perm)
         self.radix = [math.prod(self.st.dim_sizes[di + 1:]) for di in range(self.D)]
         self.P, self.B = self.st.permutation_size, self.st.bypass_size
@@ -102,7 +108,9 @@ class OptimalSearch(TilingRules, Strategy):
         root = (0, (), np.ones(self.bd.n_pos), np.ones(self.bd.n_neg),
                 np.ones((2, len(self.arch.levels)), dtype=np.int64), 0,
                 (0,) * len(self.arch.levels))
-        e0, c0 = self.bd.bound(*(x[None] for x in self.bd.relaxed(0)))
+        ones = np.ones((1, self.L), dtype=np.int64)
+        rp0 = self.joint.relaxed(range(self.D), ones, ones)  # rule J (K and P: on expanding)
+        e0, c0 = self.bd.bound(rp0, self.bd.relaxed(0)[1][None])
         pes = math.prod(fx * fy for fx, fy in self.bd.fanout)
         c0 = np.maximum(c0, math.ceil(math.prod(self.st.bounds) / pes))
         # Open subtrees: a heap by the lower bound of the gap objective (best first, so
@@ -111,7 +119,11 @@ class OptimalSearch(TilingRules, Strategy):
         self.heap: list = []
         self.stack: list = []
         self.seq = 0
-        self._push([root + (self._lb_vec(e0, c0)[0],)])
+        # A node: (depth, rows, column products, subtracted products, spatial products
+        # [2, L], prefix index, non-unit loops per level, objective bounds, the gap
+        # objective's floor from rule P, and rule P's bounds per profile of the next
+        # dimension's rows once it ran (None before): the children's floors and bounds).
+        self._push([root + (self._lb_vec(e0, c0)[0], 0.0, None)])
         L, D, T = len(self.arch.levels), len(self.st.dims), len(self.wl.tensors)
         self._empty = MappingBatch(*(np.ones((0, L, D), dtype=np.int64) for _ in range(3)),
                                    np.zeros((0, L, D), dtype=np.int64),
@@ -134,6 +146,21 @@ class OptimalSearch(TilingRules, Strategy):
                                        min(self.warm_seconds, self._time_left()))
         if len(x):
             self._add_incumbent(x)
+
+    @property
+    def capacity(self) -> CapacityRelax:
+        """Rule K: the unassigned dimensions' rows must fit the keepers (built on first
+        use: a search stopped before its first subtree never pays for the tables)."""
+        if self._capacity is None:
+            self._capacity = CapacityRelax(self.bd)
+        return self._capacity
+
+    @property
+    def profiles(self) -> SpatialProfiles:
+        """Rule P: one bound per spatial profile (built on first use)."""
+        if self._profiles is None:
+            self._profiles = SpatialProfiles(self.bd)
+        return self._profiles
 
     def _time_left(self) -> float:
         """Seconds to the stream's deadline (``ctx.extra["deadline"]``, set by the search
@@ -176,13 +203,18 @@ class OptimalSearch(TilingRules, Strategy):
 
     # -- the walk ------------------------------------------------------------------------
     def _expand(self) -> None:
-        node = self.stack.pop() if self.stack else heapq.heappop(self.heap)[2]
-        depth, rows, pos, neg, sp, fi, state, _ = node
+        from_heap = not self.stack
+        node = heapq.heappop(self.heap)[2] if from_heap else self.stack.pop()
+        depth, rows, pos, neg, sp, fi, state = node[:7]
         bd = self.bd
         remaining = math.prod(self.sizes[depth:])
         if remaining <= self.block:
             self._block(depth, rows, pos, neg, sp, fi)
             return
+        if self.spatial_profiles and node[9] is None:
+            done, node = self._profile(node, from_heap)
+            if done:
+                return
         f = bd.dims[self.perm[depth]]
         cpos = pos[None] * f.pos
         cneg = neg[None] * f.neg
@@ -190,7 +222,8 @@ class OptimalSearch(TilingRules, Strategy):
         fx = np.array([bd.fanout[i][0] for i in range(bd.L)])
         fy = np.array([bd.fanout[i][1] for i in range(bd.L)])
         alive = (csp[:, 0] <= fx).all(axis=1) & (csp[:, 1] <= fy).all(axis=1)
-        rp, rn = bd.relaxed_over(self.perm[depth + 1:])
+        _, rn = bd.relaxed_over(self.perm[depth + 1:])
+        rp = self.joint.relaxed(self.perm[depth + 1:], csp[:, 0], csp[:, 1])  # rule J
         # Compound extents from the assigned dimensions (unassigned ones: extent 1).
         # B7 on the reduced tiling (unassigned dimensions' factors 1: runs.py).
         cext = np.ones((len(f.pos), bd.L, self.D), dtype=np.int64)
@@ -200,7 +233,11 @@ class OptimalSearch(TilingRules, Strategy):
             ctem[:, :, self.perm[k]] = bd.dims[self.perm[k]].temporal[r]
         cext[:, :, self.perm[depth]] = f.ext
         ctem[:, :, self.perm[depth]] = f.temporal
-        energy, cycles = bd.bound(cpos * rp, cneg * rn, ce=bd.tiling_extents(ctem, cext))
+        ce = bd.tiling_extents(ctem, cext)
+        cycles = cpos[:, 0] * rp[:, 0]  # rule B1 (rule J's floor included)
+        # rules J and K: the chains priced with the rows that fit their keepers
+        energy = self.capacity.bound(self.perm[depth + 1:], cpos, cneg, rp, rn[None],
+                                     cext, ce)
         # B1 with the fanout: the unassigned dimensions' spatial factors fit in what the
         # assigned ones leave of each level's fanout, so their temporal product is at
         # least their bounds' product over that room.
@@ -209,7 +246,16 @@ class OptimalSearch(TilingRules, Strategy):
         rest = float(math.prod(self.st.bounds[di] for di in self.perm[depth + 1:]))
         cycles = np.maximum(cycles, np.ceil(cpos[:, 0] * rest / np.maximum(room, 1)))
         lb = self._lb_vec(energy, cycles)
+        floors = np.full(len(lb), node[8])
+        if node[9] is not None:  # rule P's bounds per profile of this dimension's rows
+            gfloor, glb, gdom, gempty = node[9]
+            g = self.profiles.group[self.perm[depth]]
+            alive &= ~gempty[g]  # no completion of such a row fits the fanout
+            lb = np.where(gempty[g][:, None], lb, np.maximum(lb, glb[g]))
+            floors = np.where(gempty[g], floors, np.maximum(floors, gfloor[g]))
         pruned = alive & self._dominated(lb)
+        if node[9] is not None:
+            pruned |= alive & gdom[g]
         child_fi = fi * self.sizes[depth]
         nu = f.nonunit.astype(np.int64)
         new = []
@@ -229,14 +275,65 @@ class OptimalSearch(TilingRules, Strategy):
                     self.removed["subtree_bound"] += n
                 continue
             new.append((depth + 1, rows + (r,), cpos[r], cneg[r], csp[r], child_fi + r,
-                        cstate, lb[r]))
+                        cstate, lb[r], float(floors[r]), None))
         self._push(new)
 
-    def _key(self, lb: np.ndarray) -> float:
+    def _keys(self, lb: np.ndarray) -> np.ndarray:
+        """The gap objective's lower bounds (EDP in pJ x cycles, or the first objective)
+        of objective bounds ``lb`` [N, n_objectives]."""
         objs = self.ctx.objectives
         if "energy_pj" in objs and "cycles" in objs:
-            return float(lb[objs.index("energy_pj")] * lb[objs.index("cycles")])
-        return float(lb[0])
+            return lb[:, objs.index("energy_pj")] * lb[:, objs.index("cycles")]
+        return lb[:, 0]
+
+    def _key(self, node) -> float:
+        """A node's heap key: its gap objective's bound, at least its floor (rule P)."""
+        return max(float(self._keys(node[7][None])[0]), node[8])
+
+    def _profile(self, node, from_heap: bool) -> tuple[bool, tuple]:
+        """Rule P on a node about to be expanded: its bound per spatial profile of the
+        unassigned dimensions. True when the node is done with here: removed (every
+        profile's bound dominated, or none fits the fanout) or pushed back with its
+        tighter key; with the node, tightened (its children inherit the floor)."""
+        depth, rows, pos, neg, sp, fi, state = node[:7]
+        ext = np.ones((1, self.L, self.D), dtype=np.int64)
+        tem = np.ones((1, self.L, self.D), dtype=np.int64)
+        for k, r in enumerate(rows):
+            ext[0, :, self.perm[k]] = self.bd.dims[self.perm[k]].ext[r]
+            tem[0, :, self.perm[k]] = self.bd.dims[self.perm[k]].temporal[r]
+        got = self.profiles.bound(self.perm[depth:], pos, neg, sp[0], sp[1],
+                                  self.bd.tiling_extents(tem, ext))
+        if got is None:
+            return False, node
+        energy, cycles, first = got
+        shared = depth < self.split and self.ctx.workers > 1
+        if not len(energy):
+            if shared:
+                return False, node
+            self.illegal["fanout"] += self.count(depth, state)
+            return True, node
+        lbs = self._lb_vec(energy, cycles)
+        dom = self._dominated(lbs)
+        if not shared and dom.all():
+            self.removed["subtree_bound"] += self.count(depth, state)
+            return True, node
+        # Per profile of the next dimension's rows (the children): the least bounds of
+        # the combinations with that profile, and whether all of them are dominated.
+        keys = self._keys(lbs)
+        G = len(self.profiles.keys[self.perm[depth]])
+        gfloor = np.full(G, np.inf)
+        np.minimum.at(gfloor, first, keys)
+        glb = np.full((G, lbs.shape[1]), np.inf)
+        np.minimum.at(glb, first, lbs)
+        gdom = np.ones(G, dtype=bool)
+        np.logical_and.at(gdom, first, dom)
+        gempty = ~np.isin(np.arange(G), first)
+        tight = node[:7] + (np.maximum(node[7], lbs.min(axis=0)),
+                            max(node[8], float(keys.min())), (gfloor, glb, gdom, gempty))
+        if from_heap and self._key(tight) > self._key(node) * (1 + 1e-9):
+            self._push([tight])  # expanded when its tighter key comes up
+            return True, tight
+        return False, tight
 
     def _push(self, nodes: list) -> None:
         if self.stack or len(self.heap) + len(nodes) > self.max_open:
@@ -244,7 +341,7 @@ class OptimalSearch(TilingRules, Strategy):
             return
         for node in nodes:
             self.seq += 1
-            heapq.heappush(self.heap, (self._key(node[7]), self.seq, node))
+            heapq.heappush(self.heap, (self._key(node), self.seq, node))
 
     def _block(self, depth, rows, pos, neg, sp, fi) -> None:
         """Every completion of a prefix at once: exact bounds, legality, pruning."""
@@ -410,11 +507,13 @@ class OptimalSearch(TilingRules, Strategy):
     def certificate(self) -> dict:
         """What was proven: rule counts and, if stopped early, the lower bound of every
         objective (and of EDP) over the part not explored."""
-        lbs = [node[7] for node in self.stack] + [h[2][7] for h in self.heap] + \
-            [rec[5] for rec in self.pending] + \
+        nodes = self.stack + [h[2] for h in self.heap]
+        lbs = [node[7] for node in nodes] + [rec[5] for rec in self.pending] + \
             [r[0][5] for r in self.ready]
+        floors = [node[8] for node in nodes] + [0.0] * (len(lbs) - len(nodes))  # rule P
         if self.cursor is not None:
             lbs.append(self.cursor[0][5])
+            floors.append(0.0)
         complete = self.done and not lbs
         objs = list(self.ctx.objectives)
         unexplored = None
@@ -423,7 +522,7 @@ class OptimalSearch(TilingRules, Strategy):
             unexplored = {o: float(arr[:, j].min() * self.signs[j]) for j, o in enumerate(objs)}
             if "energy_pj" in objs and "cycles" in objs:
                 e, c = arr[:, objs.index("energy_pj")], arr[:, objs.index("cycles")]
-                unexplored["edp"] = float((e * c * 1e-12).min())
+                unexplored["edp"] = float((np.maximum(e * c, floors) * 1e-12).min())
         return {"lowest_ids": [[list(k), v] for k, v in self.lowest.items()],
                 "complete": complete, "evaluated": self.evaluated, "probes": self.probes,
                 "pruned": dict(self.removed), "illegal": dict(self.illegal),

@@ -16,10 +16,10 @@ from itertools import combinations
 
 import numpy as np
 
-from .bounds import Bounder
+from .joint import JointFloor
 
 
-def branching_order(bd: Bounder, sizes: tuple[int, ...], pair_rows: int = 4096
+def branching_order(jf: JointFloor, sizes: tuple[int, ...], pair_rows: int = 4096
                     ) -> tuple[int, ...]:
     """Dimension indices, first fixed first."""
     D = len(sizes)
@@ -27,14 +27,14 @@ def branching_order(bd: Bounder, sizes: tuple[int, ...], pair_rows: int = 4096
         return tuple(range(D))
     single = {}
     for d in range(D):
-        e = bd.assigned_energy({d: np.arange(sizes[d])})
+        e = jf.assigned_energy({d: np.arange(sizes[d])})
         single[d] = (float(np.min(e)), float(np.median(e)))
     best, first = None, ()
     for a, b in combinations(range(D), 2):
         if sizes[a] * sizes[b] > pair_rows or sizes[a] * sizes[b] == 1:
             continue
         ra, rb = np.divmod(np.arange(sizes[a] * sizes[b]), sizes[b])
-        e = bd.assigned_energy({a: ra, b: rb})
+        e = jf.assigned_energy({a: ra, b: rb})
         score = (float(np.min(e)), float(np.median(e)))
         if best is None or score > best:
             best, first = score, (a, b)

@@ -1,0 +1,89 @@
+"""Rule P (docs/optimal.md, "Spatial profiles"): a subtree bounded once per way its
+unassigned dimensions can share the fanout, so energy and cycles are minimized jointly.
+
+``subtree_bound`` (even with rule J) lets every column take its best unassigned rows
+independently: the energy bound uses the spatial factors that multicast the weights best,
+the cycles bound those that fill the PE array, and the EDP of a subtree is bounded by
+the product of two minima that no single mapping reaches. Group each unassigned
+dimension's rows by their *spatial profile* (its spatial factor on each mesh axis of
+each level); within a group, take each column's least feature (the largest for the
+subtracted one). A combination of one profile per unassigned dimension is legal only when
+the profiles' products fit, on each axis of each level, in the fanout the assigned
+dimensions leave (rule L1); every legal completion lies in one such combination, and its
+columns are at least the combination's products. So the subtree's completions have
+(energy, cycles) at or above one of the combinations' bounds: the subtree is removed
+when the incumbent strictly dominates every combination's bound, and the least over
+combinations of the gap objective (EDP: energy x cycles of one combination) bounds the
+whole subtree. Within one profile, the served-words and cycles columns of rule B3 and B1
+are exact (a dimension's temporal product is its bound over its spatial product), so rule
+J adds nothing there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .bounds import Bounder
+
+
+class SpatialProfiles:
+    """Per dimension: its rows' spatial profiles and each profile's least features."""
+
+    def __init__(self, bd: Bounder, max_combos: int = 50_000):
+        self.bd = bd
+        self.max_combos = max_combos
+        self.fx = np.array([f[0] for f in bd.fanout], dtype=np.int64)
+        self.fy = np.array([f[1] for f in bd.fanout], dtype=np.int64)
+        self.keys, self.pmin, self.nmax, self.group = [], [], [], []
+        for f in bd.dims:
+            keys, inv = np.unique(np.hstack([f.sx, f.sy]), axis=0, return_inverse=True)
+            inv = np.asarray(inv).reshape(-1)
+            self.keys.append(keys)
+            self.group.append(inv)  # each row's profile
+            self.pmin.append(np.stack([f.pos[inv == g].min(axis=0) for g in range(len(keys))]))
+            self.nmax.append(np.stack([f.neg[inv == g].max(axis=0) if f.neg.shape[1] else
+                                       np.zeros(0) for g in range(len(keys))]))
+
+    def combos(self, U, spx: np.ndarray, spy: np.ndarray):
+        """(pos [K, n_pos], neg [K, n_neg], first [K]): the column products over the
+        unassigned dimensions ``U`` of every combination of profiles that fits the room
+        the assigned spatial products ``spx``, ``spy`` [L] leave, and each combination's
+        profile of ``U[0]``; None when there are more than ``max_combos`` (the rule is
+        then skipped for this subtree)."""
+        bd, L = self.bd, self.bd.L
+        rx, ry = self.fx // np.maximum(spx, 1), self.fy // np.maximum(spy, 1)
+        ux = np.ones((1, L), dtype=np.int64)
+        uy = np.ones((1, L), dtype=np.int64)
+        P = np.ones((1, bd.n_pos))
+        Q = np.ones((1, bd.n_neg))
+        first = np.zeros(1, dtype=np.int64)
+        for j, di in enumerate(U):
+            k = self.keys[di]
+            nx = ux[:, None, :] * k[None, :, :L]  # [K, G, L]
+            ny = uy[:, None, :] * k[None, :, L:]
+            ok = (nx <= rx).all(axis=2) & (ny <= ry).all(axis=2)
+            a, g = np.nonzero(ok)
+            if len(a) > self.max_combos:
+                return None
+            ux, uy = nx[a, g], ny[a, g]
+            P = P[a] * self.pmin[di][g]
+            Q = Q[a] * self.nmax[di][g]
+            first = g if j == 0 else first[a]
+        return P, Q, first
+
+    def bound(self, U, pos: np.ndarray, neg: np.ndarray, spx: np.ndarray, spy: np.ndarray,
+              ce: np.ndarray | None):
+        """(energy [K], cycles [K], first [K]) lower bounds, one per combination of
+        profiles, of the subtree with assigned column products ``pos``, ``neg`` (1-D),
+        assigned spatial products ``spx``, ``spy`` [L] and B7 extents ``ce`` [1, ...],
+        with each combination's profile of ``U[0]`` (the child subtrees fixing ``U[0]`` to
+        a row of profile ``g`` lie in the combinations with ``first == g``); None when
+        skipped. No combination at all: the subtree has no legal completion (empty)."""
+        got = self.combos(list(U), spx, spy)
+        if got is None:
+            return None
+        P, Q, first = got
+        if not len(P):
+            return np.zeros(0), np.zeros(0), first
+        c = None if ce is None else np.broadcast_to(ce, (len(P), ce.shape[1]))
+        return self.bd.bound(pos[None] * P, neg[None] * Q, ce=c) + (first,)
