@@ -156,7 +156,14 @@ class AutoSearch(Strategy):
             if not self._first_done():
                 if self.first_evals is not None:
                     n = min(n, self.first_evals - self.first_told)
-                return self.optimal.ask(n)  # None: optimal finished, the front is exact
+                proposal = self.optimal.ask(n)  # None: optimal finished, the front is exact
+                if proposal is not None and self.first_evals is not None:
+                    # Its bounding spends the share too, but at most the share: one step
+                    # of the walk can cost more (a root with very many tilings), and local
+                    # keeps its own share whatever the first phase spent.
+                    proposal.work = min(proposal.work, self.first_evals - self.first_told)
+                    self.first_told += proposal.work
+                return proposal
             self.phase = "local"
             self._local_clock()
         if self.phase == "local":
