@@ -131,16 +131,17 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     front: ``stats.optimal``/``stats.gap`` say what is proven (docs/search.md).
     The search runs ``streams`` independent seeded streams, each with an equal share of
     ``evaluations``, and merges their fronts by increasing mapspace id (equal points: the
-    lowest id wins); ``jobs`` worker processes
-    run the streams, so the job count changes only the speed: with an evaluation budget
-    the same seed gives the same front for any ``jobs``. A stream stops after its share of
-    ``evaluations``, after its share of ``seconds`` of wall time (``seconds`` x jobs /
-    streams, so the whole search takes about ``seconds``; with one job, time an early
-    stream leaves unused goes to the streams after it), after ``patience``
+    lowest id wins). ``jobs`` worker processes each run a group of the streams (stream w
+    in group w mod jobs) interleaved, one batch per stream per turn, sharing the whole
+    ``seconds`` of wall time, so a stream that finishes early leaves its time to the
+    others. The job count changes only the speed: with an evaluation budget the same
+    seed gives the same front for any ``jobs``. A stream stops when its share of
+    ``evaluations`` is spent (mappings scored plus the work its strategy reports,
+    ``Proposal.work``: optimal's bounding), at the group's time limit, after ``patience``
     evaluations without a change of its front, or when the strategy has nothing left.
     At least one of ``evaluations``/``seconds`` is required. A strategy instance (not a
     registered name) runs as one stream. ``progress`` receives a
-    ``SearchProgress`` after every scored batch (after every finished stream when
+    ``SearchProgress`` after every scored batch (after every finished group when
     ``jobs`` > 1). ``options`` selects the Timeloop semantics and link transfers of the
     cost model (``ModelOptions``; recorded in the result). ``sparsity`` (a SparsitySpec)
     evaluates with the sparse model and checks capacity with compressed tiles
