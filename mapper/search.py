@@ -113,6 +113,7 @@ class SearchProgress:
     best_edp_j_cycles: float | None  # least energy x cycles seen so far (J*cycle)
     streams_done: int
     streams: int
+    work: int = 0  # strategy work charged to the budget so far (evaluation-equivalents)
 
 
 ProgressCallback = Callable[[SearchProgress], None]
@@ -182,7 +183,7 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     # worker process with the whole time limit
     groups = [[StreamPlan(w, int(seeds[w]), shares[w]) for w in range(g, streams, jobs_used)]
               for g in range(jobs_used)]
-    state = {"evaluated": 0, "best": float("inf"), "done": 0}
+    state = {"evaluated": 0, "best": float("inf"), "done": 0, "work": 0}
 
     def report() -> None:
         if progress is not None:
@@ -190,10 +191,11 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
             progress(SearchProgress(state["evaluated"], evaluations, seconds,
                                     time.perf_counter() - start,
                                     None if best == float("inf") else best, state["done"],
-                                    streams))
+                                    streams, state["work"]))
 
-    def tick(n: int, batch_best: float) -> None:
+    def tick(n: int, batch_best: float, work: int) -> None:
         state["evaluated"] += n
+        state["work"] += work
         state["best"] = min(state["best"], batch_best)
         report()
 
@@ -204,7 +206,7 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     outs: list[StreamOut] = []
     if jobs_used == 1:
         outs = run_group(settings, groups[0], tick if progress is not None else None,
-                         finished)
+                         finished, space=space)
     else:
         if isinstance(strategy, Strategy):
             raise SpecError("a strategy instance cannot be shared by several jobs",
@@ -215,6 +217,7 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
             outs.extend(group)
             for out in group:
                 state["evaluated"] += out.evaluated
+                state["work"] += out.work
                 state["best"] = min(state["best"], out.best_edp)
                 state["done"] += 1
             report()

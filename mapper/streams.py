@@ -111,9 +111,10 @@ class Stream:
             return "patience"
         return None
 
-    def step(self) -> tuple[int, float] | None:
-        """One ask/evaluate/tell. Returns (mappings scored, their least EDP) or None when
-        nothing was scored; ``done`` tells whether the stream has ended."""
+    def step(self) -> tuple[int, float, int] | None:
+        """One ask/evaluate/tell. Returns (mappings scored, their least EDP, work charged)
+        or None when it neither scored nor worked; ``done`` tells whether the stream has
+        ended."""
         self.stopped_by = self._stop_reason()
         if self.done:
             return None
@@ -132,7 +133,7 @@ class Stream:
             self.empty_asks = 0 if proposal.work else self.empty_asks + 1
             if self.empty_asks >= MAX_EMPTY_ASKS:
                 self.stopped_by = "stalled"
-            return None
+            return (0, float("inf"), proposal.work) if proposal.work else None
         self.empty_asks = 0
         s = self.settings
         result = self.evaluator(proposal.batch)
@@ -150,7 +151,7 @@ class Stream:
             self.last_change_at = self.evaluated
         batch_best = float(np.min(result.edp))
         self.best_edp = min(self.best_edp, batch_best)
-        return len(proposal), batch_best
+        return len(proposal), batch_best, proposal.work
 
     def finish(self) -> StreamOut:
         """The stream's result; its strategy (possibly large: optimal's open subtrees) is
@@ -168,15 +169,19 @@ def _copy_row(batch: MappingBatch, r: int) -> tuple[np.ndarray | None, ...]:
 
 
 def run_group(settings: StreamSettings, plans: list[StreamPlan],
-              on_batch: Callable[[int, float], None] | None = None,
-              on_done: Callable[[StreamOut], None] | None = None) -> list[StreamOut]:
+              on_batch: Callable[[int, float, int], None] | None = None,
+              on_done: Callable[[StreamOut], None] | None = None,
+              space: Mapspace | None = None) -> list[StreamOut]:
     """Run ``plans`` interleaved (round-robin in the given order, one step per unfinished
     stream per turn) until each has ended; the group's time (``settings.seconds``) counts
     from before the first strategy's setup. Returns the streams' results in plan order.
-    ``on_batch(scored, best_edp)`` follows every scored batch, ``on_done`` every stream's
-    end."""
+    ``on_batch(scored, best_edp, work)`` follows every step that scored or worked, ``on_done`` every stream's
+    end. ``space``: the search's own Mapspace when it runs in this process (its cached
+    sizes and optimal's tables then serve every stream and the driver alike)."""
     s = settings
-    space = Mapspace(s.workload, capacity_arch(s.arch, s.workload, s.sparsity), s.constraints)
+    if space is None:
+        space = Mapspace(s.workload, capacity_arch(s.arch, s.workload, s.sparsity),
+                         s.constraints)
     start = time.perf_counter()
     deadline = None if s.seconds is None else start + s.seconds
     evaluator = make_batch_evaluator(s.workload, s.arch, s.sparsity, s.options)  # stateless

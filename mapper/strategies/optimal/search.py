@@ -23,17 +23,15 @@ from loopscape.spaces.encoding import MappingBatch
 
 from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
-from .bounds import Bounder
 from .dominance import objective_bounds, strictly_dominated
 from .leaves import LeafBound
-from .orders import OrderTables, materialize
+from .orders import materialize
 from .probes import OrderProbe
 from .rules import TilingRules
 from .scope import check_model
 from .warm import warm_start, worth_warming
 from .work import WorkMeter
-from .structure import structure
-from .tree_order import branching_order
+from .tables import space_tables
 
 RULES = ("subtree_bound", "tiling_bound", "keep_bound", "order_bound", "leaf_bound")
 ILLEGAL = ("fanout", "pe_utilization", "capacity")
@@ -63,18 +61,16 @@ class OptimalSearch(TilingRules, Strategy):
         check_model(ctx.extra)
         space = ctx.space
         self.wl, self.arch = space.workload, space.arch
-        self.st = structure(space)
         # The bounds must cover the model the leaves are scored with: no options means the
-        # default model, which has link transfers on.
+        # default model, which has link transfers on. The structure, bounder, order tables
+        # and branching order are built once per space (the streams of a process share it).
         options = model_options(ctx.extra.get("options"))
-        self.bd = Bounder(self.wl, self.arch, self.st, links=options.link_transfers)
-        self.orders = OrderTables(self.wl, self.arch, self.st)
+        self.st, self.bd, self.orders, self.perm = space_tables(space, options.link_transfers)
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
         self.utilization_scale = self.wl.macs / self.arch.compute.instances
         self.D = len(self.st.dims)
         # The tree fixes the dimensions in ``perm`` order (tree_order.py); ``sizes`` are
         # in that order, ``radix`` turns a tiling's rows back into its mapspace index.
-        self.perm = branching_order(self.bd, self.st.dim_sizes)
         self.sizes = tuple(self.st.dim_sizes[di] for di in self.perm)
         self.radix = [math.prod(self.st.dim_sizes[di + 1:]) for di in range(self.D)]
         self.P, self.B = self.st.permutation_size, self.st.bypass_size
