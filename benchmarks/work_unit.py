@@ -2,7 +2,7 @@
 each counted bounding step, in units of one mapping scored by ``local``, on a few preset
 cases, in one run (so the machine's load is the same for both sides).
 
-    python benchmarks/work_unit.py [--seconds 20] [--budget 20000]
+    python benchmarks/work_unit.py [--seconds 20] [--budget 20000] [--cases 0,1,2,3]
 
 Per case it prints local's CPU microseconds per scored mapping (the unit), then, from one
 stream of ``optimal`` run for ``--seconds``, each counted step's CPU microseconds per
@@ -84,8 +84,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--budget", type=int, default=20000)
+    ap.add_argument("--cases", default=",".join(str(k) for k in range(len(CASES))),
+                    help="indices into CASES, comma-separated")
     args = ap.parse_args()
-    for arch, layer, cons in CASES:
+    for k in args.cases.split(","):
+        arch, layer, cons = CASES[int(k)]
         a, w = resolve_arch(arch), resolve_workload(layer)
         c = resolve_constraints(cons, w, a) if cons else None
         print(f"== {layer} on {arch}, {cons or 'no constraints'}")
