@@ -30,8 +30,8 @@ from .probes import OrderProbe
 from .rules import TilingRules
 from .scope import check_model
 from .warm import warm_start, worth_warming
-from .work import WorkMeter
 from .tables import space_tables
+from .work import WorkMeter
 
 RULES = ("subtree_bound", "tiling_bound", "keep_bound", "order_bound", "leaf_bound")
 ILLEGAL = ("fanout", "pe_utilization", "capacity")
@@ -347,6 +347,7 @@ class OptimalSearch(TilingRules, Strategy):
             if not self.pending:
                 return False
             group = []
+            self.meter.groups += 1
             while self.pending and len(group) < self.group:
                 # rule tiling_bound again (the front may have improved), a batch at once
                 recs = [self.pending.popleft()

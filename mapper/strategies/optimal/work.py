@@ -15,7 +15,9 @@ import math
 # CPU cost of one counted step, in units of one mapping scored by ``local``.
 NODE = 10.0  # a subtree expanded (its children bounded together)
 CHILD = 0.3  # a child row of an expanded subtree
+BLOCK = 25.0  # a block formed (numpy calls whatever its size)
 ROW = 0.15  # a completion formed, checked and bounded in a block
+GROUP = 50.0  # a group of tilings through the per-tiling rules (batched calls)
 TILING = 3.0  # a tiling through rules tiling_bound, keep_bound and leaf_bound
 PROBE = 0.5  # a mapping scored by rule order_bound (in batches, without link transfers)
 WARM = 1.0  # a mapping scored by the warm start (local)
@@ -26,7 +28,8 @@ class WorkMeter:
 
     def __init__(self, probe=None) -> None:
         self.probe = probe  # its ``scored`` count is rule order_bound's probes
-        self.nodes = self.children = self.rows = self.tilings = self.warm = 0
+        self.nodes = self.children = self.blocks = self.rows = self.tilings = 0
+        self.groups = self.warm = 0
 
     @property
     def probes(self) -> int:
@@ -39,16 +42,18 @@ class WorkMeter:
         node with a child per row of the next dimension."""
         remaining = math.prod(sizes[depth:])
         if remaining <= block:
+            self.blocks += 1
             self.rows += -(-remaining // workers) if shared else remaining
         else:
             self.nodes += 1
             self.children += sizes[depth]
 
     def total(self) -> int:
-        return int(NODE * self.nodes + CHILD * self.children + ROW * self.rows +
-                   TILING * self.tilings + PROBE * self.probes + WARM * self.warm)
+        return int(NODE * self.nodes + CHILD * self.children + BLOCK * self.blocks +
+                   ROW * self.rows + GROUP * self.groups + TILING * self.tilings +
+                   PROBE * self.probes + WARM * self.warm)
 
     def to_dict(self) -> dict:
         return {"units": self.total(), "nodes": self.nodes, "children": self.children,
-                "rows": self.rows, "tilings": self.tilings, "probes": self.probes,
-                "warm": self.warm}
+                "blocks": self.blocks, "rows": self.rows, "groups": self.groups,
+                "tilings": self.tilings, "probes": self.probes, "warm": self.warm}
