@@ -103,7 +103,10 @@ class Stream:
 
     def _stop_reason(self) -> str | None:
         share, patience = self.plan.share, self.settings.patience
-        if share is not None and self.evaluated + self.work >= share:
+        # A share spent on work alone (optimal's bounding before its first leaf) does not
+        # end the stream before it has scored a mapping: every stream gives a front.
+        if share is not None and self.evaluated + self.work >= share and \
+                (self.evaluated > 0 or self.work == 0):
             return "evaluations"
         if self.deadline is not None and time.perf_counter() >= self.deadline:
             return "time"
@@ -120,7 +123,7 @@ class Stream:
             return None
         share, n = self.plan.share, self.settings.batch_size
         if share is not None:
-            n = min(n, share - self.evaluated - self.work)
+            n = max(1, min(n, share - self.evaluated - self.work))
         proposal = self.strat.ask(n)
         if proposal is None:
             self.stopped_by = "exhausted"

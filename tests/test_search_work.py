@@ -59,3 +59,11 @@ def test_work_is_reported_in_front_json_and_on_the_command_line(tmp_path):
     local = CliRunner().invoke(cli, ["search", "simple_weight_stationary", "conv1d_ex04",
                                      "--strategy", "local", "--budget", "800"])
     assert "bounding work" not in local.output  # local reports no work: all 800 scored
+
+
+def test_a_share_spent_on_bounding_alone_still_scores_a_mapping():
+    """A share of 2 per stream is spent by the first expansion of optimal's tree; each
+    stream still goes on to its first leaves, so every stream has a front."""
+    r = search(*ARGS, strategy="optimal", evaluations=8, seed=0)
+    assert r.stats.work > 8 and r.stats.evaluated >= 4 and r.front
+    assert r.stats.stopped_by == "evaluations"
