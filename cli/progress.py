@@ -41,7 +41,8 @@ def search_progress(quiet: bool, label: str = "searching") -> Iterator[ProgressC
 
         def update(p: SearchProgress) -> None:
             if p.budget is not None:
-                bar.update(task, total=p.budget, completed=min(p.evaluated, p.budget),
+                spent = p.evaluated + p.work  # optimal's bounding spends the budget too
+                bar.update(task, total=p.budget, completed=min(spent, p.budget),
                            info=describe(p))
             else:
                 total = p.seconds or 1.0

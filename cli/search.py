@@ -46,7 +46,9 @@ def render(result: SearchResult) -> None:
         table.add_row(str(k), *[cells[k] for _, cells in columns],
                       "-" if p.mapspace_id is None else str(p.mapspace_id))
     console.print(table)
-    console.print(f"stopped by {s.stopped_by}; {s.rejected:,} illegal proposals dropped; "
+    work = f"; bounding work {s.work:,} evaluation-equivalents" if s.work else ""
+    console.print(f"stopped by {s.stopped_by}; {s.rejected:,} illegal proposals dropped"
+                  f"{work}; "
                   f"seed {s.seed}, {s.jobs} job(s); semantics {result.options.semantics}, "
                   f"link transfers {'on' if result.options.link_transfers else 'off'}")
     if s.optimal is not None:

@@ -15,7 +15,6 @@ from typing import Callable, Sequence
 import numpy as np
 
 from loopscape.costmodels import evaluate
-from loopscape.costmodels.sparse_batched import make_batch_evaluator
 from loopscape.costmodels.sparse_eval import evaluate_sparse
 from loopscape.costmodels.options import ModelOptions, model_options
 from loopscape.spaces.arch import Architecture
@@ -28,11 +27,12 @@ from loopscape.spaces.sparse_capacity import capacity_arch
 from loopscape.spaces.sparsity import SparsitySpec
 from loopscape.spaces.workload import Workload
 
-from .objectives import MAXIMIZED, maximized, objective_values, parse_objectives
-from .pareto import ParetoArchive, nondominated_mask
+from .objectives import MAXIMIZED, maximized, parse_objectives
+from .pareto import ParetoArchive
 from .strategies.auto import merge_auto
 from .strategies.optimal import mapping_of, merge
-from .strategy import SearchContext, Strategy, make_strategy
+from .strategy import Strategy
+from .streams import StreamOut, StreamPlan, StreamSettings, run_group
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ class SearchStats:
     gap: float | None = None  # "optimal", "auto": proven relative gap (0 when optimal)
     certificate: dict | None = None  # "optimal", "auto": rule counts, bounds (or the
     # reason nothing is proven: "auto" on a space optimal does not search)
+    work: int = 0  # evaluation-equivalents of strategy work charged to the budget
+    # (optimal's bounding; Proposal.work), besides the ``evaluated`` mappings
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -111,97 +113,10 @@ class SearchProgress:
     best_edp_j_cycles: float | None  # least energy x cycles seen so far (J*cycle)
     streams_done: int
     streams: int
+    work: int = 0  # strategy work charged to the budget so far (evaluation-equivalents)
 
 
 ProgressCallback = Callable[[SearchProgress], None]
-
-_MAX_EMPTY_ASKS = 1000  # consecutive asks without a legal candidate before giving up
-
-
-@dataclass
-class _WorkerOut:
-    points: list[tuple[tuple[float, ...], tuple[np.ndarray, ...], int | None]]
-    evaluated: int
-    rejected: int
-    stopped_by: str
-    best_edp: float  # least energy x cycles scored (J*cycle); inf when nothing was
-    certificate: dict | None = None  # strategy "optimal": its proof, merged by search()
-
-
-def _run_worker(workload: Workload, arch: Architecture, constraints: Constraints | None,
-                strategy: str | Strategy, strategy_options: dict, objectives: tuple[str, ...],
-                seed: int, worker: int, workers: int, evaluations: int | None,
-                seconds: float | None, patience: int | None, batch_size: int,
-                total_budget: int | None, options: ModelOptions,
-                progress: Callable[[int, float], None] | None = None,
-                sparsity: SparsitySpec | None = None) -> _WorkerOut:
-    space = Mapspace(workload, capacity_arch(arch, workload, sparsity), constraints)
-    strat = make_strategy(strategy, **strategy_options)
-    maximize = maximized(objectives)
-    # The stream's time counts from here: a strategy's setup (optimal's tables, a warm
-    # start) spends it too, and ``deadline`` lets a strategy cut its own work short.
-    start = time.perf_counter()
-    strat.setup(SearchContext(space, objectives, maximize, seed, worker, workers, evaluations,
-                              {"total_budget": total_budget, "options": options,
-                               "sparsity": sparsity, "seconds": seconds,
-                               "deadline": None if seconds is None else start + seconds}))
-    evaluator = make_batch_evaluator(workload, arch, sparsity, options)
-    archive = ParetoArchive(objectives, maximize=maximize)
-    signs = np.array([-1.0 if o in maximize else 1.0 for o in objectives])
-    evaluated = rejected = empty_asks = 0
-    best_edp = float("inf")
-    last_change_at = 0
-    version = archive.version
-    stopped_by = "exhausted"
-    while True:
-        if evaluations is not None and evaluated >= evaluations:
-            stopped_by = "evaluations"
-            break
-        if seconds is not None and time.perf_counter() - start >= seconds:
-            stopped_by = "time"
-            break
-        if patience is not None and evaluated - last_change_at >= patience:
-            stopped_by = "patience"
-            break
-        n = batch_size if evaluations is None else min(batch_size, evaluations - evaluated)
-        proposal = strat.ask(n)
-        if proposal is None:
-            break
-        rejected += proposal.rejected
-        if len(proposal) == 0:
-            # A strategy that keeps offering nothing legal must not hang the search.
-            empty_asks += 1
-            if empty_asks >= _MAX_EMPTY_ASKS:
-                stopped_by = "stalled"
-                break
-            continue
-        empty_asks = 0
-        result = evaluator(proposal.batch)
-        values = objective_values(objectives, result, arch)
-        strat.tell(proposal, values)
-        evaluated += len(proposal)
-        # Keep only this batch's own non-dominated rows as candidates for the archive,
-        # so that only a handful of rows are copied out of the batch.
-        rows = np.nonzero(nondominated_mask(values * signs))[0]
-        items = [(_copy_row(proposal.batch, int(r)),
-                  None if proposal.ids is None else int(proposal.ids[r])) for r in rows]
-        archive.add_batch(values[rows], items)
-        if archive.version != version:
-            version = archive.version
-            last_change_at = evaluated
-        batch_best = float(np.min(result.edp))
-        best_edp = min(best_edp, batch_best)
-        if progress is not None:
-            progress(len(proposal), batch_best)
-    points = [(p.values, p.item[0], p.item[1]) for p in archive.front]
-    cert = strat.certificate() if hasattr(strat, "certificate") else None
-    return _WorkerOut(points, evaluated, rejected, stopped_by, best_edp, cert)
-
-
-def _copy_row(batch: MappingBatch, r: int) -> tuple[np.ndarray | None, ...]:
-    return tuple(None if getattr(batch, f) is None else np.array(getattr(batch, f)[r:r + 1])
-                 for f in ("temporal", "spatial_x", "spatial_y", "rank", "keep", "residual"))
-
 
 def search(workload: Workload, arch: Architecture, constraints: Constraints | None = None, *,
            strategy: str | Strategy = "auto", strategy_options: dict | None = None,
@@ -217,16 +132,17 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     front: ``stats.optimal``/``stats.gap`` say what is proven (docs/search.md).
     The search runs ``streams`` independent seeded streams, each with an equal share of
     ``evaluations``, and merges their fronts by increasing mapspace id (equal points: the
-    lowest id wins); ``jobs`` worker processes
-    run the streams, so the job count changes only the speed: with an evaluation budget
-    the same seed gives the same front for any ``jobs``. A stream stops after its share of
-    ``evaluations``, after its share of ``seconds`` of wall time (``seconds`` x jobs /
-    streams, so the whole search takes about ``seconds``; with one job, time an early
-    stream leaves unused goes to the streams after it), after ``patience``
+    lowest id wins). ``jobs`` worker processes each run a group of the streams (stream w
+    in group w mod jobs) interleaved, one batch per stream per turn, sharing the whole
+    ``seconds`` of wall time, so a stream that finishes early leaves its time to the
+    others. The job count changes only the speed: with an evaluation budget the same
+    seed gives the same front for any ``jobs``. A stream stops when its share of
+    ``evaluations`` is spent (mappings scored plus the work its strategy reports,
+    ``Proposal.work``: optimal's bounding), at the group's time limit, after ``patience``
     evaluations without a change of its front, or when the strategy has nothing left.
     At least one of ``evaluations``/``seconds`` is required. A strategy instance (not a
     registered name) runs as one stream. ``progress`` receives a
-    ``SearchProgress`` after every scored batch (after every finished stream when
+    ``SearchProgress`` after every scored batch (after every finished group when
     ``jobs`` > 1). ``options`` selects the Timeloop semantics and link transfers of the
     cost model (``ModelOptions``; recorded in the result). ``sparsity`` (a SparsitySpec)
     evaluates with the sparse model and checks capacity with compressed tiles
@@ -259,13 +175,15 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     shares = [None] * streams if evaluations is None else \
         [evaluations // streams + (1 if w < evaluations % streams else 0)
          for w in range(streams)]
-    stream_seconds = None if seconds is None else seconds * jobs_used / streams
     start = time.perf_counter()
-
-    def stream_args(w: int, secs: float | None) -> tuple:
-        return (workload, arch, constraints, strategy, options, objectives, int(seeds[w]), w,
-                streams, shares[w], secs, patience, batch_size, evaluations, options_)
-    state = {"evaluated": 0, "best": float("inf"), "done": 0}
+    settings = StreamSettings(workload, arch, constraints, strategy, options, objectives,
+                              streams, seconds, patience, batch_size, evaluations, options_,
+                              sparsity)
+    # jobs groups of streams (stream w in group w mod jobs), each run interleaved by one
+    # worker process with the whole time limit
+    groups = [[StreamPlan(w, int(seeds[w]), shares[w]) for w in range(g, streams, jobs_used)]
+              for g in range(jobs_used)]
+    state = {"evaluated": 0, "best": float("inf"), "done": 0, "work": 0}
 
     def report() -> None:
         if progress is not None:
@@ -273,37 +191,37 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
             progress(SearchProgress(state["evaluated"], evaluations, seconds,
                                     time.perf_counter() - start,
                                     None if best == float("inf") else best, state["done"],
-                                    streams))
+                                    streams, state["work"]))
 
-    def tick(n: int, batch_best: float) -> None:
+    def tick(n: int, batch_best: float, work: int) -> None:
         state["evaluated"] += n
+        state["work"] += work
         state["best"] = min(state["best"], batch_best)
         report()
 
-    outs: list[_WorkerOut] = []
+    def finished(out: StreamOut) -> None:
+        state["done"] += 1
+        report()
+
+    outs: list[StreamOut] = []
     if jobs_used == 1:
-        for w in range(streams):
-            secs = None
-            if seconds is not None:  # what earlier streams left unused goes to the rest
-                secs = max(seconds - (time.perf_counter() - start), 1e-3) / (streams - w)
-            outs.append(_run_worker(*stream_args(w, secs),
-                                    progress=tick if progress is not None else None,
-                                    sparsity=sparsity))
-            state["done"] += 1
-            report()
+        outs = run_group(settings, groups[0], tick if progress is not None else None,
+                         finished, space=space)
     else:
         if isinstance(strategy, Strategy):
             raise SpecError("a strategy instance cannot be shared by several jobs",
                             key="strategy", fix="pass its registered name, or use jobs=1")
         from joblib import Parallel, delayed
-        for out in Parallel(n_jobs=jobs_used, return_as="generator")(
-                delayed(_run_worker)(*stream_args(w, stream_seconds), sparsity=sparsity)
-                for w in range(streams)):
-            outs.append(out)  # in stream order, whatever order they finish in
-            state["evaluated"] += out.evaluated
-            state["best"] = min(state["best"], out.best_edp)
-            state["done"] += 1
+        for group in Parallel(n_jobs=jobs_used, return_as="generator")(
+                delayed(run_group)(settings, plans) for plans in groups):
+            outs.extend(group)
+            for out in group:
+                state["evaluated"] += out.evaluated
+                state["work"] += out.work
+                state["best"] = min(state["best"], out.best_edp)
+                state["done"] += 1
             report()
+        outs.sort(key=lambda o: o.worker)  # in stream order, whatever group ran them
     elapsed = time.perf_counter() - start
 
     maximize = maximized(objectives)
@@ -338,7 +256,8 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
     stopped = sorted({o.stopped_by for o in outs})
     name = strategy if isinstance(strategy, str) else strategy.name
     stats = SearchStats(name, seed, jobs, sum(o.evaluated for o in outs),
-                        sum(o.rejected for o in outs), elapsed, ",".join(stopped), *proof)
+                        sum(o.rejected for o in outs), elapsed, ",".join(stopped), *proof,
+                        work=sum(o.work for o in outs))
     return SearchResult(workload.name, arch.name, objectives, tuple(front), stats,
                         space.sizes(), options_)
 

@@ -342,7 +342,8 @@ def _summarize(network: str, layers: Sequence[ZooLayer], groups: dict, fronts: d
         lf = fronts[key]
         st = lf.data["stats"]
         searches[key] = {"names": list(lf.names), "front_size": len(lf.data["front"]),
-                         "evaluated": st["evaluated"], "seconds": st["seconds"],
+                         "evaluated": st["evaluated"], "work": st.get("work", 0),
+                         "seconds": st["seconds"],
                          "stopped_by": st["stopped_by"], "resumed": lf.resumed,
                          "optimal": st.get("optimal"), "gap": st.get("gap")}
     return {

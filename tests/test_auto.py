@@ -16,6 +16,7 @@ from loopscape.cli.main import cli
 from loopscape.costmodels.options import ModelOptions
 from loopscape.mapper import search
 from loopscape.mapper.strategies import auto as auto_module
+from loopscape.mapper.strategies.auto import BUDGET_LOCAL_SHARE
 from loopscape.mapper.strategy import make_strategy
 from loopscape.spaces.constraints import NO_CONSTRAINTS
 from loopscape.spaces.errors import SpecError
@@ -52,9 +53,10 @@ def test_small_space_front_equals_brute_force_and_is_certified(monkeypatch, forc
     ms = Mapspace(w, a)
     if force_local:  # the local-then-optimal path on a space small enough to brute force
         monkeypatch.setattr(auto_module, "worth_warming", lambda size, n: True)
-    # 8,000 evaluations (3,072 pruned mappings): local scores 1,000 per stream, and
-    # optimal completes within the rest
-    res = search(w, a, evaluations=8000, seed=3)
+    # 12,000 evaluations (3,072 pruned mappings): local scores 1,500 per stream (half,
+    # set here: a budget's default gives local 0.8), and optimal completes within the rest
+    # (its scores and bounding work)
+    res = search(w, a, evaluations=12_000, seed=3, strategy_options={"local_share": 0.5})
     assert {p.mapspace_id: tuple(p.objectives.values()) for p in res.front} == \
         brute_front(ms, res.objectives, LINKS)  # values, and the lowest id of each
     s = res.stats
@@ -67,12 +69,13 @@ def test_small_space_front_equals_brute_force_and_is_certified(monkeypatch, forc
 
 def test_stopped_run_merges_local_and_keeps_a_sound_gap():
     w, a = _ex05_open()
-    budget = 400  # per stream 100: 50 for local, 50 for optimal (it needs ~160 to finish)
+    budget = 400  # per stream 100: 80 for local (a budget's local share), 20 for optimal
     res = search(w, a, evaluations=budget, seed=1)
     s, cert = res.stats, res.stats.certificate
-    assert s.optimal is False and cert["local_evaluated"] == budget // 2
-    # local's share alone, same seed and streams: the same first half of every stream
-    local = search(w, a, strategy="local", evaluations=budget // 2, seed=1)
+    local_part = 4 * int(BUDGET_LOCAL_SHARE * budget / 4)
+    assert s.optimal is False and cert["local_evaluated"] == local_part == 320
+    # local's share alone, same seed and streams: the same first part of every stream
+    local = search(w, a, strategy="local", evaluations=local_part, seed=1)
     mine = res.values()
     for v in local.values():
         assert ((mine <= v).all(axis=1)).any()  # every local point is matched or beaten
@@ -90,7 +93,8 @@ def test_stopped_run_merges_local_and_keeps_a_sound_gap():
 
 def test_enough_budget_certifies_after_local():
     w, a = _ex05_open()
-    res = search(w, a, evaluations=40_000, seed=0)  # 20,000 for local; optimal needs ~2,000
+    # 64,000 for local, 16,000 for optimal's scores and bounding work (it needs ~7,000)
+    res = search(w, a, evaluations=80_000, seed=0)
     exact = search(w, a, strategy="optimal", seconds=600)
     assert res.stats.optimal is True and res.stats.gap == 0.0
     assert res.stats.certificate["local_evaluated"] > 0
@@ -213,7 +217,7 @@ def test_optimal_first_certifies_a_space_it_finishes_fast_without_local():
     exact = search(w, a, strategy="optimal", seconds=600)
     assert _front(res) == _front(exact)
     old = search(w, a, evaluations=4000, seed=0, strategy_options={"first_share": 0.0})
-    assert old.stats.certificate["local_evaluated"] == 2000
+    assert old.stats.certificate["local_evaluated"] == 4 * int(BUDGET_LOCAL_SHARE * 1000)
 
 
 def test_first_share_must_leave_room_for_local():

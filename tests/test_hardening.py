@@ -272,7 +272,8 @@ def test_a_finished_search_is_rescued_when_its_output_cannot_be_written(tmp_path
     assert m, r.output
     rescued = Path(m.group(1))
     data = json.loads((rescued / "front.json").read_text())
-    assert data["stats"]["evaluated"] == 300 and data["front"]
+    stats = data["stats"]  # auto: mappings scored plus optimal's bounding work
+    assert stats["evaluated"] > 0 and stats["evaluated"] + stats["work"] >= 300 and data["front"]
 
 
 def test_search_defaults_to_auto_and_reports_no_progress_when_piped():
@@ -288,7 +289,8 @@ def test_progress_callback_reports_evaluations_and_best_edp():
     a = load_arch_preset("simple_weight_stationary")
     seen = []
     r = search(w, a, evaluations=1200, seed=0, batch_size=100, progress=seen.append)
-    assert seen and seen[-1].evaluated == r.stats.evaluated == 1200
+    assert seen and seen[-1].evaluated == r.stats.evaluated > 0
+    assert seen[-1].work == r.stats.work and r.stats.evaluated + r.stats.work >= 1200
     assert seen[-1].streams_done == seen[-1].streams
     assert [p.evaluated for p in seen] == sorted(p.evaluated for p in seen)
     best = min(p.objectives["energy_pj"] * 1e-12 * p.objectives["cycles"] for p in r.front)

@@ -143,7 +143,8 @@ def test_cli_writes_front_and_mappings_that_evaluate_back(tmp_path):
                                  "--budget", "400", "--out", str(out)])
     assert r.exit_code == 0, r.output
     data = json.loads((out / "front.json").read_text())
-    assert data["stats"]["evaluated"] == 400 and data["front"]
+    stats = data["stats"]  # the budget: mappings scored plus optimal's bounding work
+    assert stats["evaluated"] > 0 and stats["evaluated"] + stats["work"] >= 400 and data["front"]
     first = data["front"][0]
     back = CliRunner().invoke(cli, ["evaluate", "simple_weight_stationary", "conv1d_ex04",
                                     str(out / first["mapping_file"]), "--json"])
@@ -184,29 +185,3 @@ def test_a_strategy_that_never_proposes_anything_legal_does_not_hang():
     r = search(SMALL, _ex05_arch(), strategy=_Barren(), evaluations=1000)
     assert r.stats.stopped_by == "stalled" and r.stats.evaluated == 0 and not r.front
     assert r.stats.rejected == 1000 * 1000
-
-
-class _Quitter(Strategy):
-    """Records the stream's time share and has nothing to offer (finishes at once)."""
-
-    name = "test_quitter"
-    shares: list = []
-
-    def setup(self, ctx):
-        super().setup(ctx)
-        _Quitter.shares.append(ctx.extra["seconds"])
-
-    def ask(self, n):
-        return None
-
-
-def test_time_an_early_stream_leaves_goes_to_the_later_ones():
-    """With one job the streams run one after another; a stream that finishes early
-    leaves its unused time to the streams after it (each later stream gets what is left
-    over the streams left), so the whole search still takes about ``seconds``."""
-    register_strategy(_Quitter)
-    _Quitter.shares.clear()
-    search(SMALL, _ex05_arch(), strategy="test_quitter", seconds=8.0, jobs=1)
-    assert _Quitter.shares[0] == pytest.approx(2.0, abs=0.05)  # 8 s over 4 streams
-    # each stream quits at once: the rest of the 8 s is shared among those left
-    assert _Quitter.shares[1:] == pytest.approx([8 / 3, 8 / 2, 8 / 1], abs=0.3)

@@ -36,6 +36,8 @@ from .optimal import OptimalSearch, check_model, describe_certificate, merge, wo
 
 
 DRY_ASKS = 3  # local's empty asks in a row after which optimal takes over
+TIME_LOCAL_SHARE = 0.5  # local's default share of a stream's time limit
+BUDGET_LOCAL_SHARE = 0.8  # ... and of its evaluation budget (mappings plus optimal's work)
 
 
 def refusal(ctx: SearchContext) -> str | None:
@@ -55,20 +57,27 @@ class AutoSearch(Strategy):
     """``local``, then ``optimal`` warm-started from local's front (module docstring).
 
     Options (constructor keywords): ``local_share``, the share of each stream's
-    evaluation budget and of its time given to ``local`` (default 0.5; 0 runs ``optimal``
-    alone, with its own warm start; 1 leaves ``optimal`` only its proven bound at the
-    start), and ``first_share``, the share ``optimal`` gets before ``local`` (default
-    0.1 or ``1 - local_share`` if less; at most ``1 - local_share``; 0 starts with
-    ``local``).
+    evaluation budget and of its time given to ``local`` (default 0.5 with a time limit
+    alone, ``BUDGET_LOCAL_SHARE`` with an evaluation budget; 0 runs ``optimal`` alone,
+    with its own warm start; 1 leaves ``optimal`` only its proven bound at the start),
+    and ``first_share``, the share ``optimal`` gets before ``local`` (default 0.1 or
+    ``1 - local_share`` if less; at most ``1 - local_share``; 0 starts with ``local``).
     """
 
     name = "auto"
     supports_imperfect = True  # searched by local alone, with the reason recorded
 
-    def __init__(self, local_share: float = 0.5, first_share: float | None = None):
-        if not 0 <= local_share <= 1:
+    def __init__(self, local_share: float | None = None, first_share: float | None = None):
+        if local_share is not None and not 0 <= local_share <= 1:
             raise SpecError(f"auto: local_share is a share in [0, 1], got {local_share}",
                             key="strategy", fix="e.g. strategy_options={'local_share': 0.5}")
+        self.local_option, self.first_option = local_share, first_share
+        self._shares(TIME_LOCAL_SHARE)  # checked now against the larger default room
+
+    def _shares(self, default_local: float) -> None:
+        """Set ``local_share`` and ``first_share`` from the options and a default."""
+        local_share = default_local if self.local_option is None else self.local_option
+        first_share = self.first_option
         if first_share is None:
             first_share = min(0.1, 1 - local_share)
         if not 0 <= first_share <= 1 - local_share:
@@ -80,6 +89,9 @@ class AutoSearch(Strategy):
 
     def setup(self, ctx: SearchContext) -> None:
         super().setup(ctx)
+        # Under an evaluation budget optimal's bounding is charged to it: local gets more
+        # of a budget than of a time limit (docs/search.md, "The default strategy").
+        self._shares(TIME_LOCAL_SHARE if ctx.budget is None else BUDGET_LOCAL_SHARE)
         self.reason = refusal(ctx)
         self.local: LocalSearch | None = None
         self.optimal: OptimalSearch | None = None
@@ -156,7 +168,14 @@ class AutoSearch(Strategy):
             if not self._first_done():
                 if self.first_evals is not None:
                     n = min(n, self.first_evals - self.first_told)
-                return self.optimal.ask(n)  # None: optimal finished, the front is exact
+                proposal = self.optimal.ask(n)  # None: optimal finished, the front is exact
+                if proposal is not None and self.first_evals is not None:
+                    # Its bounding spends the share too, but at most the share: one step
+                    # of the walk can cost more (a root with very many tilings), and local
+                    # keeps its own share whatever the first phase spent.
+                    proposal.work = min(proposal.work, self.first_evals - self.first_told)
+                    self.first_told += proposal.work
+                return proposal
             self.phase = "local"
             self._local_clock()
         if self.phase == "local":

@@ -34,6 +34,9 @@ class Proposal:
     ids: list[int] | None = None
     tokens: list[Any] | None = None  # strategy-private handle per row (e.g. optuna trials)
     rejected: int = 0  # illegal proposals the strategy dropped
+    # Strategy work spent to produce it, in evaluation-equivalents (a deterministic count,
+    # e.g. optimal's bounding): charged against the stream's evaluation budget.
+    work: int = 0
 
     def __len__(self) -> int:
         return len(self.batch)

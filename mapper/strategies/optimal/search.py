@@ -24,19 +24,17 @@ from loopscape.spaces.encoding import MappingBatch
 from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
 from .kernels import block_arrays, block_spatial
-from .bounds import Bounder
 from .capacity import CapacityRelax
 from .dominance import objective_bounds, strictly_dominated
-from .joint import JointFloor
 from .leaves import LeafBound
-from .orders import OrderTables, materialize
+from .orders import materialize
 from .probes import OrderProbe
 from .profiles import SpatialProfiles
 from .rules import TilingRules
 from .scope import check_model
 from .warm import warm_start, worth_warming
-from .structure import structure
-from .tree_order import branching_order
+from .tables import space_tables
+from .work import WorkMeter
 
 RULES = ("subtree_bound", "tiling_bound", "keep_bound", "order_bound", "leaf_bound")
 ILLEGAL = ("fanout", "pe_utilization", "capacity")
@@ -67,20 +65,19 @@ class OptimalSearch(TilingRules, Strategy):
         check_model(ctx.extra)
         space = ctx.space
         self.wl, self.arch = space.workload, space.arch
-        self.st = structure(space)
         # The bounds must cover the model the leaves are scored with: no options means the
-        # default model, which has link transfers on.
+        # default model, which has link transfers on. The structure, bounder, order tables
+        # and branching order are built once per space (the streams of a process share it).
         options = model_options(ctx.extra.get("options"))
-        self.bd = Bounder(self.wl, self.arch, self.st, links=options.link_transfers)
-        self.joint = JointFloor(self.bd)  # rule J: the unassigned dimensions share the room
+        # rule J's floor (the unassigned dimensions share the room) is shared likewise
+        self.st, self.bd, self.joint, self.orders, self.perm = \
+            space_tables(space, options.link_transfers)
         self._capacity = self._profiles = None  # rules K and P, built on first use
-        self.orders = OrderTables(self.wl, self.arch, self.st)
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
         self.utilization_scale = self.wl.macs / self.arch.compute.instances
         self.D = len(self.st.dims)
         # The tree fixes the dimensions in ``perm`` order (tree_order.py); ``sizes`` are
         # in that order, ``radix`` turns a tiling's rows back into its mapspace index.
-        self.perm = branching_order(self.joint, self.st.dim_sizes)
         self.sizes = tuple(self.st.dim_sizes[di] for di in self.perm)
         self.radix = [math.prod(self.st.dim_sizes[di + 1:]) for di in range(self.D)]
         self.P, self.B = self.st.permutation_size, self.st.bypass_size
@@ -134,6 +131,8 @@ class OptimalSearch(TilingRules, Strategy):
         self.done = False
         self.seed_rows = None
         self.lowest: dict[tuple, int] = {}  # told front values -> lowest id reaching them
+        self.meter = WorkMeter(self.probe)  # bounding work, charged to the budget (work.py)
+        self.charged = 0  # work units handed out with proposals so far
         if self.seed_values is not None:  # the caller merges these points into the result
             self._add_incumbent(np.asarray(self.seed_values, dtype=float).reshape(
                 -1, len(ctx.objectives)) * self.signs)
@@ -141,9 +140,13 @@ class OptimalSearch(TilingRules, Strategy):
             self._warm(space)
 
     def _warm(self, space) -> None:
-        """Seed the incumbent with a short run of ``local``; its front is proposed first."""
-        x, self.seed_rows = warm_start(space, self.ctx, self.warm_start,
-                                       min(self.warm_seconds, self._time_left()))
+        """Seed the incumbent with a short run of ``local``; its front is proposed first.
+        With an evaluation budget and no time limit it stops by evaluations alone (at most
+        a quarter of the budget, charged as work), so the result is deterministic."""
+        budget, timed = self.ctx.budget, self.ctx.extra.get("deadline") is not None
+        n = self.warm_start if budget is None else min(self.warm_start, budget // 4)
+        x, self.seed_rows, self.meter.warm = warm_start(
+            space, self.ctx, n, min(self.warm_seconds, self._time_left()) if timed else math.inf)
         if len(x):
             self._add_incumbent(x)
 
@@ -407,21 +410,26 @@ class OptimalSearch(TilingRules, Strategy):
         return float(np.prod(rec[1]))
 
     # -- ask / tell ----------------------------------------------------------------------
-    def _next_tiling(self, deadline: float) -> bool | None:
+    def _next_tiling(self, deadline: float, work_limit: int) -> bool | None:
         """Move the cursor to the next tiling with leaves left (rules tiling_bound,
         keep_bound, then order_bound on a group of tilings at once)."""
         while not self.ready:
             while not self.pending and (self.stack or self.heap):
+                node = self.stack[-1] if self.stack else self.heap[0][2]
+                self.meter.expansion(self.sizes, node[0], self.block, self.ctx.workers,
+                                     node[0] < self.split and self.ctx.workers > 1)
                 self._expand()
-                if time.perf_counter() > deadline:
-                    return None  # hand control back to the driver (time limits)
+                if time.perf_counter() > deadline or self.meter.total() >= work_limit:
+                    return None  # hand control back to the driver (time limits, budget)
             if not self.pending:
                 return False
             group = []
+            self.meter.groups += 1
             while self.pending and len(group) < self.group:
                 # rule tiling_bound again (the front may have improved), a batch at once
                 recs = [self.pending.popleft()
                         for _ in range(min(self.group - len(group), len(self.pending)))]
+                self.meter.tilings += len(recs)
                 gone = self._dominated(np.stack([rec[5] for rec in recs]))
                 for rec, dom in zip(recs, gone.tolist()):
                     if dom:
@@ -437,6 +445,11 @@ class OptimalSearch(TilingRules, Strategy):
         self.cursor = [rec, tables, idx, 0]
         return True
 
+    def _work(self) -> int:
+        """Work units spent since the last proposal (``Proposal.work``)."""
+        spent, self.charged = self.meter.total() - self.charged, self.meter.total()
+        return spent
+
     def ask(self, n: int) -> Proposal | None:
         if self.seed_rows is not None:  # the warm start's front first (anytime quality)
             batch, ids = self.seed_rows
@@ -447,17 +460,22 @@ class OptimalSearch(TilingRules, Strategy):
             self.seeded = m
             return Proposal(MappingBatch(*(getattr(batch, f)[:m] for f in
                                            ("temporal", "spatial_x", "spatial_y", "rank",
-                                            "keep"))), ids[:m])
+                                            "keep"))), ids[:m], work=self._work())
         parts, ids = [], []
         got = 0
-        deadline = time.perf_counter() + min(self.slice_seconds, self._time_left())
-        while got < n:
+        # An ask ends after ``n`` proposals and work units, and with a time limit after a
+        # slice of time (without one, never by time: the budget's result is deterministic).
+        timed = self.ctx.extra.get("deadline") is not None
+        deadline = time.perf_counter() + min(self.slice_seconds, self._time_left()) \
+            if timed else math.inf
+        work_limit = self.charged + n
+        while got < n - max(0, self.meter.total() - self.charged):
             if self.cursor is None:
-                moved = self._next_tiling(deadline)
+                moved = self._next_tiling(deadline, work_limit - got)
                 if moved is None:
                     if parts:
                         break
-                    return Proposal(self._empty, [])
+                    return Proposal(self._empty, [], work=self._work())
                 if not moved:
                     break
             rec, tables, left, start = self.cursor
@@ -479,7 +497,7 @@ class OptimalSearch(TilingRules, Strategy):
         if not parts:
             self.done = True
             return None
-        return Proposal(MappingBatch.concat(parts), ids)
+        return Proposal(MappingBatch.concat(parts), ids, work=self._work())
 
     def tell(self, proposal: Proposal, values: np.ndarray) -> None:
         x = values * self.signs

@@ -28,9 +28,9 @@ def worth_warming(pruned_size: int, evaluations: int) -> bool:
 
 
 def warm_start(space: Mapspace, ctx: SearchContext, evaluations: int, seconds: float
-               ) -> tuple[np.ndarray, tuple[MappingBatch, list[int]] | None]:
-    """(the non-dominated values found, all minimized; (their rows, their ids) or None)
-    after at most ``evaluations`` scored mappings or ``seconds``."""
+               ) -> tuple[np.ndarray, tuple[MappingBatch, list[int]] | None, int]:
+    """(the non-dominated values found, all minimized; (their rows, their ids) or None;
+    the mappings scored) after at most ``evaluations`` scored mappings or ``seconds``."""
     signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
     loc = LocalSearch()
     loc.setup(SearchContext(space, ctx.objectives, ctx.maximize, ctx.seed))
@@ -52,10 +52,10 @@ def warm_start(space: Mapspace, ctx: SearchContext, evaluations: int, seconds: f
         seeds.append((vals[rows] * signs, prop.batch, rows, [int(prop.ids[r]) for r in rows]))
         done += len(prop)
     if not seeds:
-        return np.empty((0, len(ctx.objectives))), None
+        return np.empty((0, len(ctx.objectives))), None, done
     x = np.vstack([v for v, *_ in seeds])
     keep = np.nonzero(nondominated_mask(x))[0]
     flat = [(b, r, i) for _, b, rows, ids in seeds for r, i in zip(rows, ids)]
     picked = [flat[k] for k in keep]
     return x[keep], (MappingBatch.concat([b.row(int(r)) for b, r, _ in picked]),
-                     [i for *_, i in picked])
+                     [i for *_, i in picked]), done
