@@ -19,6 +19,11 @@ Tables (tuples of arrays, built by ``run_tables`` and ``chain_tables``):
 
 Compilation is cached on disk (``cache=True``); when the cache directory cannot be
 written numba compiles in memory instead, and no warning reaches the user.
+
+The kernels stay in this one module although it is longer than the others: numba's disk
+cache checks only the source file of the function it caches, so a kernel that inlined a
+helper from another file could keep the helper's old code after that file changed (a
+wrong bound, a false certificate). Within one file any edit recompiles them all.
 """
 
 from __future__ import annotations
