@@ -76,7 +76,8 @@ def _profile(w, a, c, seconds: float) -> tuple[dict, dict, float, int]:
     cpu["tilings"] += cpu.pop("leaves", 0.0) - cpu["probes"]  # leaf_bound's per-leaf part
     m = meters[0]
     counts = {"nodes": m.nodes, "rows": m.rows, "tilings": m.tilings, "probes": m.probes,
-              "children": m.children, "blocks": m.blocks, "groups": m.groups}
+              "children": m.children, "blocks": m.blocks, "groups": m.groups,
+              "combos": m.combos}
     return dict(cpu), counts, total, m.total()
 
 
@@ -110,6 +111,8 @@ def main() -> None:
                   f"{1e6 * cpu.get('nodes', 0.0) / counts['children']:.1f} us CPU per child = "
                   f"{cpu.get('nodes', 0.0) / counts['children'] / unit:.2f} units, work.py: "
                   f"{work_mod.CHILD} per child + {work_mod.NODE} per node)")
+        print(f"  ({counts['combos']:,} combinations of spatial profiles (rule P), work.py: "
+              f"{work_mod.COMBO} each)")
         print(f"  ({counts['blocks']:,} blocks, work.py: {work_mod.BLOCK} each; "
               f"{counts['groups']:,} groups of tilings, work.py: {work_mod.GROUP} each)")
         print(f"optimal, one stream, {args.seconds:g} s: {total:.1f} s CPU for {units:,} work "

@@ -32,6 +32,7 @@ class SpatialProfiles:
     def __init__(self, bd: Bounder, max_combos: int = 50_000):
         self.bd = bd
         self.max_combos = max_combos
+        self.counted = 0  # combinations formed so far (each extends one by one profile)
         self.fx = np.array([f[0] for f in bd.fanout], dtype=np.int64)
         self.fy = np.array([f[1] for f in bd.fanout], dtype=np.int64)
         self.keys, self.pmin, self.nmax, self.group = [], [], [], []
@@ -63,6 +64,7 @@ class SpatialProfiles:
             ny = uy[:, None, :] * k[None, :, L:]
             ok = (nx <= rx).all(axis=2) & (ny <= ry).all(axis=2)
             a, g = np.nonzero(ok)
+            self.counted += ok.size
             if len(a) > self.max_combos:
                 return None
             ux, uy = nx[a, g], ny[a, g]

@@ -21,6 +21,7 @@ GROUP = 50.0  # a group of tilings through the per-tiling rules (batched calls)
 TILING = 3.0  # a tiling through rules tiling_bound, keep_bound and leaf_bound
 PROBE = 0.5  # a mapping scored by rule order_bound (in batches, without link transfers)
 WARM = 1.0  # a mapping scored by the warm start (local)
+COMBO = 0.4  # a combination of spatial profiles formed by rule P (a node's share of it)
 
 
 class WorkMeter:
@@ -29,7 +30,7 @@ class WorkMeter:
     def __init__(self, probe=None) -> None:
         self.probe = probe  # its ``scored`` count is rule order_bound's probes
         self.nodes = self.children = self.blocks = self.rows = self.tilings = 0
-        self.groups = self.warm = 0
+        self.groups = self.warm = self.combos = 0
 
     @property
     def probes(self) -> int:
@@ -51,9 +52,10 @@ class WorkMeter:
     def total(self) -> int:
         return int(NODE * self.nodes + CHILD * self.children + BLOCK * self.blocks +
                    ROW * self.rows + GROUP * self.groups + TILING * self.tilings +
-                   PROBE * self.probes + WARM * self.warm)
+                   PROBE * self.probes + WARM * self.warm + COMBO * self.combos)
 
     def to_dict(self) -> dict:
         return {"units": self.total(), "nodes": self.nodes, "children": self.children,
                 "blocks": self.blocks, "rows": self.rows, "groups": self.groups,
-                "tilings": self.tilings, "probes": self.probes, "warm": self.warm}
+                "tilings": self.tilings, "probes": self.probes, "warm": self.warm,
+                "combos": self.combos}
