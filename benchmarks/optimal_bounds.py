@@ -32,15 +32,6 @@ from loopscape.spaces.mapspace import Mapspace
 from loopscape.spaces.presets import load_arch_preset, load_layer_preset, resolve_constraints
 
 
-def _rows(st, mid: int) -> list[int]:
-    fi = int(mid) // (st.permutation_size * st.bypass_size)
-    rows = []
-    for s in reversed(st.dim_sizes):
-        rows.append(fi % s)
-        fi //= s
-    return rows[::-1]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arch", default="eyeriss_like")
@@ -62,7 +53,7 @@ def main() -> None:
     bd = Bounder(layer, arch, st, links=True)  # the default model: links on
     jf, cap, prof = JointFloor(bd), CapacityRelax(bd), SpatialProfiles(bd)
     perm = branching_order(jf, st.dim_sizes)
-    rows = _rows(st, best.mapspace_id)
+    rows = st.tiling_rows(best.mapspace_id)
     L, D = bd.L, len(rows)
     print(f"tree order {[st.dims[d] for d in perm]}")
     print(f"{'prefix':<28} {'plain':>22} {'rule J':>22} {'J + K':>10} {'rule P':>22}")

@@ -11,16 +11,6 @@ from loopscape.mapper.strategies.optimal.structure import SpaceStructure
 from loopscape.spaces.mapspace import Mapspace
 
 
-def tiling_rows(st_: SpaceStructure, mid: int) -> list[int]:
-    """The row of each dimension's factorization list in mapping ``mid`` (its tiling)."""
-    fi = int(mid) // (st_.permutation_size * st_.bypass_size)
-    rows = []
-    for s in reversed(st_.dim_sizes):
-        rows.append(fi % s)
-        fi //= s
-    return rows[::-1]
-
-
 def assert_admissible(ms: Mapspace, bd: Bounder, st_: SpaceStructure, mid: int,
                       ev: Evaluation) -> None:
     """Every bound of mapping ``mid`` is at most its scored energy and cycles ``ev``: the
@@ -28,7 +18,7 @@ def assert_admissible(ms: Mapspace, bd: Bounder, st_: SpaceStructure, mid: int,
     B7), the bound of the mapping's own keep choice (keep_bound) and B7 with its own
     outermost order (order_bound's probes)."""
     m = ms.mapping(int(mid))
-    rows = tiling_rows(st_, mid)
+    rows = st_.tiling_rows(mid)
     D, L = len(rows), len(ms.arch.levels)
     for depth in range(D + 1):
         pos, neg = bd.relaxed(depth)

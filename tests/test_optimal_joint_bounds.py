@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from optimal_checks import tiling_rows
-from test_optimal import _ex05_small, _model, check_exact, small_spaces
+from test_optimal import _ex05_small, check_exact, small_spaces
 from test_optimal_links_floor import LINKS, mini_eyeriss, row_stationary
 
 from loopscape.costmodels import evaluate
@@ -53,7 +52,7 @@ def check_joint_admissible(bd: Bounder, rules: tuple, mid: int, ev) -> tuple[int
     rule K, and rule P, raised the bound above rule J's (so a caller can check that the
     rules are exercised)."""
     jf, cap, prof = rules
-    rows = tiling_rows(bd.st, mid)
+    rows = bd.st.tiling_rows(mid)
     D = len(rows)
     E, C = ev.energy_pj, ev.cycles
     raised_k = raised_p = 0

@@ -47,6 +47,16 @@ class SpaceStructure:
     def dim_sizes(self) -> tuple[int, ...]:
         return tuple(len(f) for f in self.factors)
 
+    def tiling_rows(self, mid: int) -> list[int]:
+        """The row of each dimension's factorization list in mapspace id ``mid`` (its
+        tiling; the id's order and keep choice are its low digits)."""
+        fi = int(mid) // (self.permutation_size * self.bypass_size)
+        rows = []
+        for s in reversed(self.dim_sizes):
+            rows.append(fi % s)
+            fi //= s
+        return rows[::-1]
+
     def keep_sets(self, tensor_names: tuple[str, ...]) -> np.ndarray:
         """bool [bypass_size, L, T]: the keep set of every bypass index."""
         L = len(self.keep_fixed)
