@@ -118,6 +118,7 @@ class SearchProgress:
 
 ProgressCallback = Callable[[SearchProgress], None]
 
+
 def search(workload: Workload, arch: Architecture, constraints: Constraints | None = None, *,
            strategy: str | Strategy = "auto", strategy_options: dict | None = None,
            objectives: Sequence[str] | str = ("energy_pj", "cycles"),

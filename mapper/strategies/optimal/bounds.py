@@ -129,6 +129,8 @@ class Bounder:
         self.pos_min = [f.pos.min(axis=0) for f in self.dims]
         self.neg_max = [f.neg.max(axis=0) if n_neg else np.zeros(0) for f in self.dims]
         self.fanout = [arch.fanout(i) for i in range(L)]
+        self.fx = np.array([f[0] for f in self.fanout], dtype=np.int64)  # per level, mesh X
+        self.fy = np.array([f[1] for f in self.fanout], dtype=np.int64)  # and mesh Y
         # chain_energy's per-word energies and columns, flat for the kernel (kernels.py)
         lv, names = self.arch.levels, [t.name for t in tensors]
         self.chain_tables = chain_tables(
@@ -191,6 +193,16 @@ class Bounder:
         return DimFeatures(pos, neg, sx, sy, ext, temporal, nonunit)
 
     # -- the bound formulas ------------------------------------------------------------
+    def partial_tiling(self, rows: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(temporal, ext), both [n, L, D], of ``n`` tilings that fix each dimension
+        ``di`` of ``rows`` to row ``rows[di]`` (one row, or an array of n rows) and leave
+        the others at factor and extent 1 (their least; B7 on the reduced tiling)."""
+        tem = np.ones((n, self.L, len(self.dims)), dtype=np.int64)
+        ext = np.ones((n, self.L, len(self.dims)), dtype=np.int64)
+        for di, r in rows.items():
+            tem[:, :, di], ext[:, :, di] = self.dims[di].temporal[r], self.dims[di].ext[r]
+        return tem, ext
+
     def compound_extents(self, ext: np.ndarray) -> np.ndarray:
         """[N, n_ce]: per (tensor, level) column, the product of the tile's extents along
         the tensor's compound axes, for tilings with dimension extents ``ext`` [N, L, D]

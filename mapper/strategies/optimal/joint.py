@@ -40,8 +40,6 @@ class JointFloor:
     def __init__(self, bd: Bounder):
         self.bd = bd
         L, D = bd.L, len(bd.dims)
-        self.fx = np.array([f[0] for f in bd.fanout], dtype=np.int64)
-        self.fy = np.array([f[1] for f in bd.fanout], dtype=np.int64)
         start = np.full(bd.n_pos, L, dtype=np.int64)  # room(L) = 1: no floor
         counted = [frozenset()] * bd.n_pos  # dimensions in ``s`` per column
         self.c = np.ones((D, bd.n_pos))
@@ -87,8 +85,8 @@ class JointFloor:
         of the dimensions' own factor values that fits in the room (rule L1)."""
         bd, L = self.bd, self.bd.L
         U = frozenset(dims)
-        rx = self.fx[None] // np.maximum(spx, 1)
-        ry = self.fy[None] // np.maximum(spy, 1)
+        rx = bd.fx[None] // np.maximum(spx, 1)
+        ry = bd.fy[None] // np.maximum(spy, 1)
         rooms, inv = np.unique(np.hstack([rx, ry]), axis=0, return_inverse=True)
         out = np.ones((len(rooms), bd.n_pos))
         groups: dict = {}
@@ -130,14 +128,11 @@ class JointFloor:
         _, rn = bd.relaxed_over([d for d in range(D) if d not in rows])
         pos = np.ones((N, bd.n_pos))
         neg = np.broadcast_to(rn, (N, bd.n_neg)).copy()
-        ext = np.ones((N, bd.L, D), dtype=np.int64)
-        tem = np.ones((N, bd.L, D), dtype=np.int64)
         spx = np.ones((N, bd.L), dtype=np.int64)
         spy = np.ones((N, bd.L), dtype=np.int64)
         for di, r in rows.items():
             f = bd.dims[di]
             pos, neg = pos * f.pos[r], neg * f.neg[r]
-            ext[:, :, di], tem[:, :, di] = f.ext[r], f.temporal[r]
             spx, spy = spx * f.sx[r], spy * f.sy[r]
         pos = pos * self.relaxed([d for d in range(D) if d not in rows], spx, spy)
-        return bd.bound(pos, neg, ce=bd.tiling_extents(tem, ext))[0]
+        return bd.bound(pos, neg, ce=bd.tiling_extents(*bd.partial_tiling(rows, N)))[0]

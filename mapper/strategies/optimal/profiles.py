@@ -33,8 +33,6 @@ class SpatialProfiles:
         self.bd = bd
         self.max_combos = max_combos
         self.counted = 0  # combinations formed so far (each extends one by one profile)
-        self.fx = np.array([f[0] for f in bd.fanout], dtype=np.int64)
-        self.fy = np.array([f[1] for f in bd.fanout], dtype=np.int64)
         self.keys, self.pmin, self.nmax, self.group = [], [], [], []
         for f in bd.dims:
             keys, inv = np.unique(np.hstack([f.sx, f.sy]), axis=0, return_inverse=True)
@@ -52,7 +50,7 @@ class SpatialProfiles:
         profile of ``U[0]``; None when there are more than ``max_combos`` (the rule is
         then skipped for this subtree)."""
         bd, L = self.bd, self.bd.L
-        rx, ry = self.fx // np.maximum(spx, 1), self.fy // np.maximum(spy, 1)
+        rx, ry = bd.fx // np.maximum(spx, 1), bd.fy // np.maximum(spy, 1)
         ux = np.ones((1, L), dtype=np.int64)
         uy = np.ones((1, L), dtype=np.int64)
         P = np.ones((1, bd.n_pos))

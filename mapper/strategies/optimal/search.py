@@ -40,7 +40,6 @@ RULES = ("subtree_bound", "tiling_bound", "keep_bound", "order_bound", "leaf_bou
 ILLEGAL = ("fanout", "pe_utilization", "capacity")
 
 
-
 class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
     """Exact front by branch and bound (docs/optimal.md)."""
 
@@ -205,20 +204,17 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         N = len(grid)
         if N == 0:  # another stream's share
             return
-        L = bd.L
         full = np.concatenate([np.broadcast_to(np.array(rows, dtype=np.int64), (N, depth)),
                                grid], axis=1)
         # Legality first (fanout, PE utilization), from the spatial products alone; the
         # tilings' arrays and bounds are formed for the legal ones only.
-        fx = np.array([bd.fanout[i][0] for i in range(L)])
-        fy = np.array([bd.fanout[i][1] for i in range(L)])
         spx, spy, nonunit = block_spatial(full, self.perm, bd.dim_tables)
         # Orders per tiling (at most permutation_size): int64 while a block's sums of
         # them times the keep choices fit, Python ints otherwise.
         kind = np.int64 if N * self.P * self.B < 2 ** 62 else object
         fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=kind)
         combos = np.prod(fact[nonunit], axis=1)
-        ok_fan = (spx <= fx).all(axis=1) & (spy <= fy).all(axis=1)
+        ok_fan = (spx <= bd.fx).all(axis=1) & (spy <= bd.fy).all(axis=1)
         self.illegal["fanout"] += int((combos[~ok_fan]).sum()) * self.B
         pes = (spx * spy).prod(axis=1)
         ok_pe = ok_fan & (pes >= self.need_pes)

@@ -49,20 +49,14 @@ class SubtreeWalk:
         cpos = pos[None] * f.pos
         cneg = neg[None] * f.neg
         csp = np.stack([sp[0][None] * f.sx, sp[1][None] * f.sy], axis=1)  # [R, 2, L]
-        fx = np.array([bd.fanout[i][0] for i in range(bd.L)])
-        fy = np.array([bd.fanout[i][1] for i in range(bd.L)])
-        alive = (csp[:, 0] <= fx).all(axis=1) & (csp[:, 1] <= fy).all(axis=1)
+        alive = (csp[:, 0] <= bd.fx).all(axis=1) & (csp[:, 1] <= bd.fy).all(axis=1)
         _, rn = bd.relaxed_over(self.perm[depth + 1:])
         rp = self.joint.relaxed(self.perm[depth + 1:], csp[:, 0], csp[:, 1])  # rule J
         # Compound extents from the assigned dimensions (unassigned ones: extent 1).
         # B7 on the reduced tiling (unassigned dimensions' factors 1: runs.py).
-        cext = np.ones((len(f.pos), bd.L, self.D), dtype=np.int64)
-        ctem = np.ones((len(f.pos), bd.L, self.D), dtype=np.int64)
-        for k, r in enumerate(rows):
-            cext[:, :, self.perm[k]] = bd.dims[self.perm[k]].ext[r]
-            ctem[:, :, self.perm[k]] = bd.dims[self.perm[k]].temporal[r]
-        cext[:, :, self.perm[depth]] = f.ext
-        ctem[:, :, self.perm[depth]] = f.temporal
+        fixed = {self.perm[k]: r for k, r in enumerate(rows)}
+        fixed[self.perm[depth]] = np.arange(len(f.pos))
+        ctem, cext = bd.partial_tiling(fixed, len(f.pos))
         ce = bd.tiling_extents(ctem, cext)
         cycles = cpos[:, 0] * rp[:, 0]  # rule B1 (rule J's floor included)
         # rules J and K: the chains priced with the rows that fit their keepers
@@ -71,8 +65,8 @@ class SubtreeWalk:
         # B1 with the fanout: the unassigned dimensions' spatial factors fit in what the
         # assigned ones leave of each level's fanout, so their temporal product is at
         # least their bounds' product over that room.
-        room = (fx[None] // np.maximum(csp[:, 0], 1)).prod(axis=1) * \
-            (fy[None] // np.maximum(csp[:, 1], 1)).prod(axis=1)
+        room = (bd.fx[None] // np.maximum(csp[:, 0], 1)).prod(axis=1) * \
+            (bd.fy[None] // np.maximum(csp[:, 1], 1)).prod(axis=1)
         rest = float(math.prod(self.st.bounds[di] for di in self.perm[depth + 1:]))
         cycles = np.maximum(cycles, np.ceil(cpos[:, 0] * rest / np.maximum(room, 1)))
         lb = self._lb_vec(energy, cycles)
@@ -126,11 +120,7 @@ class SubtreeWalk:
         profile's bound dominated, or none fits the fanout) or pushed back with its
         tighter key; with the node, tightened (its children inherit the floor)."""
         depth, rows, pos, neg, sp, fi, state = node[:7]
-        ext = np.ones((1, self.L, self.D), dtype=np.int64)
-        tem = np.ones((1, self.L, self.D), dtype=np.int64)
-        for k, r in enumerate(rows):
-            ext[0, :, self.perm[k]] = self.bd.dims[self.perm[k]].ext[r]
-            tem[0, :, self.perm[k]] = self.bd.dims[self.perm[k]].temporal[r]
+        tem, ext = self.bd.partial_tiling({self.perm[k]: r for k, r in enumerate(rows)}, 1)
         before = self.profiles.counted
         got = self.profiles.bound(self.perm[depth:], pos, neg, sp[0], sp[1],
                                   self.bd.tiling_extents(tem, ext))
