@@ -229,10 +229,12 @@ def sweep(layers: Sequence[ZooLayer], arch: Architecture,
         groups.setdefault(key, (layer.workload, []))[1].append(layer.name)
         sparse_of[key] = None if sparsity is None else sparsity.for_layer(layer.name)
     per_layer: dict[str, Constraints | None] = {}
+    pruned: dict[str, int] = {}  # pruned mapspace size per shape: the dispatch order
     for key, (w, names) in groups.items():  # fail fast: a layer that fits no mapping
         try:
             per_layer[key] = None if constraints is None else restrict_constraints(constraints, w)
-            Mapspace(w, capacity_arch(arch, w, sparse_of[key]), per_layer[key])
+            pruned[key] = Mapspace(w, capacity_arch(arch, w, sparse_of[key]),
+                                   per_layer[key]).pruned_size
         except SpecError as e:
             raise SpecError(f"layer {names[0]}: {e.message}", source=e.source, key=e.key,
                             fix=e.fix) from None
@@ -263,6 +265,9 @@ def sweep(layers: Sequence[ZooLayer], arch: Architecture,
     if jobs == 1 and backend is None:
         results = (_search_shape(*t) for t in todo)
     else:
+        # the largest spaces first (then network order), so no long search starts last
+        # while the other workers idle; each shape's result does not depend on the order
+        todo.sort(key=lambda t: -pruned[t[4]])
         results = _run_parallel(todo, jobs, backend)
     for key, result in results:
         w, names = groups[key]

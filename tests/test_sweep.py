@@ -109,6 +109,38 @@ def test_seeds_depend_on_shape_not_order(eyeriss, reference):
         assert by_name[e["name"]]["mapping"] == e["mapping"]
 
 
+def test_parallel_sweeps_hand_out_the_largest_spaces_first(eyeriss, reference, monkeypatch):
+    """With several jobs the shapes go to the workers largest pruned mapspace first (the
+    sizes counted here apart, one Mapspace per shape), so a long search does not start
+    last; the results equal the one-job run's, whatever the order."""
+    import importlib
+
+    from loopscape.spaces.mapspace import Mapspace
+
+    sweep_module = importlib.import_module("loopscape.mapper.sweep")
+
+    arch, c = eyeriss
+    order: list[str] = []
+    real = sweep_module._run_parallel
+
+    def spy(tasks, jobs, backend):
+        order.extend(t[4] for t in tasks)
+        return real(tasks, jobs, backend)
+    monkeypatch.setattr(sweep_module, "_run_parallel", spy)
+    result, _ = reference
+    net = list(reversed(_net()))  # shapes in network order: b, fc, a
+    again = sweep(net, arch, c, network="net", settings=FAST, jobs=2)
+    sizes = {}
+    for layer in net:
+        w = layer.workload
+        sizes[shape_key(w)] = Mapspace(w, arch, restrict_constraints(c, w)).pruned_size
+    assert sorted(order) == sorted(sizes) and len(set(sizes.values())) == 3
+    assert [sizes[k] for k in order] == sorted(sizes.values(), reverse=True)
+    assert order[0] == shape_key(net[2].workload) != shape_key(net[0].workload)  # a, not b
+    by_name = {e["name"]: e["mapping"] for e in again.layers}
+    assert all(by_name[e["name"]] == e["mapping"] for e in result.layers)
+
+
 def test_rerun_resumes_and_spec_change_is_refused(eyeriss, reference, tmp_path):
     arch, c = eyeriss
     result, out = reference
