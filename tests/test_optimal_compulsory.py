@@ -1,5 +1,7 @@
 """Rule C of the optimal strategy (docs/optimal.md, "Compulsory words of a sliding window
-(rule C)"): every keeper serves every element some MAC reads at least once. The
+(rule C)"): the outermost level serves every element some MAC reads at least once (the
+argument holds at every keeper, and that is checked too, but the bound uses only the
+outermost level's term). The
 touched count is checked against brute-force enumeration of the index space, the claim
 itself against the model's reads and fills of every keeper on drawn mappings (both semantics, links on
 and off, strides and dilations), the bounds with the rule against the model's energy,

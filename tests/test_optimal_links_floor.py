@@ -7,7 +7,6 @@ force under links, and against a hand count."""
 from __future__ import annotations
 
 import dataclasses
-import itertools
 
 import numpy as np
 import pytest
@@ -158,7 +157,7 @@ def test_serve_term_kept_under_links_by_hand():
     buffer serves at least 4 words with or without links. The model: 12 reads without
     links (4 words x 3 registers), 6 with them (3 at the first visit, then at each P
     step two registers take their neighbour's previous word). The bound under links is
-    the no-link bound, 4 (before rule L kept this term it was 0), and 6 with rule C."""
+    the no-link bound, 4 (before rule L kept this term it was 0)."""
     w, a = _ex05_small({"K": 1, "R": 3, "P": 4}, 3)
     lv = [dataclasses.replace(l, read_energy_pj=0.0, fill_energy_pj=0.0, update_energy_pj=0.0,
                               leak_energy_pj=0.0, block_size=1) for l in a.levels]
@@ -180,18 +179,15 @@ def test_serve_term_kept_under_links_by_hand():
                  if tuple(t) == want[d] and (s[1] == 3) == (d == "R"))
             for d, f in zip(st_.dims, Bounder(w, a, st_).dims)]
     terms = {}
-    for links, rule_c in itertools.product((False, True), (False, True)):
-        bd = Bounder(w, a, st_, links=links, compulsory=rule_c)
+    for links in (False, True):
+        bd = Bounder(w, a, st_, links=links)
         pos = np.prod([bd.dims[di].pos[r] for di, r in enumerate(rows)], axis=0)[None]
         neg = np.prod([bd.dims[di].neg[r] for di, r in enumerate(rows)], axis=0)[None]
         ext = np.stack([bd.dims[di].ext[r] for di, r in enumerate(rows)], axis=1)[None]
         tem = np.stack([bd.dims[di].temporal[r] for di, r in enumerate(rows)], axis=1)[None]
         ce = bd.tiling_extents(tem, ext)
-        terms[links, rule_c] = float(bd.chain_energy(ti, (0, 1, 2), pos, neg, ce=ce)[0])
-    # B7 alone gives 4 with or without links; rule C raises the term to the 6 input words
-    # p + r = 0..5 (tests/test_optimal_compulsory.py), what the model reads with links
-    assert terms == {(False, False): pytest.approx(4.0), (True, False): pytest.approx(4.0),
-                     (False, True): pytest.approx(6.0), (True, True): pytest.approx(6.0)}
+        terms[links] = float(bd.chain_energy(ti, (0, 1, 2), pos, neg, ce=ce)[0])
+    assert terms == {False: pytest.approx(4.0), True: pytest.approx(4.0)}
 
 
 def test_setup_without_options_bounds_the_default_model():

@@ -1,13 +1,12 @@
-"""Rule C: the compulsory words of a read-only tensor at every keeper
+"""Rule C: the compulsory words of a read-only tensor at the outermost level
 (docs/optimal.md, "Compulsory words of a sliding window (rule C)").
 
 Every element some MAC reads starts at the outermost level, the only level that holds
-data before the layer runs, and reaches the MACs through every level that keeps the
-tensor: whatever the tiling, loop order, keep choice and link transfers, each keeper
-serves at least every such element once (summed over its instances), and receives it
-at least once where links cannot supply it. Rule B4 counts this at the outermost level
-for simple tensors (``|t|``); for a sliding window the touched elements are the sums
-``sum(coef * index)`` of each axis, a *sumset*, which this module counts.
+data before the layer runs, and reaches the MACs only through it: whatever the tiling,
+loop order, keep choice and link transfers, the outermost level serves at least every
+such element once. Rule B4 counts this for simple tensors (``|t|``); for a sliding
+window the touched elements are the sums ``sum(coef * index)`` of each axis, a *sumset*,
+which this module counts.
 """
 
 from __future__ import annotations
@@ -59,6 +58,6 @@ def touched_words(tensor: Tensor, workload: Workload) -> float:
 
 
 def compulsory_words(workload: Workload) -> list[float]:
-    """Per tensor: the words every keeper serves at least (rule C) for a read-only tensor,
-    0 for a read-write one (its terms are B4-B7's)."""
+    """Per tensor: the words the outermost level serves at least (rule C) for a read-only
+    tensor, 0 for a read-write one (its terms are B4-B7's)."""
     return [0.0 if t.read_write else touched_words(t, workload) for t in workload.tensors]

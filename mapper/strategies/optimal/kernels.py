@@ -274,9 +274,8 @@ def chain_tables(col_a: dict, col_r: dict, col_q: dict, col_ce: dict, n_tensors:
                  solo_words, n_ce: int, compulsory) -> tuple:
     """The flat tables of ``Bounder.chain_energy``: per (tensor, level) its columns (-1:
     none) and whether links lower its fills; per (level, tensor) the energy per word of
-    reads, updates and fills; per tensor read-write, words, solo words and the words every
-    keeper serves, and receives where links cannot lower its fills, at least (rule C; 0:
-    none)."""
+    reads, updates and fills; per tensor read-write, words, solo words and the words the
+    outermost level serves at least (rule C; 0: none)."""
     cols = []
     for d in (col_a, col_r, col_q, col_ce):
         a = np.full((n_tensors, L), -1, dtype=np.int64)
@@ -318,8 +317,6 @@ def _chain_row(ti, chain, n, skip_top, pos, neg, r, ce, rc, has_ce, col_a, col_r
             if has_ce:
                 col = col_ce[ti, c]
                 x = base * (ce[rc, col + n_ce] if linked[ti, c] else ce[rc, col])
-            if not linked[ti, c]:  # rule C: a keeper receives every touched word
-                x = max(x, comp_[ti])
             if rw:  # fills = share - partition (B7 can exceed it)
                 x = max(x - words * neg[r, col_q[ti, c]], 0.0)
             e = e + fl[c, ti] * x
@@ -327,7 +324,8 @@ def _chain_row(ti, chain, n, skip_top, pos, neg, r, ce, rc, has_ce, col_a, col_r
             x = base
             if has_ce:
                 x = base * ce[rc, col_ce[ti, chain[a + 1]]]
-            x = max(x, comp_[ti])  # rule C: a keeper serves every touched word
+            if a == 0 and c == 0:  # rule C: the outermost level serves every touched word
+                x = max(x, comp_[ti])
             if rw:  # updates = served, reads = served - partition
                 e = e + up[c, ti] * x + rd[c, ti] * max(x - words * neg[r, col_q[ti, c]], 0.0)
             else:
