@@ -20,6 +20,7 @@ import numpy as np
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.workload import Tensor, Workload
 
+from .compulsory import compulsory_words
 from .kernels import chain_energy as chain_rows, chain_tables, dim_tables
 from .kernels import compound_extents as compound_rows
 from .runs import RunBound
@@ -70,7 +71,7 @@ class Bounder:
     """Features per dimension and the bound formulas over their products."""
 
     def __init__(self, workload: Workload, arch: Architecture, st: SpaceStructure,
-                 links: bool = False):
+                 links: bool = False, compulsory: bool = True):
         # Clustered levels' access energies per instance, floored (scope.py).
         workload = without_unit_terms(workload)
         self.workload, self.arch, self.st = workload, per_instance_floor(arch), st
@@ -139,7 +140,8 @@ class Bounder:
             [[lv[k].update_energy_pj / lv[k].block_words(n) for n in names] for k in range(L)],
             [[lv[k].fill_energy_pj / lv[k].block_words(n) for n in names] for k in range(L)],
             [[self.linked_child(ti, k) for k in range(L)] for ti in range(len(tensors))],
-            [t.read_write for t in tensors], self.words, self.solo_words, self.n_ce)
+            [t.read_write for t in tensors], self.words, self.solo_words, self.n_ce,
+            compulsory_words(workload) if compulsory else [0.0] * len(tensors))  # rule C
 
     def _features(self, di: int) -> DimFeatures:
         st, L = self.st, self.L

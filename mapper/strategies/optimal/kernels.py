@@ -271,10 +271,11 @@ def compound_extents(ext: np.ndarray, rt: tuple) -> np.ndarray:
 # -- per-tensor access energy of a keep chain (rules B3, B5-B7, L) ---------------------------
 def chain_tables(col_a: dict, col_r: dict, col_q: dict, col_ce: dict, n_tensors: int,
                  L: int, read_pj, update_pj, fill_pj, linked, read_write, words,
-                 solo_words, n_ce: int) -> tuple:
+                 solo_words, n_ce: int, compulsory) -> tuple:
     """The flat tables of ``Bounder.chain_energy``: per (tensor, level) its columns (-1:
     none) and whether links lower its fills; per (level, tensor) the energy per word of
-    reads, updates and fills; per tensor read-write, words and solo words."""
+    reads, updates and fills; per tensor read-write, words, solo words and the words the
+    outermost level serves at least (rule C; 0: none)."""
     cols = []
     for d in (col_a, col_r, col_q, col_ce):
         a = np.full((n_tensors, L), -1, dtype=np.int64)
@@ -283,12 +284,13 @@ def chain_tables(col_a: dict, col_r: dict, col_q: dict, col_ce: dict, n_tensors:
         cols.append(a)
     f = lambda x: np.array(x, dtype=np.float64)  # noqa: E731
     return (*cols, f(read_pj), f(update_pj), f(fill_pj), np.array(linked, dtype=np.bool_),
-            np.array(read_write, dtype=np.bool_), f(words), f(solo_words), n_ce)
+            np.array(read_write, dtype=np.bool_), f(words), f(solo_words), n_ce,
+            f(compulsory))
 
 
 @njit(cache=True, inline="always")
 def _chain_row(ti, chain, n, skip_top, pos, neg, r, ce, rc, has_ce, col_a, col_r, col_q,
-               col_ce, rd, up, fl, linked, rw_, words_, solo_, n_ce):
+               col_ce, rd, up, fl, linked, rw_, words_, solo_, n_ce, comp_):
     """Tensor ``ti``'s access energy bound when exactly the levels ``chain[:n]`` keep it,
     for row ``r`` of ``pos``/``neg`` and row ``rc`` of the extents ``ce``
     (``Bounder.chain_energy``: the same terms in the same order)."""
@@ -322,6 +324,8 @@ def _chain_row(ti, chain, n, skip_top, pos, neg, r, ce, rc, has_ce, col_a, col_r
             x = base
             if has_ce:
                 x = base * ce[rc, col_ce[ti, chain[a + 1]]]
+            if a == 0 and c == 0:  # rule C: the outermost level serves every touched word
+                x = max(x, comp_[ti])
             if rw:  # updates = served, reads = served - partition
                 e = e + up[c, ti] * x + rd[c, ti] * max(x - words * neg[r, col_q[ti, c]], 0.0)
             else:
@@ -331,12 +335,12 @@ def _chain_row(ti, chain, n, skip_top, pos, neg, r, ce, rc, has_ce, col_a, col_r
 
 @njit(cache=True)
 def _chain_rows(ti, chain, skip_top, pos, neg, ce, has_ce, ct):
-    col_a, col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce = ct
+    col_a, col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce, cw = ct
     out = np.empty(pos.shape[0])
     for r in range(pos.shape[0]):
         out[r] = _chain_row(ti, chain, chain.shape[0], skip_top, pos, neg, r, ce,
                             r if has_ce else 0, has_ce, col_a, col_r, col_q, col_ce, rd, up,
-                            fl, linked, rw, words, solo, n_ce)
+                            fl, linked, rw, words, solo, n_ce, cw)
     return out
 
 
@@ -384,7 +388,7 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
                   pos, neg, keeps, keep_sets, tops, rt, ct, links):
     col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
     a_off, a_d, f_off, f_d, z_off, z_d = rt[8:]
-    col_a, col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce = ct
+    col_a, col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce, cw = ct
     nT, L, D = temporal.shape
     T = keep_sets.shape[2]
     W = 2 * n_ce if links else n_ce
@@ -464,7 +468,8 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
                                 n += 1
                         memo[ti, code] = _chain_row(
                             ti, chain, n, code & 1 == 1, pos, neg, t, ce, 0, True, col_a,
-                            col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce)
+                            col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce,
+                            cw)
                         seen[ti, code] = stamp
                     e += memo[ti, code]
                 energy[eoff[t] + q * nk[t] + k] = e
