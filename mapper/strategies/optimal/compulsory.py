@@ -16,12 +16,14 @@ import numpy as np
 from loopscape.spaces.workload import Tensor, Workload
 
 MAX_SPAN = 1 << 24  # longest axis counted element by element; longer: the widest term
+MAX_SHIFTS = 1 << 16  # most shifted copies of a non-interval set; more: the widest term
 
 
 def axis_values(axis, bounds: dict[str, int]) -> int:
     """Distinct values of ``sum(coef * d)`` over ``0 <= d < bound(d)`` (terms of
     coefficient 0 left out); at least the largest bound among the terms, the exact count
-    when the axis spans at most ``MAX_SPAN`` values."""
+    when the axis spans at most ``MAX_SPAN`` values and no term with more than
+    ``MAX_SHIFTS`` values shifts a set with gaps."""
     terms = [(c, d) for c, d in axis if c != 0 and bounds[d] > 1]
     if not terms:
         return 1
@@ -33,6 +35,12 @@ def axis_values(axis, bounds: dict[str, int]) -> int:
     width = 1
     for c, d in terms:  # sumset of non-negative steps (a negative coefficient mirrors)
         step, n = abs(c), bounds[d]
+        if step <= width and hit[:width].all():  # an interval stays one: no shifts
+            width += step * (n - 1)
+            hit[:width] = True
+            continue
+        if n > MAX_SHIFTS:  # too many shifts to take one by one: the widest term
+            return max(bounds[d] for _, d in terms)
         new = np.zeros(span, dtype=bool)
         for i in range(n):
             new[i * step:i * step + width] |= hit[:width]
