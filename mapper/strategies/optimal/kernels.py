@@ -145,18 +145,34 @@ def _outer_mask(ns, lv, a_off, a_d, f_off, f_d, z_off, z_d):
 
 
 @njit(cache=True, inline="always")
-def _factor_col(tem, ext, r, given, g, col, pre, ns, ofac, span, col_ti, col_c, is_solo,
-                grow, ax_off, term_off, term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d):
-    """Rule B7 for tiling ``r`` (``tem``, ``ext`` [N, L, D]; ``pre``, ``ns`` from
-    ``_row_prep``) and one column: (its factor over B6, its outer part alone). Levels
-    below ``given.shape[1]`` take the order ``given[g, level]`` (each dimension's
-    position), the others the least over their orders. ``ofac``, ``span``: scratch [D]."""
+def _out_bits(tem, r, given, g, js, ti, ns, a_off, a_d, f_off, f_d, z_off, z_d):
+    """The loops of level ``js`` (bit d: dimension d) in rule B7's outer part ``O`` for
+    tensor ``ti``: those at or outside its innermost non-unit solo loop in the order
+    ``given[g, js]`` when ``js`` is below ``given.shape[1]``, else those every order puts
+    there. The given order enters B7 only through these bits."""
+    if js >= given.shape[1]:
+        return _outer_mask(ns[ti, js], js, a_off, a_d, f_off, f_d, z_off, z_d)
+    D = tem.shape[2]
+    inner = -1
+    for d in range(D):
+        if ns[ti, js] >> d & 1 and given[g, js, d] > inner:
+            inner = given[g, js, d]
+    out = 0
+    for d in range(D):
+        if given[g, js, d] <= inner:
+            out |= 1 << d
+    return out
+
+
+@njit(cache=True, inline="always")
+def _factor_out(tem, ext, r, js, out, col, pre, ofac, span, col_ti, col_c, is_solo, grow,
+                ax_off, term_off, term_k, term_d):
+    """Rule B7 for tiling ``r`` and one column whose level ``js`` (-1: none) puts the
+    loops ``out`` (``_out_bits``) outside: (its factor over B6, its outer part alone).
+    ``ofac``, ``span``: scratch [D]."""
     D = tem.shape[2]
     c = col_c[col]
     ti = col_ti[col]
-    if c == 0:
-        return 1.0, 1.0
-    js = _jstar(ns, c, ti)
     # O: every loop above j*, and at j* the loops outside its innermost non-unit solo
     # one (bits ``out``); ``span``: the tile's extent times the factors of I
     if js < 0:
@@ -164,18 +180,6 @@ def _factor_col(tem, ext, r, given, g, col, pre, ns, ofac, span, col_ti, col_c, 
             ofac[d] = 1
             span[d] = ext[r, c, d] * pre[c, d]
     else:
-        if js < given.shape[1]:
-            # the given order: loops at or outside the innermost non-unit solo one
-            inner = -1
-            for d in range(D):
-                if ns[ti, js] >> d & 1 and given[g, js, d] > inner:
-                    inner = given[g, js, d]
-            out = 0
-            for d in range(D):
-                if given[g, js, d] <= inner:
-                    out |= 1 << d
-        else:
-            out = _outer_mask(ns[ti, js], js, a_off, a_d, f_off, f_d, z_off, z_d)
         for d in range(D):
             q = 1
             for lv in range(js + 1, c):
@@ -205,6 +209,26 @@ def _factor_col(tem, ext, r, given, g, col, pre, ns, ofac, span, col_ti, col_c, 
             ok = ok and (span[d] == ext[r, c, d] or k * ext[r, c, d] <= width)
         f = f * (union / width if ok else 1.0)
     return f, outer
+
+
+@njit(cache=True, inline="always")
+def _factor_col(tem, ext, r, given, g, col, pre, ns, ofac, span, col_ti, col_c, is_solo,
+                grow, ax_off, term_off, term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d):
+    """Rule B7 for tiling ``r`` (``tem``, ``ext`` [N, L, D]; ``pre``, ``ns`` from
+    ``_row_prep``) and one column: (its factor over B6, its outer part alone). Levels
+    below ``given.shape[1]`` take the order ``given[g, level]`` (each dimension's
+    position), the others the least over their orders. ``ofac``, ``span``: scratch [D]."""
+    c = col_c[col]
+    ti = col_ti[col]
+    if c == 0:
+        return 1.0, 1.0
+    js = _jstar(ns, c, ti)
+    if js < 0:
+        return _factor_out(tem, ext, r, js, 0, col, pre, ofac, span, col_ti, col_c,
+                           is_solo, grow, ax_off, term_off, term_k, term_d)
+    out = _out_bits(tem, r, given, g, js, ti, ns, a_off, a_d, f_off, f_d, z_off, z_d)
+    return _factor_out(tem, ext, r, js, out, col, pre, ofac, span, col_ti, col_c, is_solo,
+                       grow, ax_off, term_off, term_k, term_d)
 
 
 @njit(cache=True)
@@ -352,15 +376,24 @@ def chain_energy(ti: int, chain, skip_top: bool, pos: np.ndarray, neg: np.ndarra
 # -- rule leaf_bound: one energy per (tiling, class of every level, keep choice) -------------
 @njit(cache=True)
 def _class_factors(temporal, ext, t, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl,
-                   reads, comp, joff, F, rank, pre, ns, ofac, span, rt, links):
+                   reads, comp, joff, F, rank, pre, ns, ofac, span, bits, got, rt, links):
     """Rows ``F`` of tiling ``t``: B7's factors once per (level j, class of j), the other
     levels at their first class, for the columns that read level j (``reads``); the
-    order-free columns (-1) only in row 0."""
+    order-free columns (-1) only in row 0. A column's factor reads the class's order only
+    through its outer loops (``_out_bits``): classes that agree there share one
+    computation (``bits`` [columns, classes]: the bits computed, ``got``: their factors;
+    a unit loop's factor is 1 in ``O`` and in ``I`` alike, so only the non-unit bits count)."""
     col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
     a_off, a_d, f_off, f_d, z_off, z_d = rt[8:]
     L, D = temporal.shape[1], temporal.shape[2]
     n_ce = col_ti.shape[0]
     for j in range(L):
+        for col in range(n_ce):
+            bits[col, 0] = 0
+        live = 0  # the non-unit loops of level j: a unit loop in O or I changes nothing
+        for d in range(D):
+            if temporal[t, j, d] > 1:
+                live |= 1 << d
         for c in range(m[t, j]):
             # a column that reads level j uses only that level's order
             q = off[t, j] + rep_cat[rep_lvl[j] + roff[t, j] + c]
@@ -369,19 +402,69 @@ def _class_factors(temporal, ext, t, m, off, roff, rows_cat, row_lvl, rep_cat, r
             q = joff[j] + c
             for col in range(n_ce):
                 # an order-free column (-1) once, in the first row
-                if reads[col] != j and not (reads[col] < 0 and q == 0):
+                if reads[col] == j:
+                    out = live & _out_bits(temporal, t, rank, 0, j, col_ti[col], ns, a_off,
+                                           a_d, f_off, f_d, z_off, z_d)
+                    k = 1
+                    while k <= bits[col, 0] and bits[col, k] != out:
+                        k += 1
+                    if k > bits[col, 0]:
+                        bits[col, 0] = k
+                        bits[col, k] = out
+                        got[col, k, 0], got[col, k, 1] = _factor_out(
+                            temporal, ext, t, j, out, col, pre, ofac, span, col_ti, col_c,
+                            is_solo, grow, ax_off, term_off, term_k, term_d)
+                    fv, ov = got[col, k, 0], got[col, k, 1]
+                elif reads[col] < 0 and q == 0:
+                    fv, ov = _factor_col(temporal, ext, t, rank, 0, col, pre, ns, ofac, span,
+                                         col_ti, col_c, is_solo, grow, ax_off, term_off,
+                                         term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d)
+                else:
                     continue
-                fv, ov = _factor_col(temporal, ext, t, rank, 0, col, pre, ns, ofac, span,
-                                     col_ti, col_c, is_solo, grow, ax_off, term_off,
-                                     term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d)
                 F[q, col] = comp[col] * fv
                 if links:
                     F[q, n_ce + col] = comp[col] * ov
 
 
+@njit(cache=True, inline="always")
+def _undominated_classes(F, joff, reads, n_ce, j, m_j, key, alive):
+    """The classes of level ``j`` that the least energy over the class rows needs, into
+    ``alive``; returns their count. A class is skipped when one kept class has every
+    factor of the columns reading ``j`` at most its own: each chain's energy is
+    non-decreasing in every factor, in floating point too, so the least row keeps its
+    value. The classes are taken by increasing sum of those factors (a class can only be
+    covered by one with a sum as small), so each is compared with the kept ones alone.
+    ``key``: scratch [m_j]."""
+    W = F.shape[1]
+    for c in range(m_j):
+        v = 0.0
+        for col in range(W):
+            if reads[col % n_ce] == j:
+                v += F[joff[j] + c, col]
+        key[c] = v
+    order = np.argsort(key[:m_j], kind="mergesort")
+    n = 0
+    for c in order:
+        covered = False
+        for i in range(n):
+            o = alive[i]
+            le = True
+            for col in range(W):
+                if reads[col % n_ce] == j and F[joff[j] + o, col] > F[joff[j] + c, col]:
+                    le = False
+                    break
+            if le:
+                covered = True
+                break
+        if not covered:
+            alive[n] = c
+            n += 1
+    return n
+
+
 @njit(cache=True)
 def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, temporal, ext,
-                  pos, neg, keeps, keep_sets, tops, rt, ct, links):
+                  pos, neg, keeps, keep_sets, tops, rt, ct, links, least, cap):
     col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
     a_off, a_d, f_off, f_d, z_off, z_d = rt[8:]
     col_a, col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce = ct
@@ -395,8 +478,19 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
         p = nk[t]
         for j in range(L):
             p *= m[t, j]
-        total += p
-    energy = np.zeros(total)
+        total += 1 if least else p
+    # ``least``: one value per tiling, the least over its rows (inf: more than ``cap``
+    # rows left after the dominated classes, not bounded)
+    energy = np.full(total, np.inf) if least else np.zeros(total)
+    mmax = 1
+    for t in range(nT):
+        for j in range(L):
+            mmax = max(mmax, m[t, j])
+    alive = np.zeros((L, mmax), dtype=np.int64)  # per level: the classes enumerated
+    bits = np.zeros((n_ce, mmax + 1), dtype=np.int64)  # _class_factors' scratch
+    got = np.zeros((n_ce, mmax + 1, 2))
+    na = np.zeros(L, dtype=np.int64)
+    key = np.zeros(mmax)
     rank = np.zeros((1, L, D), dtype=np.int64)
     pre = np.ones((L + 1, D), dtype=np.int64)
     ns = np.zeros((is_solo.shape[0], L), dtype=np.int64)
@@ -438,15 +532,26 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
             nf += m[t, j]
         F = np.empty((nf, W))
         _class_factors(temporal, ext, t, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl,
-                       reads, comp, joff, F, rank, pre, ns, ofac, span, rt, links)
+                       reads, comp, joff, F, rank, pre, ns, ofac, span, bits, got, rt, links)
+        # per level the classes enumerated: all, or (``least``) the undominated ones
         ncls = 1
         for j in range(L):
-            ncls *= m[t, j]
+            if least:
+                na[j] = _undominated_classes(F, joff, reads, n_ce, j, m[t, j], key,
+                                             alive[j])
+            else:
+                na[j] = m[t, j]
+                for c in range(m[t, j]):
+                    alive[j, c] = c
+            ncls *= na[j]
+        if least and ncls * nk[t] > cap:
+            koff += nk[t]
+            continue
         for q in range(ncls):
             rem = q
             for j in range(L - 1, -1, -1):
-                cls[j] = rem % m[t, j]
-                rem //= m[t, j]
+                cls[j] = alive[j, rem % na[j]]
+                rem //= na[j]
             for col in range(W):
                 jc = reads[col % n_ce]
                 ce[0, col] = F[0, col] if jc < 0 else F[joff[jc] + cls[jc], col]
@@ -467,15 +572,21 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
                             col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce)
                         seen[ti, code] = stamp
                     e += memo[ti, code]
-                energy[eoff[t] + q * nk[t] + k] = e
+                if least:
+                    energy[t] = min(energy[t], e)
+                else:
+                    energy[eoff[t] + q * nk[t] + k] = e
         koff += nk[t]
     return energy, eoff
 
 
 def class_energy(prep: dict, keeps: np.ndarray, keep_sets: np.ndarray, tops: np.ndarray,
-                 rt: tuple, ct: tuple, links: bool) -> tuple[np.ndarray, np.ndarray]:
+                 rt: tuple, ct: tuple, links: bool, cap: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Rule leaf_bound's energies, one per (tiling, class of every level, keep choice), and
-    where each tiling's rows start (``LeafBound._class_energy`` documents the arguments)."""
+    where each tiling's rows start (``LeafBound._class_energy`` documents the arguments).
+    With ``cap``: one energy per tiling, the least over its rows, enumerating only each
+    level's undominated classes (inf for a tiling with more than ``cap`` such rows)."""
     rows_of, rep_of = prep["rows_of"], prep["rep_of"]
     row_lvl = np.cumsum([0] + [len(r) for r in rows_of[:-1]]).astype(np.int64)
     rep_lvl = np.cumsum([0] + [len(r) for r in rep_of[:-1]]).astype(np.int64)
@@ -485,7 +596,7 @@ def class_energy(prep: dict, keeps: np.ndarray, keep_sets: np.ndarray, tops: np.
                          _c(np.concatenate(rep_of), i8), rep_lvl, _c(prep["temporal"], i8),
                          _c(prep["ext"], i8), _c(prep["pos"], f8), _c(prep["neg"], f8),
                          _c(keeps, i8), _c(keep_sets, np.bool_), _c(tops, np.bool_),
-                         rt, ct, links)
+                         rt, ct, links, cap is not None, 0 if cap is None else cap)
 
 
 # -- a block of tilings (search.py ``_block``) ---------------------------------------------

@@ -98,24 +98,16 @@ class LeafBound:
     def least(self, items: list) -> np.ndarray:
         """Per ``(rec, tables, base_pj)``: the least leaf bound over every leaf of the
         tiling (no probe terms: B3-B7 with each leaf's own orders), a bound of the whole
-        tiling."""
-        rows = self.class_rows([(rec, tables) for rec, tables, _ in items])
-        out = np.zeros(len(items))  # 0: no bound (a tiling with too many classes)
-        chunk: list[int] = []
-        size = 0
-        for n, r in enumerate(rows.tolist() + [0]):
-            if chunk and (n == len(items) or size + r > CHUNK):
-                sub = [items[i] for i in chunk]
-                p = self._prepare([(rec, tables) for rec, tables, _ in sub])
-                tops = np.zeros((int(p["nk"].sum()), self.T), dtype=bool)
-                energy, eoff = self._class_energy(p, [rec for rec, _, _ in sub], tops)
-                base = np.array([b for _, _, b in sub])
-                out[chunk] = (base + np.minimum.reduceat(energy, eoff)) * SAFETY
-                chunk, size = [], 0
-            if n < len(items) and r <= CHUNK:
-                chunk.append(n)
-                size += r
-        return out
+        tiling. Only each level's undominated classes are enumerated (the least row is
+        among them, kernels.py); a tiling with more than ``CHUNK`` such rows gets no
+        bound (0)."""
+        if not items:
+            return np.zeros(0)
+        p = self._prepare([(rec, tables) for rec, tables, _ in items])
+        tops = np.zeros((int(p["nk"].sum()), self.T), dtype=bool)
+        energy, _ = self._class_energy(p, [rec for rec, _, _ in items], tops, cap=CHUNK)
+        base = np.array([b for _, _, b in items])
+        return np.where(np.isfinite(energy), (base + energy) * SAFETY, 0.0)
 
     def class_rows(self, pairs: list) -> np.ndarray:
         """Per (tiling record, tables): its rows (class of every level x keep choice)."""
@@ -156,37 +148,32 @@ class LeafBound:
         """The order tables and classes of the tilings ``its`` ((rec, tables) pairs)."""
         nT = len(its)
         L, D = its[0][0][1].shape
-        # 1. Per distinct pattern of non-unit loops among these tilings: its order tables
-        # and classes, concatenated per level; tiling t's level-j table starts at
-        # off[t, j] (its classes likewise), its class representatives at roff[t, j].
+        temporal = np.stack([it[0][1] for it in its])
+        # 1. Per distinct pattern of non-unit loops among these tilings (the order tables
+        # and classes depend on nothing else): its order tables and classes, concatenated
+        # per level; tiling t's level-j table starts at off[t, j] (its classes likewise),
+        # its class representatives at roff[t, j].
+        _, first, inv = np.unique(np.packbits((temporal > 1).reshape(nT, -1), axis=1),
+                                  axis=0, return_index=True, return_inverse=True)
         tab: list[list] = [[] for _ in range(L)]
         cl: list[list] = [[] for _ in range(L)]
         rp: list[list] = [[] for _ in range(L)]
         at, rat = [0] * L, [0] * L
-        off = np.zeros((nT, L), dtype=np.int64)
-        roff = np.zeros((nT, L), dtype=np.int64)
-        nrows = np.zeros((nT, L), dtype=np.int64)
-        m = np.ones((nT, L), dtype=np.int64)
-        seen: dict[bytes, tuple] = {}
-        for t, it in enumerate(its):
-            key = (it[0][1] > 1).tobytes()
-            hit = seen.get(key)
-            if hit is None:
-                tables = it[1]
-                cls, rep, mm = self._classes(it[0][1], tables)
-                hit = (tuple(at), tuple(rat), tuple(len(tb[0]) for tb in tables), mm)
-                for j in range(L):
-                    tab[j].append(tables[j][1])
-                    cl[j].append(cls[j])
-                    rp[j].append(rep[j])
-                    at[j] += len(tables[j][0])
-                    rat[j] += len(rep[j])
-                seen[key] = hit
-            off[t], roff[t], nrows[t], m[t] = hit
+        hits = np.zeros((4, len(first), L), dtype=np.int64)  # off, roff, nrows, m
+        for u, t in enumerate(first.tolist()):
+            tables = its[t][1]
+            cls, rep, mm = self._classes(temporal[t], tables)
+            hits[:, u] = at, rat, [len(tb[0]) for tb in tables], mm
+            for j in range(L):
+                tab[j].append(tables[j][1])
+                cl[j].append(cls[j])
+                rp[j].append(rep[j])
+                at[j] += len(tables[j][0])
+                rat[j] += len(rep[j])
+        off, roff, nrows, m = hits[:, inv.ravel()]
         rows_of = [np.concatenate(b) for b in tab]  # per level [rows, D]
         cls_of = [np.concatenate(b) for b in cl]
         rep_of = [np.concatenate(b) for b in rp]
-        temporal = np.stack([it[0][1] for it in its])
         ext = np.stack([it[0][10] for it in its])
         pos = np.stack([it[0][7] for it in its])
         neg = np.stack([it[0][8] for it in its])
@@ -194,11 +181,11 @@ class LeafBound:
         return dict(off=off, roff=roff, nrows=nrows, m=m, rows_of=rows_of, cls_of=cls_of,
                     rep_of=rep_of, temporal=temporal, ext=ext, pos=pos, neg=neg, nk=nk)
 
-    def _class_energy(self, prep: dict, recs: list, tops: np.ndarray):
+    def _class_energy(self, prep: dict, recs: list, tops: np.ndarray, cap=None):
         """2. One row per (tiling, class of every level, keep choice): its B3-B7 energy
         (``tops`` [sum of keep choices, T]: the terms left to the probe), and where each
-        tiling's rows start."""
+        tiling's rows start; with ``cap``, the least row per tiling (``class_energy``)."""
         bd = self.bd
         keeps = np.concatenate([rec[4] for rec in recs])
         return class_energy(prep, keeps, self.keep_sets, tops, bd.runs.tables,
-                                    bd.chain_tables, bd.links)
+                            bd.chain_tables, bd.links, cap)
