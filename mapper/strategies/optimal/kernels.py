@@ -599,6 +599,60 @@ def class_energy(prep: dict, keeps: np.ndarray, keep_sets: np.ndarray, tops: np.
                          rt, ct, links, cap is not None, 0 if cap is None else cap)
 
 
+# -- keep choices that fit the buffers (orders.py ``legal_keeps``) ---------------------------
+def keep_tables(axes: list, bits, keep_sets: np.ndarray, cap: list, min_util: list) -> tuple:
+    """The flat tables of ``legal_keeps``: per tensor its axes as CSR offsets into (|coef|,
+    dimension) terms; per level and tensor its bits per word; the keep sets [B, L, T]; per
+    level its capacity in bits (-1: unbounded) and its least used bits (min utilization
+    times capacity, 0 without)."""
+    ax_off = np.zeros(len(axes) + 1, dtype=np.int64)
+    ax_off[1:] = np.cumsum([len(a) for a in axes])
+    flat = [ax for a in axes for ax in a]
+    term_off, term_k = _offsets([[abs(k) for k, _ in ax] for ax in flat])
+    _, term_d = _offsets([[d for _, d in ax] for ax in flat])
+    low = [0.0 if c is None or not u else u * c for c, u in zip(cap, min_util)]
+    return (ax_off, term_off, term_k, term_d, _c(bits, np.int64), _c(keep_sets, np.bool_),
+            np.array([-1 if c is None else c for c in cap], dtype=np.int64),
+            np.array(low, dtype=np.float64))
+
+
+@njit(cache=True)
+def _legal_keeps(ext, kt):
+    ax_off, term_off, term_k, term_d, bits, keep_sets, cap, low = kt
+    N, L = ext.shape[0], ext.shape[1]
+    B, T = keep_sets.shape[0], keep_sets.shape[2]
+    ok = np.ones((N, B), dtype=np.bool_)
+    words = np.zeros((L, T), dtype=np.int64)
+    for n in range(N):
+        for lv in range(L):
+            for ti in range(T):
+                size = 1
+                for a in range(ax_off[ti], ax_off[ti + 1]):
+                    e = 1
+                    for i in range(term_off[a], term_off[a + 1]):
+                        e += term_k[i] * (ext[n, lv, term_d[i]] - 1)
+                    size *= e
+                words[lv, ti] = size * bits[lv, ti]
+        for b in range(B):
+            for lv in range(L):
+                if cap[lv] < 0:
+                    continue
+                used = 0
+                for ti in range(T):
+                    if keep_sets[b, lv, ti]:
+                        used += words[lv, ti]
+                if used > cap[lv] or used < low[lv]:
+                    ok[n, b] = False
+                    break
+    return ok
+
+
+def legal_keeps(ext: np.ndarray, kt: tuple) -> np.ndarray:
+    """bool [N, B]: the keep choices whose kept tiles fit every level's capacity (and
+    reach its minimum utilization), for tilings with per-level extents ``ext`` [N, L, D]."""
+    return _legal_keeps(_c(ext, np.int64), kt)
+
+
 # -- a block of tilings (search.py ``_block``) ---------------------------------------------
 def dim_tables(dims: list) -> tuple:
     """Every dimension's per-row features (``Bounder.dims``), padded to the most rows:

@@ -20,6 +20,7 @@ from loopscape.spaces.arch import Architecture
 from loopscape.spaces.factors import rank_permutation
 from loopscape.spaces.workload import Workload
 
+from .kernels import keep_tables, legal_keeps
 from .structure import SpaceStructure
 
 
@@ -42,6 +43,9 @@ class OrderTables:
         # share their tables (``level_tables``)
         self.free_mask = np.array([[d in st.free[i] for d in self.dims] for i in range(L)])
         self.by_mask: dict[bytes, list] = {}
+        self.keep_tables = keep_tables(
+            [[[(c, self.dims.index(d)) for c, d in axis] for axis in t.axes]
+             for t in workload.tensors], self.bits, self.keep_sets, self.cap, self.min_util)
 
     def _table(self, level: int, nonunit: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         st = self.st
@@ -78,27 +82,8 @@ class OrderTables:
     def legal_keeps(self, ext: np.ndarray) -> np.ndarray:
         """bool [N, B]: keep choices whose kept tiles fit every level (and reach its
         minimum utilization), for tilings with per-level dimension extents ``ext``
-        [N, L, D]."""
-        wl = self.workload
-        N = ext.shape[0]
-        words = np.empty((N, self.L, len(wl.tensors)), dtype=np.int64)
-        for ti, t in enumerate(wl.tensors):
-            size = np.ones((N, self.L), dtype=np.int64)
-            for axis in t.axes:
-                e = np.ones((N, self.L), dtype=np.int64)
-                for c, d in axis:
-                    e = e + abs(c) * (ext[:, :, self.dims.index(d)] - 1)
-                size = size * e
-            words[:, :, ti] = size
-        used = np.einsum("nlt,blt->nbl", words * self.bits[None], self.keep_sets.astype(np.int64))
-        ok = np.ones((N, len(self.keep_sets)), dtype=bool)
-        for i in range(self.L):
-            if self.cap[i] is None:
-                continue
-            ok &= used[:, :, i] <= self.cap[i]
-            if self.min_util[i]:
-                ok &= used[:, :, i] >= self.min_util[i] * self.cap[i]
-        return ok
+        [N, L, D] (a tensor's tile: per axis ``1 + sum |coef| x (extent - 1)``)."""
+        return legal_keeps(ext, self.keep_tables)
 
 
 def combo_count(tables: list[tuple[np.ndarray, np.ndarray]]) -> int:
