@@ -89,23 +89,33 @@ def _c(x: np.ndarray, dtype) -> np.ndarray:
 # Inner helpers take their tables as separate arrays and index rows (no tuples, no row
 # views): numba pays reference counting for each array it takes out of a tuple or slices.
 @njit(cache=True, inline="always")
-def _row_prep(tem, r, is_solo, pre, ns):
+def _solo_bits(is_solo):
+    """[T]: each tensor's solo dimensions as bits (bit d: dimension d)."""
+    out = np.zeros(is_solo.shape[0], dtype=np.int64)
+    for ti in range(is_solo.shape[0]):
+        for d in range(is_solo.shape[1]):
+            if is_solo[ti, d]:
+                out[ti] |= 1 << d
+    return out
+
+
+@njit(cache=True, inline="always")
+def _row_prep(tem, r, solo_bits, pre, ns):
     """Per tiling ``tem[r]`` [L, D], what every column reads: ``pre`` [L + 1, D] the
     products of the factors above each level, ``ns`` [T, L] the level's non-unit solo
-    loops of the tensor (bit d: dimension d)."""
+    loops of the tensor (bit d: dimension d; ``solo_bits`` [T]: the solo dimensions)."""
     L, D = tem.shape[1], tem.shape[2]
     for d in range(D):
         pre[0, d] = 1
     for lv in range(L):
+        nonunit = 0
         for d in range(D):
-            pre[lv + 1, d] = pre[lv, d] * tem[r, lv, d]
-    for ti in range(is_solo.shape[0]):
-        for lv in range(L):
-            bits = 0
-            for d in range(D):
-                if is_solo[ti, d] and tem[r, lv, d] > 1:
-                    bits |= 1 << d
-            ns[ti, lv] = bits
+            t = tem[r, lv, d]
+            pre[lv + 1, d] = pre[lv, d] * t
+            if t > 1:
+                nonunit |= 1 << d
+        for ti in range(solo_bits.shape[0]):
+            ns[ti, lv] = nonunit & solo_bits[ti]
 
 
 @njit(cache=True, inline="always")
@@ -243,9 +253,12 @@ def _factor_rows(temporal, ext, given, rt):
     span = np.ones(D, dtype=np.int64)
     pre = np.ones((L + 1, D), dtype=np.int64)
     ns = np.zeros((is_solo.shape[0], L), dtype=np.int64)
+    solo_bits = _solo_bits(is_solo)
     for r in range(N):
-        _row_prep(temporal, r, is_solo, pre, ns)
+        _row_prep(temporal, r, solo_bits, pre, ns)
         for col in range(n):
+            if col_c[col] == 0:  # the outermost level's column: 1 (``_factor_col``)
+                continue
             full[r, col], outer[r, col] = _factor_col(
                 temporal, ext, r, given, r, col, pre, ns, ofac, span, col_ti, col_c,
                 is_solo, grow, ax_off, term_off, term_k, term_d, a_off, a_d, f_off, f_d,
@@ -494,6 +507,7 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
     rank = np.zeros((1, L, D), dtype=np.int64)
     pre = np.ones((L + 1, D), dtype=np.int64)
     ns = np.zeros((is_solo.shape[0], L), dtype=np.int64)
+    solo_bits = _solo_bits(is_solo)
     comp = np.ones(n_ce)
     ofac = np.ones(D, dtype=np.int64)
     span = np.ones(D, dtype=np.int64)
@@ -517,7 +531,7 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
     stamp = 0
     koff = 0
     for t in range(nT):
-        _row_prep(temporal, t, is_solo, pre, ns)
+        _row_prep(temporal, t, solo_bits, pre, ns)
         for col in range(n_ce):
             # B7's factor of a column reads one level's order (its j*), or none (-1:
             # order-free, computed once)
