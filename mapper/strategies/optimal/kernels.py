@@ -388,36 +388,29 @@ def chain_energy(ti: int, chain, skip_top: bool, pos: np.ndarray, neg: np.ndarra
 
 # -- rule leaf_bound: one energy per (tiling, class of every level, keep choice) -------------
 @njit(cache=True)
-def _class_factors(temporal, ext, t, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl,
-                   reads, comp, joff, F, rank, pre, ns, ofac, span, bits, got, rt, links):
+def _class_factors(temporal, ext, t, m, roff, sig_cat, sig_lvl, reads, comp, joff, F, none,
+                   pre, ns, ofac, span, bits, got, rt, links):
     """Rows ``F`` of tiling ``t``: B7's factors once per (level j, class of j), the other
     levels at their first class, for the columns that read level j (``reads``); the
     order-free columns (-1) only in row 0. A column's factor reads the class's order only
-    through its outer loops (``_out_bits``): classes that agree there share one
-    computation (``bits`` [columns, classes]: the bits computed, ``got``: their factors;
-    a unit loop's factor is 1 in ``O`` and in ``I`` alike, so only the non-unit bits count)."""
+    through the loops of its outer part there, the class's signature (``sig_cat``,
+    RunBound.signature): classes that agree there share one computation (``bits``
+    [columns, classes]: the signatures computed, ``got``: their factors). ``none``: an
+    empty order array (the order-free columns read none)."""
     col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
     a_off, a_d, f_off, f_d, z_off, z_d = rt[8:]
-    L, D = temporal.shape[1], temporal.shape[2]
+    L = temporal.shape[1]
     n_ce = col_ti.shape[0]
     for j in range(L):
         for col in range(n_ce):
             bits[col, 0] = 0
-        live = 0  # the non-unit loops of level j: a unit loop in O or I changes nothing
-        for d in range(D):
-            if temporal[t, j, d] > 1:
-                live |= 1 << d
         for c in range(m[t, j]):
-            # a column that reads level j uses only that level's order
-            q = off[t, j] + rep_cat[rep_lvl[j] + roff[t, j] + c]
-            for d in range(D):
-                rank[0, j, d] = rows_cat[row_lvl[j] + q, d]
+            s = sig_lvl[j] + roff[t, j] + c  # the class's signature row
             q = joff[j] + c
             for col in range(n_ce):
                 # an order-free column (-1) once, in the first row
                 if reads[col] == j:
-                    out = live & _out_bits(temporal, t, rank, 0, j, col_ti[col], ns, a_off,
-                                           a_d, f_off, f_d, z_off, z_d)
+                    out = sig_cat[s, col]
                     k = 1
                     while k <= bits[col, 0] and bits[col, k] != out:
                         k += 1
@@ -429,7 +422,7 @@ def _class_factors(temporal, ext, t, m, off, roff, rows_cat, row_lvl, rep_cat, r
                             is_solo, grow, ax_off, term_off, term_k, term_d)
                     fv, ov = got[col, k, 0], got[col, k, 1]
                 elif reads[col] < 0 and q == 0:
-                    fv, ov = _factor_col(temporal, ext, t, rank, 0, col, pre, ns, ofac, span,
+                    fv, ov = _factor_col(temporal, ext, t, none, 0, col, pre, ns, ofac, span,
                                          col_ti, col_c, is_solo, grow, ax_off, term_off,
                                          term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d)
                 else:
@@ -476,8 +469,8 @@ def _undominated_classes(F, joff, reads, n_ce, j, m_j, key, alive):
 
 
 @njit(cache=True)
-def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, temporal, ext,
-                  pos, neg, keeps, keep_sets, tops, rt, ct, links, least, cap):
+def _class_energy(nk, m, roff, sig_cat, sig_lvl, temporal, ext, pos, neg, keeps, keep_sets,
+                  tops, rt, ct, links, least, cap):
     col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
     a_off, a_d, f_off, f_d, z_off, z_d = rt[8:]
     col_a, col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce = ct
@@ -504,7 +497,7 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
     got = np.zeros((n_ce, mmax + 1, 2))
     na = np.zeros(L, dtype=np.int64)
     key = np.zeros(mmax)
-    rank = np.zeros((1, L, D), dtype=np.int64)
+    none = np.zeros((1, 0, D), dtype=np.int64)
     pre = np.ones((L + 1, D), dtype=np.int64)
     ns = np.zeros((is_solo.shape[0], L), dtype=np.int64)
     solo_bits = _solo_bits(is_solo)
@@ -545,8 +538,8 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
             joff[j] = nf
             nf += m[t, j]
         F = np.empty((nf, W))
-        _class_factors(temporal, ext, t, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl,
-                       reads, comp, joff, F, rank, pre, ns, ofac, span, bits, got, rt, links)
+        _class_factors(temporal, ext, t, m, roff, sig_cat, sig_lvl, reads, comp, joff, F,
+                       none, pre, ns, ofac, span, bits, got, rt, links)
         # per level the classes enumerated: all, or (``least``) the undominated ones
         ncls = 1
         for j in range(L):
@@ -601,13 +594,11 @@ def class_energy(prep: dict, keeps: np.ndarray, keep_sets: np.ndarray, tops: np.
     where each tiling's rows start (``LeafBound._class_energy`` documents the arguments).
     With ``cap``: one energy per tiling, the least over its rows, enumerating only each
     level's undominated classes (inf for a tiling with more than ``cap`` such rows)."""
-    rows_of, rep_of = prep["rows_of"], prep["rep_of"]
-    row_lvl = np.cumsum([0] + [len(r) for r in rows_of[:-1]]).astype(np.int64)
-    rep_lvl = np.cumsum([0] + [len(r) for r in rep_of[:-1]]).astype(np.int64)
+    sig_of = prep["sig_of"]
+    sig_lvl = np.cumsum([0] + [len(r) for r in sig_of[:-1]]).astype(np.int64)
     i8, f8 = np.int64, np.float64
-    return _class_energy(_c(prep["nk"], i8), _c(prep["m"], i8), _c(prep["off"], i8),
-                         _c(prep["roff"], i8), _c(np.concatenate(rows_of), i8), row_lvl,
-                         _c(np.concatenate(rep_of), i8), rep_lvl, _c(prep["temporal"], i8),
+    return _class_energy(_c(prep["nk"], i8), _c(prep["m"], i8), _c(prep["roff"], i8),
+                         _c(np.concatenate(sig_of), i8), sig_lvl, _c(prep["temporal"], i8),
                          _c(prep["ext"], i8), _c(prep["pos"], f8), _c(prep["neg"], f8),
                          _c(keeps, i8), _c(keep_sets, np.bool_), _c(tops, np.bool_),
                          rt, ct, links, cap is not None, 0 if cap is None else cap)

@@ -66,32 +66,34 @@ class LeafBound:
         return out
 
     def _classes(self, temporal: np.ndarray, tables: list) -> tuple:
-        """Per level: each order's class, a first order of each class, and the class
-        count. B7 reads a level's order only through the non-unit loops at or outside
-        each column's innermost solo loop (RunBound.signature), which depends on the
-        tiling only through which loops are non-unit: the classes are cached by that."""
+        """Per level: each order's class, the class count, and each class's signature
+        [classes, columns] (for a column whose factor reads this level, the loops its
+        outer part ``O`` holds there: all the kernel reads of the order). B7 reads a level's order only through the non-unit loops at or outside each
+        column's innermost solo loop (RunBound.signature), which depends on the tiling
+        only through which loops are non-unit: the classes are cached by that."""
         key = (temporal > 1).tobytes()
         hit = self.cache.get(key)
         if hit is not None:
             return hit
         L = len(tables)
         first = np.stack([tables[j][1][0] for j in range(L)])  # [L, D]
-        cls, rep, m = [], [], []
+        cls, m, sigs = [], [], []
+        sig1 = self.bd.runs.signature(temporal[None], first[None])  # every level's first
         for j in range(L):
             n = len(tables[j][0])
             if n == 1:
                 cls.append(np.zeros(1, dtype=np.int64))
-                rep.append(np.zeros(1, dtype=np.int64))
                 m.append(1)
+                sigs.append(sig1)
                 continue
             ranks = np.repeat(first[None], n, axis=0)
             ranks[:, j] = tables[j][1]
             sig = self.bd.runs.signature(np.repeat(temporal[None], n, axis=0), ranks)
             _, firsts, inv = np.unique(sig, axis=0, return_index=True, return_inverse=True)
             cls.append(inv.ravel().astype(np.int64))
-            rep.append(firsts.astype(np.int64))
             m.append(len(firsts))
-        hit = (cls, rep, tuple(m))
+            sigs.append(sig[firsts])
+        hit = (cls, tuple(m), sigs)
         self.cache[key] = hit
         return hit
 
@@ -111,7 +113,7 @@ class LeafBound:
 
     def class_rows(self, pairs: list) -> np.ndarray:
         """Per (tiling record, tables): its rows (class of every level x keep choice)."""
-        return np.array([np.prod(self._classes(rec[1], tables)[2], dtype=np.int64) *
+        return np.array([np.prod(self._classes(rec[1], tables)[1], dtype=np.int64) *
                          len(rec[4]) for rec, tables in pairs], dtype=np.int64)
 
     def _pass(self, items: list, which: list[int], out: list) -> None:
@@ -120,7 +122,7 @@ class LeafBound:
         prep = self._prepare([it[:2] for it in its])
         energy, eoff = self._class_energy(prep, [it[0] for it in its],
                                           np.concatenate([it[5] for it in its]))
-        L = len(prep["rows_of"])
+        L = prep["m"].shape[1]
         nT, nk, nrows, m = len(its), prep["nk"], prep["nrows"], prep["m"]
         off, cls_of = prep["off"], prep["cls_of"]
         # 3. Each leaf: its classes' row, plus the probe's exact terms of its (outermost
@@ -145,41 +147,37 @@ class LeafBound:
             start += size
 
     def _prepare(self, its: list) -> dict:
-        """The order tables and classes of the tilings ``its`` ((rec, tables) pairs)."""
+        """The order classes of the tilings ``its`` ((rec, tables) pairs)."""
         nT = len(its)
-        L, D = its[0][0][1].shape
+        L = its[0][0][1].shape[0]
         temporal = np.stack([it[0][1] for it in its])
         # 1. Per distinct pattern of non-unit loops among these tilings (the order tables
-        # and classes depend on nothing else): its order tables and classes, concatenated
-        # per level; tiling t's level-j table starts at off[t, j] (its classes likewise),
-        # its class representatives at roff[t, j].
+        # and classes depend on nothing else): each order's class and each class's
+        # signature, concatenated per level; tiling t's level-j orders start at off[t, j],
+        # its classes at roff[t, j].
         _, first, inv = np.unique(np.packbits((temporal > 1).reshape(nT, -1), axis=1),
                                   axis=0, return_index=True, return_inverse=True)
-        tab: list[list] = [[] for _ in range(L)]
         cl: list[list] = [[] for _ in range(L)]
-        rp: list[list] = [[] for _ in range(L)]
+        sg: list[list] = [[] for _ in range(L)]
         at, rat = [0] * L, [0] * L
         hits = np.zeros((4, len(first), L), dtype=np.int64)  # off, roff, nrows, m
         for u, t in enumerate(first.tolist()):
             tables = its[t][1]
-            cls, rep, mm = self._classes(temporal[t], tables)
+            cls, mm, sig = self._classes(temporal[t], tables)
             hits[:, u] = at, rat, [len(tb[0]) for tb in tables], mm
             for j in range(L):
-                tab[j].append(tables[j][1])
                 cl[j].append(cls[j])
-                rp[j].append(rep[j])
+                sg[j].append(sig[j])
                 at[j] += len(tables[j][0])
-                rat[j] += len(rep[j])
+                rat[j] += mm[j]
         off, roff, nrows, m = hits[:, inv.ravel()]
-        rows_of = [np.concatenate(b) for b in tab]  # per level [rows, D]
-        cls_of = [np.concatenate(b) for b in cl]
-        rep_of = [np.concatenate(b) for b in rp]
-        ext = np.stack([it[0][10] for it in its])
-        pos = np.stack([it[0][7] for it in its])
-        neg = np.stack([it[0][8] for it in its])
-        nk = np.array([len(it[0][4]) for it in its], dtype=np.int64)
-        return dict(off=off, roff=roff, nrows=nrows, m=m, rows_of=rows_of, cls_of=cls_of,
-                    rep_of=rep_of, temporal=temporal, ext=ext, pos=pos, neg=neg, nk=nk)
+        return dict(off=off, roff=roff, nrows=nrows, m=m,
+                    cls_of=[np.concatenate(b) for b in cl],
+                    sig_of=[np.concatenate(b) for b in sg],  # per level [classes, columns]
+                    temporal=temporal, ext=np.stack([it[0][10] for it in its]),
+                    pos=np.stack([it[0][7] for it in its]),
+                    neg=np.stack([it[0][8] for it in its]),
+                    nk=np.array([len(it[0][4]) for it in its], dtype=np.int64))
 
     def _class_energy(self, prep: dict, recs: list, tops: np.ndarray, cap=None):
         """2. One row per (tiling, class of every level, keep choice): its B3-B7 energy
