@@ -79,6 +79,15 @@ class OrderTables:
             self.by_mask[key] = hit
         return hit
 
+    def level_tables_of(self, temporal: np.ndarray) -> list:
+        """``level_tables`` of each of the tilings ``temporal`` [N, L, D] (looked up once
+        per distinct pattern of non-unit free loops)."""
+        n = len(temporal)
+        keys = np.packbits(((temporal > 1) & self.free_mask).reshape(n, -1), axis=1)
+        _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        tables = [self.level_tables(temporal[t]) for t in first.tolist()]
+        return [tables[u] for u in inv.ravel().tolist()]
+
     def legal_keeps(self, ext: np.ndarray) -> np.ndarray:
         """bool [N, B]: keep choices whose kept tiles fit every level (and reach its
         minimum utilization), for tilings with per-level dimension extents ``ext``
