@@ -388,15 +388,16 @@ def chain_energy(ti: int, chain, skip_top: bool, pos: np.ndarray, neg: np.ndarra
 
 # -- rule leaf_bound: one energy per (tiling, class of every level, keep choice) -------------
 @njit(cache=True)
-def _class_factors(temporal, ext, t, m, roff, sig_cat, sig_lvl, reads, comp, joff, F, none,
-                   pre, ns, ofac, span, bits, got, rt, links):
+def _class_factors(temporal, ext, t, m, roff, sig_cat, sig_lvl, wide_cat, least, reads, comp,
+                   joff, F, none, pre, ns, ofac, span, bits, got, rt, links):
     """Rows ``F`` of tiling ``t``: B7's factors once per (level j, class of j), the other
     levels at their first class, for the columns that read level j (``reads``); the
     order-free columns (-1) only in row 0. A column's factor reads the class's order only
     through the loops of its outer part there, the class's signature (``sig_cat``,
     RunBound.signature): classes that agree there share one computation (``bits``
     [columns, classes]: the signatures computed, ``got``: their factors). ``none``: an
-    empty order array (the order-free columns read none)."""
+    empty order array (the order-free columns read none). With ``least``, the classes
+    ``wide_cat`` marks are skipped (``_undominated_classes``)."""
     col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
     a_off, a_d, f_off, f_d, z_off, z_d = rt[8:]
     L = temporal.shape[1]
@@ -407,6 +408,8 @@ def _class_factors(temporal, ext, t, m, roff, sig_cat, sig_lvl, reads, comp, jof
         for c in range(m[t, j]):
             s = sig_lvl[j] + roff[t, j] + c  # the class's signature row
             q = joff[j] + c
+            if least and wide_cat[s] and q != 0:  # row 0 holds the order-free columns
+                continue
             for col in range(n_ce):
                 # an order-free column (-1) once, in the first row
                 if reads[col] == j:
@@ -433,16 +436,22 @@ def _class_factors(temporal, ext, t, m, roff, sig_cat, sig_lvl, reads, comp, jof
 
 
 @njit(cache=True, inline="always")
-def _undominated_classes(F, joff, reads, n_ce, j, m_j, key, alive):
+def _undominated_classes(F, joff, reads, n_ce, j, m_j, wide, key, alive):
     """The classes of level ``j`` that the least energy over the class rows needs, into
     ``alive``; returns their count. A class is skipped when one kept class has every
     factor of the columns reading ``j`` at most its own: each chain's energy is
     non-decreasing in every factor, in floating point too, so the least row keeps its
     value. The classes are taken by increasing sum of those factors (a class can only be
     covered by one with a sum as small), so each is compared with the kept ones alone.
-    ``key``: scratch [m_j]."""
+    The classes ``wide`` marks are left out first: their outer loops include another
+    class's in every column, so each of their factors is at least that class's (moving a
+    non-solo loop from I to O multiplies O's product by its factor and divides the union
+    of a run's tiles by at most as much; docs/optimal.md). ``key``: scratch [m_j]."""
     W = F.shape[1]
     for c in range(m_j):
+        if wide[c]:
+            key[c] = np.inf
+            continue
         v = 0.0
         for col in range(W):
             if reads[col % n_ce] == j:
@@ -451,6 +460,8 @@ def _undominated_classes(F, joff, reads, n_ce, j, m_j, key, alive):
     order = np.argsort(key[:m_j], kind="mergesort")
     n = 0
     for c in order:
+        if wide[c]:
+            continue
         covered = False
         for i in range(n):
             o = alive[i]
@@ -469,8 +480,8 @@ def _undominated_classes(F, joff, reads, n_ce, j, m_j, key, alive):
 
 
 @njit(cache=True)
-def _class_energy(nk, m, roff, sig_cat, sig_lvl, temporal, ext, pos, neg, keeps, keep_sets,
-                  tops, rt, ct, links, least, cap):
+def _class_energy(nk, m, roff, sig_cat, sig_lvl, wide_cat, temporal, ext, pos, neg, keeps,
+                  keep_sets, tops, rt, ct, links, least, cap):
     col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
     a_off, a_d, f_off, f_d, z_off, z_d = rt[8:]
     col_a, col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce = ct
@@ -538,14 +549,15 @@ def _class_energy(nk, m, roff, sig_cat, sig_lvl, temporal, ext, pos, neg, keeps,
             joff[j] = nf
             nf += m[t, j]
         F = np.empty((nf, W))
-        _class_factors(temporal, ext, t, m, roff, sig_cat, sig_lvl, reads, comp, joff, F,
-                       none, pre, ns, ofac, span, bits, got, rt, links)
+        _class_factors(temporal, ext, t, m, roff, sig_cat, sig_lvl, wide_cat, least, reads,
+                       comp, joff, F, none, pre, ns, ofac, span, bits, got, rt, links)
         # per level the classes enumerated: all, or (``least``) the undominated ones
         ncls = 1
         for j in range(L):
             if least:
-                na[j] = _undominated_classes(F, joff, reads, n_ce, j, m[t, j], key,
-                                             alive[j])
+                w0 = sig_lvl[j] + roff[t, j]
+                na[j] = _undominated_classes(F, joff, reads, n_ce, j, m[t, j],
+                                             wide_cat[w0:w0 + m[t, j]], key, alive[j])
             else:
                 na[j] = m[t, j]
                 for c in range(m[t, j]):
@@ -598,7 +610,8 @@ def class_energy(prep: dict, keeps: np.ndarray, keep_sets: np.ndarray, tops: np.
     sig_lvl = np.cumsum([0] + [len(r) for r in sig_of[:-1]]).astype(np.int64)
     i8, f8 = np.int64, np.float64
     return _class_energy(_c(prep["nk"], i8), _c(prep["m"], i8), _c(prep["roff"], i8),
-                         _c(np.concatenate(sig_of), i8), sig_lvl, _c(prep["temporal"], i8),
+                         _c(np.concatenate(sig_of), i8), sig_lvl,
+                         _c(np.concatenate(prep["wide_of"]), np.bool_), _c(prep["temporal"], i8),
                          _c(prep["ext"], i8), _c(prep["pos"], f8), _c(prep["neg"], f8),
                          _c(keeps, i8), _c(keep_sets, np.bool_), _c(tops, np.bool_),
                          rt, ct, links, cap is not None, 0 if cap is None else cap)

@@ -66,9 +66,11 @@ class LeafBound:
         return out
 
     def _classes(self, temporal: np.ndarray, tables: list) -> tuple:
-        """Per level: each order's class, the class count, and each class's signature
+        """Per level: each order's class, the class count, each class's signature
         [classes, columns] (for a column whose factor reads this level, the loops its
-        outer part ``O`` holds there: all the kernel reads of the order). B7 reads a level's order only through the non-unit loops at or outside each
+        outer part ``O`` holds there: all the kernel reads of the order), and whether
+        the class is *wide* (its signature includes another class's in every column:
+        the least over a tiling's leaves skips it, kernels.py). B7 reads a level's order only through the non-unit loops at or outside each
         column's innermost solo loop (RunBound.signature), which depends on the tiling
         only through which loops are non-unit: the classes are cached by that."""
         key = (temporal > 1).tobytes()
@@ -77,7 +79,7 @@ class LeafBound:
             return hit
         L = len(tables)
         first = np.stack([tables[j][1][0] for j in range(L)])  # [L, D]
-        cls, m, sigs = [], [], []
+        cls, m, sigs, wide = [], [], [], []
         sig1 = self.bd.runs.signature(temporal[None], first[None])  # every level's first
         for j in range(L):
             n = len(tables[j][0])
@@ -85,6 +87,7 @@ class LeafBound:
                 cls.append(np.zeros(1, dtype=np.int64))
                 m.append(1)
                 sigs.append(sig1)
+                wide.append(np.zeros(1, dtype=bool))
                 continue
             ranks = np.repeat(first[None], n, axis=0)
             ranks[:, j] = tables[j][1]
@@ -92,8 +95,13 @@ class LeafBound:
             _, firsts, inv = np.unique(sig, axis=0, return_index=True, return_inverse=True)
             cls.append(inv.ravel().astype(np.int64))
             m.append(len(firsts))
-            sigs.append(sig[firsts])
-        hit = (cls, tuple(m), sigs)
+            s = sig[firsts]
+            sigs.append(s)
+            # a class whose outer loops include another class's in every column
+            sub = ((s[:, None, :] & s[None, :, :]) == s[None, :, :]).all(axis=2)
+            np.fill_diagonal(sub, False)
+            wide.append(sub.any(axis=1))
+        hit = (cls, tuple(m), sigs, wide)
         self.cache[key] = hit
         return hit
 
@@ -159,21 +167,24 @@ class LeafBound:
                                   axis=0, return_index=True, return_inverse=True)
         cl: list[list] = [[] for _ in range(L)]
         sg: list[list] = [[] for _ in range(L)]
+        wd: list[list] = [[] for _ in range(L)]
         at, rat = [0] * L, [0] * L
         hits = np.zeros((4, len(first), L), dtype=np.int64)  # off, roff, nrows, m
         for u, t in enumerate(first.tolist()):
             tables = its[t][1]
-            cls, mm, sig = self._classes(temporal[t], tables)
+            cls, mm, sig, wide = self._classes(temporal[t], tables)
             hits[:, u] = at, rat, [len(tb[0]) for tb in tables], mm
             for j in range(L):
                 cl[j].append(cls[j])
                 sg[j].append(sig[j])
+                wd[j].append(wide[j])
                 at[j] += len(tables[j][0])
                 rat[j] += mm[j]
         off, roff, nrows, m = hits[:, inv.ravel()]
         return dict(off=off, roff=roff, nrows=nrows, m=m,
                     cls_of=[np.concatenate(b) for b in cl],
                     sig_of=[np.concatenate(b) for b in sg],  # per level [classes, columns]
+                    wide_of=[np.concatenate(b) for b in wd],
                     temporal=temporal, ext=np.stack([it[0][10] for it in its]),
                     pos=np.stack([it[0][7] for it in its]),
                     neg=np.stack([it[0][8] for it in its]),
