@@ -241,7 +241,8 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         kl = live[keep]
         tfis = (full[kl].astype(radix.dtype) * radix[None]).sum(axis=1).tolist()
         row, col = np.nonzero(keep_ok[kl])  # each kept tiling's legal keep choices
-        keeps = np.split(col, np.cumsum(np.bincount(row, minlength=len(kl)))[:-1])
+        ends = np.cumsum(np.bincount(row, minlength=len(kl))).tolist()
+        keeps = [col[a:b] for a, b in zip([0] + ends[:-1], ends)]
         # tfi: the mapspace's index of the tiling
         self.pending.extend(zip(tfis, temporal[kl], sx[kl], sy[kl], keeps, lb[keep],
                                 combos[kl].tolist(), P[kl], Q[kl], ce[keep], ext[kl]))
