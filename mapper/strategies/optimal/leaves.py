@@ -25,6 +25,7 @@ import numpy as np
 
 from .bounds import SAFETY, Bounder
 from .kernels import class_energy
+from .orders import patterns
 
 CHUNK = 65536  # leaves (or class rows) bounded in one pass (memory: [CHUNK, L, D] arrays)
 
@@ -163,14 +164,13 @@ class LeafBound:
         # and classes depend on nothing else): each order's class and each class's
         # signature, concatenated per level; tiling t's level-j orders start at off[t, j],
         # its classes at roff[t, j].
-        _, first, inv = np.unique(np.packbits((temporal > 1).reshape(nT, -1), axis=1),
-                                  axis=0, return_index=True, return_inverse=True)
+        first, inv = patterns(temporal > 1)
         cl: list[list] = [[] for _ in range(L)]
         sg: list[list] = [[] for _ in range(L)]
         wd: list[list] = [[] for _ in range(L)]
         at, rat = [0] * L, [0] * L
         hits = np.zeros((4, len(first), L), dtype=np.int64)  # off, roff, nrows, m
-        for u, t in enumerate(first.tolist()):
+        for u, t in enumerate(first):
             tables = its[t][1]
             cls, mm, sig, wide = self._classes(temporal[t], tables)
             hits[:, u] = at, rat, [len(tb[0]) for tb in tables], mm
@@ -180,7 +180,7 @@ class LeafBound:
                 wd[j].append(wide[j])
                 at[j] += len(tables[j][0])
                 rat[j] += mm[j]
-        off, roff, nrows, m = hits[:, inv.ravel()]
+        off, roff, nrows, m = hits[:, inv]
         return dict(off=off, roff=roff, nrows=nrows, m=m,
                     cls_of=[np.concatenate(b) for b in cl],
                     sig_of=[np.concatenate(b) for b in sg],  # per level [classes, columns]

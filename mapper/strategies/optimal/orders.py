@@ -82,17 +82,31 @@ class OrderTables:
     def level_tables_of(self, temporal: np.ndarray) -> list:
         """``level_tables`` of each of the tilings ``temporal`` [N, L, D] (looked up once
         per distinct pattern of non-unit free loops)."""
-        n = len(temporal)
-        keys = np.packbits(((temporal > 1) & self.free_mask).reshape(n, -1), axis=1)
-        _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        tables = [self.level_tables(temporal[t]) for t in first.tolist()]
-        return [tables[u] for u in inv.ravel().tolist()]
+        first, inv = patterns((temporal > 1) & self.free_mask)
+        tables = [self.level_tables(temporal[t]) for t in first]
+        return [tables[u] for u in inv]
 
     def legal_keeps(self, ext: np.ndarray) -> np.ndarray:
         """bool [N, B]: keep choices whose kept tiles fit every level (and reach its
         minimum utilization), for tilings with per-level dimension extents ``ext``
         [N, L, D] (a tensor's tile: per axis ``1 + sum |coef| x (extent - 1)``)."""
         return legal_keeps(ext, self.keep_tables)
+
+
+def patterns(mask: np.ndarray) -> tuple[list[int], list[int]]:
+    """Rows of ``mask`` (bool [N, ...]) grouped by equal value: the first row of each
+    distinct value, in order of appearance, and each row's group."""
+    keys = np.packbits(mask.reshape(len(mask), -1), axis=1)
+    w = keys.shape[1]
+    raw = keys.tobytes()
+    seen: dict[bytes, int] = {}
+    first, inv = [], []
+    for t in range(len(mask)):
+        u = seen.setdefault(raw[t * w:(t + 1) * w], len(first))
+        if u == len(first):
+            first.append(t)
+        inv.append(u)
+    return first, inv
 
 
 def combo_count(tables: list[tuple[np.ndarray, np.ndarray]]) -> int:
