@@ -23,7 +23,9 @@ written numba compiles in memory instead, and no warning reaches the user.
 The kernels stay in this one module although it is longer than the others: numba's disk
 cache checks only the source file of the function it caches, so a kernel that inlined a
 helper from another file could keep the helper's old code after that file changed (a
-wrong bound, a false certificate). Within one file any edit recompiles them all.
+wrong bound, a false certificate). Within one file any edit recompiles them all. Only
+self-contained kernels (calling no other compiled function) live elsewhere: those of a
+block of tilings, in block_kernels.py.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def njit(*args, **kwargs):
     return wrap
 
 
-def _offsets(groups) -> tuple[np.ndarray, np.ndarray]:
+def csr_offsets(groups) -> tuple[np.ndarray, np.ndarray]:
     """CSR form of a list of int lists: (offsets [n + 1], values)."""
     off = np.zeros(len(groups) + 1, dtype=np.int64)
     off[1:] = np.cumsum([len(g) for g in groups])
@@ -72,11 +74,11 @@ def run_tables(columns: dict, D: int, solo: list, axes: list, grow: list,
     ax_off = np.zeros(nt + 1, dtype=np.int64)
     ax_off[1:] = np.cumsum([len(a) for a in axes])
     flat_axes = [ax for a in axes for ax in a]
-    term_off, term_k = _offsets([[k for k, _ in ax] for ax in flat_axes])
-    _, term_d = _offsets([[d for _, d in ax] for ax in flat_axes])
-    a_off, a_d = _offsets(A)
-    f_off, f_d = _offsets(F)
-    z_off, z_d = _offsets(Z)
+    term_off, term_k = csr_offsets([[k for k, _ in ax] for ax in flat_axes])
+    _, term_d = csr_offsets([[d for _, d in ax] for ax in flat_axes])
+    a_off, a_d = csr_offsets(A)
+    f_off, f_d = csr_offsets(F)
+    z_off, z_d = csr_offsets(Z)
     return (col_ti, col_c, is_solo, np.array(grow, dtype=np.bool_), ax_off, term_off,
             term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d)
 
@@ -615,138 +617,3 @@ def class_energy(prep: dict, keeps: np.ndarray, keep_sets: np.ndarray, tops: np.
                          _c(prep["ext"], i8), _c(prep["pos"], f8), _c(prep["neg"], f8),
                          _c(keeps, i8), _c(keep_sets, np.bool_), _c(tops, np.bool_),
                          rt, ct, links, cap is not None, 0 if cap is None else cap)
-
-
-# -- keep choices that fit the buffers (orders.py ``legal_keeps``) ---------------------------
-def keep_tables(axes: list, bits, keep_sets: np.ndarray, cap: list, min_util: list) -> tuple:
-    """The flat tables of ``legal_keeps``: per tensor its axes as CSR offsets into (|coef|,
-    dimension) terms; per level and tensor its bits per word; the keep sets [B, L, T]; per
-    level its capacity in bits (-1: unbounded) and its least used bits (min utilization
-    times capacity, 0 without)."""
-    ax_off = np.zeros(len(axes) + 1, dtype=np.int64)
-    ax_off[1:] = np.cumsum([len(a) for a in axes])
-    flat = [ax for a in axes for ax in a]
-    term_off, term_k = _offsets([[abs(k) for k, _ in ax] for ax in flat])
-    _, term_d = _offsets([[d for _, d in ax] for ax in flat])
-    low = [0.0 if c is None or not u else u * c for c, u in zip(cap, min_util)]
-    return (ax_off, term_off, term_k, term_d, _c(bits, np.int64), _c(keep_sets, np.bool_),
-            np.array([-1 if c is None else c for c in cap], dtype=np.int64),
-            np.array(low, dtype=np.float64))
-
-
-@njit(cache=True)
-def _legal_keeps(ext, kt):
-    ax_off, term_off, term_k, term_d, bits, keep_sets, cap, low = kt
-    N, L = ext.shape[0], ext.shape[1]
-    B, T = keep_sets.shape[0], keep_sets.shape[2]
-    ok = np.ones((N, B), dtype=np.bool_)
-    words = np.zeros((L, T), dtype=np.int64)
-    for n in range(N):
-        for lv in range(L):
-            for ti in range(T):
-                size = 1
-                for a in range(ax_off[ti], ax_off[ti + 1]):
-                    e = 1
-                    for i in range(term_off[a], term_off[a + 1]):
-                        e += term_k[i] * (ext[n, lv, term_d[i]] - 1)
-                    size *= e
-                words[lv, ti] = size * bits[lv, ti]
-        for b in range(B):
-            for lv in range(L):
-                if cap[lv] < 0:
-                    continue
-                used = 0
-                for ti in range(T):
-                    if keep_sets[b, lv, ti]:
-                        used += words[lv, ti]
-                if used > cap[lv] or used < low[lv]:
-                    ok[n, b] = False
-                    break
-    return ok
-
-
-def legal_keeps(ext: np.ndarray, kt: tuple) -> np.ndarray:
-    """bool [N, B]: the keep choices whose kept tiles fit every level's capacity (and
-    reach its minimum utilization), for tilings with per-level extents ``ext`` [N, L, D]."""
-    return _legal_keeps(_c(ext, np.int64), kt)
-
-
-# -- a block of tilings (search.py ``_block``) ---------------------------------------------
-def dim_tables(dims: list) -> tuple:
-    """Every dimension's per-row features (``Bounder.dims``), padded to the most rows:
-    temporal, sx, sy, ext, nonunit [D, rows, L] (int64), pos [D, rows, n_pos], neg
-    [D, rows, n_neg]."""
-    R = max(len(f.pos) for f in dims)
-
-    def pad(name, dtype):
-        a = [getattr(f, name) for f in dims]
-        out = np.zeros((len(a), R) + a[0].shape[1:], dtype=dtype)
-        for i, x in enumerate(a):
-            out[i, :len(x)] = x
-        return out
-    return tuple(pad(n, np.int64) for n in ("temporal", "sx", "sy", "ext", "nonunit")) + \
-        tuple(pad(n, np.float64) for n in ("pos", "neg"))
-
-
-@njit(cache=True)
-def _spatial(full, perm, dt):
-    f_sx, f_sy, f_nonunit = dt[1], dt[2], dt[4]
-    N, D = full.shape
-    L = f_sx.shape[2]
-    spx = np.ones((N, L), dtype=np.int64)
-    spy = np.ones((N, L), dtype=np.int64)
-    nonunit = np.zeros((N, L), dtype=np.int64)
-    for n in range(N):
-        for k in range(D):
-            di, r = perm[k], full[n, k]
-            for lv in range(L):
-                spx[n, lv] *= f_sx[di, r, lv]
-                spy[n, lv] *= f_sy[di, r, lv]
-                nonunit[n, lv] += f_nonunit[di, r, lv]
-    return spx, spy, nonunit
-
-
-def block_spatial(full: np.ndarray, perm, dt: tuple):
-    """(spatial products on X, on Y, non-unit free loops) [N, L] per level of the tilings
-    whose rows (in tree order ``perm``) are ``full`` [N, D]."""
-    return _spatial(_c(full, np.int64), np.array(perm, dtype=np.int64), dt)
-
-
-@njit(cache=True)
-def _arrays(full, perm, depth, pos, neg, dt):
-    f_tem, f_sx, f_sy, f_ext, _, f_pos, f_neg = dt
-    N, D = full.shape
-    L = f_tem.shape[2]
-    temporal = np.empty((N, L, D), dtype=np.int64)
-    sx = np.empty((N, L, D), dtype=np.int64)
-    sy = np.empty((N, L, D), dtype=np.int64)
-    ext = np.empty((N, L, D), dtype=np.int64)
-    P = np.empty((N, pos.shape[0]))
-    Q = np.empty((N, neg.shape[0]))
-    for n in range(N):
-        for j in range(pos.shape[0]):
-            P[n, j] = pos[j]
-        for j in range(neg.shape[0]):
-            Q[n, j] = neg[j]
-        for k in range(D):
-            di, r = perm[k], full[n, k]
-            for lv in range(L):
-                temporal[n, lv, di] = f_tem[di, r, lv]
-                sx[n, lv, di] = f_sx[di, r, lv]
-                sy[n, lv, di] = f_sy[di, r, lv]
-                ext[n, lv, di] = f_ext[di, r, lv]
-            if k >= depth:
-                for j in range(pos.shape[0]):
-                    P[n, j] *= f_pos[di, r, j]
-                for j in range(neg.shape[0]):
-                    Q[n, j] *= f_neg[di, r, j]
-    return temporal, sx, sy, ext, P, Q
-
-
-def block_arrays(full: np.ndarray, perm, depth: int, pos: np.ndarray, neg: np.ndarray,
-                 dt: tuple):
-    """The tilings' temporal, sx, sy, ext [N, L, D] and bound features ``pos`` [N, n_pos],
-    ``neg`` [N, n_neg]: the subtree's ``pos``/``neg`` times the rows' from tree position
-    ``depth`` on."""
-    return _arrays(_c(full, np.int64), np.array(perm, dtype=np.int64), depth,
-                   _c(pos, np.float64), _c(neg, np.float64), dt)

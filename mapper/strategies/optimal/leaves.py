@@ -71,9 +71,10 @@ class LeafBound:
         [classes, columns] (for a column whose factor reads this level, the loops its
         outer part ``O`` holds there: all the kernel reads of the order), and whether
         the class is *wide* (its signature includes another class's in every column:
-        the least over a tiling's leaves skips it, kernels.py). B7 reads a level's order only through the non-unit loops at or outside each
-        column's innermost solo loop (RunBound.signature), which depends on the tiling
-        only through which loops are non-unit: the classes are cached by that."""
+        the least over a tiling's leaves skips it, kernels.py). B7 reads a level's
+        order only through the non-unit loops at or outside each column's innermost solo
+        loop (RunBound.signature), which depends on the tiling only through which loops
+        are non-unit: the classes are cached by that."""
         key = (temporal > 1).tobytes()
         hit = self.cache.get(key)
         if hit is not None:

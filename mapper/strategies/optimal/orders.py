@@ -20,7 +20,7 @@ from loopscape.spaces.arch import Architecture
 from loopscape.spaces.factors import rank_permutation
 from loopscape.spaces.workload import Workload
 
-from .kernels import keep_tables, legal_keeps
+from .block_kernels import keep_tables, legal_keeps
 from .structure import SpaceStructure
 
 

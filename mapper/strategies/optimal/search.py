@@ -22,7 +22,7 @@ from loopscape.spaces.encoding import MappingBatch
 
 from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
-from .kernels import block_arrays, block_spatial
+from .block_kernels import block_arrays, block_spatial
 from .capacity import CapacityRelax
 from .dominance import objective_bounds, strictly_dominated
 from .leaves import LeafBound
