@@ -49,6 +49,9 @@ def _legal_keeps(ext, kt):
                     for i in range(term_off[a], term_off[a + 1]):
                         e += term_k[i] * (ext[n, lv, term_d[i]] - 1)
                     size *= e
+                # a tile's words: per axis 1 + sum |coef| x (extent - 1), the formula of
+                # kernels.py's compound extents, repeated so that this kernel calls no
+                # compiled helper of another file (the module docstring says why)
                 words[lv, ti] = size * bits[lv, ti]
         for b in range(B):
             for lv in range(L):
