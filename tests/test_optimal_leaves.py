@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from loopscape.costmodels import evaluate
 from loopscape.costmodels.options import SEMANTICS, ModelOptions
 from loopscape.mapper import search
-from loopscape.mapper.strategies.optimal.bounds import Bounder
+from loopscape.mapper.strategies.optimal.bounds import SAFETY, Bounder
 from loopscape.mapper.strategies.optimal.leaves import LeafBound, leaf_indices
 from loopscape.mapper.strategies.optimal.orders import OrderTables
 from loopscape.mapper.strategies.optimal.probes import OrderProbe
@@ -179,9 +179,12 @@ def test_leaves_with_equal_signatures_have_equal_b7_factors():
     assert differ
 
 
-def test_least_in_chunks_equals_one_pass_and_skips_oversized_tilings(monkeypatch):
-    """LeafBound.least in several passes gives the values of one pass; a tiling with more
-    class rows than a pass holds gets no bound (0) rather than an oversized pass."""
+def test_least_is_the_least_class_row_and_skips_oversized_tilings(monkeypatch):
+    """LeafBound.least, which enumerates only each level's undominated classes (and no
+    wide one), gives the least of every class row's energy (all rows enumerated, the
+    per-leaf pass's kernel); a tiling with more undominated rows than ``CHUNK`` gets no
+    bound (0); the dominated classes are skipped (tilings with more rows than ``CHUNK``
+    in all still get their bound), and some classes are wide."""
     import loopscape.mapper.strategies.optimal.leaves as leaves_mod
     w, a, ms, st_, bd, orders = _sliding_space()
     probe = OrderProbe(w, a, bd, orders, ("energy_pj", "cycles"))
@@ -194,10 +197,19 @@ def test_least_in_chunks_equals_one_pass_and_skips_oversized_tilings(monkeypatch
     leaf = LeafBound(bd, orders.keep_sets, len(w.tensors))
     whole = leaf.least(items)
     assert (whole > 0).all()
+    prep = leaf._prepare([it[:2] for it in items])
+    tops = np.zeros((int(prep["nk"].sum()), len(w.tensors)), dtype=bool)
+    energy, eoff = leaf._class_energy(prep, [it[0] for it in items], tops)
+    base = np.array([it[2] for it in items])
+    # the same least up to rounding (a wide class's factors are at least another's in
+    # exact arithmetic; the bound keeps a 1e-9 slack, SAFETY)
+    assert whole == pytest.approx((base + np.minimum.reduceat(energy, eoff)) * SAFETY,
+                                  rel=1e-12)
+    assert any(w.any() for w in prep["wide_of"])
     rows = leaf.class_rows([it[:2] for it in items])
-    monkeypatch.setattr(leaves_mod, "CHUNK", int(rows.max()))
-    assert np.array_equal(leaf.least(items), whole)
     monkeypatch.setattr(leaves_mod, "CHUNK", int(rows.max()) - 1)
     got = leaf.least(items)
     big = rows > rows.max() - 1
-    assert (got[big] == 0).all() and np.array_equal(got[~big], whole[~big])
+    assert big.any() and np.array_equal(got, whole)  # the largest lose dominated classes
+    monkeypatch.setattr(leaves_mod, "CHUNK", 0)
+    assert (leaf.least(items) == 0).all()

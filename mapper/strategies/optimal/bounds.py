@@ -20,8 +20,9 @@ import numpy as np
 from loopscape.spaces.arch import Architecture
 from loopscape.spaces.workload import Tensor, Workload
 
+from .block_kernels import dim_tables
 from .compulsory import compulsory_words
-from .kernels import chain_energy as chain_rows, chain_tables, dim_tables
+from .kernels import chain_energy as chain_rows, chain_tables
 from .kernels import compound_extents as compound_rows
 from .runs import RunBound
 from .scope import per_instance_floor
@@ -126,7 +127,7 @@ class Bounder:
         self.n_ce = len(self.col_ce)
         self.runs = RunBound(workload, st, self.col_ce)  # rule B7
         self.dims = [self._features(di) for di in range(len(st.dims))]
-        self.dim_tables = dim_tables(self.dims)  # the same, padded (kernels.py)
+        self.dim_tables = dim_tables(self.dims)  # the same, padded (block_kernels.py)
         self.pos_min = [f.pos.min(axis=0) for f in self.dims]
         self.neg_max = [f.neg.max(axis=0) if n_neg else np.zeros(0) for f in self.dims]
         self.fanout = [arch.fanout(i) for i in range(L)]

@@ -23,7 +23,9 @@ written numba compiles in memory instead, and no warning reaches the user.
 The kernels stay in this one module although it is longer than the others: numba's disk
 cache checks only the source file of the function it caches, so a kernel that inlined a
 helper from another file could keep the helper's old code after that file changed (a
-wrong bound, a false certificate). Within one file any edit recompiles them all.
+wrong bound, a false certificate). Within one file any edit recompiles them all. Only
+self-contained kernels (calling no other compiled function) live elsewhere: those of a
+block of tilings, in block_kernels.py.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def njit(*args, **kwargs):
     return wrap
 
 
-def _offsets(groups) -> tuple[np.ndarray, np.ndarray]:
+def csr_offsets(groups) -> tuple[np.ndarray, np.ndarray]:
     """CSR form of a list of int lists: (offsets [n + 1], values)."""
     off = np.zeros(len(groups) + 1, dtype=np.int64)
     off[1:] = np.cumsum([len(g) for g in groups])
@@ -72,11 +74,11 @@ def run_tables(columns: dict, D: int, solo: list, axes: list, grow: list,
     ax_off = np.zeros(nt + 1, dtype=np.int64)
     ax_off[1:] = np.cumsum([len(a) for a in axes])
     flat_axes = [ax for a in axes for ax in a]
-    term_off, term_k = _offsets([[k for k, _ in ax] for ax in flat_axes])
-    _, term_d = _offsets([[d for _, d in ax] for ax in flat_axes])
-    a_off, a_d = _offsets(A)
-    f_off, f_d = _offsets(F)
-    z_off, z_d = _offsets(Z)
+    term_off, term_k = csr_offsets([[k for k, _ in ax] for ax in flat_axes])
+    _, term_d = csr_offsets([[d for _, d in ax] for ax in flat_axes])
+    a_off, a_d = csr_offsets(A)
+    f_off, f_d = csr_offsets(F)
+    z_off, z_d = csr_offsets(Z)
     return (col_ti, col_c, is_solo, np.array(grow, dtype=np.bool_), ax_off, term_off,
             term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d)
 
@@ -89,23 +91,33 @@ def _c(x: np.ndarray, dtype) -> np.ndarray:
 # Inner helpers take their tables as separate arrays and index rows (no tuples, no row
 # views): numba pays reference counting for each array it takes out of a tuple or slices.
 @njit(cache=True, inline="always")
-def _row_prep(tem, r, is_solo, pre, ns):
+def _solo_bits(is_solo):
+    """[T]: each tensor's solo dimensions as bits (bit d: dimension d)."""
+    out = np.zeros(is_solo.shape[0], dtype=np.int64)
+    for ti in range(is_solo.shape[0]):
+        for d in range(is_solo.shape[1]):
+            if is_solo[ti, d]:
+                out[ti] |= 1 << d
+    return out
+
+
+@njit(cache=True, inline="always")
+def _row_prep(tem, r, solo_bits, pre, ns):
     """Per tiling ``tem[r]`` [L, D], what every column reads: ``pre`` [L + 1, D] the
     products of the factors above each level, ``ns`` [T, L] the level's non-unit solo
-    loops of the tensor (bit d: dimension d)."""
+    loops of the tensor (bit d: dimension d; ``solo_bits`` [T]: the solo dimensions)."""
     L, D = tem.shape[1], tem.shape[2]
     for d in range(D):
         pre[0, d] = 1
     for lv in range(L):
+        nonunit = 0
         for d in range(D):
-            pre[lv + 1, d] = pre[lv, d] * tem[r, lv, d]
-    for ti in range(is_solo.shape[0]):
-        for lv in range(L):
-            bits = 0
-            for d in range(D):
-                if is_solo[ti, d] and tem[r, lv, d] > 1:
-                    bits |= 1 << d
-            ns[ti, lv] = bits
+            t = tem[r, lv, d]
+            pre[lv + 1, d] = pre[lv, d] * t
+            if t > 1:
+                nonunit |= 1 << d
+        for ti in range(solo_bits.shape[0]):
+            ns[ti, lv] = nonunit & solo_bits[ti]
 
 
 @njit(cache=True, inline="always")
@@ -145,18 +157,34 @@ def _outer_mask(ns, lv, a_off, a_d, f_off, f_d, z_off, z_d):
 
 
 @njit(cache=True, inline="always")
-def _factor_col(tem, ext, r, given, g, col, pre, ns, ofac, span, col_ti, col_c, is_solo,
-                grow, ax_off, term_off, term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d):
-    """Rule B7 for tiling ``r`` (``tem``, ``ext`` [N, L, D]; ``pre``, ``ns`` from
-    ``_row_prep``) and one column: (its factor over B6, its outer part alone). Levels
-    below ``given.shape[1]`` take the order ``given[g, level]`` (each dimension's
-    position), the others the least over their orders. ``ofac``, ``span``: scratch [D]."""
+def _out_bits(tem, r, given, g, js, ti, ns, a_off, a_d, f_off, f_d, z_off, z_d):
+    """The loops of level ``js`` (bit d: dimension d) in rule B7's outer part ``O`` for
+    tensor ``ti``: those at or outside its innermost non-unit solo loop in the order
+    ``given[g, js]`` when ``js`` is below ``given.shape[1]``, else those every order puts
+    there. The given order enters B7 only through these bits."""
+    if js >= given.shape[1]:
+        return _outer_mask(ns[ti, js], js, a_off, a_d, f_off, f_d, z_off, z_d)
+    D = tem.shape[2]
+    inner = -1
+    for d in range(D):
+        if ns[ti, js] >> d & 1 and given[g, js, d] > inner:
+            inner = given[g, js, d]
+    out = 0
+    for d in range(D):
+        if given[g, js, d] <= inner:
+            out |= 1 << d
+    return out
+
+
+@njit(cache=True, inline="always")
+def _factor_out(tem, ext, r, js, out, col, pre, ofac, span, col_ti, col_c, is_solo, grow,
+                ax_off, term_off, term_k, term_d):
+    """Rule B7 for tiling ``r`` and one column whose level ``js`` (-1: none) puts the
+    loops ``out`` (``_out_bits``) outside: (its factor over B6, its outer part alone).
+    ``ofac``, ``span``: scratch [D]."""
     D = tem.shape[2]
     c = col_c[col]
     ti = col_ti[col]
-    if c == 0:
-        return 1.0, 1.0
-    js = _jstar(ns, c, ti)
     # O: every loop above j*, and at j* the loops outside its innermost non-unit solo
     # one (bits ``out``); ``span``: the tile's extent times the factors of I
     if js < 0:
@@ -164,18 +192,6 @@ def _factor_col(tem, ext, r, given, g, col, pre, ns, ofac, span, col_ti, col_c, 
             ofac[d] = 1
             span[d] = ext[r, c, d] * pre[c, d]
     else:
-        if js < given.shape[1]:
-            # the given order: loops at or outside the innermost non-unit solo one
-            inner = -1
-            for d in range(D):
-                if ns[ti, js] >> d & 1 and given[g, js, d] > inner:
-                    inner = given[g, js, d]
-            out = 0
-            for d in range(D):
-                if given[g, js, d] <= inner:
-                    out |= 1 << d
-        else:
-            out = _outer_mask(ns[ti, js], js, a_off, a_d, f_off, f_d, z_off, z_d)
         for d in range(D):
             q = 1
             for lv in range(js + 1, c):
@@ -207,6 +223,26 @@ def _factor_col(tem, ext, r, given, g, col, pre, ns, ofac, span, col_ti, col_c, 
     return f, outer
 
 
+@njit(cache=True, inline="always")
+def _factor_col(tem, ext, r, given, g, col, pre, ns, ofac, span, col_ti, col_c, is_solo,
+                grow, ax_off, term_off, term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d):
+    """Rule B7 for tiling ``r`` (``tem``, ``ext`` [N, L, D]; ``pre``, ``ns`` from
+    ``_row_prep``) and one column: (its factor over B6, its outer part alone). Levels
+    below ``given.shape[1]`` take the order ``given[g, level]`` (each dimension's
+    position), the others the least over their orders. ``ofac``, ``span``: scratch [D]."""
+    c = col_c[col]
+    ti = col_ti[col]
+    if c == 0:
+        return 1.0, 1.0
+    js = _jstar(ns, c, ti)
+    if js < 0:
+        return _factor_out(tem, ext, r, js, 0, col, pre, ofac, span, col_ti, col_c,
+                           is_solo, grow, ax_off, term_off, term_k, term_d)
+    out = _out_bits(tem, r, given, g, js, ti, ns, a_off, a_d, f_off, f_d, z_off, z_d)
+    return _factor_out(tem, ext, r, js, out, col, pre, ofac, span, col_ti, col_c, is_solo,
+                       grow, ax_off, term_off, term_k, term_d)
+
+
 @njit(cache=True)
 def _factor_rows(temporal, ext, given, rt):
     col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
@@ -219,9 +255,12 @@ def _factor_rows(temporal, ext, given, rt):
     span = np.ones(D, dtype=np.int64)
     pre = np.ones((L + 1, D), dtype=np.int64)
     ns = np.zeros((is_solo.shape[0], L), dtype=np.int64)
+    solo_bits = _solo_bits(is_solo)
     for r in range(N):
-        _row_prep(temporal, r, is_solo, pre, ns)
+        _row_prep(temporal, r, solo_bits, pre, ns)
         for col in range(n):
+            if col_c[col] == 0:  # the outermost level's column: 1 (``_factor_col``)
+                continue
             full[r, col], outer[r, col] = _factor_col(
                 temporal, ext, r, given, r, col, pre, ns, ofac, span, col_ti, col_c,
                 is_solo, grow, ax_off, term_off, term_k, term_d, a_off, a_d, f_off, f_d,
@@ -355,37 +394,100 @@ def chain_energy(ti: int, chain, skip_top: bool, pos: np.ndarray, neg: np.ndarra
 
 # -- rule leaf_bound: one energy per (tiling, class of every level, keep choice) -------------
 @njit(cache=True)
-def _class_factors(temporal, ext, t, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl,
-                   reads, comp, joff, F, rank, pre, ns, ofac, span, rt, links):
+def _class_factors(temporal, ext, t, m, roff, sig_cat, sig_lvl, wide_cat, least, reads, comp,
+                   joff, F, none, pre, ns, ofac, span, bits, got, rt, links):
     """Rows ``F`` of tiling ``t``: B7's factors once per (level j, class of j), the other
     levels at their first class, for the columns that read level j (``reads``); the
-    order-free columns (-1) only in row 0."""
+    order-free columns (-1) only in row 0. A column's factor reads the class's order only
+    through the loops of its outer part there, the class's signature (``sig_cat``,
+    RunBound.signature): classes that agree there share one computation (``bits``
+    [columns, classes]: the signatures computed, ``got``: their factors). ``none``: an
+    empty order array (the order-free columns read none). With ``least``, the classes
+    ``wide_cat`` marks are skipped (``_undominated_classes``)."""
     col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
     a_off, a_d, f_off, f_d, z_off, z_d = rt[8:]
-    L, D = temporal.shape[1], temporal.shape[2]
+    L = temporal.shape[1]
     n_ce = col_ti.shape[0]
     for j in range(L):
+        for col in range(n_ce):
+            bits[col, 0] = 0
         for c in range(m[t, j]):
-            # a column that reads level j uses only that level's order
-            q = off[t, j] + rep_cat[rep_lvl[j] + roff[t, j] + c]
-            for d in range(D):
-                rank[0, j, d] = rows_cat[row_lvl[j] + q, d]
+            s = sig_lvl[j] + roff[t, j] + c  # the class's signature row
             q = joff[j] + c
+            if least and wide_cat[s] and q != 0:  # row 0 holds the order-free columns
+                continue
             for col in range(n_ce):
                 # an order-free column (-1) once, in the first row
-                if reads[col] != j and not (reads[col] < 0 and q == 0):
+                if reads[col] == j:
+                    out = sig_cat[s, col]
+                    k = 1
+                    while k <= bits[col, 0] and bits[col, k] != out:
+                        k += 1
+                    if k > bits[col, 0]:
+                        bits[col, 0] = k
+                        bits[col, k] = out
+                        got[col, k, 0], got[col, k, 1] = _factor_out(
+                            temporal, ext, t, j, out, col, pre, ofac, span, col_ti, col_c,
+                            is_solo, grow, ax_off, term_off, term_k, term_d)
+                    fv, ov = got[col, k, 0], got[col, k, 1]
+                elif reads[col] < 0 and q == 0:
+                    fv, ov = _factor_col(temporal, ext, t, none, 0, col, pre, ns, ofac, span,
+                                         col_ti, col_c, is_solo, grow, ax_off, term_off,
+                                         term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d)
+                else:
                     continue
-                fv, ov = _factor_col(temporal, ext, t, rank, 0, col, pre, ns, ofac, span,
-                                     col_ti, col_c, is_solo, grow, ax_off, term_off,
-                                     term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d)
                 F[q, col] = comp[col] * fv
                 if links:
                     F[q, n_ce + col] = comp[col] * ov
 
 
+@njit(cache=True, inline="always")
+def _undominated_classes(F, joff, reads, n_ce, j, m_j, wide, key, alive):
+    """The classes of level ``j`` that the least energy over the class rows needs, into
+    ``alive``; returns their count. A class is skipped when one kept class has every
+    factor of the columns reading ``j`` at most its own: each chain's energy is
+    non-decreasing in every factor, in floating point too, so the least row keeps its
+    value. The classes are taken by increasing sum of those factors (a class can only be
+    covered by one with a sum as small), so each is compared with the kept ones alone.
+    The classes ``wide`` marks are left out first: their outer loops include another
+    class's in every column, so each of their factors is at least that class's (moving a
+    non-solo loop from I to O multiplies O's product by its factor and divides the union
+    of a run's tiles by at most as much; docs/optimal.md). ``key``: scratch [m_j]."""
+    W = F.shape[1]
+    for c in range(m_j):
+        if wide[c]:
+            key[c] = np.inf
+            continue
+        v = 0.0
+        for col in range(W):
+            if reads[col % n_ce] == j:
+                v += F[joff[j] + c, col]
+        key[c] = v
+    order = np.argsort(key[:m_j], kind="mergesort")
+    n = 0
+    for c in order:
+        if wide[c]:
+            continue
+        covered = False
+        for i in range(n):
+            o = alive[i]
+            le = True
+            for col in range(W):
+                if reads[col % n_ce] == j and F[joff[j] + o, col] > F[joff[j] + c, col]:
+                    le = False
+                    break
+            if le:
+                covered = True
+                break
+        if not covered:
+            alive[n] = c
+            n += 1
+    return n
+
+
 @njit(cache=True)
-def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, temporal, ext,
-                  pos, neg, keeps, keep_sets, tops, rt, ct, links):
+def _class_energy(nk, m, roff, sig_cat, sig_lvl, wide_cat, temporal, ext, pos, neg, keeps,
+                  keep_sets, tops, rt, ct, links, least, cap):
     col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
     a_off, a_d, f_off, f_d, z_off, z_d = rt[8:]
     col_a, col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce, cw = ct
@@ -399,11 +501,23 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
         p = nk[t]
         for j in range(L):
             p *= m[t, j]
-        total += p
-    energy = np.zeros(total)
-    rank = np.zeros((1, L, D), dtype=np.int64)
+        total += 1 if least else p
+    # ``least``: one value per tiling, the least over its rows (inf: more than ``cap``
+    # rows left after the dominated classes, not bounded)
+    energy = np.full(total, np.inf) if least else np.zeros(total)
+    mmax = 1
+    for t in range(nT):
+        for j in range(L):
+            mmax = max(mmax, m[t, j])
+    alive = np.zeros((L, mmax), dtype=np.int64)  # per level: the classes enumerated
+    bits = np.zeros((n_ce, mmax + 1), dtype=np.int64)  # _class_factors' scratch
+    got = np.zeros((n_ce, mmax + 1, 2))
+    na = np.zeros(L, dtype=np.int64)
+    key = np.zeros(mmax)
+    none = np.zeros((1, 0, D), dtype=np.int64)
     pre = np.ones((L + 1, D), dtype=np.int64)
     ns = np.zeros((is_solo.shape[0], L), dtype=np.int64)
+    solo_bits = _solo_bits(is_solo)
     comp = np.ones(n_ce)
     ofac = np.ones(D, dtype=np.int64)
     span = np.ones(D, dtype=np.int64)
@@ -427,7 +541,7 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
     stamp = 0
     koff = 0
     for t in range(nT):
-        _row_prep(temporal, t, is_solo, pre, ns)
+        _row_prep(temporal, t, solo_bits, pre, ns)
         for col in range(n_ce):
             # B7's factor of a column reads one level's order (its j*), or none (-1:
             # order-free, computed once)
@@ -441,16 +555,28 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
             joff[j] = nf
             nf += m[t, j]
         F = np.empty((nf, W))
-        _class_factors(temporal, ext, t, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl,
-                       reads, comp, joff, F, rank, pre, ns, ofac, span, rt, links)
+        _class_factors(temporal, ext, t, m, roff, sig_cat, sig_lvl, wide_cat, least, reads,
+                       comp, joff, F, none, pre, ns, ofac, span, bits, got, rt, links)
+        # per level the classes enumerated: all, or (``least``) the undominated ones
         ncls = 1
         for j in range(L):
-            ncls *= m[t, j]
+            if least:
+                w0 = sig_lvl[j] + roff[t, j]
+                na[j] = _undominated_classes(F, joff, reads, n_ce, j, m[t, j],
+                                             wide_cat[w0:w0 + m[t, j]], key, alive[j])
+            else:
+                na[j] = m[t, j]
+                for c in range(m[t, j]):
+                    alive[j, c] = c
+            ncls *= na[j]
+        if least and ncls * nk[t] > cap:
+            koff += nk[t]
+            continue
         for q in range(ncls):
             rem = q
             for j in range(L - 1, -1, -1):
-                cls[j] = rem % m[t, j]
-                rem //= m[t, j]
+                cls[j] = alive[j, rem % na[j]]
+                rem //= na[j]
             for col in range(W):
                 jc = reads[col % n_ce]
                 ce[0, col] = F[0, col] if jc < 0 else F[joff[jc] + cls[jc], col]
@@ -472,103 +598,27 @@ def _class_energy(nk, m, off, roff, rows_cat, row_lvl, rep_cat, rep_lvl, tempora
                             cw)
                         seen[ti, code] = stamp
                     e += memo[ti, code]
-                energy[eoff[t] + q * nk[t] + k] = e
+                if least:
+                    energy[t] = min(energy[t], e)
+                else:
+                    energy[eoff[t] + q * nk[t] + k] = e
         koff += nk[t]
     return energy, eoff
 
 
 def class_energy(prep: dict, keeps: np.ndarray, keep_sets: np.ndarray, tops: np.ndarray,
-                 rt: tuple, ct: tuple, links: bool) -> tuple[np.ndarray, np.ndarray]:
+                 rt: tuple, ct: tuple, links: bool, cap: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Rule leaf_bound's energies, one per (tiling, class of every level, keep choice), and
-    where each tiling's rows start (``LeafBound._class_energy`` documents the arguments)."""
-    rows_of, rep_of = prep["rows_of"], prep["rep_of"]
-    row_lvl = np.cumsum([0] + [len(r) for r in rows_of[:-1]]).astype(np.int64)
-    rep_lvl = np.cumsum([0] + [len(r) for r in rep_of[:-1]]).astype(np.int64)
+    where each tiling's rows start (``LeafBound._class_energy`` documents the arguments).
+    With ``cap``: one energy per tiling, the least over its rows, enumerating only each
+    level's undominated classes (inf for a tiling with more than ``cap`` such rows)."""
+    sig_of = prep["sig_of"]
+    sig_lvl = np.cumsum([0] + [len(r) for r in sig_of[:-1]]).astype(np.int64)
     i8, f8 = np.int64, np.float64
-    return _class_energy(_c(prep["nk"], i8), _c(prep["m"], i8), _c(prep["off"], i8),
-                         _c(prep["roff"], i8), _c(np.concatenate(rows_of), i8), row_lvl,
-                         _c(np.concatenate(rep_of), i8), rep_lvl, _c(prep["temporal"], i8),
+    return _class_energy(_c(prep["nk"], i8), _c(prep["m"], i8), _c(prep["roff"], i8),
+                         _c(np.concatenate(sig_of), i8), sig_lvl,
+                         _c(np.concatenate(prep["wide_of"]), np.bool_), _c(prep["temporal"], i8),
                          _c(prep["ext"], i8), _c(prep["pos"], f8), _c(prep["neg"], f8),
                          _c(keeps, i8), _c(keep_sets, np.bool_), _c(tops, np.bool_),
-                         rt, ct, links)
-
-
-# -- a block of tilings (search.py ``_block``) ---------------------------------------------
-def dim_tables(dims: list) -> tuple:
-    """Every dimension's per-row features (``Bounder.dims``), padded to the most rows:
-    temporal, sx, sy, ext, nonunit [D, rows, L] (int64), pos [D, rows, n_pos], neg
-    [D, rows, n_neg]."""
-    R = max(len(f.pos) for f in dims)
-
-    def pad(name, dtype):
-        a = [getattr(f, name) for f in dims]
-        out = np.zeros((len(a), R) + a[0].shape[1:], dtype=dtype)
-        for i, x in enumerate(a):
-            out[i, :len(x)] = x
-        return out
-    return tuple(pad(n, np.int64) for n in ("temporal", "sx", "sy", "ext", "nonunit")) + \
-        tuple(pad(n, np.float64) for n in ("pos", "neg"))
-
-
-@njit(cache=True)
-def _spatial(full, perm, dt):
-    f_sx, f_sy, f_nonunit = dt[1], dt[2], dt[4]
-    N, D = full.shape
-    L = f_sx.shape[2]
-    spx = np.ones((N, L), dtype=np.int64)
-    spy = np.ones((N, L), dtype=np.int64)
-    nonunit = np.zeros((N, L), dtype=np.int64)
-    for n in range(N):
-        for k in range(D):
-            di, r = perm[k], full[n, k]
-            for lv in range(L):
-                spx[n, lv] *= f_sx[di, r, lv]
-                spy[n, lv] *= f_sy[di, r, lv]
-                nonunit[n, lv] += f_nonunit[di, r, lv]
-    return spx, spy, nonunit
-
-
-def block_spatial(full: np.ndarray, perm, dt: tuple):
-    """(spatial products on X, on Y, non-unit free loops) [N, L] per level of the tilings
-    whose rows (in tree order ``perm``) are ``full`` [N, D]."""
-    return _spatial(_c(full, np.int64), np.array(perm, dtype=np.int64), dt)
-
-
-@njit(cache=True)
-def _arrays(full, perm, depth, pos, neg, dt):
-    f_tem, f_sx, f_sy, f_ext, _, f_pos, f_neg = dt
-    N, D = full.shape
-    L = f_tem.shape[2]
-    temporal = np.empty((N, L, D), dtype=np.int64)
-    sx = np.empty((N, L, D), dtype=np.int64)
-    sy = np.empty((N, L, D), dtype=np.int64)
-    ext = np.empty((N, L, D), dtype=np.int64)
-    P = np.empty((N, pos.shape[0]))
-    Q = np.empty((N, neg.shape[0]))
-    for n in range(N):
-        for j in range(pos.shape[0]):
-            P[n, j] = pos[j]
-        for j in range(neg.shape[0]):
-            Q[n, j] = neg[j]
-        for k in range(D):
-            di, r = perm[k], full[n, k]
-            for lv in range(L):
-                temporal[n, lv, di] = f_tem[di, r, lv]
-                sx[n, lv, di] = f_sx[di, r, lv]
-                sy[n, lv, di] = f_sy[di, r, lv]
-                ext[n, lv, di] = f_ext[di, r, lv]
-            if k >= depth:
-                for j in range(pos.shape[0]):
-                    P[n, j] *= f_pos[di, r, j]
-                for j in range(neg.shape[0]):
-                    Q[n, j] *= f_neg[di, r, j]
-    return temporal, sx, sy, ext, P, Q
-
-
-def block_arrays(full: np.ndarray, perm, depth: int, pos: np.ndarray, neg: np.ndarray,
-                 dt: tuple):
-    """The tilings' temporal, sx, sy, ext [N, L, D] and bound features ``pos`` [N, n_pos],
-    ``neg`` [N, n_neg]: the subtree's ``pos``/``neg`` times the rows' from tree position
-    ``depth`` on."""
-    return _arrays(_c(full, np.int64), np.array(perm, dtype=np.int64), depth,
-                   _c(pos, np.float64), _c(neg, np.float64), dt)
+                         rt, ct, links, cap is not None, 0 if cap is None else cap)

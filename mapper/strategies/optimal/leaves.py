@@ -25,6 +25,7 @@ import numpy as np
 
 from .bounds import SAFETY, Bounder
 from .kernels import class_energy
+from .orders import patterns
 
 CHUNK = 65536  # leaves (or class rows) bounded in one pass (memory: [CHUNK, L, D] arrays)
 
@@ -66,60 +67,63 @@ class LeafBound:
         return out
 
     def _classes(self, temporal: np.ndarray, tables: list) -> tuple:
-        """Per level: each order's class, a first order of each class, and the class
-        count. B7 reads a level's order only through the non-unit loops at or outside
-        each column's innermost solo loop (RunBound.signature), which depends on the
-        tiling only through which loops are non-unit: the classes are cached by that."""
+        """Per level: each order's class, the class count, each class's signature
+        [classes, columns] (for a column whose factor reads this level, the loops its
+        outer part ``O`` holds there: all the kernel reads of the order), and whether
+        the class is *wide* (its signature includes another class's in every column:
+        the least over a tiling's leaves skips it, kernels.py). B7 reads a level's
+        order only through the non-unit loops at or outside each column's innermost solo
+        loop (RunBound.signature), which depends on the tiling only through which loops
+        are non-unit: the classes are cached by that."""
         key = (temporal > 1).tobytes()
         hit = self.cache.get(key)
         if hit is not None:
             return hit
         L = len(tables)
         first = np.stack([tables[j][1][0] for j in range(L)])  # [L, D]
-        cls, rep, m = [], [], []
+        cls, m, sigs, wide = [], [], [], []
+        sig1 = self.bd.runs.signature(temporal[None], first[None])  # every level's first
         for j in range(L):
             n = len(tables[j][0])
             if n == 1:
                 cls.append(np.zeros(1, dtype=np.int64))
-                rep.append(np.zeros(1, dtype=np.int64))
                 m.append(1)
+                sigs.append(sig1)
+                wide.append(np.zeros(1, dtype=bool))
                 continue
             ranks = np.repeat(first[None], n, axis=0)
             ranks[:, j] = tables[j][1]
             sig = self.bd.runs.signature(np.repeat(temporal[None], n, axis=0), ranks)
             _, firsts, inv = np.unique(sig, axis=0, return_index=True, return_inverse=True)
             cls.append(inv.ravel().astype(np.int64))
-            rep.append(firsts.astype(np.int64))
             m.append(len(firsts))
-        hit = (cls, rep, tuple(m))
+            s = sig[firsts]
+            sigs.append(s)
+            # a class whose outer loops include another class's in every column
+            sub = ((s[:, None, :] & s[None, :, :]) == s[None, :, :]).all(axis=2)
+            np.fill_diagonal(sub, False)
+            wide.append(sub.any(axis=1))
+        hit = (cls, tuple(m), sigs, wide)
         self.cache[key] = hit
         return hit
 
     def least(self, items: list) -> np.ndarray:
         """Per ``(rec, tables, base_pj)``: the least leaf bound over every leaf of the
         tiling (no probe terms: B3-B7 with each leaf's own orders), a bound of the whole
-        tiling."""
-        rows = self.class_rows([(rec, tables) for rec, tables, _ in items])
-        out = np.zeros(len(items))  # 0: no bound (a tiling with too many classes)
-        chunk: list[int] = []
-        size = 0
-        for n, r in enumerate(rows.tolist() + [0]):
-            if chunk and (n == len(items) or size + r > CHUNK):
-                sub = [items[i] for i in chunk]
-                p = self._prepare([(rec, tables) for rec, tables, _ in sub])
-                tops = np.zeros((int(p["nk"].sum()), self.T), dtype=bool)
-                energy, eoff = self._class_energy(p, [rec for rec, _, _ in sub], tops)
-                base = np.array([b for _, _, b in sub])
-                out[chunk] = (base + np.minimum.reduceat(energy, eoff)) * SAFETY
-                chunk, size = [], 0
-            if n < len(items) and r <= CHUNK:
-                chunk.append(n)
-                size += r
-        return out
+        tiling. Only each level's undominated classes are enumerated (the least row is
+        among them, kernels.py); a tiling with more than ``CHUNK`` such rows gets no
+        bound (0)."""
+        if not items:
+            return np.zeros(0)
+        p = self._prepare([(rec, tables) for rec, tables, _ in items])
+        tops = np.zeros((int(p["nk"].sum()), self.T), dtype=bool)
+        energy, _ = self._class_energy(p, [rec for rec, _, _ in items], tops, cap=CHUNK)
+        base = np.array([b for _, _, b in items])
+        return np.where(np.isfinite(energy), (base + energy) * SAFETY, 0.0)
 
     def class_rows(self, pairs: list) -> np.ndarray:
         """Per (tiling record, tables): its rows (class of every level x keep choice)."""
-        return np.array([np.prod(self._classes(rec[1], tables)[2], dtype=np.int64) *
+        return np.array([np.prod(self._classes(rec[1], tables)[1], dtype=np.int64) *
                          len(rec[4]) for rec, tables in pairs], dtype=np.int64)
 
     def _pass(self, items: list, which: list[int], out: list) -> None:
@@ -128,7 +132,7 @@ class LeafBound:
         prep = self._prepare([it[:2] for it in its])
         energy, eoff = self._class_energy(prep, [it[0] for it in its],
                                           np.concatenate([it[5] for it in its]))
-        L = len(prep["rows_of"])
+        L = prep["m"].shape[1]
         nT, nk, nrows, m = len(its), prep["nk"], prep["nrows"], prep["m"]
         off, cls_of = prep["off"], prep["cls_of"]
         # 3. Each leaf: its classes' row, plus the probe's exact terms of its (outermost
@@ -153,52 +157,44 @@ class LeafBound:
             start += size
 
     def _prepare(self, its: list) -> dict:
-        """The order tables and classes of the tilings ``its`` ((rec, tables) pairs)."""
-        nT = len(its)
-        L, D = its[0][0][1].shape
-        # 1. Per distinct pattern of non-unit loops among these tilings: its order tables
-        # and classes, concatenated per level; tiling t's level-j table starts at
-        # off[t, j] (its classes likewise), its class representatives at roff[t, j].
-        tab: list[list] = [[] for _ in range(L)]
-        cl: list[list] = [[] for _ in range(L)]
-        rp: list[list] = [[] for _ in range(L)]
-        at, rat = [0] * L, [0] * L
-        off = np.zeros((nT, L), dtype=np.int64)
-        roff = np.zeros((nT, L), dtype=np.int64)
-        nrows = np.zeros((nT, L), dtype=np.int64)
-        m = np.ones((nT, L), dtype=np.int64)
-        seen: dict[bytes, tuple] = {}
-        for t, it in enumerate(its):
-            key = (it[0][1] > 1).tobytes()
-            hit = seen.get(key)
-            if hit is None:
-                tables = it[1]
-                cls, rep, mm = self._classes(it[0][1], tables)
-                hit = (tuple(at), tuple(rat), tuple(len(tb[0]) for tb in tables), mm)
-                for j in range(L):
-                    tab[j].append(tables[j][1])
-                    cl[j].append(cls[j])
-                    rp[j].append(rep[j])
-                    at[j] += len(tables[j][0])
-                    rat[j] += len(rep[j])
-                seen[key] = hit
-            off[t], roff[t], nrows[t], m[t] = hit
-        rows_of = [np.concatenate(b) for b in tab]  # per level [rows, D]
-        cls_of = [np.concatenate(b) for b in cl]
-        rep_of = [np.concatenate(b) for b in rp]
+        """The order classes of the tilings ``its`` ((rec, tables) pairs)."""
+        L = its[0][0][1].shape[0]
         temporal = np.stack([it[0][1] for it in its])
-        ext = np.stack([it[0][10] for it in its])
-        pos = np.stack([it[0][7] for it in its])
-        neg = np.stack([it[0][8] for it in its])
-        nk = np.array([len(it[0][4]) for it in its], dtype=np.int64)
-        return dict(off=off, roff=roff, nrows=nrows, m=m, rows_of=rows_of, cls_of=cls_of,
-                    rep_of=rep_of, temporal=temporal, ext=ext, pos=pos, neg=neg, nk=nk)
+        # 1. Per distinct pattern of non-unit loops among these tilings (the order tables
+        # and classes depend on nothing else): each order's class and each class's
+        # signature, concatenated per level; tiling t's level-j orders start at off[t, j],
+        # its classes at roff[t, j].
+        first, inv = patterns(temporal > 1)
+        cl: list[list] = [[] for _ in range(L)]
+        sg: list[list] = [[] for _ in range(L)]
+        wd: list[list] = [[] for _ in range(L)]
+        at, rat = [0] * L, [0] * L
+        hits = np.zeros((4, len(first), L), dtype=np.int64)  # off, roff, nrows, m
+        for u, t in enumerate(first):
+            tables = its[t][1]
+            cls, mm, sig, wide = self._classes(temporal[t], tables)
+            hits[:, u] = at, rat, [len(tb[0]) for tb in tables], mm
+            for j in range(L):
+                cl[j].append(cls[j])
+                sg[j].append(sig[j])
+                wd[j].append(wide[j])
+                at[j] += len(tables[j][0])
+                rat[j] += mm[j]
+        off, roff, nrows, m = hits[:, inv]
+        return dict(off=off, roff=roff, nrows=nrows, m=m,
+                    cls_of=[np.concatenate(b) for b in cl],
+                    sig_of=[np.concatenate(b) for b in sg],  # per level [classes, columns]
+                    wide_of=[np.concatenate(b) for b in wd],
+                    temporal=temporal, ext=np.stack([it[0][10] for it in its]),
+                    pos=np.stack([it[0][7] for it in its]),
+                    neg=np.stack([it[0][8] for it in its]),
+                    nk=np.array([len(it[0][4]) for it in its], dtype=np.int64))
 
-    def _class_energy(self, prep: dict, recs: list, tops: np.ndarray):
+    def _class_energy(self, prep: dict, recs: list, tops: np.ndarray, cap=None):
         """2. One row per (tiling, class of every level, keep choice): its B3-B7 energy
         (``tops`` [sum of keep choices, T]: the terms left to the probe), and where each
-        tiling's rows start."""
+        tiling's rows start; with ``cap``, the least row per tiling (``class_energy``)."""
         bd = self.bd
         keeps = np.concatenate([rec[4] for rec in recs])
         return class_energy(prep, keeps, self.keep_sets, tops, bd.runs.tables,
-                                    bd.chain_tables, bd.links)
+                            bd.chain_tables, bd.links, cap)

@@ -20,6 +20,7 @@ from loopscape.spaces.arch import Architecture
 from loopscape.spaces.factors import rank_permutation
 from loopscape.spaces.workload import Workload
 
+from .block_kernels import keep_tables, legal_keeps
 from .structure import SpaceStructure
 
 
@@ -42,6 +43,9 @@ class OrderTables:
         # share their tables (``level_tables``)
         self.free_mask = np.array([[d in st.free[i] for d in self.dims] for i in range(L)])
         self.by_mask: dict[bytes, list] = {}
+        self.keep_tables = keep_tables(
+            [[[(c, self.dims.index(d)) for c, d in axis] for axis in t.axes]
+             for t in workload.tensors], self.bits, self.keep_sets, self.cap, self.min_util)
 
     def _table(self, level: int, nonunit: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         st = self.st
@@ -75,30 +79,34 @@ class OrderTables:
             self.by_mask[key] = hit
         return hit
 
+    def level_tables_of(self, temporal: np.ndarray) -> list:
+        """``level_tables`` of each of the tilings ``temporal`` [N, L, D] (looked up once
+        per distinct pattern of non-unit free loops)."""
+        first, inv = patterns((temporal > 1) & self.free_mask)
+        tables = [self.level_tables(temporal[t]) for t in first]
+        return [tables[u] for u in inv]
+
     def legal_keeps(self, ext: np.ndarray) -> np.ndarray:
         """bool [N, B]: keep choices whose kept tiles fit every level (and reach its
         minimum utilization), for tilings with per-level dimension extents ``ext``
-        [N, L, D]."""
-        wl = self.workload
-        N = ext.shape[0]
-        words = np.empty((N, self.L, len(wl.tensors)), dtype=np.int64)
-        for ti, t in enumerate(wl.tensors):
-            size = np.ones((N, self.L), dtype=np.int64)
-            for axis in t.axes:
-                e = np.ones((N, self.L), dtype=np.int64)
-                for c, d in axis:
-                    e = e + abs(c) * (ext[:, :, self.dims.index(d)] - 1)
-                size = size * e
-            words[:, :, ti] = size
-        used = np.einsum("nlt,blt->nbl", words * self.bits[None], self.keep_sets.astype(np.int64))
-        ok = np.ones((N, len(self.keep_sets)), dtype=bool)
-        for i in range(self.L):
-            if self.cap[i] is None:
-                continue
-            ok &= used[:, :, i] <= self.cap[i]
-            if self.min_util[i]:
-                ok &= used[:, :, i] >= self.min_util[i] * self.cap[i]
-        return ok
+        [N, L, D] (a tensor's tile: per axis ``1 + sum |coef| x (extent - 1)``)."""
+        return legal_keeps(ext, self.keep_tables)
+
+
+def patterns(mask: np.ndarray) -> tuple[list[int], list[int]]:
+    """Rows of ``mask`` (bool [N, ...]) grouped by equal value: the first row of each
+    distinct value, in order of appearance, and each row's group."""
+    keys = np.packbits(mask.reshape(len(mask), -1), axis=1)
+    w = keys.shape[1]
+    raw = keys.tobytes()
+    seen: dict[bytes, int] = {}
+    first, inv = [], []
+    for t in range(len(mask)):
+        u = seen.setdefault(raw[t * w:(t + 1) * w], len(first))
+        if u == len(first):
+            first.append(t)
+        inv.append(u)
+    return first, inv
 
 
 def combo_count(tables: list[tuple[np.ndarray, np.ndarray]]) -> int:

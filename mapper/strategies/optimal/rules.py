@@ -56,9 +56,12 @@ class TilingRules:
     def _least_leaf(self, group: list) -> list:
         """Rule leaf_bound on whole tilings before their probes: the least bound over a
         tiling's leaves (without the probe's terms) removes it or raises its bound."""
-        e = self.leaf.least([(rec, tables, self.probe.base_energy(rec)) for rec, tables in group])
-        lb = np.maximum(np.stack([rec[5] for rec, _ in group]),
-                        self._lb_vec(e, np.array([self._cycles(rec) for rec, _ in group])))
+        recs = [rec for rec, _ in group]
+        base = self.probe.base_energies(np.stack([rec[7] for rec in recs])).tolist()
+        e = self.leaf.least([(rec, tables, b) for (rec, tables), b in zip(group, base)])
+        cycles = np.prod(np.stack([rec[1] for rec in recs]).reshape(len(recs), -1),
+                         axis=1).astype(float)  # as ``_cycles``, all at once
+        lb = np.maximum(np.stack([rec[5] for rec in recs]), self._lb_vec(e, cycles))
         out = []
         for (rec, tables), dom, v in zip(group, self._dominated(lb).tolist(), lb):
             if dom:

@@ -88,31 +88,30 @@ class RunBound:
         return out
 
     def signature(self, temporal: np.ndarray, ranks: np.ndarray) -> np.ndarray:
-        """uint8 [N, bytes]: what ``factors(temporal, ext, ranks=ranks)`` reads of the
-        orders, packed: per column, the non-unit loops at or outside the innermost
-        non-unit solo loop of its level ``j*``. Rows of one tiling with equal signatures
-        have equal factors (the loop order enters ``factors`` only through that set)."""
+        """int64 [N, n_columns]: what ``factors(temporal, ext, ranks=ranks)`` reads of the
+        orders: per column, the non-unit loops at or outside the innermost non-unit solo
+        loop of its level ``j*`` (bit d: dimension d; 0 for a column that reads no
+        order). Rows of one tiling with equal signatures have equal factors (the loop
+        order enters ``factors`` only through these loops), and a column's factor depends
+        on the order only through its own bits."""
         N = temporal.shape[0]
-        parts = []
-        for (ti, c), _ in self.columns.items():
+        out = np.zeros((N, len(self.columns)), dtype=np.int64)
+        weight = np.int64(1) << np.arange(self.D, dtype=np.int64)
+        for (ti, c), col in self.columns.items():
             solo = self.solo[ti]
             if c == 0 or not solo:
                 continue
             T = temporal[:, :c, :]
             has = (T[:, :, solo] > 1).any(axis=2)
             jstar = np.where(has.any(axis=1), c - 1 - np.argmax(has[:, ::-1], axis=1), -1)
-            mask = np.zeros((N, self.D), dtype=bool)
             for lv in range(c):
                 at = jstar == lv
                 if not at.any():
                     continue
                 o, t = ranks[at, lv], T[at, lv]
                 inner = np.where(t[:, solo] > 1, o[:, solo], -1).max(axis=1)
-                mask[at] = (o <= inner[:, None]) & (t > 1)
-            parts.append(mask)
-        if not parts:
-            return np.zeros((N, 1), dtype=np.uint8)
-        return np.packbits(np.concatenate(parts, axis=1), axis=1)
+                out[at, col] = (((o <= inner[:, None]) & (t > 1)) * weight).sum(axis=1)
+        return out
 
     def factors(self, temporal: np.ndarray, ext: np.ndarray,
                 order0: np.ndarray | None = None,

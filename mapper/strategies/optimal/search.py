@@ -22,7 +22,7 @@ from loopscape.spaces.encoding import MappingBatch
 
 from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
-from .kernels import block_arrays, block_spatial
+from .block_kernels import block_arrays, block_spatial
 from .capacity import CapacityRelax
 from .dominance import objective_bounds, strictly_dominated
 from .leaves import LeafBound
@@ -238,11 +238,14 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         radix = np.array([self.radix[di] for di in self.perm],
                          dtype=np.int64 if math.prod(self.st.dim_sizes) < 2 ** 62 else object)
         keep = np.nonzero(~dom)[0]
-        tfis = (full[live[keep]].astype(radix.dtype) * radix[None]).sum(axis=1).tolist()
-        for j, tfi in zip(keep.tolist(), tfis):  # tfi: the mapspace's index of the tiling
-            n = live[j]
-            self.pending.append((tfi, temporal[n], sx[n], sy[n], np.nonzero(keep_ok[n])[0],
-                                 lb[j], int(combos[n]), P[n], Q[n], ce[j], ext[n]))
+        kl = live[keep]
+        tfis = (full[kl].astype(radix.dtype) * radix[None]).sum(axis=1).tolist()
+        row, col = np.nonzero(keep_ok[kl])  # each kept tiling's legal keep choices
+        ends = np.cumsum(np.bincount(row, minlength=len(kl))).tolist()
+        keeps = [col[a:b] for a, b in zip([0] + ends[:-1], ends)]
+        # tfi: the mapspace's index of the tiling
+        self.pending.extend(zip(tfis, temporal[kl], sx[kl], sy[kl], keeps, lb[keep],
+                                combos[kl].tolist(), P[kl], Q[kl], ce[keep], ext[kl]))
 
     @staticmethod
     def _cycles(rec) -> float:
@@ -271,13 +274,17 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
                         for _ in range(min(self.group - len(group), len(self.pending)))]
                 self.meter.tilings += len(recs)
                 gone = self._dominated(np.stack([rec[5] for rec in recs]))
+                kept = []
                 for rec, dom in zip(recs, gone.tolist()):
                     if dom:
                         self.removed["tiling_bound"] += rec[6] * len(rec[4])
                         continue
                     rec = self._keep_bound(rec)
                     if rec is not None:
-                        group.append((rec, self.orders.level_tables(rec[1])))
+                        kept.append(rec)
+                if kept:
+                    group += zip(kept, self.orders.level_tables_of(
+                        np.stack([rec[1] for rec in kept])))
             if self.leaf_bound and group:
                 group = self._least_leaf(group)
             self.ready.extend(self._leaves(group))
