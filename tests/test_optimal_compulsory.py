@@ -9,7 +9,6 @@ the front against brute force, and a hand count where the rule raises the bound.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 
 import numpy as np
@@ -18,14 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from optimal_checks import assert_admissible
 from test_optimal import _ex05_small, check_exact
-from test_optimal_links_floor import mini_eyeriss, row_stationary
+from test_optimal_links_floor import conv1d_registers, mini_eyeriss, row_stationary
 
 from loopscape.costmodels import evaluate
 from loopscape.costmodels.options import SEMANTICS, ModelOptions
 from loopscape.mapper.strategies.optimal.bounds import Bounder, without_unit_terms
 from loopscape.mapper.strategies.optimal.compulsory import compulsory_words, touched_words
 from loopscape.mapper.strategies.optimal.structure import structure
-from loopscape.spaces.mapping import LevelMapping, Loop, Mapping
 from loopscape.spaces.mapspace import Mapspace
 from loopscape.spaces.workload import Tensor, Workload, conv2d, einsum
 
@@ -127,20 +125,9 @@ def test_keepers_cover_random_layers(dims, stride, dilation, model, fan, seed):
 
 
 def _conv1d_registers():
-    """Conv1d Inputs[r + p] (R 3, P 4) on ex05's architecture with 3 register files; only
-    the outermost level's reads cost (1 pJ a word); the mapping spreads R over the
-    registers, P 4 temporal at the global buffer, which bypasses Inputs."""
-    w, a = _ex05_small({"K": 1, "R": 3, "P": 4}, 3)
-    lv = [dataclasses.replace(l, read_energy_pj=0.0, fill_energy_pj=0.0, update_energy_pj=0.0,
-                              leak_energy_pj=0.0, block_size=1) for l in a.levels]
-    lv[0] = dataclasses.replace(lv[0], read_energy_pj=1.0)
-    a = dataclasses.replace(a, levels=tuple(lv), compute=dataclasses.replace(a.compute,
-                                                                             energy_pj=0.0))
-    m = Mapping((LevelMapping("MainMemory", (), keep=w.tensor_names),
-                 LevelMapping("GlobalBuffer", (Loop("P", 4),), spatial_x=(Loop("R", 3),),
-                              keep=("Weights", "Outputs")),
-                 LevelMapping("RegisterFile", (), keep=("Inputs",))))
-    return w, a, m
+    """``conv1d_registers`` with only the outermost level's reads costing, and the global
+    buffer bypassing Inputs."""
+    return conv1d_registers(0, ("Weights", "Outputs"))
 
 
 def test_rule_c_by_hand():

@@ -148,6 +148,25 @@ def test_front_under_links_equals_brute_force(model):
     check_exact(ms, c, ("energy_pj", "cycles"), model, block=4, warm_start=0)
 
 
+def conv1d_registers(costly: int, buffer_keeps: tuple[str, ...] | None):
+    """Conv1d Inputs[r + p] (R 3, P 4) on ex05's architecture with 3 register files, every
+    energy 0 but level ``costly``'s reads (1 pJ a word); the mapping spreads R over the
+    registers, P 4 temporal at the global buffer, which keeps ``buffer_keeps`` (None:
+    every tensor). Returns (workload, architecture, mapping)."""
+    w, a = _ex05_small({"K": 1, "R": 3, "P": 4}, 3)
+    lv = [dataclasses.replace(l, read_energy_pj=0.0, fill_energy_pj=0.0, update_energy_pj=0.0,
+                              leak_energy_pj=0.0, block_size=1) for l in a.levels]
+    lv[costly] = dataclasses.replace(lv[costly], read_energy_pj=1.0)
+    a = dataclasses.replace(a, levels=tuple(lv), compute=dataclasses.replace(a.compute,
+                                                                             energy_pj=0.0))
+    keeps = w.tensor_names if buffer_keeps is None else buffer_keeps
+    m = Mapping((LevelMapping("MainMemory", (), keep=w.tensor_names),
+                 LevelMapping("GlobalBuffer", (Loop("P", 4),), spatial_x=(Loop("R", 3),),
+                              keep=keeps),
+                 LevelMapping("RegisterFile", (), keep=("Inputs",))))
+    return w, a, m
+
+
 def test_serve_term_kept_under_links_by_hand():
     """Conv1d Inputs[r + p] (R 3, P 4): R spread over 3 registers below a global buffer,
     P 4 temporal at the buffer, every energy 0 but the buffer's reads (1 pJ a word).
@@ -158,16 +177,7 @@ def test_serve_term_kept_under_links_by_hand():
     links (4 words x 3 registers), 6 with them (3 at the first visit, then at each P
     step two registers take their neighbour's previous word). The bound under links is
     the no-link bound, 4 (before rule L kept this term it was 0)."""
-    w, a = _ex05_small({"K": 1, "R": 3, "P": 4}, 3)
-    lv = [dataclasses.replace(l, read_energy_pj=0.0, fill_energy_pj=0.0, update_energy_pj=0.0,
-                              leak_energy_pj=0.0, block_size=1) for l in a.levels]
-    lv[1] = dataclasses.replace(lv[1], read_energy_pj=1.0)
-    a = dataclasses.replace(a, levels=tuple(lv), compute=dataclasses.replace(a.compute,
-                                                                             energy_pj=0.0))
-    m = Mapping((LevelMapping("MainMemory", (), keep=w.tensor_names),
-                 LevelMapping("GlobalBuffer", (Loop("P", 4),), spatial_x=(Loop("R", 3),),
-                              keep=w.tensor_names),
-                 LevelMapping("RegisterFile", (), keep=("Inputs",))))
+    w, a, m = conv1d_registers(1, None)
     reads = {links: evaluate(w, a, m, options=ModelOptions(link_transfers=links))
              .level("GlobalBuffer").tensors["Inputs"].reads for links in (False, True)}
     assert reads == {False: 12, True: 6}
