@@ -24,13 +24,15 @@ from __future__ import annotations
 import numpy as np
 
 from .bounds import Bounder
+from .outermost import OutermostLoop
 
 
 class SpatialProfiles:
     """Per dimension: its rows' spatial profiles and each profile's least features."""
 
-    def __init__(self, bd: Bounder, max_combos: int = 50_000):
+    def __init__(self, bd: Bounder, max_combos: int = 50_000, outermost: bool = True):
         self.bd = bd
+        self.outermost = OutermostLoop(bd) if outermost else None  # rule O, at the root
         self.max_combos = max_combos
         self.counted = 0  # combinations formed so far (each extends one by one profile)
         self.keys, self.pmin, self.nmax, self.group = [], [], [], []
@@ -86,4 +88,9 @@ class SpatialProfiles:
         if not len(P):
             return np.zeros(0), np.zeros(0), first
         c = None if ce is None else np.broadcast_to(ce, (len(P), ce.shape[1]))
-        return self.bd.bound(pos[None] * P, neg[None] * Q, ce=c) + (first,)
+        pos, neg = pos[None] * P, neg[None] * Q
+        energy, cycles = self.bd.bound(pos, neg, ce=c)
+        if self.outermost is not None and c is not None and len(U) == len(self.bd.dims):
+            # rule O at the root: the outermost loop's refetch (outermost.py)
+            energy = np.maximum(energy, self.outermost.energy(pos, neg, c))
+        return energy, cycles, first

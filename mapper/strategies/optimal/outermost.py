@@ -1,0 +1,109 @@
+"""Rule O: the outermost loop's refetch that capacity forces (docs/optimal.md, "The
+outermost loop (rule O)").
+
+Rule P bounds each combination of spatial profiles with every tensor's cheapest chain,
+and at the root no temporal factor is known, so no refetch is counted: each tensor is
+read once from the outermost level, which needs every keeper to hold what it must reuse.
+Rule O prices the mapping's outermost non-unit temporal loop instead, case by case. Let
+it be a loop over dimension ``d0`` at level ``j0`` (or let there be none). Then for a
+tensor ``t`` and a chain whose first keeper below the outermost level is ``k1``:
+
+* ``j0 < k1`` and ``d0`` does not index ``t``: each of the loop's (at least 2)
+  iterations covers every value of the other dimensions, so the MACs read every touched
+  word ``T`` of ``t`` in each; at the first visit of an iteration ``k1``'s instances hold
+  at most ``H`` words of ``t`` (their previous tiles); every other word the iteration
+  needs is in some tile of ``k1`` during it (every keeper passes on what the MACs read,
+  and a lower keeper's tile lies in one of ``k1``'s), and the first such tile fetches it
+  from the parent, not over a link (a link carries a word a neighbour held at the
+  previous visit). So ``k1`` receives, and the outermost level serves it, at least
+  ``T + (T - H)`` words (rule C counts ``T``).
+* ``j0 >= k1`` (or no non-unit loop): ``k1`` has one visit, its tiles hold every touched
+  word at once, so the chain is illegal when ``T > H``.
+
+``H`` is the instances of ``k1`` times its capacity in words of ``t`` (before multiple
+buffering: the model fetches against the previous tile alone, which fits); for a simple
+tensor, instances that agree in the spatial indices of ``t``'s dimensions hold the same
+tile, so only the distinct tiles count. The cases are every dimension with a bound above
+1 at every level, and none: a superset of what a mapping can do, so the least over the
+cases bounds every mapping of the combination.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .bounds import SAFETY, Bounder
+from .compulsory import touched_words
+
+
+class OutermostLoop:
+    """Rule O's energy bound of combinations of spatial profiles (``energy``)."""
+
+    def __init__(self, bd: Bounder):
+        self.bd = bd
+        wl, arch, L = bd.workload, bd.arch, bd.L
+        tensors = wl.tensors
+        self.touched = [touched_words(t, wl) for t in tensors]
+        self.cap = [[np.inf if lv.capacity_words is None else
+                     float(lv.capacity_words * lv.word_bits // lv.bits(t.name))
+                     for t in tensors] for lv in arch.levels]
+        top = arch.levels[0]
+        self.rd0 = [top.read_energy_pj / top.block_words(t.name) for t in tensors]
+        self.up0 = [top.update_energy_pj / top.block_words(t.name) for t in tensors]
+        self.comp = [float(x) for x in bd.chain_tables[-1]]  # rule C's words, as priced
+        self.indexes = [{d for axis in t.axes for c, d in axis if c != 0} for t in tensors]
+        self.cases = [(d, j) for d in wl.dims if wl.bound(d) > 1 for j in range(L)]
+        self.cases.append((None, L))  # no non-unit temporal loop
+
+    def _serve(self, ti: int, x: np.ndarray, Q: np.ndarray) -> np.ndarray:
+        """Energy of the outermost level serving ``x`` words of tensor ``ti`` to the next
+        keeper (as ``kernels._chain_row`` prices it)."""
+        bd = self.bd
+        if bd.workload.tensors[ti].read_write:
+            held = bd.words[ti] * Q[:, bd.col_q[(ti, 0)]]
+            return self.up0[ti] * x + self.rd0[ti] * np.maximum(x - held, 0.0)
+        return self.rd0[ti] * x
+
+    def energy(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray) -> np.ndarray:
+        """[K]: a lower bound of the energy of every mapping in each combination (column
+        products ``P`` [K, n_pos], ``Q`` [K, n_neg], extents ``ce`` [K, ...] as
+        ``Bounder.bound`` takes them), at least rule P's own bound."""
+        bd, L = self.bd, self.bd.L
+        inst = P[:, 1:1 + L] / P[:, :1]  # instances of each level (exact in a profile)
+        # per tensor, per chain: (energy, k1, extra serve energy when refetched, fits)
+        terms = []
+        for ti, t in enumerate(bd.workload.tensors):
+            rows = []
+            for ch in bd.chains[ti]:
+                e = bd.chain_energy(ti, ch, P, Q, ce=ce)
+                if len(ch) < 2:
+                    rows.append((e, L, None, None))
+                    continue
+                k1 = ch[1]
+                H = inst[:, k1] * self.cap[k1][ti]
+                if bd.simple[ti]:  # distinct tiles only
+                    H = H / P[:, bd.col_r[(ti, k1)]]
+                T = self.touched[ti]
+                x0 = bd.solo_words[ti] * P[:, bd.col_r[(ti, 0)]] * ce[:, bd.col_ce[(ti, k1)]]
+                now = np.maximum(x0, self.comp[ti])
+                more = np.maximum(x0, T + np.maximum(T - H, 0.0))
+                extra = np.maximum(self._serve(ti, more, Q) - self._serve(ti, now, Q), 0.0)
+                rows.append((e, k1, extra, T <= H))
+            terms.append(rows)
+        fixed = bd.fixed_energy(P)
+        best = np.full(len(P), np.inf)
+        for d0, j0 in self.cases:
+            total = fixed.copy()
+            for ti, rows in enumerate(terms):
+                least = np.full(len(P), np.inf)
+                for e, k1, extra, fits in rows:
+                    if extra is None:  # the outermost level alone
+                        v = e
+                    elif j0 < k1:
+                        v = e + extra if d0 not in self.indexes[ti] else e
+                    else:
+                        v = np.where(fits, e, np.inf)
+                    least = np.minimum(least, v)
+                total = total + least
+            best = np.minimum(best, total)
+        return best * SAFETY
