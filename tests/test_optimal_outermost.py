@@ -1,0 +1,122 @@
+"""Rule O (the outermost loop's refetch that capacity forces, docs/optimal.md): the
+bound of a mapping's own profile combination at the root stays below the model's energy
+on drawn mappings (both semantics, links on and off, scratchpads that cannot hold the
+tensors, fanouts), the front equals brute force with the rule on, and a hand count."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_optimal import check_exact, small_spaces
+from test_optimal_links_floor import mini_eyeriss
+
+from loopscape.costmodels import evaluate
+from loopscape.costmodels.options import SEMANTICS, ModelOptions
+from loopscape.mapper.strategies.optimal.bounds import Bounder
+from loopscape.mapper.strategies.optimal.outermost import OutermostLoop
+from loopscape.mapper.strategies.optimal.profiles import SpatialProfiles
+from loopscape.mapper.strategies.optimal.structure import structure
+from loopscape.spaces.arch import Architecture, ComputeLevel, StorageLevel
+from loopscape.spaces.mapspace import Mapspace
+from loopscape.spaces.workload import conv2d, einsum
+
+MODELS = [ModelOptions(semantics=s, link_transfers=links) for s in SEMANTICS
+          for links in (False, True)]
+
+
+def _root_extents(bd: Bounder) -> np.ndarray:
+    tem, ext = bd.partial_tiling({}, 1)
+    return bd.tiling_extents(tem, ext)
+
+
+def _draw_and_check(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int:
+    """Rule O's bound of each drawn mapping's own combination of spatial profiles (the
+    product of its dimensions' profile minima) is below its scored energy; returns how
+    many mappings it raised above rule P's bound of the same combination."""
+    bd = Bounder(ms.workload, ms.arch, structure(ms), links=model.link_transfers)
+    prof, rule = SpatialProfiles(bd, outermost=False), OutermostLoop(bd)
+    ce = _root_extents(bd)
+    raised = 0
+    for mid, m in ms.sample(n, seed=seed):
+        E = evaluate(ms.workload, ms.arch, m, options=model).energy_pj
+        rows = bd.st.tiling_rows(mid)
+        P = np.prod([prof.pmin[di][prof.group[di][r]] for di, r in enumerate(rows)], axis=0)
+        Q = np.prod([prof.nmax[di][prof.group[di][r]] for di, r in enumerate(rows)], axis=0)
+        plain = bd.bound(P[None], Q[None], ce=ce)[0][0]
+        got = rule.energy(P[None], Q[None], ce)[0]
+        assert got <= E, (mid, got, E)
+        raised += got > plain * (1 + 1e-9)
+    return raised
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: f"{m.semantics}-links{m.link_transfers}")
+def test_rule_o_admissible_on_a_mini_eyeriss(model):
+    """Free mappings of a small convolution on a mini Eyeriss whose scratchpads hold a few
+    words: rule O raises the bound of some drawn mappings' combinations and stays below
+    the model."""
+    w = conv2d(C=2, M=4, P=6, Q=3, R=3, S=1)
+    a = mini_eyeriss()
+    lv = list(a.levels)
+    for i in (4, 5, 6):  # scratchpads of 6, 4 and 2 words
+        lv[i] = dataclasses.replace(lv[i], capacity_words=(6, 4, 2)[i - 4])
+    a = dataclasses.replace(a, levels=tuple(lv))
+    assert _draw_and_check(Mapspace(w, a), model, 40, seed=5) > 0
+
+
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(small_spaces(), st.integers(0, 2**31), st.sampled_from(MODELS))
+def test_rule_o_admissible_on_random_spaces(ms, seed, model):
+    _draw_and_check(ms, model, 8, seed)
+
+
+def _one_word_buffer():
+    """``O[m] += W[m,c] * I[c]`` (M 2, C 2: 4 MACs) on DRAM (1 pJ a word, every access)
+    above a buffer Buf of one word (0 pJ) that may keep any tensor, one MAC (0 pJ)."""
+    w = einsum("O[m] += W[m,c] * I[c]", {"m": 2, "c": 2})
+    levels = (StorageLevel("DRAM", instances=1, mesh_x=1, mesh_y=1, read_energy_pj=1.0,
+                           fill_energy_pj=1.0, update_energy_pj=1.0),
+              StorageLevel("Buf", instances=1, mesh_x=1, mesh_y=1, read_energy_pj=0.0,
+                           fill_energy_pj=0.0, update_energy_pj=0.0, capacity_words=1))
+    return w, Architecture("buf1", levels, ComputeLevel("MAC", 1, 1, 1, energy_pj=0.0))
+
+
+def test_rule_o_by_hand():
+    """Hand count. Rule P (one profile: no fanout) takes each tensor's cheapest chain: W
+    read once from DRAM through Buf (4 pJ), I once (2), O updated once and never read
+    back (2): 8 pJ. Buf holds one word, so rule O's cases are: the outermost non-unit
+    loop over M at DRAM (I, which M does not index, is needed whole in both iterations:
+    DRAM serves Buf at least 2 + (2 - 1) = 3 words, or 4 without Buf: I costs 3, total
+    9), over C at DRAM (O: 2 + 1 = 3 words sent up, 1 read back: 4, total 10), or no
+    non-unit loop at DRAM (no tensor fits Buf whole: every chain through it is illegal,
+    W 4 + I 4 + O 4 updates and 2 reads: 14). The least, 9 pJ, is below the least energy
+    of the space, 10 pJ (brute force; by hand: Buf keeps O under M outer, C inner: W 4,
+    I 4, O 2), and the search certifies that front."""
+    w, a = _one_word_buffer()
+    ms = Mapspace(w, a)
+    bd = Bounder(w, a, structure(ms))
+    one = np.ones(bd.L, dtype=np.int64)
+    ce = _root_extents(bd)
+    plain = SpatialProfiles(bd, outermost=False).bound(range(2), np.ones(bd.n_pos),
+                                                        np.ones(bd.n_neg), one, one, ce)
+    with_o = SpatialProfiles(bd).bound(range(2), np.ones(bd.n_pos), np.ones(bd.n_neg),
+                                       one, one, ce)
+    assert plain[0].tolist() == [pytest.approx(8.0)]
+    assert with_o[0].tolist() == [pytest.approx(9.0)]
+    best = min(evaluate(w, a, m).energy_pj for m in map(ms.mapping, range(ms.size))
+               if ms.is_legal(m))
+    assert best == pytest.approx(10.0)
+    for model in MODELS:
+        check_exact(ms, None, ("energy_pj", "cycles"), model, block=1, warm_start=0)
+
+
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(small_spaces(), st.sampled_from(MODELS))
+def test_front_equals_brute_force_with_rule_o(ms, model):
+    """Every node above a single tiling bounded (``block=1``), rule O on at the root."""
+    check_exact(ms, None, ("energy_pj", "cycles"), model, block=1, warm_start=16)
