@@ -12,7 +12,8 @@ own temporal factors above that keeper that its capacity forces on a simple tens
 of a simple tensor can hold more than the keeper's words, and the tiles of its instances
 and of its loops above partition the tensor). With ``--best`` (an EDP in J*cycle, e.g.
 the best mapping known) it prints the energy the least combination must reach for the
-proven gap to be at most ``--target`` (default 2 %). No search runs: this takes a few
+proven gap to be at most ``--target`` (default 2 %). The least floor with rule O (the
+outermost loop's refetch, ``outermost.py``) is printed too; the terms below are rule P's. No search runs: this takes a few
 seconds. The default case is ResNet-50 conv2_x 3x3 on ``eyeriss_like`` without
 constraints (issue 14's unconstrained target)::
 
@@ -78,6 +79,11 @@ def main() -> None:
     print(f"{args.layer} on {args.arch}" + (f" + {args.constraints}" if c else "") +
           f": {len(P):,} profile combinations at the root; least floors (J*cycle): " +
           ", ".join(f"{v:.3f} (x{n})" for v, n in zip(vals[:5], counts[:5])))
+    ce = np.ascontiguousarray(ce)
+    with_o = np.maximum(energy, pr.outermost.energy(P, Q, ce)) * cycles * 1e-12
+    j = int(np.argmin(with_o))
+    print(f"with rule O (the outermost loop's refetch): least floor {with_o[j]:.3f} J*cycle "
+          f"({with_o[j] / cycles[j] * 1e6:.3f} uJ at {cycles[j]:,.0f} cycles)")
     i = int(np.argmin(edp))
     idx = profile_indices(pr, U, L)[i]
     names = [lv.name for lv in arch.levels]
