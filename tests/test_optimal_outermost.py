@@ -16,7 +16,8 @@ from test_optimal_links_floor import mini_eyeriss
 
 from loopscape.costmodels import evaluate
 from loopscape.costmodels.options import SEMANTICS, ModelOptions
-from loopscape.mapper.strategies.optimal.bounds import Bounder
+from loopscape.mapper.strategies.optimal.bounds import Bounder, is_simple, without_unit_terms
+from loopscape.mapper.strategies.optimal.compulsory import touched_words
 from loopscape.mapper.strategies.optimal.outermost import OutermostLoop
 from loopscape.mapper.strategies.optimal.profiles import SpatialProfiles
 from loopscape.mapper.strategies.optimal.structure import structure
@@ -72,6 +73,77 @@ def test_rule_o_admissible_on_a_mini_eyeriss(model):
 @given(small_spaces(), st.integers(0, 2**31), st.sampled_from(MODELS))
 def test_rule_o_admissible_on_random_spaces(ms, seed, model):
     _draw_and_check(ms, model, 8, seed)
+
+
+def _claim_holds(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> set[str]:
+    """Rule O's claim itself on ``n`` drawn mappings: with the outermost non-unit temporal
+    loop over ``d0`` at level ``j0``, every tensor ``t`` that ``d0`` does not index and
+    whose first keeper below the outermost level is ``k1 > j0`` is served at least
+    ``2T - H`` words by the outermost level (reads; updates for outputs), and every tensor
+    whose ``k1 <= j0`` has ``T <= H``. Returns the tensors for which some mapping had
+    ``H < T`` there (the claim says more than rule C)."""
+    w, arch = without_unit_terms(ms.workload), ms.arch
+    bites = set()
+    for mid, m in ms.sample(n, seed=seed):
+        ev = evaluate(ms.workload, arch, m, options=model)
+        loops = [(j, lp) for j, lm in enumerate(m.levels) for lp in lm.temporal if lp.factor > 1]
+        j0, d0 = (loops[0][0], loops[0][1].dim) if loops else (len(arch.levels), None)
+        for t in w.tensors:
+            keepers = [i for i, lm in enumerate(m.levels) if t.name in lm.keep]
+            if len(keepers) < 2:
+                continue
+            k1, lv = keepers[1], arch.levels[keepers[1]]
+            if lv.capacity_words is None:
+                continue
+            dims = {d for axis in t.axes for c, d in axis if c != 0}
+            spatial = [(lp.dim, lp.factor) for lm in m.levels[:k1] for lp in lm.spatial]
+            copies = int(np.prod([f for d, f in spatial if is_simple(t) and d not in dims]))
+            inst = int(np.prod([f for _, f in spatial])) // copies
+            H = inst * (lv.capacity_words * lv.word_bits // lv.bits(t.name))
+            T = touched_words(t, w)
+            if k1 <= j0:
+                assert T <= H, (mid, t.name, "one visit", T, H)
+            elif d0 not in dims:
+                s0 = ev.levels[0].tensors[t.name]
+                served = s0.updates if t.read_write else s0.reads
+                assert served >= 2 * T - H, (mid, t.name, d0, served, 2 * T - H)
+                if H < T:
+                    bites.add(t.name)
+    return bites
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: f"{m.semantics}-links{m.link_transfers}")
+def test_rule_o_claim_on_a_mini_eyeriss(model):
+    """The claim on a convolution whose scratchpads and buffer hold a few words: it bites
+    on every tensor, the sliding-window inputs included."""
+    w = conv2d(C=2, M=4, P=6, Q=3, R=3, S=2)
+    a = mini_eyeriss()
+    lv = list(a.levels)
+    lv[1] = dataclasses.replace(lv[1], capacity_words=24)
+    for i in (4, 5, 6):
+        lv[i] = dataclasses.replace(lv[i], capacity_words=(6, 4, 2)[i - 4])
+    a = dataclasses.replace(a, levels=tuple(lv))
+    assert _claim_holds(Mapspace(w, a), model, 60, seed=11) == {"Inputs", "Weights", "Outputs"}
+
+
+@settings(max_examples=20, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(st.fixed_dictionaries({"C": st.integers(1, 2), "M": st.integers(1, 3),
+                              "P": st.integers(2, 6), "Q": st.integers(1, 3),
+                              "R": st.integers(1, 3), "S": st.integers(1, 2)}),
+       st.integers(1, 2), st.integers(4, 24), st.sampled_from(MODELS), st.integers(0, 2**31))
+def test_rule_o_claim_on_random_layers(dims, stride, glb_words, model, seed):
+    """Random strided convolutions on the mini Eyeriss with a small global buffer."""
+    w = conv2d(**dims, stride=stride)
+    a = mini_eyeriss(fx=2, fy=2)
+    lv = list(a.levels)
+    lv[1] = dataclasses.replace(lv[1], capacity_words=glb_words)
+    a = dataclasses.replace(a, levels=tuple(lv))
+    try:
+        ms = Mapspace(w, a)
+    except Exception:  # a layer this architecture cannot map
+        return
+    _claim_holds(ms, model, 6, seed)
 
 
 def _one_word_buffer():
