@@ -13,9 +13,9 @@ of a simple tensor can hold more than the keeper's words, and the tiles of its i
 and of its loops above partition the tensor). With ``--best`` (an EDP in J*cycle, e.g.
 the best mapping known) it prints the energy the least combination must reach for the
 proven gap to be at most ``--target`` (default 2 %). The least floor with rule O (the
-outermost loop's refetch, ``outermost.py``) is printed too; the terms below are rule P's. No search runs: this takes a few
-seconds. The default case is ResNet-50 conv2_x 3x3 on ``eyeriss_like`` without
-constraints (issue 14's unconstrained target)::
+outermost loop's refetch, ``outermost.py``) is printed too; the terms below are rule
+P's. No search runs: this takes a few seconds. The default case is ResNet-50 conv2_x
+3x3 on ``eyeriss_like`` without constraints (issue 14's unconstrained target)::
 
     python benchmarks/optimal_root.py [--arch eyeriss_like] [--layer resnet50_conv2_x_3x3]
                                       [--constraints NAME] [--best 139.362] [--target 0.02]

@@ -94,18 +94,25 @@ MODELS = [ModelOptions(semantics=s, link_transfers=links) for s in SEMANTICS
           for links in (False, True)]
 
 
+def small_spads(glb_words: int | None = None):
+    """The mini Eyeriss with scratchpads of 6, 4 and 2 words (and, given, a global buffer
+    of ``glb_words``): capacity binds every tensor."""
+    a = mini_eyeriss()
+    lv = list(a.levels)
+    for i in (4, 5, 6):
+        lv[i] = dataclasses.replace(lv[i], capacity_words=(6, 4, 2)[i - 4])
+    if glb_words is not None:
+        lv[1] = dataclasses.replace(lv[1], capacity_words=glb_words)
+    return dataclasses.replace(a, levels=tuple(lv))
+
+
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: f"{m.semantics}-links{m.link_transfers}")
 def test_rules_admissible_on_a_mini_eyeriss(model):
     """Free mappings of a small convolution on a mini Eyeriss (a 3x3 PE array, scratchpads
     of a few words): the fanout and the scratchpads' capacity bind, so rules K and P raise
     the bound at some prefix depths of the drawn mappings, and stay below the model."""
     w = conv2d(C=2, M=4, P=6, Q=3, R=3, S=1)
-    a = mini_eyeriss()
-    lv = list(a.levels)
-    for i in (4, 5, 6):  # scratchpads of 6, 4 and 2 words
-        lv[i] = dataclasses.replace(lv[i], capacity_words=(6, 4, 2)[i - 4])
-    a = dataclasses.replace(a, levels=tuple(lv))
-    rk, rp = _draw_and_check(Mapspace(w, a), model, 25, seed=3)
+    rk, rp = _draw_and_check(Mapspace(w, small_spads()), model, 25, seed=3)
     assert rk > 0 and rp > 0
 
 

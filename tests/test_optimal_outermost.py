@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_optimal import check_exact, small_spaces
+from test_optimal_joint_bounds import MODELS, small_spads
 from test_optimal_links_floor import mini_eyeriss
 
 from loopscape.costmodels import evaluate
-from loopscape.costmodels.options import SEMANTICS, ModelOptions
+from loopscape.costmodels.options import ModelOptions
 from loopscape.mapper.strategies.optimal.bounds import Bounder, is_simple, without_unit_terms
 from loopscape.mapper.strategies.optimal.compulsory import touched_words
 from loopscape.mapper.strategies.optimal.outermost import OutermostLoop
@@ -24,9 +25,6 @@ from loopscape.mapper.strategies.optimal.structure import structure
 from loopscape.spaces.arch import Architecture, ComputeLevel, StorageLevel
 from loopscape.spaces.mapspace import Mapspace
 from loopscape.spaces.workload import conv2d, einsum
-
-MODELS = [ModelOptions(semantics=s, link_transfers=links) for s in SEMANTICS
-          for links in (False, True)]
 
 
 def _root_extents(bd: Bounder) -> np.ndarray:
@@ -60,12 +58,7 @@ def test_rule_o_admissible_on_a_mini_eyeriss(model):
     words: rule O raises the bound of some drawn mappings' combinations and stays below
     the model."""
     w = conv2d(C=2, M=4, P=6, Q=3, R=3, S=1)
-    a = mini_eyeriss()
-    lv = list(a.levels)
-    for i in (4, 5, 6):  # scratchpads of 6, 4 and 2 words
-        lv[i] = dataclasses.replace(lv[i], capacity_words=(6, 4, 2)[i - 4])
-    a = dataclasses.replace(a, levels=tuple(lv))
-    assert _draw_and_check(Mapspace(w, a), model, 40, seed=5) > 0
+    assert _draw_and_check(Mapspace(w, small_spads()), model, 40, seed=5) > 0
 
 
 @settings(max_examples=25, deadline=None, derandomize=True,
@@ -117,13 +110,7 @@ def test_rule_o_claim_on_a_mini_eyeriss(model):
     """The claim on a convolution whose scratchpads and buffer hold a few words: it bites
     on every tensor, the sliding-window inputs included."""
     w = conv2d(C=2, M=4, P=6, Q=3, R=3, S=2)
-    a = mini_eyeriss()
-    lv = list(a.levels)
-    lv[1] = dataclasses.replace(lv[1], capacity_words=24)
-    for i in (4, 5, 6):
-        lv[i] = dataclasses.replace(lv[i], capacity_words=(6, 4, 2)[i - 4])
-    a = dataclasses.replace(a, levels=tuple(lv))
-    assert _claim_holds(Mapspace(w, a), model, 60, seed=11) == {"Inputs", "Weights", "Outputs"}
+    assert _claim_holds(Mapspace(w, small_spads(24)), model, 60, seed=11) == {"Inputs", "Weights", "Outputs"}
 
 
 @settings(max_examples=20, deadline=None, derandomize=True,
