@@ -392,6 +392,125 @@ def chain_energy(ti: int, chain, skip_top: bool, pos: np.ndarray, neg: np.ndarra
                        _c(pos, np.float64), _c(neg, np.float64), ce, has, ct)
 
 
+# -- rule tiling_bound on a block, one tensor's B7 at a time (staged.py) ----------------------
+@njit(cache=True, inline="always")
+def _tensor_term(ti, ch_off, ch_flat, tc_off, pos, neg, r, ce, ct):
+    """Tensor ``ti``'s least chain energy for row ``r`` (``Bounder.bound``'s term)."""
+    col_a, col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce, cw = ct
+    best = np.inf
+    for c in range(tc_off[ti], tc_off[ti + 1]):
+        e = _chain_row(ti, ch_flat[ch_off[c]:ch_off[c + 1]], ch_off[c + 1] - ch_off[c],
+                       False, pos, neg, r, ce, r, True, col_a, col_r, col_q, col_ce, rd, up,
+                       fl, linked, rw, words, solo, n_ce, cw)
+        if e < best:
+            best = e
+    return best
+
+
+@njit(cache=True, inline="always")
+def _dominated_row(en, cyc, kinds, fixed, scale, inc):
+    """``strictly_dominated`` of one row's ``objective_bounds`` (energy ``en``, cycles
+    ``cyc``): the same formulas in the same order (kinds: 0 energy, 1 cycles, 2 edp,
+    3 utilization, else the constant ``fixed[j]``)."""
+    k = kinds.shape[0]
+    for m in range(inc.shape[0]):
+        worse = False
+        better = False
+        for j in range(k):
+            kd = kinds[j]
+            if kd == 0:
+                v = en
+            elif kd == 1:
+                v = cyc
+            elif kd == 2:
+                v = en * 1e-12 * cyc * (1 - 1e-9)
+            elif kd == 3:
+                v = -scale / cyc
+            else:
+                v = fixed[j]
+            if inc[m, j] > v:
+                worse = True
+                break
+            if inc[m, j] < v:
+                better = True
+        if not worse and better:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _staged_rows(temporal, ext, pos, neg, base, ce, order, cols_off, cols, ch_off, ch_flat,
+                 tc_off, rt, ct, links, kinds, fixed, scale, inc, safety, energy, gone,
+                 stat):
+    col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
+    a_off, a_d, f_off, f_d, z_off, z_d = rt[8:]
+    N, L, D = temporal.shape
+    n = col_ti.shape[0]
+    T = tc_off.shape[0] - 1
+    given = np.zeros((1, 0, D), dtype=np.int64)
+    ofac = np.ones(D, dtype=np.int64)
+    span = np.ones(D, dtype=np.int64)
+    pre = np.ones((L + 1, D), dtype=np.int64)
+    ns = np.zeros((is_solo.shape[0], L), dtype=np.int64)
+    solo_bits = _solo_bits(is_solo)
+    terms = np.zeros(T)
+    for r in range(N):
+        for ti in range(T):  # B6 with compound extents (B7's factors at 1)
+            terms[ti] = _tensor_term(ti, ch_off, ch_flat, tc_off, pos, neg, r, ce, ct)
+        _row_prep(temporal, r, solo_bits, pre, ns)
+        en = 0.0
+        for s in range(order.shape[0]):
+            ti = order[s]
+            for j in range(cols_off[ti], cols_off[ti + 1]):
+                col = cols[j]
+                f, o = _factor_col(temporal, ext, r, given, 0, col, pre, ns, ofac, span,
+                                   col_ti, col_c, is_solo, grow, ax_off, term_off, term_k,
+                                   term_d, a_off, a_d, f_off, f_d, z_off, z_d)
+                c = ce[r, col]
+                ce[r, col] = c * f
+                if links:
+                    ce[r, n + col] = c * o
+            terms[ti] = _tensor_term(ti, ch_off, ch_flat, tc_off, pos, neg, r, ce, ct)
+            stat[ti, 0] += 1
+            e = base[r]
+            for tj in range(T):
+                e = e + terms[tj]
+            en = e * safety
+            if s < order.shape[0] - 1 and _dominated_row(en, pos[r, 0], kinds, fixed, scale,
+                                                         inc):
+                gone[r] = True
+                stat[ti, 1] += 1
+                break
+        if order.shape[0] == 0:
+            e = base[r]
+            for tj in range(T):
+                e = e + terms[tj]
+            en = e * safety
+        energy[r] = en
+
+
+def staged_rows(temporal, ext, pos, neg, base, ce, order, cols_off, cols, ch_off, ch_flat,
+                tc_off, rt, ct, links, kinds, fixed, scale, inc, safety):
+    """Per row of ``temporal``/``ext`` [N, L, D] (columns ``pos``, ``neg``, fixed
+    energies ``base`` [N]): ``Bounder.bound``'s energy with the extents ``ce`` (compound
+    extents in, times rule B7's factors out, in place), B7 computed for the tensors in
+    ``order`` one at a time (their columns ``cols[cols_off[ti]:cols_off[ti + 1]]``); a row
+    whose energy so far (the tensors not computed yet at B7's factor 1; times
+    ``safety``, as ``Bounder.bound``) is strictly dominated by ``inc`` stops there
+    (``gone``); the last tensor's test is left to the caller. Chains: tensor ti's are ``ch_off``
+    entries ``tc_off[ti]`` .. ``tc_off[ti + 1]``. (energy [N], gone [N], stat [T, 2]:
+    rows computed and stopped per tensor.)"""
+    N = temporal.shape[0]
+    energy = np.zeros(N)
+    gone = np.zeros(N, dtype=np.bool_)
+    stat = np.zeros((len(tc_off) - 1, 2), dtype=np.int64)
+    _staged_rows(_c(temporal, np.int64), _c(ext, np.int64), _c(pos, np.float64),
+                 _c(neg, np.float64), _c(base, np.float64), ce, order, cols_off, cols,
+                 ch_off, ch_flat, tc_off, rt, ct, links, kinds, fixed, float(scale),
+                 _c(inc, np.float64), float(safety), energy, gone, stat)
+    return energy, gone, stat
+
+
 # -- rule leaf_bound: one energy per (tiling, class of every level, keep choice) -------------
 @njit(cache=True)
 def _class_factors(temporal, ext, t, m, roff, sig_cat, sig_lvl, wide_cat, least, reads, comp,

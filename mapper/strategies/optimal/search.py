@@ -32,6 +32,7 @@ from .profiles import SpatialProfiles
 from .rules import TilingRules
 from .tree import SubtreeWalk
 from .scope import check_model
+from .staged import StagedBound
 from .warm import warm_start, worth_warming
 from .tables import space_tables
 from .work import WorkMeter
@@ -74,6 +75,8 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         self._capacity = self._profiles = None  # rules K and P, built on first use
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
         self.utilization_scale = self.wl.macs / self.arch.compute.instances
+        self.staged = StagedBound(self.bd, ctx.objectives, self.signs,  # rule tiling_bound
+                                  self.utilization_scale)  # in _block (staged.py)
         self.D = len(self.st.dims)
         # The tree fixes the dimensions in ``perm`` order (tree_order.py); ``sizes`` are
         # in that order, ``radix`` turns a tiling's rows back into its mapspace index.
@@ -231,9 +234,11 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         live = np.nonzero(nk > 0)[0]  # bounds only for the legal tilings
         if not len(live):
             return
-        ce = bd.tiling_extents(temporal[live], ext[live])  # B6 extents with B7
-        lb = self._lb_vec(*bd.bound(P[live], Q[live], ce=ce))
-        dom = self._dominated(lb)
+        # B6 extents with B7, one tensor's B7 at a time (staged.py)
+        energy, cycles, ce, dom = self.staged.bound(temporal[live], ext[live], P[live],
+                                                    Q[live], self.incumbent)
+        lb = self._lb_vec(energy, cycles)
+        dom[~dom] = self._dominated(lb[~dom])  # the full bound of the others
         self.removed["tiling_bound"] += int((combos[live[dom]] * nk[live[dom]]).sum())
         radix = np.array([self.radix[di] for di in self.perm],
                          dtype=np.int64 if math.prod(self.st.dim_sizes) < 2 ** 62 else object)
