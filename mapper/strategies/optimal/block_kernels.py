@@ -10,6 +10,8 @@ stay in kernels.py.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .kernels import csr_offsets, njit
@@ -113,6 +115,81 @@ def block_spatial(full: np.ndarray, perm, dt: tuple):
     whose rows (in tree order ``perm``) are ``full`` [N, D]."""
     return _spatial(np.ascontiguousarray(full, np.int64), np.array(perm, dtype=np.int64),
                     dt)
+
+
+@njit(cache=True)
+def _legal_rows(prefix, grid, perm, dt, fx, fy, need_pes, fact):
+    f_sx, f_sy, f_nonunit = dt[1], dt[2], dt[4]
+    N, K = grid.shape
+    depth = prefix.shape[0]
+    D = depth + K
+    L = f_sx.shape[2]
+    keep = np.empty(N, dtype=np.int64)
+    combos = np.empty(N, dtype=np.int64)
+    spx = np.ones(L, dtype=np.int64)
+    spy = np.ones(L, dtype=np.int64)
+    nu = np.zeros(L, dtype=np.int64)
+    fan = 0
+    low = 0
+    n_ok = 0
+    for n in range(N):
+        for lv in range(L):
+            spx[lv] = 1
+            spy[lv] = 1
+            nu[lv] = 0
+        for k in range(D):
+            r = prefix[k] if k < depth else grid[n, k - depth]
+            di = perm[k]
+            for lv in range(L):
+                spx[lv] *= f_sx[di, r, lv]
+                spy[lv] *= f_sy[di, r, lv]
+                nu[lv] += f_nonunit[di, r, lv]
+        c = 1
+        for lv in range(L):
+            c *= fact[nu[lv]]
+        ok = True
+        pes = 1
+        for lv in range(L):
+            if spx[lv] > fx[lv] or spy[lv] > fy[lv]:
+                ok = False
+            pes *= spx[lv] * spy[lv]
+        if not ok:
+            fan += c
+        elif pes < need_pes:
+            low += c
+        else:
+            keep[n_ok] = n
+            combos[n_ok] = c
+            n_ok += 1
+    return keep[:n_ok], combos[:n_ok], fan, low
+
+
+def legal_rows(prefix, grid: np.ndarray, perm, dt: tuple, fx: np.ndarray, fy: np.ndarray,
+               need_pes: float, wide: bool):
+    """The completions ``grid`` [N, D - depth] (rows of the tree's dimensions from
+    ``depth`` on) of the rows ``prefix`` that fit every level's fanout ``fx``/``fy`` and
+    use at least ``need_pes`` MAC units: (their indices in ``grid``, their canonical loop
+    orders (the product over levels of k! at k non-unit free loops), the orders of the
+    tilings past a fanout, those of the tilings under ``need_pes``). In one compiled
+    pass with int64 sums; with ``wide`` (the block's sums might not fit int64) in numpy
+    with Python ints instead."""
+    D = len(prefix) + grid.shape[1]
+    fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=object if wide
+                    else np.int64)
+    if not wide:
+        keep, combos, fan, low = _legal_rows(
+            np.asarray(prefix, dtype=np.int64), np.ascontiguousarray(grid, np.int64),
+            np.array(perm, dtype=np.int64), dt, fx, fy, float(need_pes), fact)
+        return keep, combos, int(fan), int(low)
+    full = np.concatenate([np.broadcast_to(np.array(prefix, dtype=np.int64),
+                                           (len(grid), len(prefix))), grid], axis=1)
+    spx, spy, nonunit = block_spatial(full, perm, dt)
+    combos = np.prod(fact[nonunit], axis=1)
+    ok_fan = (spx <= fx).all(axis=1) & (spy <= fy).all(axis=1)
+    ok_pe = ok_fan & ((spx * spy).prod(axis=1) >= need_pes)
+    keep = np.nonzero(ok_pe)[0]
+    return keep, combos[keep], int(combos[~ok_fan].sum()), \
+        int(combos[ok_fan & ~ok_pe].sum())
 
 
 @njit(cache=True)

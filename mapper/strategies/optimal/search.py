@@ -22,7 +22,7 @@ from loopscape.spaces.encoding import MappingBatch
 
 from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
-from .block_kernels import block_arrays, block_spatial
+from .block_kernels import block_arrays, legal_rows
 from .capacity import CapacityRelax
 from .dominance import objective_bounds, strictly_dominated
 from .leaves import LeafBound
@@ -128,6 +128,7 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
                                    np.zeros((0, L, D), dtype=np.int64),
                                    np.zeros((0, L, T), dtype=bool))
         self.pending: deque = deque()  # tilings awaiting their leaves
+        self._grids: dict[int, np.ndarray] = {}  # _block's completions per depth
         self.ready: deque = deque()  # tilings past every rule, with their leaves left
         self.cursor = None  # (tiling record, next row)
         self.done = False
@@ -195,10 +196,11 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
     def _block(self, depth, rows, pos, neg, sp, fi) -> None:
         """Every completion of a prefix at once: exact bounds, legality, pruning."""
         bd, D = self.bd, self.D
-        if D == depth:
-            grid = np.zeros((1, 0), dtype=np.int64)
-        else:
-            grid = np.indices(self.sizes[depth:]).reshape(D - depth, -1).T
+        grid = self._grids.get(depth)  # every completion's rows (the same per depth)
+        if grid is None:
+            grid = self._grids[depth] = np.zeros((1, 0), dtype=np.int64) if D == depth \
+                else np.ascontiguousarray(np.indices(self.sizes[depth:], dtype=np.int64)
+                                          .reshape(D - depth, -1).T)
         if depth < self.split and self.ctx.workers > 1:
             prefix = fi
             for k in range(depth, self.split):
@@ -207,25 +209,20 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         N = len(grid)
         if N == 0:  # another stream's share
             return
-        full = np.concatenate([np.broadcast_to(np.array(rows, dtype=np.int64), (N, depth)),
-                               grid], axis=1)
         # Legality first (fanout, PE utilization), from the spatial products alone; the
-        # tilings' arrays and bounds are formed for the legal ones only.
-        spx, spy, nonunit = block_spatial(full, self.perm, bd.dim_tables)
-        # Orders per tiling (at most permutation_size): int64 while a block's sums of
-        # them times the keep choices fit, Python ints otherwise.
-        kind = np.int64 if N * self.P * self.B < 2 ** 62 else object
-        fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=kind)
-        combos = np.prod(fact[nonunit], axis=1)
-        ok_fan = (spx <= bd.fx).all(axis=1) & (spy <= bd.fy).all(axis=1)
-        self.illegal["fanout"] += int((combos[~ok_fan]).sum()) * self.B
-        pes = (spx * spy).prod(axis=1)
-        ok_pe = ok_fan & (pes >= self.need_pes)
-        self.illegal["pe_utilization"] += int((combos[ok_fan & ~ok_pe]).sum()) * self.B
-        sel = np.nonzero(ok_pe)[0]
+        # tilings' arrays and bounds are formed for the legal ones only. Orders per
+        # tiling (at most permutation_size): int64 while a block's sums of them times
+        # the keep choices fit, Python ints otherwise.
+        sel, combos, fan, low = legal_rows(rows, grid, self.perm, bd.dim_tables, bd.fx,
+                                           bd.fy, self.need_pes,
+                                           N * self.P * self.B >= 2 ** 62)
+        self.illegal["fanout"] += fan * self.B
+        self.illegal["pe_utilization"] += low * self.B
         if not len(sel):
             return
-        full, combos, N = full[sel], combos[sel], len(sel)
+        N = len(sel)
+        full = np.concatenate([np.broadcast_to(np.array(rows, dtype=np.int64), (N, depth)),
+                               grid[sel]], axis=1)
         temporal, sx, sy, ext, P, Q = block_arrays(full, self.perm, depth, pos, neg,
                                                            bd.dim_tables)
         keep_ok = self.orders.legal_keeps(ext)
