@@ -455,8 +455,9 @@ def _staged_rows(temporal, ext, pos, neg, base, ce, order, cols_off, cols, ch_of
     solo_bits = _solo_bits(is_solo)
     terms = np.zeros(T)
     for r in range(N):
-        for ti in range(T):  # B6 with compound extents (B7's factors at 1)
-            terms[ti] = _tensor_term(ti, ch_off, ch_flat, tc_off, pos, neg, r, ce, ct)
+        for ti in range(T):  # B6 with compound extents (B7's factors at 1), except for
+            if order.shape[0] == 0 or ti != order[0]:  # the tensor priced first
+                terms[ti] = _tensor_term(ti, ch_off, ch_flat, tc_off, pos, neg, r, ce, ct)
         _row_prep(temporal, r, solo_bits, pre, ns)
         en = 0.0
         for s in range(order.shape[0]):
