@@ -275,7 +275,7 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
                 recs = [self.pending.popleft()
                         for _ in range(min(self.group - len(group), len(self.pending)))]
                 self.meter.tilings += len(recs)
-                gone = self._dominated(np.stack([rec[5] for rec in recs]))
+                gone = self._dominated(np.array([rec[5] for rec in recs]))
                 kept = []
                 for rec, dom in zip(recs, gone.tolist()):
                     if dom:
@@ -286,7 +286,7 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
                         kept.append(rec)
                 if kept:
                     group += zip(kept, self.orders.level_tables_of(
-                        np.stack([rec[1] for rec in kept])))
+                        np.array([rec[1] for rec in kept])))
             if self.leaf_bound and group:
                 group = self._least_leaf(group)
             self.ready.extend(self._leaves(group))
