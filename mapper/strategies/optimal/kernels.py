@@ -477,11 +477,11 @@ def _staged_rows(temporal, ext, pos, neg, base, ce, order, cols_off, cols, ch_of
             for tj in range(T):
                 e = e + terms[tj]
             en = e * safety
-            if s < order.shape[0] - 1 and _dominated_row(en, pos[r, 0], kinds, fixed, scale,
-                                                         inc):
-                gone[r] = True
-                stat[ti, 1] += 1
-                break
+            if _dominated_row(en, pos[r, 0], kinds, fixed, scale, inc):
+                stat[ti, 1] += 1  # (the last tensor's test only counts: the caller's)
+                if s < order.shape[0] - 1:
+                    gone[r] = True
+                    break
         if order.shape[0] == 0:
             e = base[r]
             for tj in range(T):
@@ -498,9 +498,10 @@ def staged_rows(temporal, ext, pos, neg, base, ce, order, cols_off, cols, ch_off
     ``order`` one at a time (their columns ``cols[cols_off[ti]:cols_off[ti + 1]]``); a row
     whose energy so far (the tensors not computed yet at B7's factor 1; times
     ``safety``, as ``Bounder.bound``) is strictly dominated by ``inc`` stops there
-    (``gone``); the last tensor's test is left to the caller. Chains: tensor ti's are ``ch_off``
-    entries ``tc_off[ti]`` .. ``tc_off[ti + 1]``. (energy [N], gone [N], stat [T, 2]:
-    rows computed and stopped per tensor.)"""
+    (``gone``); the last tensor's test is left to the caller (here it is only
+    counted). Chains: tensor ti's are ``ch_off`` entries ``tc_off[ti]`` ..
+    ``tc_off[ti + 1]``. (energy [N], gone [N], stat [T, 2]: rows computed and found
+    dominated per tensor.)"""
     N = temporal.shape[0]
     energy = np.zeros(N)
     gone = np.zeros(N, dtype=np.bool_)
