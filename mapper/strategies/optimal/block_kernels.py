@@ -193,13 +193,14 @@ def legal_rows(prefix, grid: np.ndarray, perm, dt: tuple, fx: np.ndarray, fy: np
 
 
 @njit(cache=True)
-def _arrays(full, perm, depth, pos, neg, dt):
+def _arrays(full, perm, depth, pos, neg, dt, meshes):
     f_tem, f_sx, f_sy, f_ext, _, f_pos, f_neg = dt
     N, D = full.shape
     L = f_tem.shape[2]
+    M = N if meshes else 0
     temporal = np.empty((N, L, D), dtype=np.int64)
-    sx = np.empty((N, L, D), dtype=np.int64)
-    sy = np.empty((N, L, D), dtype=np.int64)
+    sx = np.empty((M, L, D), dtype=np.int64)
+    sy = np.empty((M, L, D), dtype=np.int64)
     ext = np.empty((N, L, D), dtype=np.int64)
     P = np.empty((N, pos.shape[0]))
     Q = np.empty((N, neg.shape[0]))
@@ -212,9 +213,10 @@ def _arrays(full, perm, depth, pos, neg, dt):
             di, r = perm[k], full[n, k]
             for lv in range(L):
                 temporal[n, lv, di] = f_tem[di, r, lv]
-                sx[n, lv, di] = f_sx[di, r, lv]
-                sy[n, lv, di] = f_sy[di, r, lv]
                 ext[n, lv, di] = f_ext[di, r, lv]
+                if meshes:
+                    sx[n, lv, di] = f_sx[di, r, lv]
+                    sy[n, lv, di] = f_sy[di, r, lv]
             if k >= depth:
                 for j in range(pos.shape[0]):
                     P[n, j] *= f_pos[di, r, j]
@@ -224,10 +226,17 @@ def _arrays(full, perm, depth, pos, neg, dt):
 
 
 def block_arrays(full: np.ndarray, perm, depth: int, pos: np.ndarray, neg: np.ndarray,
-                 dt: tuple):
+                 dt: tuple, meshes: bool = True):
     """The tilings' temporal, sx, sy, ext [N, L, D] and bound features ``pos`` [N, n_pos],
     ``neg`` [N, n_neg]: the subtree's ``pos``/``neg`` times the rows' from tree position
-    ``depth`` on."""
+    ``depth`` on. Without ``meshes``, sx and sy are empty ([0, L, D]): the caller forms
+    them for the tilings it keeps (``block_meshes``)."""
     return _arrays(np.ascontiguousarray(full, np.int64), np.array(perm, dtype=np.int64),
                    depth, np.ascontiguousarray(pos, np.float64),
-                   np.ascontiguousarray(neg, np.float64), dt)
+                   np.ascontiguousarray(neg, np.float64), dt, meshes)
+
+
+def block_meshes(full: np.ndarray, perm, dt: tuple):
+    """(sx, sy) [N, L, D] of the tilings whose rows (tree order ``perm``) are ``full``."""
+    _, sx, sy, _, _, _ = block_arrays(full, perm, 0, np.ones(0), np.ones(0), dt)
+    return sx, sy

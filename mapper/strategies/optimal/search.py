@@ -22,7 +22,7 @@ from loopscape.spaces.encoding import MappingBatch
 
 from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
-from .block_kernels import block_arrays, legal_rows
+from .block_kernels import block_arrays, block_meshes, legal_rows
 from .capacity import CapacityRelax
 from .dominance import objective_bounds, strictly_dominated
 from .leaves import LeafBound
@@ -223,8 +223,8 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         N = len(sel)
         full = np.concatenate([np.broadcast_to(np.array(rows, dtype=np.int64), (N, depth)),
                                grid[sel]], axis=1)
-        temporal, sx, sy, ext, P, Q = block_arrays(full, self.perm, depth, pos, neg,
-                                                           bd.dim_tables)
+        temporal, _, _, ext, P, Q = block_arrays(full, self.perm, depth, pos, neg,
+                                                 bd.dim_tables, meshes=False)
         keep_ok = self.orders.legal_keeps(ext)
         nk = keep_ok.sum(axis=1)
         self.illegal["capacity"] += int((combos * (self.B - nk)).sum())
@@ -246,7 +246,8 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         ends = np.cumsum(np.bincount(row, minlength=len(kl))).tolist()
         keeps = [col[a:b] for a, b in zip([0] + ends[:-1], ends)]
         # tfi: the mapspace's index of the tiling
-        self.pending.extend(zip(tfis, temporal[kl], sx[kl], sy[kl], keeps, lb[keep],
+        sx, sy = block_meshes(full[kl], self.perm, bd.dim_tables)  # the kept ones only
+        self.pending.extend(zip(tfis, temporal[kl], sx, sy, keeps, lb[keep],
                                 combos[kl].tolist(), P[kl], Q[kl], ce[keep], ext[kl]))
 
     @staticmethod
