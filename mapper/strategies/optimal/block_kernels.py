@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .kernels import csr_offsets, njit
+from .kernel_tables import csr_offsets, njit
 
 
 # -- keep choices that fit the buffers (orders.py ``legal_keeps``) ---------------------------

@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from .bounds import SAFETY, Bounder
-from .kernels import csr_offsets, staged_rows
+from .kernel_tables import csr_offsets
+from .kernels import staged_rows
 
 KINDS = {"energy_pj": 0, "cycles": 1, "edp": 2, "utilization": 3}
 
@@ -51,12 +52,12 @@ class StagedBound:
         self.removed = np.zeros(T)  # tilings removed right after its stage
 
     def order(self) -> np.ndarray:
-        """The tensors with B7 columns, best yield per column-row first."""
+        """Every tensor, best yield per B7 column-row first (a tensor without B7 columns
+        counts as one column: its stage only prices it)."""
         T = len(self.cols)
-        rate = [(self.removed[ti] + 1.0) / (self.seen[ti] + len(self.cols[ti]))
+        rate = [(self.removed[ti] + 1.0) / (self.seen[ti] + max(1, len(self.cols[ti])))
                 for ti in range(T)]
-        return np.array(sorted((ti for ti in range(T) if len(self.cols[ti])),
-                               key=lambda ti: (-rate[ti], ti)), dtype=np.int64)
+        return np.array(sorted(range(T), key=lambda ti: (-rate[ti], ti)), dtype=np.int64)
 
     def bound(self, temporal: np.ndarray, ext: np.ndarray, pos: np.ndarray,
               neg: np.ndarray, incumbent: np.ndarray):
@@ -67,13 +68,18 @@ class StagedBound:
         vectors, internal orientation) already at a partial bound (lower values here).
         The caller tests the others with the full bound."""
         bd = self.bd
-        ce = np.ascontiguousarray(bd.compound_extents(ext), dtype=np.float64)
-        order = self.order()
-        energy, pre, stat = staged_rows(
-            temporal, ext, pos, neg, bd.fixed_energy(pos), ce, order, self.cols_off,
-            self.cols_flat, self.ch_off, self.ch_flat, self.tc_off, bd.runs.tables,
-            bd.chain_tables, bd.links, self.kinds, self.fixed, self.scale,
-            np.asarray(incumbent, dtype=np.float64).reshape(-1, len(self.kinds)), SAFETY)
-        self.seen += stat[:, 0] * np.array([len(c) for c in self.cols])
+        N, n = len(temporal), bd.n_ce
+        energy, pre = np.zeros(N), np.zeros(N, dtype=np.bool_)
+        ce = np.empty((N, 2 * n if bd.links else n))
+        stat = np.zeros((len(self.cols), 2), dtype=np.int64)  # rows priced, dominated
+        c = np.ascontiguousarray  # the kernel's arrays: C order
+        staged_rows(c(temporal, np.int64), c(ext, np.int64), c(pos, np.float64),
+                    c(neg, np.float64), c(bd.fixed_energy(pos), np.float64), ce,
+                    self.order(), self.cols_off, self.cols_flat, self.ch_off, self.ch_flat,
+                    self.tc_off, bd.runs.tables, bd.chain_tables, bd.links, self.kinds,
+                    self.fixed, self.scale, c(np.asarray(incumbent, dtype=np.float64)
+                                              .reshape(-1, len(self.kinds))),
+                    SAFETY, energy, pre, stat)
+        self.seen += stat[:, 0] * np.array([max(1, len(cols)) for cols in self.cols])
         self.removed += stat[:, 1]
         return energy, pos[:, 0], ce, pre
