@@ -129,16 +129,24 @@ def _legal_rows(prefix, grid, perm, dt, fx, fy, need_pes, fact):
     spx = np.ones(L, dtype=np.int64)
     spy = np.ones(L, dtype=np.int64)
     nu = np.zeros(L, dtype=np.int64)
+    px = np.ones(L, dtype=np.int64)  # the prefix's products, once
+    py = np.ones(L, dtype=np.int64)
+    pn = np.zeros(L, dtype=np.int64)
+    for k in range(depth):
+        for lv in range(L):
+            px[lv] *= f_sx[perm[k], prefix[k], lv]
+            py[lv] *= f_sy[perm[k], prefix[k], lv]
+            pn[lv] += f_nonunit[perm[k], prefix[k], lv]
     fan = 0
     low = 0
     n_ok = 0
     for n in range(N):
         for lv in range(L):
-            spx[lv] = 1
-            spy[lv] = 1
-            nu[lv] = 0
-        for k in range(D):
-            r = prefix[k] if k < depth else grid[n, k - depth]
+            spx[lv] = px[lv]
+            spy[lv] = py[lv]
+            nu[lv] = pn[lv]
+        for k in range(depth, D):
+            r = grid[n, k - depth]
             di = perm[k]
             for lv in range(L):
                 spx[lv] *= f_sx[di, r, lv]
