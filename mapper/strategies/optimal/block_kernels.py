@@ -10,9 +10,11 @@ stay in kernels.py.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .kernels import csr_offsets, njit
+from .kernel_tables import csr_offsets, njit
 
 
 # -- keep choices that fit the buffers (orders.py ``legal_keeps``) ---------------------------
@@ -116,13 +118,97 @@ def block_spatial(full: np.ndarray, perm, dt: tuple):
 
 
 @njit(cache=True)
-def _arrays(full, perm, depth, pos, neg, dt):
+def _legal_rows(prefix, grid, perm, dt, fx, fy, need_pes, fact):
+    f_sx, f_sy, f_nonunit = dt[1], dt[2], dt[4]
+    N, K = grid.shape
+    depth = prefix.shape[0]
+    D = depth + K
+    L = f_sx.shape[2]
+    keep = np.empty(N, dtype=np.int64)
+    combos = np.empty(N, dtype=np.int64)
+    spx = np.ones(L, dtype=np.int64)
+    spy = np.ones(L, dtype=np.int64)
+    nu = np.zeros(L, dtype=np.int64)
+    px = np.ones(L, dtype=np.int64)  # the prefix's products, once
+    py = np.ones(L, dtype=np.int64)
+    pn = np.zeros(L, dtype=np.int64)
+    for k in range(depth):
+        for lv in range(L):
+            px[lv] *= f_sx[perm[k], prefix[k], lv]
+            py[lv] *= f_sy[perm[k], prefix[k], lv]
+            pn[lv] += f_nonunit[perm[k], prefix[k], lv]
+    fan = 0
+    low = 0
+    n_ok = 0
+    for n in range(N):
+        for lv in range(L):
+            spx[lv] = px[lv]
+            spy[lv] = py[lv]
+            nu[lv] = pn[lv]
+        for k in range(depth, D):
+            r = grid[n, k - depth]
+            di = perm[k]
+            for lv in range(L):
+                spx[lv] *= f_sx[di, r, lv]
+                spy[lv] *= f_sy[di, r, lv]
+                nu[lv] += f_nonunit[di, r, lv]
+        c = 1
+        for lv in range(L):
+            c *= fact[nu[lv]]
+        ok = True
+        pes = 1
+        for lv in range(L):
+            if spx[lv] > fx[lv] or spy[lv] > fy[lv]:
+                ok = False
+            pes *= spx[lv] * spy[lv]
+        if not ok:
+            fan += c
+        elif pes < need_pes:
+            low += c
+        else:
+            keep[n_ok] = n
+            combos[n_ok] = c
+            n_ok += 1
+    return keep[:n_ok], combos[:n_ok], fan, low
+
+
+def legal_rows(prefix, grid: np.ndarray, perm, dt: tuple, fx: np.ndarray, fy: np.ndarray,
+               need_pes: float, wide: bool):
+    """The completions ``grid`` [N, D - depth] (rows of the tree's dimensions from
+    ``depth`` on) of the rows ``prefix`` that fit every level's fanout ``fx``/``fy`` and
+    use at least ``need_pes`` MAC units: (their indices in ``grid``, their canonical loop
+    orders (the product over levels of k! at k non-unit free loops), the orders of the
+    tilings past a fanout, those of the tilings under ``need_pes``). In one compiled
+    pass with int64 sums; with ``wide`` (the block's sums might not fit int64) in numpy
+    with Python ints instead."""
+    D = len(prefix) + grid.shape[1]
+    fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=object if wide
+                    else np.int64)
+    if not wide:
+        keep, combos, fan, low = _legal_rows(
+            np.asarray(prefix, dtype=np.int64), np.ascontiguousarray(grid, np.int64),
+            np.array(perm, dtype=np.int64), dt, fx, fy, float(need_pes), fact)
+        return keep, combos, int(fan), int(low)
+    full = np.concatenate([np.broadcast_to(np.array(prefix, dtype=np.int64),
+                                           (len(grid), len(prefix))), grid], axis=1)
+    spx, spy, nonunit = block_spatial(full, perm, dt)
+    combos = np.prod(fact[nonunit], axis=1)
+    ok_fan = (spx <= fx).all(axis=1) & (spy <= fy).all(axis=1)
+    ok_pe = ok_fan & ((spx * spy).prod(axis=1) >= need_pes)
+    keep = np.nonzero(ok_pe)[0]
+    return keep, combos[keep], int(combos[~ok_fan].sum()), \
+        int(combos[ok_fan & ~ok_pe].sum())
+
+
+@njit(cache=True)
+def _arrays(full, perm, depth, pos, neg, dt, meshes):
     f_tem, f_sx, f_sy, f_ext, _, f_pos, f_neg = dt
     N, D = full.shape
     L = f_tem.shape[2]
+    M = N if meshes else 0
     temporal = np.empty((N, L, D), dtype=np.int64)
-    sx = np.empty((N, L, D), dtype=np.int64)
-    sy = np.empty((N, L, D), dtype=np.int64)
+    sx = np.empty((M, L, D), dtype=np.int64)
+    sy = np.empty((M, L, D), dtype=np.int64)
     ext = np.empty((N, L, D), dtype=np.int64)
     P = np.empty((N, pos.shape[0]))
     Q = np.empty((N, neg.shape[0]))
@@ -135,9 +221,10 @@ def _arrays(full, perm, depth, pos, neg, dt):
             di, r = perm[k], full[n, k]
             for lv in range(L):
                 temporal[n, lv, di] = f_tem[di, r, lv]
-                sx[n, lv, di] = f_sx[di, r, lv]
-                sy[n, lv, di] = f_sy[di, r, lv]
                 ext[n, lv, di] = f_ext[di, r, lv]
+                if meshes:
+                    sx[n, lv, di] = f_sx[di, r, lv]
+                    sy[n, lv, di] = f_sy[di, r, lv]
             if k >= depth:
                 for j in range(pos.shape[0]):
                     P[n, j] *= f_pos[di, r, j]
@@ -147,10 +234,17 @@ def _arrays(full, perm, depth, pos, neg, dt):
 
 
 def block_arrays(full: np.ndarray, perm, depth: int, pos: np.ndarray, neg: np.ndarray,
-                 dt: tuple):
+                 dt: tuple, meshes: bool = True):
     """The tilings' temporal, sx, sy, ext [N, L, D] and bound features ``pos`` [N, n_pos],
     ``neg`` [N, n_neg]: the subtree's ``pos``/``neg`` times the rows' from tree position
-    ``depth`` on."""
+    ``depth`` on. Without ``meshes``, sx and sy are empty ([0, L, D]): the caller forms
+    them for the tilings it keeps (``block_meshes``)."""
     return _arrays(np.ascontiguousarray(full, np.int64), np.array(perm, dtype=np.int64),
                    depth, np.ascontiguousarray(pos, np.float64),
-                   np.ascontiguousarray(neg, np.float64), dt)
+                   np.ascontiguousarray(neg, np.float64), dt, meshes)
+
+
+def block_meshes(full: np.ndarray, perm, dt: tuple):
+    """(sx, sy) [N, L, D] of the tilings whose rows (tree order ``perm``) are ``full``."""
+    _, sx, sy, _, _, _ = block_arrays(full, perm, 0, np.ones(0), np.ones(0), dt)
+    return sx, sy

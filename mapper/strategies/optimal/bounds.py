@@ -22,7 +22,8 @@ from loopscape.spaces.workload import Tensor, Workload
 
 from .block_kernels import dim_tables
 from .compulsory import compulsory_words
-from .kernels import chain_energy as chain_rows, chain_tables
+from .kernel_tables import chain_tables
+from .kernels import chain_energy as chain_rows
 from .kernels import compound_extents as compound_rows
 from .runs import RunBound
 from .scope import per_instance_floor

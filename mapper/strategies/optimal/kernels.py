@@ -7,18 +7,8 @@ rows in compiled code on flat int64/float64 tables that the owners (``RunBound``
 ``Bounder``) build once at setup; the formulas are the ones their docstrings state, in
 the same order of floating operations, so the values are the same.
 
-Tables (tuples of arrays, built by ``run_tables`` and ``chain_tables``):
-
-* run tables: per column (tensor, keeper level) its tensor and level; per tensor which
-  dimensions are solo, whether its compound axes grow by sums (``grow``), and its compound
-  axes as offsets into axis terms (coefficient, dimension); per level the dimensions of
-  its fixed outer sequence A, free set F and pinned inner sequence Z (offsets);
-* chain tables: per (tensor, level) the bounder's columns (A, R, Q, extents) and the
-  energy per word of reads, updates and fills, whether links can lower its fills, and
-  per tensor its words, solo words and whether it is read-write.
-
-Compilation is cached on disk (``cache=True``); when the cache directory cannot be
-written numba compiles in memory instead, and no warning reaches the user.
+The tables (``run_tables``, ``chain_tables``) and the disk cache (``njit``) are in
+kernel_tables.py.
 
 The kernels stay in this one module although it is longer than the others: numba's disk
 cache checks only the source file of the function it caches, so a kernel that inlined a
@@ -30,57 +20,9 @@ block of tilings, in block_kernels.py.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from numba import njit as _njit
-
-
-def njit(*args, **kwargs):
-    """numba's ``njit`` with the on-disk cache when some cache directory is writable (its
-    own directory, ``NUMBA_CACHE_DIR`` or the user's cache), else compiled per process:
-    numba refuses ``cache=True`` when no directory can be written."""
-    def wrap(f):
-        try:
-            return _njit(*args, **kwargs)(f)
-        except RuntimeError:  # "cannot cache function ...: no locator available"
-            return _njit(*args, **{**kwargs, "cache": False})(f)
-    return wrap
-
-
-def csr_offsets(groups) -> tuple[np.ndarray, np.ndarray]:
-    """CSR form of a list of int lists: (offsets [n + 1], values)."""
-    off = np.zeros(len(groups) + 1, dtype=np.int64)
-    off[1:] = np.cumsum([len(g) for g in groups])
-    vals = np.array([v for g in groups for v in g], dtype=np.int64)
-    return off, vals
-
-
-def run_tables(columns: dict, D: int, solo: list, axes: list, grow: list,
-               A: list, F: list, Z: list) -> tuple:
-    """The flat tables of rule B7 (runs.py) and the compound extents (bounds.py)."""
-    n = len(columns)
-    col_ti = np.zeros(n, dtype=np.int64)
-    col_c = np.zeros(n, dtype=np.int64)
-    for (ti, c), col in columns.items():
-        col_ti[col], col_c[col] = ti, c
-    nt = len(solo)
-    is_solo = np.zeros((nt, D), dtype=np.bool_)
-    for ti, s in enumerate(solo):
-        is_solo[ti, s] = True
-    ax_off = np.zeros(nt + 1, dtype=np.int64)
-    ax_off[1:] = np.cumsum([len(a) for a in axes])
-    flat_axes = [ax for a in axes for ax in a]
-    term_off, term_k = csr_offsets([[k for k, _ in ax] for ax in flat_axes])
-    _, term_d = csr_offsets([[d for _, d in ax] for ax in flat_axes])
-    a_off, a_d = csr_offsets(A)
-    f_off, f_d = csr_offsets(F)
-    z_off, z_d = csr_offsets(Z)
-    return (col_ti, col_c, is_solo, np.array(grow, dtype=np.bool_), ax_off, term_off,
-            term_k, term_d, a_off, a_d, f_off, f_d, z_off, z_d)
+from .kernel_tables import njit
 
 
 def _c(x: np.ndarray, dtype) -> np.ndarray:
@@ -308,25 +250,6 @@ def compound_extents(ext: np.ndarray, rt: tuple) -> np.ndarray:
 
 
 # -- per-tensor access energy of a keep chain (rules B3, B5-B7, L) ---------------------------
-def chain_tables(col_a: dict, col_r: dict, col_q: dict, col_ce: dict, n_tensors: int,
-                 L: int, read_pj, update_pj, fill_pj, linked, read_write, words,
-                 solo_words, n_ce: int, compulsory) -> tuple:
-    """The flat tables of ``Bounder.chain_energy``: per (tensor, level) its columns (-1:
-    none) and whether links lower its fills; per (level, tensor) the energy per word of
-    reads, updates and fills; per tensor read-write, words, solo words and the words the
-    outermost level serves at least (rule C; 0: none)."""
-    cols = []
-    for d in (col_a, col_r, col_q, col_ce):
-        a = np.full((n_tensors, L), -1, dtype=np.int64)
-        for (ti, k), col in d.items():
-            a[ti, k] = col
-        cols.append(a)
-    f = lambda x: np.array(x, dtype=np.float64)  # noqa: E731
-    return (*cols, f(read_pj), f(update_pj), f(fill_pj), np.array(linked, dtype=np.bool_),
-            np.array(read_write, dtype=np.bool_), f(words), f(solo_words), n_ce,
-            f(compulsory))
-
-
 @njit(cache=True, inline="always")
 def _chain_row(ti, chain, n, skip_top, pos, neg, r, ce, rc, has_ce, col_a, col_r, col_q,
                col_ce, rd, up, fl, linked, rw_, words_, solo_, n_ce, comp_):
@@ -390,6 +313,95 @@ def chain_energy(ti: int, chain, skip_top: bool, pos: np.ndarray, neg: np.ndarra
     ce = _c(ce, np.float64) if has else np.ones((1, 1))
     return _chain_rows(ti, np.array(chain, dtype=np.int64), skip_top,
                        _c(pos, np.float64), _c(neg, np.float64), ce, has, ct)
+
+
+# -- rule tiling_bound on a block, one tensor's B7 at a time (staged.py) ----------------------
+@njit(cache=True, inline="always")
+def _tensor_term(ti, ch_off, ch_flat, tc_off, pos, neg, r, ce, ct):
+    """Tensor ``ti``'s least chain energy for row ``r`` (``Bounder.bound``'s term)."""
+    col_a, col_r, col_q, col_ce, rd, up, fl, linked, rw, words, solo, n_ce, cw = ct
+    best = np.inf
+    for c in range(tc_off[ti], tc_off[ti + 1]):
+        e = _chain_row(ti, ch_flat[ch_off[c]:ch_off[c + 1]], ch_off[c + 1] - ch_off[c],
+                       False, pos, neg, r, ce, r, True, col_a, col_r, col_q, col_ce, rd, up,
+                       fl, linked, rw, words, solo, n_ce, cw)
+        if e < best:
+            best = e
+    return best
+
+
+@njit(cache=True, inline="always")
+def _dominated_row(en, cyc, kinds, fixed, scale, inc, v):
+    """``strictly_dominated`` of one row's ``objective_bounds`` (energy ``en``, cycles
+    ``cyc``), the same formulas (kinds: 0 energy, 1 cycles, 2 edp, 3 utilization, else
+    the constant ``fixed[j]``); ``v``: scratch [objectives]."""
+    for j in range(kinds.shape[0]):
+        kd = kinds[j]
+        v[j] = en if kd == 0 else cyc if kd == 1 else en * 1e-12 * cyc * (1 - 1e-9) \
+            if kd == 2 else -scale / cyc if kd == 3 else fixed[j]
+    for m in range(inc.shape[0]):
+        le, lt = True, False
+        for j in range(v.shape[0]):
+            le = le and inc[m, j] <= v[j]
+            lt = lt or inc[m, j] < v[j]
+        if le and lt:
+            return True
+    return False
+
+
+@njit(cache=True)
+def staged_rows(temporal, ext, pos, neg, base, ce, order, cols_off, cols, ch_off, ch_flat,
+                tc_off, rt, ct, links, kinds, fixed, scale, inc, safety, energy, gone, stat):
+    """Per row of ``temporal``/``ext``: ``Bounder.bound``'s energy (``energy``) with
+    ``Bounder.tiling_extents``'s ``ce``, B7 computed for the tensors of ``order`` one at
+    a time; a row stops (``gone``) once its energy so far is strictly dominated by
+    ``inc``, except at the last tensor (the caller's test). staged.py has the rest."""
+    col_ti, col_c, is_solo, grow, ax_off, term_off, term_k, term_d = rt[:8]
+    a_off, a_d, f_off, f_d, z_off, z_d = rt[8:]
+    N, L, D = temporal.shape
+    n = col_ti.shape[0]
+    T = tc_off.shape[0] - 1
+    given = np.zeros((1, 0, D), dtype=np.int64)
+    ofac = np.ones(D, dtype=np.int64)
+    span = np.ones(D, dtype=np.int64)
+    pre = np.ones((L + 1, D), dtype=np.int64)
+    ns = np.zeros((is_solo.shape[0], L), dtype=np.int64)
+    solo_bits = _solo_bits(is_solo)
+    terms = np.zeros(T)
+    v = np.empty(kinds.shape[0])
+    for r in range(N):
+        for col in range(n):  # the compound extents (``compound_extents``), twice with links
+            ce[r, col] = _compound_col(ext, r, col, col_ti, col_c, ax_off, term_off, term_k,
+                                       term_d)
+            if links:
+                ce[r, n + col] = ce[r, col]
+        for ti in range(T):  # B6 with compound extents (B7's factors at 1), except for
+            if ti != order[0]:  # the tensor priced first (``order`` holds every tensor)
+                terms[ti] = _tensor_term(ti, ch_off, ch_flat, tc_off, pos, neg, r, ce, ct)
+        _row_prep(temporal, r, solo_bits, pre, ns)
+        en = 0.0
+        for s in range(order.shape[0]):
+            ti = order[s]
+            for j in range(cols_off[ti], cols_off[ti + 1]):
+                col = cols[j]
+                f, o = _factor_col(temporal, ext, r, given, 0, col, pre, ns, ofac, span,
+                                   col_ti, col_c, is_solo, grow, ax_off, term_off, term_k,
+                                   term_d, a_off, a_d, f_off, f_d, z_off, z_d)
+                if links:
+                    ce[r, n + col] = ce[r, col] * o
+                ce[r, col] = ce[r, col] * f
+            terms[ti] = _tensor_term(ti, ch_off, ch_flat, tc_off, pos, neg, r, ce, ct)
+            stat[ti, 0] += 1
+            e = base[r]
+            for tj in range(T):
+                e = e + terms[tj]
+            en = e * safety
+            if _dominated_row(en, pos[r, 0], kinds, fixed, scale, inc, v):
+                stat[ti, 1] += 1  # (the last tensor's test only counts: the caller's)
+                if s < order.shape[0] - 1:
+                    gone[r] = True
+                    break
+        energy[r] = en
 
 
 # -- rule leaf_bound: one energy per (tiling, class of every level, keep choice) -------------

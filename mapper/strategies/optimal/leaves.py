@@ -159,7 +159,7 @@ class LeafBound:
     def _prepare(self, its: list) -> dict:
         """The order classes of the tilings ``its`` ((rec, tables) pairs)."""
         L = its[0][0][1].shape[0]
-        temporal = np.stack([it[0][1] for it in its])
+        temporal = np.array([it[0][1] for it in its])
         # 1. Per distinct pattern of non-unit loops among these tilings (the order tables
         # and classes depend on nothing else): each order's class and each class's
         # signature, concatenated per level; tiling t's level-j orders start at off[t, j],
@@ -185,9 +185,9 @@ class LeafBound:
                     cls_of=[np.concatenate(b) for b in cl],
                     sig_of=[np.concatenate(b) for b in sg],  # per level [classes, columns]
                     wide_of=[np.concatenate(b) for b in wd],
-                    temporal=temporal, ext=np.stack([it[0][10] for it in its]),
-                    pos=np.stack([it[0][7] for it in its]),
-                    neg=np.stack([it[0][8] for it in its]),
+                    temporal=temporal, ext=np.array([it[0][10] for it in its]),
+                    pos=np.array([it[0][7] for it in its]),
+                    neg=np.array([it[0][8] for it in its]),
                     nk=np.array([len(it[0][4]) for it in its], dtype=np.int64))
 
     def _class_energy(self, prep: dict, recs: list, tops: np.ndarray, cap=None):

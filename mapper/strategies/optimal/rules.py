@@ -57,11 +57,11 @@ class TilingRules:
         """Rule leaf_bound on whole tilings before their probes: the least bound over a
         tiling's leaves (without the probe's terms) removes it or raises its bound."""
         recs = [rec for rec, _ in group]
-        base = self.probe.base_energies(np.stack([rec[7] for rec in recs])).tolist()
+        base = self.probe.base_energies(np.array([rec[7] for rec in recs])).tolist()
         e = self.leaf.least([(rec, tables, b) for (rec, tables), b in zip(group, base)])
-        cycles = np.prod(np.stack([rec[1] for rec in recs]).reshape(len(recs), -1),
+        cycles = np.prod(np.array([rec[1] for rec in recs]).reshape(len(recs), -1),
                          axis=1).astype(float)  # as ``_cycles``, all at once
-        lb = np.maximum(np.stack([rec[5] for rec in recs]), self._lb_vec(e, cycles))
+        lb = np.maximum(np.array([rec[5] for rec in recs]), self._lb_vec(e, cycles))
         out = []
         for (rec, tables), dom, v in zip(group, self._dominated(lb).tolist(), lb):
             if dom:

@@ -37,7 +37,8 @@ import numpy as np
 
 from loopscape.spaces.workload import Workload
 
-from .kernels import factor_pair as factor_rows, run_tables
+from .kernel_tables import run_tables
+from .kernels import factor_pair as factor_rows
 from .structure import SpaceStructure
 
 

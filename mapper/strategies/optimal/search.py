@@ -22,7 +22,7 @@ from loopscape.spaces.encoding import MappingBatch
 
 from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
-from .block_kernels import block_arrays, block_spatial
+from .block_kernels import block_arrays, block_meshes, legal_rows
 from .capacity import CapacityRelax
 from .dominance import objective_bounds, strictly_dominated
 from .leaves import LeafBound
@@ -32,6 +32,7 @@ from .profiles import SpatialProfiles
 from .rules import TilingRules
 from .tree import SubtreeWalk
 from .scope import check_model
+from .staged import StagedBound
 from .warm import warm_start, worth_warming
 from .tables import space_tables
 from .work import WorkMeter
@@ -74,6 +75,8 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         self._capacity = self._profiles = None  # rules K and P, built on first use
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
         self.utilization_scale = self.wl.macs / self.arch.compute.instances
+        self.staged = StagedBound(self.bd, ctx.objectives, self.signs,  # rule tiling_bound
+                                  self.utilization_scale)  # in _block (staged.py)
         self.D = len(self.st.dims)
         # The tree fixes the dimensions in ``perm`` order (tree_order.py); ``sizes`` are
         # in that order, ``radix`` turns a tiling's rows back into its mapspace index.
@@ -125,6 +128,7 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
                                    np.zeros((0, L, D), dtype=np.int64),
                                    np.zeros((0, L, T), dtype=bool))
         self.pending: deque = deque()  # tilings awaiting their leaves
+        self._grids: dict[int, np.ndarray] = {}  # _block's completions per depth
         self.ready: deque = deque()  # tilings past every rule, with their leaves left
         self.cursor = None  # (tiling record, next row)
         self.done = False
@@ -192,10 +196,11 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
     def _block(self, depth, rows, pos, neg, sp, fi) -> None:
         """Every completion of a prefix at once: exact bounds, legality, pruning."""
         bd, D = self.bd, self.D
-        if D == depth:
-            grid = np.zeros((1, 0), dtype=np.int64)
-        else:
-            grid = np.indices(self.sizes[depth:]).reshape(D - depth, -1).T
+        grid = self._grids.get(depth)  # every completion's rows (the same per depth)
+        if grid is None:
+            grid = self._grids[depth] = np.zeros((1, 0), dtype=np.int64) if D == depth \
+                else np.ascontiguousarray(np.indices(self.sizes[depth:], dtype=np.int64)
+                                          .reshape(D - depth, -1).T)
         if depth < self.split and self.ctx.workers > 1:
             prefix = fi
             for k in range(depth, self.split):
@@ -204,36 +209,33 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         N = len(grid)
         if N == 0:  # another stream's share
             return
-        full = np.concatenate([np.broadcast_to(np.array(rows, dtype=np.int64), (N, depth)),
-                               grid], axis=1)
         # Legality first (fanout, PE utilization), from the spatial products alone; the
-        # tilings' arrays and bounds are formed for the legal ones only.
-        spx, spy, nonunit = block_spatial(full, self.perm, bd.dim_tables)
-        # Orders per tiling (at most permutation_size): int64 while a block's sums of
-        # them times the keep choices fit, Python ints otherwise.
-        kind = np.int64 if N * self.P * self.B < 2 ** 62 else object
-        fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=kind)
-        combos = np.prod(fact[nonunit], axis=1)
-        ok_fan = (spx <= bd.fx).all(axis=1) & (spy <= bd.fy).all(axis=1)
-        self.illegal["fanout"] += int((combos[~ok_fan]).sum()) * self.B
-        pes = (spx * spy).prod(axis=1)
-        ok_pe = ok_fan & (pes >= self.need_pes)
-        self.illegal["pe_utilization"] += int((combos[ok_fan & ~ok_pe]).sum()) * self.B
-        sel = np.nonzero(ok_pe)[0]
+        # tilings' arrays and bounds are formed for the legal ones only. Orders per
+        # tiling (at most permutation_size): int64 while a block's sums of them times
+        # the keep choices fit, Python ints otherwise.
+        sel, combos, fan, low = legal_rows(rows, grid, self.perm, bd.dim_tables, bd.fx,
+                                           bd.fy, self.need_pes,
+                                           N * self.P * self.B >= 2 ** 62)
+        self.illegal["fanout"] += fan * self.B
+        self.illegal["pe_utilization"] += low * self.B
         if not len(sel):
             return
-        full, combos, N = full[sel], combos[sel], len(sel)
-        temporal, sx, sy, ext, P, Q = block_arrays(full, self.perm, depth, pos, neg,
-                                                           bd.dim_tables)
+        N = len(sel)
+        full = np.concatenate([np.broadcast_to(np.array(rows, dtype=np.int64), (N, depth)),
+                               grid[sel]], axis=1)
+        temporal, _, _, ext, P, Q = block_arrays(full, self.perm, depth, pos, neg,
+                                                 bd.dim_tables, meshes=False)
         keep_ok = self.orders.legal_keeps(ext)
         nk = keep_ok.sum(axis=1)
         self.illegal["capacity"] += int((combos * (self.B - nk)).sum())
         live = np.nonzero(nk > 0)[0]  # bounds only for the legal tilings
         if not len(live):
             return
-        ce = bd.tiling_extents(temporal[live], ext[live])  # B6 extents with B7
-        lb = self._lb_vec(*bd.bound(P[live], Q[live], ce=ce))
-        dom = self._dominated(lb)
+        # B6 extents with B7, one tensor's B7 at a time (staged.py)
+        energy, cycles, ce, dom = self.staged.bound(temporal[live], ext[live], P[live],
+                                                    Q[live], self.incumbent)
+        lb = self._lb_vec(energy, cycles)
+        dom[~dom] = self._dominated(lb[~dom])  # the full bound of the others
         self.removed["tiling_bound"] += int((combos[live[dom]] * nk[live[dom]]).sum())
         radix = np.array([self.radix[di] for di in self.perm],
                          dtype=np.int64 if math.prod(self.st.dim_sizes) < 2 ** 62 else object)
@@ -244,7 +246,8 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         ends = np.cumsum(np.bincount(row, minlength=len(kl))).tolist()
         keeps = [col[a:b] for a, b in zip([0] + ends[:-1], ends)]
         # tfi: the mapspace's index of the tiling
-        self.pending.extend(zip(tfis, temporal[kl], sx[kl], sy[kl], keeps, lb[keep],
+        sx, sy = block_meshes(full[kl], self.perm, bd.dim_tables)  # the kept ones only
+        self.pending.extend(zip(tfis, temporal[kl], sx, sy, keeps, lb[keep],
                                 combos[kl].tolist(), P[kl], Q[kl], ce[keep], ext[kl]))
 
     @staticmethod
@@ -273,7 +276,7 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
                 recs = [self.pending.popleft()
                         for _ in range(min(self.group - len(group), len(self.pending)))]
                 self.meter.tilings += len(recs)
-                gone = self._dominated(np.stack([rec[5] for rec in recs]))
+                gone = self._dominated(np.array([rec[5] for rec in recs]))
                 kept = []
                 for rec, dom in zip(recs, gone.tolist()):
                     if dom:
@@ -284,7 +287,7 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
                         kept.append(rec)
                 if kept:
                     group += zip(kept, self.orders.level_tables_of(
-                        np.stack([rec[1] for rec in kept])))
+                        np.array([rec[1] for rec in kept])))
             if self.leaf_bound and group:
                 group = self._least_leaf(group)
             self.ready.extend(self._leaves(group))
