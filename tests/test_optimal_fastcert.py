@@ -41,7 +41,7 @@ def test_legal_keeps_agree_with_the_mapspace_capacity_checks(ms, seed, util, lev
     st_ = structure(ms)
     bd = Bounder(ms.workload, a, st_)
     orders = OrderTables(ms.workload, a, st_)
-    P, B = st_.permutation_size, st_.bypass_size
+    B = st_.bypass_size
     rng = np.random.default_rng(seed)
     for mid in rng.integers(0, ms.size, 60).tolist():
         m = ms.mapping(mid)
