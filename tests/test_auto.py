@@ -221,6 +221,22 @@ def test_time_limit_holds_with_the_proof_running(monkeypatch):
     assert res.stats.certificate["local_evaluated"] > 0
 
 
+def test_the_cli_line_of_a_stopped_search_whose_minimum_meets_its_bound():
+    """Gap 0 but stopped: the minimum is proven, the front is not, and the line says
+    both instead of "not optimal ... within 0 %" (hand-made certificates)."""
+    from loopscape.mapper.strategies.optimal.certificate import describe_certificate
+
+    cert = {"gap_objective": "edp", "best": 166.645, "lower_bound": 166.645, "evaluated": 3,
+            "pruned": {"subtree_bound": 5}, "illegal": {"fanout": 2}}
+    line = describe_certificate(False, 0.0, cert)
+    assert line.startswith("not certified: min edp 166.645 is optimal (it reaches the "
+                           "proven lower bound), but the search stopped before")
+    assert line.endswith("3 evaluated, 5 removed by bounds (subtree_bound 5), 2 illegal")
+    line = describe_certificate(False, 0.0106, dict(cert, lower_bound=164.889))
+    assert line.startswith("not optimal: min edp 166.645 is within 1.06 % of optimal "
+                           "(proven lower bound 164.889)")
+
+
 def test_optimal_first_certifies_a_space_it_finishes_fast_without_local():
     """``first_share``: optimal runs first, without a warm start; on ex05 unconstrained
     (above the size at which local would run first) it finishes within its first share,

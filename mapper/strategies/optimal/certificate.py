@@ -76,6 +76,10 @@ def describe_certificate(optimal: bool, gap: float | None, cert: dict | None) ->
         return f"optimal: the front is exact (min {name} {cert.get('best'):.6g}); {counts}"
     if gap is None:
         return f"not optimal: stopped before any mapping was scored; {counts}"
+    if gap == 0:  # the minimum is proven; some part of the front was not searched
+        return (f"not certified: min {name} {cert.get('best'):.6g} is optimal (it reaches the "
+                f"proven lower bound), but the search stopped before proving the whole front "
+                f"exact; {counts}")
     return (f"not optimal: min {name} {cert.get('best'):.6g} is within {100 * gap:.3g} % of "
             f"optimal (proven lower bound {cert.get('lower_bound'):.6g}); {counts}")
 
