@@ -43,15 +43,11 @@ class OrderProbe:
 
     def base_energy(self, rec) -> float:
         """MAC energy and leakage at the compute cycles (B1, B2)."""
-        return float(self.base_energies(rec[7][None])[0])
+        return float(self.bd.fixed_energy(rec[7][None])[0])
 
     def base_energies(self, pos: np.ndarray) -> np.ndarray:
-        """[N]: ``base_energy`` of tilings with bound columns ``pos`` [N, n_pos] (leakage
-        summed level by level, then added to the MAC energy)."""
-        leak = np.zeros(len(pos))
-        for l, lvl in enumerate(self.arch.levels):
-            leak = leak + lvl.leak_energy_pj * pos[:, 1 + l]
-        return self.wl.macs * self.arch.compute.energy_pj + leak
+        """[N]: ``base_energy`` of tilings with bound columns ``pos`` [N, n_pos]."""
+        return self.bd.fixed_energy(pos)
 
     def __call__(self, group: list) -> tuple[list, list, np.ndarray]:
         """Per (tiling record, order tables) of ``group``: energy lower bounds [n0, n_keeps]
