@@ -71,11 +71,15 @@ class LocalSearch(Strategy):
     def __init__(self, islands: int = 4, elite: int = 8, front_size: int = 32,
                  front_share: float = 0.25, fresh: float = 0.05, sweep: float = 0.25,
                  max_sweep: int = 120, init: int = 1000, restart: int = 20_000,
-                 generation: int = 2048, perfect_share: float = 0.5):
+                 generation: int = 2048, perfect_share: float = 0.5, kick: float = 0.0,
+                 exchange: float = 0.15):
         for name, v in (("front_share", front_share), ("fresh", fresh), ("sweep", sweep),
-                        ("perfect_share", perfect_share)):
+                        ("perfect_share", perfect_share), ("exchange", exchange)):
             if not 0 <= v <= 1:
                 raise SpecError(f"local: {name} is a share in [0, 1], got {v}", key="strategy")
+        if not kick >= 0:
+            raise SpecError(f"local: kick is a mean number of moves (0: off), got {kick}",
+                            key="strategy")
         for name, v in (("islands", islands), ("elite", elite), ("front_size", front_size),
                         ("max_sweep", max_sweep), ("init", init), ("restart", restart),
                         ("generation", generation)):
@@ -92,6 +96,8 @@ class LocalSearch(Strategy):
         self.restart = restart
         self.generation = generation
         self.perfect_share = perfect_share
+        self.kick = kick
+        self.exchange = exchange
 
     def setup(self, ctx: SearchContext) -> None:
         super().setup(ctx)
@@ -99,10 +105,13 @@ class LocalSearch(Strategy):
         self.arrays = SpaceArrays(ctx.space)
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
         self.seen: set[int] = set()
+        self.swept: set[int] = set()  # (parent, level) pairs whose every order was tried
         K = self.islands
         self.isl: list[tuple[Genes, np.ndarray] | None] = [None] * K  # elite, scores
         self.stale = [0] * K  # island evaluations since its best last improved
+        self.kicked = [False] * K  # restarted from a kicked copy of the best (not fresh)
         self.front: tuple[Genes, np.ndarray] | None = None  # non-dominated (thinned)
+        self.best: tuple[Genes, float] | None = None  # the best candidate by score
         self.pending: dict[int, tuple[Genes, np.ndarray]] = {}
         self.told = 0
         self.restarts = 0
@@ -128,12 +137,17 @@ class LocalSearch(Strategy):
                 m = int(want / max(self._accept, 0.05) * 1.1) + 8
                 cand = []
                 empty = [k for k in range(K) if self.isl[k] is None]
+                kicks = [k for k in empty if self.kicked[k]]
+                empty = [k for k in empty if not self.kicked[k]]
                 n_fresh = int(round(self.fresh * want)) + len(empty) * want // K
                 if n_fresh:
                     g = self._fresh(n_fresh)
                     pool = np.array(empty or list(range(K)))  # restarted islands first
                     labels = pool[np.arange(len(g)) % len(pool)]
                     cand.append((g, labels))
+                n_kick = len(kicks) * want // K
+                if n_kick:
+                    cand.append(self._kicks(n_kick, kicks))
                 n_sweep = int(round(self.sweep * m))
                 if n_sweep:
                     cand.append(self._sweeps(n_sweep))
@@ -211,25 +225,30 @@ class LocalSearch(Strategy):
         """Children of elite parents, each after 1 + Poisson(strength - 1) moves."""
         rng = self.rng
         g, labels = self._parents(n)
-        steps = 1 + rng.poisson(self.strength - 1.0, size=n)
+        self._apply_moves(g, 1 + rng.poisson(self.strength - 1.0, size=n))
+        return g, labels
+
+    def _apply_moves(self, g: Genes, steps: np.ndarray) -> None:
+        """Row r of ``g`` takes ``steps[r]`` random moves, in place."""
+        rng = self.rng
         p = self._kind_p
         for s in range(int(steps.max())):
             rows = np.nonzero(steps > s)[0]
-            kind = rng.choice(4, size=len(rows), p=p)
+            kind = rng.choice(5, size=len(rows), p=p)
             for k, fn in enumerate((self._move_prime, self._move_redraw, self._move_swap,
-                                    self._move_keep)):
+                                    self._move_keep, self._move_exchange)):
                 sel = rows[kind == k]
                 if len(sel):
                     fn(g, sel)
-        return g, labels
 
     @cached_property
     def _kind_p(self) -> np.ndarray:
-        """Move probabilities: prime moves, re-draws, swaps, keep flips."""
+        """Move probabilities: prime moves, re-draws, swaps, keep flips, exchanges."""
         A = self.arrays
-        p = np.array([0.5 if self.dims else 0, 0.1 if self.dims else 0,
-                      0.3 if A.orderable else 0, 0.1 if A.keep_free else 0])
-        return p / p.sum() if p.sum() else np.full(4, 0.25)
+        p = np.array([0.4 if self.dims else 0, 0.1 if self.dims else 0,
+                      0.3 if A.orderable else 0, 0.1 if A.keep_free else 0,
+                      self.exchange if len(self.dims) >= 2 and not A.imperfect else 0])
+        return p / p.sum() if p.sum() else np.full(5, 0.2)
 
     def _rows_by_dim(self, rows: np.ndarray):
         """Draw one searchable dimension per row; yield (dimension, its rows)."""
@@ -286,6 +305,57 @@ class LocalSearch(Strategy):
             o[idx, dst[idx]] = new_dst_opt[idx]
             g.fi[r[idx], d] = tab.find(o[idx])
 
+    def _move_exchange(self, g: Genes, rows: np.ndarray) -> None:
+        """Trade one prime factor between two dimensions across two slots: dimension d1
+        moves a prime p from slot a to slot b, dimension d2 moves a factor p from b to a,
+        so every slot's product (its iterations, or its spatial instances on each mesh
+        axis when d2 takes over d1's axis) is unchanged. This reaches the other ways to
+        fill the same mesh or the same tile, which a single prime move cannot reach
+        without leaving PEs idle or a buffer overfull on the way."""
+        A, rng = self.arrays, self.rng
+        dims = np.array(self.dims)
+        nd = len(dims)
+        i1 = rng.integers(0, nd, size=len(rows))
+        i2 = (i1 + 1 + rng.integers(0, nd - 1, size=len(rows))) % nd
+        pair = i1 * nd + i2
+        for key in np.unique(pair):
+            r = rows[pair == key]
+            d1, d2 = int(dims[key // nd]), int(dims[key % nd])
+            t1, t2 = A.tables[d1], A.tables[d2]
+            f1, a1 = t1.factors(g.fi[r, d1])
+            f2, a2 = t2.factors(g.fi[r, d2])
+            m, S = f1.shape
+            ar = np.arange(m)
+            src = np.argmax(rng.random((m, S)) * (f1 > 1), axis=1)
+            fs = f1[ar, src]
+            dfs = t1.di(fs)
+            cnt = t1.n_primes[dfs]
+            p = t1.primes[dfs, (rng.random(m) * np.maximum(cnt, 1)).astype(np.int64)]
+            can = (f2 % p[:, None] == 0) & (f2 > 1) & (np.arange(S)[None, :] != src[:, None])
+            dst = np.argmax(rng.random((m, S)) * can, axis=1)
+            ok = (fs > 1) & can[ar, dst]
+            p = np.where(ok, p, 1)  # rows without a trade keep their factors (dropped)
+            fd1, fd2, fs2 = f1[ar, dst], f2[ar, dst], f2[ar, src]
+            # Axes: a factor that becomes 1 has none; a new one takes the other's axis.
+            ax1s = np.where(fs // p == 1, 0, a1[ar, src])
+            ax1d = np.where(fd1 > 1, a1[ar, dst], a2[ar, dst])
+            ax2d = np.where(fd2 // p == 1, 0, a2[ar, dst])
+            ax2s = np.where(fs2 > 1, a2[ar, src], a1[ar, src])
+            o1 = t1.opt[g.fi[r, d1]].copy()
+            o2 = t2.opt[g.fi[r, d2]].copy()
+            n1s = t1.lookup3[src, t1.di(fs // p), ax1s]
+            n1d = t1.lookup3[dst, t1.di(fd1 * p), ax1d]
+            n2d = t2.lookup3[dst, t2.di(fd2 // p), ax2d]
+            n2s = t2.lookup3[src, t2.di(fs2 * p), ax2s]
+            ok &= (n1s >= 0) & (n1d >= 0) & (n2d >= 0) & (n2s >= 0)
+            idx = np.nonzero(ok)[0]
+            o1[idx, src[idx]] = n1s[idx]
+            o1[idx, dst[idx]] = n1d[idx]
+            o2[idx, dst[idx]] = n2d[idx]
+            o2[idx, src[idx]] = n2s[idx]
+            g.fi[r[idx], d1] = t1.find(o1[idx])
+            g.fi[r[idx], d2] = t2.find(o2[idx])
+
     def _move_swap(self, g: Genes, rows: np.ndarray) -> None:
         """Swap two loops of a level's free region (non-unit ones mostly)."""
         A, rng = self.arrays, self.rng
@@ -314,6 +384,15 @@ class LocalSearch(Strategy):
         tt = np.array([t for _, t in A.keep_free])[k]
         g.keep[rows, lv, tt] = ~g.keep[rows, lv, tt]
 
+    def _kicks(self, n: int, islands: list[int]) -> tuple[Genes, np.ndarray]:
+        """``n`` copies of the best candidate seen (by score), each after
+        2 + Poisson(kick) moves, spread over the restarting ``islands``."""
+        rng = self.rng
+        g = self.best[0].take(np.zeros(n, dtype=np.int64))
+        steps = 2 + rng.poisson(self.kick, size=n)
+        self._apply_moves(g, steps)
+        return g, np.array(islands)[np.arange(n) % len(islands)]
+
     def _sweeps(self, n: int) -> tuple[Genes, np.ndarray]:
         """Every order (up to ``max_sweep`` of them) of one level's non-unit free loops,
         for a few elite parents (canonical: unit loops follow in free order)."""
@@ -324,6 +403,7 @@ class LocalSearch(Strategy):
         lv = np.array(A.orderable)[rng.integers(0, len(A.orderable), size=len(parents))]
         # Non-unit free loops of each parent at its level.
         counts = np.zeros(len(parents), dtype=np.int64)
+        nonunit = np.zeros(len(parents), dtype=np.int64)
         units: dict[int, np.ndarray] = {}
         for i in np.unique(lv):
             rows = np.nonzero(lv == i)[0]
@@ -332,10 +412,24 @@ class LocalSearch(Strategy):
                          axis=1)
             units[int(i)] = t == 1
             k = (t > 1).sum(axis=1)
+            nonunit[rows] = k
             counts[rows] = np.where(k >= 2, np.minimum([math.factorial(x) for x in k],
                                                        self.max_sweep), 0)
-        take = np.nonzero(np.cumsum(counts) - counts < n)[0]
-        take = take[counts[take] > 0]
+        # A parent's level whose orders were all tried before gives only repeats: skip it.
+        with np.errstate(over="ignore"):
+            keys = (A.hashes(parents) + lv.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+                    ).tolist()
+        take_l, total = [], 0
+        for r in np.nonzero(counts)[0].tolist():
+            if total >= n:
+                break
+            if keys[r] in self.swept:
+                continue
+            if math.factorial(int(nonunit[r])) <= self.max_sweep:  # every order is tried
+                self.swept.add(keys[r])
+            take_l.append(r)
+            total += int(counts[r])
+        take = np.array(take_l, dtype=np.int64)
         out, out_labels = [], []
         for i in np.unique(lv[take]):
             i = int(i)
@@ -394,11 +488,15 @@ class LocalSearch(Strategy):
         self.front = (fg.take(nd), fv[nd])
         # Islands: each keeps its best by score; a stale one starts again.
         score = _score(v)
+        i = int(np.argmin(score))
+        if self.best is None or score[i] < self.best[1]:
+            self.best = (g.take(np.array([i])), float(score[i]))
         for k in range(self.islands):
             rows = np.nonzero(labels == k)[0]
             if not len(rows):
                 continue
             if self.isl[k] is None:
+                self.kicked[k] = False
                 eg, es, old = g.take(rows), score[rows], np.inf
             else:
                 eg = Genes.concat([self.isl[k][0], g.take(rows)])
@@ -411,7 +509,8 @@ class LocalSearch(Strategy):
             else:
                 self.stale[k] += len(rows)
                 if self.stale[k] >= self.restart:
-                    self.isl[k] = None  # rebuilt from fresh samples
+                    self.isl[k] = None  # rebuilt from fresh samples, or from kicks
+                    self.kicked[k] = self.kick > 0 and self.restarts % 2 == 0
                     self.stale[k] = 0
                     self.restarts += 1
 
