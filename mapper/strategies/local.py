@@ -314,47 +314,55 @@ class LocalSearch(Strategy):
         without leaving PEs idle or a buffer overfull on the way."""
         A, rng = self.arrays, self.rng
         dims = np.array(self.dims)
-        nd = len(dims)
-        i1 = rng.integers(0, nd, size=len(rows))
-        i2 = (i1 + 1 + rng.integers(0, nd - 1, size=len(rows))) % nd
-        pair = i1 * nd + i2
-        for key in np.unique(pair):
-            r = rows[pair == key]
-            d1, d2 = int(dims[key // nd]), int(dims[key % nd])
-            t1, t2 = A.tables[d1], A.tables[d2]
-            f1, a1 = t1.factors(g.fi[r, d1])
-            f2, a2 = t2.factors(g.fi[r, d2])
-            m, S = f1.shape
-            ar = np.arange(m)
-            src = np.argmax(rng.random((m, S)) * (f1 > 1), axis=1)
-            fs = f1[ar, src]
-            dfs = t1.di(fs)
-            cnt = t1.n_primes[dfs]
-            p = t1.primes[dfs, (rng.random(m) * np.maximum(cnt, 1)).astype(np.int64)]
-            can = (f2 % p[:, None] == 0) & (f2 > 1) & (np.arange(S)[None, :] != src[:, None])
-            dst = np.argmax(rng.random((m, S)) * can, axis=1)
-            ok = (fs > 1) & can[ar, dst]
-            p = np.where(ok, p, 1)  # rows without a trade keep their factors (dropped)
-            fd1, fd2, fs2 = f1[ar, dst], f2[ar, dst], f2[ar, src]
-            # Axes: a factor that becomes 1 has none; a new one takes the other's axis.
-            ax1s = np.where(fs // p == 1, 0, a1[ar, src])
-            ax1d = np.where(fd1 > 1, a1[ar, dst], a2[ar, dst])
-            ax2d = np.where(fd2 // p == 1, 0, a2[ar, dst])
-            ax2s = np.where(fs2 > 1, a2[ar, src], a1[ar, src])
-            o1 = t1.opt[g.fi[r, d1]].copy()
-            o2 = t2.opt[g.fi[r, d2]].copy()
-            n1s = t1.lookup3[src, t1.di(fs // p), ax1s]
-            n1d = t1.lookup3[dst, t1.di(fd1 * p), ax1d]
-            n2d = t2.lookup3[dst, t2.di(fd2 // p), ax2d]
-            n2s = t2.lookup3[src, t2.di(fs2 * p), ax2s]
-            ok &= (n1s >= 0) & (n1d >= 0) & (n2d >= 0) & (n2s >= 0)
-            idx = np.nonzero(ok)[0]
-            o1[idx, src[idx]] = n1s[idx]
-            o1[idx, dst[idx]] = n1d[idx]
-            o2[idx, dst[idx]] = n2d[idx]
-            o2[idx, src[idx]] = n2s[idx]
-            g.fi[r[idx], d1] = t1.find(o1[idx])
-            g.fi[r[idx], d2] = t2.find(o2[idx])
+        nd, n, S = len(dims), len(rows), len(A.slot_temporal)
+        i1 = rng.integers(0, nd, size=n)
+        d1 = dims[i1]
+        d2 = dims[(i1 + 1 + rng.integers(0, nd - 1, size=n)) % nd]
+        f1, a1 = np.empty((n, S), dtype=np.int64), np.empty((n, S), dtype=np.int8)
+        f2, a2 = np.empty_like(f1), np.empty_like(a1)
+        p = np.ones(n, dtype=np.int64)
+        src = np.zeros(n, dtype=np.int64)
+        u = rng.random((n, S))
+        v = rng.random(n)
+        for d in np.unique(d1):
+            k = np.nonzero(d1 == d)[0]
+            tab = A.tables[d]
+            f1[k], a1[k] = tab.factors(g.fi[rows[k], d])
+            src[k] = np.argmax(u[k] * (f1[k] > 1), axis=1)
+            dfs = tab.di(f1[k, src[k]])
+            p[k] = tab.primes[dfs, (v[k] * np.maximum(tab.n_primes[dfs], 1)).astype(np.int64)]
+        for d in np.unique(d2):
+            k = np.nonzero(d2 == d)[0]
+            f2[k], a2[k] = A.tables[d].factors(g.fi[rows[k], d])
+        ar = np.arange(n)
+        can = (f2 % p[:, None] == 0) & (f2 > 1) & (np.arange(S)[None, :] != src[:, None])
+        dst = np.argmax(rng.random((n, S)) * can, axis=1)
+        fs = f1[ar, src]
+        ok = (fs > 1) & can[ar, dst]
+        p = np.where(ok, p, 1)  # rows without a trade keep their factors (dropped)
+        fd1, fd2, fs2 = f1[ar, dst], f2[ar, dst], f2[ar, src]
+        # Axes: a factor that becomes 1 has none; a new one takes the other's axis.
+        moves = ((d1, src, fs // p, np.where(fs // p == 1, 0, a1[ar, src]),
+                  dst, fd1 * p, np.where(fd1 > 1, a1[ar, dst], a2[ar, dst])),
+                 (d2, dst, fd2 // p, np.where(fd2 // p == 1, 0, a2[ar, dst]),
+                  src, fs2 * p, np.where(fs2 > 1, a2[ar, src], a1[ar, src])))
+        new = np.full((2, n), -1, dtype=np.int64)
+        for j, (dd, s1, v1, x1, s2, v2, x2) in enumerate(moves):
+            for d in np.unique(dd):
+                k = np.nonzero((dd == d) & ok)[0]
+                if not len(k):
+                    continue
+                tab = A.tables[d]
+                o = tab.opt[g.fi[rows[k], d]].copy()
+                n1 = tab.lookup3[s1[k], tab.di(v1[k]), x1[k]]
+                n2 = tab.lookup3[s2[k], tab.di(v2[k]), x2[k]]
+                good = (n1 >= 0) & (n2 >= 0)
+                o[np.arange(len(k)), s1[k]] = n1
+                o[np.arange(len(k)), s2[k]] = n2
+                new[j, k[good]] = tab.find(o[good])
+        idx = np.nonzero((new >= 0).all(axis=0))[0]
+        g.fi[rows[idx], d1[idx]] = new[0, idx]
+        g.fi[rows[idx], d2[idx]] = new[1, idx]
 
     def _move_swap(self, g: Genes, rows: np.ndarray) -> None:
         """Swap two loops of a level's free region (non-unit ones mostly)."""
