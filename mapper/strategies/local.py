@@ -236,7 +236,7 @@ class LocalSearch(Strategy):
             rows = np.nonzero(steps > s)[0]
             kind = rng.choice(5, size=len(rows), p=p)
             for k, fn in enumerate((self._move_prime, self._move_redraw, self._move_swap,
-                                    self._move_keep, self._move_exchange)):
+                                    self._move_keep, self.exchange_primes)):
                 sel = rows[kind == k]
                 if len(sel):
                     fn(g, sel)
@@ -305,7 +305,7 @@ class LocalSearch(Strategy):
             o[idx, dst[idx]] = new_dst_opt[idx]
             g.fi[r[idx], d] = tab.find(o[idx])
 
-    def _move_exchange(self, g: Genes, rows: np.ndarray) -> None:
+    def exchange_primes(self, g: Genes, rows: np.ndarray) -> None:
         """Trade one prime factor between two dimensions across two slots: dimension d1
         moves a prime p from slot a to slot b, dimension d2 moves a factor p from b to a,
         so every slot's product (its iterations, or its spatial instances on each mesh
