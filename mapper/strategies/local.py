@@ -71,15 +71,12 @@ class LocalSearch(Strategy):
     def __init__(self, islands: int = 4, elite: int = 8, front_size: int = 32,
                  front_share: float = 0.25, fresh: float = 0.05, sweep: float = 0.25,
                  max_sweep: int = 120, init: int = 1000, restart: int = 20_000,
-                 generation: int = 2048, perfect_share: float = 0.5, kick: float = 0.0,
+                 generation: int = 2048, perfect_share: float = 0.5,
                  exchange: float = 0.15):
         for name, v in (("front_share", front_share), ("fresh", fresh), ("sweep", sweep),
                         ("perfect_share", perfect_share), ("exchange", exchange)):
             if not 0 <= v <= 1:
                 raise SpecError(f"local: {name} is a share in [0, 1], got {v}", key="strategy")
-        if not kick >= 0:
-            raise SpecError(f"local: kick is a mean number of moves (0: off), got {kick}",
-                            key="strategy")
         for name, v in (("islands", islands), ("elite", elite), ("front_size", front_size),
                         ("max_sweep", max_sweep), ("init", init), ("restart", restart),
                         ("generation", generation)):
@@ -96,7 +93,6 @@ class LocalSearch(Strategy):
         self.restart = restart
         self.generation = generation
         self.perfect_share = perfect_share
-        self.kick = kick
         self.exchange = exchange
 
     def setup(self, ctx: SearchContext) -> None:
@@ -105,13 +101,10 @@ class LocalSearch(Strategy):
         self.arrays = SpaceArrays(ctx.space)
         self.signs = np.array([-1.0 if o in ctx.maximize else 1.0 for o in ctx.objectives])
         self.seen: set[int] = set()
-        self.swept: set[int] = set()  # (parent, level) pairs whose every order was tried
         K = self.islands
         self.isl: list[tuple[Genes, np.ndarray] | None] = [None] * K  # elite, scores
         self.stale = [0] * K  # island evaluations since its best last improved
-        self.kicked = [False] * K  # restarted from a kicked copy of the best (not fresh)
         self.front: tuple[Genes, np.ndarray] | None = None  # non-dominated (thinned)
-        self.best: tuple[Genes, float] | None = None  # the best candidate by score
         self.pending: dict[int, tuple[Genes, np.ndarray]] = {}
         self.told = 0
         self.restarts = 0
@@ -137,17 +130,12 @@ class LocalSearch(Strategy):
                 m = int(want / max(self._accept, 0.05) * 1.1) + 8
                 cand = []
                 empty = [k for k in range(K) if self.isl[k] is None]
-                kicks = [k for k in empty if self.kicked[k]]
-                empty = [k for k in empty if not self.kicked[k]]
                 n_fresh = int(round(self.fresh * want)) + len(empty) * want // K
                 if n_fresh:
                     g = self._fresh(n_fresh)
                     pool = np.array(empty or list(range(K)))  # restarted islands first
                     labels = pool[np.arange(len(g)) % len(pool)]
                     cand.append((g, labels))
-                n_kick = len(kicks) * want // K
-                if n_kick:
-                    cand.append(self._kicks(n_kick, kicks))
                 n_sweep = int(round(self.sweep * m))
                 if n_sweep:
                     cand.append(self._sweeps(n_sweep))
@@ -392,15 +380,6 @@ class LocalSearch(Strategy):
         tt = np.array([t for _, t in A.keep_free])[k]
         g.keep[rows, lv, tt] = ~g.keep[rows, lv, tt]
 
-    def _kicks(self, n: int, islands: list[int]) -> tuple[Genes, np.ndarray]:
-        """``n`` copies of the best candidate seen (by score), each after
-        2 + Poisson(kick) moves, spread over the restarting ``islands``."""
-        rng = self.rng
-        g = self.best[0].take(np.zeros(n, dtype=np.int64))
-        steps = 2 + rng.poisson(self.kick, size=n)
-        self._apply_moves(g, steps)
-        return g, np.array(islands)[np.arange(n) % len(islands)]
-
     def _sweeps(self, n: int) -> tuple[Genes, np.ndarray]:
         """Every order (up to ``max_sweep`` of them) of one level's non-unit free loops,
         for a few elite parents (canonical: unit loops follow in free order)."""
@@ -411,7 +390,6 @@ class LocalSearch(Strategy):
         lv = np.array(A.orderable)[rng.integers(0, len(A.orderable), size=len(parents))]
         # Non-unit free loops of each parent at its level.
         counts = np.zeros(len(parents), dtype=np.int64)
-        nonunit = np.zeros(len(parents), dtype=np.int64)
         units: dict[int, np.ndarray] = {}
         for i in np.unique(lv):
             rows = np.nonzero(lv == i)[0]
@@ -420,24 +398,10 @@ class LocalSearch(Strategy):
                          axis=1)
             units[int(i)] = t == 1
             k = (t > 1).sum(axis=1)
-            nonunit[rows] = k
             counts[rows] = np.where(k >= 2, np.minimum([math.factorial(x) for x in k],
                                                        self.max_sweep), 0)
-        # A parent's level whose orders were all tried before gives only repeats: skip it.
-        with np.errstate(over="ignore"):
-            keys = (A.hashes(parents) + lv.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-                    ).tolist()
-        take_l, total = [], 0
-        for r in np.nonzero(counts)[0].tolist():
-            if total >= n:
-                break
-            if keys[r] in self.swept:
-                continue
-            if math.factorial(int(nonunit[r])) <= self.max_sweep:  # every order is tried
-                self.swept.add(keys[r])
-            take_l.append(r)
-            total += int(counts[r])
-        take = np.array(take_l, dtype=np.int64)
+        take = np.nonzero(np.cumsum(counts) - counts < n)[0]
+        take = take[counts[take] > 0]
         out, out_labels = [], []
         for i in np.unique(lv[take]):
             i = int(i)
@@ -496,15 +460,11 @@ class LocalSearch(Strategy):
         self.front = (fg.take(nd), fv[nd])
         # Islands: each keeps its best by score; a stale one starts again.
         score = _score(v)
-        i = int(np.argmin(score))
-        if self.best is None or score[i] < self.best[1]:
-            self.best = (g.take(np.array([i])), float(score[i]))
         for k in range(self.islands):
             rows = np.nonzero(labels == k)[0]
             if not len(rows):
                 continue
             if self.isl[k] is None:
-                self.kicked[k] = False
                 eg, es, old = g.take(rows), score[rows], np.inf
             else:
                 eg = Genes.concat([self.isl[k][0], g.take(rows)])
@@ -517,8 +477,7 @@ class LocalSearch(Strategy):
             else:
                 self.stale[k] += len(rows)
                 if self.stale[k] >= self.restart:
-                    self.isl[k] = None  # rebuilt from fresh samples, or from kicks
-                    self.kicked[k] = self.kick > 0 and self.restarts % 2 == 0
+                    self.isl[k] = None  # rebuilt from fresh samples
                     self.stale[k] = 0
                     self.restarts += 1
 
