@@ -12,9 +12,8 @@ import pytest
 
 from loopscape.costmodels.batched import evaluate_batch
 from loopscape.mapper import search
-from loopscape.mapper.strategies.local import LocalSearch
-from loopscape.mapper.strategy import SearchContext
-from loopscape.spaces.arrays import Genes
+from loopscape.mapper.strategies import LocalSearch, Moves
+from loopscape.spaces.arrays import Genes, SpaceArrays
 from loopscape.spaces.encoding import encode
 from loopscape.spaces.mapspace import Mapspace
 from loopscape.spaces.presets import load_arch_preset
@@ -28,9 +27,7 @@ X_ID = 19_229_219  # a point of gemm 8x8x4 that the other single moves cannot im
 def space():
     w, a = gemm(M=8, N=8, K=4, name="g884"), load_arch_preset(ARCH)
     ms = Mapspace(w, a)
-    s = LocalSearch()
-    s.setup(SearchContext(ms, ("edp",), (), seed=0))
-    return w, a, ms, s
+    return w, a, ms, Moves(SpaceArrays(ms), np.random.default_rng(0))
 
 
 def _edp(w, a, ms, s, g: Genes) -> np.ndarray:
@@ -54,7 +51,7 @@ def test_an_exchange_keeps_every_slots_product_and_moves_one_prime_each_way(spac
     w, a, ms, s = space
     g0 = s.arrays.fresh(400, np.random.default_rng(5))
     g = g0.take(np.arange(len(g0)))
-    s.exchange_primes(g, np.arange(len(g)))
+    s.exchange(g, np.arange(len(g)))
     changed = np.nonzero((g.fi != g0.fi).any(axis=1))[0]
     assert len(changed) > 100  # most draws find a trade
     assert ((g.fi != g0.fi).sum(axis=1)[changed] == 2).all()  # exactly two dimensions
@@ -111,7 +108,7 @@ def test_an_exchange_leaves_a_local_optimum_of_the_other_moves(space):
     assert len(old) > 60
     assert _edp(w, a, ms, s, old).min() >= e0  # no single old move improves X
     g = g0.take(np.zeros(2000, dtype=np.int64))
-    s.exchange_primes(g, np.arange(len(g)))
+    s.exchange(g, np.arange(len(g)))
     assert _edp(w, a, ms, s, g).min() < e0 * (1 - 1e-6)  # one exchange does
 
 

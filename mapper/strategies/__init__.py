@@ -7,6 +7,7 @@ from .bayesian import BayesianSearch
 from .climb import ClimbSearch
 from .exhaustive import ExhaustiveSearch
 from .local import LocalSearch
+from .moves import Moves
 from .optimal import OptimalSearch
 from .random_search import RandomSearch
 
@@ -15,4 +16,4 @@ BUILTIN_STRATEGIES: tuple[type[Strategy], ...] = (RandomSearch, ExhaustiveSearch
                                                   AutoSearch)
 
 __all__ = ["AutoSearch", "BUILTIN_STRATEGIES", "BayesianSearch", "ClimbSearch", "ExhaustiveSearch", "LocalSearch",
-           "OptimalSearch", "Proposal", "RandomSearch", "SearchContext", "Strategy"]
+           "Moves", "OptimalSearch", "Proposal", "RandomSearch", "SearchContext", "Strategy"]
