@@ -65,7 +65,7 @@ class LocalSearch(Strategy):
     * ``perfect_share``: in an imperfect space (``--imperfect``), the share of fresh
       samples drawn uniformly from its perfect factorizations (default 0.5); the rest
       are uniform over the whole space, and moves reach every point of it;
-    * ``exchange``: weight of the exchange move against prime moves 0.4, re-draws 0.1,
+    * ``exchange``: weight of the exchange move against prime moves 0.5, re-draws 0.1,
       swaps 0.3 and keep flips 0.1 (default 0.15; 0: off; off in imperfect spaces).
     """
 

@@ -25,14 +25,14 @@ KINDS = ("prime", "redraw", "swap", "keep", "exchange")
 
 class Moves:
     """The moves on one mapspace's candidates, drawing from ``rng``; ``exchange`` is
-    the exchange move's weight against prime moves 0.4, re-draws 0.1, swaps 0.3 and
+    the exchange move's weight against prime moves 0.5, re-draws 0.1, swaps 0.3 and
     keep flips 0.1 (normalized over the kinds the space has; off in imperfect spaces)."""
 
     def __init__(self, arrays: SpaceArrays, rng: np.random.Generator, exchange: float = 0.15):
         self.arrays, self.rng = arrays, rng
         A = arrays
         self.dims = [d for d, t in enumerate(A.tables) if len(t.open_slots) >= 2]
-        p = np.array([0.4 if self.dims else 0, 0.1 if self.dims else 0,
+        p = np.array([0.5 if self.dims else 0, 0.1 if self.dims else 0,
                       0.3 if A.orderable else 0, 0.1 if A.keep_free else 0,
                       exchange if len(self.dims) >= 2 and not A.imperfect else 0])
         self.kind_p = p / p.sum() if p.sum() else np.full(len(KINDS), 1 / len(KINDS))
