@@ -38,6 +38,10 @@ from .optimal import OptimalSearch, check_model, describe_certificate, merge, wo
 DRY_ASKS = 3  # local's empty asks in a row after which optimal takes over
 TIME_LOCAL_SHARE = 0.5  # local's default share of a stream's time limit
 BUDGET_LOCAL_SHARE = 0.8  # ... and of its evaluation budget (mappings plus optimal's work)
+# local's phase: exchange moves and quicker island restarts, so a phase of tens of seconds
+# makes many descents on a huge space and reaches mappings that fill the mesh otherwise
+# (docs/search.md, "local's phase").
+LOCAL_OPTIONS = {"exchange": 0.3, "restart": 2000}
 
 
 def refusal(ctx: SearchContext) -> str | None:
@@ -126,7 +130,7 @@ class AutoSearch(Strategy):
                 if seconds is not None:  # no ask of the first phase outlasts it by much
                     self.optimal.slice_seconds = min(self.slice_seconds,
                                                      max(0.05, self.first_share * seconds))
-        self.local = LocalSearch()
+        self.local = LocalSearch(**LOCAL_OPTIONS)
         self.local.setup(ctx)
         self.phase = "first" if self.optimal is not None else "local"
         self._local_clock()

@@ -60,13 +60,16 @@ class LocalSearch(Strategy):
       loops for a few parents (default 0.25), at most ``max_sweep`` orders each (120);
     * ``init``: uniform samples evaluated before the first neighbours (default 1000);
     * ``restart``: an island whose best has not improved for this many of its
-      evaluations starts again from fresh samples (default 2,000);
+      evaluations starts again from fresh samples (default 20,000; ``auto`` gives its
+      ``local`` phase 2,000);
     * ``generation``: at most this many candidates per ask (default 2048);
     * ``perfect_share``: in an imperfect space (``--imperfect``), the share of fresh
       samples drawn uniformly from its perfect factorizations (default 0.5); the rest
       are uniform over the whole space, and moves reach every point of it;
     * ``exchange``: weight of the exchange move against prime moves 0.5, re-draws 0.1,
-      swaps 0.3 and keep flips 0.1 (default 0.3; 0: off; off in imperfect spaces).
+      swaps 0.3 and keep flips 0.1 (default 0: off, so ``local`` alone and ``optimal``'s
+      warm start draw as before; ``auto`` gives its ``local`` phase 0.3; off in
+      imperfect spaces).
     """
 
     name = "local"
@@ -74,9 +77,9 @@ class LocalSearch(Strategy):
 
     def __init__(self, islands: int = 4, elite: int = 8, front_size: int = 32,
                  front_share: float = 0.25, fresh: float = 0.05, sweep: float = 0.25,
-                 max_sweep: int = 120, init: int = 1000, restart: int = 2000,
+                 max_sweep: int = 120, init: int = 1000, restart: int = 20_000,
                  generation: int = 2048, perfect_share: float = 0.5,
-                 exchange: float = 0.3):
+                 exchange: float = 0.0):
         for name, v in (("front_share", front_share), ("fresh", fresh), ("sweep", sweep),
                         ("perfect_share", perfect_share), ("exchange", exchange)):
             if not 0 <= v <= 1:

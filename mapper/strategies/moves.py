@@ -26,9 +26,10 @@ KINDS = ("prime", "redraw", "swap", "keep", "exchange")
 class Moves:
     """The moves on one mapspace's candidates, drawing from ``rng``; ``exchange`` is
     the exchange move's weight against prime moves 0.5, re-draws 0.1, swaps 0.3 and
-    keep flips 0.1 (normalized over the kinds the space has; off in imperfect spaces)."""
+    keep flips 0.1 (normalized over the kinds the space has; 0, the default, turns it off;
+    off in imperfect spaces)."""
 
-    def __init__(self, arrays: SpaceArrays, rng: np.random.Generator, exchange: float = 0.3):
+    def __init__(self, arrays: SpaceArrays, rng: np.random.Generator, exchange: float = 0.0):
         self.arrays, self.rng = arrays, rng
         A = arrays
         self.dims = [d for d, t in enumerate(A.tables) if len(t.open_slots) >= 2]
