@@ -40,12 +40,40 @@ def leaf_indices(mask: np.ndarray, deeper: int) -> np.ndarray:
     return np.sort((first[:, None] + np.arange(deeper, dtype=np.int64)[None] * nk).ravel())
 
 
+class Rows:
+    """An array grown by appending rows (its capacity doubles); ``view`` holds them."""
+
+    def __init__(self, dtype) -> None:
+        self.dtype, self.buf, self.n = dtype, None, 0
+
+    def append(self, rows: np.ndarray) -> int:
+        """Append ``rows``; returns where they start."""
+        start, end = self.n, self.n + len(rows)
+        if self.buf is None or end > len(self.buf):
+            grown = np.empty((max(2 * end, 64),) + rows.shape[1:], dtype=self.dtype)
+            if self.buf is not None:
+                grown[:start] = self.buf[:start]
+            self.buf = grown
+        self.buf[start:end] = rows
+        self.n = end
+        return start
+
+    @property
+    def view(self) -> np.ndarray:
+        return self.buf[:self.n]
+
+
 class LeafBound:
     def __init__(self, bounder: Bounder, keep_sets: np.ndarray, n_tensors: int):
         self.bd = bounder
         self.keep_sets = keep_sets  # [B, L, T]
         self.T = n_tensors
         self.cache: dict[bytes, tuple] = {}  # non-unit loop pattern -> order classes
+        self.pid: dict[bytes, int] = {}  # the registry of patterns (``_pattern``)
+        self.hits = Rows(np.int64)  # per pattern [4, L]: off, roff, orders, classes
+        self.cls = Rows(np.int64)  # every registered level's order classes
+        self.sig = Rows(np.int64)  # their classes' signatures [classes, columns]
+        self.wide = Rows(np.bool_)  # and whether each class is wide
 
     def __call__(self, items: list) -> list[np.ndarray]:
         """Per item ``(rec, tables, idx, base_pj, exact, top)``: energy lower bounds of
@@ -156,35 +184,42 @@ class LeafBound:
             out[n] = lb[start:start + size]
             start += size
 
+    def _pattern(self, temporal: np.ndarray, tables: list) -> int:
+        """The registry's index of a tiling's pattern of non-unit loops (registered on
+        first sight): each level's order classes, class signatures and wide marks are
+        appended to one array each, so a batch of tilings only gathers its patterns'
+        offsets into them (``_prepare``)."""
+        key = (temporal > 1).tobytes()
+        p = self.pid.get(key)
+        if p is not None:
+            return p
+        cls, mm, sig, wide = self._classes(temporal, tables)
+        L = len(tables)
+        row = np.empty((4, L), dtype=np.int64)  # off, roff, orders, classes per level
+        for j in range(L):
+            row[:, j] = (self.cls.append(cls[j]), self.sig.append(sig[j]),
+                         len(tables[j][0]), mm[j])
+            self.wide.append(wide[j])
+        self.hits.append(row[None])
+        p = self.pid[key] = len(self.pid)
+        return p
+
     def _prepare(self, its: list) -> dict:
         """The order classes of the tilings ``its`` ((rec, tables) pairs)."""
-        L = its[0][0][1].shape[0]
         temporal = np.array([it[0][1] for it in its])
         # 1. Per distinct pattern of non-unit loops among these tilings (the order tables
-        # and classes depend on nothing else): each order's class and each class's
-        # signature, concatenated per level; tiling t's level-j orders start at off[t, j],
-        # its classes at roff[t, j].
+        # and classes depend on nothing else): its registry index. Tiling t's level-j
+        # orders' classes start at off[t, j] of the registry's classes, its classes'
+        # signatures (and wide marks) at roff[t, j] of theirs (every level in one array).
         first, inv = patterns(temporal > 1)
-        cl: list[list] = [[] for _ in range(L)]
-        sg: list[list] = [[] for _ in range(L)]
-        wd: list[list] = [[] for _ in range(L)]
-        at, rat = [0] * L, [0] * L
-        hits = np.zeros((4, len(first), L), dtype=np.int64)  # off, roff, nrows, m
-        for u, t in enumerate(first):
-            tables = its[t][1]
-            cls, mm, sig, wide = self._classes(temporal[t], tables)
-            hits[:, u] = at, rat, [len(tb[0]) for tb in tables], mm
-            for j in range(L):
-                cl[j].append(cls[j])
-                sg[j].append(sig[j])
-                wd[j].append(wide[j])
-                at[j] += len(tables[j][0])
-                rat[j] += mm[j]
-        off, roff, nrows, m = hits[:, inv]
-        return dict(off=off, roff=roff, nrows=nrows, m=m,
-                    cls_of=[np.concatenate(b) for b in cl],
-                    sig_of=[np.concatenate(b) for b in sg],  # per level [classes, columns]
-                    wide_of=[np.concatenate(b) for b in wd],
+        pids = np.array([self._pattern(temporal[t], its[t][1]) for t in first.tolist()],
+                        dtype=np.int64)
+        off, roff, nrows, m = self.hits.view[pids[inv]].transpose(1, 0, 2)
+        L = temporal.shape[1]
+        sig, wide = self.sig.view, self.wide.view
+        return dict(off=off, roff=roff, nrows=nrows, m=m, cls_of=[self.cls.view] * L,
+                    sig_of=[sig], wide_of=[wide], sig_cat=sig, wide_cat=wide,
+                    sig_lvl=np.zeros(L, dtype=np.int64),  # roff is absolute
                     temporal=temporal, ext=np.array([it[0][10] for it in its]),
                     pos=np.array([it[0][7] for it in its]),
                     neg=np.array([it[0][8] for it in its]),

@@ -25,7 +25,6 @@ from ..base import Proposal, SearchContext, Strategy
 from .block_kernels import block_arrays, block_meshes, legal_rows
 from .capacity import CapacityRelax
 from .dominance import objective_bounds, strictly_dominated
-from .leaves import LeafBound
 from .orders import materialize
 from .probes import OrderProbe
 from .profiles import SpatialProfiles
@@ -34,7 +33,7 @@ from .tree import SubtreeWalk
 from .scope import check_model
 from .staged import StagedBound
 from .warm import warm_start, worth_warming
-from .tables import space_tables
+from .tables import space_leaf_bound, space_tables
 from .work import WorkMeter
 
 RULES = ("subtree_bound", "tiling_bound", "keep_bound", "order_bound", "leaf_bound")
@@ -99,7 +98,7 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         self.probe = OrderProbe(self.wl, self.arch, self.bd, self.orders, ctx.objectives,
                                 ctx.extra.get("options"))
         self.T = len(self.wl.tensors)
-        self.leaf = LeafBound(self.bd, self.orders.keep_sets, self.T)
+        self.leaf = space_leaf_bound(space, options.link_transfers)  # shared likewise
         self.incumbent = np.empty((0, len(ctx.objectives)))  # internal orientation
         self.told = np.empty((0, len(ctx.objectives)))
         self.count = lru_cache(maxsize=None)(self._count)
