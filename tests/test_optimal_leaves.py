@@ -199,7 +199,7 @@ def test_least_is_the_least_class_row_and_skips_oversized_tilings(monkeypatch):
     assert (whole > 0).all()
     prep = leaf._prepare([it[:2] for it in items])
     tops = np.zeros((int(prep["nk"].sum()), len(w.tensors)), dtype=bool)
-    energy, eoff = leaf._class_energy(prep, [it[0] for it in items], tops)
+    energy, eoff = leaf._class_energy(prep, tops)
     base = np.array([it[2] for it in items])
     # the same least up to rounding (a wide class's factors are at least another's in
     # exact arithmetic; the bound keeps a 1e-9 slack, SAFETY)

@@ -144,9 +144,23 @@ class LeafBound:
         if not items:
             return np.zeros(0)
         p = self._prepare([(rec, tables) for rec, tables, _ in items])
+        return self._least(p, np.array([b for _, _, b in items]))
+
+    def least_of(self, temporal: np.ndarray, ext: np.ndarray, pos: np.ndarray,
+                 neg: np.ndarray, keep_ok: np.ndarray, base: np.ndarray, tables_of
+                 ) -> np.ndarray:
+        """``least`` of tilings given as arrays (one row per tiling: ``keep_ok`` [N, B]
+        their legal keep choices, ``base`` their MAC and leakage energy); ``tables_of(t)``
+        gives tiling t's order tables (asked only of a pattern's first tiling)."""
+        if not len(temporal):
+            return np.zeros(0)
+        p = self._gather(temporal, ext, pos, neg, keep_ok.sum(axis=1), np.nonzero(keep_ok)[1],
+                         tables_of)
+        return self._least(p, base)
+
+    def _least(self, p: dict, base: np.ndarray) -> np.ndarray:
         tops = np.zeros((int(p["nk"].sum()), self.T), dtype=bool)
-        energy, _ = self._class_energy(p, [rec for rec, _, _ in items], tops, cap=CHUNK)
-        base = np.array([b for _, _, b in items])
+        energy, _ = self._class_energy(p, tops, cap=CHUNK)
         return np.where(np.isfinite(energy), (base + energy) * SAFETY, 0.0)
 
     def class_rows(self, pairs: list) -> np.ndarray:
@@ -158,7 +172,7 @@ class LeafBound:
         """Bound the leaves of the tilings ``which`` (vectorized over all of them)."""
         its = [items[n] for n in which]
         prep = self._prepare([it[:2] for it in its])
-        energy, eoff = self._class_energy(prep, [it[0] for it in its],
+        energy, eoff = self._class_energy(prep,
                                           np.concatenate([it[5] for it in its]))
         L = prep["m"].shape[1]
         nT, nk, nrows, m = len(its), prep["nk"], prep["nrows"], prep["m"]
@@ -206,13 +220,23 @@ class LeafBound:
 
     def _prepare(self, its: list) -> dict:
         """The order classes of the tilings ``its`` ((rec, tables) pairs)."""
-        temporal = np.array([it[0][1] for it in its])
+        recs = [it[0] for it in its]
+        return self._gather(np.array([rec[1] for rec in recs]),
+                            np.array([rec[10] for rec in recs]),
+                            np.array([rec[7] for rec in recs]),
+                            np.array([rec[8] for rec in recs]),
+                            np.array([len(rec[4]) for rec in recs], dtype=np.int64),
+                            np.concatenate([rec[4] for rec in recs]), lambda t: its[t][1])
+
+    def _gather(self, temporal, ext, pos, neg, nk, keeps, tables_of) -> dict:
+        """The order classes of tilings given as arrays (``nk`` their keep choice counts,
+        ``keeps`` their keep choices one after another, ``tables_of`` as ``least_of``)."""
         # 1. Per distinct pattern of non-unit loops among these tilings (the order tables
         # and classes depend on nothing else): its registry index. Tiling t's level-j
         # orders' classes start at off[t, j] of the registry's classes, its classes'
         # signatures (and wide marks) at roff[t, j] of theirs (every level in one array).
         first, inv = patterns(temporal > 1)
-        pids = np.array([self._pattern(temporal[t], its[t][1]) for t in first.tolist()],
+        pids = np.array([self._pattern(temporal[t], tables_of(t)) for t in first.tolist()],
                         dtype=np.int64)
         off, roff, nrows, m = self.hits.view[pids[inv]].transpose(1, 0, 2)
         L = temporal.shape[1]
@@ -220,16 +244,13 @@ class LeafBound:
         return dict(off=off, roff=roff, nrows=nrows, m=m, cls_of=[self.cls.view] * L,
                     sig_of=[sig], wide_of=[wide], sig_cat=sig, wide_cat=wide,
                     sig_lvl=np.zeros(L, dtype=np.int64),  # roff is absolute
-                    temporal=temporal, ext=np.array([it[0][10] for it in its]),
-                    pos=np.array([it[0][7] for it in its]),
-                    neg=np.array([it[0][8] for it in its]),
-                    nk=np.array([len(it[0][4]) for it in its], dtype=np.int64))
+                    temporal=temporal, ext=ext, pos=pos, neg=neg,
+                    nk=np.asarray(nk, dtype=np.int64), keeps=keeps)
 
-    def _class_energy(self, prep: dict, recs: list, tops: np.ndarray, cap=None):
+    def _class_energy(self, prep: dict, tops: np.ndarray, cap=None):
         """2. One row per (tiling, class of every level, keep choice): its B3-B7 energy
         (``tops`` [sum of keep choices, T]: the terms left to the probe), and where each
         tiling's rows start; with ``cap``, the least row per tiling (``class_energy``)."""
         bd = self.bd
-        keeps = np.concatenate([rec[4] for rec in recs])
-        return class_energy(prep, keeps, self.keep_sets, tops, bd.runs.tables,
+        return class_energy(prep, prep["keeps"], self.keep_sets, tops, bd.runs.tables,
                             bd.chain_tables, bd.links, cap)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .block_kernels import block_meshes
 from .leaves import leaf_indices
 from .orders import combo_count
 
@@ -55,19 +56,35 @@ class TilingRules:
 
     def _least_leaf(self, group: list) -> list:
         """Rule leaf_bound on whole tilings before their probes: the least bound over a
-        tiling's leaves (without the probe's terms) removes it or raises its bound."""
-        recs = [rec for rec, _ in group]
-        base = self.probe.base_energies(np.array([rec[7] for rec in recs])).tolist()
-        e = self.leaf.least([(rec, tables, b) for (rec, tables), b in zip(group, base)])
-        cycles = np.prod(np.array([rec[1] for rec in recs]).reshape(len(recs), -1),
+        tiling's leaves (without the probe's terms) removes it or raises its bound.
+        ``group``: (pending block, rows) parts; returns the records of the tilings left."""
+        def cat(name):
+            return np.concatenate([getattr(blk, name)[rows] for blk, rows in group])
+        temporal, pos, keep_ok = cat("temporal"), cat("P"), cat("keep_ok")
+        base = self.probe.base_energies(pos)
+        e = self.leaf.least_of(temporal, cat("ext"), pos, cat("Q"), keep_ok, base,
+                               lambda t: self.orders.level_tables(temporal[t]))
+        cycles = np.prod(temporal.reshape(len(temporal), -1),
                          axis=1).astype(float)  # as ``_cycles``, all at once
-        lb = np.maximum(np.array([rec[5] for rec in recs]), self._lb_vec(e, cycles))
+        lb = np.maximum(cat("lb"), self._lb_vec(e, cycles))
+        dom = self._dominated(lb)
+        left, at = [], 0
+        for blk, rows in group:
+            d = dom[at:at + len(rows)]
+            self.removed["leaf_bound"] += blk.mappings(rows[d])
+            left.append((blk, rows[~d], lb[at:at + len(rows)][~d]))
+            at += len(rows)
+        return self._records(left)
+
+    def _records(self, parts: list) -> list:
+        """The records of the tilings ``rows`` of each ``(block, rows, their bounds)``,
+        with their meshes (formed here: only the tilings that reach their leaves)."""
         out = []
-        for (rec, tables), dom, v in zip(group, self._dominated(lb).tolist(), lb):
-            if dom:
-                self.removed["leaf_bound"] += rec[6] * len(rec[4])
-            else:
-                out.append((rec[:5] + (v,) + rec[6:], tables))
+        for blk, rows, lb in parts:
+            if len(rows):
+                sx, sy = block_meshes(blk.full[rows], self.perm, self.bd.dim_tables)
+                out += [blk.record(i, sx[n], sy[n], lb[n])
+                        for n, i in enumerate(rows.tolist())]
         return out
 
     def _keep_bound(self, rec):

@@ -22,10 +22,11 @@ from loopscape.spaces.encoding import MappingBatch
 
 from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
-from .block_kernels import block_arrays, block_meshes, legal_rows
+from .block_kernels import block_arrays, legal_rows
 from .capacity import CapacityRelax
 from .dominance import objective_bounds, strictly_dominated
 from .orders import materialize
+from .pending import PendingTilings
 from .probes import OrderProbe
 from .profiles import SpatialProfiles
 from .rules import TilingRules
@@ -126,7 +127,7 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         self._empty = MappingBatch(*(np.ones((0, L, D), dtype=np.int64) for _ in range(3)),
                                    np.zeros((0, L, D), dtype=np.int64),
                                    np.zeros((0, L, T), dtype=bool))
-        self.pending: deque = deque()  # tilings awaiting their leaves
+        self.pending: deque = deque()  # blocks' tilings awaiting their rules (pending.py)
         self._grids: dict[int, np.ndarray] = {}  # _block's completions per depth
         self.ready: deque = deque()  # tilings past every rule, with their leaves left
         self.cursor = None  # (tiling record, next row)
@@ -239,15 +240,12 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         radix = np.array([self.radix[di] for di in self.perm],
                          dtype=np.int64 if math.prod(self.st.dim_sizes) < 2 ** 62 else object)
         keep = np.nonzero(~dom)[0]
+        if not len(keep):
+            return
         kl = live[keep]
-        tfis = (full[kl].astype(radix.dtype) * radix[None]).sum(axis=1).tolist()
-        row, col = np.nonzero(keep_ok[kl])  # each kept tiling's legal keep choices
-        ends = np.cumsum(np.bincount(row, minlength=len(kl))).tolist()
-        keeps = [col[a:b] for a, b in zip([0] + ends[:-1], ends)]
-        # tfi: the mapspace's index of the tiling
-        sx, sy = block_meshes(full[kl], self.perm, bd.dim_tables)  # the kept ones only
-        self.pending.extend(zip(tfis, temporal[kl], sx, sy, keeps, lb[keep],
-                                combos[kl].tolist(), P[kl], Q[kl], ce[keep], ext[kl]))
+        tfis = (full[kl].astype(radix.dtype) * radix[None]).sum(axis=1)  # mapspace indices
+        self.pending.append(PendingTilings(tfis, full[kl], keep_ok[kl], lb[keep], combos[kl],
+                                           temporal[kl], P[kl], Q[kl], ce[keep], ext[kl]))
 
     @staticmethod
     def _cycles(rec) -> float:
@@ -268,31 +266,45 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
                     return None  # hand control back to the driver (time limits, budget)
             if not self.pending:
                 return False
-            group = []
             self.meter.groups += 1
-            while self.pending and len(group) < self.group:
-                # rule tiling_bound again (the front may have improved), a batch at once
-                recs = [self.pending.popleft()
-                        for _ in range(min(self.group - len(group), len(self.pending)))]
-                self.meter.tilings += len(recs)
-                gone = self._dominated(np.array([rec[5] for rec in recs]))
-                kept = []
-                for rec, dom in zip(recs, gone.tolist()):
-                    if dom:
-                        self.removed["tiling_bound"] += rec[6] * len(rec[4])
-                        continue
-                    rec = self._keep_bound(rec)
-                    if rec is not None:
-                        kept.append(rec)
-                if kept:
-                    group += zip(kept, self.orders.level_tables_of(
-                        np.array([rec[1] for rec in kept])))
-            if self.leaf_bound and group:
-                group = self._least_leaf(group)
-            self.ready.extend(self._leaves(group))
+            group = self._group()
+            recs = self._least_leaf(group) if self.leaf_bound else \
+                self._records([(blk, rows, blk.lb[rows]) for blk, rows in group])
+            if recs:
+                self.ready.extend(self._leaves(list(zip(recs, self.orders.level_tables_of(
+                    np.array([rec[1] for rec in recs]))))))
         rec, tables, idx = self.ready.popleft()
         self.cursor = [rec, tables, idx, 0]
         return True
+
+    def _group(self) -> list:
+        """The next group: up to ``group`` pending tilings past rules tiling_bound (again:
+        the front may have improved) and keep_bound, as (block, rows) parts in order."""
+        parts, n = [], 0
+        while self.pending and n < self.group:
+            blk = self.pending[0]
+            rows = blk.take(self.group - n)
+            if not len(blk):
+                self.pending.popleft()
+            self.meter.tilings += len(rows)
+            gone = self._dominated(blk.lb[rows])
+            self.removed["tiling_bound"] += blk.mappings(rows[gone])
+            rows = rows[~gone]
+            multi = blk.keep_ok[rows].sum(axis=1) > 1
+            if multi.any():  # rule keep_bound (a tiling with one keep choice passes)
+                out = np.ones(len(rows), dtype=bool)
+                for k in np.nonzero(multi)[0].tolist():
+                    rec = blk.record(int(rows[k]))
+                    got = self._keep_bound(rec)
+                    if got is None:
+                        out[k] = False
+                    elif len(got[4]) < len(rec[4]):
+                        blk.narrow(int(rows[k]), got[4])
+                rows = rows[out]
+            if len(rows):
+                parts.append((blk, rows))
+                n += len(rows)
+        return parts
 
     def _work(self) -> int:
         """Work units spent since the last proposal (``Proposal.work``)."""
@@ -375,7 +387,8 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         """What was proven: rule counts and, if stopped early, the lower bound of every
         objective (and of EDP) over the part not explored."""
         nodes = self.stack + [h[2] for h in self.heap]
-        lbs = [node[7] for node in nodes] + [rec[5] for rec in self.pending] + \
+        lbs = [node[7] for node in nodes] + \
+            [lb for blk in self.pending for lb in blk.rest_bounds()] + \
             [r[0][5] for r in self.ready]
         floors = [node[8] for node in nodes] + [0.0] * (len(lbs) - len(nodes))  # rule P
         if self.cursor is not None:
