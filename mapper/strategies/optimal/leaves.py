@@ -40,6 +40,22 @@ def leaf_indices(mask: np.ndarray, deeper: int) -> np.ndarray:
     return np.sort((first[:, None] + np.arange(deeper, dtype=np.int64)[None] * nk).ravel())
 
 
+def unique_rows(sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(sig, axis=0)``'s first index of each distinct row and each row's
+    index among them (rows in lexicographic order), for int64 ``sig`` [N, C] >= 0. Rows
+    whose bits fit 63 are packed into one integer each (column 0 most significant, so
+    the order is the same)."""
+    bits = max(1, int(sig.max()).bit_length()) if sig.size else 1
+    if sig.shape[1] * bits > 63 or (sig.size and sig.min() < 0):
+        _, firsts, inv = np.unique(sig, axis=0, return_index=True, return_inverse=True)
+        return firsts, inv.ravel().astype(np.int64)
+    key = np.zeros(len(sig), dtype=np.int64)
+    for col in range(sig.shape[1]):
+        key = (key << bits) | sig[:, col]
+    _, firsts, inv = np.unique(key, return_index=True, return_inverse=True)
+    return firsts, inv.ravel().astype(np.int64)
+
+
 class Rows:
     """An array grown by appending rows (its capacity doubles); ``view`` holds them."""
 
@@ -110,20 +126,27 @@ class LeafBound:
         L = len(tables)
         first = np.stack([tables[j][1][0] for j in range(L)])  # [L, D]
         cls, m, sigs, wide = [], [], [], []
-        sig1 = self.bd.runs.signature(temporal[None], first[None])  # every level's first
+        # every level's first order, then each level's orders with the others' first
+        # (signature reads each row alone: one call for all of them)
+        many = [j for j in range(L) if len(tables[j][0]) > 1]
+        ranks = np.repeat(first[None], 1 + sum(len(tables[j][0]) for j in many), axis=0)
+        at = [1]
+        for j in many:
+            ranks[at[-1]:at[-1] + len(tables[j][0]), j] = tables[j][1]
+            at.append(at[-1] + len(tables[j][0]))
+        every = self.bd.runs.signature(np.repeat(temporal[None], len(ranks), axis=0), ranks)
+        sig1 = every[:1]
         for j in range(L):
-            n = len(tables[j][0])
-            if n == 1:
+            if j not in many:
                 cls.append(np.zeros(1, dtype=np.int64))
                 m.append(1)
                 sigs.append(sig1)
                 wide.append(np.zeros(1, dtype=bool))
                 continue
-            ranks = np.repeat(first[None], n, axis=0)
-            ranks[:, j] = tables[j][1]
-            sig = self.bd.runs.signature(np.repeat(temporal[None], n, axis=0), ranks)
-            _, firsts, inv = np.unique(sig, axis=0, return_index=True, return_inverse=True)
-            cls.append(inv.ravel().astype(np.int64))
+            k = many.index(j)
+            sig = every[at[k]:at[k + 1]]
+            firsts, inv = unique_rows(sig)
+            cls.append(inv)
             m.append(len(firsts))
             s = sig[firsts]
             sigs.append(s)
