@@ -42,9 +42,17 @@ def _legal_keeps(ext, kt):
     B, T = keep_sets.shape[0], keep_sets.shape[2]
     ok = np.ones((N, B), dtype=np.bool_)
     words = np.zeros((L, T), dtype=np.int64)
+    # only the tiles some keep choice holds at a level with a capacity are sized
+    need = np.zeros((L, T), dtype=np.bool_)
+    for lv in range(L):
+        for ti in range(T):
+            for b in range(B):
+                need[lv, ti] = need[lv, ti] or (cap[lv] >= 0 and keep_sets[b, lv, ti])
     for n in range(N):
         for lv in range(L):
             for ti in range(T):
+                if not need[lv, ti]:
+                    continue
                 size = 1
                 for a in range(ax_off[ti], ax_off[ti + 1]):
                     e = 1
