@@ -82,6 +82,9 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         # in that order, ``radix`` turns a tiling's rows back into its mapspace index.
         self.sizes = tuple(self.st.dim_sizes[di] for di in self.perm)
         self.radix = [math.prod(self.st.dim_sizes[di + 1:]) for di in range(self.D)]
+        self.tree_radix = np.array([self.radix[di] for di in self.perm],  # in tree order
+                                   dtype=np.int64 if math.prod(self.st.dim_sizes) < 2 ** 62
+                                   else object)
         self.P, self.B = self.st.permutation_size, self.st.bypass_size
         # The streams share the tilings by their prefix of the first ``split`` dimensions
         # (the shortest with a prefix per stream): stream w owns the prefixes whose index
@@ -237,12 +240,11 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         lb = self._lb_vec(energy, cycles)
         dom[~dom] = self._dominated(lb[~dom])  # the full bound of the others
         self.removed["tiling_bound"] += int((combos[live[dom]] * nk[live[dom]]).sum())
-        radix = np.array([self.radix[di] for di in self.perm],
-                         dtype=np.int64 if math.prod(self.st.dim_sizes) < 2 ** 62 else object)
         keep = np.nonzero(~dom)[0]
         if not len(keep):
             return
         kl = live[keep]
+        radix = self.tree_radix
         tfis = (full[kl].astype(radix.dtype) * radix[None]).sum(axis=1)  # mapspace indices
         self.pending.append(PendingTilings(tfis, full[kl], keep_ok[kl], lb[keep], combos[kl],
                                            temporal[kl], P[kl], Q[kl], ce[keep], ext[kl]))
