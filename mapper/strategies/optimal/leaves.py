@@ -13,10 +13,11 @@ dominated leaves are removed (docs/optimal.md, rule leaf_bound).
 B7 reads a level's order only through, per (tensor, keeper) column, the non-unit loops
 at or outside the innermost solo loop of that column's level ``j*``
 (``RunBound.signature``, ``RunBound.levels_read``). So each level's orders fall into
-classes (cached per pattern of non-unit loops), the B7 factors are computed once per
-(tiling, level, class), and the energy once per (tiling, class of every level, keep
-choice); a leaf only indexes its classes' row. ``least`` is the same bound without the
-probe's terms, least over a tiling's leaves: a bound of the whole tiling.
+classes (found once per pattern of non-unit loops and kept in a registry that the
+streams of a process share, tables.py), the B7 factors are computed once per (tiling,
+level, class), and the energy once per (tiling, class of every level, keep choice); a
+leaf only indexes its classes' row. ``least`` is the same bound without the probe's
+terms, least over a tiling's leaves: a bound of the whole tiling.
 """
 
 from __future__ import annotations
@@ -84,8 +85,7 @@ class LeafBound:
         self.bd = bounder
         self.keep_sets = keep_sets  # [B, L, T]
         self.T = n_tensors
-        self.cache: dict[bytes, tuple] = {}  # non-unit loop pattern -> order classes
-        self.pid: dict[bytes, int] = {}  # the registry of patterns (``_pattern``)
+        self.pid: dict[bytes, int] = {}  # the registry: non-unit loop pattern -> index
         self.hits = Rows(np.int64)  # per pattern [4, L]: off, roff, orders, classes
         self.cls = Rows(np.int64)  # every registered level's order classes
         self.sig = Rows(np.int64)  # their classes' signatures [classes, columns]
@@ -118,11 +118,7 @@ class LeafBound:
         the least over a tiling's leaves skips it, kernels.py). B7 reads a level's
         order only through the non-unit loops at or outside each column's innermost solo
         loop (RunBound.signature), which depends on the tiling only through which loops
-        are non-unit: the classes are cached by that."""
-        key = (temporal > 1).tobytes()
-        hit = self.cache.get(key)
-        if hit is not None:
-            return hit
+        are non-unit: the registry keeps them per pattern (``_pattern``)."""
         L = len(tables)
         first = np.stack([tables[j][1][0] for j in range(L)])  # [L, D]
         cls, m, sigs, wide = [], [], [], []
@@ -154,9 +150,7 @@ class LeafBound:
             sub = ((s[:, None, :] & s[None, :, :]) == s[None, :, :]).all(axis=2)
             np.fill_diagonal(sub, False)
             wide.append(sub.any(axis=1))
-        hit = (cls, tuple(m), sigs, wide)
-        self.cache[key] = hit
-        return hit
+        return cls, tuple(m), sigs, wide
 
     def least(self, items: list) -> np.ndarray:
         """Per ``(rec, tables, base_pj)``: the least leaf bound over every leaf of the
@@ -188,8 +182,8 @@ class LeafBound:
 
     def class_rows(self, pairs: list) -> np.ndarray:
         """Per (tiling record, tables): its rows (class of every level x keep choice)."""
-        return np.array([np.prod(self._classes(rec[1], tables)[1], dtype=np.int64) *
-                         len(rec[4]) for rec, tables in pairs], dtype=np.int64)
+        m = self.hits.view[[self._pattern(rec[1], tables) for rec, tables in pairs], 3]
+        return np.prod(m, axis=1) * np.array([len(rec[4]) for rec, _ in pairs], dtype=np.int64)
 
     def _pass(self, items: list, which: list[int], out: list) -> None:
         """Bound the leaves of the tilings ``which`` (vectorized over all of them)."""

@@ -1,6 +1,7 @@
 """The per-tiling rules of ``optimal`` between a tiling's bound and its leaves' scores:
-keep_bound, order_bound (one probe per outermost order and keep choice) and leaf_bound
-(on whole tilings before their probes, then on each leaf), as methods of the search
+tiling_bound again and keep_bound on a group of pending tilings (pending.py),
+order_bound (one probe per outermost order and keep choice) and leaf_bound (on whole
+tilings before their probes, then on each leaf), as methods of the search
 (docs/optimal.md). They read the search's incumbent and update its rule counts.
 """
 
@@ -15,7 +16,8 @@ from .orders import combo_count
 
 class TilingRules:
     """Mixed into OptimalSearch: needs ``probe``, ``leaf``, ``bd``, ``orders``, ``removed``,
-    ``leaf_bound``, ``signs``, ``T`` and the search's bound helpers."""
+    ``leaf_bound``, ``signs``, ``T``, ``pending``, ``group``, ``meter``, ``perm`` and the
+    search's bound helpers."""
 
     # -- rules order_bound and leaf_bound ---------------------------------------------------
     def _leaves(self, group: list) -> list:
@@ -86,6 +88,35 @@ class TilingRules:
                 out += [blk.record(i, sx[n], sy[n], lb[n])
                         for n, i in enumerate(rows.tolist())]
         return out
+
+    def _group(self) -> list:
+        """The next group: up to ``group`` pending tilings past rules tiling_bound (again:
+        the front may have improved) and keep_bound, as (block, rows) parts in order."""
+        parts, n = [], 0
+        while self.pending and n < self.group:
+            blk = self.pending[0]
+            rows = blk.take(self.group - n)
+            if not len(blk):
+                self.pending.popleft()
+            self.meter.tilings += len(rows)
+            gone = self._dominated(blk.lb[rows])
+            self.removed["tiling_bound"] += blk.mappings(rows[gone])
+            rows = rows[~gone]
+            multi = blk.keep_ok[rows].sum(axis=1) > 1
+            if multi.any():  # rule keep_bound (a tiling with one keep choice passes)
+                out = np.ones(len(rows), dtype=bool)
+                for k in np.nonzero(multi)[0].tolist():
+                    rec = blk.record(int(rows[k]))
+                    got = self._keep_bound(rec)
+                    if got is None:
+                        out[k] = False
+                    elif len(got[4]) < len(rec[4]):
+                        blk.narrow(int(rows[k]), got[4])
+                rows = rows[out]
+            if len(rows):
+                parts.append((blk, rows))
+                n += len(rows)
+        return parts
 
     def _keep_bound(self, rec):
         """Rule keep_bound: each keep choice's own chains; the record without the

@@ -279,35 +279,6 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         self.cursor = [rec, tables, idx, 0]
         return True
 
-    def _group(self) -> list:
-        """The next group: up to ``group`` pending tilings past rules tiling_bound (again:
-        the front may have improved) and keep_bound, as (block, rows) parts in order."""
-        parts, n = [], 0
-        while self.pending and n < self.group:
-            blk = self.pending[0]
-            rows = blk.take(self.group - n)
-            if not len(blk):
-                self.pending.popleft()
-            self.meter.tilings += len(rows)
-            gone = self._dominated(blk.lb[rows])
-            self.removed["tiling_bound"] += blk.mappings(rows[gone])
-            rows = rows[~gone]
-            multi = blk.keep_ok[rows].sum(axis=1) > 1
-            if multi.any():  # rule keep_bound (a tiling with one keep choice passes)
-                out = np.ones(len(rows), dtype=bool)
-                for k in np.nonzero(multi)[0].tolist():
-                    rec = blk.record(int(rows[k]))
-                    got = self._keep_bound(rec)
-                    if got is None:
-                        out[k] = False
-                    elif len(got[4]) < len(rec[4]):
-                        blk.narrow(int(rows[k]), got[4])
-                rows = rows[out]
-            if len(rows):
-                parts.append((blk, rows))
-                n += len(rows)
-        return parts
-
     def _work(self) -> int:
         """Work units spent since the last proposal (``Proposal.work``)."""
         spent, self.charged = self.meter.total() - self.charged, self.meter.total()
