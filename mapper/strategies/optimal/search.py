@@ -257,9 +257,12 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
     # -- ask / tell ----------------------------------------------------------------------
     def _next_tiling(self, deadline: float, work_limit: int) -> bool | None:
         """Move the cursor to the next tiling with leaves left (rules tiling_bound,
-        keep_bound, then order_bound on a group of tilings at once)."""
+        keep_bound, leaf_bound's least, then order_bound on a group of tilings at once).
+        Subtrees are expanded until a whole group of tilings waits (or none is left
+        open): a group's rules cost a few dozen array calls whatever its size."""
         while not self.ready:
-            while not self.pending and (self.stack or self.heap):
+            while sum(len(b) for b in self.pending) < self.group and \
+                    (self.stack or self.heap):
                 node = self.stack[-1] if self.stack else self.heap[0][2]
                 self.meter.expansion(self.sizes, node[0], self.block, self.ctx.workers,
                                      node[0] < self.split and self.ctx.workers > 1)
