@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from loopscape.mapper.search import search
+from loopscape.mapper.strategies.base import SearchContext
+from loopscape.mapper.strategies.optimal import OptimalSearch
 from loopscape.mapper.strategies.optimal.leaves import LeafBound, unique_rows
 from loopscape.mapper.strategies.optimal.orders import patterns
 from loopscape.mapper.strategies.optimal.pending import PendingTilings
@@ -131,3 +133,24 @@ def test_streams_sharing_the_registry_keep_the_certificate():
             sum(cert["illegal"].values()) == ms.pruned_size
         fronts.append(sorted((p.mapspace_id, tuple(p.objectives.values())) for p in r.front))
     assert fronts[0] == fronts[1]
+
+
+@pytest.mark.parametrize("leaf_bound", [True, False])
+def test_a_group_whose_tilings_the_front_removed_meanwhile_leaves_nothing(leaf_bound):
+    """Tilings wait in a block while the front improves: when the front has moved below
+    every bound (a point at zero energy and cycles), the next group's re-check removes
+    them all, the walk ends with nothing scored, and the certificate still counts every
+    canonical mapping once (rule tiling_bound, the subtrees and the illegal ones); with
+    rule leaf_bound on and off."""
+    w, a, ms, st_, bd, orders = _sliding_space()
+    strat = OptimalSearch(warm_start=0, leaf_bound=leaf_bound)
+    strat.setup(SearchContext(ms, ("energy_pj", "cycles"), (), 0))
+    while not strat.pending:
+        strat._expand()
+    waiting = sum(len(b) for b in strat.pending)
+    assert waiting > 0
+    strat.add_incumbent(np.zeros((1, 2)))  # below every bound: strictly dominates all
+    assert strat._next_tiling(float("inf"), 10**15) is False
+    cert = strat.certificate()
+    assert cert["evaluated"] == 0 and cert["pruned"]["tiling_bound"] > 0
+    assert sum(cert["pruned"].values()) + sum(cert["illegal"].values()) == ms.pruned_size

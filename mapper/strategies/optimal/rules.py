@@ -60,6 +60,9 @@ class TilingRules:
         """Rule leaf_bound on whole tilings before their probes: the least bound over a
         tiling's leaves (without the probe's terms) removes it or raises its bound.
         ``group``: (pending block, rows) parts; returns the records of the tilings left."""
+        if not group:  # the re-check removed every tiling the group took
+            return []
+
         def cat(name):
             return np.concatenate([getattr(blk, name)[rows] for blk, rows in group])
         temporal, pos, keep_ok = cat("temporal"), cat("P"), cat("keep_ok")

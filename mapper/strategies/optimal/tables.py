@@ -40,7 +40,7 @@ def space_tables(space: Mapspace, links: bool
 def space_leaf_bound(space: Mapspace, links: bool) -> LeafBound:
     """Rule leaf_bound's order classes and pattern registry for ``space`` (leaves.py),
     shared likewise by the streams of a process: they depend on the space alone, and
-    the streams meet mostly the same patterns of non-unit loops."""
+    the streams meet many of the same patterns of non-unit loops."""
     per = _TABLES.setdefault(space, {})
     key = (links, "leaf")
     if key not in per:
