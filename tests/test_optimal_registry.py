@@ -16,9 +16,8 @@ from loopscape.mapper.strategies.optimal import OptimalSearch
 from loopscape.mapper.strategies.optimal.leaves import LeafBound, unique_rows
 from loopscape.mapper.strategies.optimal.orders import patterns
 from loopscape.mapper.strategies.optimal.pending import PendingTilings
-from loopscape.mapper.strategies.optimal.probes import OrderProbe
 
-from test_optimal_leaves import _record, _sliding_space
+from test_optimal_leaves import _sliding_space, tiling_items
 
 
 def _patterns_by_dict(mask: np.ndarray):
@@ -67,13 +66,8 @@ def test_leaf_least_is_the_same_whatever_the_registry_holds():
     the same from a fresh registry per tiling, from one registry filled in the walk's
     order or in reverse, and in batches (``least_of``: arrays) or one by one."""
     w, a, ms, st_, bd, orders = _sliding_space()
-    probe = OrderProbe(w, a, bd, orders, ("energy_pj", "cycles"))
-    P, B = st_.permutation_size, st_.bypass_size
-    items = []
-    for fi in range(0, ms.size // (P * B), 5):
-        rec, tables, _ = _record(bd, orders, st_, fi * P * B)
-        if len(rec[4]):
-            items.append((rec, tables, probe.base_energy(rec)))
+    items = tiling_items(w, a, ms, st_, bd, orders, 5)
+    B = st_.bypass_size
     alone = np.array([LeafBound(bd, orders.keep_sets, len(w.tensors)).least([it])[0]
                       for it in items])
     assert (alone > 0).all() and len(items) > 20
