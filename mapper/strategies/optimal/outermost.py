@@ -54,6 +54,31 @@ class OutermostLoop:
         self.indexes = [{d for axis in t.axes for c, d in axis if c != 0} for t in tensors]
         self.cases = [(d, j) for d in wl.dims if wl.bound(d) > 1 for j in range(L)]
         self.cases.append((None, L))  # no non-unit temporal loop
+        # Known factors (interior nodes): per dimension (bd.dims order) and row, the least
+        # non-unit loop factor at each level (1: no such loop), the least over its rows
+        # (0: no row has one there), and the words of a simple tensor's axis over that
+        # dimension in one iteration of the temporal loops above each level.
+        st = bd.st
+        self.di = {d: i for i, d in enumerate(st.dims)}
+        self.loopf, self.least_f, self.span, self.span_max = [], [], [], []
+        for di, f in enumerate(bd.dims):
+            F = st.factors[di]
+            lf = np.zeros((len(F), L), dtype=np.int64)
+            for j, (lvl, kind) in enumerate(st.slots):
+                if kind == "T":
+                    v = np.where(F[:, j] > 1, F[:, j], 0)
+                    lf[:, lvl] = np.where(lf[:, lvl] == 0, v,
+                                          np.where(v == 0, lf[:, lvl], np.minimum(lf[:, lvl], v)))
+            self.loopf.append(np.maximum(lf, 1))
+            self.least_f.append(np.array([lf[lf[:, j] > 0, j].min() if (lf[:, j] > 0).any()
+                                          else 0 for j in range(L)]))
+            above = np.cumprod(np.hstack([np.ones((len(F), 1), dtype=np.int64),
+                                          f.temporal[:, :-1]]), axis=1)  # levels < k
+            sp = f.ext[:, :1] / above  # every factor but the temporal ones above k
+            self.span.append(sp)
+            self.span_max.append(sp.max(axis=0))
+        self.axis_dims = [[axis[0][1] for axis in t.axes] if bd.simple[ti] else None
+                          for ti, t in enumerate(tensors)]
 
     def _serve(self, ti: int, x: np.ndarray, Q: np.ndarray) -> np.ndarray:
         """Energy of the outermost level serving ``x`` words of tensor ``ti`` to the next
@@ -64,20 +89,55 @@ class OutermostLoop:
             return self.up0[ti] * x + self.rd0[ti] * np.maximum(x - held, 0.0)
         return self.rd0[ti] * x
 
-    def energy(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray) -> np.ndarray:
+    def _cases(self, fixed: dict[int, int] | None):
+        """[(d0, j0, F0)]: the cases that a completion of ``fixed`` (dimension index ->
+        row) can be in, with the least factor its outermost loop can have (0: no loop)."""
+        fixed = fixed or {}
+        out = []
+        for d0, j0 in self.cases:
+            if any((self.loopf[di][r, :j0] > 1).any() for di, r in fixed.items()):
+                continue  # an assigned loop lies above level j0
+            if d0 is None:
+                out.append((None, j0, 0))
+                continue
+            di = self.di[d0]
+            f0 = self.loopf[di][fixed[di], j0] if di in fixed else self.least_f[di][j0]
+            if f0 > 1:
+                out.append((d0, j0, int(f0)))
+        return out
+
+    def _held(self, ti: int, k1: int, H: np.ndarray, fixed: dict[int, int] | None):
+        """The words of tensor ``ti`` that keeper ``k1``'s instances hold at once: at most
+        ``H``, and for a simple tensor at most one iteration's slice of the temporal loops
+        above ``k1`` (every tile of ``k1`` lies in it)."""
+        dims = self.axis_dims[ti]
+        if dims is None:
+            return H
+        fixed = fixed or {}
+        words = 1.0
+        for d in dims:
+            di = self.di[d]
+            words *= self.span[di][fixed[di], k1] if di in fixed else self.span_max[di][k1]
+        return np.minimum(H, words)
+
+    def energy(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray,
+               fixed: dict[int, int] | None = None) -> np.ndarray:
         """[K]: a lower bound of the energy of every mapping in each combination (column
         products ``P`` [K, n_pos], ``Q`` [K, n_neg], extents ``ce`` [K, ...] as
-        ``Bounder.bound`` takes them), at least rule P's own bound."""
+        ``Bounder.bound`` takes them), at least rule P's own bound. ``fixed``: the rows
+        of the dimensions assigned so far (None at the root): their loops decide which
+        cases remain and their factors, and bound what a keeper holds."""
         bd, L = self.bd, self.bd.L
         inst = P[:, 1:1 + L] / P[:, :1]  # instances of each level (exact in a profile)
-        # per tensor, per chain: (energy, k1, extra serve energy when refetched, fits)
+        # per tensor, per chain: (energy, k1, serve energy of x words minus the chain's,
+        # words missing at an iteration's start, fits)
         terms = []
         for ti, t in enumerate(bd.workload.tensors):
             rows = []
             for ch in bd.chains[ti]:
                 e = bd.chain_energy(ti, ch, P, Q, ce=ce)
                 if len(ch) < 2:
-                    rows.append((e, L, None, None))
+                    rows.append((e, L, None, None, None))
                     continue
                 k1 = ch[1]
                 H = inst[:, k1] * self.cap[k1][ti]
@@ -85,22 +145,30 @@ class OutermostLoop:
                     H = H / P[:, bd.col_r[(ti, k1)]]
                 T = self.touched[ti]
                 x0 = bd.solo_words[ti] * P[:, bd.col_r[(ti, 0)]] * ce[:, bd.col_ce[(ti, k1)]]
-                now = np.maximum(x0, self.comp[ti])
-                more = np.maximum(x0, T + np.maximum(T - H, 0.0))
-                extra = np.maximum(self._serve(ti, more, Q) - self._serve(ti, now, Q), 0.0)
-                rows.append((e, k1, extra, T <= H))
+                now = self._serve(ti, np.maximum(x0, self.comp[ti]), Q)
+                gap = np.maximum(T - self._held(ti, k1, H, fixed), 0.0)
+
+                def extra(f0, ti=ti, x0=x0, now=now, gap=gap, T=T):
+                    more = np.maximum(x0, T + (f0 - 1) * gap)
+                    return np.maximum(self._serve(ti, more, Q) - now, 0.0)
+                rows.append((e, k1, extra, T <= H, {}))
             terms.append(rows)
-        fixed = bd.fixed_energy(P)
+        fixed_e = bd.fixed_energy(P)
         best = np.full(len(P), np.inf)
-        for d0, j0 in self.cases:
-            total = fixed.copy()
+        for d0, j0, f0 in self._cases(fixed):
+            total = fixed_e.copy()
             for ti, rows in enumerate(terms):
                 least = np.full(len(P), np.inf)
-                for e, k1, extra, fits in rows:
+                for e, k1, extra, fits, cache in rows:
                     if extra is None:  # the outermost level alone
                         v = e
                     elif j0 < k1:
-                        v = e + extra if d0 not in self.indexes[ti] else e
+                        if d0 in self.indexes[ti]:
+                            v = e
+                        else:
+                            if f0 not in cache:
+                                cache[f0] = e + extra(f0)
+                            v = cache[f0]
                     else:
                         v = np.where(fits, e, np.inf)
                     least = np.minimum(least, v)
