@@ -6,6 +6,7 @@ bounded, and a hand count for each."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -18,7 +19,7 @@ from test_optimal_links_floor import mini_eyeriss
 
 from loopscape.costmodels import evaluate
 from loopscape.costmodels.options import ModelOptions
-from loopscape.mapper.strategies.optimal.bounds import Bounder, is_simple, without_unit_terms
+from loopscape.mapper.strategies.optimal.bounds import Bounder, is_simple, solo_dims, without_unit_terms
 from loopscape.mapper.strategies.optimal.compulsory import touched_words
 from loopscape.mapper.strategies.optimal.origins import CompoundOrigins
 from loopscape.mapper.strategies.optimal.outermost import OutermostLoop
@@ -54,7 +55,13 @@ def _draw_and_check(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int
     new, old = SpatialProfiles(bd), SpatialProfiles(bd, origins=False)
     raised = 0
     for mid, m in ms.sample(n, seed=seed):
-        E = evaluate(ms.workload, ms.arch, m, options=model).energy_pj
+        ev = evaluate(ms.workload, ms.arch, m, options=model)
+        E = ev.energy_pj
+        spent = {t.name: sum(lv.tensors[t.name].energy_pj for lv in ev.levels
+                             if t.name in lv.tensors) for t in bd.workload.tensors}
+        loops = [(j, lp.dim) for j, lm in enumerate(m.levels) for lp in lm.temporal
+                 if lp.factor > 1]
+        own = (loops[0][1], loops[0][0]) if loops else (None, bd.L)
         rows = bd.st.tiling_rows(mid)
         D = len(rows)
         for depth in range(1, D + 1):
@@ -70,6 +77,19 @@ def _draw_and_check(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int
             assert e <= E, (mid, depth, e, E)
             plain = old.bound(U, pos, neg, spx, spy, ce)[0][mine][0]  # rule O at the root only
             raised += e > plain * (1 + 1e-9)
+            # rule O tensor by tensor: the mapping's own case and chains
+            k = int(np.nonzero(mine)[0][0])
+            f = new.origins.factor(new.spatial(U, idx[k:k + 1], fixed))
+            Pk = pos[None] * P[k:k + 1] * (1.0 if f is None else f)
+            Qk = neg[None] * new.combos_profiles(U, spx, spy)[1][k:k + 1]
+            for case, per_tensor in new.outermost.cases_terms(Pk, Qk, ce, fixed):
+                if case[:2] != own:
+                    continue
+                for ti, t in enumerate(bd.workload.tensors):
+                    ch = tuple(i for i, lm in enumerate(m.levels) if t.name in lm.keep)
+                    v = per_tensor[ti][bd.chains[ti].index(ch)][0]
+                    assert v * (1 - 1e-9) <= spent[t.name], (mid, depth, case, t.name, v,
+                                                               spent[t.name])
     return raised
 
 
@@ -244,3 +264,60 @@ def test_rule_v_by_hand():
     withv = bd.chain_energy(ti, (0, 1), pos * f, neg)[0]
     assert plain == pytest.approx(2.0) and withv == pytest.approx(4.0)
     assert ev.levels[1].tensors["I"].energy_pj == pytest.approx(4.0)
+
+
+def _refetch_claim(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int:
+    """Rule O's refetch term on ``n`` drawn mappings (links off): with the outermost
+    non-unit temporal loop over ``d0`` (factor ``F0``), a keeper ``c`` below it of a
+    read-only tensor that ``d0`` does not index is filled at least ``F0 - (F0 - 1) / n``
+    times what it is filled in one iteration of that loop (the same mapping with that
+    loop's factor 1 on a layer with ``d0``'s bound divided by ``F0``), ``n`` the product
+    of the temporal factors above ``c`` of the tensor's solo dimensions. Returns how many
+    (mapping, tensor, keeper) had ``n > 1`` and a non-zero fill."""
+    w = ms.workload
+    bit = 0
+    for mid, m in ms.sample(n, seed=seed):
+        loops = [(j, i, lp) for j, lm in enumerate(m.levels)
+                 for i, lp in enumerate(lm.temporal) if lp.factor > 1]
+        if not loops or any(lp.residual is not None for lm in m.levels
+                            for lp in lm.temporal + lm.spatial_x + lm.spatial_y):
+            continue
+        j0, i0, top = loops[0]
+        f0 = top.factor
+        one = dataclasses.replace(w, bounds=tuple(b // f0 if d == top.dim else b
+                                                  for d, b in zip(w.dims, w.bounds)))
+        lv = list(m.levels)
+        lv[j0] = dataclasses.replace(lv[j0], temporal=tuple(
+            dataclasses.replace(lp, factor=1) if i == i0 else lp
+            for i, lp in enumerate(lv[j0].temporal)))
+        ev = evaluate(w, ms.arch, m, options=model)
+        ev1 = evaluate(one, ms.arch, Mapping(tuple(lv)), options=model)
+        for t in without_unit_terms(w).tensors:
+            if t.read_write or top.dim in {d for axis in t.axes for c, d in axis if c != 0}:
+                continue
+            solo = solo_dims(t)
+            for c, lm in enumerate(m.levels):
+                if c <= j0 or t.name not in lm.keep:
+                    continue
+                steps = math.prod(lp.factor for l2 in m.levels[:c] for lp in l2.temporal
+                                  if lp.dim in solo)
+                full, part = ev.levels[c].tensors[t.name].fills, ev1.levels[c].tensors[t.name].fills
+                assert full >= (f0 - (f0 - 1) / steps) * part - 1e-6, \
+                    (mid, t.name, c, top.dim, f0, steps, full, part)
+                bit += steps > 1 and part > 0
+    return bit
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS if not m.link_transfers],
+                         ids=lambda m: m.semantics)
+def test_refetch_claim_on_a_mini_eyeriss(model):
+    w = conv2d(C=2, M=4, P=6, Q=3, R=3, S=2)
+    assert _refetch_claim(Mapspace(w, small_spads(24)), model, 80, seed=13) > 0
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(small_spaces(), st.integers(0, 2**31),
+       st.sampled_from([m for m in MODELS if not m.link_transfers]))
+def test_refetch_claim_on_random_spaces(ms, seed, model):
+    _refetch_claim(ms, model, 8, seed)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bounds import SAFETY, Bounder
+from .bounds import SAFETY, Bounder, solo_dims
 from .compulsory import touched_words
 
 
@@ -79,6 +79,8 @@ class OutermostLoop:
             self.span_max.append(sp.max(axis=0))
         self.axis_dims = [[axis[0][1] for axis in t.axes] if bd.simple[ti] else None
                           for ti, t in enumerate(tensors)]
+        self.perfect = [f.prod(axis=1) == b for f, b in zip(st.factors, st.bounds)]
+        self.solo = [[self.di[d] for d in solo_dims(t)] for t in tensors]
 
     def _serve(self, ti: int, x: np.ndarray, Q: np.ndarray) -> np.ndarray:
         """Energy of the outermost level serving ``x`` words of tensor ``ti`` to the next
@@ -120,17 +122,43 @@ class OutermostLoop:
             words *= self.span[di][fixed[di], k1] if di in fixed else self.span_max[di][k1]
         return np.minimum(H, words)
 
-    def energy(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray,
-               fixed: dict[int, int] | None = None) -> np.ndarray:
-        """[K]: a lower bound of the energy of every mapping in each combination (column
-        products ``P`` [K, n_pos], ``Q`` [K, n_neg], extents ``ce`` [K, ...] as
-        ``Bounder.bound`` takes them), at least rule P's own bound. ``fixed``: the rows
-        of the dimensions assigned so far (None at the root): their loops decide which
-        cases remain and their factors, and bound what a keeper holds."""
+    def _steps(self, ti: int, c: int, fixed: dict[int, int] | None) -> float:
+        """Distinct tiles keeper ``c`` of read-only tensor ``ti`` takes in one iteration
+        of the outermost loop at least: the product of the assigned solo dimensions'
+        temporal factors above ``c`` (each step moves the tile along a solo axis to a
+        disjoint place); 1 unless every assigned row is a perfect factorization."""
+        fixed = fixed or {}
+        if not all(self.perfect[di][r] for di, r in fixed.items()):
+            return 1.0
+        return float(np.prod([self.bd.dims[di].temporal[fixed[di], :c].prod()
+                              for di in self.solo[ti] if di in fixed]))
+
+    def _scaled(self, ti: int, ch: tuple, f0: int, ce: np.ndarray, steps: dict) -> np.ndarray:
+        """``ce`` with the columns of chain ``ch``'s keepers below the outermost level
+        multiplied by ``f0 - (f0 - 1) / n`` (``n``: their ``steps``), both halves under
+        links: the outermost loop's ``f0`` iterations each need the fills of one, but the
+        keeper carries at most one tile (a ``1/n`` of them) into the next."""
+        bd = self.bd
+        out = np.array(ce, dtype=np.float64, copy=True)
+        for c in ch[1:]:
+            g = f0 - (f0 - 1) / steps[(ti, c)]
+            col = bd.col_ce[(ti, c)]
+            out[:, col] *= g
+            if bd.links:
+                out[:, col + bd.n_ce] *= g
+        return out
+
+    def cases_terms(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray,
+                    fixed: dict[int, int] | None = None):
+        """Per case ``(d0, j0, f0)`` that a completion of ``fixed`` can be in: per tensor,
+        per chain (``Bounder.chains`` order), the energy [K] that every mapping of the
+        case with that chain spends on the tensor at least (arguments as ``energy``)."""
         bd, L = self.bd, self.bd.L
         inst = P[:, 1:1 + L] / P[:, :1]  # instances of each level (exact in a profile)
-        # per tensor, per chain: (energy, k1, serve energy of x words minus the chain's,
-        # words missing at an iteration's start, fits)
+        steps = {(ti, c): self._steps(ti, c, fixed) for ti, t in enumerate(bd.workload.tensors)
+                 if not t.read_write for c in range(1, L)}
+        # per tensor, per chain: (energy, k1, energy with the outermost loop's f0 and
+        # whether its steps refetch, fits, cache)
         terms = []
         for ti, t in enumerate(bd.workload.tensors):
             rows = []
@@ -144,34 +172,53 @@ class OutermostLoop:
                 if bd.simple[ti]:  # distinct tiles only
                     H = H / P[:, bd.col_r[(ti, k1)]]
                 T = self.touched[ti]
-                x0 = bd.solo_words[ti] * P[:, bd.col_r[(ti, 0)]] * ce[:, bd.col_ce[(ti, k1)]]
-                now = self._serve(ti, np.maximum(x0, self.comp[ti]), Q)
                 gap = np.maximum(T - self._held(ti, k1, H, fixed), 0.0)
 
-                def extra(f0, ti=ti, x0=x0, now=now, gap=gap, T=T):
+                def priced(f0, refetch, ti=ti, ch=ch, k1=k1, e=e, gap=gap, T=T):
+                    c = self._scaled(ti, ch, f0, ce, steps) if refetch else ce
+                    base = e if not refetch else bd.chain_energy(ti, ch, P, Q, ce=c)
+                    x0 = bd.solo_words[ti] * P[:, bd.col_r[(ti, 0)]] * c[:, bd.col_ce[(ti, k1)]]
+                    now = self._serve(ti, np.maximum(x0, self.comp[ti]), Q)
                     more = np.maximum(x0, T + (f0 - 1) * gap)
-                    return np.maximum(self._serve(ti, more, Q) - now, 0.0)
-                rows.append((e, k1, extra, T <= H, {}))
+                    return base + np.maximum(self._serve(ti, more, Q) - now, 0.0)
+                rows.append((e, k1, priced, T <= H, {}))
             terms.append(rows)
-        fixed_e = bd.fixed_energy(P)
-        best = np.full(len(P), np.inf)
         for d0, j0, f0 in self._cases(fixed):
-            total = fixed_e.copy()
+            # the outermost loop's steps refetch a read-only tensor it does not index when
+            # its factor is not already in ``ce`` (an unassigned dimension)
+            fresh = d0 is not None and self.di[d0] not in (fixed or {})
+            out = []
             for ti, rows in enumerate(terms):
-                least = np.full(len(P), np.inf)
-                for e, k1, extra, fits, cache in rows:
-                    if extra is None:  # the outermost level alone
+                refetch = fresh and not bd.workload.tensors[ti].read_write
+                vals = []
+                for e, k1, priced, fits, cache in rows:
+                    if priced is None:  # the outermost level alone
                         v = e
                     elif j0 < k1:
                         if d0 in self.indexes[ti]:
                             v = e
                         else:
-                            if f0 not in cache:
-                                cache[f0] = e + extra(f0)
-                            v = cache[f0]
+                            if (f0, refetch) not in cache:
+                                cache[(f0, refetch)] = priced(f0, refetch)
+                            v = cache[(f0, refetch)]
                     else:
                         v = np.where(fits, e, np.inf)
-                    least = np.minimum(least, v)
-                total = total + least
+                    vals.append(v)
+                out.append(vals)
+            yield (d0, j0, f0), out
+
+    def energy(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray,
+               fixed: dict[int, int] | None = None) -> np.ndarray:
+        """[K]: a lower bound of the energy of every mapping in each combination (column
+        products ``P`` [K, n_pos], ``Q`` [K, n_neg], extents ``ce`` [K, ...] as
+        ``Bounder.bound`` takes them), at least rule P's own bound. ``fixed``: the rows
+        of the dimensions assigned so far (None at the root): their loops decide which
+        cases remain and their factors, and bound what a keeper holds."""
+        fixed_e = self.bd.fixed_energy(P)
+        best = np.full(len(P), np.inf)
+        for _, per_tensor in self.cases_terms(P, Q, ce, fixed):
+            total = fixed_e.copy()
+            for vals in per_tensor:
+                total = total + np.min(vals, axis=0)
             best = np.minimum(best, total)
         return best * SAFETY
