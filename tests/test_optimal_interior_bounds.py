@@ -62,6 +62,8 @@ def _draw_and_check(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int
         loops = [(j, lp.dim) for j, lm in enumerate(m.levels) for lp in lm.temporal
                  if lp.factor > 1]
         own = (loops[0][1], loops[0][0]) if loops else (None, bd.L)
+        at0 = [d for j, d in loops if j == 0]  # level 0's loops: the second one, or alone
+        own0 = (at0[1] if len(at0) > 1 else None, len(at0) == 1)
         rows = bd.st.tiling_rows(mid)
         D = len(rows)
         for depth in range(1, D + 1):
@@ -83,7 +85,8 @@ def _draw_and_check(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int
             Pk = pos[None] * P[k:k + 1] * (1.0 if f is None else f)
             Qk = neg[None] * new.combos_profiles(U, spx, spy)[1][k:k + 1]
             for case, per_tensor in new.outermost.cases_terms(Pk, Qk, ce, fixed):
-                if case[:2] != own:
+                if case[:2] != own or (case[1] == 0 and new.outermost.pairs and
+                                       (case[3], case[5]) != own0):
                     continue
                 for ti, t in enumerate(bd.workload.tensors):
                     ch = tuple(i for i, lm in enumerate(m.levels) if t.name in lm.keep)
@@ -189,6 +192,63 @@ def _claims_hold(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> set[st
             assert served >= want, (mid, t.name, d0, f0, served, want)
             if T > held and (f0 > 2 or held < H):
                 bites.add("O")
+        bites |= _pair_claims(w, arch, m, ev, loops)
+    return bites
+
+
+def _pair_claims(w, arch, m, ev, loops) -> set[str]:
+    """Rule O's cases at the outermost level: with its first two non-unit loops over
+    ``d0`` (factor ``F0``) and ``d1`` (``F1``), the outermost level serves a tensor (first
+    keeper ``k1`` below it) at least ``T + (F0 F1 - 1)(T - H')`` words when neither
+    indexes it, ``T + (F1 - 1)(T - F0 H')`` when ``d0`` makes up one of its axes alone
+    (simple tensor) and ``d1`` does not index it, ``F1 T - (F0 F1 - 1) H'`` when ``d0``
+    indexes it otherwise; with ``d0``'s loop alone there and no loop between it and
+    ``k1``, ``k1`` holds ``T / F0`` (``d0`` indexes the tensor) or ``T`` words at once."""
+    at0 = [lp for j, lp in loops if j == 0]
+    bites = set()
+    for t in w.tensors:
+        keepers = [i for i, lm in enumerate(m.levels) if t.name in lm.keep]
+        if not at0 or len(keepers) < 2:
+            continue
+        k1, lv = keepers[1], arch.levels[keepers[1]]
+        if lv.capacity_words is None:
+            continue
+        dims = {d for axis in t.axes for c, d in axis if c != 0}
+        spatial = [(lp.dim, lp.factor) for lm in m.levels[:k1] for lp in lm.spatial]
+        copies = int(np.prod([f for d, f in spatial if is_simple(t) and d not in dims]))
+        H = int(np.prod([f for _, f in spatial])) // copies * \
+            (lv.capacity_words * lv.word_bits // lv.bits(t.name))
+        held = H
+        if is_simple(t):
+            span = 1
+            for d in dims:
+                every = math.prod(lp.factor for lm in m.levels
+                                  for lp in lm.temporal + lm.spatial_x + lm.spatial_y
+                                  if lp.dim == d)
+                above = math.prod(lp.factor for lm in m.levels[:k1] for lp in lm.temporal
+                                  if lp.dim == d)
+                span *= every // above
+            held = min(H, span)
+        T = touched_words(t, w)
+        s0 = ev.levels[0].tensors[t.name]
+        served = s0.updates if t.read_write else s0.reads
+        d0, f0 = at0[0].dim, at0[0].factor
+        if len(at0) == 1:
+            if not any(lp.factor > 1 for lm in m.levels[1:k1] for lp in lm.temporal):
+                assert (T / f0 if d0 in dims else T) <= H, (t.name, d0, f0, T, H)
+            continue
+        d1, f1 = at0[1].dim, at0[1].factor
+        if d1 in dims:
+            continue
+        if d0 not in dims:
+            want = T + (f0 * f1 - 1) * max(T - held, 0)
+        elif is_simple(t) and d0 in solo_dims(t):
+            want = T + (f1 - 1) * max(T - f0 * held, 0)
+        else:
+            want = f1 * T - (f0 * f1 - 1) * held
+        assert served >= want, (t.name, d0, f0, d1, f1, served, want)
+        if want > T:
+            bites.add("O2")
     return bites
 
 
@@ -197,7 +257,7 @@ def test_claims_on_a_mini_eyeriss(model):
     """Both claims on a convolution whose scratchpads and buffer hold a few words; each
     says more than the older rules on some drawn mapping."""
     w = conv2d(C=2, M=4, P=6, Q=3, R=3, S=2)
-    assert _claims_hold(Mapspace(w, small_spads(24)), model, 80, seed=11) == {"O", "V"}
+    assert _claims_hold(Mapspace(w, small_spads(24)), model, 80, seed=11) == {"O", "O2", "V"}
 
 
 @settings(max_examples=15, deadline=None, derandomize=True,
@@ -266,14 +326,28 @@ def test_rule_v_by_hand():
     assert ev.levels[1].tensors["I"].energy_pj == pytest.approx(4.0)
 
 
+def _cut(w, m, picks):
+    """The layer and mapping of one iteration of the temporal loops ``picks`` ((level,
+    position) pairs): their factors 1, their dimensions' bounds divided by them."""
+    lv, bounds = list(m.levels), dict(zip(w.dims, w.bounds))
+    for j, i in picks:
+        lp = lv[j].temporal[i]
+        bounds[lp.dim] //= lp.factor
+        lv[j] = dataclasses.replace(lv[j], temporal=tuple(
+            dataclasses.replace(x, factor=1) if k == i else x
+            for k, x in enumerate(lv[j].temporal)))
+    return dataclasses.replace(w, bounds=tuple(bounds[d] for d in w.dims)), Mapping(tuple(lv))
+
+
 def _refetch_claim(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int:
-    """Rule O's refetch term on ``n`` drawn mappings (links off): with the outermost
-    non-unit temporal loop over ``d0`` (factor ``F0``), a keeper ``c`` below it of a
-    read-only tensor that ``d0`` does not index is filled at least ``F0 - (F0 - 1) / n``
-    times what it is filled in one iteration of that loop (the same mapping with that
-    loop's factor 1 on a layer with ``d0``'s bound divided by ``F0``), ``n`` the product
-    of the temporal factors above ``c`` of the tensor's solo dimensions. Returns how many
-    (mapping, tensor, keeper) had ``n > 1`` and a non-zero fill."""
+    """Rule O's refill term on ``n`` drawn mappings (links off). A block of outermost
+    loops whose iterations repeat a read-only tensor's tiles (the first loop, or the
+    first two when neither indexes the tensor, or the second when the first indexes it)
+    of ``F`` iterations fills a keeper ``c`` below it at least ``F - (F - 1) / n`` times
+    what one iteration of the block does (the same mapping with those loops' factors 1 on
+    a layer with their bounds divided), ``n`` the product of the temporal factors above
+    ``c`` of the tensor's solo dimensions inside the block. Returns how many (mapping,
+    tensor, keeper, block) had ``n > 1`` and a non-zero fill."""
     w = ms.workload
     bit = 0
     for mid, m in ms.sample(n, seed=seed):
@@ -282,29 +356,36 @@ def _refetch_claim(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int:
         if not loops or any(lp.residual is not None for lm in m.levels
                             for lp in lm.temporal + lm.spatial_x + lm.spatial_y):
             continue
-        j0, i0, top = loops[0]
-        f0 = top.factor
-        one = dataclasses.replace(w, bounds=tuple(b // f0 if d == top.dim else b
-                                                  for d, b in zip(w.dims, w.bounds)))
-        lv = list(m.levels)
-        lv[j0] = dataclasses.replace(lv[j0], temporal=tuple(
-            dataclasses.replace(lp, factor=1) if i == i0 else lp
-            for i, lp in enumerate(lv[j0].temporal)))
         ev = evaluate(w, ms.arch, m, options=model)
-        ev1 = evaluate(one, ms.arch, Mapping(tuple(lv)), options=model)
         for t in without_unit_terms(w).tensors:
-            if t.read_write or top.dim in {d for axis in t.axes for c, d in axis if c != 0}:
+            if t.read_write:
                 continue
+            dims = {d for axis in t.axes for c, d in axis if c != 0}
             solo = solo_dims(t)
-            for c, lm in enumerate(m.levels):
-                if c <= j0 or t.name not in lm.keep:
-                    continue
-                steps = math.prod(lp.factor for l2 in m.levels[:c] for lp in l2.temporal
-                                  if lp.dim in solo)
-                full, part = ev.levels[c].tensors[t.name].fills, ev1.levels[c].tensors[t.name].fills
-                assert full >= (f0 - (f0 - 1) / steps) * part - 1e-6, \
-                    (mid, t.name, c, top.dim, f0, steps, full, part)
-                bit += steps > 1 and part > 0
+            blocks = []
+            top = loops[0][2]
+            if top.dim not in dims:
+                blocks.append(([loops[0][:2]], top.factor, 1))
+            if len(loops) > 1 and loops[1][0] == 0 and loops[1][2].dim not in dims:
+                sec = loops[1][2]
+                if top.dim not in dims:
+                    blocks.append(([loops[0][:2], loops[1][:2]], top.factor * sec.factor, 1))
+                else:  # the second loop inside the first, which indexes the tensor
+                    blocks.append(([loops[1][:2]], sec.factor,
+                                   top.factor if top.dim in solo else 1))
+            for picks, f, inside in blocks:
+                one, m1 = _cut(w, m, picks)
+                ev1 = evaluate(one, ms.arch, m1, options=model)
+                for c, lm in enumerate(m.levels):
+                    if c <= picks[-1][0] or t.name not in lm.keep:
+                        continue
+                    steps = math.prod(lp.factor for l2 in m.levels[:c] for lp in l2.temporal
+                                      if lp.dim in solo) / inside
+                    full = ev.levels[c].tensors[t.name].fills
+                    part = ev1.levels[c].tensors[t.name].fills
+                    assert full >= (f - (f - 1) / max(steps, 1)) * part - 1e-6, \
+                        (mid, t.name, c, picks, f, steps, full, part)
+                    bit += steps > 1 and part > 0
     return bit
 
 

@@ -60,7 +60,7 @@ class OutermostLoop:
         # dimension in one iteration of the temporal loops above each level.
         st = bd.st
         self.di = {d: i for i, d in enumerate(st.dims)}
-        self.loopf, self.least_f, self.span, self.span_max = [], [], [], []
+        self.loopf, self.least_f, self.most_f, self.span, self.span_max = [], [], [], [], []
         for di, f in enumerate(bd.dims):
             F = st.factors[di]
             lf = np.zeros((len(F), L), dtype=np.int64)
@@ -72,6 +72,7 @@ class OutermostLoop:
             self.loopf.append(np.maximum(lf, 1))
             self.least_f.append(np.array([lf[lf[:, j] > 0, j].min() if (lf[:, j] > 0).any()
                                           else 0 for j in range(L)]))
+            self.most_f.append(f.temporal.max(axis=0))  # the largest product at each level
             above = np.cumprod(np.hstack([np.ones((len(F), 1), dtype=np.int64),
                                           f.temporal[:, :-1]]), axis=1)  # levels < k
             sp = f.ext[:, :1] / above  # every factor but the temporal ones above k
@@ -81,6 +82,11 @@ class OutermostLoop:
                           for ti, t in enumerate(tensors)]
         self.perfect = [f.prod(axis=1) == b for f, b in zip(st.factors, st.bounds)]
         self.solo = [[self.di[d] for d in solo_dims(t)] for t in tensors]
+        # Level 0's loops split into cases by the first two (one T slot there: a dimension
+        # has one loop at level 0); below each keeper, whether only level 0 has loops.
+        t_slots = [lvl for lvl, kind in st.slots if kind == "T"]
+        self.pairs = t_slots.count(0) == 1
+        self.only0 = [not any(0 < lvl < k for lvl in t_slots) for k in range(L)]
 
     def _serve(self, ti: int, x: np.ndarray, Q: np.ndarray) -> np.ndarray:
         """Energy of the outermost level serving ``x`` words of tensor ``ti`` to the next
@@ -91,21 +97,40 @@ class OutermostLoop:
             return self.up0[ti] * x + self.rd0[ti] * np.maximum(x - held, 0.0)
         return self.rd0[ti] * x
 
+    def _factor(self, d: str, j: int, fixed: dict[int, int]) -> int:
+        """The least non-unit loop factor of ``d`` at level ``j`` in a completion of
+        ``fixed`` (0: it has none there)."""
+        di = self.di[d]
+        f = self.loopf[di][fixed[di], j] if di in fixed else self.least_f[di][j]
+        return int(f) if f > 1 else 0
+
     def _cases(self, fixed: dict[int, int] | None):
-        """[(d0, j0, F0)]: the cases that a completion of ``fixed`` (dimension index ->
-        row) can be in, with the least factor its outermost loop can have (0: no loop)."""
+        """[(d0, j0, F0, d1, F1, alone)]: the cases a completion of ``fixed`` (dimension
+        index -> row) can be in: the outermost non-unit loop over ``d0`` at level ``j0``
+        with its least factor ``F0`` (``d0`` None: no loop); at level 0, split further by
+        the second loop there, ``d1`` with ``F1`` (None: ``alone``, the only one there)."""
         fixed = fixed or {}
         out = []
         for d0, j0 in self.cases:
             if any((self.loopf[di][r, :j0] > 1).any() for di, r in fixed.items()):
                 continue  # an assigned loop lies above level j0
             if d0 is None:
-                out.append((None, j0, 0))
+                out.append((None, j0, 0, None, 0, False))
                 continue
-            di = self.di[d0]
-            f0 = self.loopf[di][fixed[di], j0] if di in fixed else self.least_f[di][j0]
-            if f0 > 1:
-                out.append((d0, j0, int(f0)))
+            f0 = self._factor(d0, j0, fixed)
+            if not f0:
+                continue
+            if j0 > 0 or not self.pairs:
+                out.append((d0, j0, f0, None, 0, False))
+                continue
+            if not any(self.loopf[di][r, 0] > 1 for di, r in fixed.items()
+                       if di != self.di[d0]):
+                out.append((d0, 0, f0, None, 0, True))
+            for d1 in self.di:
+                f1 = self._factor(d1, 0, fixed) if d1 != d0 and \
+                    self.bd.workload.bound(d1) > 1 else 0
+                if f1:
+                    out.append((d0, 0, f0, d1, f1, False))
         return out
 
     def _held(self, ti: int, k1: int, H: np.ndarray, fixed: dict[int, int] | None):
@@ -133,15 +158,17 @@ class OutermostLoop:
         return float(np.prod([self.bd.dims[di].temporal[fixed[di], :c].prod()
                               for di in self.solo[ti] if di in fixed]))
 
-    def _scaled(self, ti: int, ch: tuple, f0: int, ce: np.ndarray, steps: dict) -> np.ndarray:
+    def _scaled(self, ti: int, ch: tuple, f: int, cut: float, ce: np.ndarray,
+                steps: dict) -> np.ndarray:
         """``ce`` with the columns of chain ``ch``'s keepers below the outermost level
-        multiplied by ``f0 - (f0 - 1) / n`` (``n``: their ``steps``), both halves under
-        links: the outermost loop's ``f0`` iterations each need the fills of one, but the
-        keeper carries at most one tile (a ``1/n`` of them) into the next."""
+        multiplied by ``f - (f - 1) / n`` (``n``: their ``steps`` over ``cut``), both halves
+        under links: ``f`` iterations of the outermost loops (a prefix of the nest) each
+        need the fills of one, but the keeper carries at most one tile (a ``1/n`` of
+        them) into the next."""
         bd = self.bd
         out = np.array(ce, dtype=np.float64, copy=True)
         for c in ch[1:]:
-            g = f0 - (f0 - 1) / steps[(ti, c)]
+            g = f - (f - 1) / max(steps[(ti, c)] / cut, 1.0)
             col = bd.col_ce[(ti, c)]
             out[:, col] *= g
             if bd.links:
@@ -150,62 +177,108 @@ class OutermostLoop:
 
     def cases_terms(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray,
                     fixed: dict[int, int] | None = None):
-        """Per case ``(d0, j0, f0)`` that a completion of ``fixed`` can be in: per tensor,
-        per chain (``Bounder.chains`` order), the energy [K] that every mapping of the
-        case with that chain spends on the tensor at least (arguments as ``energy``)."""
+        """Per case (``_cases``) that a completion of ``fixed`` can be in: per tensor, per
+        chain (``Bounder.chains`` order), the energy [K] that every mapping of the case
+        with that chain spends on the tensor at least (arguments as ``energy``)."""
         bd, L = self.bd, self.bd.L
         inst = P[:, 1:1 + L] / P[:, :1]  # instances of each level (exact in a profile)
         steps = {(ti, c): self._steps(ti, c, fixed) for ti, t in enumerate(bd.workload.tensors)
                  if not t.read_write for c in range(1, L)}
-        # per tensor, per chain: (energy, k1, energy with the outermost loop's f0 and
-        # whether its steps refetch, fits, cache)
+        # per tensor, per chain: (energy, k1, its price in a case, T, H, H', cache)
         terms = []
         for ti, t in enumerate(bd.workload.tensors):
             rows = []
             for ch in bd.chains[ti]:
                 e = bd.chain_energy(ti, ch, P, Q, ce=ce)
                 if len(ch) < 2:
-                    rows.append((e, L, None, None, None))
+                    rows.append((e, L, None, None, None, None, None))
                     continue
                 k1 = ch[1]
                 H = inst[:, k1] * self.cap[k1][ti]
                 if bd.simple[ti]:  # distinct tiles only
                     H = H / P[:, bd.col_r[(ti, k1)]]
                 T = self.touched[ti]
-                gap = np.maximum(T - self._held(ti, k1, H, fixed), 0.0)
+                held = self._held(ti, k1, H, fixed)
 
-                def priced(f0, refetch, ti=ti, ch=ch, k1=k1, e=e, gap=gap, T=T):
-                    c = self._scaled(ti, ch, f0, ce, steps) if refetch else ce
-                    base = e if not refetch else bd.chain_energy(ti, ch, P, Q, ce=c)
+                def priced(words, f, cut, ti=ti, ch=ch, k1=k1, e=e):
+                    # the serve of ``words`` (None: rule C's) and refills ``f`` (1: none)
+                    c = self._scaled(ti, ch, f, cut, ce, steps) if f > 1 else ce
+                    base = e if f <= 1 else bd.chain_energy(ti, ch, P, Q, ce=c)
+                    if words is None:
+                        return base
                     x0 = bd.solo_words[ti] * P[:, bd.col_r[(ti, 0)]] * c[:, bd.col_ce[(ti, k1)]]
                     now = self._serve(ti, np.maximum(x0, self.comp[ti]), Q)
-                    more = np.maximum(x0, T + (f0 - 1) * gap)
+                    more = np.maximum(x0, words)
                     return base + np.maximum(self._serve(ti, more, Q) - now, 0.0)
-                rows.append((e, k1, priced, T <= H, {}))
+                rows.append((e, k1, priced, T, H, held, {}))
             terms.append(rows)
-        for d0, j0, f0 in self._cases(fixed):
-            # the outermost loop's steps refetch a read-only tensor it does not index when
-            # its factor is not already in ``ce`` (an unassigned dimension)
-            fresh = d0 is not None and self.di[d0] not in (fixed or {})
+        for case in self._cases(fixed):
             out = []
             for ti, rows in enumerate(terms):
-                refetch = fresh and not bd.workload.tensors[ti].read_write
                 vals = []
-                for e, k1, priced, fits, cache in rows:
+                for e, k1, priced, T, H, held, cache in rows:
                     if priced is None:  # the outermost level alone
-                        v = e
-                    elif j0 < k1:
-                        if d0 in self.indexes[ti]:
-                            v = e
-                        else:
-                            if (f0, refetch) not in cache:
-                                cache[(f0, refetch)] = priced(f0, refetch)
-                            v = cache[(f0, refetch)]
-                    else:
-                        v = np.where(fits, e, np.inf)
-                    vals.append(v)
+                        vals.append(e)
+                        continue
+                    key, fits = self._case_key(ti, case, k1, fixed)
+                    if fits is not None:  # slices that must fit k1 at once
+                        vals.append(np.where(fits * T <= H, e, np.inf))
+                        continue
+                    if key not in cache:
+                        cache[key] = priced(*self._case_words(key, T, held))
+                    vals.append(cache[key])
                 out.append(vals)
-            yield (d0, j0, f0), out
+            yield case, out
+
+    def _case_key(self, ti: int, case: tuple, k1: int, fixed: dict[int, int] | None):
+        """(key, fits): how a case prices tensor ``ti`` with first keeper ``k1``. ``fits``
+        (the share of ``T`` that ``k1`` must hold at once) when the loops above ``k1`` are
+        known and leave it one visit per slice, else ``key`` = (kind, f0, f1, refill
+        factor, steps divisor) for ``_case_words``."""
+        d0, j0, f0, d1, f1, alone = case
+        fixed = fixed or {}
+        idx = self.indexes[ti]
+        ro = not self.bd.workload.tensors[ti].read_write
+        fresh0 = d0 is not None and self.di[d0] not in fixed
+        if d0 is None or j0 >= k1:
+            return None, 1.0  # no loop above k1: one visit
+        di0 = self.di[d0]
+        # d0's largest factor (what the slices shrink with): exact when assigned
+        f0hi = int(self.bd.dims[di0].temporal[fixed[di0], j0]) if di0 in fixed \
+            else int(self.most_f[di0][j0])
+        if alone and self.only0[k1]:  # d0's loop alone above k1
+            return None, (1.0 / f0hi if d0 in idx else 1.0)
+        if d1 is None:
+            if d0 in idx:
+                return ("C",), None
+            return ("O", f0, 0, f0 if ro and fresh0 else 1, 1.0), None
+        fresh1 = self.di[d1] not in fixed
+        i0, i1 = d0 in idx, d1 in idx
+        if not i0 and not i1:
+            f = f0 * f1 if fresh0 and fresh1 else f0 if fresh0 else f1 if fresh1 else 1
+            return ("OO", f0, f1, f if ro else 1, 1.0), None
+        if not i0:
+            return ("O", f0, 0, f0 if ro and fresh0 else 1, 1.0), None
+        if not i1:
+            cut = float(f0hi) if di0 in fixed and di0 in self.solo[ti] else 1.0
+            kind = "IOs" if self.bd.simple[ti] and di0 in self.solo[ti] else "IO"
+            return (kind, f0hi, f1, f1 if ro and fresh1 else 1, cut), None
+        return ("C",), None
+
+    def _case_words(self, key: tuple, T: float, held: np.ndarray):
+        """(serve words lower bound or None, refill factor, steps divisor) of a key."""
+        if key[0] == "C":
+            return None, 1, 1.0
+        kind, f0, f1, f, cut = key
+        if kind == "O":  # T + (f0 - 1)(T - H')
+            return T + (f0 - 1) * np.maximum(T - held, 0.0), f, cut
+        if kind == "OO":
+            return T + (f0 * f1 - 1) * np.maximum(T - held, 0.0), f, cut
+        # f0 (its largest) slices along an indexed axis, each needed f1 times: disjoint
+        # slices of a simple tensor's solo axis carry nothing into the next ("IOs")
+        if kind == "IOs":
+            return T + (f1 - 1) * np.maximum(T - f0 * held, 0.0), f, cut
+        return np.maximum(T, f1 * T - (f0 * f1 - 1) * held), f, cut
 
     def energy(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray,
                fixed: dict[int, int] | None = None) -> np.ndarray:
