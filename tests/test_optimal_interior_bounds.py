@@ -63,7 +63,9 @@ def _draw_and_check(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int
                  if lp.factor > 1]
         own = (loops[0][1], loops[0][0]) if loops else (None, bd.L)
         at0 = [d for j, d in loops if j == 0]  # level 0's loops: the second one, or alone
-        own0 = (at0[1] if len(at0) > 1 else None, len(at0) == 1)
+        own0 = (at0[1] if len(at0) > 1 else None, len(at0) == 1,
+                next((lp.factor for lm in m.levels[:1] for lp in lm.temporal
+                      if lp.factor > 1), 0))  # the first loop's factor at level 0
         rows = bd.st.tiling_rows(mid)
         D = len(rows)
         for depth in range(1, D + 1):
@@ -86,8 +88,8 @@ def _draw_and_check(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int
             Qk = neg[None] * new.combos_profiles(U, spx, spy)[1][k:k + 1]
             for case, per_tensor in new.outermost.cases_terms(Pk, Qk, ce, fixed):
                 if case[:2] != own or (case[1] == 0 and new.outermost.pairs and
-                                       (case[3], case[5]) != own0):
-                    continue
+                                       (case[3], case[5], case[2]) != own0):
+                    continue  # (level 0: one case per first factor)
                 for ti, t in enumerate(bd.workload.tensors):
                     ch = tuple(i for i, lm in enumerate(m.levels) if t.name in lm.keep)
                     v = per_tensor[ti][bd.chains[ti].index(ch)][0]

@@ -61,6 +61,7 @@ class OutermostLoop:
         st = bd.st
         self.di = {d: i for i, d in enumerate(st.dims)}
         self.loopf, self.least_f, self.most_f, self.span, self.span_max = [], [], [], [], []
+        self.values0 = []  # per dimension, the non-unit factors its rows take at level 0
         for di, f in enumerate(bd.dims):
             F = st.factors[di]
             lf = np.zeros((len(F), L), dtype=np.int64)
@@ -73,6 +74,7 @@ class OutermostLoop:
             self.least_f.append(np.array([lf[lf[:, j] > 0, j].min() if (lf[:, j] > 0).any()
                                           else 0 for j in range(L)]))
             self.most_f.append(f.temporal.max(axis=0))  # the largest product at each level
+            self.values0.append(sorted({int(v) for v in f.temporal[:, 0] if v > 1}))
             above = np.cumprod(np.hstack([np.ones((len(F), 1), dtype=np.int64),
                                           f.temporal[:, :-1]]), axis=1)  # levels < k
             sp = f.ext[:, :1] / above  # every factor but the temporal ones above k
@@ -124,13 +126,17 @@ class OutermostLoop:
                 out.append((d0, j0, f0, None, 0, False))
                 continue
             if not any(self.loopf[di][r, 0] > 1 for di, r in fixed.items()
-                       if di != self.di[d0]):
-                out.append((d0, 0, f0, None, 0, True))
+                       if di != self.di[d0]):  # d0's loop alone at level 0: each factor
+                di0 = self.di[d0]
+                for f in ([f0] if di0 in fixed else self.values0[di0]):
+                    out.append((d0, 0, int(f), None, 0, True))
+            di0 = self.di[d0]
             for d1 in self.di:
                 f1 = self._factor(d1, 0, fixed) if d1 != d0 and \
                     self.bd.workload.bound(d1) > 1 else 0
-                if f1:
-                    out.append((d0, 0, f0, d1, f1, False))
+                if f1:  # each factor of d0 (its slices shrink with it), d1's least
+                    for f in ([f0] if di0 in fixed else self.values0[di0]):
+                        out.append((d0, 0, int(f), d1, f1, False))
         return out
 
     def _held(self, ti: int, k1: int, H: np.ndarray, fixed: dict[int, int] | None):
@@ -244,8 +250,9 @@ class OutermostLoop:
             return None, 1.0  # no loop above k1: one visit
         di0 = self.di[d0]
         # d0's largest factor (what the slices shrink with): exact when assigned
+        # d0's factor is exact at level 0 (one case per factor), its least elsewhere
         f0hi = int(self.bd.dims[di0].temporal[fixed[di0], j0]) if di0 in fixed \
-            else int(self.most_f[di0][j0])
+            else f0 if j0 == 0 and self.pairs else int(self.most_f[di0][j0])
         if alone and self.only0[k1]:  # d0's loop alone above k1
             return None, (1.0 / f0hi if d0 in idx else 1.0)
         if d1 is None:
