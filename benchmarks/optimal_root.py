@@ -15,8 +15,9 @@ the best mapping known) it prints the energy the least combination must reach fo
 proven gap to be at most ``--target`` (default 2 %). The least floor with rule O (the
 outermost loop's refetch, ``outermost.py``) is printed too, and with rule V (distinct
 origins along compound axes, ``origins.py``) as the search's rule P takes it; the
-terms below are rule P's. No search runs: this takes a few seconds. The default case is ResNet-50 conv2_x
-3x3 on ``eyeriss_like`` without constraints (issue 14's unconstrained target)::
+terms below are rule P's. No search runs: this takes a few seconds. The default case
+is ResNet-50 conv2_x 3x3 on ``eyeriss_like`` without constraints (issue 14's
+unconstrained target)::
 
     python benchmarks/optimal_root.py [--arch eyeriss_like] [--layer resnet50_conv2_x_3x3]
                                       [--constraints NAME] [--best 139.362] [--target 0.02]

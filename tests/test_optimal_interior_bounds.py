@@ -1,8 +1,9 @@
-"""Rule O below the root (the assigned loops' factors) and rule V (distinct origins along
-a compound axis), docs/optimal.md: their claims against the model on drawn mappings, the
-bound of a drawn mapping's own profile combination at every prefix depth below its
-energy (both semantics, links on and off), brute-force front equality with every node
-bounded, and a hand count for each."""
+"""Rule O below the root (the assigned loops' factors, the outermost level's first two
+loops) and rule V (distinct origins along a compound axis), docs/optimal.md: their claims
+against the model on drawn mappings, the bound of a drawn mapping's own profile
+combination at every prefix depth below its energy, and its own case's term below the
+model tensor by tensor (both semantics, links on and off), brute-force front equality
+with every node bounded, and a hand count for rule V."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from test_optimal_links_floor import mini_eyeriss
 
 from loopscape.costmodels import evaluate
 from loopscape.costmodels.options import ModelOptions
-from loopscape.mapper.strategies.optimal.bounds import Bounder, is_simple, solo_dims, without_unit_terms
+from loopscape.mapper.strategies.optimal.bounds import (Bounder, is_simple, solo_dims,
+                                                        without_unit_terms)
 from loopscape.mapper.strategies.optimal.compulsory import touched_words
 from loopscape.mapper.strategies.optimal.origins import CompoundOrigins
 from loopscape.mapper.strategies.optimal.outermost import OutermostLoop

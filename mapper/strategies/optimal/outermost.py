@@ -26,6 +26,13 @@ tensor, instances that agree in the spatial indices of ``t``'s dimensions hold t
 tile, so only the distinct tiles count. The cases are every dimension with a bound above
 1 at every level, and none: a superset of what a mapping can do, so the least over the
 cases bounds every mapping of the combination.
+
+Below the root (docs/optimal.md, "Rule O below the root") the assigned rows drop the
+cases their loops contradict, give the loop's factor ``F0`` (``T + (F0 - 1)(T - H')``,
+``H'`` at most one iteration's slice of a simple tensor), add the refills of the keepers
+of a read-only tensor the loop's iterations repeat, and split a case at the outermost
+level by ``F0`` and by the second loop there (or none: then a keeper with no loop
+between holds one slice at once).
 """
 
 from __future__ import annotations
