@@ -13,9 +13,11 @@ of a simple tensor can hold more than the keeper's words, and the tiles of its i
 and of its loops above partition the tensor). With ``--best`` (an EDP in J*cycle, e.g.
 the best mapping known) it prints the energy the least combination must reach for the
 proven gap to be at most ``--target`` (default 2 %). The least floor with rule O (the
-outermost loop's refetch, ``outermost.py``) is printed too; the terms below are rule
-P's. No search runs: this takes a few seconds. The default case is ResNet-50 conv2_x
-3x3 on ``eyeriss_like`` without constraints (issue 14's unconstrained target)::
+outermost loop's refetch, ``outermost.py``) is printed too, and with rule V (distinct
+origins along compound axes, ``origins.py``) as the search's rule P takes it; the
+terms below are rule P's. No search runs: this takes a few seconds. The default case
+is ResNet-50 conv2_x 3x3 on ``eyeriss_like`` without constraints (issue 14's
+unconstrained target)::
 
     python benchmarks/optimal_root.py [--arch eyeriss_like] [--layer resnet50_conv2_x_3x3]
                                       [--constraints NAME] [--best 139.362] [--target 0.02]
@@ -84,6 +86,9 @@ def main() -> None:
     j = int(np.argmin(with_o))
     print(f"with rule O (the outermost loop's refetch): least floor {with_o[j]:.3f} J*cycle "
           f"({with_o[j] / cycles[j] * 1e6:.3f} uJ at {cycles[j]:,.0f} cycles)")
+    full, fc, _ = pr.bound(U, np.ones(bd.n_pos), np.ones(bd.n_neg), ones, ones, ce[:1])
+    print(f"with rules O and V (the root's floor as the search takes it): least floor "
+          f"{(full * fc).min() * 1e-12:.3f} J*cycle")
     i = int(np.argmin(edp))
     idx = profile_indices(pr, U, L)[i]
     names = [lv.name for lv in arch.levels]

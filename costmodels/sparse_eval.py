@@ -204,7 +204,6 @@ def sparse_from_nest(workload: Workload, arch: Architecture, mapping: Mapping,
         tensor = workload.tensor(t)
         d = sparsity.density(t)
         full = tensor.size(dict(zip(workload.dims, workload.bounds)))
-        child_fibers = None
         for l in range(n):
             if not kept[t][l]:
                 continue

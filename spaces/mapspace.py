@@ -418,7 +418,7 @@ class Mapspace:
     def batch_legality(self) -> BatchLegality:
         """The vectorized twin of ``problems`` for rows that are points of this space
         (``spaces/legality.py``): ``batch_legality.check_batch(batch)`` is a bool mask."""
-        L, D = len(self.arch.levels), len(self.workload.dims)
+        L = len(self.arch.levels)
         colmax = {k: [[ds.max_factor(i, k) for ds in self._dims] for i in range(L)]
                   for k in ("T", "SX", "SY")}
         keep_const = [[self._keep_fixed[i].get(t) for t in self.workload.tensor_names]

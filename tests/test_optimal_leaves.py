@@ -141,6 +141,19 @@ def _sliding_space():
     return w, a, ms, st_, bd, orders
 
 
+def tiling_items(w, a, ms, st_, bd, orders, step: int) -> list:
+    """(record, order tables, MAC and leakage energy) of every ``step``-th tiling of the
+    space with a legal keep choice."""
+    probe = OrderProbe(w, a, bd, orders, ("energy_pj", "cycles"))
+    P, B = st_.permutation_size, st_.bypass_size
+    items = []
+    for fi in range(0, ms.size // (P * B), step):
+        rec, tables, _ = _record(bd, orders, st_, fi * P * B)
+        if len(rec[4]):
+            items.append((rec, tables, probe.base_energy(rec)))
+    return items
+
+
 def test_leaves_with_equal_signatures_have_equal_b7_factors():
     """RunBound.signature is all B7 reads of the orders, and each column reads one
     level's (levels_read): on drawn tilings of a sliding window layer, the leaves (all
@@ -187,19 +200,13 @@ def test_least_is_the_least_class_row_and_skips_oversized_tilings(monkeypatch):
     in all still get their bound), and some classes are wide."""
     import loopscape.mapper.strategies.optimal.leaves as leaves_mod
     w, a, ms, st_, bd, orders = _sliding_space()
-    probe = OrderProbe(w, a, bd, orders, ("energy_pj", "cycles"))
-    P, B = st_.permutation_size, st_.bypass_size
-    items = []
-    for fi in range(0, ms.size // (P * B), 7):
-        rec, tables, _ = _record(bd, orders, st_, fi * P * B)
-        if len(rec[4]):
-            items.append((rec, tables, probe.base_energy(rec)))
+    items = tiling_items(w, a, ms, st_, bd, orders, 7)
     leaf = LeafBound(bd, orders.keep_sets, len(w.tensors))
     whole = leaf.least(items)
     assert (whole > 0).all()
     prep = leaf._prepare([it[:2] for it in items])
     tops = np.zeros((int(prep["nk"].sum()), len(w.tensors)), dtype=bool)
-    energy, eoff = leaf._class_energy(prep, [it[0] for it in items], tops)
+    energy, eoff = leaf._class_energy(prep, tops)
     base = np.array([it[2] for it in items])
     # the same least up to rounding (a wide class's factors are at least another's in
     # exact arithmetic; the bound keeps a 1e-9 slack, SAFETY)

@@ -157,7 +157,7 @@ def _check_products(mapping: Mapping, w: Workload, where: Where) -> None:
         loops = [(lm.target, l) for lm in mapping.levels for l in lm.temporal + lm.spatial
                  if l.dim == d and l.factor != 1]
         if "outermost" in problems[0] or "residual of" in problems[0]:
-            raise where.error(problems[0], fix=f"see docs/formats.md (residual loops)")
+            raise where.error(problems[0], fix="see docs/formats.md (residual loops)")
         shown = " x ".join(f"{t} {l.factor}" + (f",{l.residual}" if l.imperfect else "")
                            for t, l in loops) or "no loops"
         if any(l.imperfect for _, l in loops):

@@ -11,6 +11,7 @@ stay in kernels.py.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -42,9 +43,17 @@ def _legal_keeps(ext, kt):
     B, T = keep_sets.shape[0], keep_sets.shape[2]
     ok = np.ones((N, B), dtype=np.bool_)
     words = np.zeros((L, T), dtype=np.int64)
+    # only the tiles some keep choice holds at a level with a capacity are sized
+    need = np.zeros((L, T), dtype=np.bool_)
+    for lv in range(L):
+        for ti in range(T):
+            for b in range(B):
+                need[lv, ti] = need[lv, ti] or (cap[lv] >= 0 and keep_sets[b, lv, ti])
     for n in range(N):
         for lv in range(L):
             for ti in range(T):
+                if not need[lv, ti]:
+                    continue
                 size = 1
                 for a in range(ax_off[ti], ax_off[ti + 1]):
                     e = 1
@@ -172,6 +181,13 @@ def _legal_rows(prefix, grid, perm, dt, fx, fy, need_pes, fact):
     return keep[:n_ok], combos[:n_ok], fan, low
 
 
+@lru_cache(maxsize=None)
+def _factorials(D: int, wide: bool) -> np.ndarray:
+    """k! for k = 0..D (Python ints when ``wide``; shared: never written)."""
+    return np.array([math.factorial(k) for k in range(D + 1)], dtype=object if wide
+                    else np.int64)
+
+
 def legal_rows(prefix, grid: np.ndarray, perm, dt: tuple, fx: np.ndarray, fy: np.ndarray,
                need_pes: float, wide: bool):
     """The completions ``grid`` [N, D - depth] (rows of the tree's dimensions from
@@ -182,8 +198,7 @@ def legal_rows(prefix, grid: np.ndarray, perm, dt: tuple, fx: np.ndarray, fy: np
     pass with int64 sums; with ``wide`` (the block's sums might not fit int64) in numpy
     with Python ints instead."""
     D = len(prefix) + grid.shape[1]
-    fact = np.array([math.factorial(k) for k in range(D + 1)], dtype=object if wide
-                    else np.int64)
+    fact = _factorials(D, wide)
     if not wide:
         keep, combos, fan, low = _legal_rows(
             np.asarray(prefix, dtype=np.int64), np.ascontiguousarray(grid, np.int64),

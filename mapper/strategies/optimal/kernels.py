@@ -625,12 +625,10 @@ def class_energy(prep: dict, keeps: np.ndarray, keep_sets: np.ndarray, tops: np.
     where each tiling's rows start (``LeafBound._class_energy`` documents the arguments).
     With ``cap``: one energy per tiling, the least over its rows, enumerating only each
     level's undominated classes (inf for a tiling with more than ``cap`` such rows)."""
-    sig_of = prep["sig_of"]
-    sig_lvl = np.cumsum([0] + [len(r) for r in sig_of[:-1]]).astype(np.int64)
     i8, f8 = np.int64, np.float64
     return _class_energy(_c(prep["nk"], i8), _c(prep["m"], i8), _c(prep["roff"], i8),
-                         _c(np.concatenate(sig_of), i8), sig_lvl,
-                         _c(np.concatenate(prep["wide_of"]), np.bool_), _c(prep["temporal"], i8),
+                         _c(prep["sig_cat"], i8), prep["sig_lvl"],
+                         _c(prep["wide_cat"], np.bool_), _c(prep["temporal"], i8),
                          _c(prep["ext"], i8), _c(prep["pos"], f8), _c(prep["neg"], f8),
                          _c(keeps, i8), _c(keep_sets, np.bool_), _c(tops, np.bool_),
                          rt, ct, links, cap is not None, 0 if cap is None else cap)

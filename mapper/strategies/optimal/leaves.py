@@ -13,10 +13,11 @@ dominated leaves are removed (docs/optimal.md, rule leaf_bound).
 B7 reads a level's order only through, per (tensor, keeper) column, the non-unit loops
 at or outside the innermost solo loop of that column's level ``j*``
 (``RunBound.signature``, ``RunBound.levels_read``). So each level's orders fall into
-classes (cached per pattern of non-unit loops), the B7 factors are computed once per
-(tiling, level, class), and the energy once per (tiling, class of every level, keep
-choice); a leaf only indexes its classes' row. ``least`` is the same bound without the
-probe's terms, least over a tiling's leaves: a bound of the whole tiling.
+classes (found once per pattern of non-unit loops and kept in a registry that the
+streams of a process share, tables.py), the B7 factors are computed once per (tiling,
+level, class), and the energy once per (tiling, class of every level, keep choice); a
+leaf only indexes its classes' row. ``least`` is the same bound without the probe's
+terms, least over a tiling's leaves: a bound of the whole tiling.
 """
 
 from __future__ import annotations
@@ -40,12 +41,55 @@ def leaf_indices(mask: np.ndarray, deeper: int) -> np.ndarray:
     return np.sort((first[:, None] + np.arange(deeper, dtype=np.int64)[None] * nk).ravel())
 
 
+def unique_rows(sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(sig, axis=0)``'s first index of each distinct row and each row's
+    index among them (rows in lexicographic order), for int64 ``sig`` [N, C] >= 0. Rows
+    whose bits fit 63 are packed into one integer each (column 0 most significant, so
+    the order is the same)."""
+    bits = max(1, int(sig.max()).bit_length()) if sig.size else 1
+    if sig.shape[1] * bits > 63 or (sig.size and sig.min() < 0):
+        _, firsts, inv = np.unique(sig, axis=0, return_index=True, return_inverse=True)
+        return firsts, inv.ravel().astype(np.int64)
+    key = np.zeros(len(sig), dtype=np.int64)
+    for col in range(sig.shape[1]):
+        key = (key << bits) | sig[:, col]
+    _, firsts, inv = np.unique(key, return_index=True, return_inverse=True)
+    return firsts, inv.ravel().astype(np.int64)
+
+
+class Rows:
+    """An array grown by appending rows (its capacity doubles); ``view`` holds them."""
+
+    def __init__(self, dtype) -> None:
+        self.dtype, self.buf, self.n = dtype, None, 0
+
+    def append(self, rows: np.ndarray) -> int:
+        """Append ``rows``; returns where they start."""
+        start, end = self.n, self.n + len(rows)
+        if self.buf is None or end > len(self.buf):
+            grown = np.empty((max(2 * end, 64),) + rows.shape[1:], dtype=self.dtype)
+            if self.buf is not None:
+                grown[:start] = self.buf[:start]
+            self.buf = grown
+        self.buf[start:end] = rows
+        self.n = end
+        return start
+
+    @property
+    def view(self) -> np.ndarray:
+        return self.buf[:self.n]
+
+
 class LeafBound:
     def __init__(self, bounder: Bounder, keep_sets: np.ndarray, n_tensors: int):
         self.bd = bounder
         self.keep_sets = keep_sets  # [B, L, T]
         self.T = n_tensors
-        self.cache: dict[bytes, tuple] = {}  # non-unit loop pattern -> order classes
+        self.pid: dict[bytes, int] = {}  # the registry: non-unit loop pattern -> index
+        self.hits = Rows(np.int64)  # per pattern [4, L]: off, roff, orders, classes
+        self.cls = Rows(np.int64)  # every registered level's order classes
+        self.sig = Rows(np.int64)  # their classes' signatures [classes, columns]
+        self.wide = Rows(np.bool_)  # and whether each class is wide
 
     def __call__(self, items: list) -> list[np.ndarray]:
         """Per item ``(rec, tables, idx, base_pj, exact, top)``: energy lower bounds of
@@ -74,28 +118,31 @@ class LeafBound:
         the least over a tiling's leaves skips it, kernels.py). B7 reads a level's
         order only through the non-unit loops at or outside each column's innermost solo
         loop (RunBound.signature), which depends on the tiling only through which loops
-        are non-unit: the classes are cached by that."""
-        key = (temporal > 1).tobytes()
-        hit = self.cache.get(key)
-        if hit is not None:
-            return hit
+        are non-unit: the registry keeps them per pattern (``_pattern``)."""
         L = len(tables)
         first = np.stack([tables[j][1][0] for j in range(L)])  # [L, D]
         cls, m, sigs, wide = [], [], [], []
-        sig1 = self.bd.runs.signature(temporal[None], first[None])  # every level's first
+        # every level's first order, then each level's orders with the others' first
+        # (signature reads each row alone: one call for all of them)
+        many = [j for j in range(L) if len(tables[j][0]) > 1]
+        ranks = np.repeat(first[None], 1 + sum(len(tables[j][0]) for j in many), axis=0)
+        at = [1]
+        for j in many:
+            ranks[at[-1]:at[-1] + len(tables[j][0]), j] = tables[j][1]
+            at.append(at[-1] + len(tables[j][0]))
+        every = self.bd.runs.signature(np.repeat(temporal[None], len(ranks), axis=0), ranks)
+        sig1 = every[:1]
         for j in range(L):
-            n = len(tables[j][0])
-            if n == 1:
+            if j not in many:
                 cls.append(np.zeros(1, dtype=np.int64))
                 m.append(1)
                 sigs.append(sig1)
                 wide.append(np.zeros(1, dtype=bool))
                 continue
-            ranks = np.repeat(first[None], n, axis=0)
-            ranks[:, j] = tables[j][1]
-            sig = self.bd.runs.signature(np.repeat(temporal[None], n, axis=0), ranks)
-            _, firsts, inv = np.unique(sig, axis=0, return_index=True, return_inverse=True)
-            cls.append(inv.ravel().astype(np.int64))
+            k = many.index(j)
+            sig = every[at[k]:at[k + 1]]
+            firsts, inv = unique_rows(sig)
+            cls.append(inv)
             m.append(len(firsts))
             s = sig[firsts]
             sigs.append(s)
@@ -103,9 +150,7 @@ class LeafBound:
             sub = ((s[:, None, :] & s[None, :, :]) == s[None, :, :]).all(axis=2)
             np.fill_diagonal(sub, False)
             wide.append(sub.any(axis=1))
-        hit = (cls, tuple(m), sigs, wide)
-        self.cache[key] = hit
-        return hit
+        return cls, tuple(m), sigs, wide
 
     def least(self, items: list) -> np.ndarray:
         """Per ``(rec, tables, base_pj)``: the least leaf bound over every leaf of the
@@ -116,21 +161,35 @@ class LeafBound:
         if not items:
             return np.zeros(0)
         p = self._prepare([(rec, tables) for rec, tables, _ in items])
+        return self._least(p, np.array([b for _, _, b in items]))
+
+    def least_of(self, temporal: np.ndarray, ext: np.ndarray, pos: np.ndarray,
+                 neg: np.ndarray, keep_ok: np.ndarray, base: np.ndarray, tables_of
+                 ) -> np.ndarray:
+        """``least`` of tilings given as arrays (one row per tiling: ``keep_ok`` [N, B]
+        their legal keep choices, ``base`` their MAC and leakage energy); ``tables_of(t)``
+        gives tiling t's order tables (asked only of a pattern's first tiling)."""
+        if not len(temporal):
+            return np.zeros(0)
+        p = self._gather(temporal, ext, pos, neg, keep_ok.sum(axis=1), np.nonzero(keep_ok)[1],
+                         tables_of)
+        return self._least(p, base)
+
+    def _least(self, p: dict, base: np.ndarray) -> np.ndarray:
         tops = np.zeros((int(p["nk"].sum()), self.T), dtype=bool)
-        energy, _ = self._class_energy(p, [rec for rec, _, _ in items], tops, cap=CHUNK)
-        base = np.array([b for _, _, b in items])
+        energy, _ = self._class_energy(p, tops, cap=CHUNK)
         return np.where(np.isfinite(energy), (base + energy) * SAFETY, 0.0)
 
     def class_rows(self, pairs: list) -> np.ndarray:
         """Per (tiling record, tables): its rows (class of every level x keep choice)."""
-        return np.array([np.prod(self._classes(rec[1], tables)[1], dtype=np.int64) *
-                         len(rec[4]) for rec, tables in pairs], dtype=np.int64)
+        m = self.hits.view[[self._pattern(rec[1], tables) for rec, tables in pairs], 3]
+        return np.prod(m, axis=1) * np.array([len(rec[4]) for rec, _ in pairs], dtype=np.int64)
 
     def _pass(self, items: list, which: list[int], out: list) -> None:
         """Bound the leaves of the tilings ``which`` (vectorized over all of them)."""
         its = [items[n] for n in which]
         prep = self._prepare([it[:2] for it in its])
-        energy, eoff = self._class_energy(prep, [it[0] for it in its],
+        energy, eoff = self._class_energy(prep,
                                           np.concatenate([it[5] for it in its]))
         L = prep["m"].shape[1]
         nT, nk, nrows, m = len(its), prep["nk"], prep["nrows"], prep["m"]
@@ -156,45 +215,59 @@ class LeafBound:
             out[n] = lb[start:start + size]
             start += size
 
+    def _pattern(self, temporal: np.ndarray, tables: list) -> int:
+        """The registry's index of a tiling's pattern of non-unit loops (registered on
+        first sight): each level's order classes, class signatures and wide marks are
+        appended to one array each, so a batch of tilings only gathers its patterns'
+        offsets into them (``_prepare``)."""
+        key = (temporal > 1).tobytes()
+        p = self.pid.get(key)
+        if p is not None:
+            return p
+        cls, mm, sig, wide = self._classes(temporal, tables)
+        L = len(tables)
+        row = np.empty((4, L), dtype=np.int64)  # off, roff, orders, classes per level
+        for j in range(L):
+            row[:, j] = (self.cls.append(cls[j]), self.sig.append(sig[j]),
+                         len(tables[j][0]), mm[j])
+            self.wide.append(wide[j])
+        self.hits.append(row[None])
+        p = self.pid[key] = len(self.pid)
+        return p
+
     def _prepare(self, its: list) -> dict:
         """The order classes of the tilings ``its`` ((rec, tables) pairs)."""
-        L = its[0][0][1].shape[0]
-        temporal = np.array([it[0][1] for it in its])
-        # 1. Per distinct pattern of non-unit loops among these tilings (the order tables
-        # and classes depend on nothing else): each order's class and each class's
-        # signature, concatenated per level; tiling t's level-j orders start at off[t, j],
-        # its classes at roff[t, j].
-        first, inv = patterns(temporal > 1)
-        cl: list[list] = [[] for _ in range(L)]
-        sg: list[list] = [[] for _ in range(L)]
-        wd: list[list] = [[] for _ in range(L)]
-        at, rat = [0] * L, [0] * L
-        hits = np.zeros((4, len(first), L), dtype=np.int64)  # off, roff, nrows, m
-        for u, t in enumerate(first):
-            tables = its[t][1]
-            cls, mm, sig, wide = self._classes(temporal[t], tables)
-            hits[:, u] = at, rat, [len(tb[0]) for tb in tables], mm
-            for j in range(L):
-                cl[j].append(cls[j])
-                sg[j].append(sig[j])
-                wd[j].append(wide[j])
-                at[j] += len(tables[j][0])
-                rat[j] += mm[j]
-        off, roff, nrows, m = hits[:, inv]
-        return dict(off=off, roff=roff, nrows=nrows, m=m,
-                    cls_of=[np.concatenate(b) for b in cl],
-                    sig_of=[np.concatenate(b) for b in sg],  # per level [classes, columns]
-                    wide_of=[np.concatenate(b) for b in wd],
-                    temporal=temporal, ext=np.array([it[0][10] for it in its]),
-                    pos=np.array([it[0][7] for it in its]),
-                    neg=np.array([it[0][8] for it in its]),
-                    nk=np.array([len(it[0][4]) for it in its], dtype=np.int64))
+        recs = [it[0] for it in its]
+        return self._gather(np.array([rec[1] for rec in recs]),
+                            np.array([rec[10] for rec in recs]),
+                            np.array([rec[7] for rec in recs]),
+                            np.array([rec[8] for rec in recs]),
+                            np.array([len(rec[4]) for rec in recs], dtype=np.int64),
+                            np.concatenate([rec[4] for rec in recs]), lambda t: its[t][1])
 
-    def _class_energy(self, prep: dict, recs: list, tops: np.ndarray, cap=None):
+    def _gather(self, temporal, ext, pos, neg, nk, keeps, tables_of) -> dict:
+        """The order classes of tilings given as arrays (``nk`` their keep choice counts,
+        ``keeps`` their keep choices one after another, ``tables_of`` as ``least_of``)."""
+        # 1. Per distinct pattern of non-unit loops among these tilings (the order tables
+        # and classes depend on nothing else): its registry index. Tiling t's level-j
+        # orders' classes start at off[t, j] of the registry's classes, its classes'
+        # signatures (and wide marks) at roff[t, j] of theirs (every level in one array).
+        first, inv = patterns(temporal > 1)
+        pids = np.array([self._pattern(temporal[t], tables_of(t)) for t in first.tolist()],
+                        dtype=np.int64)
+        off, roff, nrows, m = self.hits.view[pids[inv]].transpose(1, 0, 2)
+        L = temporal.shape[1]
+        sig, wide = self.sig.view, self.wide.view
+        return dict(off=off, roff=roff, nrows=nrows, m=m, cls_of=[self.cls.view] * L,
+                    sig_of=[sig], wide_of=[wide], sig_cat=sig, wide_cat=wide,
+                    sig_lvl=np.zeros(L, dtype=np.int64),  # roff is absolute
+                    temporal=temporal, ext=ext, pos=pos, neg=neg,
+                    nk=np.asarray(nk, dtype=np.int64), keeps=keeps)
+
+    def _class_energy(self, prep: dict, tops: np.ndarray, cap=None):
         """2. One row per (tiling, class of every level, keep choice): its B3-B7 energy
         (``tops`` [sum of keep choices, T]: the terms left to the probe), and where each
         tiling's rows start; with ``cap``, the least row per tiling (``class_energy``)."""
         bd = self.bd
-        keeps = np.concatenate([rec[4] for rec in recs])
-        return class_energy(prep, keeps, self.keep_sets, tops, bd.runs.tables,
+        return class_energy(prep, prep["keeps"], self.keep_sets, tops, bd.runs.tables,
                             bd.chain_tables, bd.links, cap)

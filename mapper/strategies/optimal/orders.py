@@ -93,20 +93,30 @@ class OrderTables:
         return legal_keeps(ext, self.keep_tables)
 
 
-def patterns(mask: np.ndarray) -> tuple[list[int], list[int]]:
+def patterns(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``mask`` (bool [N, ...]) grouped by equal value: the first row of each
     distinct value, in order of appearance, and each row's group."""
     keys = np.packbits(mask.reshape(len(mask), -1), axis=1)
     w = keys.shape[1]
-    raw = keys.tobytes()
-    seen: dict[bytes, int] = {}
-    first, inv = [], []
-    for t in range(len(mask)):
-        u = seen.setdefault(raw[t * w:(t + 1) * w], len(first))
-        if u == len(first):
-            first.append(t)
-        inv.append(u)
-    return first, inv
+    if w > 8:  # wider than one int64 key: a dict over the rows' bytes
+        raw = keys.tobytes()
+        seen: dict[bytes, int] = {}
+        firsts, groups = [], []
+        for t in range(len(mask)):
+            u = seen.setdefault(raw[t * w:(t + 1) * w], len(firsts))
+            if u == len(firsts):
+                firsts.append(t)
+            groups.append(u)
+        return np.array(firsts, dtype=np.int64), np.array(groups, dtype=np.int64)
+    # each row's bits as one integer (zero-padded to 8 bytes), grouped by numpy
+    wide = np.zeros((len(mask), 8), dtype=np.uint8)
+    wide[:, :w] = keys
+    _, first, inv = np.unique(wide.view(np.uint64).ravel(), return_index=True,
+                              return_inverse=True)
+    order = np.argsort(first)  # the groups in order of their first row
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return first[order].astype(np.int64), rank[inv.ravel()]
 
 
 def combo_count(tables: list[tuple[np.ndarray, np.ndarray]]) -> int:

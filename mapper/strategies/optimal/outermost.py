@@ -26,13 +26,20 @@ tensor, instances that agree in the spatial indices of ``t``'s dimensions hold t
 tile, so only the distinct tiles count. The cases are every dimension with a bound above
 1 at every level, and none: a superset of what a mapping can do, so the least over the
 cases bounds every mapping of the combination.
+
+Below the root (docs/optimal.md, "Rule O below the root") the assigned rows drop the
+cases their loops contradict, give the loop's factor ``F0`` (``T + (F0 - 1)(T - H')``,
+``H'`` at most one iteration's slice of a simple tensor), add the refills of the keepers
+of a read-only tensor the loop's iterations repeat, and split a case at the outermost
+level by ``F0`` and by the second loop there (or none: then a keeper with no loop
+between holds one slice at once).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .bounds import SAFETY, Bounder
+from .bounds import SAFETY, Bounder, solo_dims
 from .compulsory import touched_words
 
 
@@ -54,6 +61,41 @@ class OutermostLoop:
         self.indexes = [{d for axis in t.axes for c, d in axis if c != 0} for t in tensors]
         self.cases = [(d, j) for d in wl.dims if wl.bound(d) > 1 for j in range(L)]
         self.cases.append((None, L))  # no non-unit temporal loop
+        # Known factors (interior nodes): per dimension (bd.dims order) and row, the least
+        # non-unit loop factor at each level (1: no such loop), the least over its rows
+        # (0: no row has one there), and the words of a simple tensor's axis over that
+        # dimension in one iteration of the temporal loops above each level.
+        st = bd.st
+        self.di = {d: i for i, d in enumerate(st.dims)}
+        self.loopf, self.least_f, self.most_f, self.span, self.span_max = [], [], [], [], []
+        self.values0 = []  # per dimension, the non-unit factors its rows take at level 0
+        for di, f in enumerate(bd.dims):
+            F = st.factors[di]
+            lf = np.zeros((len(F), L), dtype=np.int64)
+            for j, (lvl, kind) in enumerate(st.slots):
+                if kind == "T":
+                    v = np.where(F[:, j] > 1, F[:, j], 0)
+                    lf[:, lvl] = np.where(lf[:, lvl] == 0, v,
+                                          np.where(v == 0, lf[:, lvl], np.minimum(lf[:, lvl], v)))
+            self.loopf.append(np.maximum(lf, 1))
+            self.least_f.append(np.array([lf[lf[:, j] > 0, j].min() if (lf[:, j] > 0).any()
+                                          else 0 for j in range(L)]))
+            self.most_f.append(f.temporal.max(axis=0))  # the largest product at each level
+            self.values0.append(sorted({int(v) for v in f.temporal[:, 0] if v > 1}))
+            above = np.cumprod(np.hstack([np.ones((len(F), 1), dtype=np.int64),
+                                          f.temporal[:, :-1]]), axis=1)  # levels < k
+            sp = f.ext[:, :1] / above  # every factor but the temporal ones above k
+            self.span.append(sp)
+            self.span_max.append(sp.max(axis=0))
+        self.axis_dims = [[axis[0][1] for axis in t.axes] if bd.simple[ti] else None
+                          for ti, t in enumerate(tensors)]
+        self.perfect = [f.prod(axis=1) == b for f, b in zip(st.factors, st.bounds)]
+        self.solo = [[self.di[d] for d in solo_dims(t)] for t in tensors]
+        # Level 0's loops split into cases by the first two (one T slot there: a dimension
+        # has one loop at level 0); below each keeper, whether only level 0 has loops.
+        t_slots = [lvl for lvl, kind in st.slots if kind == "T"]
+        self.pairs = t_slots.count(0) == 1
+        self.only0 = [not any(0 < lvl < k for lvl in t_slots) for k in range(L)]
 
     def _serve(self, ti: int, x: np.ndarray, Q: np.ndarray) -> np.ndarray:
         """Energy of the outermost level serving ``x`` words of tensor ``ti`` to the next
@@ -64,46 +106,206 @@ class OutermostLoop:
             return self.up0[ti] * x + self.rd0[ti] * np.maximum(x - held, 0.0)
         return self.rd0[ti] * x
 
-    def energy(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray) -> np.ndarray:
-        """[K]: a lower bound of the energy of every mapping in each combination (column
-        products ``P`` [K, n_pos], ``Q`` [K, n_neg], extents ``ce`` [K, ...] as
-        ``Bounder.bound`` takes them), at least rule P's own bound."""
+    def _factor(self, d: str, j: int, fixed: dict[int, int]) -> int:
+        """The least non-unit loop factor of ``d`` at level ``j`` in a completion of
+        ``fixed`` (0: it has none there)."""
+        di = self.di[d]
+        f = self.loopf[di][fixed[di], j] if di in fixed else self.least_f[di][j]
+        return int(f) if f > 1 else 0
+
+    def _cases(self, fixed: dict[int, int] | None):
+        """[(d0, j0, F0, d1, F1, alone)]: the cases a completion of ``fixed`` (dimension
+        index -> row) can be in: the outermost non-unit loop over ``d0`` at level ``j0``
+        with its least factor ``F0`` (``d0`` None: no loop); at level 0, split further by
+        the second loop there, ``d1`` with ``F1`` (None: ``alone``, the only one there)."""
+        fixed = fixed or {}
+        out = []
+        for d0, j0 in self.cases:
+            if any((self.loopf[di][r, :j0] > 1).any() for di, r in fixed.items()):
+                continue  # an assigned loop lies above level j0
+            if d0 is None:
+                out.append((None, j0, 0, None, 0, False))
+                continue
+            f0 = self._factor(d0, j0, fixed)
+            if not f0:
+                continue
+            if j0 > 0 or not self.pairs:
+                out.append((d0, j0, f0, None, 0, False))
+                continue
+            if not any(self.loopf[di][r, 0] > 1 for di, r in fixed.items()
+                       if di != self.di[d0]):  # d0's loop alone at level 0: each factor
+                di0 = self.di[d0]
+                for f in ([f0] if di0 in fixed else self.values0[di0]):
+                    out.append((d0, 0, int(f), None, 0, True))
+            di0 = self.di[d0]
+            for d1 in self.di:
+                f1 = self._factor(d1, 0, fixed) if d1 != d0 and \
+                    self.bd.workload.bound(d1) > 1 else 0
+                if f1:  # each factor of d0 (its slices shrink with it), d1's least
+                    for f in ([f0] if di0 in fixed else self.values0[di0]):
+                        out.append((d0, 0, int(f), d1, f1, False))
+        return out
+
+    def _held(self, ti: int, k1: int, H: np.ndarray, fixed: dict[int, int] | None):
+        """The words of tensor ``ti`` that keeper ``k1``'s instances hold at once: at most
+        ``H``, and for a simple tensor at most one iteration's slice of the temporal loops
+        above ``k1`` (every tile of ``k1`` lies in it)."""
+        dims = self.axis_dims[ti]
+        if dims is None:
+            return H
+        fixed = fixed or {}
+        words = 1.0
+        for d in dims:
+            di = self.di[d]
+            words *= self.span[di][fixed[di], k1] if di in fixed else self.span_max[di][k1]
+        return np.minimum(H, words)
+
+    def _steps(self, ti: int, c: int, fixed: dict[int, int] | None) -> float:
+        """Distinct tiles keeper ``c`` of read-only tensor ``ti`` takes in one iteration
+        of the outermost loop at least: the product of the assigned solo dimensions'
+        temporal factors above ``c`` (each step moves the tile along a solo axis to a
+        disjoint place); 1 unless every assigned row is a perfect factorization."""
+        fixed = fixed or {}
+        if not all(self.perfect[di][r] for di, r in fixed.items()):
+            return 1.0
+        return float(np.prod([self.bd.dims[di].temporal[fixed[di], :c].prod()
+                              for di in self.solo[ti] if di in fixed]))
+
+    def _scaled(self, ti: int, ch: tuple, f: int, cut: float, ce: np.ndarray,
+                steps: dict) -> np.ndarray:
+        """``ce`` with the columns of chain ``ch``'s keepers below the outermost level
+        multiplied by ``f - (f - 1) / n`` (``n``: their ``steps`` over ``cut``), both halves
+        under links: ``f`` iterations of the outermost loops (a prefix of the nest) each
+        need the fills of one, but the keeper carries at most one tile (a ``1/n`` of
+        them) into the next."""
+        bd = self.bd
+        out = np.array(ce, dtype=np.float64, copy=True)
+        for c in ch[1:]:
+            g = f - (f - 1) / max(steps[(ti, c)] / cut, 1.0)
+            col = bd.col_ce[(ti, c)]
+            out[:, col] *= g
+            if bd.links:
+                out[:, col + bd.n_ce] *= g
+        return out
+
+    def cases_terms(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray,
+                    fixed: dict[int, int] | None = None):
+        """Per case (``_cases``) that a completion of ``fixed`` can be in: per tensor, per
+        chain (``Bounder.chains`` order), the energy [K] that every mapping of the case
+        with that chain spends on the tensor at least (arguments as ``energy``)."""
         bd, L = self.bd, self.bd.L
         inst = P[:, 1:1 + L] / P[:, :1]  # instances of each level (exact in a profile)
-        # per tensor, per chain: (energy, k1, extra serve energy when refetched, fits)
+        steps = {(ti, c): self._steps(ti, c, fixed) for ti, t in enumerate(bd.workload.tensors)
+                 if not t.read_write for c in range(1, L)}
+        # per tensor, per chain: (energy, k1, its price in a case, T, H, H', cache)
         terms = []
         for ti, t in enumerate(bd.workload.tensors):
             rows = []
             for ch in bd.chains[ti]:
                 e = bd.chain_energy(ti, ch, P, Q, ce=ce)
                 if len(ch) < 2:
-                    rows.append((e, L, None, None))
+                    rows.append((e, L, None, None, None, None, None))
                     continue
                 k1 = ch[1]
                 H = inst[:, k1] * self.cap[k1][ti]
                 if bd.simple[ti]:  # distinct tiles only
                     H = H / P[:, bd.col_r[(ti, k1)]]
                 T = self.touched[ti]
-                x0 = bd.solo_words[ti] * P[:, bd.col_r[(ti, 0)]] * ce[:, bd.col_ce[(ti, k1)]]
-                now = np.maximum(x0, self.comp[ti])
-                more = np.maximum(x0, T + np.maximum(T - H, 0.0))
-                extra = np.maximum(self._serve(ti, more, Q) - self._serve(ti, now, Q), 0.0)
-                rows.append((e, k1, extra, T <= H))
+                held = self._held(ti, k1, H, fixed)
+
+                def priced(words, f, cut, ti=ti, ch=ch, k1=k1, e=e):
+                    # the serve of ``words`` (None: rule C's) and refills ``f`` (1: none)
+                    c = self._scaled(ti, ch, f, cut, ce, steps) if f > 1 else ce
+                    base = e if f <= 1 else bd.chain_energy(ti, ch, P, Q, ce=c)
+                    if words is None:
+                        return base
+                    x0 = bd.solo_words[ti] * P[:, bd.col_r[(ti, 0)]] * c[:, bd.col_ce[(ti, k1)]]
+                    now = self._serve(ti, np.maximum(x0, self.comp[ti]), Q)
+                    more = np.maximum(x0, words)
+                    return base + np.maximum(self._serve(ti, more, Q) - now, 0.0)
+                rows.append((e, k1, priced, T, H, held, {}))
             terms.append(rows)
-        fixed = bd.fixed_energy(P)
-        best = np.full(len(P), np.inf)
-        for d0, j0 in self.cases:
-            total = fixed.copy()
+        for case in self._cases(fixed):
+            out = []
             for ti, rows in enumerate(terms):
-                least = np.full(len(P), np.inf)
-                for e, k1, extra, fits in rows:
-                    if extra is None:  # the outermost level alone
-                        v = e
-                    elif j0 < k1:
-                        v = e + extra if d0 not in self.indexes[ti] else e
-                    else:
-                        v = np.where(fits, e, np.inf)
-                    least = np.minimum(least, v)
-                total = total + least
+                vals = []
+                for e, k1, priced, T, H, held, cache in rows:
+                    if priced is None:  # the outermost level alone
+                        vals.append(e)
+                        continue
+                    key, fits = self._case_key(ti, case, k1, fixed)
+                    if fits is not None:  # slices that must fit k1 at once
+                        vals.append(np.where(fits * T <= H, e, np.inf))
+                        continue
+                    if key not in cache:
+                        cache[key] = priced(*self._case_words(key, T, held))
+                    vals.append(cache[key])
+                out.append(vals)
+            yield case, out
+
+    def _case_key(self, ti: int, case: tuple, k1: int, fixed: dict[int, int] | None):
+        """(key, fits): how a case prices tensor ``ti`` with first keeper ``k1``. ``fits``
+        (the share of ``T`` that ``k1`` must hold at once) when the loops above ``k1`` are
+        known and leave it one visit per slice, else ``key`` = (kind, f0, f1, refill
+        factor, steps divisor) for ``_case_words``."""
+        d0, j0, f0, d1, f1, alone = case
+        fixed = fixed or {}
+        idx = self.indexes[ti]
+        ro = not self.bd.workload.tensors[ti].read_write
+        fresh0 = d0 is not None and self.di[d0] not in fixed
+        if d0 is None or j0 >= k1:
+            return None, 1.0  # no loop above k1: one visit
+        di0 = self.di[d0]
+        # d0's largest factor (what the slices shrink with): exact when assigned
+        # d0's factor is exact at level 0 (one case per factor), its least elsewhere
+        f0hi = int(self.bd.dims[di0].temporal[fixed[di0], j0]) if di0 in fixed \
+            else f0 if j0 == 0 and self.pairs else int(self.most_f[di0][j0])
+        if alone and self.only0[k1]:  # d0's loop alone above k1
+            return None, (1.0 / f0hi if d0 in idx else 1.0)
+        if d1 is None:
+            if d0 in idx:
+                return ("C",), None
+            return ("O", f0, 0, f0 if ro and fresh0 else 1, 1.0), None
+        fresh1 = self.di[d1] not in fixed
+        i0, i1 = d0 in idx, d1 in idx
+        if not i0 and not i1:
+            f = f0 * f1 if fresh0 and fresh1 else f0 if fresh0 else f1 if fresh1 else 1
+            return ("OO", f0, f1, f if ro else 1, 1.0), None
+        if not i0:
+            return ("O", f0, 0, f0 if ro and fresh0 else 1, 1.0), None
+        if not i1:
+            cut = float(f0hi) if di0 in fixed and di0 in self.solo[ti] else 1.0
+            kind = "IOs" if self.bd.simple[ti] and di0 in self.solo[ti] else "IO"
+            return (kind, f0hi, f1, f1 if ro and fresh1 else 1, cut), None
+        return ("C",), None
+
+    def _case_words(self, key: tuple, T: float, held: np.ndarray):
+        """(serve words lower bound or None, refill factor, steps divisor) of a key."""
+        if key[0] == "C":
+            return None, 1, 1.0
+        kind, f0, f1, f, cut = key
+        if kind == "O":  # T + (f0 - 1)(T - H')
+            return T + (f0 - 1) * np.maximum(T - held, 0.0), f, cut
+        if kind == "OO":
+            return T + (f0 * f1 - 1) * np.maximum(T - held, 0.0), f, cut
+        # f0 (its largest) slices along an indexed axis, each needed f1 times: disjoint
+        # slices of a simple tensor's solo axis carry nothing into the next ("IOs")
+        if kind == "IOs":
+            return T + (f1 - 1) * np.maximum(T - f0 * held, 0.0), f, cut
+        return np.maximum(T, f1 * T - (f0 * f1 - 1) * held), f, cut
+
+    def energy(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray,
+               fixed: dict[int, int] | None = None) -> np.ndarray:
+        """[K]: a lower bound of the energy of every mapping in each combination (column
+        products ``P`` [K, n_pos], ``Q`` [K, n_neg], extents ``ce`` [K, ...] as
+        ``Bounder.bound`` takes them), at least rule P's own bound. ``fixed``: the rows
+        of the dimensions assigned so far (None at the root): their loops decide which
+        cases remain and their factors, and bound what a keeper holds."""
+        fixed_e = self.bd.fixed_energy(P)
+        best = np.full(len(P), np.inf)
+        for _, per_tensor in self.cases_terms(P, Q, ce, fixed):
+            total = fixed_e.copy()
+            for vals in per_tensor:
+                total = total + np.min(vals, axis=0)
             best = np.minimum(best, total)
         return best * SAFETY

@@ -24,15 +24,18 @@ from __future__ import annotations
 import numpy as np
 
 from .bounds import Bounder
+from .origins import CompoundOrigins
 from .outermost import OutermostLoop
 
 
 class SpatialProfiles:
     """Per dimension: its rows' spatial profiles and each profile's least features."""
 
-    def __init__(self, bd: Bounder, max_combos: int = 50_000, outermost: bool = True):
+    def __init__(self, bd: Bounder, max_combos: int = 50_000, outermost: bool = True,
+                 origins: bool = True):
         self.bd = bd
-        self.outermost = OutermostLoop(bd) if outermost else None  # rule O, at the root
+        self.outermost = OutermostLoop(bd) if outermost else None  # rule O
+        self.origins = CompoundOrigins(bd) if origins else None  # rule V
         self.max_combos = max_combos
         self.counted = 0  # combinations formed so far (each extends one by one profile)
         self.keys, self.pmin, self.nmax, self.group = [], [], [], []
@@ -51,6 +54,12 @@ class SpatialProfiles:
         the assigned spatial products ``spx``, ``spy`` [L] leave, and each combination's
         profile of ``U[0]``; None when there are more than ``max_combos`` (the rule is
         then skipped for this subtree)."""
+        got = self.combos_profiles(U, spx, spy)
+        return None if got is None else got[:3]
+
+    def combos_profiles(self, U, spx: np.ndarray, spy: np.ndarray):
+        """``combos`` and [K, len(U)]: each combination's profile of every dimension of
+        ``U``."""
         bd, L = self.bd, self.bd.L
         rx, ry = bd.fx // np.maximum(spx, 1), bd.fy // np.maximum(spy, 1)
         ux = np.ones((1, L), dtype=np.int64)
@@ -58,6 +67,7 @@ class SpatialProfiles:
         P = np.ones((1, bd.n_pos))
         Q = np.ones((1, bd.n_neg))
         first = np.zeros(1, dtype=np.int64)
+        idx = np.zeros((1, 0), dtype=np.int64)
         for j, di in enumerate(U):
             k = self.keys[di]
             nx = ux[:, None, :] * k[None, :, :L]  # [K, G, L]
@@ -71,26 +81,48 @@ class SpatialProfiles:
             P = P[a] * self.pmin[di][g]
             Q = Q[a] * self.nmax[di][g]
             first = g if j == 0 else first[a]
-        return P, Q, first
+            idx = np.hstack([idx[a], g[:, None]])
+        return P, Q, first, idx
+
+    def spatial(self, U, idx: np.ndarray, fixed: dict[int, int]) -> np.ndarray:
+        """[K, D, L]: every dimension's spatial factor (X times Y) at each level in each
+        combination (profiles ``idx`` of ``U``, rows ``fixed`` of the others)."""
+        bd, L = self.bd, self.bd.L
+        sp = np.ones((len(idx), len(bd.dims), L))
+        for di, r in fixed.items():
+            sp[:, di] = bd.dims[di].sx[r] * bd.dims[di].sy[r]
+        for j, di in enumerate(U):
+            k = self.keys[di][idx[:, j]]
+            sp[:, di] = k[:, :L] * k[:, L:]
+        return sp
 
     def bound(self, U, pos: np.ndarray, neg: np.ndarray, spx: np.ndarray, spy: np.ndarray,
-              ce: np.ndarray | None):
+              ce: np.ndarray | None, fixed: dict[int, int] | None = None):
         """(energy [K], cycles [K], first [K]) lower bounds, one per combination of
         profiles, of the subtree with assigned column products ``pos``, ``neg`` (1-D),
         assigned spatial products ``spx``, ``spy`` [L] and B7 extents ``ce`` [1, ...],
         with each combination's profile of ``U[0]`` (the child subtrees fixing ``U[0]`` to
         a row of profile ``g`` lie in the combinations with ``first == g``); None when
-        skipped. No combination at all: the subtree has no legal completion (empty)."""
-        got = self.combos(list(U), spx, spy)
+        skipped. No combination at all: the subtree has no legal completion (empty).
+        ``fixed`` (dimension index -> row of every assigned dimension) applies rule O
+        below the root too, with the assigned loops' factors."""
+        got = self.combos_profiles(list(U), spx, spy)
         if got is None:
             return None
-        P, Q, first = got
+        P, Q, first, idx = got
         if not len(P):
             return np.zeros(0), np.zeros(0), first
         c = None if ce is None else np.broadcast_to(ce, (len(P), ce.shape[1]))
         pos, neg = pos[None] * P, neg[None] * Q
+        root = len(U) == len(self.bd.dims)
+        if self.origins is not None and (root or fixed is not None):
+            # rule V: distinct origins along compound axes (origins.py)
+            f = self.origins.factor(self.spatial(list(U), idx, fixed or {}))
+            if f is not None:
+                pos = pos * f
         energy, cycles = self.bd.bound(pos, neg, ce=c)
-        if self.outermost is not None and c is not None and len(U) == len(self.bd.dims):
-            # rule O at the root: the outermost loop's refetch (outermost.py)
-            energy = np.maximum(energy, self.outermost.energy(pos, neg, c))
+        if self.outermost is not None and c is not None and (root or fixed is not None):
+            # rule O: the outermost loop's refetch (outermost.py)
+            energy = np.maximum(energy, self.outermost.energy(pos, neg, c,
+                                                              None if root else fixed))
         return energy, cycles, first

@@ -1,6 +1,7 @@
 """The per-tiling rules of ``optimal`` between a tiling's bound and its leaves' scores:
-keep_bound, order_bound (one probe per outermost order and keep choice) and leaf_bound
-(on whole tilings before their probes, then on each leaf), as methods of the search
+tiling_bound again and keep_bound on a group of pending tilings (pending.py),
+order_bound (one probe per outermost order and keep choice) and leaf_bound (on whole
+tilings before their probes, then on each leaf), as methods of the search
 (docs/optimal.md). They read the search's incumbent and update its rule counts.
 """
 
@@ -8,13 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .block_kernels import block_meshes
 from .leaves import leaf_indices
 from .orders import combo_count
 
 
 class TilingRules:
     """Mixed into OptimalSearch: needs ``probe``, ``leaf``, ``bd``, ``orders``, ``removed``,
-    ``leaf_bound``, ``signs``, ``T`` and the search's bound helpers."""
+    ``leaf_bound``, ``signs``, ``T``, ``pending``, ``group``, ``meter``, ``perm`` and the
+    search's bound helpers."""
 
     # -- rules order_bound and leaf_bound ---------------------------------------------------
     def _leaves(self, group: list) -> list:
@@ -55,20 +58,68 @@ class TilingRules:
 
     def _least_leaf(self, group: list) -> list:
         """Rule leaf_bound on whole tilings before their probes: the least bound over a
-        tiling's leaves (without the probe's terms) removes it or raises its bound."""
-        recs = [rec for rec, _ in group]
-        base = self.probe.base_energies(np.array([rec[7] for rec in recs])).tolist()
-        e = self.leaf.least([(rec, tables, b) for (rec, tables), b in zip(group, base)])
-        cycles = np.prod(np.array([rec[1] for rec in recs]).reshape(len(recs), -1),
+        tiling's leaves (without the probe's terms) removes it or raises its bound.
+        ``group``: (pending block, rows) parts; returns the records of the tilings left."""
+        if not group:  # the re-check removed every tiling the group took
+            return []
+
+        def cat(name):
+            return np.concatenate([getattr(blk, name)[rows] for blk, rows in group])
+        temporal, pos, keep_ok = cat("temporal"), cat("P"), cat("keep_ok")
+        base = self.probe.base_energies(pos)
+        e = self.leaf.least_of(temporal, cat("ext"), pos, cat("Q"), keep_ok, base,
+                               lambda t: self.orders.level_tables(temporal[t]))
+        cycles = np.prod(temporal.reshape(len(temporal), -1),
                          axis=1).astype(float)  # as ``_cycles``, all at once
-        lb = np.maximum(np.array([rec[5] for rec in recs]), self._lb_vec(e, cycles))
+        lb = np.maximum(cat("lb"), self._lb_vec(e, cycles))
+        dom = self._dominated(lb)
+        left, at = [], 0
+        for blk, rows in group:
+            d = dom[at:at + len(rows)]
+            self.removed["leaf_bound"] += blk.mappings(rows[d])
+            left.append((blk, rows[~d], lb[at:at + len(rows)][~d]))
+            at += len(rows)
+        return self._records(left)
+
+    def _records(self, parts: list) -> list:
+        """The records of the tilings ``rows`` of each ``(block, rows, their bounds)``,
+        with their meshes (formed here: only the tilings that reach their leaves)."""
         out = []
-        for (rec, tables), dom, v in zip(group, self._dominated(lb).tolist(), lb):
-            if dom:
-                self.removed["leaf_bound"] += rec[6] * len(rec[4])
-            else:
-                out.append((rec[:5] + (v,) + rec[6:], tables))
+        for blk, rows, lb in parts:
+            if len(rows):
+                sx, sy = block_meshes(blk.full[rows], self.perm, self.bd.dim_tables)
+                out += [blk.record(i, sx[n], sy[n], lb[n])
+                        for n, i in enumerate(rows.tolist())]
         return out
+
+    def _group(self) -> list:
+        """The next group: up to ``group`` pending tilings past rules tiling_bound (again:
+        the front may have improved) and keep_bound, as (block, rows) parts in order."""
+        parts, n = [], 0
+        while self.pending and n < self.group:
+            blk = self.pending[0]
+            rows = blk.take(self.group - n)
+            if not len(blk):
+                self.pending.popleft()
+            self.meter.tilings += len(rows)
+            gone = self._dominated(blk.lb[rows])
+            self.removed["tiling_bound"] += blk.mappings(rows[gone])
+            rows = rows[~gone]
+            multi = blk.keep_ok[rows].sum(axis=1) > 1
+            if multi.any():  # rule keep_bound (a tiling with one keep choice passes)
+                out = np.ones(len(rows), dtype=bool)
+                for k in np.nonzero(multi)[0].tolist():
+                    rec = blk.record(int(rows[k]))
+                    got = self._keep_bound(rec)
+                    if got is None:
+                        out[k] = False
+                    elif len(got[4]) < len(rec[4]):
+                        blk.narrow(int(rows[k]), got[4])
+                rows = rows[out]
+            if len(rows):
+                parts.append((blk, rows))
+                n += len(rows)
+        return parts
 
     def _keep_bound(self, rec):
         """Rule keep_bound: each keep choice's own chains; the record without the

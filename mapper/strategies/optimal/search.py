@@ -22,11 +22,11 @@ from loopscape.spaces.encoding import MappingBatch
 
 from ...pareto import nondominated_mask
 from ..base import Proposal, SearchContext, Strategy
-from .block_kernels import block_arrays, block_meshes, legal_rows
+from .block_kernels import block_arrays, legal_rows
 from .capacity import CapacityRelax
 from .dominance import objective_bounds, strictly_dominated
-from .leaves import LeafBound
 from .orders import materialize
+from .pending import PendingTilings
 from .probes import OrderProbe
 from .profiles import SpatialProfiles
 from .rules import TilingRules
@@ -34,7 +34,7 @@ from .tree import SubtreeWalk
 from .scope import check_model
 from .staged import StagedBound
 from .warm import warm_start, worth_warming
-from .tables import space_tables
+from .tables import space_leaf_bound, space_tables
 from .work import WorkMeter
 
 RULES = ("subtree_bound", "tiling_bound", "keep_bound", "order_bound", "leaf_bound")
@@ -82,6 +82,9 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         # in that order, ``radix`` turns a tiling's rows back into its mapspace index.
         self.sizes = tuple(self.st.dim_sizes[di] for di in self.perm)
         self.radix = [math.prod(self.st.dim_sizes[di + 1:]) for di in range(self.D)]
+        self.tree_radix = np.array([self.radix[di] for di in self.perm],  # in tree order
+                                   dtype=np.int64 if math.prod(self.st.dim_sizes) < 2 ** 62
+                                   else object)
         self.P, self.B = self.st.permutation_size, self.st.bypass_size
         # The streams share the tilings by their prefix of the first ``split`` dimensions
         # (the shortest with a prefix per stream): stream w owns the prefixes whose index
@@ -99,7 +102,7 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         self.probe = OrderProbe(self.wl, self.arch, self.bd, self.orders, ctx.objectives,
                                 ctx.extra.get("options"))
         self.T = len(self.wl.tensors)
-        self.leaf = LeafBound(self.bd, self.orders.keep_sets, self.T)
+        self.leaf = space_leaf_bound(space, options.link_transfers)  # shared likewise
         self.incumbent = np.empty((0, len(ctx.objectives)))  # internal orientation
         self.told = np.empty((0, len(ctx.objectives)))
         self.count = lru_cache(maxsize=None)(self._count)
@@ -127,7 +130,7 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         self._empty = MappingBatch(*(np.ones((0, L, D), dtype=np.int64) for _ in range(3)),
                                    np.zeros((0, L, D), dtype=np.int64),
                                    np.zeros((0, L, T), dtype=bool))
-        self.pending: deque = deque()  # tilings awaiting their leaves
+        self.pending: deque = deque()  # blocks' tilings awaiting their rules (pending.py)
         self._grids: dict[int, np.ndarray] = {}  # _block's completions per depth
         self.ready: deque = deque()  # tilings past every rule, with their leaves left
         self.cursor = None  # (tiling record, next row)
@@ -237,18 +240,14 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         lb = self._lb_vec(energy, cycles)
         dom[~dom] = self._dominated(lb[~dom])  # the full bound of the others
         self.removed["tiling_bound"] += int((combos[live[dom]] * nk[live[dom]]).sum())
-        radix = np.array([self.radix[di] for di in self.perm],
-                         dtype=np.int64 if math.prod(self.st.dim_sizes) < 2 ** 62 else object)
         keep = np.nonzero(~dom)[0]
+        if not len(keep):
+            return
         kl = live[keep]
-        tfis = (full[kl].astype(radix.dtype) * radix[None]).sum(axis=1).tolist()
-        row, col = np.nonzero(keep_ok[kl])  # each kept tiling's legal keep choices
-        ends = np.cumsum(np.bincount(row, minlength=len(kl))).tolist()
-        keeps = [col[a:b] for a, b in zip([0] + ends[:-1], ends)]
-        # tfi: the mapspace's index of the tiling
-        sx, sy = block_meshes(full[kl], self.perm, bd.dim_tables)  # the kept ones only
-        self.pending.extend(zip(tfis, temporal[kl], sx, sy, keeps, lb[keep],
-                                combos[kl].tolist(), P[kl], Q[kl], ce[keep], ext[kl]))
+        radix = self.tree_radix
+        tfis = (full[kl].astype(radix.dtype) * radix[None]).sum(axis=1)  # mapspace indices
+        self.pending.append(PendingTilings(tfis, full[kl], keep_ok[kl], lb[keep], combos[kl],
+                                           temporal[kl], P[kl], Q[kl], ce[keep], ext[kl]))
 
     @staticmethod
     def _cycles(rec) -> float:
@@ -258,9 +257,12 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
     # -- ask / tell ----------------------------------------------------------------------
     def _next_tiling(self, deadline: float, work_limit: int) -> bool | None:
         """Move the cursor to the next tiling with leaves left (rules tiling_bound,
-        keep_bound, then order_bound on a group of tilings at once)."""
+        keep_bound, leaf_bound's least, then order_bound on a group of tilings at once).
+        Subtrees are expanded until a whole group of tilings waits (or none is left
+        open): a group's rules cost a few dozen array calls whatever its size."""
         while not self.ready:
-            while not self.pending and (self.stack or self.heap):
+            while sum(len(b) for b in self.pending) < self.group and \
+                    (self.stack or self.heap):
                 node = self.stack[-1] if self.stack else self.heap[0][2]
                 self.meter.expansion(self.sizes, node[0], self.block, self.ctx.workers,
                                      node[0] < self.split and self.ctx.workers > 1)
@@ -269,28 +271,13 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
                     return None  # hand control back to the driver (time limits, budget)
             if not self.pending:
                 return False
-            group = []
             self.meter.groups += 1
-            while self.pending and len(group) < self.group:
-                # rule tiling_bound again (the front may have improved), a batch at once
-                recs = [self.pending.popleft()
-                        for _ in range(min(self.group - len(group), len(self.pending)))]
-                self.meter.tilings += len(recs)
-                gone = self._dominated(np.array([rec[5] for rec in recs]))
-                kept = []
-                for rec, dom in zip(recs, gone.tolist()):
-                    if dom:
-                        self.removed["tiling_bound"] += rec[6] * len(rec[4])
-                        continue
-                    rec = self._keep_bound(rec)
-                    if rec is not None:
-                        kept.append(rec)
-                if kept:
-                    group += zip(kept, self.orders.level_tables_of(
-                        np.array([rec[1] for rec in kept])))
-            if self.leaf_bound and group:
-                group = self._least_leaf(group)
-            self.ready.extend(self._leaves(group))
+            group = self._group()
+            recs = self._least_leaf(group) if self.leaf_bound else \
+                self._records([(blk, rows, blk.lb[rows]) for blk, rows in group])
+            if recs:
+                self.ready.extend(self._leaves(list(zip(recs, self.orders.level_tables_of(
+                    np.array([rec[1] for rec in recs]))))))
         rec, tables, idx = self.ready.popleft()
         self.cursor = [rec, tables, idx, 0]
         return True
@@ -376,7 +363,8 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         """What was proven: rule counts and, if stopped early, the lower bound of every
         objective (and of EDP) over the part not explored."""
         nodes = self.stack + [h[2] for h in self.heap]
-        lbs = [node[7] for node in nodes] + [rec[5] for rec in self.pending] + \
+        lbs = [node[7] for node in nodes] + \
+            [lb for blk in self.pending for lb in blk.rest_bounds()] + \
             [r[0][5] for r in self.ready]
         floors = [node[8] for node in nodes] + [0.0] * (len(lbs) - len(nodes))  # rule P
         if self.cursor is not None:

@@ -48,6 +48,7 @@ class StagedBound:
         self.fixed = np.array([0.0 if o in KINDS else (-np.inf if s < 0 else 0.0)
                                for o, s in zip(objectives, signs)])
         self.scale = float(utilization_scale)
+        self.widths = np.array([max(1, len(c)) for c in self.cols])  # a stage's columns
         self.seen = np.zeros(T)  # B7 column-rows computed per tensor
         self.removed = np.zeros(T)  # tilings removed right after its stage
 
@@ -80,6 +81,6 @@ class StagedBound:
                     self.fixed, self.scale, c(np.asarray(incumbent, dtype=np.float64)
                                               .reshape(-1, len(self.kinds))),
                     SAFETY, energy, pre, stat)
-        self.seen += stat[:, 0] * np.array([max(1, len(cols)) for cols in self.cols])
+        self.seen += stat[:, 0] * self.widths
         self.removed += stat[:, 1]
         return energy, pos[:, 0], ce, pre

@@ -15,6 +15,7 @@ from loopscape.spaces.mapspace import Mapspace
 
 from .bounds import Bounder
 from .joint import JointFloor
+from .leaves import LeafBound
 from .orders import OrderTables
 from .structure import SpaceStructure, structure
 from .tree_order import branching_order
@@ -34,3 +35,15 @@ def space_tables(space: Mapspace, links: bool
         per[links] = (st, bd, joint, OrderTables(space.workload, space.arch, st),
                       tuple(branching_order(joint, st.dim_sizes)))
     return per[links]
+
+
+def space_leaf_bound(space: Mapspace, links: bool) -> LeafBound:
+    """Rule leaf_bound's order classes and pattern registry for ``space`` (leaves.py),
+    shared likewise by the streams of a process: they depend on the space alone, and
+    the streams meet many of the same patterns of non-unit loops."""
+    per = _TABLES.setdefault(space, {})
+    key = (links, "leaf")
+    if key not in per:
+        st, bd, _, orders, _ = space_tables(space, links)
+        per[key] = LeafBound(bd, orders.keep_sets, len(space.workload.tensors))
+    return per[key]

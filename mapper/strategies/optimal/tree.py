@@ -120,10 +120,11 @@ class SubtreeWalk:
         profile's bound dominated, or none fits the fanout) or pushed back with its
         tighter key; with the node, tightened (its children inherit the floor)."""
         depth, rows, pos, neg, sp, fi, state = node[:7]
-        tem, ext = self.bd.partial_tiling({self.perm[k]: r for k, r in enumerate(rows)}, 1)
+        fixed = {self.perm[k]: r for k, r in enumerate(rows)}
+        tem, ext = self.bd.partial_tiling(fixed, 1)
         before = self.profiles.counted
         got = self.profiles.bound(self.perm[depth:], pos, neg, sp[0], sp[1],
-                                  self.bd.tiling_extents(tem, ext))
+                                  self.bd.tiling_extents(tem, ext), fixed)
         self.meter.combos += self.profiles.counted - before  # the work budget's count
         if got is None:
             return False, node
