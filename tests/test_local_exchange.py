@@ -125,3 +125,19 @@ def test_bad_exchange_share_is_an_error():
     from loopscape.spaces.errors import SpecError
     with pytest.raises(SpecError, match="exchange"):
         LocalSearch(exchange=1.5)
+
+
+def test_autos_local_phase_runs_with_exchanges_and_quick_restarts():
+    from loopscape.mapper.strategies import AutoSearch
+    from loopscape.mapper.strategies.auto import LOCAL_OPTIONS
+    from loopscape.mapper.strategy import SearchContext
+    from loopscape.spaces.presets import resolve_arch, resolve_workload
+
+    ms = Mapspace(resolve_workload("resnet50_conv2_x_3x3"), resolve_arch("simba_like"))
+    auto = AutoSearch()
+    auto.setup(SearchContext(ms, ("energy_pj", "cycles"), (), seed=0))
+    assert LOCAL_OPTIONS == {"exchange": 0.3, "restart": 2000}
+    assert (auto.local.exchange, auto.local.restart) == (0.3, 2000)
+    assert auto.local.moves.kind_p[-1] == pytest.approx(0.3 / 1.3)  # prime .5, redraw .1, swap .3, keep .1
+    plain = LocalSearch()
+    assert (plain.exchange, plain.restart) == (0.0, 20_000)  # local alone draws as before
