@@ -29,7 +29,8 @@ from loopscape.mapper.strategies.auto import LOCAL_OPTIONS
 from loopscape.spaces.presets import resolve_arch, resolve_workload
 
 
-def run(w, a, budget: int, seed: int, options: dict, target: float) -> tuple[float, int | None, float]:
+def run(w, a, budget: int, seed: int, options: dict,
+        target: float) -> tuple[float, int | None, float]:
     hit: list[int | None] = [None]
 
     def progress(p):

@@ -1,6 +1,7 @@
 """``local``'s exchange move (two dimensions trade a prime factor across two slots): every
 slot keeps its product, exactly one prime moves each way, and it leaves a point that no
-single move of the other kinds improves (checked against every such neighbour)."""
+single move of the other kinds improves (checked against every such neighbour); ``auto``'s
+local phase turns it on, ``local`` alone keeps it off."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ import pytest
 
 from loopscape.costmodels.batched import evaluate_batch
 from loopscape.mapper import search
-from loopscape.mapper.strategies import LocalSearch, Moves
+from loopscape.mapper.strategies import AutoSearch, LocalSearch, Moves
+from loopscape.mapper.strategies.auto import LOCAL_OPTIONS
+from loopscape.mapper.strategy import SearchContext
 from loopscape.spaces.arrays import Genes, SpaceArrays
 from loopscape.spaces.encoding import encode
+from loopscape.spaces.errors import SpecError
 from loopscape.spaces.mapspace import Mapspace
-from loopscape.spaces.presets import load_arch_preset
+from loopscape.spaces.presets import load_arch_preset, resolve_arch, resolve_workload
 from loopscape.spaces.workload import gemm
 
 ARCH = "eyexam_conv1d_array"  # DRAM, a 112-word buffer, a 4x4 mesh of 48-word RegFiles
@@ -122,22 +126,17 @@ def test_local_with_exchanges_is_deterministic_given_the_seed():
 
 
 def test_bad_exchange_share_is_an_error():
-    from loopscape.spaces.errors import SpecError
     with pytest.raises(SpecError, match="exchange"):
         LocalSearch(exchange=1.5)
 
 
 def test_autos_local_phase_runs_with_exchanges_and_quick_restarts():
-    from loopscape.mapper.strategies import AutoSearch
-    from loopscape.mapper.strategies.auto import LOCAL_OPTIONS
-    from loopscape.mapper.strategy import SearchContext
-    from loopscape.spaces.presets import resolve_arch, resolve_workload
-
     ms = Mapspace(resolve_workload("resnet50_conv2_x_3x3"), resolve_arch("simba_like"))
     auto = AutoSearch()
     auto.setup(SearchContext(ms, ("energy_pj", "cycles"), (), seed=0))
     assert LOCAL_OPTIONS == {"exchange": 0.3, "restart": 2000}
     assert (auto.local.exchange, auto.local.restart) == (0.3, 2000)
-    assert auto.local.moves.kind_p[-1] == pytest.approx(0.3 / 1.3)  # prime .5, redraw .1, swap .3, keep .1
+    # prime moves 0.5, re-draws 0.1, swaps 0.3, keep flips 0.1, exchanges 0.3
+    assert auto.local.moves.kind_p[-1] == pytest.approx(0.3 / 1.3)
     plain = LocalSearch()
     assert (plain.exchange, plain.restart) == (0.0, 20_000)  # local alone draws as before

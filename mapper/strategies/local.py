@@ -17,8 +17,9 @@ proposes neighbours of those parents:
   (the batched evaluator scores thousands of rows per call);
 * flip one free keep bit;
 * exchange a prime factor between two dimensions across two slots, so every slot keeps
-  its product (``moves.Moves.exchange``): mappings that fill the whole mesh in different ways
-  are one move apart, where prime moves would pass through idle PEs or overfull buffers;
+  its product (``moves.Moves.exchange``; off unless the ``exchange`` option is set):
+  mappings that fill the whole mesh in different ways are one move apart, where prime
+  moves would pass through idle PEs or overfull buffers;
 
 with more moves per child when the neighbourhoods are used up, and a share of fresh
 uniform samples; an island that stops improving starts again from fresh samples.
@@ -31,6 +32,7 @@ view is ``loopscape.spaces.arrays``; the front, ``mapper/pareto.py``'s filter.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 from loopscape.spaces.arrays import Genes, SpaceArrays
