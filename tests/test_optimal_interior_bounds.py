@@ -24,7 +24,6 @@ from loopscape.mapper.strategies.optimal.bounds import (Bounder, is_simple, solo
                                                         without_unit_terms)
 from loopscape.mapper.strategies.optimal.compulsory import touched_words
 from loopscape.mapper.strategies.optimal.origins import CompoundOrigins
-from loopscape.mapper.strategies.optimal.outermost import OutermostLoop
 from loopscape.mapper.strategies.optimal.profiles import SpatialProfiles
 from loopscape.mapper.strategies.optimal.structure import structure
 from loopscape.spaces.arch import Architecture, ComputeLevel, StorageLevel
@@ -36,7 +35,7 @@ from loopscape.spaces.workload import conv2d, einsum
 def _prefix(bd: Bounder, rows: list[int], depth: int):
     """The subtree fixing the first ``depth`` dimensions (layer order) to ``rows``:
     column products, spatial products per mesh axis, B7 extents and the fixed rows."""
-    L, D = bd.L, len(bd.dims)
+    L = bd.L
     pos, neg = np.ones(bd.n_pos), np.ones(bd.n_neg)
     spx, spy = np.ones(L, dtype=np.int64), np.ones(L, dtype=np.int64)
     fixed = {di: rows[di] for di in range(depth)}
@@ -174,21 +173,7 @@ def _claims_hold(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> set[st
             k1, lv = keepers[1], arch.levels[keepers[1]]
             if lv.capacity_words is None or k1 <= j0 or d0 in dims:
                 continue
-            spatial = [(lp.dim, lp.factor) for lm in m.levels[:k1] for lp in lm.spatial]
-            copies = int(np.prod([f for d, f in spatial if is_simple(t) and d not in dims]))
-            inst = int(np.prod([f for _, f in spatial])) // copies
-            H = inst * (lv.capacity_words * lv.word_bits // lv.bits(t.name))
-            held = H
-            if is_simple(t):
-                span = 1
-                for d in dims:
-                    every = math.prod(lp.factor for lm in m.levels
-                                      for lp in lm.temporal + lm.spatial_x + lm.spatial_y
-                                      if lp.dim == d)
-                    above = math.prod(lp.factor for lm in m.levels[:k1] for lp in lm.temporal
-                                      if lp.dim == d)
-                    span *= every // above
-                held = min(H, span)
+            H, held = _held_words(t, lv, m, k1, dims)
             T = touched_words(t, w)
             s0 = ev.levels[0].tensors[t.name]
             served = s0.updates if t.read_write else s0.reads
@@ -198,6 +183,28 @@ def _claims_hold(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> set[st
                 bites.add("O")
         bites |= _pair_claims(w, arch, m, ev, loops)
     return bites
+
+
+def _held_words(t, lv, m, k1, dims) -> tuple[int, int]:
+    """What the first keeper ``k1`` (level spec ``lv``) below the outermost level can hold
+    of tensor ``t`` at once, counted by hand from mapping ``m``: ``H``, its capacity in
+    words of ``t`` times its instances (for a simple tensor, only those holding distinct
+    tiles), and ``H'``, for a simple tensor the least of ``H`` and the words of one
+    iteration of the temporal loops above ``k1`` (``H`` otherwise)."""
+    spatial = [(lp.dim, lp.factor) for lm in m.levels[:k1] for lp in lm.spatial]
+    copies = int(np.prod([f for d, f in spatial if is_simple(t) and d not in dims]))
+    H = int(np.prod([f for _, f in spatial])) // copies * \
+        (lv.capacity_words * lv.word_bits // lv.bits(t.name))
+    if not is_simple(t):
+        return H, H
+    span = 1
+    for d in dims:
+        every = math.prod(lp.factor for lm in m.levels
+                          for lp in lm.temporal + lm.spatial_x + lm.spatial_y if lp.dim == d)
+        above = math.prod(lp.factor for lm in m.levels[:k1] for lp in lm.temporal
+                          if lp.dim == d)
+        span *= every // above
+    return H, min(H, span)
 
 
 def _pair_claims(w, arch, m, ev, loops) -> set[str]:
@@ -218,21 +225,7 @@ def _pair_claims(w, arch, m, ev, loops) -> set[str]:
         if lv.capacity_words is None:
             continue
         dims = {d for axis in t.axes for c, d in axis if c != 0}
-        spatial = [(lp.dim, lp.factor) for lm in m.levels[:k1] for lp in lm.spatial]
-        copies = int(np.prod([f for d, f in spatial if is_simple(t) and d not in dims]))
-        H = int(np.prod([f for _, f in spatial])) // copies * \
-            (lv.capacity_words * lv.word_bits // lv.bits(t.name))
-        held = H
-        if is_simple(t):
-            span = 1
-            for d in dims:
-                every = math.prod(lp.factor for lm in m.levels
-                                  for lp in lm.temporal + lm.spatial_x + lm.spatial_y
-                                  if lp.dim == d)
-                above = math.prod(lp.factor for lm in m.levels[:k1] for lp in lm.temporal
-                                  if lp.dim == d)
-                span *= every // above
-            held = min(H, span)
+        H, held = _held_words(t, lv, m, k1, dims)
         T = touched_words(t, w)
         s0 = ev.levels[0].tensors[t.name]
         served = s0.updates if t.read_write else s0.reads
