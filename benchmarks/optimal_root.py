@@ -72,7 +72,7 @@ def main() -> None:
     pr = SpatialProfiles(bd, max_combos=10 ** 7)
     U = list(perm)
     ones = np.ones(L, dtype=np.int64)
-    P, Q, _ = pr.combos(U, ones, ones)
+    P, Q, _, _ = pr.combos(U, ones, ones)
     tem, ext = bd.partial_tiling({}, 1)
     ce = np.broadcast_to(bd.tiling_extents(tem, ext), (len(P), bd.n_ce * (2 if bd.links else 1)))
     energy, cycles = bd.bound(P, Q, ce=ce)

@@ -74,7 +74,7 @@ def _draw_and_check(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int
             pos, neg, spx, spy, ce, fixed = _prefix(bd, rows, depth)
             got = new.bound(U, pos, neg, spx, spy, ce, fixed)
             assert got is not None and len(got[0])
-            P, _, _, idx = new.combos_profiles(U, spx, spy)
+            P, _, _, idx = new.combos(U, spx, spy)
             mine = np.all([idx[:, j] == new.group[di][rows[di]] for j, di in enumerate(U)],
                           axis=0) if U else np.ones(len(P), dtype=bool)
             assert mine.sum() == 1  # the mapping's own combination
@@ -86,7 +86,7 @@ def _draw_and_check(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int
             k = int(np.nonzero(mine)[0][0])
             f = new.origins.factor(new.spatial(U, idx[k:k + 1], fixed))
             Pk = pos[None] * P[k:k + 1] * (1.0 if f is None else f)
-            Qk = neg[None] * new.combos_profiles(U, spx, spy)[1][k:k + 1]
+            Qk = neg[None] * new.combos(U, spx, spy)[1][k:k + 1]
             for case, per_tensor in new.outermost.cases_terms(Pk, Qk, ce, fixed):
                 if case[:2] != own or (case[1] == 0 and new.outermost.pairs and
                                        (case[3], case[5], case[2]) != own0):

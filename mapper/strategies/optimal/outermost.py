@@ -132,17 +132,17 @@ class OutermostLoop:
             if j0 > 0 or not self.pairs:
                 out.append((d0, j0, f0, None, 0, False))
                 continue
-            if not any(self.loopf[di][r, 0] > 1 for di, r in fixed.items()
-                       if di != self.di[d0]):  # d0's loop alone at level 0: each factor
-                di0 = self.di[d0]
-                for f in ([f0] if di0 in fixed else self.values0[di0]):
-                    out.append((d0, 0, int(f), None, 0, True))
             di0 = self.di[d0]
+            factors0 = [f0] if di0 in fixed else self.values0[di0]
+            if not any(self.loopf[di][r, 0] > 1 for di, r in fixed.items()
+                       if di != di0):  # d0's loop alone at level 0: each factor
+                for f in factors0:
+                    out.append((d0, 0, int(f), None, 0, True))
             for d1 in self.di:
                 f1 = self._factor(d1, 0, fixed) if d1 != d0 and \
                     self.bd.workload.bound(d1) > 1 else 0
                 if f1:  # each factor of d0 (its slices shrink with it), d1's least
-                    for f in ([f0] if di0 in fixed else self.values0[di0]):
+                    for f in factors0:
                         out.append((d0, 0, int(f), d1, f1, False))
         return out
 

@@ -49,17 +49,11 @@ class SpatialProfiles:
                                        np.zeros(0) for g in range(len(keys))]))
 
     def combos(self, U, spx: np.ndarray, spy: np.ndarray):
-        """(pos [K, n_pos], neg [K, n_neg], first [K]): the column products over the
-        unassigned dimensions ``U`` of every combination of profiles that fits the room
-        the assigned spatial products ``spx``, ``spy`` [L] leave, and each combination's
-        profile of ``U[0]``; None when there are more than ``max_combos`` (the rule is
-        then skipped for this subtree)."""
-        got = self.combos_profiles(U, spx, spy)
-        return None if got is None else got[:3]
-
-    def combos_profiles(self, U, spx: np.ndarray, spy: np.ndarray):
-        """``combos`` and [K, len(U)]: each combination's profile of every dimension of
-        ``U``."""
+        """(pos [K, n_pos], neg [K, n_neg], first [K], profiles [K, len(U)]): the column
+        products over the unassigned dimensions ``U`` of every combination of profiles
+        that fits the room the assigned spatial products ``spx``, ``spy`` [L] leave, each
+        combination's profile of ``U[0]`` and of every dimension of ``U``; None when
+        there are more than ``max_combos`` (the rule is then skipped for this subtree)."""
         bd, L = self.bd, self.bd.L
         rx, ry = bd.fx // np.maximum(spx, 1), bd.fy // np.maximum(spy, 1)
         ux = np.ones((1, L), dtype=np.int64)
@@ -106,7 +100,7 @@ class SpatialProfiles:
         skipped. No combination at all: the subtree has no legal completion (empty).
         ``fixed`` (dimension index -> row of every assigned dimension) applies rule O
         below the root too, with the assigned loops' factors."""
-        got = self.combos_profiles(list(U), spx, spy)
+        got = self.combos(list(U), spx, spy)
         if got is None:
             return None
         P, Q, first, idx = got
