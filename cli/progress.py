@@ -37,7 +37,8 @@ def search_progress(quiet: bool, label: str = "searching") -> Iterator[ProgressC
     with Progress(BarColumn(bar_width=10), TextColumn("{task.fields[info]}"),
                   TimeElapsedColumn(), TextColumn("elapsed,"), TimeRemainingColumn(),
                   TextColumn("left"), console=console, transient=True) as bar:
-        task = bar.add_task(label, total=None, info="starting")
+        task = bar.add_task(label, total=None, info="preparing (the first run after "
+                            "installing compiles optimal's kernels, about 20 s)")
 
         def update(p: SearchProgress) -> None:
             if p.budget is not None:

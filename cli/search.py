@@ -24,6 +24,9 @@ from .space import imperfect_option, load_space_inputs
 from .sparse_options import command_sparsity, sparsity_options
 
 
+PREPARE_NOTE_S = 1.0  # a strategy's preparation worth a line (compiling, not loading)
+
+
 def render(result: SearchResult) -> None:
     wide_when_piped()
     s = result.stats
@@ -51,6 +54,10 @@ def render(result: SearchResult) -> None:
                   f"{work}; "
                   f"seed {s.seed}, {s.jobs} job(s); semantics {result.options.semantics}, "
                   f"link transfers {'on' if result.options.link_transfers else 'off'}")
+    if s.prepare_seconds >= PREPARE_NOTE_S:
+        console.print(f"prepared in {s.prepare_seconds:.1f} s before the clock started "
+                      f"(optimal's kernels compiled: only the first run after installing)",
+                      highlight=False)
     if s.optimal is not None:
         console.print(describe(s.optimal, s.gap, s.certificate), highlight=False)
 

@@ -36,10 +36,11 @@ from loopscape.spaces.workload import Workload
 from loopscape.costmodels.options import ModelOptions
 
 from .bottlenecks import bottlenecks
-from .objectives import parse_objectives
+from .objectives import maximized, parse_objectives
 from .result_dir import FRONT_FILE, read_result_dir, write_json_atomic, write_result_dir
 from .search import SearchResult, search
 from .selection import SelectRule, parse_select, select_points
+from .strategy import SearchContext, prepare_strategy
 from loopscape.spaces.sparse_capacity import capacity_arch
 from loopscape.spaces.workloads.zoo import ZooLayer, network, network_info
 
@@ -172,6 +173,17 @@ def _search_shape(workload: Workload, arch: Architecture, constraints: Constrain
     return key, result
 
 
+def _prepare(workload: Workload, arch: Architecture, constraints: Constraints | None,
+             settings: SweepSettings, key: str, sparsity=None) -> None:
+    """The strategy's one-time preparation in this process (``Strategy.prepare``), before
+    parallel workers start: on the first run after installing they would each compile
+    optimal's kernels at once."""
+    space = Mapspace(workload, capacity_arch(arch, workload, sparsity), constraints)
+    prepare_strategy(settings.strategy, SearchContext(
+        space, settings.objectives, maximized(settings.objectives), settings.seed,
+        extra={"options": settings.model, "sparsity": sparsity}))
+
+
 def _run_parallel(tasks: list, jobs: int, backend: str | None):
     """Yield (key, SearchResult) as searches finish."""
     from joblib import Parallel, delayed, parallel_config
@@ -268,6 +280,8 @@ def sweep(layers: Sequence[ZooLayer], arch: Architecture,
         # the largest spaces first (then network order), so no long search starts last
         # while the other workers idle; each shape's result does not depend on the order
         todo.sort(key=lambda t: -pruned[t[4]])
+        if todo:  # compile optimal's kernels once here: the workers then load them
+            _prepare(*todo[0])
         results = _run_parallel(todo, jobs, backend)
     for key, result in results:
         w, names = groups[key]

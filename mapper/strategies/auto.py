@@ -32,7 +32,7 @@ from loopscape.spaces.errors import SpecError
 from ..pareto import nondominated_mask
 from .base import Proposal, SearchContext, Strategy
 from .local import LocalSearch
-from .optimal import OptimalSearch, check_model, describe_certificate, merge, worth_warming
+from .optimal import OptimalSearch, describe_certificate, merge, refusal, worth_warming
 
 
 DRY_ASKS = 3  # local's empty asks in a row after which optimal takes over
@@ -42,19 +42,6 @@ BUDGET_LOCAL_SHARE = 0.8  # ... and of its evaluation budget (mappings plus opti
 # makes many descents on a huge space and reaches mappings that fill the mesh otherwise
 # (docs/search.md, "local's phase").
 LOCAL_OPTIONS = {"exchange": 0.3, "restart": 2000}
-
-
-def refusal(ctx: SearchContext) -> str | None:
-    """Why ``optimal`` cannot search this space (one phrase), or None when it can."""
-    if ctx.extra.get("sparsity") is not None:
-        return "optimal does not search sparse spaces"
-    if getattr(ctx.space, "imperfect", False):
-        return "optimal does not search imperfect factors"
-    try:
-        check_model(ctx.extra)
-    except SpecError as e:
-        return e.message
-    return None
 
 
 class AutoSearch(Strategy):
@@ -90,6 +77,10 @@ class AutoSearch(Strategy):
                             key="strategy", fix="e.g. strategy_options={'first_share': 0.1}")
         self.local_share = local_share
         self.first_share = first_share
+
+    @classmethod
+    def prepare(cls, ctx: SearchContext) -> None:
+        OptimalSearch.prepare(ctx)  # nothing when optimal cannot search the space
 
     def setup(self, ctx: SearchContext) -> None:
         super().setup(ctx)

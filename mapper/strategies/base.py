@@ -74,6 +74,13 @@ class Strategy(ABC):
                                 "--imperfect (docs/mapspace.md, imperfect factors)")
         self.ctx = ctx
 
+    @classmethod
+    def prepare(cls, ctx: SearchContext) -> None:
+        """One-time work of this process before a search's clock starts, such as compiling
+        the strategy's kernels; ``search`` reports its seconds (``stats.prepare_seconds``)
+        and does not count them in the time limit. ``ctx`` is the search's context
+        without a budget or a deadline. Default: nothing."""
+
     @abstractmethod
     def ask(self, n: int) -> Proposal | None:
         """Up to ``n`` legal candidates, or None when the strategy has nothing left."""

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .kernel_tables import csr_offsets, njit
+from .kernel_tables import csr_offsets, kernel_array, njit
 
 
 # -- keep choices that fit the buffers (orders.py ``legal_keeps``) ---------------------------
@@ -30,8 +30,8 @@ def keep_tables(axes: list, bits, keep_sets: np.ndarray, cap: list, min_util: li
     term_off, term_k = csr_offsets([[abs(k) for k, _ in ax] for ax in flat])
     _, term_d = csr_offsets([[d for _, d in ax] for ax in flat])
     low = [0.0 if c is None or not u else u * c for c, u in zip(cap, min_util)]
-    return (ax_off, term_off, term_k, term_d, np.ascontiguousarray(bits, np.int64),
-            np.ascontiguousarray(keep_sets, np.bool_),
+    return (ax_off, term_off, term_k, term_d, kernel_array(bits, np.int64),
+            kernel_array(keep_sets, np.bool_),
             np.array([-1 if c is None else c for c in cap], dtype=np.int64),
             np.array(low, dtype=np.float64))
 
@@ -81,7 +81,7 @@ def _legal_keeps(ext, kt):
 def legal_keeps(ext: np.ndarray, kt: tuple) -> np.ndarray:
     """bool [N, B]: the keep choices whose kept tiles fit every level's capacity (and
     reach its minimum utilization), for tilings with per-level extents ``ext`` [N, L, D]."""
-    return _legal_keeps(np.ascontiguousarray(ext, np.int64), kt)
+    return _legal_keeps(kernel_array(ext, np.int64), kt)
 
 
 # -- a block of tilings (search.py ``_block``) ---------------------------------------------
@@ -122,7 +122,7 @@ def _spatial(full, perm, dt):
 def block_spatial(full: np.ndarray, perm, dt: tuple):
     """(spatial products on X, on Y, non-unit free loops) [N, L] per level of the tilings
     whose rows (in tree order ``perm``) are ``full`` [N, D]."""
-    return _spatial(np.ascontiguousarray(full, np.int64), np.array(perm, dtype=np.int64),
+    return _spatial(kernel_array(full, np.int64), np.array(perm, dtype=np.int64),
                     dt)
 
 
@@ -201,7 +201,7 @@ def legal_rows(prefix, grid: np.ndarray, perm, dt: tuple, fx: np.ndarray, fy: np
     fact = _factorials(D, wide)
     if not wide:
         keep, combos, fan, low = _legal_rows(
-            np.asarray(prefix, dtype=np.int64), np.ascontiguousarray(grid, np.int64),
+            kernel_array(prefix, np.int64), kernel_array(grid, np.int64),
             np.array(perm, dtype=np.int64), dt, fx, fy, float(need_pes), fact)
         return keep, combos, int(fan), int(low)
     full = np.concatenate([np.broadcast_to(np.array(prefix, dtype=np.int64),
@@ -254,9 +254,9 @@ def block_arrays(full: np.ndarray, perm, depth: int, pos: np.ndarray, neg: np.nd
     ``neg`` [N, n_neg]: the subtree's ``pos``/``neg`` times the rows' from tree position
     ``depth`` on. Without ``meshes``, sx and sy are empty ([0, L, D]): the caller forms
     them for the tilings it keeps (``block_meshes``)."""
-    return _arrays(np.ascontiguousarray(full, np.int64), np.array(perm, dtype=np.int64),
-                   depth, np.ascontiguousarray(pos, np.float64),
-                   np.ascontiguousarray(neg, np.float64), dt, meshes)
+    return _arrays(kernel_array(full, np.int64), np.array(perm, dtype=np.int64),
+                   depth, kernel_array(pos, np.float64), kernel_array(neg, np.float64), dt,
+                   meshes)
 
 
 def block_meshes(full: np.ndarray, perm, dt: tuple):

@@ -37,6 +37,15 @@ def njit(*args, **kwargs):
     return wrap
 
 
+def kernel_array(x, dtype) -> np.ndarray:
+    """``x`` as a C-contiguous, writable array of ``dtype``: numba compiles one version
+    of a kernel per layout and per read-only flag of its arguments, so the wrappers pass
+    every array this way (one signature per kernel, compiled by prepare.py before a
+    search's clock starts)."""
+    a = np.ascontiguousarray(x, dtype=dtype)
+    return a if a.flags.writeable else a.copy()
+
+
 def csr_offsets(groups) -> tuple[np.ndarray, np.ndarray]:
     """CSR form of a list of int lists: (offsets [n + 1], values)."""
     off = np.zeros(len(groups) + 1, dtype=np.int64)

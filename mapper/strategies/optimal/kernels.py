@@ -22,11 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernel_tables import njit
-
-
-def _c(x: np.ndarray, dtype) -> np.ndarray:
-    return np.ascontiguousarray(x, dtype=dtype)
+from .kernel_tables import kernel_array as _c, njit
 
 
 # -- rule B7 and compound extents -----------------------------------------------------------

@@ -22,6 +22,20 @@ def check_model(extra: dict) -> None:
                             "strategy 'local'")
 
 
+def refusal(ctx) -> str | None:
+    """Why ``optimal`` cannot search the space of ``ctx`` (a SearchContext; one phrase),
+    or None when it can."""
+    if ctx.extra.get("sparsity") is not None:
+        return "optimal does not search sparse spaces"
+    if getattr(ctx.space, "imperfect", False):
+        return "optimal does not search imperfect factors"
+    try:
+        check_model(ctx.extra)
+    except SpecError as e:
+        return e.message
+    return None
+
+
 def per_instance_floor(arch: Architecture) -> Architecture:
     """``arch`` with each clustered level's access energies divided by its
     ``cluster_size``: charged per utilized instance, they are at most the model's charge

@@ -27,11 +27,12 @@ from .capacity import CapacityRelax
 from .dominance import objective_bounds, strictly_dominated
 from .orders import materialize
 from .pending import PendingTilings
+from .prepare import prepare_kernels
 from .probes import OrderProbe
 from .profiles import SpatialProfiles
 from .rules import TilingRules
 from .tree import SubtreeWalk
-from .scope import check_model
+from .scope import check_model, refusal
 from .staged import StagedBound
 from .warm import warm_start, worth_warming
 from .tables import space_leaf_bound, space_tables
@@ -60,6 +61,12 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
         self.spatial_profiles = spatial_profiles
 
     # -- setup ---------------------------------------------------------------------------
+    @classmethod
+    def prepare(cls, ctx: SearchContext) -> None:
+        """Compile or load the kernels before the clock starts (prepare.py)."""
+        if refusal(ctx) is None:
+            prepare_kernels()
+
     def setup(self, ctx: SearchContext) -> None:
         super().setup(ctx)
         check_model(ctx.extra)

@@ -1,0 +1,58 @@
+"""Compiling ``optimal``'s kernels before a search's clock starts (docs/search.md, "The
+time limit and the first run").
+
+numba compiles a kernel on its first call and keeps the machine code on disk; a later
+process loads it in a fraction of a second. On the first run after installing, the
+compilation (about 20 s on a 2-core machine) would fall inside the search's time limit
+and leave ``--time 10`` almost nothing to search with. ``prepare_kernels`` runs a few
+steps of ``optimal`` on a tiny built-in layer instead, which calls every kernel a search
+calls with the same argument types (the kernels' wrappers pass C-contiguous, writable
+int64/float64/bool arrays only, so each kernel has one signature); ``search`` calls it
+through the strategy's ``prepare`` hook before it starts the clock.
+"""
+
+from __future__ import annotations
+
+import time
+
+from loopscape.costmodels.batched import BatchEvaluator
+from loopscape.spaces.mapspace import Mapspace
+from loopscape.spaces.presets import resolve_arch
+from loopscape.spaces.workload import conv2d
+
+from ...objectives import objective_values
+from ..base import SearchContext
+
+# The tiny layer and design: every kernel of the walk runs on its first asks (checked by
+# tests/test_prepare_kernels.py against searches of other kinds), in about 0.2 s once
+# the kernels are on disk.
+WARM_LAYER = {"C": 4, "M": 4, "P": 2, "Q": 2, "R": 1, "S": 1}
+WARM_ARCH = "eyeriss_like"
+WARM_ASKS = 4  # proposals asked for; the first already reaches every kernel
+
+_prepared = False  # once per process
+
+
+def prepare_kernels() -> float:
+    """Compile (first run after installing) or load (later runs) every kernel of
+    ``optimal`` in this process; the seconds it took (0 when already done here)."""
+    global _prepared
+    if _prepared:
+        return 0.0
+    from .search import OptimalSearch  # search.py calls this module from its hook
+    start = time.perf_counter()
+    workload, arch = conv2d(name="prepare", **WARM_LAYER), resolve_arch(WARM_ARCH)
+    space = Mapspace(workload, arch, None)
+    objectives = ("energy_pj", "cycles")
+    strategy = OptimalSearch(warm_start=0)
+    strategy.setup(SearchContext(space, objectives, (), 0))
+    evaluator = BatchEvaluator(workload, arch)
+    for _ in range(WARM_ASKS):
+        proposal = strategy.ask(512)
+        if proposal is None:
+            break
+        if len(proposal):
+            strategy.tell(proposal, objective_values(objectives, evaluator(proposal.batch),
+                                                     arch))
+    _prepared = True
+    return time.perf_counter() - start
