@@ -18,7 +18,8 @@ from loopscape.cli.main import cli
 from loopscape.mapper import search
 from loopscape.mapper.strategies.auto import AutoSearch
 from loopscape.mapper.strategies.base import Proposal, SearchContext, Strategy
-from loopscape.mapper.strategies.optimal import prepare_kernels
+from loopscape.mapper.strategies.optimal import OptimalSearch
+from loopscape.mapper.strategies.optimal.prepare import prepare_kernels
 from loopscape.mapper.strategies.optimal.bounds import Bounder
 from loopscape.mapper.strategies.optimal.kernel_tables import kernel_array
 from loopscape.mapper.strategies.optimal.structure import structure
@@ -38,7 +39,8 @@ import loopscape.mapper.strategies.optimal.kernels as K
 import loopscape.mapper.strategies.optimal.block_kernels as B
 from loopscape.costmodels.options import ModelOptions
 from loopscape.mapper import search
-from loopscape.mapper.strategies.optimal import prepare_kernels
+from loopscape.mapper.strategies.optimal import OptimalSearch
+from loopscape.mapper.strategies.optimal.prepare import prepare_kernels
 from loopscape.spaces.presets import resolve_arch, resolve_constraints, resolve_workload
 from loopscape.spaces.workload import gemm
 
@@ -46,7 +48,7 @@ def signatures():
     return {f"{m.__name__}.{n}": len(d.signatures) for m in (K, B)
             for n, d in vars(m).items() if isinstance(d, CPUDispatcher)}
 
-prepare_kernels()
+prepare_kernels(OptimalSearch)
 before = signatures()
 layer = resolve_workload("resnet50_conv2_x_3x3")
 eyeriss, simba = resolve_arch("eyeriss_like"), resolve_arch("simba_like")
@@ -112,8 +114,8 @@ def test_kernel_array():
 
 
 def test_prepare_kernels_once_per_process():
-    prepare_kernels()
-    assert prepare_kernels() == 0.0
+    prepare_kernels(OptimalSearch)
+    assert prepare_kernels(OptimalSearch) == 0.0
 
 
 class _Timed(Strategy):
@@ -163,7 +165,7 @@ def test_auto_prepares_only_what_optimal_searches(monkeypatch):
     one, which ``local`` searches alone)."""
     import loopscape.mapper.strategies.optimal.search as optimal_search
     calls = []
-    monkeypatch.setattr(optimal_search, "prepare_kernels", lambda: calls.append(1))
+    monkeypatch.setattr(optimal_search, "prepare_kernels", lambda walk: calls.append(walk))
     ms = Mapspace(conv2d(C=2, M=2, P=2, Q=2, R=1, S=1), resolve_arch("eyeriss_like"))
     objectives = ("energy_pj", "cycles")
     AutoSearch.prepare(SearchContext(ms, objectives, (), 0,
@@ -171,7 +173,7 @@ def test_auto_prepares_only_what_optimal_searches(monkeypatch):
                                          (("Weights", Density(density=0.5)),))}))
     assert calls == []
     AutoSearch.prepare(SearchContext(ms, objectives, (), 0, extra={}))
-    assert calls == [1]
+    assert calls == [OptimalSearch]
 
 
 @pytest.mark.parametrize("seconds, shown", [(12.5, True), (0.4, False)])

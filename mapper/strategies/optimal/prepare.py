@@ -8,7 +8,8 @@ and leave ``--time 10`` almost nothing to search with. ``prepare_kernels`` runs 
 steps of ``optimal`` on a tiny built-in layer instead, which calls every kernel a search
 calls with the same argument types (the kernels' wrappers pass C-contiguous, writable
 int64/float64/bool arrays only, so each kernel has one signature); ``search`` calls it
-through the strategy's ``prepare`` hook before it starts the clock.
+through the strategy's ``prepare`` hook (``OptimalSearch.prepare(ctx)``, also callable
+from a notebook) before it starts the clock.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from loopscape.spaces.presets import resolve_arch
 from loopscape.spaces.workload import conv2d
 
 from ...objectives import objective_values
-from ..base import SearchContext
+from ..base import SearchContext, Strategy
 
 # The tiny layer and design: every kernel of the walk runs on its first asks (checked by
 # tests/test_prepare_kernels.py against searches of other kinds), in about 0.2 s once
@@ -33,18 +34,19 @@ WARM_ASKS = 4  # proposals asked for; the first already reaches every kernel
 _prepared = False  # once per process
 
 
-def prepare_kernels() -> float:
+def prepare_kernels(walk: type[Strategy]) -> float:
     """Compile (first run after installing) or load (later runs) every kernel of
-    ``optimal`` in this process; the seconds it took (0 when already done here)."""
+    ``optimal`` in this process by a few steps of ``walk`` (``OptimalSearch``, whose
+    ``prepare`` hook calls this: passed in, as search.py imports this module); the
+    seconds it took (0 when already done here)."""
     global _prepared
     if _prepared:
         return 0.0
-    from .search import OptimalSearch  # search.py calls this module from its hook
     start = time.perf_counter()
     workload, arch = conv2d(name="prepare", **WARM_LAYER), resolve_arch(WARM_ARCH)
     space = Mapspace(workload, arch, None)
     objectives = ("energy_pj", "cycles")
-    strategy = OptimalSearch(warm_start=0)
+    strategy = walk(warm_start=0)
     strategy.setup(SearchContext(space, objectives, (), 0))
     evaluator = BatchEvaluator(workload, arch)
     for _ in range(WARM_ASKS):

@@ -65,7 +65,7 @@ class OptimalSearch(SubtreeWalk, TilingRules, Strategy):
     def prepare(cls, ctx: SearchContext) -> None:
         """Compile or load the kernels before the clock starts (prepare.py)."""
         if refusal(ctx) is None:
-            prepare_kernels()
+            prepare_kernels(cls)
 
     def setup(self, ctx: SearchContext) -> None:
         super().setup(ctx)
