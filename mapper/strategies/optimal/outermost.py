@@ -63,6 +63,7 @@ class OutermostLoop:
         self.cap_bits = [np.inf if lv.effective_capacity_bits is None else
                          float(lv.effective_capacity_bits) for lv in arch.levels]
         self.word_bits_of = [[float(lv.bits(t.name)) for t in tensors] for lv in arch.levels]
+        self._slices: dict = {}  # (case, assigned level-0 factors) -> slice words
         self.comp = [float(x) for x in bd.chain_tables[-1]]  # rule C's words, as priced
         self.indexes = [{d for axis in t.axes for c, d in axis if c != 0} for t in tensors]
         self.cases = [(d, j) for d in wl.dims if wl.bound(d) > 1 for j in range(L)]
@@ -276,6 +277,10 @@ class OutermostLoop:
         d0, j0, f0, d1, f1, alone = case
         fixed = fixed or {}
         wl = self.bd.workload
+        key = (case, tuple(sorted((di, int(self.bd.dims[di].temporal[r, 0]))
+                                  for di, r in fixed.items())))
+        if key in self._slices:
+            return self._slices[key]
         top = {}
         for d in wl.dims:
             di = self.di.get(d)
@@ -290,7 +295,8 @@ class OutermostLoop:
             else:
                 f = int(self.most_f[di][0])
             top[d] = -(-wl.bound(d) // max(f, 1))
-        return [float(t.size(top)) for t in wl.tensors]
+        out = self._slices[key] = [float(t.size(top)) for t in wl.tensors]
+        return out
 
     def _case_key(self, ti: int, case: tuple, k1: int, fixed: dict[int, int] | None):
         """(key, fits): how a case prices tensor ``ti`` with first keeper ``k1``. ``fits``
