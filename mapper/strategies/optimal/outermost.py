@@ -241,9 +241,13 @@ class OutermostLoop:
                     return base + np.maximum(self._serve(ti, more, Q) - now, 0.0)
                 rows.append((e, k1, priced, T, H, held, {}, distinct))
             terms.append(rows)
+        single = (inst == 1).astype(np.float64)  # [K, L]: levels with one instance
+        single = [single[:, k] for k in range(L)]
+        fkey = tuple(sorted((di, int(self.bd.dims[di].temporal[r, 0]))
+                            for di, r in (fixed or {}).items()))  # level 0's known factors
         for case in self._cases(fixed):
             out, needs = [], []
-            box = self._slice_words(case, fixed)
+            box = self._slice_words(case, fixed, fkey)
             for ti, rows in enumerate(terms):
                 vals, need = [], []
                 for e, k1, priced, T, H, held, cache, distinct in rows:
@@ -253,7 +257,7 @@ class OutermostLoop:
                         continue
                     bits = self.word_bits_of[k1][ti]
                     if self.only0[k1]:  # one instance: its tile is level 0's slice
-                        need[-1] = (k1, np.where(inst[:, k1] == 1, bits * box[ti], 0.0))
+                        need[-1] = (k1, single[k1] * (bits * box[ti]))
                     key, fits = self._case_key(ti, case, k1, fixed)
                     if fits is not None:  # slices that must fit k1 at once
                         vals.append(np.where(fits * T <= H, e, np.inf))
@@ -269,16 +273,17 @@ class OutermostLoop:
                 needs.append(need)
             yield case, out, needs
 
-    def _slice_words(self, case: tuple, fixed: dict[int, int] | None) -> list[float]:
+    def _slice_words(self, case: tuple, fixed: dict[int, int] | None,
+                     fkey: tuple) -> list[float]:
         """Per tensor, the words of one iteration's slice of the loops at level 0 at
         least, in a case: each dimension's extent is its bound over the largest factor
         its level-0 loop can take there (exact when assigned or the case's first loop
-        at level 0; 1 when the case has no loop at level 0 or the first loop is alone)."""
+        at level 0; 1 when the case has no loop at level 0 or the first loop is alone);
+        ``fkey``: the assigned dimensions' level-0 factors (the cache key with the case)."""
         d0, j0, f0, d1, f1, alone = case
         fixed = fixed or {}
         wl = self.bd.workload
-        key = (case, tuple(sorted((di, int(self.bd.dims[di].temporal[r, 0]))
-                                  for di, r in fixed.items())))
+        key = (case, fkey)
         if key in self._slices:
             return self._slices[key]
         top = {}
@@ -367,12 +372,20 @@ class OutermostLoop:
         choice being illegal when the tensors whose first keeper ``k`` must hold a slice
         at once need more bits together than one instance of ``k`` holds (rule S: the
         model checks the sum of the kept tiles at a level)."""
+        total: dict[int, object] = {}  # per level: every tensor's need there, summed
+        for need in needs:
+            for k, b in {n[0]: n[1] for n in need if n is not None}.items():
+                total[k] = total.get(k, 0.0) + b
+        if not any(np.any(b > self.cap_bits[k] * (1 + 1e-9)) for k, b in total.items()):
+            return sum(np.min(vals, axis=0) for vals in per_tensor)  # nothing binds
         levels = {}
         for ti, need in enumerate(needs):
             for n in need:
                 if n is not None and np.isfinite(self.cap_bits[n[0]]):
                     levels.setdefault(n[0], set()).add(ti)
-        shared = {k for k, ts in levels.items() if len(ts) > 1}
+        # a level binds only where the tensors' needs there may exceed it together
+        shared = {k for k, ts in levels.items() if len(ts) > 1 and
+                  np.any(total[k] > self.cap_bits[k] * (1 + 1e-9))}
         # per tensor, its options: (energy, level or None, bits): chains whose need is not
         # at a shared level merge into one free option (with their own fit)
         options = []
