@@ -33,6 +33,11 @@ cases their loops contradict, give the loop's factor ``F0`` (``T + (F0 - 1)(T - 
 of a read-only tensor the loop's iterations repeat, and split a case at the outermost
 level by ``F0`` and by the second loop there (or none: then a keeper with no loop
 between holds one slice at once).
+
+Rule S (docs/optimal.md, "Kept tiles share a level (rule S)"): in each case a chain
+whose first keeper has one instance right below the outermost level needs at least that
+level's slice of the tensor there, and the chains chosen for the tensors must fit each
+level's capacity together (``shared``).
 """
 
 from __future__ import annotations
