@@ -33,9 +33,16 @@ cases their loops contradict, give the loop's factor ``F0`` (``T + (F0 - 1)(T - 
 of a read-only tensor the loop's iterations repeat, and split a case at the outermost
 level by ``F0`` and by the second loop there (or none: then a keeper with no loop
 between holds one slice at once).
+
+Rule S (docs/optimal.md, "Kept tiles share a level (rule S)"): in each case a chain
+whose first keeper has one instance right below the outermost level needs at least that
+level's slice of the tensor there, and the chains chosen for the tensors must fit each
+level's capacity together (``shared``).
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -57,6 +64,11 @@ class OutermostLoop:
         top = arch.levels[0]
         self.rd0 = [top.read_energy_pj / top.block_words(t.name) for t in tensors]
         self.up0 = [top.update_energy_pj / top.block_words(t.name) for t in tensors]
+        # rule S: bits one instance may fill, and bits per word of each tensor, per level
+        self.cap_bits = [np.inf if lv.effective_capacity_bits is None else
+                         float(lv.effective_capacity_bits) for lv in arch.levels]
+        self.word_bits_of = [[float(lv.bits(t.name)) for t in tensors] for lv in arch.levels]
+        self._slices: dict = {}  # (case, assigned level-0 factors) -> slice words
         self.comp = [float(x) for x in bd.chain_tables[-1]]  # rule C's words, as priced
         self.indexes = [{d for axis in t.axes for c, d in axis if c != 0} for t in tensors]
         self.cases = [(d, j) for d in wl.dims if wl.bound(d) > 1 for j in range(L)]
@@ -193,6 +205,14 @@ class OutermostLoop:
         """Per case (``_cases``) that a completion of ``fixed`` can be in: per tensor, per
         chain (``Bounder.chains`` order), the energy [K] that every mapping of the case
         with that chain spends on the tensor at least (arguments as ``energy``)."""
+        for case, out, _ in self.cases_needs(P, Q, ce, fixed):
+            yield case, out
+
+    def cases_needs(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray,
+                    fixed: dict[int, int] | None = None):
+        """``cases_terms`` with, per tensor and chain, the chain's first keeper ``k1`` and
+        the bits [K] one instance of it must fill with the tensor in that case (None: not
+        known): where the case leaves ``k1`` one visit per slice (rule S)."""
         bd, L = self.bd, self.bd.L
         inst = P[:, 1:1 + L] / P[:, :1]  # instances of each level (exact in a profile)
         steps = {(ti, c): self._steps(ti, c, fixed) for ti, t in enumerate(bd.workload.tensors)
@@ -204,12 +224,13 @@ class OutermostLoop:
             for ch in bd.chains[ti]:
                 e = bd.chain_energy(ti, ch, P, Q, ce=ce)
                 if len(ch) < 2:
-                    rows.append((e, L, None, None, None, None, None))
+                    rows.append((e, L, None, None, None, None, None, None))
                     continue
                 k1 = ch[1]
-                H = inst[:, k1] * self.cap[k1][ti]
+                distinct = inst[:, k1]
                 if bd.simple[ti]:  # distinct tiles only
-                    H = H / P[:, bd.col_r[(ti, k1)]]
+                    distinct = distinct / P[:, bd.col_r[(ti, k1)]]
+                H = distinct * self.cap[k1][ti]
                 T = self.touched[ti]
                 held = self._held(ti, k1, H, fixed)
 
@@ -223,25 +244,69 @@ class OutermostLoop:
                     now = self._serve(ti, np.maximum(x0, self.comp[ti]), Q)
                     more = np.maximum(x0, words)
                     return base + np.maximum(self._serve(ti, more, Q) - now, 0.0)
-                rows.append((e, k1, priced, T, H, held, {}))
+                rows.append((e, k1, priced, T, H, held, {}, distinct))
             terms.append(rows)
+        single = (inst == 1).astype(np.float64)  # [K, L]: levels with one instance
+        single = [single[:, k] for k in range(L)]
+        fkey = tuple(sorted((di, int(self.bd.dims[di].temporal[r, 0]))
+                            for di, r in (fixed or {}).items()))  # level 0's known factors
         for case in self._cases(fixed):
-            out = []
+            out, needs = [], []
+            box = self._slice_words(case, fixed, fkey)
             for ti, rows in enumerate(terms):
-                vals = []
-                for e, k1, priced, T, H, held, cache in rows:
+                vals, need = [], []
+                for e, k1, priced, T, H, held, cache, distinct in rows:
+                    need.append(None)
                     if priced is None:  # the outermost level alone
                         vals.append(e)
                         continue
+                    bits = self.word_bits_of[k1][ti]
+                    if self.only0[k1]:  # one instance: its tile is level 0's slice
+                        need[-1] = (k1, single[k1] * (bits * box[ti]))
                     key, fits = self._case_key(ti, case, k1, fixed)
                     if fits is not None:  # slices that must fit k1 at once
                         vals.append(np.where(fits * T <= H, e, np.inf))
+                        # each instance's tile: at least its share of the slice
+                        share = fits * T / distinct * bits
+                        need[-1] = (k1, share if need[-1] is None else
+                                    np.maximum(need[-1][1], share))
                         continue
                     if key not in cache:
                         cache[key] = priced(*self._case_words(key, T, held))
                     vals.append(cache[key])
                 out.append(vals)
-            yield case, out
+                needs.append(need)
+            yield case, out, needs
+
+    def _slice_words(self, case: tuple, fixed: dict[int, int] | None,
+                     fkey: tuple) -> list[float]:
+        """Per tensor, the words of one iteration's slice of the loops at level 0 at
+        least, in a case: each dimension's extent is its bound over the largest factor
+        its level-0 loop can take there (exact when assigned or the case's first loop
+        at level 0; 1 when the case has no loop at level 0 or the first loop is alone);
+        ``fkey``: the assigned dimensions' level-0 factors (the cache key with the case)."""
+        d0, j0, f0, d1, f1, alone = case
+        fixed = fixed or {}
+        wl = self.bd.workload
+        key = (case, fkey)
+        if key in self._slices:
+            return self._slices[key]
+        top = {}
+        for d in wl.dims:
+            di = self.di.get(d)
+            if di is None or d0 is None or j0 > 0:
+                f = 1
+            elif di in fixed:
+                f = int(self.bd.dims[di].temporal[fixed[di], 0])
+            elif d == d0:
+                f = f0 if self.pairs else int(self.most_f[di][0])
+            elif alone:
+                f = 1
+            else:
+                f = int(self.most_f[di][0])
+            top[d] = -(-wl.bound(d) // max(f, 1))
+        out = self._slices[key] = [float(t.size(top)) for t in wl.tensors]
+        return out
 
     def _case_key(self, ti: int, case: tuple, k1: int, fixed: dict[int, int] | None):
         """(key, fits): how a case prices tensor ``ti`` with first keeper ``k1``. ``fits``
@@ -303,9 +368,50 @@ class OutermostLoop:
         cases remain and their factors, and bound what a keeper holds."""
         fixed_e = self.bd.fixed_energy(P)
         best = np.full(len(P), np.inf)
-        for _, per_tensor in self.cases_terms(P, Q, ce, fixed):
-            total = fixed_e.copy()
-            for vals in per_tensor:
-                total = total + np.min(vals, axis=0)
-            best = np.minimum(best, total)
+        for _, per_tensor, needs in self.cases_needs(P, Q, ce, fixed):
+            best = np.minimum(best, fixed_e + self.shared(per_tensor, needs))
         return best * SAFETY
+
+    def shared(self, per_tensor: list, needs: list) -> np.ndarray:
+        """[K]: the least over chain choices (one per tensor) of the summed energies, a
+        choice being illegal when the tensors whose first keeper ``k`` must hold a slice
+        at once need more bits together than one instance of ``k`` holds (rule S: the
+        model checks the sum of the kept tiles at a level)."""
+        total: dict[int, object] = {}  # per level: every tensor's need there, summed
+        for need in needs:
+            for k, b in {n[0]: n[1] for n in need if n is not None}.items():
+                total[k] = total.get(k, 0.0) + b
+        if not any(np.any(b > self.cap_bits[k] * (1 + 1e-9)) for k, b in total.items()):
+            return sum(np.min(vals, axis=0) for vals in per_tensor)  # nothing binds
+        levels = {}
+        for ti, need in enumerate(needs):
+            for n in need:
+                if n is not None and np.isfinite(self.cap_bits[n[0]]):
+                    levels.setdefault(n[0], set()).add(ti)
+        # a level binds only where the tensors' needs there may exceed it together
+        shared = {k for k, ts in levels.items() if len(ts) > 1 and
+                  np.any(total[k] > self.cap_bits[k] * (1 + 1e-9))}
+        # per tensor, its options: (energy, level or None, bits): chains whose need is not
+        # at a shared level merge into one free option (with their own fit)
+        options = []
+        for vals, need in zip(per_tensor, needs):
+            free = [v if n is None or n[0] not in levels else
+                    np.where(n[1] <= self.cap_bits[n[0]] * (1 + 1e-9), v, np.inf)
+                    for v, n in zip(vals, need) if n is None or n[0] not in shared]
+            opts = [(np.min(free, axis=0), None, None)] if free else []
+            for k in sorted(shared):
+                at = [(v, n[1]) for v, n in zip(vals, need) if n is not None and n[0] == k]
+                if at:  # every chain with first keeper k needs the same bits in a case
+                    opts.append((np.min([v for v, _ in at], axis=0), k, at[0][1]))
+            options.append(opts)
+        if not shared:
+            return sum(o[0][0] for o in options)
+        best = None
+        for pick in itertools.product(*options):
+            total = sum(o[0] for o in pick)
+            for k in shared:
+                used = sum(o[2] for o in pick if o[1] == k)
+                if not np.isscalar(used) or used:
+                    total = np.where(used <= self.cap_bits[k] * (1 + 1e-9), total, np.inf)
+            best = total if best is None else np.minimum(best, total)
+        return best
