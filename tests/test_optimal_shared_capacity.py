@@ -97,7 +97,7 @@ def _bounded(ms: Mapspace, model, n: int, seed: int) -> None:
             U = list(range(depth, D))
             pos, neg, spx, spy, ce, fixed = _node(bd, rows, depth)
             got = prof.bound(U, pos, neg, spx, spy, ce, fixed if depth else None)
-            P = prof.combos_profiles(U, spx, spy)[3]
+            P = prof.combos(U, spx, spy)[3]
             mine = np.all([P[:, j] == prof.group[di][rows[di]] for j, di in enumerate(U)],
                           axis=0) if U else np.ones(len(P), dtype=bool)
             assert got[0][mine][0] <= E * (1 + 1e-9), (mid, depth, got[0][mine][0], E)

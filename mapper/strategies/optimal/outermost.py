@@ -108,6 +108,14 @@ class OutermostLoop:
         t_slots = [lvl for lvl, kind in st.slots if kind == "T"]
         self.pairs = t_slots.count(0) == 1
         self.only0 = [not any(0 < lvl < k for lvl in t_slots) for k in range(L)]
+        # rule Z: simple read-only tensors, and the dimensions that do not index one of
+        # them (a pair case is split by whether such a dimension has a loop at level 0)
+        self.zmay = [self.pairs and bd.simple[ti] and not t.read_write
+                     for ti, t in enumerate(tensors)]
+        self.zsplit = {d for d in self.di if any(z and d not in self.indexes[ti]
+                                                 for ti, z in enumerate(self.zmay))}
+        self.zindex = {d for d in self.di if any(z and d in self.indexes[ti]
+                                                 for ti, z in enumerate(self.zmay))}
 
     def _serve(self, ti: int, x: np.ndarray, Q: np.ndarray) -> np.ndarray:
         """Energy of the outermost level serving ``x`` words of tensor ``ti`` to the next
@@ -125,38 +133,170 @@ class OutermostLoop:
         f = self.loopf[di][fixed[di], j] if di in fixed else self.least_f[di][j]
         return int(f) if f > 1 else 0
 
-    def _cases(self, fixed: dict[int, int] | None):
-        """[(d0, j0, F0, d1, F1, alone)]: the cases a completion of ``fixed`` (dimension
-        index -> row) can be in: the outermost non-unit loop over ``d0`` at level ``j0``
-        with its least factor ``F0`` (``d0`` None: no loop); at level 0, split further by
-        the second loop there, ``d1`` with ``F1`` (None: ``alone``, the only one there)."""
+    def _cases(self, fixed: dict[int, int] | None) -> list[tuple]:
+        """[(d0, j0, F0, d1, F1, alone, (with, maybe, exact))]: the cases a completion of
+        ``fixed`` (dimension index -> row) can be in: the outermost non-unit loop over
+        ``d0`` at level ``j0`` with its least factor ``F0`` (``d0`` None: no loop); at
+        level 0, split further by the second loop there, ``d1`` with ``F1`` (None:
+        ``alone``, the only one there), and by the further loops there (rule Z:
+        ``_further``; ``exact``: ``F1`` is the second loop's factor, not its least)."""
+        return [c for coarse, fine in self._groups(fixed) for c in (fine or [coarse])]
+
+    def _groups(self, fixed: dict[int, int] | None) -> list[tuple]:
+        """[(coarse, cases)]: ``_cases`` grouped by the first two loops at level 0 and
+        ``F0``, each group with a coarse case below all of them (``F1`` its least, the
+        further loops open; ``cases`` None: the coarse case is the only one)."""
         fixed = fixed or {}
         out = []
         for d0, j0 in self.cases:
             if any((self.loopf[di][r, :j0] > 1).any() for di, r in fixed.items()):
                 continue  # an assigned loop lies above level j0
             if d0 is None:
-                out.append((None, j0, 0, None, 0, False))
+                out.append(((None, j0, 0, None, 0, False, ((), (), True)), None))
                 continue
             f0 = self._factor(d0, j0, fixed)
             if not f0:
                 continue
             if j0 > 0 or not self.pairs:
-                out.append((d0, j0, f0, None, 0, False))
+                out.append(((d0, j0, f0, None, 0, False, ((), (), True)), None))
                 continue
             di0 = self.di[d0]
             factors0 = [f0] if di0 in fixed else self.values0[di0]
             if not any(self.loopf[di][r, 0] > 1 for di, r in fixed.items()
                        if di != di0):  # d0's loop alone at level 0: each factor
                 for f in factors0:
-                    out.append((d0, 0, int(f), None, 0, True))
+                    out.append(((d0, 0, int(f), None, 0, True, ((), (), True)), None))
             for d1 in self.di:
                 f1 = self._factor(d1, 0, fixed) if d1 != d0 and \
                     self.bd.workload.bound(d1) > 1 else 0
-                if f1:  # each factor of d0 (its slices shrink with it), d1's least
-                    for f in factors0:
-                        out.append((d0, 0, int(f), d1, f1, False))
+                if not f1:
+                    continue
+                # each factor of d0 and of d1 (the slices shrink with them, the terms
+                # grow with them): the assigned row's, or each value its rows take
+                di1 = self.di[d1]
+                factors1 = [f1] if di1 in fixed else self.values0[di1]
+                coarse = self._further(d0, d1, fixed, True)[0]
+                fine = self._further(d0, d1, fixed)
+                for f in factors0:
+                    out.append(((d0, 0, int(f), d1, f1, False, coarse),
+                                [(d0, 0, int(f), d1, int(g), False, rest)
+                                 for rest in fine for g in factors1]))
         return out
+
+    def profile_factors(self, groups: list[np.ndarray]) -> None:
+        """Per dimension (``bd.dims`` order) and spatial profile (``groups``: each row's
+        profile, rule P), the factors its rows take at level 0: whether one is 1 (no
+        loop), each non-unit value (``values0``), and the least and largest non-unit one
+        (rule Z restricts each combination's cases to them)."""
+        self.p_one, self.p_has, self.p_lo, self.p_hi = [], [], [], []
+        for di, g in enumerate(groups):
+            t0 = self.bd.dims[di].temporal[:, 0]
+            G = int(g.max()) + 1 if len(g) else 0
+            one = np.zeros(G, dtype=bool)
+            one[g[t0 == 1]] = True
+            has = np.zeros((G, len(self.values0[di])), dtype=bool)
+            for j, v in enumerate(self.values0[di]):
+                has[g[t0 == v], j] = True
+            lo = np.full(G, np.inf)
+            np.minimum.at(lo, g[t0 > 1], t0[t0 > 1].astype(float))
+            hi = np.ones(G)
+            np.maximum.at(hi, g, t0.astype(float))
+            self.p_one.append(one)
+            self.p_has.append(has)
+            self.p_lo.append(lo)
+            self.p_hi.append(hi)
+
+    def _possible(self, case: tuple, prof: dict) -> np.ndarray | bool:
+        """[K] (or True): the combinations whose profiles (``prof``: unassigned dimension
+        index -> each combination's profile) let an unassigned dimension take the
+        case's factor at level 0: the first and second loops' values, a loop for the
+        further ones, none (factor 1) for the others; every dimension none when the
+        case has no loop at level 0."""
+        d0, j0, f0, d1, f1, alone, (rest, maybe, exact1) = case
+        ok = True
+        for di, g in prof.items():
+            d = self.bd.st.dims[di]
+            if d0 is None or j0 > 0 or (alone and d != d0) or \
+                    (d1 is not None and d not in (d0, d1) + rest + maybe):
+                ok = ok & self.p_one[di][g]
+            elif d in (d0, d1):
+                v = self.values0[di]
+                f = f0 if d == d0 else f1
+                if f in v and (d == d1 and exact1 or d == d0 and self.pairs):
+                    ok = ok & self.p_has[di][g, v.index(f)]
+                else:
+                    ok = ok & self.p_has[di][g].any(axis=1)
+            elif d in rest:
+                ok = ok & self.p_has[di][g].any(axis=1)
+        return ok
+
+    def _further(self, d0: str, d1: str, fixed: dict[int, int],
+                 coarse: bool = False) -> list[tuple]:
+        """Rule Z's split of a pair case by the further loops at level 0: [(with, maybe)],
+        the other dimensions that have a non-unit loop there (an assigned one that has
+        it; an unassigned one that does not index some tensor rule Z refills, either
+        way) and those left open (the other unassigned ones with rows that have it)."""
+        sets, maybe = [()], ()
+        for d, di in self.di.items():
+            if d in (d0, d1) or self.bd.workload.bound(d) <= 1:
+                continue
+            if di in fixed:
+                if self.loopf[di][fixed[di], 0] > 1:
+                    sets = [s + (d,) for s in sets]
+            elif self.values0[di]:
+                if d in self.zsplit and not coarse:
+                    sets = sets + [s + (d,) for s in sets]
+                else:
+                    maybe = maybe + (d,)
+        return [(s, maybe, not coarse) for s in sets]
+
+    def _level0(self, ti: int, case: tuple, fixed: dict[int, int] | None,
+                prof: dict | None = None):
+        """Rule Z's counts of a case for a simple read-only tensor ``ti``: (variants, ``K``,
+        ``lo``, ``hi``). ``K``: at most the distinct slices of ``ti`` the further loops at
+        level 0 visit; ``lo``, ``hi``: the least and the largest product of their factors
+        that do not index ``ti``; each variant (``a``, ``A``, ``s``): the first one or two
+        loops' factors that do not index ``ti`` (their product ``a``, at least) and all
+        (``A``, at most), and at most how many of their steps keep the slice (``s``: a
+        step of a loop that does not index ``ti`` inside which no loop that does
+        wraps). A second loop's factor is exact in a case, but the bound need not grow
+        with it; its largest value is a second variant, so that it does (rule Z's floor
+        takes the least). None when the case does not list every loop at level 0."""
+        d0, j0, f0, d1, f1, alone, (rest, maybe, exact1) = case
+        if d0 is None or j0 > 0 or not self.pairs or (d1 is None and not alone):
+            return None
+        fixed = fixed or {}
+        idx = self.indexes[ti]
+        K, lo, hi = 1.0, 1.0, 1.0
+        for d in rest + maybe:
+            di = self.di[d]
+            if di in fixed:
+                least = most = int(self.bd.dims[di].temporal[fixed[di], 0])
+            elif prof is not None and di in prof:  # the combination's profile's rows
+                least, most = self.p_lo[di][prof[di]], self.p_hi[di][prof[di]]
+                least = np.where(np.isfinite(least), least, most)  # (none: not possible)
+            else:
+                least, most = int(self.least_f[di][0]), int(self.most_f[di][0])
+            if d in maybe:
+                least = 1  # it may have no loop at level 0
+            if d in idx:
+                K *= most
+            else:
+                lo, hi = lo * least, hi * most
+        # no further loop that surely exists indexes ti (an open one may have none)
+        none = all(d not in idx for d in rest)
+        i0 = d0 in idx
+        if d1 is None:  # alone: d0's steps keep the slice when it does not index ti
+            return [(1.0 if i0 else f0, f0, 0.0 if i0 else f0 - 1.0)], K, lo, hi
+        i1 = d1 in idx
+        top = f1 if exact1 or self.di[d1] in fixed else int(self.most_f[self.di[d1]][0])
+        variants = []
+        for g in ({f1, top} if exact1 else {top}):
+            a = (1.0 if i0 else f0) * (1.0 if i1 else (g if exact1 else f1))
+            s = (f0 * (g - 1.0) if not i1 and none else 0.0) + \
+                (f0 - 1.0 if not i0 and not i1 and none else 0.0)
+            variants.append((a, float(f0 * g), s))
+        return variants, K, lo, hi
 
     def _held(self, ti: int, k1: int, H: np.ndarray, fixed: dict[int, int] | None):
         """The words of tensor ``ti`` that keeper ``k1``'s instances hold at once: at most
@@ -200,6 +340,36 @@ class OutermostLoop:
                 out[:, col + bd.n_ce] *= g
         return out
 
+    def _refilled(self, ti: int, ch: tuple, z: tuple, ce: np.ndarray, inst: np.ndarray,
+                  P: np.ndarray) -> np.ndarray:
+        """``ce`` with the columns of chain ``ch``'s keepers below the outermost level at
+        least rule Z's multiple of one pass (``z`` from ``_level0``): level 0's
+        iterations visit each disjoint slice of the tensor ``a f`` times (``f`` the
+        further loops' product that does not index it), each visit needs the slice's
+        words again, and only a visit right after one of the same slice can start with
+        words held: at most ``C`` (a keeper's capacity in words of the tensor times its
+        instances; ``w`` the tensor's words), at each of at most ``A K (f - 1)`` such
+        visits inside the first loops' iterations and ``s`` at their steps. Linear in
+        ``f``: the least of its two ends (and of the variants)."""
+        bd = self.bd
+        variants, K, lo, hi = z
+        out = np.array(ce, dtype=np.float64, copy=True)
+        for c in ch[1:]:
+            r = self.cap[c][ti] * inst[:, c] / bd.solo_words[ti]  # C / w
+            m = None
+            for a, A, s in variants:
+                for f in (lo, hi):
+                    n = A * K * (f - 1.0) + s  # visits that may start with words held
+                    # (a keeper that can hold the whole tensor: only where none does)
+                    v = np.where(np.asarray(n) > 0,
+                                 np.where(r < 1, a * f - n * np.minimum(r, 1.0), 0.0), a * f)
+                    m = v if m is None else np.minimum(m, v)
+            col = bd.col_ce[(ti, c)]
+            out[:, col] = np.maximum(out[:, col], m)
+            if bd.links:
+                out[:, col + bd.n_ce] = np.maximum(out[:, col + bd.n_ce], m)
+        return out
+
     def cases_terms(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray,
                     fixed: dict[int, int] | None = None):
         """Per case (``_cases``) that a completion of ``fixed`` can be in: per tensor, per
@@ -209,7 +379,8 @@ class OutermostLoop:
             yield case, out
 
     def cases_needs(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray,
-                    fixed: dict[int, int] | None = None):
+                    fixed: dict[int, int] | None = None, done: dict | None = None,
+                    prof: dict | None = None, cases=None):
         """``cases_terms`` with, per tensor and chain, the chain's first keeper ``k1`` and
         the bits [K] one instance of it must fill with the tensor in that case (None: not
         known): where the case leaves ``k1`` one visit per slice (rule S)."""
@@ -234,10 +405,13 @@ class OutermostLoop:
                 T = self.touched[ti]
                 held = self._held(ti, k1, H, fixed)
 
-                def priced(words, f, cut, ti=ti, ch=ch, k1=k1, e=e):
-                    # the serve of ``words`` (None: rule C's) and refills ``f`` (1: none)
+                def priced(words, f, cut, z, ti=ti, ch=ch, k1=k1, e=e):
+                    # the serve of ``words`` (None: rule C's), refills ``f`` (1: none) and
+                    # rule Z's level-0 refills ``z`` = (F, K) (None: none)
                     c = self._scaled(ti, ch, f, cut, ce, steps) if f > 1 else ce
-                    base = e if f <= 1 else bd.chain_energy(ti, ch, P, Q, ce=c)
+                    if z is not None:
+                        c = self._refilled(ti, ch, z, c, inst, P)
+                    base = e if f <= 1 and z is None else bd.chain_energy(ti, ch, P, Q, ce=c)
                     if words is None:
                         return base
                     x0 = bd.solo_words[ti] * P[:, bd.col_r[(ti, 0)]] * c[:, bd.col_ce[(ti, k1)]]
@@ -250,11 +424,18 @@ class OutermostLoop:
         single = [single[:, k] for k in range(L)]
         fkey = tuple(sorted((di, int(self.bd.dims[di].temporal[r, 0]))
                             for di, r in (fixed or {}).items()))  # level 0's known factors
-        for case in self._cases(fixed):
+        for case in (self._cases(fixed) if cases is None else cases):
+            if done is not None and (case[:4], case[6]) in done and \
+                    done[(case[:4], case[6])] is None:
+                continue  # a larger second factor of a case whose capacity did not bind
             out, needs = [], []
             box = self._slice_words(case, fixed, fkey)
             for ti, rows in enumerate(terms):
                 vals, need = [], []
+                z = self._level0(ti, case, fixed, prof) if self.zmay[ti] else None
+                if z is not None and all(np.all(a * z[3] <= 1) for a, _, _ in z[0]):
+                    z = None  # no loop at level 0 that repeats the tensor
+                zid = None if z is None else (case[:5], case[6])
                 for e, k1, priced, T, H, held, cache, distinct in rows:
                     need.append(None)
                     if priced is None:  # the outermost level alone
@@ -271,9 +452,9 @@ class OutermostLoop:
                         need[-1] = (k1, share if need[-1] is None else
                                     np.maximum(need[-1][1], share))
                         continue
-                    if key not in cache:
-                        cache[key] = priced(*self._case_words(key, T, held))
-                    vals.append(cache[key])
+                    if (key, zid) not in cache:
+                        cache[(key, zid)] = priced(*self._case_words(key, T, held), z)
+                    vals.append(cache[(key, zid)])
                 out.append(vals)
                 needs.append(need)
             yield case, out, needs
@@ -285,7 +466,7 @@ class OutermostLoop:
         its level-0 loop can take there (exact when assigned or the case's first loop
         at level 0; 1 when the case has no loop at level 0 or the first loop is alone);
         ``fkey``: the assigned dimensions' level-0 factors (the cache key with the case)."""
-        d0, j0, f0, d1, f1, alone = case
+        d0, j0, f0, d1, f1, alone, (rest, maybe, exact1) = case
         fixed = fixed or {}
         wl = self.bd.workload
         key = (case, fkey)
@@ -300,8 +481,10 @@ class OutermostLoop:
                 f = int(self.bd.dims[di].temporal[fixed[di], 0])
             elif d == d0:
                 f = f0 if self.pairs else int(self.most_f[di][0])
-            elif alone:
-                f = 1
+            elif d == d1:  # the second loop at level 0: its exact factor (or largest)
+                f = f1 if exact1 else int(self.most_f[di][0])
+            elif alone or (d1 is not None and d not in rest + maybe):
+                f = 1  # no loop at level 0 (rule Z's split)
             else:
                 f = int(self.most_f[di][0])
             top[d] = -(-wl.bound(d) // max(f, 1))
@@ -313,7 +496,7 @@ class OutermostLoop:
         (the share of ``T`` that ``k1`` must hold at once) when the loops above ``k1`` are
         known and leave it one visit per slice, else ``key`` = (kind, f0, f1, refill
         factor, steps divisor) for ``_case_words``."""
-        d0, j0, f0, d1, f1, alone = case
+        d0, j0, f0, d1, f1, alone, _ = case
         fixed = fixed or {}
         idx = self.indexes[ti]
         ro = not self.bd.workload.tensors[ti].read_write
@@ -360,7 +543,8 @@ class OutermostLoop:
         return np.maximum(T, f1 * T - (f0 * f1 - 1) * held), f, cut
 
     def energy(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray,
-               fixed: dict[int, int] | None = None) -> np.ndarray:
+               fixed: dict[int, int] | None = None,
+               prof: dict | None = None) -> np.ndarray:
         """[K]: a lower bound of the energy of every mapping in each combination (column
         products ``P`` [K, n_pos], ``Q`` [K, n_neg], extents ``ce`` [K, ...] as
         ``Bounder.bound`` takes them), at least rule P's own bound. ``fixed``: the rows
@@ -368,21 +552,65 @@ class OutermostLoop:
         cases remain and their factors, and bound what a keeper holds."""
         fixed_e = self.bd.fixed_energy(P)
         best = np.full(len(P), np.inf)
-        for _, per_tensor, needs in self.cases_needs(P, Q, ce, fixed):
-            best = np.minimum(best, fixed_e + self.shared(per_tensor, needs))
+        # A pair case's second factor comes in ascending order, and every term grows
+        # with it but the slices rule S checks (and rule Z's refills when the second
+        # loop indexes their tensor): once they fit, the larger ones add nothing.
+        # The coarse case of each group first; then a group's cases only where its coarse
+        # case is below the least found so far (each of them is at least the coarse one).
+        done: dict = {}  # per such case: the combinations still open (None: none)
+        groups = self._groups(fixed)
+        low = [None] * len(groups)
+
+        cur: dict = {}  # the group of the case being priced
+
+        def order():
+            nonlocal best
+            for gi, (coarse, _) in enumerate(groups):
+                cur["g"] = gi
+                yield coarse
+            for gi in sorted(range(len(groups)), key=lambda g: float(np.min(low[g]))):
+                if groups[gi][1] is None or not np.any(low[gi] < best):
+                    continue  # exact already, or no combination it could lower
+                if fixed is None:  # the root: the coarse cases only (time)
+                    best = np.minimum(best, low[gi])
+                    continue
+                for case in groups[gi][1]:
+                    cur["g"] = gi
+                    yield case
+
+        for case, per_tensor, needs in self.cases_needs(P, Q, ce, fixed, done, prof, order()):
+            gi = cur["g"]
+            total, binds = self.shared(per_tensor, needs)
+            ok = self._possible(case, prof) if prof else True
+            if ok is not True:  # rule Z: the combinations whose profiles allow the case
+                total = np.where(ok, total, np.inf)
+            total = fixed_e + total
+            if low[gi] is None and case is groups[gi][0]:
+                low[gi] = total
+                if groups[gi][1] is not None:
+                    continue  # a coarse case: a floor for its group's cases
+            best = np.minimum(best, total)
+            if case[3] is not None and case[3] not in self.zindex:
+                g = (case[:4], case[6])
+                open_ = done.get(g, True) & ~(ok & ~binds)
+                done[g] = open_ if np.any(open_) else None
         return best * SAFETY
 
-    def shared(self, per_tensor: list, needs: list) -> np.ndarray:
-        """[K]: the least over chain choices (one per tensor) of the summed energies, a
-        choice being illegal when the tensors whose first keeper ``k`` must hold a slice
-        at once need more bits together than one instance of ``k`` holds (rule S: the
-        model checks the sum of the kept tiles at a level)."""
+    def shared(self, per_tensor: list, needs: list) -> tuple[np.ndarray, bool]:
+        """([K], binds): the least over chain choices (one per tensor) of the summed
+        energies, a choice being illegal when the tensors whose first keeper ``k`` must
+        hold a slice at once need more bits together than one instance of ``k`` holds
+        (rule S: the model checks the sum of the kept tiles at a level); ``binds`` [K]
+        (or False): where some need exceeds a capacity (elsewhere the plain sum of the
+        least terms)."""
         total: dict[int, object] = {}  # per level: every tensor's need there, summed
         for need in needs:
             for k, b in {n[0]: n[1] for n in need if n is not None}.items():
                 total[k] = total.get(k, 0.0) + b
-        if not any(np.any(b > self.cap_bits[k] * (1 + 1e-9)) for k, b in total.items()):
-            return sum(np.min(vals, axis=0) for vals in per_tensor)  # nothing binds
+        over = [b > self.cap_bits[k] * (1 + 1e-9) for k, b in total.items()]
+        binds = np.any(over, axis=0) if over else False
+        if not np.any(binds):
+            return sum(np.min(vals, axis=0) for vals in per_tensor), binds  # nothing binds
         levels = {}
         for ti, need in enumerate(needs):
             for n in need:
@@ -405,7 +633,7 @@ class OutermostLoop:
                     opts.append((np.min([v for v, _ in at], axis=0), k, at[0][1]))
             options.append(opts)
         if not shared:
-            return sum(o[0][0] for o in options)
+            return sum(o[0][0] for o in options), binds
         best = None
         for pick in itertools.product(*options):
             total = sum(o[0] for o in pick)
@@ -414,4 +642,4 @@ class OutermostLoop:
                 if not np.isscalar(used) or used:
                     total = np.where(used <= self.cap_bits[k] * (1 + 1e-9), total, np.inf)
             best = total if best is None else np.minimum(best, total)
-        return best
+        return best, binds
