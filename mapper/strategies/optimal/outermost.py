@@ -340,6 +340,14 @@ class OutermostLoop:
                 out[:, col + bd.n_ce] *= g
         return out
 
+    @staticmethod
+    def _zkey(z: tuple) -> tuple:
+        """A hashable key of rule Z's counts (cases with equal counts price alike)."""
+        def k(x):
+            return float(x) if np.ndim(x) == 0 else np.asarray(x, dtype=np.float64).tobytes()
+        variants, K, lo, hi = z
+        return tuple(variants), k(K), k(lo), k(hi)
+
     def _refilled(self, ti: int, ch: tuple, z: tuple, ce: np.ndarray, inst: np.ndarray,
                   P: np.ndarray) -> np.ndarray:
         """``ce`` with the columns of chain ``ch``'s keepers below the outermost level at
@@ -353,7 +361,7 @@ class OutermostLoop:
         ``f``: the least of its two ends (and of the variants)."""
         bd = self.bd
         variants, K, lo, hi = z
-        out = np.array(ce, dtype=np.float64, copy=True)
+        out = None
         for c in ch[1:]:
             r = self.cap[c][ti] * inst[:, c] / bd.solo_words[ti]  # C / w
             m = None
@@ -365,10 +373,15 @@ class OutermostLoop:
                                  np.where(r < 1, a * f - n * np.minimum(r, 1.0), 0.0), a * f)
                     m = v if m is None else np.minimum(m, v)
             col = bd.col_ce[(ti, c)]
-            out[:, col] = np.maximum(out[:, col], m)
-            if bd.links:
-                out[:, col + bd.n_ce] = np.maximum(out[:, col + bd.n_ce], m)
-        return out
+            cols = (col, col + bd.n_ce) if bd.links else (col,)
+            src = ce if out is None else out
+            if not any(np.any(m > src[:, j]) for j in cols):
+                continue
+            if out is None:
+                out = np.array(ce, dtype=np.float64, copy=True)
+            for j in cols:
+                out[:, j] = np.maximum(out[:, j], m)
+        return ce if out is None else out  # (``ce`` itself: no column rises)
 
     def cases_terms(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray,
                     fixed: dict[int, int] | None = None):
@@ -380,7 +393,7 @@ class OutermostLoop:
 
     def cases_needs(self, P: np.ndarray, Q: np.ndarray, ce: np.ndarray,
                     fixed: dict[int, int] | None = None, done: dict | None = None,
-                    prof: dict | None = None, cases=None):
+                    prof: dict | None = None, cases=None, mode: dict | None = None):
         """``cases_terms`` with, per tensor and chain, the chain's first keeper ``k1`` and
         the bits [K] one instance of it must fill with the tensor in that case (None: not
         known): where the case leaves ``k1`` one visit per slice (rule S)."""
@@ -411,7 +424,7 @@ class OutermostLoop:
                     c = self._scaled(ti, ch, f, cut, ce, steps) if f > 1 else ce
                     if z is not None:
                         c = self._refilled(ti, ch, z, c, inst, P)
-                    base = e if f <= 1 and z is None else bd.chain_energy(ti, ch, P, Q, ce=c)
+                    base = e if c is ce else bd.chain_energy(ti, ch, P, Q, ce=c)
                     if words is None:
                         return base
                     x0 = bd.solo_words[ti] * P[:, bd.col_r[(ti, 0)]] * c[:, bd.col_ce[(ti, k1)]]
@@ -432,10 +445,11 @@ class OutermostLoop:
             box = self._slice_words(case, fixed, fkey)
             for ti, rows in enumerate(terms):
                 vals, need = [], []
-                z = self._level0(ti, case, fixed, prof) if self.zmay[ti] else None
+                z = self._level0(ti, case, fixed, prof) if self.zmay[ti] and \
+                    (mode is None or mode["full"]) else None
                 if z is not None and all(np.all(a * z[3] <= 1) for a, _, _ in z[0]):
                     z = None  # no loop at level 0 that repeats the tensor
-                zid = None if z is None else (case[:5], case[6])
+                zid = None if z is None else self._zkey(z)
                 for e, k1, priced, T, H, held, cache, distinct in rows:
                     need.append(None)
                     if priced is None:  # the outermost level alone
@@ -555,40 +569,41 @@ class OutermostLoop:
         # A pair case's second factor comes in ascending order, and every term grows
         # with it but the slices rule S checks (and rule Z's refills when the second
         # loop indexes their tensor): once they fit, the larger ones add nothing.
-        # The coarse case of each group first; then a group's cases only where its coarse
-        # case is below the least found so far (each of them is at least the coarse one).
+        # Each group's coarse case first, priced without rule Z (a floor for the group's
+        # cases, each of which is at least it); then a group's cases, with rule Z, only
+        # where that floor is below the least found so far.
         done: dict = {}  # per such case: the combinations still open (None: none)
         groups = self._groups(fixed)
         low = [None] * len(groups)
-
-        cur: dict = {}  # the group of the case being priced
+        cur: dict = {}  # the group of the case being priced, and whether in full
 
         def order():
             nonlocal best
             for gi, (coarse, _) in enumerate(groups):
-                cur["g"] = gi
+                cur["g"], cur["full"] = gi, False
                 yield coarse
+            cur["full"] = True
             for gi in sorted(range(len(groups)), key=lambda g: float(np.min(low[g]))):
-                if groups[gi][1] is None or not np.any(low[gi] < best):
-                    continue  # exact already, or no combination it could lower
-                if fixed is None:  # the root: the coarse cases only (time)
-                    best = np.minimum(best, low[gi])
-                    continue
-                for case in groups[gi][1]:
+                if not np.any(low[gi] < best):
+                    continue  # no combination it could lower
+                fine = groups[gi][1]
+                if fixed is None or fine is None:  # (the root: no split, for time)
+                    fine = [groups[gi][0]]
+                for case in fine:
                     cur["g"] = gi
                     yield case
 
-        for case, per_tensor, needs in self.cases_needs(P, Q, ce, fixed, done, prof, order()):
+        for case, per_tensor, needs in self.cases_needs(P, Q, ce, fixed, done, prof, order(),
+                                                        cur):
             gi = cur["g"]
             total, binds = self.shared(per_tensor, needs)
-            ok = self._possible(case, prof) if prof else True
+            ok = self._possible(case, prof) if prof and cur["full"] else True
             if ok is not True:  # rule Z: the combinations whose profiles allow the case
                 total = np.where(ok, total, np.inf)
             total = fixed_e + total
-            if low[gi] is None and case is groups[gi][0]:
+            if not cur["full"]:
                 low[gi] = total
-                if groups[gi][1] is not None:
-                    continue  # a coarse case: a floor for its group's cases
+                continue  # a coarse case: a floor for its group's cases
             best = np.minimum(best, total)
             if case[3] is not None and case[3] not in self.zindex:
                 g = (case[:4], case[6])
