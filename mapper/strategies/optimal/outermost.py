@@ -460,7 +460,10 @@ class OutermostLoop:
                         need[-1] = (k1, single[k1] * (bits * box[ti]))
                     key, fits = self._case_key(ti, case, k1, fixed)
                     if fits is not None:  # slices that must fit k1 at once
-                        vals.append(np.where(fits * T <= H, e, np.inf))
+                        if z is not None and ("F", zid) not in cache:  # rule Z below k1
+                            cache[("F", zid)] = priced(None, 1, 1.0, z)
+                        vals.append(np.where(fits * T <= H, e if z is None else
+                                             cache[("F", zid)], np.inf))
                         # each instance's tile: at least its share of the slice
                         share = fits * T / distinct * bits
                         need[-1] = (k1, share if need[-1] is None else
