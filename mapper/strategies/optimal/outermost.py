@@ -578,17 +578,19 @@ class OutermostLoop:
         done: dict = {}  # per such case: the combinations still open (None: none)
         groups = self._groups(fixed)
         low = [None] * len(groups)
+        once = [False] * len(groups)
         cur: dict = {}  # the group of the case being priced, and whether in full
 
         def order():
             nonlocal best
-            for gi, (coarse, _) in enumerate(groups):
-                cur["g"], cur["full"] = gi, False
+            for gi, (coarse, fine) in enumerate(groups):
+                # (a case without a loop at level 0 has nothing for rule Z: priced once)
+                cur["g"], cur["full"] = gi, fine is None and (coarse[0] is None or coarse[1] > 0)
                 yield coarse
             cur["full"] = True
             for gi in sorted(range(len(groups)), key=lambda g: float(np.min(low[g]))):
-                if not np.any(low[gi] < best):
-                    continue  # no combination it could lower
+                if once[gi] or not np.any(low[gi] < best):
+                    continue  # priced already, or no combination it could lower
                 fine = groups[gi][1]
                 if fixed is None or fine is None:  # (the root: no split, for time)
                     fine = [groups[gi][0]]
@@ -604,9 +606,11 @@ class OutermostLoop:
             if ok is not True:  # rule Z: the combinations whose profiles allow the case
                 total = np.where(ok, total, np.inf)
             total = fixed_e + total
-            if not cur["full"]:
+            if low[gi] is None:
                 low[gi] = total
-                continue  # a coarse case: a floor for its group's cases
+                once[gi] = cur["full"]
+                if not cur["full"]:
+                    continue  # a coarse case: a floor for its group's cases
             best = np.minimum(best, total)
             if case[3] is not None and case[3] not in self.zindex:
                 g = (case[:4], case[6])
