@@ -408,6 +408,12 @@ class OutermostLoop(Level0Loops):
                 fine = groups[gi][1]
                 if fixed is None or fine is None:  # (the root: no split, for time)
                     fine = [groups[gi][0]]
+                else:  # the coarse case with rule Z first: a floor nearer its cases
+                    cur["g"], cur["mid"] = gi, True
+                    yield groups[gi][0]
+                    cur["mid"] = False
+                    if not np.any(low[gi] < best):
+                        continue
                 for case in fine:
                     cur["g"] = gi
                     yield case
@@ -415,11 +421,17 @@ class OutermostLoop(Level0Loops):
         for case, per_tensor, needs in self.cases_needs(P, Q, ce, fixed, done, prof, order(),
                                                         cur):
             gi = cur["g"]
-            total, binds = self.shared(per_tensor, needs)
+            if cur["full"] or cur.get("mid"):
+                total, binds = self.shared(per_tensor, needs)
+            else:  # (a coarse case's floor: rule S left to its group's cases)
+                total, binds = sum(np.min(vals, axis=0) for vals in per_tensor), False
             ok = self.possible(case, prof) if prof and cur["full"] else True
             if ok is not True:  # rule Z: the combinations whose profiles allow the case
                 total = np.where(ok, total, np.inf)
             total = fixed_e + total
+            if cur.get("mid"):
+                low[gi] = np.maximum(low[gi], total)
+                continue
             if low[gi] is None:
                 low[gi] = total
                 once[gi] = cur["full"]
