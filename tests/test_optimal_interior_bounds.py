@@ -64,9 +64,10 @@ def _draw_and_check(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int
                  if lp.factor > 1]
         own = (loops[0][1], loops[0][0]) if loops else (None, bd.L)
         at0 = [d for j, d in loops if j == 0]  # level 0's loops: the second one, or alone
+        f0s = [lp.factor for lp in m.levels[0].temporal if lp.factor > 1]
+        # level 0's second loop, alone, the first and second loops' factors there
         own0 = (at0[1] if len(at0) > 1 else None, len(at0) == 1,
-                next((lp.factor for lm in m.levels[:1] for lp in lm.temporal
-                      if lp.factor > 1), 0))  # the first loop's factor at level 0
+                f0s[0] if f0s else 0, f0s[1] if len(f0s) > 1 else 0)
         rows = bd.st.tiling_rows(mid)
         D = len(rows)
         for depth in range(1, D + 1):
@@ -89,8 +90,11 @@ def _draw_and_check(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int
             Qk = neg[None] * new.combos(U, spx, spy)[1][k:k + 1]
             for case, per_tensor in new.outermost.cases_terms(Pk, Qk, ce, fixed):
                 if case[:2] != own or (case[1] == 0 and new.outermost.pairs and
-                                       (case[3], case[5], case[2]) != own0):
-                    continue  # (level 0: one case per first factor)
+                                       (case[3], case[5], case[2], case[4]) != own0):
+                    continue  # (level 0: one case per first and second factor)
+                rest, maybe, _ = case[6]
+                if not set(rest) <= set(at0[2:]) <= set(rest) | set(maybe):
+                    continue  # (rule Z: one case per set of further loops at level 0)
                 for ti, t in enumerate(bd.workload.tensors):
                     ch = tuple(i for i, lm in enumerate(m.levels) if t.name in lm.keep)
                     v = per_tensor[ti][bd.chains[ti].index(ch)][0]

@@ -162,10 +162,17 @@ def test_rule_o_by_hand():
     ce = _root_extents(bd)
     plain = SpatialProfiles(bd, outermost=False).bound(range(2), np.ones(bd.n_pos),
                                                         np.ones(bd.n_neg), one, one, ce)
-    with_o = SpatialProfiles(bd).bound(range(2), np.ones(bd.n_pos), np.ones(bd.n_neg),
+    rule_o = SpatialProfiles(bd)
+    rule_o.outermost.cap_bits = [np.inf] * bd.L  # rule O alone (rules S and Z off)
+    rule_o.outermost.zmay = [False] * len(w.tensors)  # (rule Z: test_optimal_level0_refills)
+    with_o = rule_o.bound(range(2), np.ones(bd.n_pos), np.ones(bd.n_neg), one, one, ce)
+    with_s = SpatialProfiles(bd).bound(range(2), np.ones(bd.n_pos), np.ones(bd.n_neg),
                                        one, one, ce)
     assert plain[0].tolist() == [pytest.approx(8.0)]
     assert with_o[0].tolist() == [pytest.approx(9.0)]
+    # rule S: in the case M then C at DRAM, I's and O's 1-word slices cannot share Buf's
+    # one word, so I bypasses it (4 reads) or O does (4 updates): 10, the least energy
+    assert with_s[0].tolist() == [pytest.approx(10.0)]
     best = min(evaluate(w, a, m).energy_pj for m in map(ms.mapping, range(ms.size))
                if ms.is_legal(m))
     assert best == pytest.approx(10.0)

@@ -47,6 +47,8 @@ class SpatialProfiles:
             self.pmin.append(np.stack([f.pos[inv == g].min(axis=0) for g in range(len(keys))]))
             self.nmax.append(np.stack([f.neg[inv == g].max(axis=0) if f.neg.shape[1] else
                                        np.zeros(0) for g in range(len(keys))]))
+        if self.outermost is not None:  # rule Z: level 0's factors per profile
+            self.outermost.profile_factors(self.group)
 
     def combos(self, U, spx: np.ndarray, spy: np.ndarray):
         """(pos [K, n_pos], neg [K, n_neg], first [K], profiles [K, len(U)]): the column
@@ -117,6 +119,7 @@ class SpatialProfiles:
         energy, cycles = self.bd.bound(pos, neg, ce=c)
         if self.outermost is not None and c is not None and (root or fixed is not None):
             # rule O: the outermost loop's refetch (outermost.py)
-            energy = np.maximum(energy, self.outermost.energy(pos, neg, c,
-                                                              None if root else fixed))
+            energy = np.maximum(energy, self.outermost.energy(
+                pos, neg, c, None if root else fixed,
+                {di: idx[:, j] for j, di in enumerate(U)}))
         return energy, cycles, first
