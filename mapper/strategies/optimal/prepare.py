@@ -24,12 +24,12 @@ from loopscape.spaces.workload import conv2d
 from ...objectives import objective_values
 from ..base import SearchContext, Strategy
 
-# The tiny layer and design: every kernel of the walk runs on its first asks (checked by
-# tests/test_prepare_kernels.py against searches of other kinds), in about 0.2 s once
-# the kernels are on disk.
-WARM_LAYER = {"C": 4, "M": 4, "P": 2, "Q": 2, "R": 1, "S": 1}
+# The tiny layer and design: every kernel of the walk runs by the time its first group of
+# tilings went through the rules (checked by tests/test_prepare_kernels.py against
+# searches of other kinds).
+WARM_LAYER = {"C": 2, "M": 2, "P": 1, "Q": 1, "R": 1, "S": 1}
 WARM_ARCH = "eyeriss_like"
-WARM_ASKS = 4  # proposals asked for; the first already reaches every kernel
+MAX_ASKS = 8  # the walk reaches every kernel once a group of tilings went through its rules
 
 _prepared = False  # once per process
 
@@ -49,12 +49,14 @@ def prepare_kernels(walk: type[Strategy]) -> float:
     strategy = walk(warm_start=0)
     strategy.setup(SearchContext(space, objectives, (), 0))
     evaluator = BatchEvaluator(workload, arch)
-    for _ in range(WARM_ASKS):
+    for _ in range(MAX_ASKS):  # until a group of tilings went through the rules
         proposal = strategy.ask(512)
         if proposal is None:
             break
         if len(proposal):
             strategy.tell(proposal, objective_values(objectives, evaluator(proposal.batch),
                                                      arch))
+        if strategy.meter.groups:
+            break
     _prepared = True
     return time.perf_counter() - start
