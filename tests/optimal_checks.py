@@ -53,3 +53,18 @@ def assert_admissible(ms: Mapspace, bd: Bounder, st_: SpaceStructure, mid: int,
 def link_words(ev: Evaluation) -> int:
     """Words moved over links in a scored mapping (all levels and tensors)."""
     return sum(s.link_transfers or 0 for lvl in ev.levels for s in lvl.tensors.values())
+
+
+def subtree_prefix(bd: Bounder, rows: list[int], depth: int):
+    """The subtree fixing the first ``depth`` dimensions (layer order) to ``rows``:
+    column products, spatial products per mesh axis, B7 extents and the fixed rows."""
+    L = bd.L
+    pos, neg = np.ones(bd.n_pos), np.ones(bd.n_neg)
+    spx, spy = np.ones(L, dtype=np.int64), np.ones(L, dtype=np.int64)
+    fixed = {di: rows[di] for di in range(depth)}
+    for di, r in fixed.items():
+        f = bd.dims[di]
+        pos, neg = pos * f.pos[r], neg * f.neg[r]
+        spx, spy = spx * f.sx[r], spy * f.sy[r]
+    tem, ext = bd.partial_tiling(fixed, 1)
+    return pos, neg, spx, spy, bd.tiling_extents(tem, ext), fixed

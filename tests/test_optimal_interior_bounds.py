@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from optimal_checks import subtree_prefix
 from test_optimal import check_exact, small_spaces
 from test_optimal_joint_bounds import MODELS, small_spads
 from test_optimal_links_floor import mini_eyeriss
@@ -30,21 +31,6 @@ from loopscape.spaces.arch import Architecture, ComputeLevel, StorageLevel
 from loopscape.spaces.mapping import LevelMapping, Loop, Mapping
 from loopscape.spaces.mapspace import Mapspace
 from loopscape.spaces.workload import conv2d, einsum
-
-
-def _prefix(bd: Bounder, rows: list[int], depth: int):
-    """The subtree fixing the first ``depth`` dimensions (layer order) to ``rows``:
-    column products, spatial products per mesh axis, B7 extents and the fixed rows."""
-    L = bd.L
-    pos, neg = np.ones(bd.n_pos), np.ones(bd.n_neg)
-    spx, spy = np.ones(L, dtype=np.int64), np.ones(L, dtype=np.int64)
-    fixed = {di: rows[di] for di in range(depth)}
-    for di, r in fixed.items():
-        f = bd.dims[di]
-        pos, neg = pos * f.pos[r], neg * f.neg[r]
-        spx, spy = spx * f.sx[r], spy * f.sy[r]
-    tem, ext = bd.partial_tiling(fixed, 1)
-    return pos, neg, spx, spy, bd.tiling_extents(tem, ext), fixed
 
 
 def _draw_and_check(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int:
@@ -72,7 +58,7 @@ def _draw_and_check(ms: Mapspace, model: ModelOptions, n: int, seed: int) -> int
         D = len(rows)
         for depth in range(1, D + 1):
             U = list(range(depth, D))
-            pos, neg, spx, spy, ce, fixed = _prefix(bd, rows, depth)
+            pos, neg, spx, spy, ce, fixed = subtree_prefix(bd, rows, depth)
             got = new.bound(U, pos, neg, spx, spy, ce, fixed)
             assert got is not None and len(got[0])
             P, _, _, idx = new.combos(U, spx, spy)

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_optimal import check_exact
-from test_optimal_interior_bounds import _draw_and_check, _prefix
+from optimal_checks import subtree_prefix
+from test_optimal_interior_bounds import _draw_and_check
 from test_optimal_joint_bounds import MODELS, small_spads
 from test_optimal_outermost import _one_word_buffer, _root_extents
 
@@ -133,7 +134,7 @@ def _raised(ms: Mapspace, model, n: int, seed: int) -> int:
         rows = bd.st.tiling_rows(mid)
         for depth in range(1, len(rows) + 1):
             U = list(range(depth, len(rows)))
-            pos, neg, spx, spy, ce, fixed = _prefix(bd, rows, depth)
+            pos, neg, spx, spy, ce, fixed = subtree_prefix(bd, rows, depth)
             idx = on.combos(U, spx, spy)[3]
             mine = np.all([idx[:, j] == on.group[di][rows[di]] for j, di in enumerate(U)],
                           axis=0) if U else np.ones(len(idx), dtype=bool)

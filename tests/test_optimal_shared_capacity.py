@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from optimal_checks import subtree_prefix
 from test_optimal import check_exact
 from test_optimal_joint_bounds import MODELS
 from test_optimal_links_floor import mini_eyeriss
@@ -33,20 +34,6 @@ def _glb(words: int):
     lv = list(a.levels)
     lv[1] = dataclasses.replace(lv[1], capacity_words=words)
     return dataclasses.replace(a, levels=tuple(lv))
-
-
-def _node(bd: Bounder, rows: list[int], depth: int):
-    """The subtree fixing the first ``depth`` dimensions (``bd.dims`` order) to ``rows``."""
-    L = bd.L
-    pos, neg = np.ones(bd.n_pos), np.ones(bd.n_neg)
-    spx, spy = np.ones(L, dtype=np.int64), np.ones(L, dtype=np.int64)
-    fixed = {di: rows[di] for di in range(depth)}
-    for di, r in fixed.items():
-        f = bd.dims[di]
-        pos, neg = pos * f.pos[r], neg * f.neg[r]
-        spx, spy = spx * f.sx[r], spy * f.sy[r]
-    tem, ext = bd.partial_tiling(fixed, 1)
-    return pos, neg, spx, spy, bd.tiling_extents(tem, ext), fixed
 
 
 def _claim(ms: Mapspace, n: int, seed: int) -> int:
@@ -95,7 +82,7 @@ def _bounded(ms: Mapspace, model, n: int, seed: int) -> None:
         D = len(rows)
         for depth in range(0, D + 1):
             U = list(range(depth, D))
-            pos, neg, spx, spy, ce, fixed = _node(bd, rows, depth)
+            pos, neg, spx, spy, ce, fixed = subtree_prefix(bd, rows, depth)
             got = prof.bound(U, pos, neg, spx, spy, ce, fixed if depth else None)
             P = prof.combos(U, spx, spy)[3]
             mine = np.all([P[:, j] == prof.group[di][rows[di]] for j, di in enumerate(U)],
@@ -149,7 +136,7 @@ def test_rule_s_by_hand():
     rows = [next(r for r in range(len(bd.dims[di].temporal))
                  if tuple(bd.dims[di].temporal[r, :2]) == want[d])
             for di, d in enumerate(names)]
-    pos, neg, spx, spy, ce, fixed = _node(bd, rows, 2)
+    pos, neg, spx, spy, ce, fixed = subtree_prefix(bd, rows, 2)
     old = SpatialProfiles(bd)
     old.outermost.cap_bits = [np.inf] * bd.L  # rule O alone: no level shared
     plain = old.bound([], pos, neg, spx, spy, ce, fixed)[0]
