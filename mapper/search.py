@@ -121,6 +121,15 @@ class SearchProgress:
 ProgressCallback = Callable[[SearchProgress], None]
 
 
+def prepare_search(strategy: str | Strategy, space: Mapspace, objectives: Sequence[str],
+                   seed: int, options: ModelOptions, sparsity: SparsitySpec | None) -> float:
+    """The strategy's one-time preparation for a search of ``space`` (``Strategy.prepare``,
+    e.g. compiling optimal's kernels), before any clock starts; its seconds."""
+    return prepare_strategy(strategy, SearchContext(
+        space, tuple(objectives), maximized(objectives), seed,
+        extra={"options": options, "sparsity": sparsity}))
+
+
 def search(workload: Workload, arch: Architecture, constraints: Constraints | None = None, *,
            strategy: str | Strategy = "auto", strategy_options: dict | None = None,
            objectives: Sequence[str] | str = ("energy_pj", "cycles"),
@@ -180,9 +189,7 @@ def search(workload: Workload, arch: Architecture, constraints: Constraints | No
          for w in range(streams)]
     # One-time work (compiling optimal's kernels on the first run after installing) before
     # the clock starts, so it does not eat the time limit.
-    prepare_s = prepare_strategy(strategy, SearchContext(
-        space, tuple(objectives), maximized(objectives), seed,
-        extra={"options": options_, "sparsity": sparsity}))
+    prepare_s = prepare_search(strategy, space, objectives, seed, options_, sparsity)
     start = time.perf_counter()
     settings = StreamSettings(workload, arch, constraints, strategy, options, objectives,
                               streams, seconds, patience, batch_size, evaluations, options_,

@@ -36,11 +36,10 @@ from loopscape.spaces.workload import Workload
 from loopscape.costmodels.options import ModelOptions
 
 from .bottlenecks import bottlenecks
-from .objectives import maximized, parse_objectives
+from .objectives import parse_objectives
 from .result_dir import FRONT_FILE, read_result_dir, write_json_atomic, write_result_dir
-from .search import SearchResult, search
+from .search import SearchResult, prepare_search, search
 from .selection import SelectRule, parse_select, select_points
-from .strategy import SearchContext, prepare_strategy
 from loopscape.spaces.sparse_capacity import capacity_arch
 from loopscape.spaces.workloads.zoo import ZooLayer, network, network_info
 
@@ -179,9 +178,8 @@ def _prepare(workload: Workload, arch: Architecture, constraints: Constraints | 
     parallel workers start: on the first run after installing they would each compile
     optimal's kernels at once."""
     space = Mapspace(workload, capacity_arch(arch, workload, sparsity), constraints)
-    prepare_strategy(settings.strategy, SearchContext(
-        space, settings.objectives, maximized(settings.objectives), settings.seed,
-        extra={"options": settings.model, "sparsity": sparsity}))
+    prepare_search(settings.strategy, space, settings.objectives, settings.seed,
+                   settings.model, sparsity)
 
 
 def _run_parallel(tasks: list, jobs: int, backend: str | None):
