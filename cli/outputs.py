@@ -63,7 +63,9 @@ def check_output_file(path: str | os.PathLike, option: str) -> Path:
                             source=str(p), fix=f"choose another path for {option}")
         raise SpecError(f"the directory {parent} does not exist", key=option, source=str(p),
                         fix=f"create it first (mkdir -p {parent}) or choose another path")
-    _check_under(p, option)
+    # the file is written beside itself and renamed into place, so its directory must be
+    # writable (an existing file is replaced: a second run may reuse the path)
+    _check_under(parent, option)
     return p
 
 

@@ -253,6 +253,26 @@ def test_eyexam_plot_into_a_missing_directory_fails_before_work(tmp_path):
     assert r.exit_code == 2 and "does not exist" in r.output and "mkdir -p" in r.output
 
 
+def test_output_file_check_accepts_an_existing_file_and_names_a_read_only_directory(
+        tmp_path):
+    # A second run may reuse the first run's file name (it is replaced); before, the
+    # existing file was taken for a parent directory that "is a file".
+    from loopscape.cli.outputs import check_output_file
+    done = tmp_path / "plot.png"
+    done.write_bytes(b"first run")
+    assert check_output_file(done, "--plot") == done
+    if os.geteuid() != 0:  # root writes anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        (ro / "plot.png").write_bytes(b"x")
+        ro.chmod(0o500)
+        try:
+            with pytest.raises(SpecError, match="not writable"):
+                check_output_file(ro / "plot.png", "--plot")
+        finally:
+            ro.chmod(0o700)
+
+
 def test_a_finished_search_is_rescued_when_its_output_cannot_be_written(tmp_path, monkeypatch):
     # The directory passes the up-front check, then becomes unwritable (a file takes its
     # place) while the search runs: the result goes to a temporary directory instead.
