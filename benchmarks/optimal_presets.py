@@ -25,22 +25,25 @@ or the mapspace refuses the pair) is skipped and the reason printed.
 
     python benchmarks/optimal_presets.py [--seconds 60] [--seeds 3] [--strategy auto]
         [--optimal-seconds S] [--evaluations N] [--optimal-evaluations N]
-        [--arch NAME ...] [--layer NAME ...] [--json FILE]
+        [--arch NAME ...] [--layer NAME ...] [--json FILE [--resume]]
 
 ``--evaluations N`` gives each heuristic run an evaluation budget instead of a time
 limit, ``--optimal-evaluations N`` does the same for ``optimal`` (with both, the run's
 results depend only on the seeds, not on machine speed);
-``--arch``/``--layer`` restrict the pairs. ``--json FILE`` writes the rows (written
-atomically). The defaults are issue 14's (60 s, 3 seeds: about 10 minutes a pair).
+``--arch``/``--layer`` restrict the pairs. ``--json FILE`` writes the settings and the
+rows, atomically, after every pair; with ``--resume`` the rows already in that file (of
+a run with the same settings) are kept and only the missing pairs run. The defaults are issue 14's (60 s, 3 seeds: about 10 minutes a pair).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
+from loopscape.cli.outputs import check_output_file
 from loopscape.mapper import search
 from loopscape.mapper.result_dir import write_json_atomic
 from loopscape.spaces.arch import Architecture
@@ -163,6 +166,26 @@ HEADER = (f"{'architecture':<26} {'layer':<27} {'optimal':>10} {'cert':>4} {'gap
           + " ".join(f"{k:>10}" for k in HEURISTICS) + "  verdict")
 
 
+def resumed_rows(path: Path, settings: dict, error) -> list[dict]:
+    """The rows of an earlier run's ``path`` to keep (none if it does not exist yet);
+    ``error`` (the parser's) reports a file that is not such a run or whose settings
+    differ from ``settings``, with the key and both values."""
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        error(f"--resume: {path} is not a readable JSON file ({e}); give another --json "
+              f"path or remove the file")
+    if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
+        error(f"--resume: {path} holds no 'rows' list: it is not this script's output")
+    for key, want in settings.items():
+        if data.get(key) != want:
+            error(f"--resume: {path} was run with {key} = {data.get(key)!r}, this run has "
+                  f"{want!r}; use the same settings or another --json path")
+    return list(data["rows"])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0,
@@ -178,8 +201,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="the strategy run in optimal's place (default optimal)")
     ap.add_argument("--arch", nargs="+", default=None, help="only these architectures")
     ap.add_argument("--layer", nargs="+", default=None, help="only these layers")
-    ap.add_argument("--json", type=Path, default=None, help="write the rows to this file")
+    ap.add_argument("--json", type=Path, default=None,
+                    help="write the settings and rows to this file (after every pair)")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the rows already in --json (same settings) and run the rest")
     args = ap.parse_args(argv)
+    if args.resume and args.json is None:
+        ap.error("--resume needs --json FILE (the file whose rows are kept)")
     for name, v in (("--seconds", args.seconds), ("--seeds", args.seeds),
                     ("--optimal-seconds", args.optimal_seconds),
                     ("--evaluations", args.evaluations),
@@ -199,33 +227,43 @@ def main(argv: list[str] | None = None) -> int:
               else f"{args.seconds:g} s") + f" x {args.seeds} seeds"
     limit = (f"{args.optimal_evaluations} evaluations" if args.optimal_evaluations
              else f"{args.optimal_seconds or args.seconds:g} s")
+    settings = {"seconds": args.seconds, "seeds": args.seeds,
+                "optimal_seconds": args.optimal_seconds or args.seconds,
+                "evaluations": args.evaluations,
+                "optimal_evaluations": args.optimal_evaluations, "unit": "J*cycle",
+                "strategy": args.strategy}
+    if args.json:  # a path that cannot be written fails now, before any search
+        try:
+            check_output_file(args.json, "--json")
+        except SpecError as e:
+            ap.error(str(e))
+    rows = resumed_rows(args.json, settings, ap.error) if args.resume else []
     print(f"{args.strategy} ({limit}) vs local/random/bayesian "
           f"({budget}); min EDP in J*cycle; gap = proven relative EDP gap", flush=True)
     print(HEADER, flush=True)
-    rows, bugs = [], 0
+    for row in rows:
+        print(format_row(row) + "  (resumed)", flush=True)
+    have = {(r["arch"], r["layer"]) for r in rows}
     for an in archs:
         arch = load_arch_preset(an)
         for ln in layers:
+            if (an, ln) in have:
+                continue
             row = compare_pair(load_layer_preset(ln), arch, seconds=args.seconds,
                                evaluations=args.evaluations, seeds=args.seeds,
                                optimal_seconds=args.optimal_seconds,
                                optimal_evaluations=args.optimal_evaluations,
                                strategy=args.strategy)
             rows.append(row)
-            bugs += row["bug"]
             print(format_row(row), flush=True)
+            if args.json:  # every finished pair is kept, whatever happens later
+                write_json_atomic(dict(settings, rows=rows), args.json)
+    bugs = sum(bool(r["bug"]) for r in rows)
     done = [r for r in rows if not r["skipped"]]
     print(f"{len(done)} pairs ({len(rows) - len(done)} skipped): "
           f"{sum(r['certified'] for r in done)} certified, "
           f"{sum(r['verdict'] == 'optimal <= all heuristics' for r in done)} with optimal <= "
           f"all heuristics, {bugs} bugs", flush=True)
-    if args.json:
-        write_json_atomic({"seconds": args.seconds, "seeds": args.seeds,
-                           "optimal_seconds": args.optimal_seconds or args.seconds,
-                           "evaluations": args.evaluations,
-                           "optimal_evaluations": args.optimal_evaluations, "unit": "J*cycle",
-                           "strategy": args.strategy,
-                           "rows": rows}, args.json)
     if bugs:
         print(f"BUG: {bugs} pair(s) where a certified optimum or a proven bound was beaten",
               file=sys.stderr, flush=True)

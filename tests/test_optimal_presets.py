@@ -89,3 +89,41 @@ def test_main_exits_nonzero_on_a_bug_and_writes_json(bench, tmp_path, monkeypatc
     assert [(r["arch"], r["layer"]) for r in rows] == [("tpu_like", "eyexam_conv1d")]
     with pytest.raises(SystemExit):
         bench.main(["--arch", "no_such_arch"])
+
+
+def test_json_is_written_after_every_pair_and_resume_runs_only_the_missing(
+        bench, tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def fake(workload, arch, **kw):
+        calls.append((arch.name, workload.name))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the run is stopped during its second pair
+        return {"layer": workload.name, "arch": arch.name, "skipped": None,
+                "optimal_edp_j_cycles": 1.0, "certified": True, "gap": 0.0,
+                "heuristics": {k: {"best_edp_j_cycles": 1.0, "per_seed": [1.0]}
+                               for k in bench.HEURISTICS},
+                "verdict": "optimal <= all heuristics", "bug": False}
+
+    monkeypatch.setattr(bench, "compare_pair", fake)
+    out = tmp_path / "rows.json"
+    argv = ["--seconds", "2", "--arch", "tpu_like", "--layer", "eyexam_conv1d",
+            "conv1d_ex04", "--json", str(out)]
+    with pytest.raises(KeyboardInterrupt):
+        bench.main(argv)
+    kept = json.loads(out.read_text())
+    first, second = calls
+    assert kept["seconds"] == 2.0 and [r["layer"] for r in kept["rows"]] == [first[1]]
+    calls.clear()
+    assert bench.main(argv + ["--resume"]) == 0
+    assert calls == [second]  # the kept pair is not run again
+    rows = json.loads(out.read_text())["rows"]
+    assert sorted(r["layer"] for r in rows) == ["conv1d_ex04", "eyexam_conv1d"]
+    assert "(resumed)" in capsys.readouterr().out
+    # other settings than the file's: refused, naming the key and both values
+    with pytest.raises(SystemExit):
+        bench.main(argv[:1] + ["3"] + argv[2:] + ["--resume"])
+    err = capsys.readouterr().err
+    assert "seconds = 2.0" in err and "3.0" in err
+    with pytest.raises(SystemExit):  # --resume without --json
+        bench.main(["--resume"])
