@@ -13,7 +13,8 @@ import pytest
 from loopscape.mapper.search import search
 from loopscape.mapper.strategies.base import SearchContext
 from loopscape.mapper.strategies.optimal import OptimalSearch
-from loopscape.mapper.strategies.optimal.leaves import LeafBound, unique_rows
+from loopscape.mapper.strategies.optimal.leaves import LeafBound
+from loopscape.mapper.strategies.optimal.unique import unique_rows
 from loopscape.mapper.strategies.optimal.orders import patterns
 from loopscape.mapper.strategies.optimal.pending import PendingTilings
 

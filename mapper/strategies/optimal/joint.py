@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bounds import Bounder, solo_dims
+from .unique import unique_rows
 
 
 class JointFloor:
@@ -87,7 +88,9 @@ class JointFloor:
         U = frozenset(dims)
         rx = bd.fx[None] // np.maximum(spx, 1)
         ry = bd.fy[None] // np.maximum(spy, 1)
-        rooms, inv = np.unique(np.hstack([rx, ry]), axis=0, return_inverse=True)
+        both = np.hstack([rx, ry]).astype(np.int64)
+        firsts, inv = unique_rows(both)
+        rooms = both[firsts]
         out = np.ones((len(rooms), bd.n_pos))
         groups: dict = {}
         for col in range(bd.n_pos):

@@ -27,6 +27,7 @@ import numpy as np
 from .bounds import SAFETY, Bounder
 from .kernels import class_energy
 from .orders import patterns
+from .unique import unique_rows
 
 CHUNK = 65536  # leaves (or class rows) bounded in one pass (memory: [CHUNK, L, D] arrays)
 
@@ -39,22 +40,6 @@ def leaf_indices(mask: np.ndarray, deeper: int) -> np.ndarray:
     o, k = np.nonzero(mask)
     first = o * (deeper * nk) + k
     return np.sort((first[:, None] + np.arange(deeper, dtype=np.int64)[None] * nk).ravel())
-
-
-def unique_rows(sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(sig, axis=0)``'s first index of each distinct row and each row's
-    index among them (rows in lexicographic order), for int64 ``sig`` [N, C] >= 0. Rows
-    whose bits fit 63 are packed into one integer each (column 0 most significant, so
-    the order is the same)."""
-    bits = max(1, int(sig.max()).bit_length()) if sig.size else 1
-    if sig.shape[1] * bits > 63 or (sig.size and sig.min() < 0):
-        _, firsts, inv = np.unique(sig, axis=0, return_index=True, return_inverse=True)
-        return firsts, inv.ravel().astype(np.int64)
-    key = np.zeros(len(sig), dtype=np.int64)
-    for col in range(sig.shape[1]):
-        key = (key << bits) | sig[:, col]
-    _, firsts, inv = np.unique(key, return_index=True, return_inverse=True)
-    return firsts, inv.ravel().astype(np.int64)
 
 
 class Rows:

@@ -26,6 +26,7 @@ import numpy as np
 from .bounds import Bounder
 from .origins import CompoundOrigins
 from .outermost import OutermostLoop
+from .unique import unique_rows
 
 
 class SpatialProfiles:
@@ -40,13 +41,16 @@ class SpatialProfiles:
         self.counted = 0  # combinations formed so far (each extends one by one profile)
         self.keys, self.pmin, self.nmax, self.group = [], [], [], []
         for f in bd.dims:
-            keys, inv = np.unique(np.hstack([f.sx, f.sy]), axis=0, return_inverse=True)
-            inv = np.asarray(inv).reshape(-1)
-            self.keys.append(keys)
+            both = np.hstack([f.sx, f.sy]).astype(np.int64)
+            firsts, inv = unique_rows(both)
+            self.keys.append(both[firsts])
             self.group.append(inv)  # each row's profile
-            self.pmin.append(np.stack([f.pos[inv == g].min(axis=0) for g in range(len(keys))]))
-            self.nmax.append(np.stack([f.neg[inv == g].max(axis=0) if f.neg.shape[1] else
-                                       np.zeros(0) for g in range(len(keys))]))
+            # each profile's least pos and largest neg features over its rows
+            order = np.argsort(inv, kind="stable")
+            starts = np.searchsorted(inv[order], np.arange(len(firsts)))
+            self.pmin.append(np.minimum.reduceat(f.pos[order], starts, axis=0))
+            self.nmax.append(np.maximum.reduceat(f.neg[order], starts, axis=0)
+                             if f.neg.shape[1] else np.zeros((len(firsts), 0)))
         if self.outermost is not None:  # rule Z: level 0's factors per profile
             self.outermost.profile_factors(self.group)
 

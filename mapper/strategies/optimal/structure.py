@@ -69,21 +69,18 @@ class SpaceStructure:
         return out
 
 
-_AXIS = {"": 0, "X": 1, "Y": 2}
-
-
 def structure(space: Mapspace) -> SpaceStructure:
     """The structural description of ``space``, from its public structure."""
     factors, axes = [], []
     n_slots = len(space.slots)
-    for ds in space.dim_spaces:
-        rows = [ds.unrank(r) for r in range(ds.size)]
-        factors.append(np.array([[f for f, _ in row] for row in rows], dtype=np.int64)
-                       .reshape(len(rows), n_slots))
-        axes.append(np.array([[_AXIS[a] for _, a in row] for row in rows], dtype=np.int8)
-                    .reshape(len(rows), n_slots))
-    orders = space.level_orders
     L = len(space.arch.levels)
+    for ds in space.dim_spaces:
+        # every factorization in rank order, built by the dimension's vectorized table
+        # (shared with local's moves); its axis codes are 0 none, 1 X, 2 Y
+        table = ds.table(L, max(1, ds.size))
+        factors.append(table.fac.astype(np.int64).reshape(table.size, n_slots))
+        axes.append(table.ax.astype(np.int8).reshape(table.size, n_slots))
+    orders = space.level_orders
     return SpaceStructure(
         dims=tuple(space.workload.dims), bounds=tuple(space.workload.bounds),
         slots=tuple((s.level, s.kind) for s in space.slots),

@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from .unique import unique_rows
+
 
 class SubtreeWalk:
     """Mixed into OptimalSearch: needs ``bd``, ``joint``, ``capacity``, ``profiles``,
@@ -19,9 +21,10 @@ class SubtreeWalk:
 
     # -- counting ------------------------------------------------------------------------
     def _signatures(self, di: int) -> dict[tuple[int, ...], int]:
-        nu = self.bd.dims[di].nonunit.astype(np.int64)
-        keys, counts = np.unique(nu, axis=0, return_counts=True)
-        return {tuple(int(v) for v in k): int(c) for k, c in zip(keys, counts)}
+        nu = self.bd.dims[di].nonunit.astype(np.int64)  # [rows, L] 0/1
+        firsts, inv = unique_rows(nu)
+        counts = np.bincount(inv, minlength=len(firsts))
+        return {tuple(int(v) for v in nu[i]): int(c) for i, c in zip(firsts, counts)}
 
     def _count(self, depth: int, state: tuple[int, ...]) -> int:
         """Canonical mappings in a subtree: every completion of the dimensions from
