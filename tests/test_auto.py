@@ -258,3 +258,33 @@ def test_first_share_must_leave_room_for_local():
     # local_share 1 alone is valid: the default first share shrinks to what is left (0)
     res = search(*_ex05_open(), evaluations=400, seed=0, strategy_options={"local_share": 1})
     assert res.stats.certificate["local_evaluated"] == 400
+
+
+def test_a_time_limited_search_of_large_dimensions_starts_with_local():
+    """Above FIRST_PHASE_ROWS factorization rows, optimal's setup (it reads every row)
+    would come out of local's time, so under a time limit local runs first and optimal
+    is not set up yet; with an explicit ``first_share``, or an evaluation budget, optimal
+    still runs first."""
+    from loopscape.mapper.strategies.auto import FIRST_PHASE_ROWS, AutoSearch
+    from loopscape.mapper.strategies.base import SearchContext
+    from loopscape.spaces.mapspace import Mapspace
+    from loopscape.spaces.presets import resolve_arch, resolve_workload
+
+    w, a = resolve_workload("bert_base_ffn1"), resolve_arch("tpu_like")
+    space = Mapspace(w, a)
+    assert sum(ds.size for ds in space.dim_spaces) > FIRST_PHASE_ROWS  # 81,814 rows
+
+    def started(extra, budget=None, **options):
+        s = AutoSearch(**options)
+        s.setup(SearchContext(space, ("energy_pj", "cycles"), (), 0, budget=budget,
+                              extra=extra))
+        return s.phase, s.optimal is not None
+
+    assert started({"seconds": 2.0}) == ("local", False)
+    assert started({"seconds": 2.0}, first_share=0.1) == ("first", True)
+    assert started({}, budget=4000) == ("first", True)
+    small = Mapspace(resolve_workload("resnet50_conv2_x_3x3"), a)  # 3,039 rows
+    assert sum(ds.size for ds in small.dim_spaces) <= FIRST_PHASE_ROWS
+    s = AutoSearch()
+    s.setup(SearchContext(small, ("energy_pj", "cycles"), (), 0, extra={"seconds": 2.0}))
+    assert s.phase == "first"
