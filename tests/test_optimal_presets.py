@@ -72,13 +72,20 @@ def test_verdict_rule(bench, tiny):
     assert bench.verdict(None, False, None, {"local": None}) == ("no legal mapping", False)
 
 
+def certified_row(bench, workload, arch, heuristic_edp: float, verdict: str) -> dict:
+    """A hand-made row of ``compare_pair`` (a certified optimum of 1 J*cycle, every
+    heuristic at ``heuristic_edp``) for tests of ``main`` that must not search."""
+    return {"layer": workload.name, "arch": arch.name, "skipped": None,
+            "optimal_edp_j_cycles": 1.0, "certified": True, "gap": 0.0,
+            "heuristics": {k: {"best_edp_j_cycles": heuristic_edp,
+                               "per_seed": [heuristic_edp]} for k in bench.HEURISTICS},
+            "verdict": verdict, "bug": verdict.startswith("BUG")}
+
+
 def test_main_exits_nonzero_on_a_bug_and_writes_json(bench, tmp_path, monkeypatch, capsys):
     def fake(workload, arch, **kw):
-        return {"layer": workload.name, "arch": arch.name, "skipped": None,
-                "optimal_edp_j_cycles": 1.0, "certified": True, "gap": 0.0,
-                "heuristics": {k: {"best_edp_j_cycles": 0.5, "per_seed": [0.5]}
-                               for k in bench.HEURISTICS},
-                "verdict": "BUG: certified optimum 1 beaten by local (0.5)", "bug": True}
+        return certified_row(bench, workload, arch, 0.5,
+                             "BUG: certified optimum 1 beaten by local (0.5)")
 
     monkeypatch.setattr(bench, "compare_pair", fake)
     out = tmp_path / "rows.json"
@@ -99,11 +106,7 @@ def test_json_is_written_after_every_pair_and_resume_runs_only_the_missing(
         calls.append((arch.name, workload.name))
         if len(calls) == 2:
             raise KeyboardInterrupt  # the run is stopped during its second pair
-        return {"layer": workload.name, "arch": arch.name, "skipped": None,
-                "optimal_edp_j_cycles": 1.0, "certified": True, "gap": 0.0,
-                "heuristics": {k: {"best_edp_j_cycles": 1.0, "per_seed": [1.0]}
-                               for k in bench.HEURISTICS},
-                "verdict": "optimal <= all heuristics", "bug": False}
+        return certified_row(bench, workload, arch, 1.0, "optimal <= all heuristics")
 
     monkeypatch.setattr(bench, "compare_pair", fake)
     out = tmp_path / "rows.json"
