@@ -32,7 +32,8 @@ limit, ``--optimal-evaluations N`` does the same for ``optimal`` (with both, the
 results depend only on the seeds, not on machine speed);
 ``--arch``/``--layer`` restrict the pairs. ``--json FILE`` writes the settings and the
 rows, atomically, after every pair; with ``--resume`` the rows already in that file (of
-a run with the same settings) are kept and only the missing pairs run. The defaults are issue 14's (60 s, 3 seeds: about 10 minutes a pair).
+a run with the same settings) are kept and only the missing pairs run. The defaults are
+issue 14's (60 s, 3 seeds: about 10 minutes a pair).
 """
 
 from __future__ import annotations

@@ -103,7 +103,6 @@ class AutoSearch(Strategy):
         self.local_evals: int | None = None
         self.local_until: float | None = None
         self.skipped_local = False
-        self.local_first = False  # optimal's first share skipped (FIRST_PHASE_ROWS)
         self.dry = 0  # local's consecutive asks without a new legal mapping
         if self.reason is None and (self.local_share == 0 or not worth_warming(
                 ctx.space.pruned_size, OptimalSearch().warm_start)):
@@ -122,10 +121,10 @@ class AutoSearch(Strategy):
             seconds = ctx.extra.get("seconds")
             if seconds is not None:
                 self.first_until = time.perf_counter() + self.first_share * seconds
-            rows = sum(ds.size for ds in ctx.space.dim_spaces)
-            self.local_first = (seconds is not None and self.first_option is None
-                                and rows > FIRST_PHASE_ROWS)
-            if self.first_share > 0 and not self.local_first:  # small spaces need no local
+            # large dimensions under a time limit: local first (FIRST_PHASE_ROWS)
+            local_first = seconds is not None and self.first_option is None and \
+                sum(ds.size for ds in ctx.space.dim_spaces) > FIRST_PHASE_ROWS
+            if self.first_share > 0 and not local_first:  # small spaces need no local
                 self.optimal = OptimalSearch(warm_start=0)
                 self.optimal.setup(ctx)
                 self.slice_seconds = self.optimal.slice_seconds  # restored after local
